@@ -1,0 +1,38 @@
+# brainlearn: `make demo` and `make test` each create .venv if missing and install into it.
+#
+# Torch: by default we ask pip for TORCH=torch==2.13.0. Where a CPU wheel of it is on local disk
+# (pip's find-links), that wheel is taken in seconds. Elsewhere pip pulls the PyPI build, which on
+# Linux is the CUDA one; for a CPU-only machine use
+#   make test TORCH_INDEX=--index-url=https://download.pytorch.org/whl/cpu
+# and for a specific CUDA build install torch into .venv first (see README), then run make.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-slow lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q $(TORCH_INDEX) "$(TORCH)"
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/brainlearn verify fa-vs-bp --quick --quiet
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

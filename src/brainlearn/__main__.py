@@ -1,0 +1,3 @@
+from brainlearn.cli import main
+
+raise SystemExit(main())

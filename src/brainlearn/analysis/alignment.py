@@ -1,0 +1,37 @@
+"""Gradient alignment: the angle between a learning rule's update and the backprop gradient."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+
+from brainlearn.errors import ShapeError
+
+
+def angle(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Angle in degrees between two tensors of equal shape, flattened, computed in float64.
+
+    Returns nan if either is all zeros (no direction).
+    """
+    if a.shape != b.shape:
+        raise ShapeError(f"angle: shapes differ, {tuple(a.shape)} vs {tuple(b.shape)}")
+    a64, b64 = a.detach().double().flatten(), b.detach().double().flatten()
+    na, nb = a64.norm(), b64.norm()
+    if na == 0 or nb == 0:
+        return float("nan")
+    cos = (a64 @ b64 / (na * nb)).clamp(-1.0, 1.0)
+    return math.degrees(math.acos(float(cos)))
+
+
+def layer_angles(updates: Sequence[torch.Tensor], references: Sequence[torch.Tensor]) -> list[float]:
+    """Per-layer angles (degrees) between matching update and reference tensors."""
+    if len(updates) != len(references):
+        raise ShapeError(f"layer_angles: {len(updates)} updates vs {len(references)} references")
+    return [angle(u, r) for u, r in zip(updates, references)]
+
+
+def gradients(loss_fn: Callable[[], torch.Tensor], params: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """Gradients of ``loss_fn()`` with respect to `params`, without touching ``.grad``."""
+    return list(torch.autograd.grad(loss_fn(), list(params)))

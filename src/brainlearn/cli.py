@@ -1,0 +1,170 @@
+"""The `brainlearn` command line: list, run, verify, show.
+
+User errors (unknown names, bad overrides, missing data) print one line and exit with code 2;
+failing claims make `verify` exit with code 1; Ctrl-C exits with 130 and leaves a resumable run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from brainlearn.errors import BrainlearnError
+
+EXIT_USAGE, EXIT_FAILED_CLAIMS, EXIT_INTERRUPTED = 2, 1, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, like every other user error
+        raise BrainlearnError(f"{message} (see `{self.prog} --help`)")
+
+
+def _add_run_options(p: argparse.ArgumentParser, preset: bool = True) -> None:
+    if preset:
+        p.add_argument("--preset", default="quick", help="config preset (quick, full or an ablation)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field (repeatable), type-checked")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default cpu)")
+    p.add_argument("--out", default="runs", help="root folder of run directories (default ./runs)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or log messages")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="brainlearn", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("list", help="list experiments with their presets and claims")
+
+    p = sub.add_parser("run", help="run one experiment at one seed into a run directory")
+    p.add_argument("name", nargs="?", help="experiment name (see `brainlearn list`)")
+    _add_run_options(p)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
+
+    p = sub.add_parser("verify", help="run experiments over seeds and judge their claims")
+    p.add_argument("names", nargs="*", help="experiments (default: all)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--quick", dest="preset", action="store_const", const="quick", help="quick preset (default)")
+    group.add_argument("--full", dest="preset", action="store_const", const="full", help="full preset")
+    p.add_argument("--seeds", type=int, default=1, help="number of seeds, 0..N-1 (default 1)")
+    p.add_argument("--list", action="store_true", help="list the claims without running anything")
+    _add_run_options(p, preset=False)
+
+    p = sub.add_parser("show", help="summarise a run or verify directory")
+    p.add_argument("run_dir")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        quiet = getattr(args, "quiet", False)
+        logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
+        return COMMANDS[args.command](args)
+    except BrainlearnError as e:
+        print(f"brainlearn: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("brainlearn: interrupted; finished work and the last checkpoint are kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def cmd_list(args) -> int:
+    from brainlearn import experiments
+
+    for name in experiments.names():
+        exp = experiments.get(name)
+        print(f"{name:24s} arXiv:{exp.paper:12s} {exp.summary}")
+        print(f"{'':24s} presets: {', '.join(exp.presets)}; claims: "
+              f"{', '.join(c.id for c in exp.claims(exp.preset('quick')))}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from brainlearn.experiments import runner
+
+    if args.resume:
+        if args.overrides:
+            raise BrainlearnError("--resume continues a run with its saved config; --set cannot change it")
+        outcome = runner.resume_experiment(args.resume, device=None if args.device == "cpu" else args.device,
+                                           quiet=args.quiet)
+    else:
+        if not args.name:
+            raise BrainlearnError("run: give an experiment name or --resume RUN_DIR")
+        from brainlearn import experiments
+
+        exp = experiments.get(args.name)
+        config = runner.make_config(exp, args.preset, args.overrides)
+        outcome = runner.run_experiment(exp, config, args.seed, preset=args.preset, device=args.device,
+                                        out=args.out, quiet=args.quiet)
+    _print_claims(outcome.experiment.name, outcome.claims)
+    print(f"\nrun directory: {outcome.run_dir.path}")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from brainlearn import experiments
+    from brainlearn.experiments import runner
+
+    names = args.names or experiments.names()
+    preset = args.preset or "quick"
+    if args.list:
+        for name in names:
+            exp = experiments.get(name)
+            for c in exp.claims(runner.make_config(exp, preset, args.overrides)):
+                print(f"{name}:{c.id}  [{c.metric} {c.comparator} {c.threshold:g}, {c.aggregate} over seeds"
+                      f"{'' if c.gated else ', not gated'}]\n    {c.statement}")
+        return 0
+    result = runner.verify(names, preset=preset, seeds=args.seeds, device=args.device, out=args.out,
+                           overrides=args.overrides, quiet=args.quiet,
+                           on_section=lambda s: _print_claims(s["experiment"], s["claims"]))
+    if result.out_dir is not None:
+        print(f"\nreport: {result.out_dir / 'report.md'}\nclaims: {result.out_dir / 'claims.json'}")
+    print("all gated claims PASS" if result.passed else "some gated claims FAIL")
+    return 0 if result.passed else EXIT_FAILED_CLAIMS
+
+
+def cmd_show(args) -> int:
+    from brainlearn.runtime import RunDir
+    from brainlearn.runtime.report import fmt
+
+    path = Path(args.run_dir)
+    if (path / "claims.json").is_file() and not (path / "config.json").is_file():  # a verify directory
+        from brainlearn.runtime.rundir import read_json
+
+        for section in read_json(path / "claims.json"):
+            _print_claims(section["experiment"], section["claims"])
+        print(f"\nreport: {path / 'report.md'}")
+        return 0
+    run = RunDir.open(path)
+    header, status = run.header, run.status
+    print(f"{header['experiment']} (arXiv:{header['paper']}), preset {header['preset']}, seed {header['seed']}, "
+          f"device {header['device']}: {status['state']}")
+    if status.get("resume"):
+        print(f"resume with: {status['resume']}")
+    result = run.read("result.json")
+    if result:
+        for k, v in result["metrics"].items():
+            print(f"  {k:28s} {fmt(v)}")
+    else:
+        records = run.metrics()
+        print(f"  {len(records)} metric records" + (f", last: {records[-1]}" if records else ""))
+    claims = run.read("claims.json")
+    if claims:
+        print()
+        _print_claims(header["experiment"], claims)
+    return 0
+
+
+def _print_claims(name: str, claims: list[dict]) -> None:
+    from brainlearn.runtime.report import claim_rows, text_table
+
+    print(text_table(claim_rows(name, claims)))
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "verify": cmd_verify, "show": cmd_show}
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,46 @@
+"""The IDX file format of MNIST and Fashion-MNIST (gzipped or not): read and write."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from brainlearn.errors import DataError
+
+_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
+           0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (``.gz`` or plain) into an array of the shape its header gives."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise DataError(f"{path}: not an IDX file (bad magic number)")
+    code, ndim = data[2], data[3]
+    if code not in _DTYPES:
+        raise DataError(f"{path}: unknown IDX data type 0x{code:02x}")
+    dims = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
+    dtype = np.dtype(_DTYPES[code])
+    body = np.frombuffer(data, dtype=dtype, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(dims)):
+        raise DataError(f"{path}: header says shape {dims} but the file holds {body.size} values")
+    return body.reshape(dims).astype(dtype.newbyteorder("="), copy=False)
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> None:
+    """Write `array` (uint8 or int8/16/32, float32/64) as an IDX file; gzip if the name ends in .gz."""
+    array = np.asarray(array)
+    code = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09, np.dtype(np.int16): 0x0B,
+            np.dtype(np.int32): 0x0C, np.dtype(np.float32): 0x0D, np.dtype(np.float64): 0x0E}[array.dtype]
+    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    body = array.astype(array.dtype.newbyteorder(">")).tobytes()
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as f:
+        f.write(header + body)

@@ -1,0 +1,29 @@
+"""Errors a user can cause. The CLI prints them as one line and exits with code 2."""
+
+
+class BrainlearnError(Exception):
+    """Base class for user-facing errors: bad config, missing data, wrong shapes."""
+
+
+class ConfigError(BrainlearnError, ValueError):
+    """A configuration value, override or name is invalid."""
+
+
+class DataError(BrainlearnError, FileNotFoundError):
+    """A dataset is missing or malformed."""
+
+
+class ShapeError(BrainlearnError, ValueError):
+    """A tensor passed to a public function has the wrong shape or contains NaNs."""
+
+
+def check_tensor(x, name: str, ndim: int | None = None, finite: bool = True):
+    """Validate a tensor argument of a public function; return it unchanged.
+
+    Raises :class:`ShapeError` naming the argument, the expected and the given shape.
+    """
+    if ndim is not None and x.ndim != ndim:
+        raise ShapeError(f"{name}: expected a {ndim}-d tensor, got shape {tuple(x.shape)}")
+    if finite and x.is_floating_point() and not bool(x.isfinite().all()):
+        raise ShapeError(f"{name}: contains NaN or inf values")
+    return x

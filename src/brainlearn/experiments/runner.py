@@ -1,0 +1,177 @@
+"""Running experiments: one (config, seed) point into a run directory, and `verify` over seeds."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import brainlearn
+from brainlearn import experiments
+from brainlearn.errors import BrainlearnError, ConfigError
+from brainlearn.experiments.base import Experiment, Result
+from brainlearn.runtime import (
+    RunContext,
+    RunDir,
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+    resolve_device,
+    seed_everything,
+)
+from brainlearn.runtime.report import markdown_report
+from brainlearn.runtime.rundir import atomic_write_bytes, atomic_write_json, short_hash
+
+log = logging.getLogger("brainlearn")
+
+
+@dataclass
+class RunOutcome:
+    experiment: Experiment
+    config: Any
+    seed: int
+    result: Result
+    claims: list[dict[str, Any]]
+    run_dir: RunDir | None
+
+
+def make_config(experiment: Experiment, preset: str = "quick", overrides: list[str] | tuple = ()):
+    """The named preset with ``key=value`` overrides applied and validated."""
+    return apply_overrides(experiment.preset(preset), overrides)
+
+
+def run_experiment(experiment: Experiment | str, config=None, seed: int = 0, *, preset: str = "quick",
+                   device: str = "cpu", out: str | Path | None = "runs", quiet: bool = True,
+                   figures: bool = True) -> RunOutcome:
+    """Run one experiment at one seed; with `out`, into a new run directory under it.
+
+    The config defaults to `preset`. Same config, seed and device give the same numbers.
+    """
+    exp = experiments.get(experiment) if isinstance(experiment, str) else experiment
+    config = exp.preset(preset) if config is None else config
+    dev = resolve_device(device)
+    header = {"experiment": exp.name, "paper": exp.paper, "preset": preset, "seed": int(seed),
+              "device": str(dev), "config": config_to_dict(config),
+              "versions": {"brainlearn": brainlearn.__version__, "torch": torch.__version__}}
+    run_dir = RunDir.create(out, exp.name, header) if out is not None else None
+    return _execute(exp, config, seed, dev, run_dir, quiet, figures, resume=False)
+
+
+def resume_experiment(path: str | Path, *, device: str | None = None, quiet: bool = True) -> RunOutcome:
+    """Continue an interrupted run from its last checkpoint, in the same directory."""
+    run_dir = RunDir.open(path)
+    header = run_dir.header
+    if run_dir.status.get("state") == "finished":
+        raise ConfigError(f"{run_dir.path} has already finished; nothing to resume")
+    exp = experiments.get(header["experiment"])
+    config = config_from_dict(exp.config_cls, header["config"])
+    dev = resolve_device(device or header.get("device", "cpu"))
+    run_dir.set_status("running", resumed=True)
+    return _execute(exp, config, header["seed"], dev, run_dir, quiet, True, resume=True)
+
+
+def _execute(exp, config, seed, device, run_dir, quiet, figures, resume) -> RunOutcome:
+    seed_everything(seed)
+    ctx = RunContext(device, run_dir, quiet=quiet, resume=resume)
+    t0 = time.perf_counter()
+    try:
+        result = exp.run(config, seed, ctx)
+    except KeyboardInterrupt:
+        if run_dir is not None:
+            run_dir.set_status("interrupted", resume=f"brainlearn run {exp.name} --resume {run_dir.path}")
+        raise
+    except BrainlearnError as e:
+        # A user error (missing data, bad shapes) before anything was recorded leaves no directory behind.
+        if run_dir is not None and not resume and not run_dir.metrics():
+            shutil.rmtree(run_dir.path, ignore_errors=True)
+        elif run_dir is not None:
+            run_dir.set_status("failed", error=f"{type(e).__name__}: {e}")
+        raise
+    except BaseException as e:
+        if run_dir is not None:
+            run_dir.set_status("failed", error=f"{type(e).__name__}: {e}")
+        raise
+    seconds = time.perf_counter() - t0
+    claims = [c.evaluate([result.metrics.get(c.metric, float("nan"))]) for c in exp.claims(config)]
+    if run_dir is not None:
+        run_dir.write_json("result.json", {**result.to_dict(), "seconds": seconds})
+        run_dir.write_json("claims.json", claims)
+        paths = save_figures(exp, result, config, run_dir) if figures else []
+        report = markdown_report(f"{exp.name}, seed {seed}",
+                                 [{"experiment": exp.name, "paper": exp.paper, "claims": claims,
+                                   "figures": paths}], run_dir.path)
+        atomic_write_bytes(run_dir.path / "report.md", report.encode())
+        run_dir.set_status("finished", seconds=round(seconds, 3))
+    return RunOutcome(exp, config, seed, result, claims, run_dir)
+
+
+def save_figures(exp: Experiment, result: Result, config, run_dir: RunDir) -> list[Path]:
+    if exp.plot is None:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for name, fig in exp.plot(result, config).items():
+        paths.append(run_dir.save_figure(name, fig))
+        plt.close(fig)
+    return paths
+
+
+@dataclass
+class Verification:
+    sections: list[dict[str, Any]]
+    out_dir: Path | None
+
+    @property
+    def passed(self) -> bool:
+        return all(c["passed"] for s in self.sections for c in s["claims"] if c["gated"])
+
+
+def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: str = "cpu",
+           out: str | Path | None = "runs", overrides: list[str] | tuple = (), quiet: bool = True,
+           on_section=None) -> Verification:
+    """Run each experiment over `seeds` seeds (0..seeds-1) and judge its claims over them.
+
+    Writes ``<out>/verify/<timestamp>-<hash>/claims.json`` and ``report.md`` (with the first seed's
+    figures) when `out` is given. `on_section` is called with each finished experiment's section.
+    """
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {seeds}")
+    exps = [experiments.get(n) for n in names]
+    configs = [make_config(e, preset, overrides) for e in exps]  # validate everything before running
+    verify_dir = None
+    if out is not None:
+        verify_dir = Path(out) / "verify" / f"{time.strftime('%Y%m%d-%H%M%S')}-{short_hash([names, preset, seeds, time.time_ns()])}"
+        verify_dir.mkdir(parents=True)
+    sections = []
+    for exp, config in zip(exps, configs):
+        outcomes = [run_experiment(exp, config, s, preset=preset, device=device, out=out, quiet=quiet,
+                                   figures=(s == 0)) for s in range(seeds)]
+        claims = [c.evaluate([o.result.metrics.get(c.metric, float("nan")) for o in outcomes])
+                  for c in exp.claims(config)]
+        figures = []
+        if verify_dir is not None and outcomes[0].run_dir is not None:
+            for fig in sorted((outcomes[0].run_dir.path / "figures").glob("*.png")):
+                dest = verify_dir / "figures" / f"{exp.name}-{fig.name}"
+                dest.parent.mkdir(exist_ok=True)
+                shutil.copyfile(fig, dest)
+                figures.append(dest)
+        section = {"experiment": exp.name, "paper": exp.paper, "preset": preset, "claims": claims,
+                   "figures": figures, "runs": [str(o.run_dir.path) for o in outcomes if o.run_dir]}
+        sections.append(section)
+        if on_section:
+            on_section(section)
+    if verify_dir is not None:
+        atomic_write_json(verify_dir / "claims.json", sections)
+        report = markdown_report(f"brainlearn verify ({preset}, {seeds} seed{'s' * (seeds > 1)})",
+                                 sections, verify_dir)
+        atomic_write_bytes(verify_dir / "report.md", report.encode())
+    return Verification(sections, verify_dir)

@@ -1,0 +1,82 @@
+"""The context an experiment's run function receives: device, logging, progress, checkpoints."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from brainlearn.runtime.rundir import RunDir
+
+log = logging.getLogger("brainlearn")
+
+
+class RunContext:
+    """What a run function may touch besides its config and seed.
+
+    A run function stays a pure function of (config, seed): the context only records what happens
+    (metrics, checkpoints) and hands back the last checkpoint when a run is resumed.
+
+    Args:
+        device: where tensors live.
+        run_dir: the run directory, or None for an in-memory run (tests, library use).
+        quiet: no progress bars.
+        resume: whether :meth:`restore` should return the last checkpoint.
+    """
+
+    def __init__(self, device: torch.device | str = "cpu", run_dir: RunDir | None = None,
+                 quiet: bool = True, resume: bool = False):
+        self.device = torch.device(device)
+        self.run_dir = run_dir
+        self.quiet = quiet or not sys.stderr.isatty()
+        self.resume = resume
+        self.history: list[dict[str, Any]] = []
+
+    def log(self, step: int, **metrics: Any) -> None:
+        """Record metrics at `step` (streamed to metrics.jsonl when there is a run directory)."""
+        record = {"step": int(step), **{k: _scalar(v) for k, v in metrics.items()}}
+        self.history.append(record)
+        if self.run_dir is not None:
+            self.run_dir.append_metrics(record)
+
+    def progress(self, iterable: Iterable | None = None, total: int | None = None, desc: str | None = None,
+                 **kwargs):
+        """A tqdm progress bar, silent when quiet or when stderr is not a terminal."""
+        return tqdm(iterable, total=total, desc=desc, disable=self.quiet, leave=False, dynamic_ncols=True,
+                    **kwargs)
+
+    def checkpoint(self, step: int, state: dict[str, Any]) -> None:
+        """Save `state` (tensors, numbers, strings, lists, dicts) as the run's resumable checkpoint.
+
+        `state` must hold everything the run needs to continue exactly: model and optimiser state
+        dicts, generator states, partial curves. The metric history logged so far is added.
+        """
+        if self.run_dir is None:
+            return
+        self.run_dir.save_checkpoint({"step": int(step), "state": state, "history": self.history})
+
+    def restore(self) -> dict[str, Any] | None:
+        """The state passed to the last :meth:`checkpoint`, when resuming; otherwise None."""
+        if not self.resume or self.run_dir is None:
+            return None
+        ckpt = self.run_dir.load_checkpoint()
+        if ckpt is None:
+            log.warning("no checkpoint in %s; starting from the beginning", self.run_dir.path)
+            self.run_dir.truncate_metrics(-1)
+            return None
+        self.history = list(ckpt["history"])
+        self.run_dir.truncate_metrics(ckpt["step"])
+        log.info("resuming %s from step %d", self.run_dir.path, ckpt["step"])
+        return ckpt["state"]
+
+
+def _scalar(v: Any) -> Any:
+    if isinstance(v, torch.Tensor):
+        return v.item() if v.numel() == 1 else v.tolist()
+    if hasattr(v, "item") and getattr(v, "size", 2) == 1:
+        return v.item()
+    return v

@@ -1,0 +1,29 @@
+"""Device selection with clear errors."""
+
+from __future__ import annotations
+
+import torch
+
+from brainlearn.errors import ConfigError
+
+
+def resolve_device(name: str | torch.device | None = "cpu") -> torch.device:
+    """Turn 'cpu', 'cuda', 'cuda:1', 'mps' or 'auto' into a torch.device that exists on this machine."""
+    if isinstance(name, torch.device):
+        return name
+    name = (name or "cpu").lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    kind = name.split(":")[0]
+    if kind not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"device {name!r} is not valid; expected cpu, cuda, cuda:N, mps or auto")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' requested but torch reports no CUDA GPU "
+                          f"(torch {torch.__version__}; see README for the CUDA install)")
+    if kind == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("device 'mps' requested but it is not available on this machine")
+    return torch.device(name)

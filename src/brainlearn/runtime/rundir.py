@@ -1,0 +1,161 @@
+"""Run directories: everything about one run, written atomically so an interrupted run stays valid.
+
+Layout::
+
+    runs/<experiment>/<timestamp>-<shorthash>/
+        config.json      experiment, preset, seed, device and the full config
+        status.json      running | interrupted | failed | finished
+        metrics.jsonl    one JSON record per logged step, streamed during training
+        result.json      scalar metrics and arrays of the finished run
+        claims.json      each claim with its measured value and verdict
+        report.md        the claims table and figures
+        figures/*.png
+        checkpoints/last.pt   (torch.load(..., weights_only=True))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from brainlearn.errors import ConfigError
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via a temporary file in the same folder and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n").encode())
+
+
+def _jsonable(x):
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"cannot serialise {type(x).__name__} to JSON")
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def short_hash(obj: Any, n: int = 8) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=_jsonable).encode()).hexdigest()[:n]
+
+
+class RunDir:
+    """One run's folder. All writes are atomic; metrics are appended one complete line at a time."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, root: str | Path, experiment: str, header: dict[str, Any]) -> RunDir:
+        """Make ``root/<experiment>/<timestamp>-<hash>/`` and write its config.json from `header`."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        base = Path(root) / experiment
+        name = f"{stamp}-{short_hash([header, time.time_ns()])}"
+        run = cls(base / name)
+        run.path.mkdir(parents=True, exist_ok=False)
+        atomic_write_json(run.path / "config.json", header)
+        run.set_status("running")
+        return run
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunDir:
+        """Open an existing run directory, checking that it has a config.json."""
+        run = cls(path)
+        if not (run.path / "config.json").is_file():
+            raise ConfigError(f"{run.path} is not a brainlearn run directory (no config.json)")
+        return run
+
+    # -- files ---------------------------------------------------------------------------------
+    @property
+    def header(self) -> dict[str, Any]:
+        return read_json(self.path / "config.json")
+
+    def write_json(self, name: str, obj: Any) -> None:
+        atomic_write_json(self.path / name, obj)
+
+    def read(self, name: str) -> Any | None:
+        p = self.path / name
+        return read_json(p) if p.is_file() else None
+
+    def set_status(self, state: str, **extra: Any) -> None:
+        self.write_json("status.json", {"state": state, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra})
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return self.read("status.json") or {"state": "unknown"}
+
+    def save_figure(self, name: str, figure) -> Path:
+        import io
+
+        buf = io.BytesIO()
+        figure.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+        path = self.path / "figures" / f"{name}.png"
+        atomic_write_bytes(path, buf.getvalue())
+        return path
+
+    # -- metrics -------------------------------------------------------------------------------
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, default=_jsonable) + "\n"
+        with open(self.path / "metrics.jsonl", "a") as f:
+            f.write(line)
+            f.flush()
+
+    def metrics(self) -> list[dict[str, Any]]:
+        """All complete metric records (a torn last line from a crash is skipped)."""
+        p = self.path / "metrics.jsonl"
+        if not p.is_file():
+            return []
+        records = []
+        for line in p.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return records
+
+    def truncate_metrics(self, step: int) -> None:
+        """Keep only records logged at or before `step` (used when resuming from that checkpoint)."""
+        kept = [r for r in self.metrics() if r.get("step", 0) <= step]
+        atomic_write_bytes(self.path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in kept).encode())
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / "checkpoints" / "last.pt"
+
+    def save_checkpoint(self, state: dict[str, Any]) -> None:
+        import io
+
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        atomic_write_bytes(self.checkpoint_path, buf.getvalue())
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        if not self.checkpoint_path.is_file():
+            return None
+        return torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)

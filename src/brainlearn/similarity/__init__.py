@@ -1,0 +1,1 @@
+"""Representational and dynamical similarity metrics."""

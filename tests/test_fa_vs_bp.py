@@ -1,0 +1,16 @@
+"""The quick claims of fa-vs-bp, as `brainlearn verify fa-vs-bp --quick` runs them."""
+
+import pytest
+
+from brainlearn.experiments.runner import run_experiment
+
+
+@pytest.fixture(scope="module")
+def quick():
+    return run_experiment("fa-vs-bp", seed=0, out=None)
+
+
+@pytest.mark.parametrize("claim_id", ["bp-accuracy", "fa-near-bp", "angle-start-orthogonal", "angle-falls"])
+def test_quick_claim(quick, claim_id):
+    (claim,) = [c for c in quick.claims if c["id"] == claim_id]
+    assert claim["passed"], claim

@@ -1,0 +1,86 @@
+import json
+
+import pytest
+
+from brainlearn import experiments
+from brainlearn.errors import ConfigError
+from brainlearn.experiments import Claim
+from brainlearn.experiments.runner import make_config, resume_experiment, run_experiment, verify
+from brainlearn.runtime import RunContext, RunDir
+
+TINY = ["epochs=3", "n_train=200", "n_test=100", "angle_every=5"]
+
+
+def tiny_config():
+    return make_config(experiments.get("fa-vs-bp"), "quick", TINY)
+
+
+def test_same_seed_same_numbers_and_run_directory(tmp_runs):
+    a = run_experiment("fa-vs-bp", tiny_config(), seed=3, out=tmp_runs)
+    b = run_experiment("fa-vs-bp", tiny_config(), seed=3, out=None)
+    assert a.result.metrics == b.result.metrics
+    files = {p.name for p in a.run_dir.path.iterdir()}
+    assert {"config.json", "status.json", "metrics.jsonl", "result.json", "claims.json", "report.md",
+            "figures", "checkpoints"} <= files
+    assert a.run_dir.status["state"] == "finished"
+    assert json.loads((a.run_dir.path / "config.json").read_text())["config"]["epochs"] == 3
+    assert {"learning_curves.png", "angle.png"} <= {p.name for p in (a.run_dir.path / "figures").iterdir()}
+    assert not list(a.run_dir.path.rglob("*.tmp"))
+
+
+def test_interrupted_run_resumes_to_identical_result(tmp_runs, monkeypatch):
+    reference = run_experiment("fa-vs-bp", tiny_config(), seed=1, out=None)
+    calls = {"n": 0}
+    original = RunContext.checkpoint
+
+    def checkpoint_then_interrupt(self, step, state):
+        original(self, step, state)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunContext, "checkpoint", checkpoint_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment("fa-vs-bp", tiny_config(), seed=1, out=tmp_runs)
+    monkeypatch.setattr(RunContext, "checkpoint", original)
+    (path,) = (tmp_runs / "fa-vs-bp").iterdir()
+    run = RunDir.open(path)
+    assert run.status["state"] == "interrupted" and "--resume" in run.status["resume"]
+    assert run.read("result.json") is None
+    resumed = resume_experiment(path)
+    assert resumed.result.metrics == reference.result.metrics
+    epochs = [r["epoch"] for r in run.metrics() if "epoch" in r]
+    assert epochs == [1, 2, 3]  # no duplicated records after resuming
+    with pytest.raises(ConfigError, match="already finished"):
+        resume_experiment(path)
+
+
+def test_user_error_leaves_no_run_directory(tmp_runs, tmp_path):
+    config = make_config(experiments.get("fa-vs-bp"), "quick", ["dataset=mnist", f"data_root={tmp_path}"])
+    with pytest.raises(Exception, match="mnist not found"):
+        run_experiment("fa-vs-bp", config, out=tmp_runs)
+    assert not list((tmp_runs / "fa-vs-bp").iterdir())
+
+
+def test_verify_aggregates_over_seeds(tmp_runs):
+    v = verify(["fa-vs-bp"], seeds=2, out=tmp_runs, overrides=TINY)
+    (section,) = v.sections
+    for claim in section["claims"]:
+        assert claim["seeds"] == 2 and len(claim["values"]) == 2
+    assert (v.out_dir / "report.md").read_text().startswith("# brainlearn verify")
+    assert json.loads((v.out_dir / "claims.json").read_text())[0]["experiment"] == "fa-vs-bp"
+
+
+def test_claim_evaluation():
+    c = Claim("x", "0000.00000", "s", "m", ">=", 0.5, aggregate="min")
+    assert c.evaluate([0.6, 0.7])["passed"] and not c.evaluate([0.4, 0.9])["passed"]
+    assert not c.evaluate([float("nan")])["passed"]
+    with pytest.raises(ConfigError):
+        Claim("x", "p", "s", "m", "==", 1.0)
+
+
+def test_unknown_experiment_and_preset():
+    with pytest.raises(ConfigError, match="available: .*fa-vs-bp"):
+        experiments.get("nope")
+    with pytest.raises(ConfigError, match="no preset 'huge'"):
+        experiments.get("fa-vs-bp").preset("huge")
