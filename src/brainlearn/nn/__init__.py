@@ -1,5 +1,6 @@
 """Building blocks shared by several models."""
 
 from brainlearn.nn.mlp import ACTIVATIONS, MLP
+from brainlearn.nn.synthetic import Synthesiser
 
-__all__ = ["ACTIVATIONS", "MLP"]
+__all__ = ["ACTIVATIONS", "MLP", "Synthesiser"]
