@@ -1,4 +1,4 @@
-"""The `brainlearn` command line: list, run, verify, show.
+"""The `brainlearn` command line: list, run, verify, show, sweep, sweep-report.
 
 User errors (unknown names, bad overrides, missing data) print one line and exit with code 2;
 failing claims make `verify` exit with code 1; Ctrl-C exits with 130 and leaves a resumable run.
@@ -51,10 +51,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=1, help="number of seeds, 0..N-1 (default 1)")
     p.add_argument("--list", action="store_true", help="list the claims without running anything")
     _add_run_options(p, preset=False)
+    _add_parallel_options(p)
 
     p = sub.add_parser("show", help="summarise a run or verify directory")
     p.add_argument("run_dir")
+
+    p = sub.add_parser("sweep", help="run a parameter grid times seeds, in parallel; rerun to resume")
+    p.add_argument("name", help="experiment name")
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="a grid axis (repeatable); tuple fields separate values with ';'")
+    p.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per grid point (default 1)")
+    _add_run_options(p)
+    _add_parallel_options(p)
+    p.add_argument("--retries", type=int, default=1, help="retries of a crashed point (default 1)")
+
+    p = sub.add_parser("sweep-report", help="aggregate a sweep: CSV and Markdown tables, plots")
+    p.add_argument("sweep_dir")
     return parser
+
+
+def _add_parallel_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, default=1, help="points run at once (default 1)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per point (default 1)")
+    p.add_argument("--backend", default="local", choices=("local", "ray"), help="local processes or Ray tasks")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: start a local instance)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,7 +138,8 @@ def cmd_verify(args) -> int:
                       f"{'' if c.gated else ', not gated'}]\n    {c.statement}")
         return 0
     result = runner.verify(names, preset=preset, seeds=args.seeds, device=args.device, out=args.out,
-                           overrides=args.overrides, quiet=args.quiet,
+                           overrides=args.overrides, quiet=args.quiet, workers=args.workers,
+                           threads=args.threads, backend=args.backend, address=args.address,
                            on_section=lambda s: _print_claims(s["experiment"], s["claims"]))
     if result.out_dir is not None:
         print(f"\nreport: {result.out_dir / 'report.md'}\nclaims: {result.out_dir / 'claims.json'}")
@@ -164,7 +185,33 @@ def _print_claims(name: str, claims: list[dict]) -> None:
     print(text_table(claim_rows(name, claims)))
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "verify": cmd_verify, "show": cmd_show}
+def cmd_sweep(args) -> int:
+    from brainlearn.experiments import sweep
+
+    sweep_dir, records = sweep.sweep(
+        args.name, preset=args.preset, grid=args.grid, seeds=args.seeds, overrides=args.overrides,
+        workers=args.workers, threads=args.threads, backend=args.backend, address=args.address,
+        device=args.device, retries=args.retries, out=args.out, quiet=args.quiet)
+    failed = [r for r in records if r["state"] != "finished"]
+    for r in failed:
+        print(f"failed: {r['key']}: {r['error']}")
+    paths = sweep.write_report(sweep_dir)
+    print(f"{len(records) - len(failed)}/{len(records)} points finished; summary: {paths[1]}\n"
+          f"rerun the same command to retry failed points; sweep directory: {sweep_dir}")
+    return 0 if not failed else EXIT_FAILED_CLAIMS
+
+
+def cmd_sweep_report(args) -> int:
+    from brainlearn.experiments import sweep
+
+    paths = sweep.write_report(args.sweep_dir)
+    print(paths[1].read_text())
+    print(f"written: {', '.join(str(p) for p in paths[:2])} and {len(paths) - 2} figures")
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "verify": cmd_verify, "show": cmd_show, "sweep": cmd_sweep,
+            "sweep-report": cmd_sweep_report}
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,14 +1,20 @@
 """The registry of paper experiments.
 
-Every module in this package other than ``base`` and ``runner`` defines one or more experiments
+Every module in this package other than ``base``, ``runner`` and ``sweep`` defines one or more experiments
 and registers them with :func:`register` at import time; :func:`get` and :func:`names` import them
 on first use.
+
+Experiments outside brainlearn: a package can declare modules in the ``brainlearn.experiments`` entry-point
+group, or a user can name modules in ``$BRAINLEARN_PLUGINS`` (comma-separated); they are imported with the
+built-in ones (also in sweep worker processes, which inherit the environment) and call :func:`register`.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
+from importlib.metadata import entry_points
 
 from brainlearn.errors import ConfigError
 from brainlearn.experiments.base import Claim, Experiment, Result
@@ -16,7 +22,7 @@ from brainlearn.experiments.base import Claim, Experiment, Result
 __all__ = ["Claim", "Experiment", "Result", "get", "names", "register"]
 
 _REGISTRY: dict[str, Experiment] = {}
-_FRAMEWORK = {"base", "runner"}
+_FRAMEWORK = {"base", "runner", "sweep"}
 _loaded = False
 
 
@@ -31,10 +37,17 @@ def register(experiment: Experiment) -> Experiment:
 def _load_all() -> None:
     global _loaded
     if not _loaded:
+        _loaded = True
         for module in pkgutil.iter_modules(__path__):
             if module.name not in _FRAMEWORK and not module.name.startswith("_"):
                 importlib.import_module(f"{__name__}.{module.name}")
-        _loaded = True
+        plugins = [ep.value for ep in entry_points(group="brainlearn.experiments")]
+        plugins += [m.strip() for m in os.environ.get("BRAINLEARN_PLUGINS", "").split(",") if m.strip()]
+        for name in plugins:
+            try:
+                importlib.import_module(name)
+            except ImportError as e:
+                raise ConfigError(f"cannot import experiment plugin {name!r}: {e}") from None
 
 
 def names() -> list[str]:

@@ -47,8 +47,9 @@ def make_config(experiment: Experiment, preset: str = "quick", overrides: list[s
 
 def run_experiment(experiment: Experiment | str, config=None, seed: int = 0, *, preset: str = "quick",
                    device: str = "cpu", out: str | Path | None = "runs", quiet: bool = True,
-                   figures: bool = True) -> RunOutcome:
-    """Run one experiment at one seed; with `out`, into a new run directory under it.
+                   figures: bool = True, path: str | Path | None = None) -> RunOutcome:
+    """Run one experiment at one seed; with `out`, into a new run directory under it (or exactly at
+    `path`, which must not exist yet).
 
     The config defaults to `preset`. Same config, seed and device give the same numbers.
     """
@@ -58,7 +59,7 @@ def run_experiment(experiment: Experiment | str, config=None, seed: int = 0, *, 
     header = {"experiment": exp.name, "paper": exp.paper, "preset": preset, "seed": int(seed),
               "device": str(dev), "config": config_to_dict(config),
               "versions": {"brainlearn": brainlearn.__version__, "torch": torch.__version__}}
-    run_dir = RunDir.create(out, exp.name, header) if out is not None else None
+    run_dir = RunDir.create(out, exp.name, header, path) if out is not None or path is not None else None
     return _execute(exp, config, seed, dev, run_dir, quiet, figures, resume=False)
 
 
@@ -137,39 +138,54 @@ class Verification:
 
 def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: str = "cpu",
            out: str | Path | None = "runs", overrides: list[str] | tuple = (), quiet: bool = True,
+           workers: int = 1, threads: int = 1, backend: str = "local", address: str | None = None,
            on_section=None) -> Verification:
     """Run each experiment over `seeds` seeds (0..seeds-1) and judge its claims over them.
 
-    Writes ``<out>/verify/<timestamp>-<hash>/claims.json`` and ``report.md`` (with the first seed's
-    figures) when `out` is given. `on_section` is called with each finished experiment's section.
+    Seeds run as sweep points (see :mod:`brainlearn.experiments.sweep`), `workers` at a time, each in a
+    normal run directory under `out`. Writes ``<out>/verify/<timestamp>-<hash>/claims.json`` and
+    ``report.md`` (with the first seed's figures). With ``out=None`` everything stays in memory.
+    `on_section` is called with each finished experiment's section.
     """
+    from brainlearn.experiments import sweep
+
     if seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
     exps = [experiments.get(n) for n in names]
     configs = [make_config(e, preset, overrides) for e in exps]  # validate everything before running
-    verify_dir = None
-    if out is not None:
-        verify_dir = Path(out) / "verify" / f"{time.strftime('%Y%m%d-%H%M%S')}-{short_hash([names, preset, seeds, time.time_ns()])}"
-        verify_dir.mkdir(parents=True)
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{short_hash([names, preset, seeds, time.time_ns()])}"
+    verify_dir = Path(out) / "verify" / stamp if out is not None else None
     sections = []
     for exp, config in zip(exps, configs):
-        outcomes = [run_experiment(exp, config, s, preset=preset, device=device, out=out, quiet=quiet,
-                                   figures=(s == 0)) for s in range(seeds)]
-        claims = [c.evaluate([o.result.metrics.get(c.metric, float("nan")) for o in outcomes])
-                  for c in exp.claims(config)]
+        if out is None:
+            metrics = [run_experiment(exp, config, s, preset=preset, device=device, out=None).result.metrics
+                       for s in range(seeds)]
+            runs = []
+        else:
+            points = sweep.expand(exp.name, preset, {}, seeds, tuple(overrides))
+            runs = [Path(out) / exp.name / f"{stamp}-seed{p.seed}" for p in points]
+            records = sweep.run_points(points, runs, workers=workers, threads=threads, backend=backend,
+                                       address=address, device=device, quiet=quiet)
+            for p, r in zip(points, records):
+                if r["state"] != "finished":
+                    raise (BrainlearnError if r.get("user_error") else RuntimeError)(
+                        f"{exp.name} seed {p.seed} failed: {r['error']}")
+            metrics = [r["metrics"] for r in records]
+        claims = [c.evaluate([m.get(c.metric, float("nan")) for m in metrics]) for c in exp.claims(config)]
         figures = []
-        if verify_dir is not None and outcomes[0].run_dir is not None:
-            for fig in sorted((outcomes[0].run_dir.path / "figures").glob("*.png")):
+        if verify_dir is not None:
+            for fig in sorted((runs[0] / "figures").glob("*.png")):
                 dest = verify_dir / "figures" / f"{exp.name}-{fig.name}"
-                dest.parent.mkdir(exist_ok=True)
+                dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(fig, dest)
                 figures.append(dest)
         section = {"experiment": exp.name, "paper": exp.paper, "preset": preset, "claims": claims,
-                   "figures": figures, "runs": [str(o.run_dir.path) for o in outcomes if o.run_dir]}
+                   "figures": figures, "runs": [str(r) for r in runs]}
         sections.append(section)
         if on_section:
             on_section(section)
     if verify_dir is not None:
+        verify_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(verify_dir / "claims.json", sections)
         report = markdown_report(f"brainlearn verify ({preset}, {seeds} seed{'s' * (seeds > 1)})",
                                  sections, verify_dir)

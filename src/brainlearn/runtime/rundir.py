@@ -71,12 +71,14 @@ class RunDir:
         self.path = Path(path)
 
     @classmethod
-    def create(cls, root: str | Path, experiment: str, header: dict[str, Any]) -> RunDir:
-        """Make ``root/<experiment>/<timestamp>-<hash>/`` and write its config.json from `header`."""
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        base = Path(root) / experiment
-        name = f"{stamp}-{short_hash([header, time.time_ns()])}"
-        run = cls(base / name)
+    def create(cls, root: str | Path, experiment: str, header: dict[str, Any], path: str | Path | None = None
+               ) -> RunDir:
+        """Make ``root/<experiment>/<timestamp>-<hash>/`` (or exactly `path`, if given: sweeps name their
+        points) and write its config.json from `header`."""
+        if path is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            path = Path(root) / experiment / f"{stamp}-{short_hash([header, time.time_ns()])}"
+        run = cls(path)
         run.path.mkdir(parents=True, exist_ok=False)
         atomic_write_json(run.path / "config.json", header)
         run.set_status("running")

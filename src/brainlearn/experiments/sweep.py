@@ -1,0 +1,406 @@
+"""Sweeps: the cartesian product of a parameter grid times seeds, each point a normal run directory.
+
+Points run in a local process pool (one torch thread per worker by default: small models run faster
+that way) or as Ray tasks on a local instance or an existing cluster. Rerunning the same sweep command
+skips finished points, resumes interrupted ones from their checkpoints and retries failed ones.
+
+Layout::
+
+    <out>/<experiment>/sweep-<hash>/
+        sweep.json          the spec: experiment, preset, grid, seeds, overrides, and every point
+        points/<key>/       one run directory per (grid point, seed)
+        summary.csv, summary.md, figures/   written by `brainlearn sweep-report`
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import shutil
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainlearn import experiments
+from brainlearn.errors import BrainlearnError, ConfigError
+from brainlearn.runtime import RunDir, apply_overrides
+from brainlearn.runtime.config import field_types
+from brainlearn.runtime.rundir import atomic_write_bytes, atomic_write_json, read_json, short_hash
+
+log = logging.getLogger("brainlearn")
+BACKENDS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run of a sweep: the grid coordinates as ``key=value`` overrides, and a seed."""
+
+    experiment: str
+    preset: str
+    overrides: tuple[str, ...]
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{short_hash([self.experiment, self.preset, list(self.overrides)])}-seed{self.seed}"
+
+    @property
+    def label(self) -> str:
+        return f"{' '.join(self.overrides) or '(base)'} seed={self.seed}"
+
+
+def parse_grid(experiment: str, preset: str, grid: Sequence[str], overrides: Sequence[str] = ()
+               ) -> dict[str, list[str]]:
+    """Parse ``key=v1,v2,...`` items and check every value against the config, before anything runs.
+
+    For tuple-valued fields (e.g. ``hidden``) values are separated by ``;`` since commas sit inside a
+    value: ``hidden=100;200,100``.
+    """
+    exp = experiments.get(experiment)
+    base = apply_overrides(exp.preset(preset), overrides)
+    types_ = field_types(type(base))
+    axes: dict[str, list[str]] = {}
+    for item in grid:
+        if "=" not in item:
+            raise ConfigError(f"--grid {item!r}: expected key=v1,v2,...")
+        key, text = (s.strip() for s in item.split("=", 1))
+        if key not in types_:
+            raise ConfigError(f"--grid: unknown config key {key!r}; valid keys: {', '.join(types_)}")
+        if key in axes:
+            raise ConfigError(f"--grid: key {key!r} given twice")
+        is_tuple = getattr(types_[key], "__origin__", None) is tuple
+        values = [v.strip() for v in text.split(";" if is_tuple else ",")]
+        if not all(values):
+            raise ConfigError(f"--grid {item!r}: empty value")
+        for v in values:
+            apply_overrides(base, [f"{key}={v}"])  # raises ConfigError naming the bad value
+        axes[key] = values
+    return axes
+
+
+def expand(experiment: str, preset: str, axes: dict[str, list[str]], seeds: int,
+           overrides: Sequence[str] = ()) -> list[Point]:
+    """Every (grid point, seed) pair; fixed `overrides` come first in each point's override list."""
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {seeds}")
+    combos = itertools.product(*[[f"{k}={v}" for v in vs] for k, vs in axes.items()])
+    return [Point(experiment, preset, (*overrides, *combo), s) for combo in combos for s in range(seeds)]
+
+
+def execute_point(point: Point, path: str, device: str = "cpu", threads: int = 1) -> dict[str, Any]:
+    """Run, resume or skip one point in its directory; return its status, metrics and claims.
+
+    Runs in a worker process (or a Ray task): it sets the torch thread count itself.
+    """
+    import torch
+
+    from brainlearn.experiments.runner import make_config, resume_experiment, run_experiment
+
+    torch.set_num_threads(threads)
+    run_path = Path(path)
+    status = RunDir(run_path).status.get("state") if (run_path / "config.json").is_file() else None
+    if status != "finished":
+        if status is not None and RunDir(run_path).checkpoint_path.is_file():
+            resume_experiment(run_path, device=device)
+        else:
+            shutil.rmtree(run_path, ignore_errors=True)  # never started properly: start clean
+            exp = experiments.get(point.experiment)
+            config = make_config(exp, point.preset, point.overrides)
+            run_experiment(exp, config, point.seed, preset=point.preset, device=device, path=run_path)
+    run = RunDir(run_path)
+    return {"key": point.key, "state": "finished", "metrics": run.read("result.json")["metrics"],
+            "claims": run.read("claims.json")}
+
+
+class _LocalPool:
+    def __init__(self, workers: int):
+        import multiprocessing
+
+        self.workers = workers
+        self.context = multiprocessing.get_context("spawn")  # fork after torch threads can deadlock
+        self.pool = ProcessPoolExecutor(workers, mp_context=self.context)
+
+    def submit(self, *args):
+        return self.pool.submit(execute_point, *args)
+
+    def wait(self, futures):
+        done, _ = wait(futures, return_when=FIRST_COMPLETED)
+        return done
+
+    @staticmethod
+    def result(future):
+        return future.result()
+
+    def restart(self):
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = ProcessPoolExecutor(self.workers, mp_context=self.context)
+
+    def close(self):
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _RayPool:
+    def __init__(self, workers: int, address: str | None, threads: int, gpus: float):
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError("--backend ray needs Ray: pip install 'brainlearn[ray]'") from None
+        self.ray = ray
+        if not ray.is_initialized():
+            kwargs = {"address": address} if address else {"num_cpus": workers * threads}
+            ray.init(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True, **kwargs)
+        self.task = ray.remote(num_cpus=threads, num_gpus=gpus, max_retries=0)(execute_point)
+
+    def submit(self, *args):
+        return self.task.remote(*args)
+
+    def wait(self, futures):
+        done, _ = self.ray.wait(list(futures), num_returns=1)
+        return done
+
+    def result(self, ref):
+        return self.ray.get(ref)
+
+    def restart(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int = 1, threads: int = 1,
+               backend: str = "local", address: str | None = None, device: str = "cpu", retries: int = 1,
+               gpus_per_point: float = 0.0, quiet: bool = True, on_result=None) -> list[dict[str, Any]]:
+    """Run every point into its path; finished points are skipped, interrupted ones resumed.
+
+    A point that raises is retried up to `retries` times; a crashed worker process is replaced.
+    With ``workers == 1`` and the local backend, points run in this process (no pool). Returns one
+    record per point, in order: {"key", "state": finished|failed, "metrics", "claims", "error"}.
+    """
+    if backend not in BACKENDS:
+        raise ConfigError(f"--backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if workers < 1 or threads < 1 or retries < 0:
+        raise ConfigError(f"need workers >= 1, threads >= 1, retries >= 0; got {workers}, {threads}, {retries}")
+    from tqdm.auto import tqdm
+
+    records: dict[int, dict[str, Any]] = {}
+    attempts = dict.fromkeys(range(len(points)), 0)
+    bar = tqdm(total=len(points), desc="sweep", disable=quiet, dynamic_ncols=True, unit="point")
+
+    def finish(i: int, record: dict[str, Any]) -> None:
+        records[i] = record
+        bar.update(1)
+        log.info("%s %s: %s", "done" if record["state"] == "finished" else "FAILED", points[i].label,
+                 record.get("error", ""))
+        if on_result:
+            on_result(points[i], record)
+
+    def failed(i: int, error: BaseException) -> bool:
+        """Record an attempt; True if the point should be tried again."""
+        attempts[i] += 1
+        user_error = isinstance(error, BrainlearnError)
+        if user_error or attempts[i] > retries:
+            finish(i, {"key": points[i].key, "state": "failed", "user_error": user_error,
+                       "error": f"{type(error).__name__}: {error}" if not user_error else str(error)})
+            return False
+        log.warning("%s failed (%s); retrying", points[i].label, error)
+        return True
+
+    def is_finished(path: Path) -> bool:
+        return RunDir(path).status.get("state") == "finished" and (Path(path) / "result.json").is_file()
+
+    todo = []
+    for i, path in enumerate(paths):  # finished points are read here, without starting a worker
+        if is_finished(path):
+            run = RunDir(path)
+            finish(i, {"key": points[i].key, "state": "finished", "metrics": run.read("result.json")["metrics"],
+                       "claims": run.read("claims.json")})
+        else:
+            todo.append(i)
+
+    try:
+        if not todo:
+            pass
+        elif backend == "local" and workers == 1:
+            for i in todo:
+                while True:
+                    try:
+                        finish(i, execute_point(points[i], str(paths[i]), device, threads))
+                        break
+                    except (KeyboardInterrupt, SystemExit):
+                        raise
+                    except Exception as e:  # noqa: BLE001 - recorded and retried
+                        if not failed(i, e):
+                            break
+        else:
+            pool = _LocalPool(workers) if backend == "local" else _RayPool(workers, address, threads, gpus_per_point)
+            pending = {pool.submit(points[i], str(paths[i]), device, threads): i for i in todo}
+            try:
+                while pending:
+                    for future in pool.wait(pending):
+                        i = pending.pop(future)
+                        try:
+                            finish(i, pool.result(future))
+                        except BrokenProcessPool as e:
+                            # A worker died: every in-flight point counts an attempt, the pool restarts.
+                            lost = [i] + list(pending.values())
+                            pending.clear()
+                            pool.restart()
+                            for j in lost:
+                                if failed(j, e):
+                                    pending[pool.submit(points[j], str(paths[j]), device, threads)] = j
+                            break
+                        except Exception as e:  # noqa: BLE001 - recorded and retried
+                            if failed(i, e):
+                                pending[pool.submit(points[i], str(paths[i]), device, threads)] = i
+            finally:
+                pool.close()
+    finally:
+        bar.close()
+    return [records[i] for i in range(len(points))]
+
+
+def sweep(experiment: str, *, preset: str = "quick", grid: Sequence[str] = (), seeds: int = 1,
+          overrides: Sequence[str] = (), workers: int = 1, threads: int = 1, backend: str = "local",
+          address: str | None = None, device: str = "cpu", retries: int = 1, out: str | Path = "runs",
+          quiet: bool = True) -> tuple[Path, list[dict[str, Any]]]:
+    """Run a sweep (see module docstring); returns the sweep directory and one record per point.
+
+    The directory is named by a hash of the spec, so the same command finds its earlier points.
+    """
+    axes = parse_grid(experiment, preset, grid, overrides)
+    points = expand(experiment, preset, axes, seeds, overrides)
+    spec = {"experiment": experiment, "preset": preset, "grid": axes, "seeds": seeds,
+            "overrides": list(overrides)}
+    sweep_dir = Path(out) / experiment / f"sweep-{short_hash(spec)}"
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(sweep_dir / "sweep.json", {**spec, "points": [
+        {**asdict(p), "overrides": list(p.overrides), "key": p.key} for p in points]})
+    paths = [sweep_dir / "points" / p.key for p in points]
+    t0 = time.perf_counter()
+    records = run_points(points, paths, workers=workers, threads=threads, backend=backend, address=address,
+                         device=device, retries=retries, gpus_per_point=1.0 if device.startswith("cuda") else 0.0,
+                         quiet=quiet)
+    log.info("sweep finished in %.1f s: %s", time.perf_counter() - t0, sweep_dir)
+    return sweep_dir, records
+
+
+# -- aggregation -----------------------------------------------------------------------------------
+
+def ci95(values: Sequence[float]) -> float:
+    """Half-width of the 95% confidence interval of the mean (Student t); nan for fewer than 2 values."""
+    n = len(values)
+    if n < 2:
+        return float("nan")
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, n - 1) * np.std(values, ddof=1) / math.sqrt(n))
+
+
+def aggregate(sweep_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
+    """Group a sweep's finished points by grid point; per metric mean, std, 95% CI; per claim pass rate.
+
+    Returns the grid axes and one row per grid point: {axis: value, ..., "n": seeds finished,
+    "<metric>": {"mean", "std", "ci95"}, "claim:<id>": pass rate}.
+    """
+    sweep_dir = Path(sweep_dir)
+    if not (sweep_dir / "sweep.json").is_file():
+        raise ConfigError(f"{sweep_dir} is not a sweep directory (no sweep.json)")
+    spec = read_json(sweep_dir / "sweep.json")
+    axes = list(spec["grid"])
+    n_fixed = len(spec["overrides"])
+    groups: dict[tuple[str, ...], list[tuple[dict, list]]] = {}
+    for p in spec["points"]:
+        run = RunDir(sweep_dir / "points" / p["key"])
+        result, claims = run.read("result.json"), run.read("claims.json")
+        coords = tuple(p["overrides"][n_fixed:])
+        groups.setdefault(coords, [])
+        if result is not None and run.status.get("state") == "finished":
+            groups[coords].append((result["metrics"], claims or []))
+    rows = []
+    for coords, runs in groups.items():
+        row: dict[str, Any] = {kv.split("=", 1)[0]: kv.split("=", 1)[1] for kv in coords}
+        row["n"] = len(runs)
+        for metric in sorted({m for metrics, _ in runs for m in metrics}):
+            values = [metrics[metric] for metrics, _ in runs if metric in metrics]
+            row[metric] = {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1
+                           else 0.0, "ci95": ci95(values)}
+        for claim_id in sorted({c["id"] for _, claims in runs for c in claims}):
+            verdicts = [c["passed"] for _, claims in runs for c in claims if c["id"] == claim_id]
+            row[f"claim:{claim_id}"] = sum(verdicts) / len(verdicts)
+        rows.append(row)
+    return axes, rows
+
+
+def write_report(sweep_dir: str | Path) -> list[Path]:
+    """Write summary.csv, summary.md and figures/<metric>-vs-<axis>.png; return the written paths."""
+    import csv
+    import io
+
+    from brainlearn.runtime.report import fmt, markdown_table
+
+    sweep_dir = Path(sweep_dir)
+    axes, rows = aggregate(sweep_dir)
+    metrics = sorted({k for r in rows for k, v in r.items() if isinstance(v, dict)})
+    claims = sorted({k for r in rows for k in r if k.startswith("claim:")})
+    header = [*axes, "n", *[f"{m}_{s}" for m in metrics for s in ("mean", "std", "ci95")], *claims]
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    for r in rows:
+        writer.writerow([*(r[a] for a in axes), r["n"],
+                         *(r[m][s] if m in r else "" for m in metrics for s in ("mean", "std", "ci95")),
+                         *(r.get(c, "") for c in claims)])
+    atomic_write_bytes(sweep_dir / "summary.csv", buf.getvalue().encode())
+    md_rows = [[*(r[a] for a in axes), str(r["n"]),
+                *(f"{fmt(r[m]['mean'])} ± {fmt(r[m]['ci95'])}" if m in r else "" for m in metrics),
+                *(f"{r[c]:.0%}" if c in r else "" for c in claims)] for r in rows]
+    md = (f"# Sweep {sweep_dir.name}\n\nMean ± 95% CI half-width over seeds; claims: pass rate over seeds.\n\n"
+          + markdown_table(md_rows, [*axes, "n", *metrics, *claims]) + "\n")
+    atomic_write_bytes(sweep_dir / "summary.md", md.encode())
+    return [sweep_dir / "summary.csv", sweep_dir / "summary.md", *_plot(sweep_dir, axes, rows, metrics)]
+
+
+def _plot(sweep_dir: Path, axes: list[str], rows: list[dict[str, Any]], metrics: list[str]) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run = RunDir(sweep_dir)
+    paths = []
+    for axis in axes:
+        others = [a for a in axes if a != axis]
+        xs = list(dict.fromkeys(r[axis] for r in rows))
+        numeric = all(_is_number(x) for x in xs)
+        for metric in metrics:
+            fig, ax = plt.subplots(figsize=(5, 3.5))
+            for group in dict.fromkeys(tuple(r[o] for o in others) for r in rows):
+                sel = [r for r in rows if tuple(r[o] for o in others) == group and metric in r]
+                sel.sort(key=lambda r: xs.index(r[axis]))
+                x = [float(r[axis]) if numeric else xs.index(r[axis]) for r in sel]
+                ax.errorbar(x, [r[metric]["mean"] for r in sel], yerr=[np.nan_to_num(r[metric]["ci95"]) for r in sel],
+                            marker="o", capsize=3, label=", ".join(f"{o}={g}" for o, g in zip(others, group)) or None)
+            if not numeric:
+                ax.set_xticks(range(len(xs)), xs)
+            ax.set(xlabel=axis, ylabel=metric, title=f"{metric} vs {axis} (mean ± 95% CI)")
+            if others:
+                ax.legend(fontsize=7)
+            paths.append(run.save_figure(f"{metric}-vs-{axis}", fig))
+            plt.close(fig)
+    return paths
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
