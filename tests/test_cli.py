@@ -49,3 +49,13 @@ def test_help_on_every_command(capsys):
         with pytest.raises(SystemExit) as e:
             main(cmd)
         assert e.value.code == 0
+
+
+def test_run_on_mnist_idx_files_in_data_root(tmp_path, tmp_runs, capsys):
+    from tests.test_data import write_mnist
+
+    write_mnist(tmp_path / "data" / "MNIST" / "raw", n_train=64, n_test=32)
+    argv = ["run", "fa-vs-bp", "--set", "dataset=mnist", "--set", f"data_root={tmp_path / 'data'}",
+            "--set", "epochs=1", "--out", str(tmp_runs), "--quiet"]
+    assert main(argv) == 0
+    assert "fa-vs-bp:bp-accuracy" in capsys.readouterr().out

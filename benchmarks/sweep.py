@@ -1,0 +1,56 @@
+"""Wall time of a 2 x 2 grid x 4-seed sweep of a small fa-vs-bp config: 1 vs 2 workers, local vs Ray.
+
+Shows the scaling over workers and the per-point overhead of each backend (a point's own run time is
+measured in-process first). Prints a JSON summary.
+
+    python benchmarks/sweep.py [--seeds 4] [--backends local,ray]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+
+import torch
+
+from brainlearn.experiments import runner, sweep
+
+GRID = ["lr=0.2,0.5", "hidden=50;100"]
+FIXED = ("epochs=2", "n_train=400", "n_test=200", "angle_every=10")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--backends", default="local,ray")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    exp = runner.experiments.get("fa-vs-bp")
+    t0 = time.perf_counter()
+    runner.run_experiment(exp, runner.make_config(exp, "quick", [*FIXED, "hidden=100"]), out=None)
+    point_seconds = time.perf_counter() - t0
+    n_points = 4 * args.seeds
+    out = {"points": n_points, "one_point_in_process_s": round(point_seconds, 3), "load": os.getloadavg()[0],
+           "cpus": os.cpu_count(), "runs": []}
+    for backend in args.backends.split(","):
+        for workers in (1, 2):
+            with tempfile.TemporaryDirectory() as tmp:
+                t0 = time.perf_counter()
+                sweep.sweep("fa-vs-bp", grid=GRID, seeds=args.seeds, overrides=FIXED, workers=workers,
+                            backend=backend, out=tmp)
+                wall = time.perf_counter() - t0
+            out["runs"].append({"backend": backend, "workers": workers, "wall_s": round(wall, 2),
+                                "overhead_per_point_s": round(wall * workers / n_points - point_seconds, 3)})
+            print(json.dumps(out["runs"][-1]), flush=True)
+    if "ray" in args.backends:
+        import ray
+
+        ray.shutdown()
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
