@@ -344,20 +344,22 @@ class TaskSuite:
         bounds = trials.bounds[index]  # (S, 5)
         period = (bounds <= time[..., None]).sum(-1)  # 5 past the end
         inside = period < 5
-        rings = torch.zeros(*index.shape, 2, N_RING, device=index.device)
+        inputs = torch.zeros(*index.shape, self.n_inputs, device=index.device)
+        inputs[..., 0] = (period < DECISION).float()
+        rings = inputs[..., 1:N_SENSORY].unflatten(-1, (2, N_RING))  # a view: writes land in `inputs`
         for theta, strength, show in ((trials.theta_a, trials.strength_a, trials.show_a),
                                       (trials.theta_b, trials.strength_b, trials.show_b)):
+            pattern = strength[:, :, None] * gaussian_bump(theta)[:, None, :]  # (N, 2, 16) per trial, then gather
             on = period == show[index]
-            rings += (on[..., None] * strength[index])[..., None] * gaussian_bump(theta)[index][..., None, :]
-        noisy = (period == STIMULUS) | (period == STIMULUS2)
-        sd = trials.noise_sd[index] * noisy[..., None]
-        if bool(sd.any()):
-            rings += torch.randn(rings.shape, generator=gen, device=gen.device) * sd[..., None]
-        parts = [(inside & (period < DECISION)).float()[..., None], rings.flatten(-2)]
+            rings[on] += pattern[index[on]]
+        noisy = ((period == STIMULUS) | (period == STIMULUS2)) & (trials.noise_sd[index] > 0).any(-1)
+        if bool(noisy.any()):  # draw noise only where it is added
+            sd = trials.noise_sd[index[noisy]]
+            rings[noisy] += torch.randn(len(sd), 2, N_RING, generator=gen, device=gen.device) * sd[..., None]
         if self.task_input:
-            task = torch.nn.functional.one_hot(trials.task[index], len(self.tasks)).float()
-            parts.append(task * inside[..., None])
-        inputs = torch.cat(parts, -1)
+            flat = inputs.view(-1, self.n_inputs)
+            rows = inside.flatten().nonzero().squeeze(1)
+            flat[rows, N_SENSORY + trials.task[index].flatten()[rows]] = 1.0
         tau = time - bounds[..., DECISION - 1]
         goal = 1 + torch.remainder(trials.direction[index] + trials.seq[index] * tau, N_RING)
         targets = torch.where((period == DECISION) & trials.respond[index], goal, 0)
