@@ -144,14 +144,14 @@ def _randint(low: int, high, n: int, gen: torch.Generator) -> torch.Tensor:
     return torch.randint(low, high, (n,), generator=gen, device=gen.device)
 
 
-def ring_angles(device=None) -> torch.Tensor:
+def ring_angles(device=None, dtype=torch.float32) -> torch.Tensor:
     """(16,) preferred directions theta_k = 2 pi k / 16."""
-    return torch.arange(N_RING, device=device) * (2 * math.pi / N_RING)
+    return torch.arange(N_RING, device=device, dtype=dtype) * (2 * math.pi / N_RING)
 
 
 def gaussian_bump(theta: torch.Tensor) -> torch.Tensor:
     """(..., 16) ring response 0.8 exp(-d^2/2), d = circular distance between theta and theta_k over pi/8."""
-    diff = torch.remainder(theta[..., None] - ring_angles(theta.device), 2 * math.pi)
+    diff = torch.remainder(theta[..., None] - ring_angles(theta.device, theta.dtype), 2 * math.pi)
     d = torch.minimum(diff, 2 * math.pi - diff) / (math.pi / 8)
     return 0.8 * torch.exp(-d**2 / 2)
 
