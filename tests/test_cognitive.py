@@ -324,3 +324,21 @@ def test_gymnasium_env():
         trials += info["new_trial"]
         assert not terminated and not truncated
     assert min(rewards) >= 0 and trials > 10 and sum(r > 0 for r in rewards) > 5
+
+
+def test_stream_never_repeats_a_task_back_to_back_unless_asked(suite):
+    for allow, expect_repeats in ((False, False), (True, True)):
+        stream = suite.stream(32, 350, make_generator(11), allow_repeats=allow)
+        previous, repeats = None, 0
+        for _ in range(3):
+            w = next(stream)
+            starts = w.trial_start
+            for row in range(32):
+                tasks = w.task[row][starts[row]].tolist()
+                if previous is not None and bool(starts[row, 0]):
+                    tasks = [previous[row]] + tasks
+                repeats += sum(a == b for a, b in zip(tasks, tasks[1:]))
+            previous = w.task[:, -1].tolist()
+        assert (repeats > 0) == expect_repeats, repeats
+    single = next(TaskSuite("go").stream(2, 50, make_generator(0)))
+    assert torch.all(single.task == 0)

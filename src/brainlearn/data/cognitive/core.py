@@ -391,9 +391,10 @@ class TaskSuite:
         task = tr.task[:, None].expand(n, steps)
         return Batch(inputs, targets, task, period, period >= 0, index, time, tr)
 
-    def stream(self, batch_size: int, seq_len: int, generator: torch.Generator, tasks=None) -> TaskStream:
+    def stream(self, batch_size: int, seq_len: int, generator: torch.Generator, tasks=None,
+               allow_repeats: bool = False) -> TaskStream:
         """A :class:`TaskStream`: `batch_size` endless streams of back-to-back trials cut into `seq_len` windows."""
-        return TaskStream(self, batch_size, seq_len, generator, tasks)
+        return TaskStream(self, batch_size, seq_len, generator, tasks, allow_repeats)
 
     def oracle(self, batch: Batch) -> torch.Tensor:
         """(B, T) the actions of a policy that reads the trial metadata: fixate, then follow the answer.
@@ -410,23 +411,27 @@ class TaskSuite:
 class TaskStream:
     """Continuous streams of back-to-back trials, one per row, cut into windows of `seq_len` steps.
 
-    Like neurogym's ``Dataset`` (the reference's format): each row is an endless sequence of trials, each
-    trial's task drawn uniformly from the suite (or from `tasks`: a name or a list of names); a window may
-    start and end mid-trial, and the next window continues where the last one stopped. Every window is a
-    :class:`Batch` (B, T) with per-step task ids, periods and masks; ``valid`` is all True.
+    Like neurogym's ``Dataset`` over ``ScheduleEnvs(..., RandomSchedule)`` (the reference's format): each row
+    is an endless sequence of trials; a window may start and end mid-trial, and the next window continues
+    where the last one stopped. Each trial's task is drawn uniformly from the suite (or from `tasks`: a name
+    or a list of names) among those other than the previous trial's task, as neurogym's ``RandomSchedule``
+    does; ``allow_repeats=True`` draws it uniformly from all of them. Every window is a :class:`Batch`
+    (B, T) with per-step task ids, periods and masks; ``valid`` is all True.
     """
 
-    def __init__(self, suite: TaskSuite, batch_size: int, seq_len: int, generator: torch.Generator, tasks=None):
+    def __init__(self, suite: TaskSuite, batch_size: int, seq_len: int, generator: torch.Generator, tasks=None,
+                 allow_repeats: bool = False):
         _check_positive(batch_size=batch_size, seq_len=seq_len)
         self.suite, self.batch_size, self.seq_len = suite, batch_size, seq_len
-        self.generator = _check_generator(generator)
-        if tasks is None:
-            self._pool = None
-        else:
-            names = [tasks] if isinstance(tasks, str) else list(tasks)
-            self._pool = torch.tensor([suite.index(t) for t in names], device=self.generator.device)
+        self.generator = gen = _check_generator(generator)
+        names = suite.names if tasks is None else [tasks] if isinstance(tasks, str) else list(tasks)
+        self._pool = torch.tensor([suite.index(t) for t in names], device=gen.device)
+        self._position = torch.full((len(suite),), -1, dtype=torch.long, device=gen.device)
+        self._position[self._pool] = torch.arange(len(self._pool), device=gen.device)
+        self.allow_repeats = bool(allow_repeats) or len(self._pool) == 1
+        self._last = torch.randint(0, len(self._pool), (batch_size,), generator=gen, device=gen.device)
         self._carry: Trials | None = None  # the trial in progress at the end of the last window, per row
-        self._offset = torch.zeros(batch_size, dtype=torch.long, device=self.generator.device)
+        self._offset = torch.zeros(batch_size, dtype=torch.long, device=gen.device)
         self._per_round = max(2, math.ceil(1.3 * seq_len / suite.mean_length()) + 1)
 
     def __iter__(self):
@@ -436,13 +441,15 @@ class TaskStream:
         return self.next()
 
     def _draw(self, k: int) -> Trials:
-        """k new trials per row, (B * k) laid out row-major."""
-        gen, b = self.generator, self.batch_size
-        if self._pool is None:
-            task = torch.randint(0, len(self.suite), (b * k,), generator=gen, device=gen.device)
-        else:
-            task = self._pool[torch.randint(0, len(self._pool), (b * k,), generator=gen, device=gen.device)]
-        return self.suite.sample_trials(task, gen)
+        """k new trials per row, (B * k) laid out row-major, continuing each row's task sequence."""
+        gen, b, p = self.generator, self.batch_size, len(self._pool)
+        if self.allow_repeats:
+            pos = torch.randint(0, p, (b, k), generator=gen, device=gen.device)
+        else:  # a uniform step to one of the p - 1 other tasks, chained along the row
+            steps = torch.randint(1, p, (b, k), generator=gen, device=gen.device)
+            pos = (self._last[:, None] + steps.cumsum(1)) % p
+        self._last = pos[:, -1]
+        return self.suite.sample_trials(self._pool[pos.flatten()], gen)
 
     def next(self) -> Batch:
         """The next (B, T) window."""
@@ -476,6 +483,7 @@ class TaskStream:
         # Carry the trial running at step T into the next window.
         j_next = torch.searchsorted(ends, torch.full((b, 1), t_len, device=dev), right=True)
         self._carry = table[order.gather(1, j_next).squeeze(1)]
+        self._last = self._position[self._carry.task]  # later draws were not used: continue from the carry
         self._offset = (t_len - starts.gather(1, j_next) + first.gather(1, j_next)).squeeze(1)
         used = torch.unique(index)
         remap = torch.full((len(table),), -1, dtype=torch.long, device=dev)
