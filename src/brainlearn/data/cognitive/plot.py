@@ -17,7 +17,7 @@ def plot_trials(name: str, n: int = 3, seed: int = 0, noise: float | None = None
     Inputs: fixation, modality-1 ring, modality-2 ring stacked as 33 rows (time on x). Targets: the 17-class
     target as a one-hot image (class 0 = fixate at the bottom). Dashed lines mark the period boundaries.
     """
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from brainlearn.runtime import make_generator
 
@@ -26,7 +26,8 @@ def plot_trials(name: str, n: int = 3, seed: int = 0, noise: float | None = None
         raise ConfigError(f"n must be an int in 1..12, got {n!r}")
     suite = TaskSuite([task.name], task_input=False, **({} if noise is None else {"noise": noise}))
     batch = suite.trials(n, make_generator(seed))
-    fig, axes = plt.subplots(2, n, figsize=(3.2 * n, 4.6), squeeze=False, height_ratios=(33, 17))
+    fig = Figure(figsize=(3.2 * n, 4.6))
+    axes = fig.subplots(2, n, squeeze=False, height_ratios=(33, 17))
     for i in range(n):
         steps = int(batch.valid[i].sum())
         x, y = batch.inputs[i, :steps].T.numpy(), batch.targets[i, :steps]
@@ -57,8 +58,6 @@ def plot_trials(name: str, n: int = 3, seed: int = 0, noise: float | None = None
 
 def write_task_figures(names, out_dir, n: int = 3, seed: int = 0) -> list[Path]:
     """Write ``<out_dir>/<task>.png`` for each task in `names` (a suite name, a task name or a list)."""
-    import matplotlib.pyplot as plt
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -66,6 +65,5 @@ def write_task_figures(names, out_dir, n: int = 3, seed: int = 0) -> list[Path]:
         fig = plot_trials(task.name, n=n, seed=seed)
         path = out / f"{task.name}.png"
         fig.savefig(path, dpi=80)
-        plt.close(fig)
         paths.append(path)
     return paths
