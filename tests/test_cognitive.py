@@ -352,3 +352,15 @@ def test_small_gru_learns_easy_tasks_quickly(task):
 
     result = fit_gru(task, steps=300)
     assert result["steps_to_threshold"] is not None and result["accuracy"] > 0.9, result
+
+
+def test_cli_tasks_list_and_show(tmp_path, capsys):
+    from brainlearn.cli import main
+
+    assert main(["tasks", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "dlygointr" in out and "modcog/all (82)" in out
+    assert main(["tasks", "show", "rtgo", "--out", str(tmp_path), "--n", "2"]) == 0
+    assert (tmp_path / "rtgo.png").exists()
+    assert main(["tasks", "show", "gogo", "--out", str(tmp_path)]) == 2
+    assert "valid tasks: go, rtgo" in capsys.readouterr().err
