@@ -139,10 +139,8 @@ class Batch:
         return Batch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
 
 
-def _randint(low: int, high, n: int, gen: torch.Generator) -> torch.Tensor:
-    """n integers uniform in [low, high) (high may be a tensor of per-draw bounds)."""
-    if isinstance(high, torch.Tensor):
-        return low + (torch.rand(n, generator=gen, device=gen.device) * (high - low)).long()
+def _randint(low: int, high: int, n: int, gen: torch.Generator) -> torch.Tensor:
+    """n integers uniform in [low, high), on the generator's device."""
     return torch.randint(low, high, (n,), generator=gen, device=gen.device)
 
 
