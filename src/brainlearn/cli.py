@@ -1,4 +1,4 @@
-"""The `brainlearn` command line: list, run, verify, show, sweep, sweep-report.
+"""The `brainlearn` command line: list, run, verify, show, sweep, sweep-report, tasks.
 
 User errors (unknown names, bad overrides, missing data) print one line and exit with code 2;
 failing claims make `verify` exit with code 1; Ctrl-C exits with 130 and leaves a resumable run.
@@ -67,6 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sweep-report", help="aggregate a sweep: CSV and Markdown tables, plots")
     p.add_argument("sweep_dir")
+
+    p = sub.add_parser("tasks", help="cognitive tasks (Mod-Cog): list them, or plot example trials")
+    tasks = p.add_subparsers(dest="tasks_command", required=True, parser_class=_Parser)
+    tasks.add_parser("list", help="list the 82 Mod-Cog tasks and the suites")
+    q = tasks.add_parser("show", help="write figures of example trials (inputs and targets) of a task or suite")
+    q.add_argument("name", help="task (e.g. dlygointr) or suite (e.g. modcog/all)")
+    q.add_argument("--out", default="figures/tasks", help="folder for <task>.png (default figures/tasks)")
+    q.add_argument("--n", type=int, default=3, help="example trials per task (default 3)")
+    q.add_argument("--seed", type=int, default=0)
     return parser
 
 
@@ -210,8 +219,24 @@ def cmd_sweep_report(args) -> int:
     return 0
 
 
+def cmd_tasks(args) -> int:
+    from brainlearn.data.cognitive import SUITES, TASKS
+
+    if args.tasks_command == "list":
+        for name, task in TASKS.items():
+            row = task.describe()
+            print(f"{name:16s} {row['family']:6s} {row['periods']:44s} {row['response']}")
+        print("suites: " + ", ".join(f"{k} ({len(v)})" for k, v in SUITES.items()))
+        return 0
+    from brainlearn.data.cognitive.plot import write_task_figures
+
+    for path in write_task_figures(args.name, args.out, n=args.n, seed=args.seed):
+        print(path)
+    return 0
+
+
 COMMANDS = {"list": cmd_list, "run": cmd_run, "verify": cmd_verify, "show": cmd_show, "sweep": cmd_sweep,
-            "sweep-report": cmd_sweep_report}
+            "sweep-report": cmd_sweep_report, "tasks": cmd_tasks}
 
 if __name__ == "__main__":
     raise SystemExit(main())
