@@ -50,6 +50,7 @@ from torch import nn
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
 
 ACTIVATIONS = {"softplus": F.softplus, "sigmoid": torch.sigmoid}
+SLOPES = {"softplus": torch.sigmoid, "sigmoid": lambda u: torch.sigmoid(u) * (1 - torch.sigmoid(u))}  # phi'
 FEEDBACK = ("tied", "random")
 
 
@@ -142,12 +143,13 @@ class DendriticNetwork(nn.Module):
         init_gain: xavier-normal gain of forward weights (biases start at 0).
         feedback_gain: xavier-normal gain of random top-down (and random lateral) weights.
         sweeps: bottom-up/top-down sweeps used by :meth:`settle`.
+        bias: whether pyramidal cells and interneurons have learned biases (else they stay 0).
         generator: torch.Generator for all random initialisation.
     """
 
     def __init__(self, sizes: Sequence[int], activation: str = "softplus",
                  conductances: Conductances | None = None, feedback: str = "tied", self_predicting: bool = True,
-                 init_gain: float = 1.0, feedback_gain: float = 1.0, sweeps: int = 3,
+                 init_gain: float = 1.0, feedback_gain: float = 1.0, sweeps: int = 3, bias: bool = True,
                  generator: torch.Generator | None = None):
         super().__init__()
         if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
@@ -164,6 +166,7 @@ class DendriticNetwork(nn.Module):
         self.g = conductances or Conductances()
         self.feedback = feedback
         self.sweeps = int(sweeps)
+        self.bias = bool(bias)
         g = self.g
         n, L = self.sizes, len(self.sizes) - 1
         # basal attenuation c_k: the free somatic potential is c_k v_B,k (hidden: apical shunt too)
@@ -312,14 +315,16 @@ class DendriticNetwork(nn.Module):
         for k, eta in enumerate(rates.per_layer(self.n_layers)):
             if eta:
                 self.W[k].add_(updates.W[k], alpha=eta)
-                self.b[k].add_(updates.b[k], alpha=eta)
+                if self.bias:
+                    self.b[k].add_(updates.b[k], alpha=eta)
         if self.feedback == "tied":
             self.tie_feedback()
             return
         for k in range(self.n_layers - 1):
             if rates.ip:
                 self.W_IP[k].add_(updates.W_IP[k], alpha=rates.ip)
-                self.b_IP[k].add_(updates.b_IP[k], alpha=rates.ip)
+                if self.bias:
+                    self.b_IP[k].add_(updates.b_IP[k], alpha=rates.ip)
             if rates.pi:
                 self.W_PI[k].add_(updates.W_PI[k], alpha=rates.pi)
             if rates.td:
@@ -331,19 +336,19 @@ class DendriticNetwork(nn.Module):
         self.apply_updates(self.local_updates(state), rates)
         return state
 
-    def reference_gradients(self, x: torch.Tensor, target: torch.Tensor, loss: str = "rate") -> Updates:
-        """Backprop's descent directions ``-dL/dW``, ``-dL/db`` through the free network (:meth:`forward`),
-        by autograd, averaged over the batch. Lateral fields are empty.
+    def reference_gradients(self, x: torch.Tensor, target: torch.Tensor, loss: str = "nudge") -> Updates:
+        """Backprop's descent directions for W and b through the free network (:meth:`forward`), by
+        autograd, averaged over the batch. Lateral fields are empty.
 
-        loss="rate" (default): the output delta is the rate error, ``-dL/du_N = phi(u_trgt) - phi(u_N)``
-        (the matching loss of phi; for the sigmoid, the binary cross-entropy between target and output
-        rates). To first order in the nudge this is the error the microcircuit delivers: the output
-        rule compares rates, and the interneurons subtract rates. loss="potential":
-        ``L = 1/2 ||u_trgt - u_N||^2``, whose delta lacks that phi'(u_N) weighting.
+        loss="nudge" (default): the output delta is ``phi'(u_N) (u_trgt - u_N)``, the error the circuit
+        delivers in the weak-nudging limit: a nudge ``lambda (u_trgt - u_N)`` of the output potential
+        changes the output rate by ``lambda phi'(u_N) (u_trgt - u_N)``, and both the output rule and the
+        interneurons compare rates. loss="potential": ``L = 1/2 ||u_trgt - u_N||^2`` (delta
+        ``u_trgt - u_N``, without that per-output weighting).
         """
         self._check_inputs(x, target)
-        if loss not in ("rate", "potential"):
-            raise ConfigError(f"loss={loss!r}; expected 'rate' or 'potential'")
+        if loss not in ("nudge", "potential"):
+            raise ConfigError(f"loss={loss!r}; expected 'nudge' or 'potential'")
         params = [p for k in range(self.n_layers) for p in (self.W[k], self.b[k])]
         leaves = [p.detach().requires_grad_(True) for p in params]
         with torch.enable_grad():
@@ -352,7 +357,9 @@ class DendriticNetwork(nn.Module):
                 u = self.attenuation[k] * (r @ leaves[2 * k].T + leaves[2 * k + 1])
                 r = self.phi(u)
             with torch.no_grad():
-                delta = self.phi(target) - r if loss == "rate" else target - u
+                delta = target - u
+                if loss == "nudge":
+                    delta = delta * SLOPES[self.activation](u)
             grads = torch.autograd.grad(u, leaves, grad_outputs=delta / x.shape[0])
         return Updates(list(grads[0::2]), list(grads[1::2]), [], [], [])
 
@@ -443,7 +450,9 @@ class DendriticNetwork(nn.Module):
         upd = self.local_updates(state)
         L, fwd = self.n_layers, rates.per_layer(self.n_layers)
         raw = list(upd.W) + list(upd.b) + list(upd.B) + list(upd.W_IP) + list(upd.b_IP) + list(upd.W_PI)
-        etas = list(fwd) + list(fwd) + [rates.td] * (L - 1) + [rates.ip] * (2 * (L - 1)) + [rates.pi] * (L - 1)
+        bias_fwd, bias_ip = (fwd, rates.ip) if self.bias else ((0.0,) * L, 0.0)
+        etas = list(fwd) + list(bias_fwd) + [rates.td] * (L - 1) + [rates.ip] * (L - 1) + [bias_ip] * (L - 1) \
+            + [rates.pi] * (L - 1)
         # parameter order of nn.Module: W, b, B, W_IP, b_IP, W_PI (registration order above)
         for p, filt, change, eta in zip(params, d.dW, raw, etas):
             filt += dt / tau_weights * (change - filt)
@@ -465,7 +474,7 @@ class Dynamics:
     t: float = 0.0
 
 
-def angles_to_backprop(net: DendriticNetwork, x: torch.Tensor, target: torch.Tensor, loss: str = "rate"
+def angles_to_backprop(net: DendriticNetwork, x: torch.Tensor, target: torch.Tensor, loss: str = "nudge"
                        ) -> list[float]:
     """Per-layer angle (degrees) between the steady-state forward-weight updates (weights and biases
     together) and backprop's descent direction on the same batch (see
