@@ -295,18 +295,18 @@ class DendriticNetwork(nn.Module):
         rates = [state.x] + [self.phi(u) for u in state.u]
         dW, db = [], []
         for k, vhat in enumerate(self.predict_basal(state)):
-            err = self.phi(state.u[k]) - self.phi(vhat)
-            dW.append(err.T @ rates[k] / batch)
-            db.append(err.mean(0))
+            err = (self.phi(state.u[k]) - self.phi(vhat)) / batch  # divide the small factor, not the outer product
+            dW.append(err.T @ rates[k])
+            db.append(err.sum(0))
         dW_IP, db_IP, dW_PI, dB = [], [], [], []
         for k in range(self.n_layers - 1):
             r_int = self.phi(state.u_int[k])
-            err = r_int - self.phi(g.g_D / (g.g_lk + g.g_D) * state.v_int[k])
-            dW_IP.append(err.T @ rates[k + 1] / batch)
-            db_IP.append(err.mean(0))
+            err = (r_int - self.phi(g.g_D / (g.g_lk + g.g_D) * state.v_int[k])) / batch
+            dW_IP.append(err.T @ rates[k + 1])
+            db_IP.append(err.sum(0))
             dW_PI.append(-state.v_apical[k].T @ r_int / batch)
-            err_td = rates[k + 1] - self.phi(rates[k + 2] @ self.B[k].T)
-            dB.append(err_td.T @ rates[k + 2] / batch)
+            err_td = (rates[k + 1] - self.phi(rates[k + 2] @ self.B[k].T)) / batch
+            dB.append(err_td.T @ rates[k + 2])
         return Updates(dW, db, dW_IP, db_IP, dW_PI, dB)
 
     @torch.no_grad()
