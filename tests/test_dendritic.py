@@ -219,3 +219,26 @@ def quick():
 def test_quick_claim(quick, claim_id):
     (claim,) = [c for c in quick.claims if c["id"] == claim_id]
     assert claim["passed"], claim
+
+
+def test_experiment_configs_validate():
+    from brainlearn.experiments.dendritic import DendriticConfig, DynamicsConfig
+
+    for bad in (dict(sps_steps=0), dict(sizes=(30, 10)), dict(target_low=0.9), dict(align_g_soms=(0.0,)),
+                dict(clf_lr=-1.0)):
+        with pytest.raises(ConfigError):
+            DendriticConfig(**bad)
+    for bad in (dict(dt=1.0), dict(patterns=0), dict(noise=-0.1)):
+        with pytest.raises(ConfigError):
+            DynamicsConfig(**bad)
+
+
+@pytest.fixture(scope="module")
+def quick_dynamics():
+    return run_experiment("dendritic-dynamics", seed=0, out=None)
+
+
+@pytest.mark.parametrize("claim_id", ["D1-settles", "D2-self-prediction-dynamics"])
+def test_quick_dynamics_claim(quick_dynamics, claim_id):
+    (claim,) = [c for c in quick_dynamics.claims if c["id"] == claim_id]
+    assert claim["passed"], claim
