@@ -242,3 +242,32 @@ def quick_dynamics():
 def test_quick_dynamics_claim(quick_dynamics, claim_id):
     (claim,) = [c for c in quick_dynamics.claims if c["id"] == claim_id]
     assert claim["passed"], claim
+
+
+def test_dynamics_run_resumes_exactly(tmp_path):
+    """A resumed continuous-time run continues from its checkpoint with the numbers of an uninterrupted run."""
+    from brainlearn.experiments.dendritic import DynamicsConfig, run_dynamics
+    from brainlearn.runtime import RunContext, RunDir
+
+    small = dict(sizes=(6, 5, 3), settle_ms=5.0, duration=5.0, batch=2, rate_scale=10.0)
+    whole = run_dynamics(DynamicsConfig(patterns=12, **small), 0, RunContext())
+    run_dir = RunDir.create(tmp_path, "dendritic-dynamics", {"experiment": "dendritic-dynamics"})
+    run_dynamics(DynamicsConfig(patterns=10, **small), 0, RunContext(run_dir=run_dir))  # checkpoint at 10
+    resumed = run_dynamics(DynamicsConfig(patterns=12, **small), 0, RunContext(run_dir=run_dir, resume=True))
+    assert resumed.metrics == whole.metrics
+    for key in ("dyn_apical", "dyn_trace"):
+        torch.testing.assert_close(torch.as_tensor(resumed.arrays[key]), torch.as_tensor(whole.arrays[key]))
+
+
+def test_dendritic_run_resumes_finished_parts(tmp_path):
+    """`dendritic` checkpoints after each part; a resumed run reuses finished parts verbatim."""
+    from dataclasses import replace
+
+    from brainlearn.experiments.dendritic import FULL, run
+    from brainlearn.runtime import RunContext, RunDir
+
+    config = replace(FULL, sps_steps=20, ts_steps=20, ts_eval_every=10, skip_classification=True, align_batches=2)
+    run_dir = RunDir.create(tmp_path, "dendritic", {"experiment": "dendritic"})
+    first = run(config, 0, RunContext(run_dir=run_dir))
+    again = run(config, 0, RunContext(run_dir=run_dir, resume=True))
+    assert again.metrics == first.metrics and set(again.arrays) == set(first.arrays)
