@@ -132,8 +132,8 @@ class DendriticNetwork(nn.Module):
     """A multilayer network of three-compartment pyramidal cells and lateral interneurons.
 
     Args:
-        sizes: widths ``(n_0, n_1, ..., n_N)``, input first; at least one hidden layer is not required
-            (``(n_0, n_N)`` is a single nudged output layer).
+        sizes: widths ``(n_0, n_1, ..., n_N)``, input first; ``(n_0, n_N)`` is a single nudged output
+            layer without interneurons.
         activation: rate function phi, "softplus" (log(1+e^u)) or "sigmoid".
         conductances: :class:`Conductances`.
         feedback: "tied" keeps ``B_k = W_{k+1}^T`` and the lateral weights in the self-predicting state
