@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 
 from brainlearn.analysis import angle
 from brainlearn.errors import ConfigError, ShapeError
-from brainlearn.models.burstccn import burst_convnet, burst_mlp
-from brainlearn.nn import MLP
+from brainlearn.models.burstccn import burst_convnet, burst_mlp, matching_mlp
 
 
 def _gen(seed=0):
@@ -19,19 +18,6 @@ def _gen(seed=0):
 def _batch(n_in, n_out=10, batch=32, seed=1):
     g = _gen(seed)
     return torch.rand(batch, n_in, generator=g), torch.randint(0, n_out, (batch,), generator=g)
-
-
-def matching_fa_mlp(net):
-    """An FA MLP with the BurstCCN's forward weights and its Y as FA's feedback matrices."""
-    mlp = MLP([net.layers[0].in_features] + [layer.out_features for layer in net.layers], "sigmoid", "sigmoid",
-              rule="fa")
-    with torch.no_grad():
-        for i, (dst, src) in enumerate(zip(mlp.layers, net.layers)):
-            dst.weight.copy_(src.weight)
-            dst.bias.copy_(src.bias)
-            if i > 0:
-                dst.feedback.copy_(net.feedback_weights()[i - 1])
-    return mlp
 
 
 def test_tied_feedback_follows_backprop_in_every_layer():
@@ -75,7 +61,7 @@ def test_random_feedback_gives_feedback_alignment_update():
     net = burst_mlp([64, 100, 100, 10], feedback="random", generator=_gen())
     x, y = _batch(64)
     net.backward_local(x, y)
-    fa = matching_fa_mlp(net)
+    fa = matching_mlp(net, "fa")
     target = torch.nn.functional.one_hot(y, 10).float()
     fa_grads = torch.autograd.grad(0.5 * (fa(x) - target).pow(2).sum(1).mean(), [m.weight for m in fa.layers])
     bp = net.backprop_grads(x, y)[0::2]

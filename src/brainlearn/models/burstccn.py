@@ -66,6 +66,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
+from brainlearn.nn import MLP
 
 FEEDBACK_MODES = ("tied", "random", "learned")
 Q_MODES = ("tied", "learned")
@@ -457,3 +458,26 @@ def burst_convnet(in_shape: Sequence[int] = (3, 32, 32), channels: Sequence[int]
     widths = [c * h * w, *[int(n) for n in hidden], int(n_classes)]
     layers += [BurstLinear(a, b) for a, b in zip(widths[:-1], widths[1:])]
     return BurstCCN(layers, tuple(in_shape), **kwargs)
+
+
+# --------------------------------------------------------------------------------------------------
+# The autograd baseline on the same weights
+# --------------------------------------------------------------------------------------------------
+
+def matching_mlp(net: BurstCCN, rule: str = "bp") -> MLP:
+    """The sigmoid/MSE ANN (:class:`brainlearn.nn.MLP`) with `net`'s current forward weights; with
+    ``rule="fa"`` its feedback matrices are `net`'s Y, so FA and BurstCCN share every weight.
+
+    Only for dense BurstCCNs (built by :func:`burst_mlp`).
+    """
+    if not all(isinstance(layer, BurstLinear) for layer in net.layers) or len(net.in_shape) != 1:
+        raise ConfigError("matching_mlp needs a dense BurstCCN (burst_mlp)")
+    sizes = [net.in_shape[0]] + [layer.out_features for layer in net.layers]
+    mlp = MLP(sizes, "sigmoid", "sigmoid", rule=rule).to(net.layers[0].weight.device)
+    with torch.no_grad():
+        for i, (dst, src) in enumerate(zip(mlp.layers, net.layers)):
+            dst.weight.copy_(src.weight)
+            dst.bias.copy_(src.bias)
+            if i > 0:
+                dst.feedback.copy_(net.feedback_weights()[i - 1])
+    return mlp
