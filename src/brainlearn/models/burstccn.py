@@ -98,12 +98,15 @@ class BurstLinear(nn.Module):
         """Top-down route ``weightᵀ signal``: (B, out) -> in_shape."""
         return (signal @ weight).view(in_shape)
 
-    def outer(self, post: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
-        """Batch-mean outer product ⟨post preᵀ⟩, shaped like the weight: (B, out), (B, ...) -> (out, in)."""
-        return post.T @ pre.flatten(1) / post.shape[0]
+    def outer(self, post: torch.Tensor, pre: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        """scale · ⟨post preᵀ⟩_batch, shaped like the weight: (B, out), (B, ...) -> (out, in).
 
-    def bias_outer(self, post: torch.Tensor) -> torch.Tensor:
-        return post.mean(0)
+        The scale is applied to the small `post` so that no weight-sized temporaries are made.
+        """
+        return (post * (scale / post.shape[0])).T @ pre.flatten(1)
+
+    def bias_outer(self, post: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        return post.sum(0) * (scale / post.shape[0])
 
 
 class BurstConv2d(nn.Module):
@@ -128,12 +131,13 @@ class BurstConv2d(nn.Module):
         """Top-down route: the transposed convolution of `signal` (B, out, H', W') with `weight` -> in_shape."""
         return torch.nn.grad.conv2d_input(in_shape, weight, signal, stride=self.stride)
 
-    def outer(self, post: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
-        """⟨post ⋆ pre⟩ summed over positions, mean over the batch: shaped like the kernel."""
-        return torch.nn.grad.conv2d_weight(pre, self.weight.shape, post, stride=self.stride) / post.shape[0]
+    def outer(self, post: torch.Tensor, pre: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        """scale · ⟨post ⋆ pre⟩, summed over positions, mean over the batch: shaped like the kernel."""
+        post = post * (scale / post.shape[0])
+        return torch.nn.grad.conv2d_weight(pre, self.weight.shape, post, stride=self.stride)
 
-    def bias_outer(self, post: torch.Tensor) -> torch.Tensor:
-        return post.sum((2, 3)).mean(0)
+    def bias_outer(self, post: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        return post.sum((0, 2, 3)) * (scale / post.shape[0])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -382,14 +386,14 @@ class BurstCCN(nn.Module):
         """
         scale = 1.0 / (self.p_baseline * self.error_scale) if self.normalise else 1.0
         for i, (layer, db, pre) in enumerate(zip(self.layers, self.burst_deviation(state), state.e[:-1])):
-            grad_w = -scale * layer.outer(db, pre)
+            grad_w = layer.outer(db, pre, -scale)
             _accumulate(layer.weight, grad_w)
-            _accumulate(layer.bias, -scale * layer.bias_outer(db))
+            _accumulate(layer.bias, layer.bias_outer(db, -scale))
             if i > 0 and self.feedback == "learned":
-                _accumulate(layer.Y, grad_w)
+                _accumulate(layer.Y, grad_w.clone())
         for i, above in enumerate(self.layers[1:]):
             if self.q_mode == "learned":
-                _accumulate(above.Q, -above.outer(state.e[i + 2], state.u[i]))
+                _accumulate(above.Q, above.outer(state.e[i + 2], state.u[i], -1.0))
 
     def backward_local(self, x: torch.Tensor, target: torch.Tensor | None = None) -> BurstState:
         """One training pass: :meth:`burst_pass` then :meth:`local_grads`. Returns the state."""
@@ -417,7 +421,7 @@ class BurstCCN(nn.Module):
 
 def _accumulate(param: torch.Tensor, grad: torch.Tensor) -> None:
     if param.grad is None:
-        param.grad = grad.detach().clone()
+        param.grad = grad  # a fresh tensor: no copy needed
     else:
         param.grad.add_(grad)
 
