@@ -170,3 +170,20 @@ def test_bad_input():
         burst_convnet(in_shape=(3, 8, 8))
     with pytest.raises(ConfigError):
         net.settle(torch.rand(2, 4), dt=1.0)
+
+
+def test_burstprop_is_two_phase_and_close_to_backprop_at_the_output():
+    from brainlearn.models.burstprop import Burstprop
+
+    net = burst_mlp([64, 50, 10], network=Burstprop, generator=_gen())
+    x, y = _batch(64)
+    state = net.backward_local(x, y)
+    assert state.p_free is not None and not torch.equal(state.p[0], state.p_free[0])
+    bp = net.backprop_grads(x, y)
+    assert angle(net.layers[-1].weight.grad, bp[-2]) < 1e-3
+    assert angle(net.layers[0].weight.grad, bp[0]) < 30.0  # approximate, not exact: gain σ'(z̄)β varies
+    net.zero_grad()
+    net.backward_local(x, None)
+    assert all(p.grad.abs().max() == 0 for p in net.forward_parameters())
+    with pytest.raises(ConfigError):
+        burst_mlp([4, 3, 2], network=Burstprop, q_mode="learned")

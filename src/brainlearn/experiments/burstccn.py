@@ -24,11 +24,13 @@ from brainlearn.analysis import angle
 from brainlearn.data import ImageDataConfig, accuracy, minibatches
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.models.burstccn import BurstCCN, burst_convnet, burst_mlp, matching_mlp
+from brainlearn.models.burstprop import Burstprop
 from brainlearn.rules import use_rule
 from brainlearn.runtime import RunContext, choice, make_generator, require
 
 GREEDY = "2206.11769"
-METHODS = ("bp", "fa", "tied", "random")
+BURSTPROP_P_BASELINE = 0.2  # Payeur et al.'s output baseline burst probability
+METHODS = ("bp", "fa", "tied", "random", "burstprop")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -102,7 +104,8 @@ class _Learner:
 def _burst_net(config: BurstConfig, shape: tuple, n_classes: int, feedback: str, generator: torch.Generator,
                arch: str = "mlp", **kwargs) -> BurstCCN:
     common = dict(p_baseline=config.p_baseline, feedback=feedback, feedback_std=config.feedback_std,
-                  init_gain=config.init_gain, generator=generator, **kwargs)
+                  init_gain=config.init_gain, generator=generator)
+    common.update(kwargs)
     if arch == "conv":
         return burst_convnet(in_shape=shape, hidden=config.hidden, n_classes=n_classes, **common)
     return burst_mlp([int(np.prod(shape)), *config.hidden, n_classes], **common)
@@ -131,9 +134,9 @@ def _restore(ctx: RunContext, learners: dict, shuffle: torch.Generator, curves: 
 
 @dataclass(frozen=True)
 class BurstCCNConfig(BurstConfig):
-    """arch "mlp" (methods bp, fa, tied, random) or "conv" (the Payeur CIFAR net; bp, tied, random; the
-    bp conv baseline is the same network trained by autograd). `probe_depth` hidden layers of width
-    hidden[0] form the net of the exactness probes (B1, B2)."""
+    """arch "mlp" (methods bp, fa, tied, random, burstprop) or "conv" (the Payeur CIFAR net; no fa; the
+    bp conv baseline is the same network trained by autograd). Burstprop uses tied Y. `probe_depth`
+    hidden layers of width hidden[0] form the net of the exactness probes (B1, B2)."""
 
     arch: Literal["mlp", "conv"] = "mlp"
     methods: tuple[str, ...] = METHODS
@@ -191,7 +194,9 @@ def run_burstccn(config: BurstCCNConfig, seed: int, ctx: RunContext) -> Result:
     for method in config.methods:
         feedback = "random" if method in ("fa", "random") else "tied"
         # Every method starts from the same W (and the FA ANN from the same Y): one seed for all.
-        net = _burst_net(config, shape, data.n_classes, feedback, make_generator(seed), config.arch).to(ctx.device)
+        extra = {"network": Burstprop, "p_baseline": BURSTPROP_P_BASELINE} if method == "burstprop" else {}
+        net = _burst_net(config, shape, data.n_classes, feedback, make_generator(seed), config.arch,
+                         **extra).to(ctx.device)
         kind = "burst"
         if method in ("bp", "fa"):
             if config.arch == "mlp":
@@ -204,7 +209,7 @@ def run_burstccn(config: BurstCCNConfig, seed: int, ctx: RunContext) -> Result:
     if config.arch == "mlp":
         idx = torch.arange(min(config.batch_size, len(x_train)), device=ctx.device)
         probe = exactness_probe(config, x_train.shape[1], data.n_classes, x_train[idx], data.y_train[idx], seed)
-    angle_methods = [m for m in config.methods if m in ("tied", "random", "fa")]
+    angle_methods = [m for m in config.methods if m in ("tied", "random", "fa", "burstprop")]
     curves = {"epoch": [], **{f"{m}_acc": [] for m in config.methods}, "angle_step": [],
               **{f"angle_{m}": [] for m in angle_methods}}
     shuffle = make_generator(seed + 1)
@@ -294,22 +299,25 @@ def plot_burstccn(result: Result, config: BurstCCNConfig) -> dict:
     import matplotlib.pyplot as plt
 
     a = result.arrays
-    labels = {"bp": "backprop ANN", "fa": "FA ANN", "tied": "BurstCCN, tied Y", "random": "BurstCCN, random Y"}
+    labels = {"bp": "backprop ANN", "fa": "FA ANN", "tied": "BurstCCN, tied Y", "random": "BurstCCN, random Y",
+              "burstprop": "Burstprop (two-phase), tied Y"}
     fig_acc, ax = plt.subplots(figsize=(5, 3.5))
     for m in config.methods:
         ax.plot(a["epoch"], a[f"{m}_acc"], label=labels[m], ls="--" if m in ("bp", "fa") else "-")
     ax.set(xlabel="epoch", ylabel="test accuracy", title=f"{config.dataset}: learning curves")
     ax.legend()
     figs = {"learning_curves": fig_acc}
-    angle_methods = [m for m in ("tied", "random", "fa") if f"angle_{m}" in a]
+    angle_methods = [m for m in ("tied", "random", "fa", "burstprop") if f"angle_{m}" in a]
     if angle_methods:
         fig_angle, axes = plt.subplots(1, len(angle_methods), figsize=(4 * len(angle_methods), 3.5), squeeze=False)
         for ax, m in zip(axes[0], angle_methods):
             angles = np.asarray(a[f"angle_{m}"])
             for layer in range(angles.shape[1]):
-                ax.plot(a["angle_step"], angles[:, layer], label=f"layer {layer + 1}")
+                name = "output" if layer == angles.shape[1] - 1 else f"layer {layer + 1}"
+                ax.plot(a["angle_step"], angles[:, layer], label=name)
             ax.set(xlabel="training step", ylabel="angle to BP gradient (deg)", title=labels[m], ylim=(0, 100))
             ax.legend(fontsize=7)
+        fig_angle.tight_layout()
         figs["angle_to_bp"] = fig_angle
     return figs
 

@@ -430,23 +430,25 @@ def _accumulate(param: torch.Tensor, grad: torch.Tensor) -> None:
 # Architectures
 # --------------------------------------------------------------------------------------------------
 
-def burst_mlp(sizes: Sequence[int], **kwargs) -> BurstCCN:
+def burst_mlp(sizes: Sequence[int], network: type[BurstCCN] = BurstCCN, **kwargs) -> BurstCCN:
     """A fully connected BurstCCN ``sizes[0] -> ... -> sizes[-1]`` (paper default 784-500-500-500-10).
 
-    Keyword arguments go to :class:`BurstCCN`.
+    `network` is the class to build (BurstCCN or a subclass such as Burstprop); keyword arguments go to it.
     """
     if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
         raise ConfigError(f"sizes must list at least two positive widths, got {list(sizes)}")
     sizes = [int(s) for s in sizes]
     layers = [BurstLinear(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
-    return BurstCCN(layers, (sizes[0],), **kwargs)
+    return network(layers, (sizes[0],), **kwargs)
 
 
 def burst_convnet(in_shape: Sequence[int] = (3, 32, 32), channels: Sequence[int] = (64, 128, 256),
                   kernels: Sequence[int] = (5, 5, 3), strides: Sequence[int] = (2, 2, 1),
-                  hidden: Sequence[int] = (1480,), n_classes: int = 10, **kwargs) -> BurstCCN:
+                  hidden: Sequence[int] = (1480,), n_classes: int = 10, network: type[BurstCCN] = BurstCCN,
+                  **kwargs) -> BurstCCN:
     """The CIFAR-10 network of Payeur et al. 2021: conv 3→64 (5×5, s2) → 64→128 (5×5, s2) → 128→256
-    (3×3, s1), no padding or pooling, then dense 2304 → 1480 → 10. Keyword arguments go to :class:`BurstCCN`.
+    (3×3, s1), no padding or pooling, then dense 2304 → 1480 → 10. `network` is the class to build;
+    keyword arguments go to it.
     """
     if len(in_shape) != 3 or min(in_shape) < 1:
         raise ConfigError(f"in_shape must be (C, H, W), got {tuple(in_shape)}")
@@ -461,7 +463,7 @@ def burst_convnet(in_shape: Sequence[int] = (3, 32, 32), channels: Sequence[int]
         c = out_c
     widths = [c * h * w, *[int(n) for n in hidden], int(n_classes)]
     layers += [BurstLinear(a, b) for a, b in zip(widths[:-1], widths[1:])]
-    return BurstCCN(layers, tuple(in_shape), **kwargs)
+    return network(layers, tuple(in_shape), **kwargs)
 
 
 # --------------------------------------------------------------------------------------------------
