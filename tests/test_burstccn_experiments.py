@@ -82,3 +82,18 @@ def test_conv_net_runs_on_a_synthetic_cifar_root(tmp_path):
     assert {"bp_test_acc", "tied_test_acc", "random_test_acc"} <= set(metrics)
     assert metrics["tied_hidden_angle_end"] < 2.0  # tied conv layers follow backprop
     assert {c["id"] for c in outcome.claims} == {"B3-tied-accuracy", "B3-tied-matches-bp", "B3-random-accuracy"}
+
+
+def test_runs_on_mnist_idx_files_given_a_data_root(tmp_path):
+    from brainlearn.data.idx import write_idx
+
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 40), ("t10k", 20)):
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n, dtype=np.uint8))
+    exp = experiments.get("burstccn")
+    config = make_config(exp, "full", ["dataset=mnist", f"data_root={tmp_path}", "epochs=1", "hidden=20",
+                                       "angle_every=1"])
+    outcome = run_experiment(exp, config, seed=0, out=tmp_path / "runs")
+    assert outcome.result.metrics["probe_tied_max_angle"] < 2.0
+    assert (outcome.run_dir.path / "figures" / "learning_curves.png").is_file()
