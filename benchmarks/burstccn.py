@@ -3,8 +3,9 @@
 Cases: the MLP 784-500-500-500-10 at batch 32 and 256, and the Payeur CIFAR-10 conv net. Backprop is
 the sigmoid/MSE ANN (brainlearn.nn.MLP) for the MLP and autograd through the same layers for the conv
 net. Each (case, method) runs in its own subprocess so that the peak-memory figure is its own: on CPU
-it is the growth of the process's max RSS during training over its RSS before the first step; on CUDA
-torch.cuda.max_memory_allocated. Prints a JSON summary with the time-per-sample ratio BurstCCN / BP.
+it is the growth of the process's max RSS during training (warm-up included) over its RSS before the
+first step; on CUDA torch.cuda.max_memory_allocated over the allocation before the first step.
+Prints a JSON summary with the time-per-sample ratio BurstCCN / BP.
 
     python benchmarks/burstccn.py                       # defaults: small step counts
     python benchmarks/burstccn.py --steps 100 --device cuda
@@ -56,13 +57,16 @@ def measure(case: str, method: str, steps: int, warmup: int, device: str, thread
         opt.step()
 
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    for _ in range(warmup):
-        step()
-    sync()
+    # Memory is counted from before the first step, so gradients, optimiser buffers and activations
+    # (all allocated during training) are included; the weights and the batch are not.
     if device.startswith("cuda"):
+        sync()
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
     rss_before = _rss_mib()
+    for _ in range(warmup):
+        step()
+    sync()
     start = time.perf_counter()
     for _ in range(steps):
         step()
