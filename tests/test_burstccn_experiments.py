@@ -97,3 +97,30 @@ def test_runs_on_mnist_idx_files_given_a_data_root(tmp_path):
     outcome = run_experiment(exp, config, seed=0, out=tmp_path / "runs")
     assert outcome.result.metrics["probe_tied_max_angle"] < 2.0
     assert (outcome.run_dir.path / "figures" / "learning_curves.png").is_file()
+
+
+@pytest.mark.parametrize("name", ["burstccn", "burstccn-alignment", "burstccn-q"])
+def test_interrupted_run_resumes_to_identical_result(tmp_path, monkeypatch, name):
+    from brainlearn.experiments.runner import resume_experiment
+    from brainlearn.runtime import RunContext, RunDir
+
+    exp = experiments.get(name)
+    config = make_config(exp, "quick", ["epochs=3", "n_train=200", "n_test=100", "hidden=16", "angle_every=3"])
+    reference = run_experiment(exp, config, seed=1, out=None)
+    original = RunContext.checkpoint
+    calls = {"n": 0}
+
+    def checkpoint_then_interrupt(self, step, state):
+        original(self, step, state)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunContext, "checkpoint", checkpoint_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(exp, config, seed=1, out=tmp_path)
+    monkeypatch.setattr(RunContext, "checkpoint", original)
+    (path,) = (tmp_path / name).iterdir()
+    assert RunDir.open(path).status["state"] == "interrupted"
+    resumed = resume_experiment(path)
+    assert resumed.result.metrics == reference.result.metrics
