@@ -124,3 +124,19 @@ def test_interrupted_run_resumes_to_identical_result(tmp_path, monkeypatch, name
     assert RunDir.open(path).status["state"] == "interrupted"
     resumed = resume_experiment(path)
     assert resumed.result.metrics == reference.result.metrics
+
+
+@pytest.fixture(scope="module")
+def quick_continuous():
+    return run_experiment("burstccn-continuous", seed=0, out=None)
+
+
+@pytest.mark.parametrize("claim_id", ["B6-single-phase", "B6-learns-online", "B6-follows-bp"])
+def test_quick_continuous_claim(quick_continuous, claim_id):
+    claim = _passed(quick_continuous, claim_id)
+    assert claim["passed"], claim
+
+
+def test_continuous_config_is_validated():
+    with pytest.raises(ConfigError):
+        make_config(experiments.get("burstccn-continuous"), "quick", ["dt=0.5"])

@@ -328,47 +328,63 @@ class BurstCCN(nn.Module):
         return BurstState(e, p, u)
 
     @torch.no_grad()
-    def settle(self, x: torch.Tensor, target: torch.Tensor | None = None, *, steps: int = 400,
-               dt: float = 0.01, tau_v: float = 0.1, tau_u: float = 0.1,
-               record: bool = False) -> BurstState | tuple[BurstState, torch.Tensor]:
-        """Continuous-time form: Euler integration from rest (v = u = 0) for `steps` steps of `dt`.
+    def rest(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Somatic potentials v_1..v_L and apical potentials u_1..u_{L-1} at rest (zeros) for a batch like x."""
+        x = self._check_input(x)
+        v, shape = [], x.shape
+        for layer in self.layers:  # output shapes only
+            shape = layer.drive(torch.zeros(shape, dtype=x.dtype, device=x.device)).shape
+            v.append(torch.zeros(shape, dtype=x.dtype, device=x.device))
+        return v, [torch.zeros_like(vi) for vi in v[:-1]]
+
+    @torch.no_grad()
+    def rates(self, x: torch.Tensor, v: list[torch.Tensor], u: list[torch.Tensor],
+              target: torch.Tensor | None) -> BurstState:
+        """Instantaneous rates of the continuous form: e_l = σ(v_l), p_l from u_l, p_L from e_L and t."""
+        e = [x] + [torch.sigmoid(vi) for vi in v]
+        p = [self.hidden_burst_probability(ui, ei) for ui, ei in zip(u, e[1:])]
+        p.append(self.output_burst_probability(e[-1], self._check_target(target, e[-1])))
+        return BurstState(e, p, list(u))
+
+    @torch.no_grad()
+    def euler_step(self, x: torch.Tensor, v: list[torch.Tensor], u: list[torch.Tensor],
+                   target: torch.Tensor | None = None, *, dt: float = 0.01, tau_v: float = 0.1,
+                   tau_u: float = 0.1) -> tuple[list[torch.Tensor], list[torch.Tensor], BurstState]:
+        """One Euler step of the continuous-time form (inputs may change from step to step):
 
             τ_v dv_l/dt = −v_l + W_l e_{l−1} + c_l,     e_l = σ(v_l)
             τ_u du_l/dt = −u_l + Y_lᵀ b_{l+1} − Q_lᵀ e_{l+1},    p_l = 2 p_b σ(k u_l (1 − e_l))
 
-        The output burst probability follows e_L instantaneously. The fixed point is the discrete
-        steady state of :meth:`burst_pass`. With `record`, also returns the mean |u| per step (steps, L−1).
+        The output burst probability follows e_L instantaneously. Returns the new (v, u) and the rates
+        at the start of the step (what an online plasticity rule sees).
         """
-        if steps < 1 or not 0 < dt <= min(tau_v, tau_u):
-            raise ConfigError(f"settle needs steps >= 1 and 0 < dt <= min(tau_v, tau_u); got steps={steps}, "
-                              f"dt={dt}, tau_v={tau_v}, tau_u={tau_u}")
-        x = self._check_input(x)
-        shapes = [x.shape]
-        for layer in self.layers:  # output shapes only; cheap relative to the integration
-            shapes.append(layer.drive(torch.zeros(shapes[-1], dtype=x.dtype, device=x.device)).shape)
-        n = len(self.layers)
-        v = [torch.zeros(s, dtype=x.dtype, device=x.device) for s in shapes[1:]]
-        u = [torch.zeros(s, dtype=x.dtype, device=x.device) for s in shapes[1:-1]]
-        out_target = self._check_target(target, v[-1])
+        if not 0 < dt <= min(tau_v, tau_u):
+            raise ConfigError(f"need 0 < dt <= min(tau_v, tau_u); got dt={dt}, tau_v={tau_v}, tau_u={tau_u}")
+        state = self.rates(x, v, u, target)
+        e, p = state.e, state.p
+        v = [vi + (dt / tau_v) * (layer.drive(ei) - vi) for vi, layer, ei in zip(v, self.layers, e)]
+        u = [ui + (dt / tau_u) * (self.apical_potential(i, p[i + 1], e[i + 2], ui.shape) - ui)
+             for i, ui in enumerate(u)]
+        return v, u, state
+
+    @torch.no_grad()
+    def settle(self, x: torch.Tensor, target: torch.Tensor | None = None, *, steps: int = 400,
+               dt: float = 0.01, tau_v: float = 0.1, tau_u: float = 0.1,
+               record: bool = False) -> BurstState | tuple[BurstState, torch.Tensor]:
+        """Continuous-time form for a fixed input: :meth:`euler_step` `steps` times from rest.
+
+        The fixed point is the discrete steady state of :meth:`burst_pass`. With `record`, also returns
+        the mean |u| per step (steps, L−1).
+        """
+        if steps < 1:
+            raise ConfigError(f"settle needs steps >= 1, got {steps}")
+        v, u = self.rest(x)
         trace = []
-
-        def rates(v, u):
-            e = [x] + [torch.sigmoid(vi) for vi in v]
-            p = [self.hidden_burst_probability(u[i], e[i + 1]) for i in range(n - 1)]
-            p.append(self.output_burst_probability(e[-1], out_target))
-            return e, p
-
         for _ in range(steps):
-            e, p = rates(v, u)
-            dv = [(-v[i] + self.layers[i].drive(e[i])) / tau_v for i in range(n)]
-            du = [(-u[i] + self.apical_potential(i, p[i + 1], e[i + 2], e[i + 1].shape)) / tau_u
-                  for i in range(n - 1)]
-            v = [vi + dt * d for vi, d in zip(v, dv)]
-            u = [ui + dt * d for ui, d in zip(u, du)]
+            v, u, _ = self.euler_step(x, v, u, target, dt=dt, tau_v=tau_v, tau_u=tau_u)
             if record:
                 trace.append(torch.stack([ui.abs().mean() for ui in u]) if u else torch.zeros(0))
-        e, p = rates(v, u)
-        state = BurstState(e, p, u)
+        state = self.rates(x, v, u, target)
         return (state, torch.stack(trace)) if record else state
 
     # ---- plasticity ----
