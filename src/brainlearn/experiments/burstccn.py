@@ -1,15 +1,16 @@
 """BurstCCN experiments (Greedy et al. 2022, arXiv:2206.11769).
 
 * ``burstccn``: exactness probes at initialisation (B1, B2) and image classification (B3): BurstCCN
-  with tied and with random feedback against the backprop and FA sigmoid/MSE ANNs, all from the same
-  weights (the FA ANN also shares BurstCCN's random Y as its feedback).
+  with tied and with random feedback against the backprop and FA sigmoid/MSE ANNs and two-phase
+  Burstprop, all from the same weights (the FA ANN also shares BurstCCN's random Y as its feedback).
 * ``burstccn-alignment``: the angle between each layer's update and the backprop gradient over
   training, for fixed random feedback (FA-like), learned Kolen-Pollack feedback and the FA ANN (B4).
 * ``burstccn-q``: Q learning from random Q in a single phase (teacher always on): Q aligns with p_b Y
   and the apical potential without a teacher falls towards zero (B5).
 
-The Dendritic-error network (EDN) and Burstprop baselines are not part of these experiments; see
-docs/experiments/burstccn.md.
+* ``burstccn-continuous``: the continuous-time form learning a random teacher online (B6).
+
+The dendritic-error network (EDN) is not a baseline here; see docs/experiments/burstccn.md.
 """
 
 from __future__ import annotations
