@@ -1,6 +1,6 @@
 """BurstCCN: burst-dependent credit assignment in cortical networks.
 
-Greedy, Zhu, Pemberton, Mellor & Costa, "Single-phase deep learning in cortico-cortical networks",
+Greedy, Zhu, Pemberton, Mellor & Costa, "BurstCCN: bursting cortico-cortical networks",
 NeurIPS 2022, arXiv:2206.11769. Written from the maths (docs/experiments/burstccn.md); no reference
 code was copied.
 

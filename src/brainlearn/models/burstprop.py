@@ -1,6 +1,6 @@
 """Burstprop: the two-phase burst-dependent rule of Payeur, Guerguiev, Zenke, Richards & Naud (2021),
 "Burst-dependent synaptic plasticity can coordinate learning in hierarchical circuits", Nat. Neurosci.
-(bioRxiv 10.1101/2020.03.30.015511), as the rate-model baseline of the BurstCCN paper.
+2021, as the rate-model baseline of the BurstCCN paper.
 
 The same ensembles as :mod:`brainlearn.models.burstccn` (events e, bursts b = p e, feedforward W,
 burst feedback Y) but without the event-carrying cancellation Q. The apical input is the raw burst
