@@ -140,3 +140,8 @@ def test_quick_continuous_claim(quick_continuous, claim_id):
 def test_continuous_config_is_validated():
     with pytest.raises(ConfigError):
         make_config(experiments.get("burstccn-continuous"), "quick", ["dt=0.5"])
+
+
+def test_continuous_figure_is_made(quick_continuous):
+    figs = experiments.get("burstccn-continuous").plot(quick_continuous.result, quick_continuous.config)
+    assert set(figs) == {"continuous"}

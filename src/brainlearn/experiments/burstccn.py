@@ -691,9 +691,15 @@ def plot_continuous(result: Result, config: ContinuousConfig) -> dict:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
     ax1.plot(np.arange(len(a["train_mse"])) * config.train_steps / max(1, len(a["train_mse"])), a["train_mse"])
     ax1.set(xlabel="training step", ylabel="squared error (smoothed)", yscale="log", title="online learning")
-    ax2.plot(np.arange(len(a["angle"])) * config.angle_every, a["angle"])
-    ax2.set(xlabel="training step", ylabel="hidden ΔW angle to BP (deg)", ylim=(0, 100),
+    angles = np.asarray(a["angle"], dtype=float)
+    steps = np.arange(len(angles)) * config.angle_every
+    ax2.plot(steps, angles, ".", ms=2, alpha=0.4, label="each measurement")
+    w = max(1, len(angles) // 50)
+    medians = [np.nanmedian(angles[i:i + w]) for i in range(0, len(angles), w)]
+    ax2.plot(steps[::w], medians, label=f"running median ({w})")
+    ax2.set(xlabel="training step", ylabel="hidden ΔW angle to BP (deg)", ylim=(0, 180),
             title="alignment during the dynamics")
+    ax2.legend(fontsize=7)
     fig.tight_layout()
     return {"continuous": fig}
 
