@@ -1,0 +1,147 @@
+"""The quick claims of burstccn, burstccn-alignment and burstccn-q, as `brainlearn verify ... --quick` runs
+them; config validation; the conv net on a small synthetic CIFAR-10 root."""
+
+import numpy as np
+import pytest
+
+from brainlearn import experiments
+from brainlearn.data.cifar import write_cifar_batch
+from brainlearn.errors import ConfigError
+from brainlearn.experiments.runner import make_config, run_experiment
+
+
+@pytest.fixture(scope="module")
+def quick_burstccn():
+    return run_experiment("burstccn", seed=0, out=None)
+
+
+@pytest.fixture(scope="module")
+def quick_alignment():
+    return run_experiment("burstccn-alignment", seed=0, out=None)
+
+
+@pytest.fixture(scope="module")
+def quick_q():
+    return run_experiment("burstccn-q", seed=0, out=None)
+
+
+def _passed(outcome, claim_id):
+    (claim,) = [c for c in outcome.claims if c["id"] == claim_id]
+    return claim
+
+
+@pytest.mark.parametrize("claim_id", ["B1-tied-bp", "B1-output-exact", "B1-single-phase", "B2-fa", "B2-orthogonal",
+                                      "B3-tied-accuracy", "B3-tied-matches-bp", "B3-random-accuracy",
+                                      "B3-random-matches-fa"])
+def test_quick_burstccn_claim(quick_burstccn, claim_id):
+    claim = _passed(quick_burstccn, claim_id)
+    assert claim["passed"], claim
+
+
+@pytest.mark.parametrize("claim_id", ["B4-random-aligns", "B4-random-angle-falls"])
+def test_quick_alignment_claim(quick_alignment, claim_id):
+    claim = _passed(quick_alignment, claim_id)
+    assert claim["passed"], claim
+
+
+@pytest.mark.parametrize("claim_id", ["B5-q-aligns", "B5-apical-cancelled", "B5-learns"])
+def test_quick_q_claim(quick_q, claim_id):
+    claim = _passed(quick_q, claim_id)
+    assert claim["passed"], claim
+
+
+def test_figures_are_made(quick_burstccn, quick_q):
+    exp = experiments.get("burstccn")
+    figs = exp.plot(quick_burstccn.result, quick_burstccn.config)
+    assert set(figs) == {"learning_curves", "angle_to_bp"}
+    assert "q_learning" in experiments.get("burstccn-q").plot(quick_q.result, quick_q.config)
+
+
+@pytest.mark.parametrize("override", ["methods=bp,sgd", "arch=transformer", "p_baseline=0.8", "lr=0",
+                                      "probe_depth=0", "hidden=0"])
+def test_bad_config(override):
+    with pytest.raises(ConfigError):
+        make_config(experiments.get("burstccn"), "quick", [override])
+
+
+def test_fa_needs_the_mlp():
+    with pytest.raises(ConfigError):
+        make_config(experiments.get("burstccn"), "cifar10", ["methods=bp,fa"])
+
+
+def test_conv_net_runs_on_a_synthetic_cifar_root(tmp_path):
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        images = rng.integers(0, 256, size=(8, 3, 32, 32), dtype=np.uint8)
+        write_cifar_batch(tmp_path / name, images, rng.integers(0, 10, size=8))
+    exp = experiments.get("burstccn")
+    config = make_config(exp, "cifar10", [f"data_root={tmp_path}", "epochs=1", "hidden=16", "batch_size=8",
+                                          "angle_every=1"])
+    outcome = run_experiment(exp, config, seed=0, out=None)
+    metrics = outcome.result.metrics
+    assert {"bp_test_acc", "tied_test_acc", "random_test_acc"} <= set(metrics)
+    assert metrics["tied_hidden_angle_end"] < 2.0  # tied conv layers follow backprop
+    assert {c["id"] for c in outcome.claims} == {"B3-tied-accuracy", "B3-tied-matches-bp", "B3-random-accuracy"}
+
+
+def test_runs_on_mnist_idx_files_given_a_data_root(tmp_path):
+    from brainlearn.data.idx import write_idx
+
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 40), ("t10k", 20)):
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n, dtype=np.uint8))
+    exp = experiments.get("burstccn")
+    config = make_config(exp, "full", ["dataset=mnist", f"data_root={tmp_path}", "epochs=1", "hidden=20",
+                                       "angle_every=1"])
+    outcome = run_experiment(exp, config, seed=0, out=tmp_path / "runs")
+    assert outcome.result.metrics["probe_tied_max_angle"] < 2.0
+    assert (outcome.run_dir.path / "figures" / "learning_curves.png").is_file()
+
+
+@pytest.mark.parametrize("name", ["burstccn", "burstccn-alignment", "burstccn-q"])
+def test_interrupted_run_resumes_to_identical_result(tmp_path, monkeypatch, name):
+    from brainlearn.experiments.runner import resume_experiment
+    from brainlearn.runtime import RunContext, RunDir
+
+    exp = experiments.get(name)
+    config = make_config(exp, "quick", ["epochs=3", "n_train=200", "n_test=100", "hidden=16", "angle_every=3"])
+    reference = run_experiment(exp, config, seed=1, out=None)
+    original = RunContext.checkpoint
+    calls = {"n": 0}
+
+    def checkpoint_then_interrupt(self, step, state):
+        original(self, step, state)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunContext, "checkpoint", checkpoint_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(exp, config, seed=1, out=tmp_path)
+    monkeypatch.setattr(RunContext, "checkpoint", original)
+    (path,) = (tmp_path / name).iterdir()
+    assert RunDir.open(path).status["state"] == "interrupted"
+    resumed = resume_experiment(path)
+    assert resumed.result.metrics == reference.result.metrics
+
+
+@pytest.fixture(scope="module")
+def quick_continuous():
+    return run_experiment("burstccn-continuous", seed=0, out=None)
+
+
+@pytest.mark.parametrize("claim_id", ["B6-single-phase", "B6-learns-online", "B6-follows-bp"])
+def test_quick_continuous_claim(quick_continuous, claim_id):
+    claim = _passed(quick_continuous, claim_id)
+    assert claim["passed"], claim
+
+
+def test_continuous_config_is_validated():
+    with pytest.raises(ConfigError):
+        make_config(experiments.get("burstccn-continuous"), "quick", ["dt=0.5"])
+
+
+def test_continuous_figure_is_made(quick_continuous):
+    figs = experiments.get("burstccn-continuous").plot(quick_continuous.result, quick_continuous.config)
+    assert set(figs) == {"continuous"}
