@@ -29,9 +29,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     exp = runner.experiments.get("fa-vs-bp")
+    config = runner.make_config(exp, "quick", [*FIXED, "hidden=100"])
+    runner.run_experiment(exp, config, out=None)  # warm-up: data loading, first-call overheads
     t0 = time.perf_counter()
-    runner.run_experiment(exp, runner.make_config(exp, "quick", [*FIXED, "hidden=100"]), out=None)
-    point_seconds = time.perf_counter() - t0
+    for seed in range(3):
+        runner.run_experiment(exp, config, seed=seed, out=None)
+    point_seconds = (time.perf_counter() - t0) / 3
     n_points = 4 * args.seeds
     out = {"points": n_points, "one_point_in_process_s": round(point_seconds, 3), "load": os.getloadavg()[0],
            "cpus": os.cpu_count(), "runs": []}
