@@ -233,50 +233,59 @@ class SyntheticGradientRNN(nn.Module):
         synth = self.synthesiser
         beta = self.sg_scale if self.inject_sg else 0.0
         gamma = self.discount
-        total, synth_total = 0.0, 0.0
-        predictions, targets = [], []
-        g_in = synth(s.detach()) if synth is not None else None  # g(s_0), trained on δ_0 like the reference
-        windows = self.windows(T)
-        for i, (t0, t1) in enumerate(windows):
+        # 1. Forward, window by window, each from a detached entry state (the windows' graphs are disjoint;
+        #    the synthesiser does not act on the forward pass, so all states are known before any backward).
+        entries, exits, losses = [], [], []
+        for t0, t1 in self.windows(T):
             s_in = s.detach().requires_grad_(True)
-            y, s_out = self._run_window(x[:, t0:t1], s_in)
+            y, s = self._run_window(x[:, t0:t1], s_in)
             loss = window_loss(y, t0)
-            final = i == len(windows) - 1
-            g_out = synth(s_out.detach()) if synth is not None and (not final or self.sg_at_final_state) else None
-            outputs, grads = [], []
+            if loss is not None and loss.ndim != 0:
+                raise ShapeError(f"window_loss must return a scalar, got shape {tuple(loss.shape)}")
+            entries.append(s_in)
+            exits.append(s)
+            losses.append(loss)
+        n = len(entries)
+        # 2. The synthesiser at every entry state s_0..s_{n-1} (and s_n if sg_at_final_state), in one batch.
+        g = None
+        if synth is not None:
+            states = entries[1:] + ([exits[-1]] if self.sg_at_final_state else [])
+            g = synth(torch.stack([entries[0].detach()] + [t.detach() for t in states]).flatten(0, 1))
+            g = g.view(-1, B, self.core.state_dim)  # g[i] = g(s_i)
+        g_exit = [g[i + 1].detach() if g is not None and i + 1 < len(g) else None for i in range(n)]
+        # 3. Backward through every window at once: L_i + β⟨g(s_{i+1}), s_{i+1}⟩ (g detached).
+        outputs, grads = [], []
+        for loss, s_out, g_out in zip(losses, exits, g_exit):
             if loss is not None:
-                if loss.ndim != 0:
-                    raise ShapeError(f"window_loss must return a scalar, got shape {tuple(loss.shape)}")
                 outputs.append(loss)
                 grads.append(torch.ones_like(loss))
-                total += float(loss.detach())
-            # Bootstrap term g(s_{i+1})·∂s_{i+1}/∂s_i when the target's discount differs from the injection.
-            extra = None
-            if g_out is not None and gamma != beta:
-                extra = torch.autograd.grad(s_out, s_in, g_out.detach(), retain_graph=True)[0]
             if g_out is not None and beta != 0:
                 outputs.append(s_out)
-                grads.append(beta * g_out.detach())
-            if outputs:
-                torch.autograd.backward(outputs, grads)
-            delta = s_in.grad if s_in.grad is not None else torch.zeros_like(s_in)
-            if i == 0 and state0 is not None and state0.requires_grad:
-                state0.backward(delta)
-            if extra is not None:
-                delta = delta + (gamma - beta) * extra
-            if synth is not None:
-                if i > 0:
-                    predictions.append(g_in.detach())
-                    targets.append(delta)
-                sg_loss = (g_in - delta).pow(2).sum() / B
-                synth_total += float(sg_loss.detach())
-                if self.learn_sg:
-                    sg_loss.backward()
-                g_in = g_out if g_out is not None and not final else None
-            s = s_out.detach()
-        empty = torch.zeros(0, B, self.core.state_dim, device=x.device)
-        return SGStats(total, synth_total, torch.stack(predictions) if predictions else empty,
-                       torch.stack(targets) if targets else empty)
+                grads.append(beta * g_out)
+        # The bootstrap term g(s_{i+1})·∂s_{i+1}/∂s_i separately when the target's discount γ differs from β.
+        boot = [i for i in range(n) if g_exit[i] is not None and i + 1 < n]
+        extra = {}
+        if synth is not None and gamma != beta and boot:
+            parts = torch.autograd.grad([exits[i] for i in boot], [entries[i] for i in boot],
+                                        [g_exit[i] for i in boot], retain_graph=bool(outputs), allow_unused=True)
+            extra = {i: p for i, p in zip(boot, parts) if p is not None}
+        if outputs:
+            torch.autograd.backward(outputs, grads)
+        deltas = [e.grad if e.grad is not None else torch.zeros_like(e) for e in entries]
+        if state0 is not None and state0.requires_grad:
+            state0.backward(deltas[0])
+        for i, part in extra.items():
+            deltas[i] = deltas[i] + (gamma - beta) * part
+        total = float(sum(loss.detach() for loss in losses if loss is not None))
+        if synth is None:
+            empty = torch.zeros(0, B, self.core.state_dim, device=x.device)
+            return SGStats(total, 0.0, empty, empty)
+        # 4. The synthesiser regresses onto the bootstrapped targets: Σ_i ‖g(s_i) − δ_i‖² / B.
+        targets = torch.stack(deltas)
+        sg_loss = (g[:n] - targets).pow(2).sum() / B
+        if self.learn_sg:
+            sg_loss.backward()
+        return SGStats(total, float(sg_loss.detach()), g[1:n].detach(), targets[1:])
 
     # ---- diagnostics ------------------------------------------------------------------------------
     def future_gradients(self, x: torch.Tensor, window_loss: WindowLoss, state0: torch.Tensor | None = None,
