@@ -19,7 +19,7 @@ A run over seed s trains `replicates` independent replicates (seeds 1000·s + r)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -89,11 +89,13 @@ class LearnerConfig:
         require(self.ablate_epoch >= 0, f"ablate_epoch must be >= 0 (0 = never), got {self.ablate_epoch}")
 
     def learner(self, kind: str, input_size: int, output_size: int, T: int, generator: torch.Generator,
-                encoder: nn.Module | None = None) -> CorticoCerebellarRNN:
+                encoder: nn.Module | None = None, window: int | None = None) -> CorticoCerebellarRNN:
+        """The learner `kind` ("crnn", "ccrnn" or "bptt") for sequences of length T, with K = `window`
+        (default: the config's)."""
         choice(kind, "kind", KINDS)
         return CorticoCerebellarRNN(
             input_size, output_size, self.hidden, self.cerebellum if kind == "ccrnn" else None,
-            window=T if kind == "bptt" else self.window, sg_scale=self.sg_scale,
+            window=T if kind == "bptt" else (window or self.window), sg_scale=self.sg_scale,
             bootstrap_discount="reference" if self.bootstrap == "reference" else 1.0, encoder=encoder,
             generator=generator)
 
@@ -366,7 +368,7 @@ def _train_rows(config: RowTaskConfig, kind: str, window: int, rseed: int, data,
     x_tr, y_tr, x_te, y_te, n_classes = data
     T = x_tr.shape[1]
     out = n_classes if classify else 2
-    model = replace(config, window=window).learner(kind, x_tr.shape[2], out, T, make_generator(rseed))
+    model = config.learner(kind, x_tr.shape[2], out, T, make_generator(rseed), window=window)
     opt = make_optimizer(model, config.lr)
     shuffle = make_generator(rseed + 7919)
     t_tr = None if classify else _draw_targets(config, y_tr, T)
@@ -534,8 +536,8 @@ register(Experiment(
     name="ccrnn-seqclass", paper=PEMBERTON,
     summary="sequential classification from image rows (label at the last step); cRNN vs ccRNN, certainty",
     presets={
-        "quick": SeqClassConfig(dataset="digits", n_train=1000, hidden=30, cerebellum=(100,), window=2, windows=(2,),
-                                epochs=4, replicates=1, bptt_replicates=1),
+        "quick": SeqClassConfig(dataset="digits", hidden=30, cerebellum=(100,), window=2, windows=(2,), lr=3e-3,
+                                batch_size=32, epochs=4, replicates=1, bptt_replicates=1),
         "full": SeqClassConfig(dataset="fashion-mnist", n_train=10000, n_test=2000, hidden=30, cerebellum=(300,),
                                window=3, windows=(3,), epochs=2, replicates=1, bptt_replicates=1),
     },
