@@ -1,0 +1,49 @@
+"""The quick claims of the ccRNN experiments, as `brainlearn verify ccrnn-... --quick` runs them."""
+
+import pytest
+
+from brainlearn.experiments import get
+from brainlearn.experiments.runner import run_experiment
+
+
+def gated(name):
+    return [c.id for c in get(name).claims(get(name).preset("quick")) if c.gated]
+
+
+@pytest.fixture(scope="module")
+def linedraw():
+    return run_experiment("ccrnn-linedraw", seed=0, out=None)
+
+
+@pytest.fixture(scope="module")
+def seqclass():
+    return run_experiment("ccrnn-seqclass", seed=0, out=None)
+
+
+@pytest.mark.parametrize("claim_id", gated("ccrnn-linedraw"))
+def test_linedraw_quick_claim(linedraw, claim_id):
+    (claim,) = [c for c in linedraw.claims if c["id"] == claim_id]
+    assert claim["passed"], claim
+
+
+def test_linedraw_reports_every_measure(linedraw):
+    m = linedraw.result.metrics
+    for key in ("ccrnn_minus_crnn_median_mse", "cos_future_gradient", "cos_discounted_gradient",
+                "ccrnn_irregularity_mean", "chance_mse"):
+        assert key in m
+    assert -1 <= m["cos_future_gradient"] <= 1
+
+
+@pytest.mark.parametrize("claim_id", gated("ccrnn-seqclass"))
+def test_seqclass_quick_claim(seqclass, claim_id):
+    (claim,) = [c for c in seqclass.claims if c["id"] == claim_id]
+    assert claim["passed"], claim
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ccrnn-seqdraw", "ccrnn-caption"])
+def test_smoke_quick_claims(name):
+    outcome = run_experiment(name, seed=0, out=None)
+    for claim in outcome.claims:
+        if claim["gated"]:
+            assert claim["passed"], claim
