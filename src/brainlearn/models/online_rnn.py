@@ -150,16 +150,26 @@ class OnlineRNN(nn.Module):
         """The zero state for a batch of inputs x (B, T, n_in): (B, state_dim), x's dtype and device."""
         return x.new_zeros(x.shape[0], self.state_dim)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run a batch: x (B, T, n_in) -> (readouts (B, T, n_out), states (B, T, state_dim))."""
-        _check_inputs(self, x)
-        s = self.initial_state(x)
+    def forward(self, x: torch.Tensor, state0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run a batch: x (B, T, n_in) -> (readouts (B, T, n_out), states s_1..s_T (B, T, state_dim))."""
+        s = _start(self, x, None, state0)
         states = []
         for t in range(x.shape[1]):
             s = self.cell(s, x[:, t])
             states.append(s)
         states = torch.stack(states, 1)
         return self.readout(self.cell.output(states)), states
+
+
+def _start(model: OnlineRNN, x: torch.Tensor, mask: torch.Tensor | None, state0: torch.Tensor | None):
+    """Validate the inputs; return s_0 (`state0`, detached, or zeros)."""
+    _check_inputs(model, x, mask)
+    if state0 is None:
+        return model.initial_state(x)
+    check_tensor(state0, "state0", ndim=2)
+    if state0.shape != (x.shape[0], model.state_dim):
+        raise ShapeError(f"state0: expected shape ({x.shape[0]}, {model.state_dim}), got {tuple(state0.shape)}")
+    return state0.detach()
 
 
 def _check_inputs(model: OnlineRNN, x: torch.Tensor, mask: torch.Tensor | None = None) -> None:
@@ -176,10 +186,10 @@ def _add_grad(params, grads) -> None:
 
 
 def bptt_gradients(model: OnlineRNN, x: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
-                   loss_fn: LossFn) -> float:
+                   loss_fn: LossFn, state0: torch.Tensor | None = None) -> float:
     """Full BPTT: add ∇_θ mean_b Σ_t ℓ_t to the model's ``.grad``. Returns mean_b Σ_t ℓ_t."""
     _check_inputs(model, x, mask)
-    out, _ = model(x)
+    out, _ = model(x, state0)
     steps = mask.nonzero().flatten().tolist()
     loss = sum(loss_fn(out[:, t], targets[:, t]) for t in steps).mean()
     loss.backward()
@@ -189,7 +199,7 @@ def bptt_gradients(model: OnlineRNN, x: torch.Tensor, targets: torch.Tensor, mas
 def online_gradients(model: OnlineRNN, x: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
                      loss_fn: LossFn, *, learner: BPLambda | None = None, beta: float = 1.0,
                      signal: torch.Tensor | None = None, train_rnn: bool = True,
-                     record: bool = False) -> dict:
+                     record: bool = False, state0: torch.Tensor | None = None) -> dict:
     """One batch of fully online learning; adds the RNN's and readout's updates to ``.grad``.
 
     At each step t: s_t = F(s_{t-1}.detach(), x_t); the readout and ∂ℓ_t/∂s_t come from the immediate
@@ -204,15 +214,15 @@ def online_gradients(model: OnlineRNN, x: torch.Tensor, targets: torch.Tensor, m
         train_rnn: False leaves the RNN weights alone (the readout too): only the learner learns.
         record: also return the predictions g(s_t) for t = 0..T as "predictions" (T+1, B, state_dim)
             and the states as "states" (T+1, B, state_dim).
+        state0: the initial state s_0 (B, state_dim); zeros by default.
 
     Returns: {"loss": mean_b Σ_t ℓ_t, ...}.
     """
-    _check_inputs(model, x, mask)
+    s = _start(model, x, mask, state0)
     batch, steps = x.shape[:2]
     if signal is not None and signal.shape != (steps, batch, model.state_dim):
         raise ShapeError(f"signal: expected shape ({steps}, {batch}, {model.state_dim}), got {tuple(signal.shape)}")
     cell_params, readout_params = list(model.cell.parameters()), list(model.readout.parameters())
-    s = model.initial_state(x)
     preds = [learner.begin(s)] if learner is not None else [torch.zeros_like(s)]
     states, total = [s], torch.zeros(batch, device=x.device)
     for t in range(steps):
@@ -250,11 +260,10 @@ def online_gradients(model: OnlineRNN, x: torch.Tensor, targets: torch.Tensor, m
 
 
 def future_gradients(model: OnlineRNN, x: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
-                     loss_fn: LossFn) -> torch.Tensor:
+                     loss_fn: LossFn, state0: torch.Tensor | None = None) -> torch.Tensor:
     """The true G_t = ∂(Σ_{k>t} ℓ_k^{(b)})/∂s_t^{(b)} by autograd, for t = 0..T: (T+1, B, state_dim)."""
-    _check_inputs(model, x, mask)
-    batch, steps = x.shape[:2]
-    s = model.initial_state(x).requires_grad_()
+    s = _start(model, x, mask, state0).clone().requires_grad_()
+    steps = x.shape[1]
     states, future = [s], []
     with torch.enable_grad():
         for t in range(steps):
