@@ -237,8 +237,8 @@ register(Experiment(
     summary="BP(λ) synthesiser on a fixed linear RNN: cosine to the true BPTT gradient vs λ and time step",
     presets={
         # Identical sequences in a batch make the batch size irrelevant to the update (the quick preset
-        # uses 1 sequence for speed; full uses the paper's 10).
-        "quick": AlignmentConfig(batch_size=1),
+        # uses 1 sequence and one task seed for speed; full uses the paper's 10 and 3 + 2 task seeds).
+        "quick": AlignmentConfig(batch_size=1, replicates=1, long_replicates=1),
         "full": AlignmentConfig(),
         "lambdas": AlignmentConfig(lambdas=(0.0, 0.25, 0.5, 0.75, 0.9, 1.0)),
     },
