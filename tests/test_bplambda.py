@@ -205,7 +205,7 @@ def test_bad_inputs():
     with pytest.raises(ShapeError, match="jacobian"):
         learner.step(torch.zeros(2, 4), torch.zeros(2, 4, 3), None)
     with pytest.raises(ShapeError, match="NaN"):
-        learner.step(torch.full((2, 4), float("nan")), torch.zeros(2, 4, 4), None)
+        learner.step(torch.zeros(2, 4), torch.full((2, 4, 4), float("nan")), None)
     model = OnlineRNN(3, 4, 2, cell="rnn")
     with pytest.raises(ShapeError, match=r"\(B, T, 3\)"):
         model(torch.zeros(2, 5, 4))

@@ -236,10 +236,11 @@ register(Experiment(
     name="bplambda-alignment", paper=BPLAMBDA,
     summary="BP(λ) synthesiser on a fixed linear RNN: cosine to the true BPTT gradient vs λ and time step",
     presets={
-        # Identical sequences in a batch make the batch size irrelevant to the update (the quick preset
-        # uses 1 sequence and one task seed for speed; full uses the paper's 10 and 3 + 2 task seeds).
+        # With one cue pattern the batch holds identical sequences, so its size does not change the update
+        # (the batch mean of identical terms); both presets use 1 sequence for speed (--set batch_size=10
+        # gives the paper's batch, same numbers up to rounding). quick: one task seed; full: 3 (T=10) + 2 (T=30).
         "quick": AlignmentConfig(batch_size=1, replicates=1, long_replicates=1),
-        "full": AlignmentConfig(),
+        "full": AlignmentConfig(batch_size=1),
         "lambdas": AlignmentConfig(lambdas=(0.0, 0.25, 0.5, 0.75, 0.9, 1.0)),
     },
     run=run_alignment, claims=claims_alignment, plot=plot_alignment,
@@ -457,7 +458,7 @@ register(Experiment(
     summary="Sequential image classification (rows): BPTT vs n-step DNI vs online BP(λ) vs online without SG",
     presets={
         "quick": SeqClassConfig(dataset="digits", epochs=8),
-        "full": SeqClassConfig(dataset="fashion-mnist", n_train=10000, n_test=2000, n_hidden=30, epochs=3),
+        "full": SeqClassConfig(dataset="fashion-mnist", n_train=10000, n_test=2000, n_hidden=30, epochs=2),
         "mnist": SeqClassConfig(dataset="mnist", n_hidden=30, lr=3e-4, synth_lr=3e-4, epochs=50),
     },
     run=run_seqclass, claims=claims_seqclass, plot=plot_learning_curves,
@@ -544,7 +545,7 @@ register(Experiment(
     name="bplambda-copyrepeat", paper=BPLAMBDA,
     summary="Copy-repeat with a curriculum: level reached by BPTT, n-step DNI, online BP(λ) and online without SG",
     presets={
-        "quick": CopyRepeatConfig(updates=150, methods=("bptt", "bplambda", "online"), n_hidden=16),
+        "quick": CopyRepeatConfig(updates=150, methods=("bptt", "bplambda", "online"), lr=1e-2),
         "full": CopyRepeatConfig(updates=2000),
     },
     run=run_copyrepeat, claims=claims_copyrepeat, plot=plot_copyrepeat,

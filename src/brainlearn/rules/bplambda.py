@@ -91,8 +91,8 @@ class BPLambda:
         out = self.synthesiser.layers[-1]
         return torch.cat([out.weight, out.bias[:, None]], 1).detach()
 
-    def _check_state(self, state: torch.Tensor, name: str) -> None:
-        check_tensor(state, name, ndim=2)
+    def _check_state(self, state: torch.Tensor, name: str, finite: bool = True) -> None:
+        check_tensor(state, name, ndim=2, finite=finite)
         if state.shape[1] != self.n or (self.trace is not None and state.shape[0] != self.trace.shape[0]):
             batch = "B" if self.trace is None else self.trace.shape[0]
             raise ShapeError(f"BPLambda: expected {name} of shape ({batch}, {self.n}), got {tuple(state.shape)}")
@@ -126,19 +126,21 @@ class BPLambda:
         """
         if self.trace is None:
             raise ConfigError("BPLambda.step: call begin(s_0) first")
-        self._check_state(state, "state")
+        self._check_state(state, "state", finite=False)  # finiteness: checked once, on δ below
         batch = state.shape[0]
-        check_tensor(jacobian, "jacobian", ndim=3)
+        check_tensor(jacobian, "jacobian", ndim=3, finite=False)
         if jacobian.shape != (batch, self.n, self.n):
             raise ShapeError(f"BPLambda: expected jacobian of shape ({batch}, {self.n}, {self.n}), "
                              f"got {tuple(jacobian.shape)}")
         if loss_grad is not None:
-            self._check_state(loss_grad, "loss_grad")
+            self._check_state(loss_grad, "loss_grad", finite=False)
         feats = self.features(state)
         pred = torch.zeros_like(state) if last else feats @ self._weights().T
         bootstrap = self.gamma * pred if loss_grad is None else loss_grad + self.gamma * pred
         delta = torch.bmm(bootstrap[:, None, :], jacobian)[:, 0] - self._prev  # δ_{t-1}, (B, n)
-        change = torch.einsum("bi,bikh->kh", delta, self.trace) / batch
+        if not bool(delta.isfinite().all()):
+            raise ShapeError("BPLambda: the TD error is not finite; state, jacobian or loss_grad contains NaN/inf")
+        change = (delta.reshape(1, -1) @ self.trace.reshape(delta.numel(), -1)).view(self.update.shape) / batch
         if self.clip is not None:
             change = change * (self.clip / change.norm().clamp_min(self.clip))
         self.update += change
