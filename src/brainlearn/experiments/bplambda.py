@@ -52,8 +52,8 @@ class AlignmentConfig:
 
     A fixed linear RNN (n_hidden, spectral radius `spectral_radius`) starts in the cue state
     s_0 = W_in c of a random binary cue c (n_cue values) and receives zeros afterwards; a 2-D target
-    (0, 1) is given only at step T = `delay`. Only the synthesiser learns. Each run repeats the task for `replicates` task seeds
-    (1000 * seed + r) so that "on every seed" is a property of one run.
+    (0, 1) is given only at step T = `delay`. Only the synthesiser learns. Each run repeats the task
+    for `replicates` task seeds (1000 * seed + r) so that "on every seed" is a property of one run.
     """
 
     n_hidden: int = 30
