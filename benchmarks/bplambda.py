@@ -71,21 +71,25 @@ def memory_child(method, steps, hidden, batch):
     model = OnlineRNN(28, hidden, 2, cell="lstm", generator=gen)
     trainer = Trainer(method, model, LearningConfig(n_hidden=hidden, batch_size=batch), mse_loss)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    saved = [0, 0]
+    live, peak_saved = {}, [0]  # storage pointer -> [references, bytes], for tensors saved for backward
 
-    def pack(t):
-        saved[0] += t.numel() * t.element_size()
-        saved[1] = max(saved[1], saved[0])
-        return t
+    class Saved:  # released when autograd frees the graph that saved it
+        def __init__(self, t):
+            self.t, self.key = t, t.untyped_storage().data_ptr()
+            entry = live.setdefault(self.key, [0, t.untyped_storage().nbytes()])
+            entry[0] += 1
+            peak_saved[0] = max(peak_saved[0], sum(b for _, b in live.values()))
 
-    def unpack(t):
-        return t
+        def __del__(self):
+            live[self.key][0] -= 1
+            if live[self.key][0] == 0:
+                del live[self.key]
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, unpack):
+    with torch.autograd.graph.saved_tensors_hooks(Saved, lambda s: s.t):
         trainer.train_batch(x, targets, mask)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     trace = trainer.learner.trace_bytes() if trainer.learner is not None else 0
-    print(json.dumps({"peak_rss_growth_mb": (peak - base) / 1024, "saved_for_backward_mb": saved[1] / 2**20,
+    print(json.dumps({"peak_rss_growth_mb": (peak - base) / 1024, "saved_for_backward_mb": peak_saved[0] / 2**20,
                       "trace_mb": trace / 2**20}))
 
 
@@ -98,20 +102,21 @@ def main(argv=None):
     p.add_argument("--updates", type=int, default=5)
     p.add_argument("--lengths", type=int, nargs="+", default=[28, 280, 2800])
     p.add_argument("--memory-batch", type=int, default=16)
+    p.add_argument("--memory-hidden", type=int, default=16)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--child", nargs=2, metavar=("METHOD", "STEPS"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.child:
-        return memory_child(args.child[0], int(args.child[1]), args.hidden, args.memory_batch)
+        return memory_child(args.child[0], int(args.child[1]), args.memory_hidden, args.memory_batch)
     out = {"config": vars(args), "torch": torch.__version__, "updates_per_s": {}, "memory": {}}
     for task in ("toy", "seq-fashion-mnist"):
         out["updates_per_s"][task] = {m: round(throughput(task, m, args), 3) for m in args.methods}
     for method in ("bptt", "bplambda"):
         out["memory"][method] = {}
         for steps in args.lengths:
-            res = subprocess.run([sys.executable, __file__, "--child", method, str(steps), "--hidden",
-                                  str(args.hidden), "--memory-batch", str(args.memory_batch)],
+            res = subprocess.run([sys.executable, __file__, "--child", method, str(steps), "--memory-hidden",
+                                  str(args.memory_hidden), "--memory-batch", str(args.memory_batch)],
                                  capture_output=True, text=True, check=True)
             out["memory"][method][steps] = json.loads(res.stdout.strip().splitlines()[-1])
     with open("/proc/loadavg") as f:
