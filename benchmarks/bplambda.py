@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -63,6 +62,11 @@ def throughput(task, method, args):
     return args.updates / (time.perf_counter() - t0)
 
 
+def _status_kb(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
 def memory_child(method, steps, hidden, batch):
     """Run one update at length `steps`; print {"peak_rss_mb", "saved_mb", "trace_mb"} (called in a subprocess)."""
     torch.set_num_threads(1)
@@ -70,13 +74,16 @@ def memory_child(method, steps, hidden, batch):
     x, targets, mask = toy_batch(batch, steps, 28, gen)
     model = OnlineRNN(28, hidden, 2, cell="lstm", generator=gen)
     trainer = Trainer(method, model, LearningConfig(n_hidden=hidden, batch_size=batch), mse_loss)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with open("/proc/self/clear_refs", "w") as f:  # reset the peak RSS (VmHWM) to the current RSS
+        f.write("5")
+    base = _status_kb("VmRSS")
     live, peak_saved = {}, [0]  # storage pointer -> [references, bytes], for tensors saved for backward
 
     class Saved:  # released when autograd frees the graph that saved it
         def __init__(self, t):
-            self.t, self.key = t, t.untyped_storage().data_ptr()
-            entry = live.setdefault(self.key, [0, t.untyped_storage().nbytes()])
+            # keyed by the view (a step's slice x[:, t] of the input counts as that slice, not all of x)
+            self.t, self.key = t, (t.data_ptr(), tuple(t.shape), tuple(t.stride()))
+            entry = live.setdefault(self.key, [0, t.numel() * t.element_size()])
             entry[0] += 1
             peak_saved[0] = max(peak_saved[0], sum(b for _, b in live.values()))
 
@@ -87,7 +94,7 @@ def memory_child(method, steps, hidden, batch):
 
     with torch.autograd.graph.saved_tensors_hooks(Saved, lambda s: s.t):
         trainer.train_batch(x, targets, mask)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _status_kb("VmHWM")
     trace = trainer.learner.trace_bytes() if trainer.learner is not None else 0
     print(json.dumps({"peak_rss_growth_mb": (peak - base) / 1024, "saved_for_backward_mb": peak_saved[0] / 2**20,
                       "trace_mb": trace / 2**20}))
@@ -104,13 +111,14 @@ def main(argv=None):
     p.add_argument("--memory-batch", type=int, default=16)
     p.add_argument("--memory-hidden", type=int, default=16)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--no-throughput", action="store_true", help="memory scaling only")
     p.add_argument("--child", nargs=2, metavar=("METHOD", "STEPS"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.child:
         return memory_child(args.child[0], int(args.child[1]), args.memory_hidden, args.memory_batch)
     out = {"config": vars(args), "torch": torch.__version__, "updates_per_s": {}, "memory": {}}
-    for task in ("toy", "seq-fashion-mnist"):
+    for task in () if args.no_throughput else ("toy", "seq-fashion-mnist"):
         out["updates_per_s"][task] = {m: round(throughput(task, m, args), 3) for m in args.methods}
     for method in ("bptt", "bplambda"):
         out["memory"][method] = {}
