@@ -73,3 +73,20 @@ def test_bad_configs():
         CopyRepeatConfig(lam=2.0)
     with pytest.raises(ConfigError):
         copy_repeat_batch(0, 1, 1, torch.Generator())
+
+
+def test_tiny_runs_write_figures(tmp_path):
+    align = AlignmentConfig(delay=3, long_delay=4, updates=2, long_updates=3, replicates=1, long_replicates=1,
+                            batch_size=1)
+    out = run_experiment("bplambda-alignment", align, seed=0, out=tmp_path)
+    names = {p.name for p in (out.run_dir.path / "figures").glob("*.png")}
+    assert {"cosine_per_step_early.png", "cosine_per_step_late.png", "cosine_per_step_long.png",
+            "alignment_curves.png"} <= names
+    assert out.result.arrays["profile_lam1"].shape == (3,)
+    seq = SeqClassConfig(dataset="digits", n_train=20, n_test=10, n_hidden=3, batch_size=10, epochs=1,
+                         methods=("bptt", "bplambda"))
+    out = run_experiment("bplambda-seqclass", seq, seed=0, out=tmp_path)
+    assert (out.run_dir.path / "figures" / "learning_curves.png").exists()
+    copy = CopyRepeatConfig(updates=2, n_hidden=3, batch_size=2, methods=("online",))
+    out = run_experiment("bplambda-copyrepeat", copy, seed=0, out=tmp_path)
+    assert (out.run_dir.path / "figures" / "learning_curves.png").exists()
