@@ -545,7 +545,7 @@ register(Experiment(
     name="bplambda-copyrepeat", paper=BPLAMBDA,
     summary="Copy-repeat with a curriculum: level reached by BPTT, n-step DNI, online BP(λ) and online without SG",
     presets={
-        "quick": CopyRepeatConfig(updates=150, methods=("bptt", "bplambda", "online"), lr=1e-2),
+        "quick": CopyRepeatConfig(updates=150, lr=1e-2),
         "full": CopyRepeatConfig(updates=2000),
     },
     run=run_copyrepeat, claims=claims_copyrepeat, plot=plot_copyrepeat,
