@@ -2,6 +2,8 @@
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from brainlearn.errors import ConfigError, ShapeError
 from brainlearn.models.online_rnn import OnlineRNN, bptt_gradients, future_gradients, online_gradients
@@ -119,6 +121,16 @@ def test_lambda_zero_is_one_step_dni(cell, hidden):
 def test_backward_view_equals_forward_view(cell, hidden, gamma, lam):
     """Criterion 1d: with θ frozen, Σ_t δ_t e_t == Σ_t (G^λ_t - g(s_t)) ∇g(s_t)."""
     model, synth, x, targets, mask = setup(cell, hidden)
+    states = trajectory(model, x)
+    returns = lambda_returns(model, synth, x, states, immediate_grads(model, states, targets, mask), gamma, lam)
+    torch.testing.assert_close(run_learner(model, synth, x, targets, mask, gamma, lam),
+                               regression_update(synth, states, returns), atol=1e-9, rtol=1e-7)
+
+
+@settings(max_examples=8, deadline=None)
+@given(gamma=st.floats(0, 1), lam=st.floats(0, 1), seed=st.integers(0, 2**16))
+def test_backward_view_equals_forward_view_for_any_gamma_lambda(gamma, lam, seed):
+    model, synth, x, targets, mask = setup("lstm", seed=seed)
     states = trajectory(model, x)
     returns = lambda_returns(model, synth, x, states, immediate_grads(model, states, targets, mask), gamma, lam)
     torch.testing.assert_close(run_learner(model, synth, x, targets, mask, gamma, lam),
