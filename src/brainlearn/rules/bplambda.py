@@ -1,0 +1,165 @@
+"""Accumulate BP(λ) (Pemberton & Costa 2024, arXiv:2401.07044): learning a synthesiser of dL/ds online.
+
+A recurrent network with states s_0, s_1, ..., s_T (per-step losses ℓ_t, step Jacobians
+J_t = ∂s_t/∂s_{t-1}) wants, at every step, the *future* gradient G_t = ∂(Σ_{k>t} ℓ_k)/∂s_t, which
+normally needs backpropagation through time. A synthesiser g_θ(s) learns to predict it with a TD-like
+rule that runs forwards in time, in constant memory.
+
+**Forward view.** The λ-return mixes n-step bootstrapped targets::
+
+    G^λ_t = (∂ℓ_{t+1}/∂s_{t+1} + γ [(1 - λ) g(s_{t+1}) + λ G^λ_{t+1}]) J_{t+1},   G^λ_T = 0,
+
+and the synthesiser regresses onto it: Δθ = Σ_t (G^λ_t - g(s_t)) ∂g(s_t)/∂θ.
+λ = 0 is one-step bootstrapping (DNI with a one-step window); λ = 1, γ = 1 gives G^λ_t = G_t, the
+true BPTT gradient (Monte-Carlo regression, no bias).
+
+**Backward view** (what runs online). At step t, once s_t and J_t are known::
+
+    δ_{t-1} = (∂ℓ_t/∂s_t + γ g(s_t)) J_t - g(s_{t-1})           (TD-like error; g(s_T) ≡ 0)
+    Δθ     += mean_b  δ_{t-1} · e_{t-1}                       (e: one trace per output dim)
+    e_t     = γλ J_t e_{t-1} + ∂g(s_t)/∂θ                      (accumulating eligibility trace)
+
+The Jacobian multiplies the trace from the left, carrying future errors back through the RNN's own
+dynamics. With θ frozen over a sequence, Σ_t δ_t e_t equals the forward-view sum exactly.
+
+Trained parameters: the synthesiser's output layer (weight and bias). For the linear synthesiser
+g(s) = A s + c that is everything; for an MLP it is the "output weights only" variant of the
+reference, which keeps the trace cheap: with features h̃ = [relu-features of s; 1],
+∂g_i/∂W̃_{jk} = 1[i=j] h̃_k, so the trace has shape (B, n, n, H+1).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from brainlearn.errors import ConfigError, ShapeError, check_tensor
+from brainlearn.nn import Synthesiser
+
+
+class BPLambda:
+    """The accumulate BP(λ) learner for a :class:`~brainlearn.nn.Synthesiser`.
+
+    Usage, for one batch of sequences (states (B, n), Jacobians (B, n, n), loss gradients (B, n))::
+
+        learner = BPLambda(synth, gamma=1.0, lam=1.0)
+        g0 = learner.begin(s0)                       # starts the traces at s_0
+        for t in 1..T:
+            g_t = learner.step(s_t, J_t, dl_ds_t, last=(t == T))   # prediction of G_t (0 at the end)
+        learner.accumulate_grad()                    # -Σ Δθ into .grad; then step any optimiser
+
+    Args:
+        synthesiser: the module g_θ (no context input); only its output layer is trained.
+        gamma: discount γ in [0, 1].
+        lam: trace decay λ in [0, 1].
+        clip: each step's Δθ is rescaled to norm <= clip (as in the reference); None: no clipping.
+
+    Gradients are per sample: ``loss_grad`` should be ∂ℓ_t^{(b)}/∂s_t^{(b)} of each sequence's own
+    loss (not of a batch mean), so that g predicts a per-sequence gradient whatever the batch size.
+    """
+
+    def __init__(self, synthesiser: Synthesiser, gamma: float = 1.0, lam: float = 1.0,
+                 clip: float | None = 1.0):
+        if not isinstance(synthesiser, Synthesiser):
+            raise ConfigError(f"BPLambda: expected a brainlearn.nn.Synthesiser, got {type(synthesiser).__name__}")
+        if synthesiser.context is not None:
+            raise ConfigError("BPLambda: synthesisers with a context input are not supported")
+        if not (0.0 <= gamma <= 1.0 and 0.0 <= lam <= 1.0):
+            raise ConfigError(f"BPLambda: gamma and lam must lie in [0, 1], got gamma={gamma}, lam={lam}")
+        if clip is not None and clip <= 0:
+            raise ConfigError(f"BPLambda: clip must be > 0 or None, got {clip}")
+        self.synthesiser, self.gamma, self.lam, self.clip = synthesiser, gamma, lam, clip
+        self.n = synthesiser.state_dim
+        self.trace: torch.Tensor | None = None  # (B, n, n, H+1)
+        self.update = torch.zeros(self.n, synthesiser.layers[-1].in_features + 1)  # Σ Δθ, as [W | b]
+        self._prev: torch.Tensor | None = None  # g(s_{t-1}), (B, n)
+
+    @property
+    def parameters(self) -> list[torch.Tensor]:
+        """The trained parameters: the output layer's weight and bias."""
+        out = self.synthesiser.layers[-1]
+        return [out.weight, out.bias]
+
+    @torch.no_grad()
+    def features(self, state: torch.Tensor) -> torch.Tensor:
+        """h̃ = [input of the output layer; 1], shape (B, H+1); g(s) = h̃ W̃ᵀ with W̃ = [W | b]."""
+        x = state
+        for layer in self.synthesiser.layers[:-1]:
+            x = torch.relu(layer(x))
+        return torch.cat([x, torch.ones_like(x[:, :1])], 1)
+
+    def _weights(self) -> torch.Tensor:
+        out = self.synthesiser.layers[-1]
+        return torch.cat([out.weight, out.bias[:, None]], 1).detach()
+
+    def _check_state(self, state: torch.Tensor, name: str, finite: bool = True) -> None:
+        check_tensor(state, name, ndim=2, finite=finite)
+        if state.shape[1] != self.n or (self.trace is not None and state.shape[0] != self.trace.shape[0]):
+            batch = "B" if self.trace is None else self.trace.shape[0]
+            raise ShapeError(f"BPLambda: expected {name} of shape ({batch}, {self.n}), got {tuple(state.shape)}")
+
+    @torch.no_grad()
+    def begin(self, state: torch.Tensor) -> torch.Tensor:
+        """Start a batch of sequences at s_0 (B, n): e_0 = ∂g(s_0)/∂θ. Returns g(s_0) (B, n), detached."""
+        self.trace = None
+        self._check_state(state, "state")
+        feats = self.features(state)
+        batch, width = feats.shape
+        self.trace = feats.new_zeros(batch, self.n, self.n, width)
+        self.trace.diagonal(dim1=1, dim2=2).add_(feats[:, :, None])
+        self.update = self.update.to(state)
+        self._prev = feats @ self._weights().T
+        return self._prev
+
+    @torch.no_grad()
+    def step(self, state: torch.Tensor, jacobian: torch.Tensor, loss_grad: torch.Tensor | None,
+             last: bool = False) -> torch.Tensor:
+        """Advance one step to s_t, accumulate δ_{t-1} e_{t-1} and update the trace.
+
+        Args:
+            state: s_t, (B, n).
+            jacobian: J_t = ∂s_t/∂s_{t-1}, (B, n, n).
+            loss_grad: ∂ℓ_t/∂s_t per sequence, (B, n); None where step t has no loss.
+            last: s_t is the final state (g(s_T) ≡ 0: nothing comes after it).
+
+        Returns:
+            g(s_t) (B, n), detached: the synthetic estimate of G_t (zeros when `last`).
+        """
+        if self.trace is None:
+            raise ConfigError("BPLambda.step: call begin(s_0) first")
+        self._check_state(state, "state", finite=False)  # finiteness: checked once, on δ below
+        batch = state.shape[0]
+        check_tensor(jacobian, "jacobian", ndim=3, finite=False)
+        if jacobian.shape != (batch, self.n, self.n):
+            raise ShapeError(f"BPLambda: expected jacobian of shape ({batch}, {self.n}, {self.n}), "
+                             f"got {tuple(jacobian.shape)}")
+        if loss_grad is not None:
+            self._check_state(loss_grad, "loss_grad", finite=False)
+        feats = self.features(state)
+        pred = torch.zeros_like(state) if last else feats @ self._weights().T
+        bootstrap = self.gamma * pred if loss_grad is None else loss_grad + self.gamma * pred
+        delta = torch.bmm(bootstrap[:, None, :], jacobian)[:, 0] - self._prev  # δ_{t-1}, (B, n)
+        if not bool(delta.isfinite().all()):
+            raise ShapeError("BPLambda: the TD error is not finite; state, jacobian or loss_grad contains NaN/inf")
+        change = (delta.reshape(1, -1) @ self.trace.reshape(delta.numel(), -1)).view(self.update.shape) / batch
+        if self.clip is not None:
+            change = change * (self.clip / change.norm().clamp_min(self.clip))
+        self.update += change
+        if not last:  # e_t = γλ J_t e_{t-1} + ∂g(s_t)/∂θ
+            b, n, _, width = self.trace.shape
+            trace = torch.bmm(jacobian, self.trace.reshape(b, n, n * width)).reshape(b, n, n, width)
+            trace.mul_(self.gamma * self.lam).diagonal(dim1=1, dim2=2).add_(feats[:, :, None])
+            self.trace = trace
+        self._prev = pred
+        return pred
+
+    @torch.no_grad()
+    def accumulate_grad(self) -> None:
+        """Add -ΣΔθ to the output layer's ``.grad`` (so an optimiser's step moves along +Δθ); reset ΣΔθ."""
+        weight, bias = self.parameters
+        for p, d in ((weight, -self.update[:, :-1]), (bias, -self.update[:, -1])):
+            p.grad = d.clone() if p.grad is None else p.grad + d
+        self.update = torch.zeros_like(self.update)
+
+    def trace_bytes(self) -> int:
+        """Memory held by the eligibility trace (independent of the sequence length)."""
+        return 0 if self.trace is None else self.trace.numel() * self.trace.element_size()
