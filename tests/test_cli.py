@@ -59,3 +59,15 @@ def test_run_on_mnist_idx_files_in_data_root(tmp_path, tmp_runs, capsys):
             "--set", "epochs=1", "--out", str(tmp_runs), "--quiet"]
     assert main(argv) == 0
     assert "fa-vs-bp:bp-accuracy" in capsys.readouterr().out
+
+
+def test_ctrl_c_prints_the_resume_command(monkeypatch, capsys, tmp_runs):
+    from brainlearn.runtime import RunContext
+
+    def interrupt(self, step, state):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunContext, "checkpoint", interrupt)
+    code = main(["run", "fa-vs-bp", "--set", "epochs=2", "--set", "n_train=50", "--out", str(tmp_runs), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 130 and "resume with: brainlearn run fa-vs-bp --resume" in err

@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from brainlearn.errors import BrainlearnError
+from brainlearn.errors import BrainlearnError, Interrupted
 
 EXIT_USAGE, EXIT_FAILED_CLAIMS, EXIT_INTERRUPTED = 2, 1, 130
 
@@ -95,9 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     except BrainlearnError as e:
         print(f"brainlearn: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("brainlearn: interrupted; finished work and the last checkpoint are kept", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        resume = f"; resume with: {e.resume}" if isinstance(e, Interrupted) and e.resume else ""
+        print(f"brainlearn: interrupted; finished work and the last checkpoint are kept{resume}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # output piped into e.g. `head`, which closed early
+        sys.stderr.close()
+        return 0
 
 
 def cmd_list(args) -> int:

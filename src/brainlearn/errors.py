@@ -17,6 +17,14 @@ class ShapeError(BrainlearnError, ValueError):
     """A tensor passed to a public function has the wrong shape or contains NaNs."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run; `resume` is the command that continues it (empty if nothing was saved)."""
+
+    def __init__(self, resume: str = ""):
+        super().__init__(resume)
+        self.resume = resume
+
+
 def check_tensor(x, name: str, ndim: int | None = None, finite: bool = True):
     """Validate a tensor argument of a public function; return it unchanged.
 

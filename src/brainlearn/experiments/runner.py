@@ -13,7 +13,7 @@ import torch
 
 import brainlearn
 from brainlearn import experiments
-from brainlearn.errors import BrainlearnError, ConfigError
+from brainlearn.errors import BrainlearnError, ConfigError, Interrupted
 from brainlearn.experiments.base import Experiment, Result
 from brainlearn.runtime import (
     RunContext,
@@ -83,9 +83,11 @@ def _execute(exp, config, seed, device, run_dir, quiet, figures, resume) -> RunO
     try:
         result = exp.run(config, seed, ctx)
     except KeyboardInterrupt:
-        if run_dir is not None:
-            run_dir.set_status("interrupted", resume=f"brainlearn run {exp.name} --resume {run_dir.path}")
-        raise
+        if run_dir is None:
+            raise
+        resume = f"brainlearn run {exp.name} --resume {run_dir.path}"
+        run_dir.set_status("interrupted", resume=resume)
+        raise Interrupted(resume) from None
     except BrainlearnError as e:
         # A user error (missing data, bad shapes) before anything was recorded leaves no directory behind.
         if run_dir is not None and not resume and not run_dir.metrics():
