@@ -1,0 +1,402 @@
+"""Dynamical similarity analysis (Ostrow, Eisen, Kozachkov & Fiete, NeurIPS 2023), with a fast solver.
+
+1. **Delay embedding.** X (trials K, time T, units N) becomes the Hankel tensor H (K, T', N d),
+   T' = T - (d-1) tau, whose row t is [x_{t+(d-1)tau}, ..., x_{t+tau}, x_t] (newest first).
+2. **HAVOK / DMD.** With the thin SVD of the stacked embedding H = V S U^T (V: (K T', p) whitened
+   "eigen-time-delay" coordinates), keep r columns of V, split them within each trial into V- (times
+   t) and V+ (times t+1) and fit the ridge regression
+
+       A = [ (V-^T V- + lambda I)^(-1) V-^T V+ ]^T        (r, r),
+
+   the linear operator advancing the whitened state one step. At full rank A is invariant, up to
+   an orthogonal change of basis, to any invertible linear map of the data; rank truncation breaks
+   that (the order of the singular values changes).
+3. **Similarity-transform distance** between operators A and B (unit Frobenius norm):
+
+       theta(A, B) = min_{C in O(r)} arccos( tr(A^T C B C^T) ),    in radians, in [0, pi].
+
+   Solved here directly on the orthogonal group (no over-parametrised network): a
+   majorise-minimise / projected-gradient iteration C <- polar(grad g(C) + L C) on
+   g(C) = tr(A0^T C B0 C^T) (A0, B0 the traceless parts, which have the same minimiser), with an
+   adaptive L that falls back to the curvature bound 2 ||A0||_2 ||B0||_2 (where every step is an
+   ascent step). Starts: identity, a reflection (det -1), an eigenbasis warm start of the symmetric
+   parts with signs fixed from the antisymmetric parts, its reflection, and random Haar rotations of
+   both det signs. All pairs x starts run as one batched tensor program; a start stops early when
+   its Riemannian gradient is below ``tol``.
+4. **Eigenvalue-Wasserstein variant** (Redman et al.): the 2-Wasserstein distance between the
+   eigenvalues of A and B as uniform point clouds in the complex plane (the shorter list padded with
+   zeros). Needs no optimisation and is similarity invariant by construction.
+
+Units: ``score_method="angular"`` radians; ``"euclidean"`` ||A^ - C B^ C^T||_F = 2 sin(theta/2) on
+unit-norm operators; ``"wasserstein"`` W2 (the reference library ``DSA`` reports W2 squared).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from brainlearn.errors import ConfigError, ShapeError
+from brainlearn.similarity._base import Metric, as_float64, check_score_method
+
+SCORE_METHODS = ("angular", "euclidean", "wasserstein")
+
+
+# ----------------------------------------------------------------------------------------------
+# 1-2. Delay embedding and the HAVOK/DMD fit
+
+def delay_embed(X, n_delays: int = 1, delay_interval: int = 1) -> torch.Tensor:
+    """Hankel embedding (K, T', N*d) of X (T, N) or (K, T, N); row t is [x_{t+(d-1)tau}, ..., x_t]."""
+    X = as_float64(X, "X")
+    if X.ndim == 2:
+        X = X[None]
+    if n_delays < 1 or delay_interval < 1:
+        raise ConfigError(f"n_delays and delay_interval must be >= 1, got {n_delays} and {delay_interval}")
+    K, T, N = X.shape
+    T_emb = T - (n_delays - 1) * delay_interval
+    if T_emb < 1:
+        raise ShapeError(f"X has {T} time points but n_delays={n_delays}, delay_interval={delay_interval} "
+                         f"need more than {(n_delays - 1) * delay_interval}")
+    lags = (n_delays - 1 - torch.arange(n_delays)) * delay_interval          # newest first
+    index = torch.arange(T_emb)[:, None] + lags[None, :]                     # (T', d)
+    return X[:, index, :].reshape(K, T_emb, n_delays * N)
+
+
+@dataclass(frozen=True)
+class DMDFit:
+    """A fitted HAVOK/DMD model: ``A`` (r, r) float64 is what DSA compares.
+
+    Attributes:
+        A: the operator in whitened delay coordinates, V+ ~= V- A^T.
+        singular_values: all singular values of the delay embedding (descending).
+        rank: r, the number of kept components.
+        n_delays, delay_interval, lamb: the settings used.
+    """
+
+    A: torch.Tensor
+    singular_values: torch.Tensor
+    rank: int
+    n_delays: int
+    delay_interval: int
+    lamb: float
+
+    @property
+    def eigenvalues(self) -> np.ndarray:
+        """Eigenvalues of A (complex, unsorted)."""
+        return torch.linalg.eigvals(self.A).numpy()
+
+    @property
+    def explained_variance(self) -> float:
+        """Fraction of the embedding's variance (S^2) in the kept components."""
+        s2 = self.singular_values.square()
+        return float(s2[: self.rank].sum() / s2.sum())
+
+
+def select_rank(singular_values: torch.Tensor, rank: int | None = None, rank_thresh: float | None = None,
+                rank_explained_variance: float | None = None) -> int:
+    """The rank chosen by at most one of: an int, a singular-value threshold, an explained-variance level."""
+    given = [v is not None for v in (rank, rank_thresh, rank_explained_variance)]
+    if sum(given) > 1:
+        raise ConfigError("give at most one of rank, rank_thresh, rank_explained_variance")
+    p = len(singular_values)
+    if rank is not None:
+        if not 1 <= rank <= p:
+            raise ShapeError(f"rank={rank} must be between 1 and the embedding dimension {p} "
+                             f"(units x n_delays, or the number of samples if smaller)")
+        return int(rank)
+    if rank_thresh is not None:
+        return max(1, int((singular_values > rank_thresh).sum()))
+    if rank_explained_variance is not None:
+        if not 0 < rank_explained_variance <= 1:
+            raise ConfigError(f"rank_explained_variance must be in (0, 1], got {rank_explained_variance}")
+        cum = torch.cumsum(singular_values.square(), 0) / singular_values.square().sum()
+        return min(p, int((cum < rank_explained_variance - 1e-12).sum()) + 1)
+    return p
+
+
+def fit_havok(X, n_delays: int = 1, delay_interval: int = 1, rank: int | None = None,
+              rank_thresh: float | None = None, rank_explained_variance: float | None = None,
+              lamb: float = 0.0) -> DMDFit:
+    """Fit the HAVOK/DMD operator of X (T, N) or (K, T, N) in float64; see the module docstring."""
+    if lamb < 0:
+        raise ConfigError(f"lamb must be >= 0, got {lamb}")
+    H = delay_embed(X, n_delays, delay_interval)
+    K, T_emb, D = H.shape
+    if T_emb < 2:
+        raise ShapeError(f"need at least 2 time points after delay embedding, got {T_emb}")
+    if K * T_emb < D:
+        raise ShapeError(f"the delay embedding has {K * T_emb} samples but {D} dimensions; "
+                         "use fewer delays (or more data)")
+    U, S, _ = torch.linalg.svd(H.reshape(K * T_emb, D), full_matrices=False)
+    r = select_rank(S, rank, rank_thresh, rank_explained_variance)
+    V = U[:, :r].reshape(K, T_emb, r)
+    V_minus, V_plus = V[:, :-1].reshape(-1, r), V[:, 1:].reshape(-1, r)
+    if lamb > 0:  # ridge as an augmented least-squares problem
+        eye = math.sqrt(lamb) * torch.eye(r, dtype=V.dtype)
+        V_minus, V_plus = torch.cat([V_minus, eye]), torch.cat([V_plus, torch.zeros_like(eye)])
+    coef = torch.linalg.lstsq(V_minus, V_plus, driver="gelsd").solution   # V- coef = V+
+    return DMDFit(coef.T.contiguous(), S, r, n_delays, delay_interval, float(lamb))
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. The similarity-transform distance, solved on O(n), batched over pairs and restarts
+
+@dataclass
+class Alignment:
+    """Result of :func:`align_operators` for P pairs.
+
+    Attributes:
+        angle: (P,) theta(A_i, B_i) in radians.
+        C: (P, n, n) orthogonal maps, A_i ~= C_i B_i C_i^T (after unit-norm scaling).
+        converged: (P,) whether the best start reached the gradient tolerance.
+        n_iter: (P,) iterations the best start ran.
+    """
+
+    angle: torch.Tensor
+    C: torch.Tensor
+    converged: torch.Tensor
+    n_iter: torch.Tensor
+
+
+def _unit(A: torch.Tensor) -> torch.Tensor:
+    return A / torch.linalg.matrix_norm(A)[:, None, None].clamp_min(1e-300)
+
+
+def _traceless(A: torch.Tensor) -> torch.Tensor:
+    n = A.shape[-1]
+    return A - (A.diagonal(dim1=-2, dim2=-1).sum(-1) / n)[:, None, None] * torch.eye(n, dtype=A.dtype)
+
+
+def _skew(M: torch.Tensor) -> torch.Tensor:
+    return (M - M.mT) / 2
+
+
+def _polar(M: torch.Tensor) -> torch.Tensor:
+    U, _, Vh = torch.linalg.svd(M)
+    return U @ Vh
+
+
+def _warm_starts(A0: torch.Tensor, B0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Align the eigenbases of the symmetric parts; signs from the antisymmetric parts. Both det signs."""
+    _, VA = torch.linalg.eigh((A0 + A0.mT) / 2)
+    _, VB = torch.linalg.eigh((B0 + B0.mT) / 2)
+    agree = (VA.mT @ A0 @ VA) * (VB.mT @ B0 @ VB)       # >0 where D_i D_j should be +1
+    agree = agree - torch.diag_embed(agree.diagonal(dim1=-2, dim2=-1))
+    pivot = agree.abs().sum(-1).argmax(-1)              # the row with the most sign information
+    row = agree[torch.arange(len(A0)), pivot]           # (P, n)
+    signs = torch.where(row < 0, -1.0, 1.0).to(A0.dtype)
+    signs[torch.arange(len(A0)), pivot] = 1.0
+    C = VA @ torch.diag_embed(signs) @ VB.mT
+    weakest = torch.where(torch.arange(A0.shape[-1])[None] == pivot[:, None], torch.inf, row.abs()).argmin(-1)
+    flip = torch.ones_like(signs)
+    flip[torch.arange(len(A0)), weakest] = -1.0
+    C_flip = VA @ torch.diag_embed(signs * flip) @ VB.mT
+    return C, C_flip
+
+
+def _haar(count: int, n: int, generator: torch.Generator) -> torch.Tensor:
+    Q, R = torch.linalg.qr(torch.randn(count, n, n, generator=generator, dtype=torch.float64))
+    Q = Q * torch.sign(R.diagonal(dim1=-2, dim2=-1))[:, None, :]
+    Q[1::2, :, 0] *= -1.0                               # alternate det +1 / -1
+    return Q
+
+
+def align_operators(A, B, n_random: int = 2, max_iter: int = 1000, tol: float = 1e-7,
+                    seed: int = 0, warm_start: bool = True) -> Alignment:
+    """theta(A_i, B_i) = min_{C in O(n)} arccos tr(A_i^T C B_i C^T) for a batch of pairs.
+
+    Args:
+        A, B: (P, n, n) or (n, n) operators (any norm; each is scaled to unit Frobenius norm).
+        n_random: random Haar starts per pair, besides the 4 structured ones (identity, reflection,
+            eigenbasis warm start and its reflection).
+        max_iter: iteration cap per start.
+        tol: a start stops when the norm of its Riemannian gradient is below `tol` (on unit-norm
+            operators).
+        seed: seed of the random starts.
+        warm_start: include the eigenbasis warm starts (default True; off to test the iteration alone).
+    """
+    A, B = as_float64(A, "A", (2, 3)), as_float64(B, "B", (2, 3))
+    A, B = (A[None], B[None]) if A.ndim == 2 else (A, B)
+    if A.shape != B.shape or A.shape[-1] != A.shape[-2]:
+        raise ShapeError(f"A and B must be square and of the same shape, got {tuple(A.shape)} and {tuple(B.shape)}; "
+                         "use the same rank for both systems, or score_method='wasserstein'")
+    if max_iter < 0 or n_random < 0 or tol <= 0:
+        raise ConfigError(f"need max_iter >= 0, n_random >= 0, tol > 0; got {max_iter}, {n_random}, {tol}")
+    P, n, _ = A.shape
+    A, B = _unit(A), _unit(B)
+    A0, B0 = _traceless(A), _traceless(B)
+
+    # Starts, (P, R, n, n): identity, reflection, warm start and its reflection, random rotations.
+    eye = torch.eye(n, dtype=torch.float64).expand(P, n, n)
+    reflect = eye.clone()
+    reflect[:, 0, 0] = -1.0
+    starts = [eye, reflect, *(_warm_starts(A0, B0) if warm_start else ())]
+    if n_random:
+        g = torch.Generator().manual_seed(seed)
+        starts += list(_haar(P * n_random, n, g).reshape(P, n_random, n, n).unbind(1))
+    if n == 1:
+        starts = starts[:2]
+    R = len(starts)
+    C = torch.stack(starts, 1).reshape(P * R, n, n)
+    pair = torch.arange(P).repeat_interleave(R)
+    A0r, B0r = A0[pair], B0[pair]
+    L_max = 2 * torch.linalg.matrix_norm(A0, ord=2) * torch.linalg.matrix_norm(B0, ord=2)
+    L_max = L_max[pair].clamp_min(1e-12)
+    L = L_max * 0.05                                     # optimistic step; backtracks to L_max
+    n_iter = torch.zeros(P * R, dtype=torch.long)
+    done = torch.zeros(P * R, dtype=torch.bool)
+
+    def objective_and_grad(C, A0, B0):
+        CB = C @ B0
+        G1 = A0 @ C @ B0.mT
+        grad = G1 + A0.mT @ CB
+        return (C * G1).sum((-2, -1)), grad
+
+    g_val, grad = objective_and_grad(C, A0r, B0r)
+    rgrad = C @ _skew(C.mT @ grad)
+    active = torch.arange(P * R)
+    for _ in range(max_iter):
+        stationary = torch.linalg.matrix_norm(rgrad[active]) < tol
+        done[active[stationary]] = True
+        active = active[~stationary]
+        if len(active) == 0:
+            break
+        c, lv, gv = C[active], L[active], g_val[active]
+        c_new = _polar(grad[active] + lv[:, None, None] * c)
+        g_new, grad_new = objective_and_grad(c_new, A0r[active], B0r[active])
+        accept = g_new >= gv - 1e-14
+        ok = active[accept]
+        rgrad_new = c_new[accept] @ _skew(c_new[accept].mT @ grad_new[accept])
+        # Barzilai-Borwein curvature along the accepted step; a rejected step backtracks towards L_max.
+        step, dgrad = c_new[accept] - c[accept], rgrad_new - rgrad[ok]
+        bb = -(step * dgrad).sum((-2, -1)).abs() / (step * step).sum((-2, -1)).clamp_min(1e-300)
+        L[ok] = torch.minimum(torch.maximum(bb.abs(), 1e-3 * L_max[ok]), L_max[ok])
+        rejected = active[~accept]
+        L[rejected] = torch.minimum(L[rejected] * 4.0, L_max[rejected])
+        C[ok], g_val[ok], grad[ok], rgrad[ok] = c_new[accept], g_new[accept], grad_new[accept], rgrad_new
+        n_iter[active] += 1
+
+    # Score every start on the full unit-norm operators and keep the best per pair.
+    resid = torch.linalg.matrix_norm(A[pair] - C @ B[pair] @ C.mT).reshape(P, R)
+    best = resid.argmin(1)
+    flat = torch.arange(P) * R + best
+    angle = 2 * torch.asin((resid[torch.arange(P), best] / 2).clamp(max=1.0))
+    return Alignment(angle, C[flat], done[flat], n_iter[flat])
+
+
+def similarity_transform_distance(A, B, **solver) -> float:
+    """theta(A, B) in radians for two (n, n) operators; `solver` goes to :func:`align_operators`."""
+    return float(align_operators(A, B, **solver).angle[0])
+
+
+def eigenvalue_wasserstein(A, B) -> float:
+    """2-Wasserstein distance between the eigenvalues of A and B (uniform weights, zero-padded).
+
+    With equal-size uniform point sets the optimal plan is a permutation, so this is an assignment
+    problem: W2^2 = min_pi mean_i |a_i - b_pi(i)|^2.
+    """
+    a = A.eigenvalues if isinstance(A, DMDFit) else np.linalg.eigvals(as_float64(A, "A", (2,)).numpy())
+    b = B.eigenvalues if isinstance(B, DMDFit) else np.linalg.eigvals(as_float64(B, "B", (2,)).numpy())
+    return _wasserstein(a, b)
+
+
+def _wasserstein(a: np.ndarray, b: np.ndarray) -> float:
+    m = max(len(a), len(b))
+    a, b = np.pad(a, (0, m - len(a))), np.pad(b, (0, m - len(b)))
+    cost = np.abs(a[:, None] - b[None, :]) ** 2
+    rows, cols = linear_sum_assignment(cost)
+    return float(np.sqrt(cost[rows, cols].mean()))
+
+
+# ----------------------------------------------------------------------------------------------
+# The metric object
+
+class DSA(Metric):
+    """Dynamical similarity analysis as a metric object.
+
+    Args:
+        n_delays, delay_interval: delay embedding (d, tau); defaults 1, 1 (plain DMD).
+        rank, rank_thresh, rank_explained_variance: at most one; default None keeps full rank.
+        lamb: ridge parameter (default 0).
+        score_method: "angular" (radians, default), "euclidean" or "wasserstein" (W2 of eigenvalues).
+        n_random, max_iter, tol, seed: solver settings, see :func:`align_operators` (defaults 2,
+            1000, 1e-7, 0).
+
+    ``prepare(X)`` fits the DMD (a :class:`DMDFit` passes through). ``fit(X, Y)`` finds C (fitted
+    attributes ``C_``, ``converged_``, ``n_iter_``); ``score(X, Y)`` evaluates the angle under that C.
+    Inputs are (time, units) or (trials, time, units) arrays, or DMDFit objects.
+
+    Example:
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).normal(size=(20, 200, 3)).cumsum(1) * 0.1
+        >>> DSA(n_delays=2).fit_score(X, X @ np.diag([1.0, -2.0, 0.5])) < 0.02   # invertible map, full rank
+        True
+    """
+
+    def __init__(self, n_delays: int = 1, delay_interval: int = 1, rank: int | None = None,
+                 rank_thresh: float | None = None, rank_explained_variance: float | None = None,
+                 lamb: float = 0.0, score_method: str = "angular", n_random: int = 2, max_iter: int = 1000,
+                 tol: float = 1e-7, seed: int = 0):
+        if n_delays < 1 or delay_interval < 1:
+            raise ConfigError(f"n_delays and delay_interval must be >= 1, got {n_delays} and {delay_interval}")
+        if sum(v is not None for v in (rank, rank_thresh, rank_explained_variance)) > 1:
+            raise ConfigError("give at most one of rank, rank_thresh, rank_explained_variance")
+        if rank is not None and rank < 1:
+            raise ConfigError(f"rank must be >= 1, got {rank}")
+        if lamb < 0:
+            raise ConfigError(f"lamb must be >= 0, got {lamb}")
+        self.n_delays, self.delay_interval, self.rank = n_delays, delay_interval, rank
+        self.rank_thresh, self.rank_explained_variance, self.lamb = rank_thresh, rank_explained_variance, lamb
+        self.score_method = check_score_method(score_method, SCORE_METHODS)
+        self.n_random, self.max_iter, self.tol, self.seed = n_random, max_iter, tol, seed
+
+    def prepare(self, X) -> DMDFit:
+        if isinstance(X, DMDFit):
+            return X
+        return fit_havok(X, self.n_delays, self.delay_interval, self.rank, self.rank_thresh,
+                         self.rank_explained_variance, self.lamb)
+
+    def _solver(self) -> dict:
+        return {"n_random": self.n_random, "max_iter": self.max_iter, "tol": self.tol, "seed": self.seed}
+
+    def _fit_prepared(self, a: DMDFit, b: DMDFit) -> None:
+        if self.score_method == "wasserstein":
+            return
+        res = align_operators(a.A, b.A, **self._solver())
+        self.C_, self.converged_, self.n_iter_ = res.C[0], bool(res.converged[0]), int(res.n_iter[0])
+
+    def _score_prepared(self, a: DMDFit, b: DMDFit) -> float:
+        if self.score_method == "wasserstein":
+            return _wasserstein(a.eigenvalues, b.eigenvalues)
+        if not hasattr(self, "C_"):
+            raise ConfigError("DSA.score needs fit(X, Y) first (or use fit_score)")
+        if a.A.shape != self.C_.shape or b.A.shape != self.C_.shape:
+            raise ShapeError(f"fitted C is {tuple(self.C_.shape)} but the operators are {tuple(a.A.shape)} "
+                             f"and {tuple(b.A.shape)}")
+        A, B = _unit(a.A[None])[0], _unit(b.A[None])[0]
+        chord = float(torch.linalg.matrix_norm(A - self.C_ @ B @ self.C_.T))
+        return chord if self.score_method == "euclidean" else 2 * math.asin(min(chord / 2, 1.0))
+
+    def distances(self, items_a: list, items_b: list, pairs: list[tuple[int, int]]) -> np.ndarray:
+        """All pairs in one batched solve per operator size (angular/euclidean); Wasserstein per pair."""
+        if self.score_method == "wasserstein":
+            eig_a = [x.eigenvalues for x in items_a]
+            eig_b = eig_a if items_b is items_a else [x.eigenvalues for x in items_b]
+            return np.array([_wasserstein(eig_a[i], eig_b[j]) for i, j in pairs])
+        out = np.empty(len(pairs))
+        sizes = {}
+        for k, (i, j) in enumerate(pairs):
+            if items_a[i].A.shape != items_b[j].A.shape:
+                raise ShapeError(f"operators of different sizes {tuple(items_a[i].A.shape)} and "
+                                 f"{tuple(items_b[j].A.shape)}; use a fixed rank or score_method='wasserstein'")
+            sizes.setdefault(items_a[i].A.shape[0], []).append(k)
+        for ks in sizes.values():
+            A = torch.stack([items_a[pairs[k][0]].A for k in ks])
+            B = torch.stack([items_b[pairs[k][1]].A for k in ks])
+            angle = align_operators(A, B, **self._solver()).angle
+            out[ks] = (angle if self.score_method == "angular" else 2 * torch.sin(angle / 2)).numpy()
+        return out
