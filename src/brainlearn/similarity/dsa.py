@@ -98,7 +98,10 @@ class DMDFit:
 
 def select_rank(singular_values: torch.Tensor, rank: int | None = None, rank_thresh: float | None = None,
                 rank_explained_variance: float | None = None) -> int:
-    """The rank chosen by at most one of: an int, a singular-value threshold, an explained-variance level."""
+    """The rank chosen by at most one of: an int, a singular-value threshold, an explained-variance level.
+
+    With none of them, the numerical rank (singular values above 10 p eps s_max) is kept.
+    """
     given = [v is not None for v in (rank, rank_thresh, rank_explained_variance)]
     if sum(given) > 1:
         raise ConfigError("give at most one of rank, rank_thresh, rank_explained_variance")
@@ -115,7 +118,8 @@ def select_rank(singular_values: torch.Tensor, rank: int | None = None, rank_thr
             raise ConfigError(f"rank_explained_variance must be in (0, 1], got {rank_explained_variance}")
         cum = torch.cumsum(singular_values.square(), 0) / singular_values.square().sum()
         return min(p, int((cum < rank_explained_variance - 1e-12).sum()) + 1)
-    return p
+    # full rank = numerical rank: components at rounding level would make the regression meaningless
+    return max(1, int((singular_values > singular_values[0] * p * torch.finfo(torch.float64).eps * 10).sum()))
 
 
 def fit_havok(X, n_delays: int = 1, delay_interval: int = 1, rank: int | None = None,
@@ -205,17 +209,71 @@ def _haar(count: int, n: int, generator: torch.Generator) -> torch.Tensor:
     return Q
 
 
-def align_operators(A, B, n_random: int = 2, max_iter: int = 1000, tol: float = 1e-7,
+def _objective_and_grad(C, A0, B0):
+    """g(C) = tr(A0^T C B0 C^T) and its Euclidean gradient A0 C B0^T + A0^T C B0."""
+    G1 = A0 @ C @ B0.mT
+    return (C * G1).sum((-2, -1)), G1 + A0.mT @ (C @ B0)
+
+
+def _ascend(C, A0, B0, L_max, max_iter: int, tol: float, window: int = 5):
+    """Maximise g over O(n) from the starts C (M, n, n): C <- polar(grad + L C).
+
+    L is a Barzilai-Borwein curvature estimate, accepted non-monotonically (against the worst of the
+    last `window` values, Grippo-Lampariello-Lucidi); a rejected step raises L towards L_max, where
+    the step is a majorise-minimise step and always ascends. Returns the best C seen per start, its
+    g, the iterations run and whether the Riemannian gradient fell below `tol`.
+    """
+    M = len(C)
+    g_val, grad = _objective_and_grad(C, A0, B0)
+    rgrad = C @ _skew(C.mT @ grad)
+    best_C, best_g = C.clone(), g_val.clone()
+    history = g_val[:, None].repeat(1, window)
+    L = L_max * 0.05
+    n_iter = torch.zeros(M, dtype=torch.long)
+    done = torch.zeros(M, dtype=torch.bool)
+    active = torch.arange(M)
+    for _ in range(max_iter):
+        stationary = torch.linalg.matrix_norm(rgrad[active]) < tol
+        done[active[stationary]] = True
+        active = active[~stationary]
+        if len(active) == 0:
+            break
+        c = C[active]
+        c_new = _polar(grad[active] + L[active, None, None] * c)
+        g_new, grad_new = _objective_and_grad(c_new, A0[active], B0[active])
+        accept = (g_new >= history[active].min(1).values - 1e-15) | (L[active] >= L_max[active])
+        ok, bad = active[accept], active[~accept]
+        c_ok, g_ok, grad_ok = c_new[accept], g_new[accept], grad_new[accept]
+        rgrad_ok = c_ok @ _skew(c_ok.mT @ grad_ok)
+        step, dgrad = c_ok - c[accept], rgrad_ok - rgrad[ok]
+        bb = (step * dgrad).sum((-2, -1)).abs() / (step * step).sum((-2, -1)).clamp_min(1e-300)
+        L[ok] = torch.minimum(torch.maximum(bb, 1e-3 * L_max[ok]), L_max[ok])
+        L[bad] = torch.minimum(L[bad] * 4.0, L_max[bad])
+        C[ok], g_val[ok], grad[ok], rgrad[ok] = c_ok, g_ok, grad_ok, rgrad_ok
+        history[ok] = torch.cat([history[ok, 1:], g_ok[:, None]], 1)
+        better = g_ok > best_g[ok]
+        best_C[ok[better]], best_g[ok[better]] = c_ok[better], g_ok[better]
+        n_iter[active] += 1
+    return best_C, best_g, n_iter, done
+
+
+def align_operators(A, B, n_random: int = 2, max_iter: int = 1000, tol: float = 1e-6, n_probe: int = 20,
                     seed: int = 0, warm_start: bool = True) -> Alignment:
     """theta(A_i, B_i) = min_{C in O(n)} arccos tr(A_i^T C B_i C^T) for a batch of pairs.
 
+    Every pair gets 4 structured starts (identity, a reflection, the eigenbasis warm start and its
+    reflection, so both det signs) and `n_random` random Haar rotations of alternating det (the same
+    for every pair of the batch), each also used transposed. The start set is thereby closed under
+    transposition, and since iterating on (B, A) from S is iterating on (A, B) from S^T,
+    theta(A, B) = theta(B, A) exactly. All starts run `n_probe` iterations as one batch, then only
+    the best start per pair continues.
+
     Args:
         A, B: (P, n, n) or (n, n) operators (any norm; each is scaled to unit Frobenius norm).
-        n_random: random Haar starts per pair, besides the 4 structured ones (identity, reflection,
-            eigenbasis warm start and its reflection).
-        max_iter: iteration cap per start.
-        tol: a start stops when the norm of its Riemannian gradient is below `tol` (on unit-norm
-            operators).
+        n_random: random rotations per pair (default 2; 2 n_random random starts).
+        max_iter: iteration cap per pair, probe included (default 1000).
+        tol: stop when the norm of the Riemannian gradient (unit-norm operators) is below `tol`.
+        n_probe: iterations every start runs before the best one per pair is kept (default 20).
         seed: seed of the random starts.
         warm_start: include the eigenbasis warm starts (default True; off to test the iteration alone).
     """
@@ -224,68 +282,35 @@ def align_operators(A, B, n_random: int = 2, max_iter: int = 1000, tol: float = 
     if A.shape != B.shape or A.shape[-1] != A.shape[-2]:
         raise ShapeError(f"A and B must be square and of the same shape, got {tuple(A.shape)} and {tuple(B.shape)}; "
                          "use the same rank for both systems, or score_method='wasserstein'")
-    if max_iter < 0 or n_random < 0 or tol <= 0:
-        raise ConfigError(f"need max_iter >= 0, n_random >= 0, tol > 0; got {max_iter}, {n_random}, {tol}")
+    if max_iter < 0 or n_random < 0 or tol <= 0 or n_probe < 0:
+        raise ConfigError(f"need max_iter >= 0, n_random >= 0, n_probe >= 0, tol > 0; "
+                          f"got {max_iter}, {n_random}, {n_probe}, {tol}")
     P, n, _ = A.shape
     A, B = _unit(A), _unit(B)
     A0, B0 = _traceless(A), _traceless(B)
+    L_max = (2 * torch.linalg.matrix_norm(A0, ord=2) * torch.linalg.matrix_norm(B0, ord=2)).clamp_min(1e-12)
 
-    # Starts, (P, R, n, n): identity, reflection, warm start and its reflection, random rotations.
+    # Starts (P, R, n, n): identity, reflection, warm start and its reflection, random rotations.
     eye = torch.eye(n, dtype=torch.float64).expand(P, n, n)
     reflect = eye.clone()
     reflect[:, 0, 0] = -1.0
     starts = [eye, reflect, *(_warm_starts(A0, B0) if warm_start else ())]
-    if n_random:
-        g = torch.Generator().manual_seed(seed)
-        starts += list(_haar(P * n_random, n, g).reshape(P, n_random, n, n).unbind(1))
+    if n_random:  # the same rotations for every pair, each with its transpose (see the docstring)
+        Q = _haar(n_random, n, torch.Generator().manual_seed(seed))
+        starts += [q.expand(P, n, n) for q in (*Q, *Q.mT)]
     if n == 1:
         starts = starts[:2]
     R = len(starts)
-    C = torch.stack(starts, 1).reshape(P * R, n, n)
     pair = torch.arange(P).repeat_interleave(R)
-    A0r, B0r = A0[pair], B0[pair]
-    L_max = 2 * torch.linalg.matrix_norm(A0, ord=2) * torch.linalg.matrix_norm(B0, ord=2)
-    L_max = L_max[pair].clamp_min(1e-12)
-    L = L_max * 0.05                                     # optimistic step; backtracks to L_max
-    n_iter = torch.zeros(P * R, dtype=torch.long)
-    done = torch.zeros(P * R, dtype=torch.bool)
-
-    def objective_and_grad(C, A0, B0):
-        CB = C @ B0
-        G1 = A0 @ C @ B0.mT
-        grad = G1 + A0.mT @ CB
-        return (C * G1).sum((-2, -1)), grad
-
-    g_val, grad = objective_and_grad(C, A0r, B0r)
-    rgrad = C @ _skew(C.mT @ grad)
-    active = torch.arange(P * R)
-    for _ in range(max_iter):
-        stationary = torch.linalg.matrix_norm(rgrad[active]) < tol
-        done[active[stationary]] = True
-        active = active[~stationary]
-        if len(active) == 0:
-            break
-        c, lv, gv = C[active], L[active], g_val[active]
-        c_new = _polar(grad[active] + lv[:, None, None] * c)
-        g_new, grad_new = objective_and_grad(c_new, A0r[active], B0r[active])
-        accept = g_new >= gv - 1e-14
-        ok = active[accept]
-        rgrad_new = c_new[accept] @ _skew(c_new[accept].mT @ grad_new[accept])
-        # Barzilai-Borwein curvature along the accepted step; a rejected step backtracks towards L_max.
-        step, dgrad = c_new[accept] - c[accept], rgrad_new - rgrad[ok]
-        bb = -(step * dgrad).sum((-2, -1)).abs() / (step * step).sum((-2, -1)).clamp_min(1e-300)
-        L[ok] = torch.minimum(torch.maximum(bb.abs(), 1e-3 * L_max[ok]), L_max[ok])
-        rejected = active[~accept]
-        L[rejected] = torch.minimum(L[rejected] * 4.0, L_max[rejected])
-        C[ok], g_val[ok], grad[ok], rgrad[ok] = c_new[accept], g_new[accept], grad_new[accept], rgrad_new
-        n_iter[active] += 1
-
-    # Score every start on the full unit-norm operators and keep the best per pair.
-    resid = torch.linalg.matrix_norm(A[pair] - C @ B[pair] @ C.mT).reshape(P, R)
-    best = resid.argmin(1)
-    flat = torch.arange(P) * R + best
-    angle = 2 * torch.asin((resid[torch.arange(P), best] / 2).clamp(max=1.0))
-    return Alignment(angle, C[flat], done[flat], n_iter[flat])
+    probe = min(n_probe, max_iter)
+    C, g_val, n_iter, done = _ascend(torch.stack(starts, 1).reshape(P * R, n, n), A0[pair], B0[pair],
+                                     L_max[pair], probe, tol)
+    best = torch.arange(P) * R + g_val.reshape(P, R).argmax(1)
+    C, _, more, done = _ascend(C[best], A0, B0, L_max, max_iter - probe, tol)
+    n_iter = n_iter[best] + more
+    chord = torch.linalg.matrix_norm(A - C @ B @ C.mT)
+    angle = 2 * torch.asin((chord / 2).clamp(max=1.0))
+    return Alignment(angle, C, done, n_iter)
 
 
 def similarity_transform_distance(A, B, **solver) -> float:
@@ -324,7 +349,7 @@ class DSA(Metric):
         lamb: ridge parameter (default 0).
         score_method: "angular" (radians, default), "euclidean" or "wasserstein" (W2 of eigenvalues).
         n_random, max_iter, tol, seed: solver settings, see :func:`align_operators` (defaults 2,
-            1000, 1e-7, 0).
+            1000, 1e-6, 0).
 
     ``prepare(X)`` fits the DMD (a :class:`DMDFit` passes through). ``fit(X, Y)`` finds C (fitted
     attributes ``C_``, ``converged_``, ``n_iter_``); ``score(X, Y)`` evaluates the angle under that C.
@@ -340,7 +365,7 @@ class DSA(Metric):
     def __init__(self, n_delays: int = 1, delay_interval: int = 1, rank: int | None = None,
                  rank_thresh: float | None = None, rank_explained_variance: float | None = None,
                  lamb: float = 0.0, score_method: str = "angular", n_random: int = 2, max_iter: int = 1000,
-                 tol: float = 1e-7, seed: int = 0):
+                 tol: float = 1e-6, seed: int = 0):
         if n_delays < 1 or delay_interval < 1:
             raise ConfigError(f"n_delays and delay_interval must be >= 1, got {n_delays} and {delay_interval}")
         if sum(v is not None for v in (rank, rank_thresh, rank_explained_variance)) > 1:
