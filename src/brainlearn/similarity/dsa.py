@@ -15,14 +15,13 @@
 
        theta(A, B) = min_{C in O(r)} arccos( tr(A^T C B C^T) ),    in radians, in [0, pi].
 
-   Solved here directly on the orthogonal group (no over-parametrised network): a
-   majorise-minimise / projected-gradient iteration C <- polar(grad g(C) + L C) on
-   g(C) = tr(A0^T C B0 C^T) (A0, B0 the traceless parts, which have the same minimiser), with an
-   adaptive L that falls back to the curvature bound 2 ||A0||_2 ||B0||_2 (where every step is an
-   ascent step). Starts: identity, a reflection (det -1), an eigenbasis warm start of the symmetric
-   parts with signs fixed from the antisymmetric parts, its reflection, and random Haar rotations of
-   both det signs. All pairs x starts run as one batched tensor program; a start stops early when
-   its Riemannian gradient is below ``tol``.
+   Solved here directly on the orthogonal group (no over-parametrised network): Riemannian L-BFGS
+   on g(C) = tr(A0^T C B0 C^T) (A0, B0 the traceless parts, which have the same maximiser), with
+   Cayley-retraction steps and Armijo backtracking. Starts: identity, a reflection (det -1), an
+   eigenbasis warm start of the symmetric parts with signs fixed from the antisymmetric parts, its
+   reflection, and random Haar rotations of both det signs (with their transposes, which makes the
+   distance exactly symmetric). All pairs x starts run as one batched tensor program; a start stops
+   when its Riemannian gradient is below ``tol``, and the best start per pair is kept.
 4. **Eigenvalue-Wasserstein variant** (Redman et al.): the 2-Wasserstein distance between the
    eigenvalues of A and B as uniform point clouds in the complex plane (the shorter list padded with
    zeros). Needs no optimisation and is similarity invariant by construction.
@@ -179,11 +178,6 @@ def _skew(M: torch.Tensor) -> torch.Tensor:
     return (M - M.mT) / 2
 
 
-def _polar(M: torch.Tensor) -> torch.Tensor:
-    U, _, Vh = torch.linalg.svd(M)
-    return U @ Vh
-
-
 def _warm_starts(A0: torch.Tensor, B0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Align the eigenbases of the symmetric parts; signs from the antisymmetric parts. Both det signs."""
     _, VA = torch.linalg.eigh((A0 + A0.mT) / 2)
@@ -215,65 +209,104 @@ def _objective_and_grad(C, A0, B0):
     return (C * G1).sum((-2, -1)), G1 + A0.mT @ (C @ B0)
 
 
-def _ascend(C, A0, B0, L_max, max_iter: int, tol: float, window: int = 5):
-    """Maximise g over O(n) from the starts C (M, n, n): C <- polar(grad + L C).
+def _inner(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    return (X * Y).sum((-2, -1))
 
-    L is a Barzilai-Borwein curvature estimate, accepted non-monotonically (against the worst of the
-    last `window` values, Grippo-Lampariello-Lucidi); a rejected step raises L towards L_max, where
-    the step is a majorise-minimise step and always ascends. Returns the best C seen per start, its
-    g, the iterations run and whether the Riemannian gradient fell below `tol`.
+
+def _cayley(D: torch.Tensor) -> torch.Tensor:
+    """(I - D/2)^(-1) (I + D/2): orthogonal for skew D, det +1."""
+    eye = torch.eye(D.shape[-1], dtype=D.dtype)
+    return torch.linalg.solve(eye - D / 2, eye + D / 2)
+
+
+def _ascend(C: torch.Tensor, A0: torch.Tensor, B0: torch.Tensor, max_iter: int, tol: float, memory: int = 8):
+    """Maximise g over O(n) from the starts C (M, n, n) by Riemannian L-BFGS, all starts in one batch.
+
+    Tangent vectors are represented in the Lie algebra (C Omega with Omega skew), so the L-BFGS memory
+    needs no vector transport; steps are C <- C cayley(t D) with Armijo backtracking on t (a Cayley
+    step never changes det C). A start stops when ||skew(C^T grad g)||_F < tol, or when no step
+    along its direction increases g any more (a numerical optimum).
+    Returns C, g(C), iterations and whether each start stopped on the gradient tolerance.
     """
-    M = len(C)
-    g_val, grad = _objective_and_grad(C, A0, B0)
-    rgrad = C @ _skew(C.mT @ grad)
-    best_C, best_g = C.clone(), g_val.clone()
-    history = g_val[:, None].repeat(1, window)
-    L = L_max * 0.05
+    M, n, _ = C.shape
+    g, G = _objective_and_grad(C, A0, B0)
+    W = _skew(C.mT @ G)                                           # gradient of g in the algebra
+    S = torch.zeros(M, memory, n, n, dtype=C.dtype)               # L-BFGS memory (newest last)
+    Y = torch.zeros_like(S)
+    rho = torch.zeros(M, memory, dtype=C.dtype)                   # 0 marks an empty slot
     n_iter = torch.zeros(M, dtype=torch.long)
     done = torch.zeros(M, dtype=torch.bool)
     active = torch.arange(M)
     for _ in range(max_iter):
-        stationary = torch.linalg.matrix_norm(rgrad[active]) < tol
+        stationary = torch.linalg.matrix_norm(W[active]) < tol
         done[active[stationary]] = True
         active = active[~stationary]
         if len(active) == 0:
             break
-        c = C[active]
-        c_new = _polar(grad[active] + L[active, None, None] * c)
-        g_new, grad_new = _objective_and_grad(c_new, A0[active], B0[active])
-        accept = (g_new >= history[active].min(1).values - 1e-15) | (L[active] >= L_max[active])
-        ok, bad = active[accept], active[~accept]
-        c_ok, g_ok, grad_ok = c_new[accept], g_new[accept], grad_new[accept]
-        rgrad_ok = c_ok @ _skew(c_ok.mT @ grad_ok)
-        step, dgrad = c_ok - c[accept], rgrad_ok - rgrad[ok]
-        bb = (step * dgrad).sum((-2, -1)).abs() / (step * step).sum((-2, -1)).clamp_min(1e-300)
-        L[ok] = torch.minimum(torch.maximum(bb, 1e-3 * L_max[ok]), L_max[ok])
-        L[bad] = torch.minimum(L[bad] * 4.0, L_max[bad])
-        C[ok], g_val[ok], grad[ok], rgrad[ok] = c_ok, g_ok, grad_ok, rgrad_ok
-        history[ok] = torch.cat([history[ok, 1:], g_ok[:, None]], 1)
-        better = g_ok > best_g[ok]
-        best_C[ok[better]], best_g[ok[better]] = c_ok[better], g_ok[better]
+        w, s_, y_, r_ = W[active], S[active], Y[active], rho[active]
+        # two-loop recursion for the ascent direction D ~ H w
+        q, alphas = w.clone(), []
+        for k in range(memory - 1, -1, -1):
+            a = r_[:, k] * _inner(s_[:, k], q)
+            q = q - a[:, None, None] * y_[:, k]
+            alphas.append(a)
+        bb = _inner(s_[:, -1], y_[:, -1]) / _inner(y_[:, -1], y_[:, -1]).clamp_min(1e-300)
+        scale = torch.where(r_[:, -1] > 0, bb, 0.1 / torch.linalg.matrix_norm(w).clamp_min(1e-300))
+        D = scale[:, None, None] * q
+        for k in range(memory):
+            b = r_[:, k] * _inner(y_[:, k], D)
+            D = D + s_[:, k] * (alphas[memory - 1 - k] - b)[:, None, None]
+        slope = _inner(w, D)
+        uphill = slope > 0
+        D = torch.where(uphill[:, None, None], D, w)                 # safeguard: plain gradient ascent
+        slope = torch.where(uphill, slope, _inner(w, w))
+        # Armijo backtracking, batched over the starts still searching
+        t = torch.ones(len(active), dtype=C.dtype)
+        searching = torch.ones(len(active), dtype=torch.bool)
+        c_new, g_new, G_new = C[active].clone(), g[active].clone(), G[active].clone()
+        for _ in range(30):
+            idx = searching.nonzero().squeeze(1)
+            if len(idx) == 0:
+                break
+            cand = C[active[idx]] @ _cayley(t[idx, None, None] * D[idx])
+            gc, Gc = _objective_and_grad(cand, A0[active[idx]], B0[active[idx]])
+            ok = gc >= g[active[idx]] + 1e-4 * t[idx] * slope[idx]
+            hit = idx[ok]
+            c_new[hit], g_new[hit], G_new[hit] = cand[ok], gc[ok], Gc[ok]
+            searching[hit] = False
+            t[idx[~ok]] *= 0.5
+        moved = active[~searching]
+        done[active[searching]] = True                                # no ascent left: numerical optimum
+        keep = ~searching
+        W_new = _skew(c_new[keep].mT @ G_new[keep])
+        step, dgrad = t[keep, None, None] * D[keep], W[moved] - W_new     # y for minimising -g
+        sy = _inner(step, dgrad)
+        store = (sy > 1e-16)[:, None]
+        S[moved] = torch.where(store[..., None, None], torch.cat([S[moved, 1:], step[:, None]], 1), S[moved])
+        Y[moved] = torch.where(store[..., None, None], torch.cat([Y[moved, 1:], dgrad[:, None]], 1), Y[moved])
+        rho[moved] = torch.where(store, torch.cat([rho[moved, 1:], 1 / sy.clamp_min(1e-300)[:, None]], 1), rho[moved])
+        C[moved], g[moved], G[moved], W[moved] = c_new[keep], g_new[keep], G_new[keep], W_new
         n_iter[active] += 1
-    return best_C, best_g, n_iter, done
+        active = moved
+    return C, g, n_iter, done
 
 
-def align_operators(A, B, n_random: int = 2, max_iter: int = 1000, tol: float = 1e-6, n_probe: int = 20,
-                    seed: int = 0, warm_start: bool = True) -> Alignment:
+def align_operators(A, B, n_random: int = 4, max_iter: int = 500, tol: float = 1e-6, seed: int = 0,
+                    warm_start: bool = True) -> Alignment:
     """theta(A_i, B_i) = min_{C in O(n)} arccos tr(A_i^T C B_i C^T) for a batch of pairs.
 
     Every pair gets 4 structured starts (identity, a reflection, the eigenbasis warm start and its
     reflection, so both det signs) and `n_random` random Haar rotations of alternating det (the same
     for every pair of the batch), each also used transposed. The start set is thereby closed under
     transposition, and since iterating on (B, A) from S is iterating on (A, B) from S^T,
-    theta(A, B) = theta(B, A) exactly. All starts run `n_probe` iterations as one batch, then only
-    the best start per pair continues.
+    theta(A, B) = theta(B, A) exactly. All starts of all pairs run as one batch (Riemannian L-BFGS
+    on the traceless parts, see :func:`_ascend`) and the best one per pair is kept.
 
     Args:
         A, B: (P, n, n) or (n, n) operators (any norm; each is scaled to unit Frobenius norm).
-        n_random: random rotations per pair (default 2; 2 n_random random starts).
-        max_iter: iteration cap per pair, probe included (default 1000).
+        n_random: random rotations per pair (default 4, so 2 n_random random starts).
+        max_iter: iteration cap per start (default 500).
         tol: stop when the norm of the Riemannian gradient (unit-norm operators) is below `tol`.
-        n_probe: iterations every start runs before the best one per pair is kept (default 20).
         seed: seed of the random starts.
         warm_start: include the eigenbasis warm starts (default True; off to test the iteration alone).
     """
@@ -282,13 +315,11 @@ def align_operators(A, B, n_random: int = 2, max_iter: int = 1000, tol: float = 
     if A.shape != B.shape or A.shape[-1] != A.shape[-2]:
         raise ShapeError(f"A and B must be square and of the same shape, got {tuple(A.shape)} and {tuple(B.shape)}; "
                          "use the same rank for both systems, or score_method='wasserstein'")
-    if max_iter < 0 or n_random < 0 or tol <= 0 or n_probe < 0:
-        raise ConfigError(f"need max_iter >= 0, n_random >= 0, n_probe >= 0, tol > 0; "
-                          f"got {max_iter}, {n_random}, {n_probe}, {tol}")
+    if max_iter < 0 or n_random < 0 or tol <= 0:
+        raise ConfigError(f"need max_iter >= 0, n_random >= 0, tol > 0; got {max_iter}, {n_random}, {tol}")
     P, n, _ = A.shape
     A, B = _unit(A), _unit(B)
     A0, B0 = _traceless(A), _traceless(B)
-    L_max = (2 * torch.linalg.matrix_norm(A0, ord=2) * torch.linalg.matrix_norm(B0, ord=2)).clamp_min(1e-12)
 
     # Starts (P, R, n, n): identity, reflection, warm start and its reflection, random rotations.
     eye = torch.eye(n, dtype=torch.float64).expand(P, n, n)
@@ -301,16 +332,26 @@ def align_operators(A, B, n_random: int = 2, max_iter: int = 1000, tol: float = 
     if n == 1:
         starts = starts[:2]
     R = len(starts)
-    pair = torch.arange(P).repeat_interleave(R)
-    probe = min(n_probe, max_iter)
-    C, g_val, n_iter, done = _ascend(torch.stack(starts, 1).reshape(P * R, n, n), A0[pair], B0[pair],
-                                     L_max[pair], probe, tol)
-    best = torch.arange(P) * R + g_val.reshape(P, R).argmax(1)
-    C, _, more, done = _ascend(C[best], A0, B0, L_max, max_iter - probe, tol)
-    n_iter = n_iter[best] + more
+    C = torch.stack(starts, 1)                                                   # (P, R, n, n)
+    # pairs that a structured start already aligns exactly (identical or exactly conjugate) need no search
+    exact = (torch.linalg.matrix_norm(A[:, None] - C @ B[:, None] @ C.mT) < 1e-12).any(1)
+    g_val = torch.full((P, R), -torch.inf, dtype=torch.float64)
+    g_val[exact] = _objective_and_grad(C[exact], A0[exact, None], B0[exact, None])[0]
+    n_iter = torch.zeros(P, R, dtype=torch.long)
+    done = exact[:, None].expand(P, R).clone()
+    todo = (~exact).nonzero().squeeze(1)
+    if len(todo):
+        k = len(todo)
+        Cs, gs, its, dn = _ascend(C[todo].reshape(k * R, n, n), A0[todo].repeat_interleave(R, 0),
+                                  B0[todo].repeat_interleave(R, 0), max_iter, tol)
+        C[todo], g_val[todo], n_iter[todo], done[todo] = (Cs.reshape(k, R, n, n), gs.reshape(k, R),
+                                                          its.reshape(k, R), dn.reshape(k, R))
+    best = g_val.argmax(1)
+    rows = torch.arange(P)
+    C = C[rows, best]
     chord = torch.linalg.matrix_norm(A - C @ B @ C.mT)
     angle = 2 * torch.asin((chord / 2).clamp(max=1.0))
-    return Alignment(angle, C, done, n_iter)
+    return Alignment(angle, C, done[rows, best], n_iter[rows, best])
 
 
 def similarity_transform_distance(A, B, **solver) -> float:
@@ -348,8 +389,8 @@ class DSA(Metric):
         rank, rank_thresh, rank_explained_variance: at most one; default None keeps full rank.
         lamb: ridge parameter (default 0).
         score_method: "angular" (radians, default), "euclidean" or "wasserstein" (W2 of eigenvalues).
-        n_random, max_iter, tol, seed: solver settings, see :func:`align_operators` (defaults 2,
-            1000, 1e-6, 0).
+        n_random, max_iter, tol, seed: solver settings, see :func:`align_operators` (defaults 4,
+            500, 1e-6, 0).
 
     ``prepare(X)`` fits the DMD (a :class:`DMDFit` passes through). ``fit(X, Y)`` finds C (fitted
     attributes ``C_``, ``converged_``, ``n_iter_``); ``score(X, Y)`` evaluates the angle under that C.
@@ -364,7 +405,7 @@ class DSA(Metric):
 
     def __init__(self, n_delays: int = 1, delay_interval: int = 1, rank: int | None = None,
                  rank_thresh: float | None = None, rank_explained_variance: float | None = None,
-                 lamb: float = 0.0, score_method: str = "angular", n_random: int = 2, max_iter: int = 1000,
+                 lamb: float = 0.0, score_method: str = "angular", n_random: int = 4, max_iter: int = 500,
                  tol: float = 1e-6, seed: int = 0):
         if n_delays < 1 or delay_interval < 1:
             raise ConfigError(f"n_delays and delay_interval must be >= 1, got {n_delays} and {delay_interval}")

@@ -152,12 +152,12 @@ def lorenz(rho: float, n_traj: int = 200, n_steps: int = 200, dt: float = 0.01, 
 
 
 def lorenz_classes(n_traj: int = 50, n_steps: int = 200, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
-    """The nine Lorenz configurations and their class labels (one seed offset per configuration)."""
-    systems, labels = [], []
-    for k, (name, rhos) in enumerate(LORENZ_CLASSES.items()):
-        for j, rho in enumerate(rhos):
-            systems.append(lorenz(rho, n_traj, n_steps, seed=seed * 100 + 3 * k + j))
-            labels.append(name)
+    """The nine Lorenz configurations and their class labels.
+
+    As in the reference code of 2410.24070, all configurations share the same initial points.
+    """
+    systems = [lorenz(rho, n_traj, n_steps, seed=seed) for rhos in LORENZ_CLASSES.values() for rho in rhos]
+    labels = [name for name, rhos in LORENZ_CLASSES.items() for _ in rhos]
     return systems, np.array(labels)
 
 
