@@ -96,7 +96,7 @@ class SolverConfig:
     triangle_size: int = 10
     triangle_matrices: int = 5
     max_iter: int = 500
-    n_random: int = 4
+    n_random: int = 2
 
     def __post_init__(self):
         require(len(self.sizes) >= 1 and min(self.sizes) >= 2, f"sizes must be >= 2, got {self.sizes}")
@@ -239,7 +239,7 @@ class AttractorsConfig:
     delay_interval: int = 1
     rank: int = 15
     max_iter: int = 500
-    n_random: int = 4
+    n_random: int = 2
 
     def __post_init__(self):
         require(len(self.sigmas) >= 1 and min(self.sigmas) >= 0, f"sigmas must be >= 0, got {self.sigmas}")
@@ -366,7 +366,7 @@ class LorenzConfig:
     noise: tuple[float, ...] = tc.NOISE_SCHEDULE
     mixing: tuple[float, ...] = tc.MIXING_SCHEDULE
     max_iter: int = 500
-    n_random: int = 4
+    n_random: int = 2
 
     def __post_init__(self):
         require(self.n_traj >= 1 and self.n_steps >= 2, "need n_traj >= 1 and n_steps >= 2")

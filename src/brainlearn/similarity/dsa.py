@@ -219,21 +219,23 @@ def _cayley(D: torch.Tensor) -> torch.Tensor:
     return torch.linalg.solve(eye - D / 2, eye + D / 2)
 
 
-def _ascend(C: torch.Tensor, A0: torch.Tensor, B0: torch.Tensor, max_iter: int, tol: float, memory: int = 8):
+def _ascend(C: torch.Tensor, A0: torch.Tensor, B0: torch.Tensor, max_iter: int, tol: float, memory: int = 6):
     """Maximise g over O(n) from the starts C (M, n, n) by Riemannian L-BFGS, all starts in one batch.
 
-    Tangent vectors are represented in the Lie algebra (C Omega with Omega skew), so the L-BFGS memory
-    needs no vector transport; steps are C <- C cayley(t D) with Armijo backtracking on t (a Cayley
-    step never changes det C). A start stops when ||skew(C^T grad g)||_F < tol, or when no step
-    along its direction increases g any more (a numerical optimum).
+    Tangent vectors at C are written C Omega with Omega skew (the Lie algebra); a step is
+    C <- C U with U = cayley(t D), Armijo backtracking on t (a Cayley step never changes det C).
+    The L-BFGS memory is carried along by projection onto the new tangent space, which in these
+    coordinates is Omega <- skew(U^T Omega). Every operation commutes with transposition, so
+    iterating on (B, A) from C^T is iterating on (A, B) from C, transposed. A start stops when its
+    Riemannian gradient norm is below `tol`, or when no step along its direction increases g.
     Returns C, g(C), iterations and whether each start stopped on the gradient tolerance.
     """
     M, n, _ = C.shape
     g, G = _objective_and_grad(C, A0, B0)
-    W = _skew(C.mT @ G)                                           # gradient of g in the algebra
+    W = _skew(C.mT @ G)                                           # Riemannian gradient of g
     S = torch.zeros(M, memory, n, n, dtype=C.dtype)               # L-BFGS memory (newest last)
     Y = torch.zeros_like(S)
-    rho = torch.zeros(M, memory, dtype=C.dtype)                   # 0 marks an empty slot
+    filled = torch.zeros(M, memory, dtype=torch.bool)
     n_iter = torch.zeros(M, dtype=torch.long)
     done = torch.zeros(M, dtype=torch.bool)
     active = torch.arange(M)
@@ -243,18 +245,20 @@ def _ascend(C: torch.Tensor, A0: torch.Tensor, B0: torch.Tensor, max_iter: int, 
         active = active[~stationary]
         if len(active) == 0:
             break
-        w, s_, y_, r_ = W[active], S[active], Y[active], rho[active]
-        # two-loop recursion for the ascent direction D ~ H w
+        c, w, s_, y_ = C[active], W[active], S[active], Y[active]
+        sy = _inner(s_, y_)
+        rho = torch.where(filled[active] & (sy > 1e-16), 1 / sy.clamp_min(1e-300), 0.0)
+        # two-loop recursion for the ascent direction D ~ H w (H: inverse Hessian of -g)
         q, alphas = w.clone(), []
         for k in range(memory - 1, -1, -1):
-            a = r_[:, k] * _inner(s_[:, k], q)
+            a = rho[:, k] * _inner(s_[:, k], q)
             q = q - a[:, None, None] * y_[:, k]
             alphas.append(a)
-        bb = _inner(s_[:, -1], y_[:, -1]) / _inner(y_[:, -1], y_[:, -1]).clamp_min(1e-300)
-        scale = torch.where(r_[:, -1] > 0, bb, 0.1 / torch.linalg.matrix_norm(w).clamp_min(1e-300))
+        bb = sy[:, -1] / _inner(y_[:, -1], y_[:, -1]).clamp_min(1e-300)
+        scale = torch.where(rho[:, -1] > 0, bb, 0.1 / torch.linalg.matrix_norm(w).clamp_min(1e-300))
         D = scale[:, None, None] * q
         for k in range(memory):
-            b = r_[:, k] * _inner(y_[:, k], D)
+            b = rho[:, k] * _inner(y_[:, k], D)
             D = D + s_[:, k] * (alphas[memory - 1 - k] - b)[:, None, None]
         slope = _inner(w, D)
         uphill = slope > 0
@@ -263,35 +267,35 @@ def _ascend(C: torch.Tensor, A0: torch.Tensor, B0: torch.Tensor, max_iter: int, 
         # Armijo backtracking, batched over the starts still searching
         t = torch.ones(len(active), dtype=C.dtype)
         searching = torch.ones(len(active), dtype=torch.bool)
-        c_new, g_new, G_new = C[active].clone(), g[active].clone(), G[active].clone()
+        U, g_new, G_new = torch.empty_like(c), g[active].clone(), G[active].clone()
         for _ in range(30):
             idx = searching.nonzero().squeeze(1)
             if len(idx) == 0:
                 break
-            cand = C[active[idx]] @ _cayley(t[idx, None, None] * D[idx])
-            gc, Gc = _objective_and_grad(cand, A0[active[idx]], B0[active[idx]])
+            u = _cayley(t[idx, None, None] * D[idx])
+            gc, Gc = _objective_and_grad(c[idx] @ u, A0[active[idx]], B0[active[idx]])
             ok = gc >= g[active[idx]] + 1e-4 * t[idx] * slope[idx]
             hit = idx[ok]
-            c_new[hit], g_new[hit], G_new[hit] = cand[ok], gc[ok], Gc[ok]
+            U[hit], g_new[hit], G_new[hit] = u[ok], gc[ok], Gc[ok]
             searching[hit] = False
             t[idx[~ok]] *= 0.5
-        moved = active[~searching]
         done[active[searching]] = True                                # no ascent left: numerical optimum
         keep = ~searching
-        W_new = _skew(c_new[keep].mT @ G_new[keep])
-        step, dgrad = t[keep, None, None] * D[keep], W[moved] - W_new     # y for minimising -g
-        sy = _inner(step, dgrad)
-        store = (sy > 1e-16)[:, None]
-        S[moved] = torch.where(store[..., None, None], torch.cat([S[moved, 1:], step[:, None]], 1), S[moved])
-        Y[moved] = torch.where(store[..., None, None], torch.cat([Y[moved, 1:], dgrad[:, None]], 1), Y[moved])
-        rho[moved] = torch.where(store, torch.cat([rho[moved, 1:], 1 / sy.clamp_min(1e-300)[:, None]], 1), rho[moved])
-        C[moved], g[moved], G[moved], W[moved] = c_new[keep], g_new[keep], G_new[keep], W_new
+        moved, u = active[keep], U[keep]
+        cn = c[keep] @ u
+        W_new = _skew(cn.mT @ G_new[keep])
+        step = _skew(u.mT @ (t[keep, None, None] * D[keep]))
+        dgrad = _skew(u.mT @ w[keep]) - W_new                         # y of the minimisation of -g
+        S[moved] = torch.cat([_skew(u.mT[:, None] @ s_[keep, 1:]), step[:, None]], 1)    # transport to C u
+        Y[moved] = torch.cat([_skew(u.mT[:, None] @ y_[keep, 1:]), dgrad[:, None]], 1)
+        filled[moved] = torch.cat([filled[moved, 1:], torch.ones(len(moved), 1, dtype=torch.bool)], 1)
+        C[moved], g[moved], G[moved], W[moved] = cn, g_new[keep], G_new[keep], W_new
         n_iter[active] += 1
         active = moved
     return C, g, n_iter, done
 
 
-def align_operators(A, B, n_random: int = 4, max_iter: int = 500, tol: float = 1e-6, seed: int = 0,
+def align_operators(A, B, n_random: int = 2, max_iter: int = 500, tol: float = 1e-6, seed: int = 0,
                     warm_start: bool = True) -> Alignment:
     """theta(A_i, B_i) = min_{C in O(n)} arccos tr(A_i^T C B_i C^T) for a batch of pairs.
 
@@ -299,12 +303,12 @@ def align_operators(A, B, n_random: int = 4, max_iter: int = 500, tol: float = 1
     reflection, so both det signs) and `n_random` random Haar rotations of alternating det (the same
     for every pair of the batch), each also used transposed. The start set is thereby closed under
     transposition, and since iterating on (B, A) from S is iterating on (A, B) from S^T,
-    theta(A, B) = theta(B, A) exactly. All starts of all pairs run as one batch (Riemannian L-BFGS
+    theta(A, B) = theta(B, A) (to rounding). All starts of all pairs run as one batch (Riemannian L-BFGS
     on the traceless parts, see :func:`_ascend`) and the best one per pair is kept.
 
     Args:
         A, B: (P, n, n) or (n, n) operators (any norm; each is scaled to unit Frobenius norm).
-        n_random: random rotations per pair (default 4, so 2 n_random random starts).
+        n_random: random rotations per pair (default 2, so 2 n_random random starts).
         max_iter: iteration cap per start (default 500).
         tol: stop when the norm of the Riemannian gradient (unit-norm operators) is below `tol`.
         seed: seed of the random starts.
@@ -389,7 +393,7 @@ class DSA(Metric):
         rank, rank_thresh, rank_explained_variance: at most one; default None keeps full rank.
         lamb: ridge parameter (default 0).
         score_method: "angular" (radians, default), "euclidean" or "wasserstein" (W2 of eigenvalues).
-        n_random, max_iter, tol, seed: solver settings, see :func:`align_operators` (defaults 4,
+        n_random, max_iter, tol, seed: solver settings, see :func:`align_operators` (defaults 2,
             500, 1e-6, 0).
 
     ``prepare(X)`` fits the DMD (a :class:`DMDFit` passes through). ``fit(X, Y)`` finds C (fitted
@@ -405,7 +409,7 @@ class DSA(Metric):
 
     def __init__(self, n_delays: int = 1, delay_interval: int = 1, rank: int | None = None,
                  rank_thresh: float | None = None, rank_explained_variance: float | None = None,
-                 lamb: float = 0.0, score_method: str = "angular", n_random: int = 4, max_iter: int = 500,
+                 lamb: float = 0.0, score_method: str = "angular", n_random: int = 2, max_iter: int = 500,
                  tol: float = 1e-6, seed: int = 0):
         if n_delays < 1 or delay_interval < 1:
             raise ConfigError(f"n_delays and delay_interval must be >= 1, got {n_delays} and {delay_interval}")
