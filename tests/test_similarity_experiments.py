@@ -64,7 +64,9 @@ def test_trio_condition_averages_match():
     assert list(labels[:3]) == ["saddle", "line", "point"] and systems[0].shape == (20, 200, 2)
     for k in range(0, len(systems), 3):
         means = [X.reshape(2, 10, 200, 2).mean(1) for X in systems[k:k + 3]]
-        assert np.abs(means[1] - means[0]).max() < 1e-9 and np.abs(means[2] - means[0]).max() < 1e-9
+        # matched up to the trial mean of one step's noise, dt * sigma / sqrt(trials per condition) ~ 2e-4
+        assert np.abs(means[1] - means[0]).max() < 2e-3 and np.abs(means[2] - means[0]).max() < 2e-3
+        assert np.abs(means[0]).max() > 0.5                                   # the averages themselves are O(1)
     again, _ = tc.attractor_trio(n_per_type=2, sigma=0.05, n_trials=20, n_steps=2000, seed=3)
     assert all(np.array_equal(a, b) for a, b in zip(systems, again))
 
