@@ -19,7 +19,7 @@
    on g(C) = tr(A0^T C B0 C^T) (A0, B0 the traceless parts, which have the same maximiser), with
    Cayley-retraction steps and Armijo backtracking. Starts: identity, a reflection (det -1), an
    eigenbasis warm start of the symmetric parts with signs fixed from the antisymmetric parts, its
-   reflection, and random Haar rotations of both det signs (with their transposes, which makes the
+   reflection, and random Haar orthogonal matrices (with their transposes, which makes the
    distance exactly symmetric). All pairs x starts run as one batched tensor program; a start stops
    when its Riemannian gradient is below ``tol``, and the best start per pair is kept.
 4. **Eigenvalue-Wasserstein variant** (Redman et al.): the 2-Wasserstein distance between the
@@ -199,7 +199,7 @@ def _warm_starts(A0: torch.Tensor, B0: torch.Tensor) -> tuple[torch.Tensor, torc
 def _haar(count: int, n: int, generator: torch.Generator) -> torch.Tensor:
     Q, R = torch.linalg.qr(torch.randn(count, n, n, generator=generator, dtype=torch.float64))
     Q = Q * torch.sign(R.diagonal(dim1=-2, dim2=-1))[:, None, :]
-    Q[1::2, :, 0] *= -1.0                               # alternate det +1 / -1
+    Q[1::2, :, 0] *= -1.0                               # Haar on O(n): det is +-1 at random either way
     return Q
 
 
@@ -300,8 +300,8 @@ def align_operators(A, B, n_random: int = 2, max_iter: int = 500, tol: float = 1
     """theta(A_i, B_i) = min_{C in O(n)} arccos tr(A_i^T C B_i C^T) for a batch of pairs.
 
     Every pair gets 4 structured starts (identity, a reflection, the eigenbasis warm start and its
-    reflection, so both det signs) and `n_random` random Haar rotations of alternating det (the same
-    for every pair of the batch), each also used transposed. The start set is thereby closed under
+    reflection, so both det signs) and `n_random` random Haar-distributed orthogonal matrices (the
+    same for every pair of the batch), each also used transposed. The start set is thereby closed under
     transposition, and since iterating on (B, A) from S is iterating on (A, B) from S^T,
     theta(A, B) = theta(B, A) (to rounding). All starts of all pairs run as one batch (Riemannian L-BFGS
     on the traceless parts, see :func:`_ascend`) and the best one per pair is kept.
