@@ -1,1 +1,19 @@
-"""Representational and dynamical similarity metrics."""
+"""Representational and dynamical similarity metrics: CKA, Procrustes, DSA, and distance matrices.
+
+Every metric is an object with ``fit(X, Y)``, ``score(X, Y)`` and ``fit_score(X, Y)`` (netrep style;
+``score`` is a distance, in radians for the angular forms), and :func:`pairwise` builds distance
+matrices for any of them. Inputs are never modified; computation is in float64.
+
+    >>> from brainlearn.similarity import CKA, DSA, Procrustes, pairwise
+    >>> from brainlearn.similarity import dsa, testcases   # modules, for the functional API
+"""
+
+from brainlearn.similarity.cka import CKA, cka
+from brainlearn.similarity.dsa import DSA, DMDFit, align_operators, delay_embed, eigenvalue_wasserstein, fit_havok
+from brainlearn.similarity.pairwise import pairwise
+from brainlearn.similarity.procrustes import Procrustes, procrustes_angle
+
+__all__ = [
+    "CKA", "DMDFit", "DSA", "Procrustes", "align_operators", "cka", "delay_embed", "eigenvalue_wasserstein",
+    "fit_havok", "pairwise", "procrustes_angle",
+]

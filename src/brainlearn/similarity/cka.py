@@ -1,0 +1,133 @@
+"""Centred kernel alignment (Kornblith et al. 2019) and its angular dissimilarity.
+
+For representations X (n, p) and Y (n, q) of the same n samples (a sample is one trial-timepoint: a
+(trials, time, units) array is flattened to (trials*time, units)), with kernel matrices K = k(X, X)
+and L = k(Y, Y) and the centring matrix H = I - 11^T/n,
+
+    HSIC(K, L) = tr(K H L H) / (n-1)^2,        CKA = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)) in [0, 1].
+
+Linear kernel: CKA = ||Y~^T X~||_F^2 / (||X~^T X~||_F ||Y~^T Y~||_F) with column-centred X~, Y~,
+computed in feature space (O(n p q), no n x n matrix). RBF kernel: k(x, x') = exp(-||x-x'||^2 / (2 s^2))
+with s = `sigma` * sqrt(median squared distance) (Kornblith's default), O(n^2) memory.
+
+The debiased option replaces HSIC by the unbiased U-statistic of Song et al. (2012),
+
+    HSIC_u = [tr(K'L') + 1^T K' 1 1^T L' 1 / ((n-1)(n-2)) - 2/(n-2) 1^T K' L' 1] / (n(n-3)),
+
+where K', L' are K, L with zeroed diagonals (needs n >= 4; debiased CKA can be slightly negative).
+
+Score convention: :meth:`CKA.score` returns the angle arccos(CKA) in radians, in [0, pi/2] (up to
+pi for negative debiased values); it is 0 for identical representations and invariant to
+isotropic scaling and orthogonal transforms of either side. The dissimilarity of arXiv:2410.24070
+is 2*angle/pi. :func:`cka` returns CKA itself (a similarity).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from brainlearn.errors import ConfigError, ShapeError
+from brainlearn.similarity._base import Metric, check_paired, samples_by_units
+
+KERNELS = ("linear", "rbf")
+
+
+def _linear_hsic_terms(X: torch.Tensor, Y: torch.Tensor, debiased: bool) -> torch.Tensor:
+    """HSIC(X,Y) for the linear kernel on centred X, Y (up to the common 1/(n-1)^2 factor when biased)."""
+    n = X.shape[0]
+    if not debiased:
+        if X.shape[1] * Y.shape[1] <= n * (X.shape[1] + Y.shape[1]):
+            return (Y.T @ X).square().sum()
+        return ((X @ X.T) * (Y @ Y.T)).sum()
+    kd, ld = X.square().sum(1), Y.square().sum(1)             # diagonals of K and L
+    tr_kl = (Y.T @ X).square().sum() - (kd * ld).sum()           # tr(K'L')
+    k1, l1 = X @ X.sum(0) - kd, Y @ Y.sum(0) - ld               # K'1 and L'1
+    return (tr_kl + k1.sum() * l1.sum() / ((n - 1) * (n - 2)) - 2.0 / (n - 2) * (k1 @ l1)) / (n * (n - 3))
+
+
+def _gram_hsic(K: torch.Tensor, L: torch.Tensor, debiased: bool) -> torch.Tensor:
+    n = K.shape[0]
+    if not debiased:
+        Kc = K - K.mean(0, keepdim=True) - K.mean(1, keepdim=True) + K.mean()
+        return (Kc * L).sum()                                     # tr(HKH L) = tr(HKH HLH)
+    K, L = K - torch.diag(K.diagonal()), L - torch.diag(L.diagonal())
+    k1, l1 = K.sum(1), L.sum(1)
+    return ((K * L).sum() + k1.sum() * l1.sum() / ((n - 1) * (n - 2)) - 2.0 / (n - 2) * (k1 @ l1)) / (n * (n - 3))
+
+
+def rbf_gram(X: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+    """RBF kernel matrix (n, n) with bandwidth `sigma` * sqrt(median squared pairwise distance)."""
+    sq = torch.cdist(X, X).square()
+    med = sq[~torch.eye(len(X), dtype=torch.bool)].median() if len(X) > 1 else sq.new_tensor(1.0)
+    if med <= 0:
+        med = sq.new_tensor(1.0)
+    return torch.exp(-sq / (2.0 * sigma**2 * med))
+
+
+def _check(kernel: str, sigma: float, debiased: bool, n: int) -> None:
+    if kernel not in KERNELS:
+        raise ConfigError(f"kernel={kernel!r} is not valid; expected one of {', '.join(KERNELS)}")
+    if not sigma > 0:
+        raise ConfigError(f"sigma must be > 0, got {sigma}")
+    if debiased and n < 4:
+        raise ShapeError(f"debiased CKA needs at least 4 samples, got {n}")
+
+
+def cka(X, Y, kernel: str = "linear", sigma: float = 1.0, debiased: bool = False) -> float:
+    """CKA similarity between X (n, p) and Y (n, q) (or (trials, time, units) arrays); see the module doc."""
+    X, Y = samples_by_units(X, "X"), samples_by_units(Y, "Y")
+    check_paired(X, Y)
+    _check(kernel, sigma, debiased, X.shape[0])
+    return _cka_centred(X - X.mean(0), Y - Y.mean(0), kernel, sigma, debiased)
+
+
+def _cka_centred(X: torch.Tensor, Y: torch.Tensor, kernel: str, sigma: float, debiased: bool) -> float:
+    if kernel == "linear":
+        xy, xx, yy = (_linear_hsic_terms(a, b, debiased) for a, b in ((X, Y), (X, X), (Y, Y)))
+    else:
+        K, L = rbf_gram(X, sigma), rbf_gram(Y, sigma)
+        xy, xx, yy = _gram_hsic(K, L, debiased), _gram_hsic(K, K, debiased), _gram_hsic(L, L, debiased)
+    den = torch.sqrt(xx.clamp_min(0) * yy.clamp_min(0))
+    if den <= 0:
+        raise ShapeError("CKA is undefined: a representation is constant across samples (zero variance)")
+    return float((xy / den).clamp(-1.0, 1.0))
+
+
+class CKA(Metric):
+    """CKA as a metric object: ``score`` is the angle arccos(CKA) in radians.
+
+    Args:
+        kernel: "linear" (default) or "rbf".
+        sigma: RBF bandwidth as a fraction of the median pairwise distance (default 1.0).
+        debiased: use the unbiased HSIC estimator (default False).
+
+    CKA has no alignment to learn, so ``fit`` only checks its inputs; ``score`` = ``fit_score``.
+
+    Example:
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).normal(size=(100, 5))
+        >>> round(CKA().fit_score(X, 3 * X @ np.linalg.qr(np.random.default_rng(1).normal(size=(5, 5)))[0]), 6)
+        0.0
+    """
+
+    def __init__(self, kernel: str = "linear", sigma: float = 1.0, debiased: bool = False):
+        _check(kernel, sigma, False, 4)
+        self.kernel, self.sigma, self.debiased = kernel, sigma, debiased
+
+    def prepare(self, X) -> torch.Tensor:
+        X = samples_by_units(X, "X")
+        return X - X.mean(0)
+
+    def _fit_prepared(self, a, b) -> None:
+        check_paired(a, b)
+
+    def _score_prepared(self, a, b) -> float:
+        check_paired(a, b)
+        _check(self.kernel, self.sigma, self.debiased, a.shape[0])
+        return math.acos(_cka_centred(a, b, self.kernel, self.sigma, self.debiased))
+
+    def similarity(self, X, Y) -> float:
+        """CKA itself (1 for identical representations)."""
+        return cka(X, Y, self.kernel, self.sigma, self.debiased)

@@ -1,0 +1,472 @@
+"""Dynamical similarity analysis (Ostrow, Eisen, Kozachkov & Fiete, NeurIPS 2023), with a fast solver.
+
+1. **Delay embedding.** X (trials K, time T, units N) becomes the Hankel tensor H (K, T', N d),
+   T' = T - (d-1) tau, whose row t is [x_{t+(d-1)tau}, ..., x_{t+tau}, x_t] (newest first).
+2. **HAVOK / DMD.** With the thin SVD of the stacked embedding H = V S U^T (V: (K T', p) whitened
+   "eigen-time-delay" coordinates), keep r columns of V, split them within each trial into V- (times
+   t) and V+ (times t+1) and fit the ridge regression
+
+       A = [ (V-^T V- + lambda I)^(-1) V-^T V+ ]^T        (r, r),
+
+   the linear operator advancing the whitened state one step. At full rank A is invariant, up to
+   an orthogonal change of basis, to any invertible linear map of the data; rank truncation breaks
+   that (the order of the singular values changes).
+3. **Similarity-transform distance** between operators A and B (unit Frobenius norm):
+
+       theta(A, B) = min_{C in O(r)} arccos( tr(A^T C B C^T) ),    in radians, in [0, pi].
+
+   Solved here directly on the orthogonal group (no over-parametrised network): Riemannian L-BFGS
+   on g(C) = tr(A0^T C B0 C^T) (A0, B0 the traceless parts, which have the same maximiser), with
+   Cayley-retraction steps and Armijo backtracking. Starts: identity, a reflection (det -1), an
+   eigenbasis warm start of the symmetric parts with signs fixed from the antisymmetric parts, its
+   reflection, and random Haar orthogonal matrices (with their transposes, which makes the
+   distance exactly symmetric). All pairs x starts run as one batched tensor program; a start stops
+   when its Riemannian gradient is below ``tol``, and the best start per pair is kept.
+4. **Eigenvalue-Wasserstein variant** (Redman et al.): the 2-Wasserstein distance between the
+   eigenvalues of A and B as uniform point clouds in the complex plane (the shorter list padded with
+   zeros). Needs no optimisation and is similarity invariant by construction.
+
+Units: ``score_method="angular"`` radians; ``"euclidean"`` ||A^ - C B^ C^T||_F = 2 sin(theta/2) on
+unit-norm operators; ``"wasserstein"`` W2 (the reference library ``DSA`` reports W2 squared).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from brainlearn.errors import ConfigError, ShapeError
+from brainlearn.similarity._base import Metric, as_float64, check_score_method
+
+SCORE_METHODS = ("angular", "euclidean", "wasserstein")
+
+
+# ----------------------------------------------------------------------------------------------
+# 1-2. Delay embedding and the HAVOK/DMD fit
+
+def delay_embed(X, n_delays: int = 1, delay_interval: int = 1) -> torch.Tensor:
+    """Hankel embedding (K, T', N*d) of X (T, N) or (K, T, N); row t is [x_{t+(d-1)tau}, ..., x_t]."""
+    X = as_float64(X, "X")
+    if X.ndim == 2:
+        X = X[None]
+    if n_delays < 1 or delay_interval < 1:
+        raise ConfigError(f"n_delays and delay_interval must be >= 1, got {n_delays} and {delay_interval}")
+    K, T, N = X.shape
+    T_emb = T - (n_delays - 1) * delay_interval
+    if T_emb < 1:
+        raise ShapeError(f"X has {T} time points but n_delays={n_delays}, delay_interval={delay_interval} "
+                         f"need more than {(n_delays - 1) * delay_interval}")
+    lags = (n_delays - 1 - torch.arange(n_delays)) * delay_interval          # newest first
+    index = torch.arange(T_emb)[:, None] + lags[None, :]                     # (T', d)
+    return X[:, index, :].reshape(K, T_emb, n_delays * N)
+
+
+@dataclass(frozen=True)
+class DMDFit:
+    """A fitted HAVOK/DMD model: ``A`` (r, r) float64 is what DSA compares.
+
+    Attributes:
+        A: the operator in whitened delay coordinates, V+ ~= V- A^T.
+        singular_values: all singular values of the delay embedding (descending).
+        rank: r, the number of kept components.
+        n_delays, delay_interval, lamb: the settings used.
+    """
+
+    A: torch.Tensor
+    singular_values: torch.Tensor
+    rank: int
+    n_delays: int
+    delay_interval: int
+    lamb: float
+
+    @property
+    def eigenvalues(self) -> np.ndarray:
+        """Eigenvalues of A (complex, unsorted)."""
+        return torch.linalg.eigvals(self.A).numpy()
+
+    @property
+    def explained_variance(self) -> float:
+        """Fraction of the embedding's variance (S^2) in the kept components."""
+        s2 = self.singular_values.square()
+        return float(s2[: self.rank].sum() / s2.sum())
+
+
+def select_rank(singular_values: torch.Tensor, rank: int | None = None, rank_thresh: float | None = None,
+                rank_explained_variance: float | None = None) -> int:
+    """The rank chosen by at most one of: an int, a singular-value threshold, an explained-variance level.
+
+    With none of them, the numerical rank (singular values above 10 p eps s_max) is kept.
+    """
+    given = [v is not None for v in (rank, rank_thresh, rank_explained_variance)]
+    if sum(given) > 1:
+        raise ConfigError("give at most one of rank, rank_thresh, rank_explained_variance")
+    p = len(singular_values)
+    if rank is not None:
+        if not 1 <= rank <= p:
+            raise ShapeError(f"rank={rank} must be between 1 and the embedding dimension {p} "
+                             f"(units x n_delays, or the number of samples if smaller)")
+        return int(rank)
+    if rank_thresh is not None:
+        return max(1, int((singular_values > rank_thresh).sum()))
+    if rank_explained_variance is not None:
+        if not 0 < rank_explained_variance <= 1:
+            raise ConfigError(f"rank_explained_variance must be in (0, 1], got {rank_explained_variance}")
+        cum = torch.cumsum(singular_values.square(), 0) / singular_values.square().sum()
+        return min(p, int((cum < rank_explained_variance - 1e-12).sum()) + 1)
+    # full rank = numerical rank: components at rounding level would make the regression meaningless
+    return max(1, int((singular_values > singular_values[0] * p * torch.finfo(torch.float64).eps * 10).sum()))
+
+
+def fit_havok(X, n_delays: int = 1, delay_interval: int = 1, rank: int | None = None,
+              rank_thresh: float | None = None, rank_explained_variance: float | None = None,
+              lamb: float = 0.0) -> DMDFit:
+    """Fit the HAVOK/DMD operator of X (T, N) or (K, T, N) in float64; see the module docstring."""
+    if lamb < 0:
+        raise ConfigError(f"lamb must be >= 0, got {lamb}")
+    H = delay_embed(X, n_delays, delay_interval)
+    K, T_emb, D = H.shape
+    if T_emb < 2:
+        raise ShapeError(f"need at least 2 time points after delay embedding, got {T_emb}")
+    if K * T_emb < D:
+        raise ShapeError(f"the delay embedding has {K * T_emb} samples but {D} dimensions; "
+                         "use fewer delays (or more data)")
+    U, S, _ = torch.linalg.svd(H.reshape(K * T_emb, D), full_matrices=False)
+    r = select_rank(S, rank, rank_thresh, rank_explained_variance)
+    V = U[:, :r].reshape(K, T_emb, r)
+    V_minus, V_plus = V[:, :-1].reshape(-1, r), V[:, 1:].reshape(-1, r)
+    if lamb > 0:  # ridge as an augmented least-squares problem
+        eye = math.sqrt(lamb) * torch.eye(r, dtype=V.dtype)
+        V_minus, V_plus = torch.cat([V_minus, eye]), torch.cat([V_plus, torch.zeros_like(eye)])
+    coef = torch.linalg.lstsq(V_minus, V_plus, driver="gelsd").solution   # V- coef = V+
+    return DMDFit(coef.T.contiguous(), S, r, n_delays, delay_interval, float(lamb))
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. The similarity-transform distance, solved on O(n), batched over pairs and restarts
+
+@dataclass
+class Alignment:
+    """Result of :func:`align_operators` for P pairs.
+
+    Attributes:
+        angle: (P,) theta(A_i, B_i) in radians.
+        C: (P, n, n) orthogonal maps, A_i ~= C_i B_i C_i^T (after unit-norm scaling).
+        converged: (P,) whether the best start reached the gradient tolerance.
+        n_iter: (P,) iterations the best start ran.
+    """
+
+    angle: torch.Tensor
+    C: torch.Tensor
+    converged: torch.Tensor
+    n_iter: torch.Tensor
+
+
+def _unit(A: torch.Tensor) -> torch.Tensor:
+    return A / torch.linalg.matrix_norm(A)[:, None, None].clamp_min(1e-300)
+
+
+def _traceless(A: torch.Tensor) -> torch.Tensor:
+    n = A.shape[-1]
+    return A - (A.diagonal(dim1=-2, dim2=-1).sum(-1) / n)[:, None, None] * torch.eye(n, dtype=A.dtype)
+
+
+def _skew(M: torch.Tensor) -> torch.Tensor:
+    return (M - M.mT) / 2
+
+
+def _warm_starts(A0: torch.Tensor, B0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Align the eigenbases of the symmetric parts; signs from the antisymmetric parts. Both det signs."""
+    _, VA = torch.linalg.eigh((A0 + A0.mT) / 2)
+    _, VB = torch.linalg.eigh((B0 + B0.mT) / 2)
+    agree = (VA.mT @ A0 @ VA) * (VB.mT @ B0 @ VB)       # >0 where D_i D_j should be +1
+    agree = agree - torch.diag_embed(agree.diagonal(dim1=-2, dim2=-1))
+    pivot = agree.abs().sum(-1).argmax(-1)              # the row with the most sign information
+    row = agree[torch.arange(len(A0)), pivot]           # (P, n)
+    signs = torch.where(row < 0, -1.0, 1.0).to(A0.dtype)
+    signs[torch.arange(len(A0)), pivot] = 1.0
+    C = VA @ torch.diag_embed(signs) @ VB.mT
+    weakest = torch.where(torch.arange(A0.shape[-1])[None] == pivot[:, None], torch.inf, row.abs()).argmin(-1)
+    flip = torch.ones_like(signs)
+    flip[torch.arange(len(A0)), weakest] = -1.0
+    C_flip = VA @ torch.diag_embed(signs * flip) @ VB.mT
+    return C, C_flip
+
+
+def _haar(count: int, n: int, generator: torch.Generator) -> torch.Tensor:
+    Q, R = torch.linalg.qr(torch.randn(count, n, n, generator=generator, dtype=torch.float64))
+    Q = Q * torch.sign(R.diagonal(dim1=-2, dim2=-1))[:, None, :]
+    Q[1::2, :, 0] *= -1.0                               # Haar on O(n): det is +-1 at random either way
+    return Q
+
+
+def _objective_and_grad(C, A0, B0):
+    """g(C) = tr(A0^T C B0 C^T) and its Euclidean gradient A0 C B0^T + A0^T C B0."""
+    G1 = A0 @ C @ B0.mT
+    return (C * G1).sum((-2, -1)), G1 + A0.mT @ (C @ B0)
+
+
+def _inner(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    return (X * Y).sum((-2, -1))
+
+
+def _cayley(D: torch.Tensor) -> torch.Tensor:
+    """(I - D/2)^(-1) (I + D/2): orthogonal for skew D, det +1."""
+    eye = torch.eye(D.shape[-1], dtype=D.dtype)
+    return torch.linalg.solve(eye - D / 2, eye + D / 2)
+
+
+def _ascend(C: torch.Tensor, A0: torch.Tensor, B0: torch.Tensor, max_iter: int, tol: float, memory: int = 6):
+    """Maximise g over O(n) from the starts C (M, n, n) by Riemannian L-BFGS, all starts in one batch.
+
+    Tangent vectors at C are written C Omega with Omega skew (the Lie algebra); a step is
+    C <- C U with U = cayley(t D), Armijo backtracking on t (a Cayley step never changes det C).
+    The L-BFGS memory is carried along by projection onto the new tangent space, which in these
+    coordinates is Omega <- skew(U^T Omega). Every operation commutes with transposition, so
+    iterating on (B, A) from C^T is iterating on (A, B) from C, transposed. A start stops when its
+    Riemannian gradient norm is below `tol`, or when no step along its direction increases g.
+    Returns C, g(C), iterations and whether each start stopped on the gradient tolerance.
+    """
+    M, n, _ = C.shape
+    g, G = _objective_and_grad(C, A0, B0)
+    W = _skew(C.mT @ G)                                           # Riemannian gradient of g
+    S = torch.zeros(M, memory, n, n, dtype=C.dtype)               # L-BFGS memory (newest last)
+    Y = torch.zeros_like(S)
+    filled = torch.zeros(M, memory, dtype=torch.bool)
+    n_iter = torch.zeros(M, dtype=torch.long)
+    done = torch.zeros(M, dtype=torch.bool)
+    active = torch.arange(M)
+    for _ in range(max_iter):
+        stationary = torch.linalg.matrix_norm(W[active]) < tol
+        done[active[stationary]] = True
+        active = active[~stationary]
+        if len(active) == 0:
+            break
+        c, w, s_, y_ = C[active], W[active], S[active], Y[active]
+        sy = _inner(s_, y_)
+        rho = torch.where(filled[active] & (sy > 1e-16), 1 / sy.clamp_min(1e-300), 0.0)
+        # two-loop recursion for the ascent direction D ~ H w (H: inverse Hessian of -g)
+        q, alphas = w.clone(), []
+        for k in range(memory - 1, -1, -1):
+            a = rho[:, k] * _inner(s_[:, k], q)
+            q = q - a[:, None, None] * y_[:, k]
+            alphas.append(a)
+        bb = sy[:, -1] / _inner(y_[:, -1], y_[:, -1]).clamp_min(1e-300)
+        scale = torch.where(rho[:, -1] > 0, bb, 0.1 / torch.linalg.matrix_norm(w).clamp_min(1e-300))
+        D = scale[:, None, None] * q
+        for k in range(memory):
+            b = rho[:, k] * _inner(y_[:, k], D)
+            D = D + s_[:, k] * (alphas[memory - 1 - k] - b)[:, None, None]
+        slope = _inner(w, D)
+        uphill = slope > 0
+        D = torch.where(uphill[:, None, None], D, w)                 # safeguard: plain gradient ascent
+        slope = torch.where(uphill, slope, _inner(w, w))
+        # Armijo backtracking, batched over the starts still searching
+        t = torch.ones(len(active), dtype=C.dtype)
+        searching = torch.ones(len(active), dtype=torch.bool)
+        U, g_new, G_new = torch.empty_like(c), g[active].clone(), G[active].clone()
+        for _ in range(30):
+            idx = searching.nonzero().squeeze(1)
+            if len(idx) == 0:
+                break
+            u = _cayley(t[idx, None, None] * D[idx])
+            gc, Gc = _objective_and_grad(c[idx] @ u, A0[active[idx]], B0[active[idx]])
+            ok = gc >= g[active[idx]] + 1e-4 * t[idx] * slope[idx]
+            hit = idx[ok]
+            U[hit], g_new[hit], G_new[hit] = u[ok], gc[ok], Gc[ok]
+            searching[hit] = False
+            t[idx[~ok]] *= 0.5
+        done[active[searching]] = True                                # no ascent left: numerical optimum
+        keep = ~searching
+        moved, u = active[keep], U[keep]
+        cn = c[keep] @ u
+        W_new = _skew(cn.mT @ G_new[keep])
+        step = _skew(u.mT @ (t[keep, None, None] * D[keep]))
+        dgrad = _skew(u.mT @ w[keep]) - W_new                         # y of the minimisation of -g
+        S[moved] = torch.cat([_skew(u.mT[:, None] @ s_[keep, 1:]), step[:, None]], 1)    # transport to C u
+        Y[moved] = torch.cat([_skew(u.mT[:, None] @ y_[keep, 1:]), dgrad[:, None]], 1)
+        filled[moved] = torch.cat([filled[moved, 1:], torch.ones(len(moved), 1, dtype=torch.bool)], 1)
+        C[moved], g[moved], G[moved], W[moved] = cn, g_new[keep], G_new[keep], W_new
+        n_iter[active] += 1
+        active = moved
+    return C, g, n_iter, done
+
+
+def align_operators(A, B, n_random: int = 2, max_iter: int = 500, tol: float = 1e-6, seed: int = 0,
+                    warm_start: bool = True) -> Alignment:
+    """theta(A_i, B_i) = min_{C in O(n)} arccos tr(A_i^T C B_i C^T) for a batch of pairs.
+
+    Every pair gets 4 structured starts (identity, a reflection, the eigenbasis warm start and its
+    reflection, so both det signs) and `n_random` random Haar-distributed orthogonal matrices (the
+    same for every pair of the batch), each also used transposed. The start set is thereby closed under
+    transposition, and since iterating on (B, A) from S is iterating on (A, B) from S^T,
+    theta(A, B) = theta(B, A) (to rounding). All starts of all pairs run as one batch (Riemannian L-BFGS
+    on the traceless parts, see :func:`_ascend`) and the best one per pair is kept.
+
+    Args:
+        A, B: (P, n, n) or (n, n) operators (any norm; each is scaled to unit Frobenius norm).
+        n_random: random rotations per pair (default 2, so 2 n_random random starts).
+        max_iter: iteration cap per start (default 500).
+        tol: stop when the norm of the Riemannian gradient (unit-norm operators) is below `tol`.
+        seed: seed of the random starts.
+        warm_start: include the eigenbasis warm starts (default True; off to test the iteration alone).
+    """
+    A, B = as_float64(A, "A", (2, 3)), as_float64(B, "B", (2, 3))
+    A, B = (A[None], B[None]) if A.ndim == 2 else (A, B)
+    if A.shape != B.shape or A.shape[-1] != A.shape[-2]:
+        raise ShapeError(f"A and B must be square and of the same shape, got {tuple(A.shape)} and {tuple(B.shape)}; "
+                         "use the same rank for both systems, or score_method='wasserstein'")
+    if max_iter < 0 or n_random < 0 or tol <= 0:
+        raise ConfigError(f"need max_iter >= 0, n_random >= 0, tol > 0; got {max_iter}, {n_random}, {tol}")
+    P, n, _ = A.shape
+    A, B = _unit(A), _unit(B)
+    A0, B0 = _traceless(A), _traceless(B)
+
+    # Starts (P, R, n, n): identity, reflection, warm start and its reflection, random rotations.
+    eye = torch.eye(n, dtype=torch.float64).expand(P, n, n)
+    reflect = eye.clone()
+    reflect[:, 0, 0] = -1.0
+    starts = [eye, reflect, *(_warm_starts(A0, B0) if warm_start else ())]
+    if n_random:  # the same rotations for every pair, each with its transpose (see the docstring)
+        Q = _haar(n_random, n, torch.Generator().manual_seed(seed))
+        starts += [q.expand(P, n, n) for q in (*Q, *Q.mT)]
+    if n == 1:
+        starts = starts[:2]
+    R = len(starts)
+    C = torch.stack(starts, 1)                                                   # (P, R, n, n)
+    # pairs that a structured start already aligns exactly (identical or exactly conjugate) need no search
+    exact = (torch.linalg.matrix_norm(A[:, None] - C @ B[:, None] @ C.mT) < 1e-12).any(1)
+    g_val = torch.full((P, R), -torch.inf, dtype=torch.float64)
+    g_val[exact] = _objective_and_grad(C[exact], A0[exact, None], B0[exact, None])[0]
+    n_iter = torch.zeros(P, R, dtype=torch.long)
+    done = exact[:, None].expand(P, R).clone()
+    todo = (~exact).nonzero().squeeze(1)
+    if len(todo):
+        k = len(todo)
+        Cs, gs, its, dn = _ascend(C[todo].reshape(k * R, n, n), A0[todo].repeat_interleave(R, 0),
+                                  B0[todo].repeat_interleave(R, 0), max_iter, tol)
+        C[todo], g_val[todo], n_iter[todo], done[todo] = (Cs.reshape(k, R, n, n), gs.reshape(k, R),
+                                                          its.reshape(k, R), dn.reshape(k, R))
+    best = g_val.argmax(1)
+    rows = torch.arange(P)
+    C = C[rows, best]
+    chord = torch.linalg.matrix_norm(A - C @ B @ C.mT)
+    angle = 2 * torch.asin((chord / 2).clamp(max=1.0))
+    return Alignment(angle, C, done[rows, best], n_iter[rows, best])
+
+
+def similarity_transform_distance(A, B, **solver) -> float:
+    """theta(A, B) in radians for two (n, n) operators; `solver` goes to :func:`align_operators`."""
+    return float(align_operators(A, B, **solver).angle[0])
+
+
+def eigenvalue_wasserstein(A, B) -> float:
+    """2-Wasserstein distance between the eigenvalues of A and B (uniform weights, zero-padded).
+
+    With equal-size uniform point sets the optimal plan is a permutation, so this is an assignment
+    problem: W2^2 = min_pi mean_i |a_i - b_pi(i)|^2.
+    """
+    a = A.eigenvalues if isinstance(A, DMDFit) else np.linalg.eigvals(as_float64(A, "A", (2,)).numpy())
+    b = B.eigenvalues if isinstance(B, DMDFit) else np.linalg.eigvals(as_float64(B, "B", (2,)).numpy())
+    return _wasserstein(a, b)
+
+
+def _wasserstein(a: np.ndarray, b: np.ndarray) -> float:
+    m = max(len(a), len(b))
+    a, b = np.pad(a, (0, m - len(a))), np.pad(b, (0, m - len(b)))
+    cost = np.abs(a[:, None] - b[None, :]) ** 2
+    rows, cols = linear_sum_assignment(cost)
+    return float(np.sqrt(cost[rows, cols].mean()))
+
+
+# ----------------------------------------------------------------------------------------------
+# The metric object
+
+class DSA(Metric):
+    """Dynamical similarity analysis as a metric object.
+
+    Args:
+        n_delays, delay_interval: delay embedding (d, tau); defaults 1, 1 (plain DMD).
+        rank, rank_thresh, rank_explained_variance: at most one; default None keeps full rank.
+        lamb: ridge parameter (default 0).
+        score_method: "angular" (radians, default), "euclidean" or "wasserstein" (W2 of eigenvalues).
+        n_random, max_iter, tol, seed: solver settings, see :func:`align_operators` (defaults 2,
+            500, 1e-6, 0).
+
+    ``prepare(X)`` fits the DMD (a :class:`DMDFit` passes through). ``fit(X, Y)`` finds C (fitted
+    attributes ``C_``, ``converged_``, ``n_iter_``); ``score(X, Y)`` evaluates the angle under that C.
+    Inputs are (time, units) or (trials, time, units) arrays, or DMDFit objects.
+
+    Example:
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).normal(size=(20, 200, 3)).cumsum(1) * 0.1
+        >>> DSA(n_delays=2).fit_score(X, X @ np.diag([1.0, -2.0, 0.5])) < 0.02   # invertible map, full rank
+        True
+    """
+
+    def __init__(self, n_delays: int = 1, delay_interval: int = 1, rank: int | None = None,
+                 rank_thresh: float | None = None, rank_explained_variance: float | None = None,
+                 lamb: float = 0.0, score_method: str = "angular", n_random: int = 2, max_iter: int = 500,
+                 tol: float = 1e-6, seed: int = 0):
+        if n_delays < 1 or delay_interval < 1:
+            raise ConfigError(f"n_delays and delay_interval must be >= 1, got {n_delays} and {delay_interval}")
+        if sum(v is not None for v in (rank, rank_thresh, rank_explained_variance)) > 1:
+            raise ConfigError("give at most one of rank, rank_thresh, rank_explained_variance")
+        if rank is not None and rank < 1:
+            raise ConfigError(f"rank must be >= 1, got {rank}")
+        if lamb < 0:
+            raise ConfigError(f"lamb must be >= 0, got {lamb}")
+        self.n_delays, self.delay_interval, self.rank = n_delays, delay_interval, rank
+        self.rank_thresh, self.rank_explained_variance, self.lamb = rank_thresh, rank_explained_variance, lamb
+        self.score_method = check_score_method(score_method, SCORE_METHODS)
+        self.n_random, self.max_iter, self.tol, self.seed = n_random, max_iter, tol, seed
+
+    def prepare(self, X) -> DMDFit:
+        if isinstance(X, DMDFit):
+            return X
+        return fit_havok(X, self.n_delays, self.delay_interval, self.rank, self.rank_thresh,
+                         self.rank_explained_variance, self.lamb)
+
+    def _solver(self) -> dict:
+        return {"n_random": self.n_random, "max_iter": self.max_iter, "tol": self.tol, "seed": self.seed}
+
+    def _fit_prepared(self, a: DMDFit, b: DMDFit) -> None:
+        if self.score_method == "wasserstein":
+            return
+        res = align_operators(a.A, b.A, **self._solver())
+        self.C_, self.converged_, self.n_iter_ = res.C[0], bool(res.converged[0]), int(res.n_iter[0])
+
+    def _score_prepared(self, a: DMDFit, b: DMDFit) -> float:
+        if self.score_method == "wasserstein":
+            return _wasserstein(a.eigenvalues, b.eigenvalues)
+        if not hasattr(self, "C_"):
+            raise ConfigError("DSA.score needs fit(X, Y) first (or use fit_score)")
+        if a.A.shape != self.C_.shape or b.A.shape != self.C_.shape:
+            raise ShapeError(f"fitted C is {tuple(self.C_.shape)} but the operators are {tuple(a.A.shape)} "
+                             f"and {tuple(b.A.shape)}")
+        A, B = _unit(a.A[None])[0], _unit(b.A[None])[0]
+        chord = float(torch.linalg.matrix_norm(A - self.C_ @ B @ self.C_.T))
+        return chord if self.score_method == "euclidean" else 2 * math.asin(min(chord / 2, 1.0))
+
+    def distances(self, items_a: list, items_b: list, pairs: list[tuple[int, int]]) -> np.ndarray:
+        """All pairs in one batched solve per operator size (angular/euclidean); Wasserstein per pair."""
+        if self.score_method == "wasserstein":
+            eig_a = [x.eigenvalues for x in items_a]
+            eig_b = eig_a if items_b is items_a else [x.eigenvalues for x in items_b]
+            return np.array([_wasserstein(eig_a[i], eig_b[j]) for i, j in pairs])
+        out = np.empty(len(pairs))
+        sizes = {}
+        for k, (i, j) in enumerate(pairs):
+            if items_a[i].A.shape != items_b[j].A.shape:
+                raise ShapeError(f"operators of different sizes {tuple(items_a[i].A.shape)} and "
+                                 f"{tuple(items_b[j].A.shape)}; use a fixed rank or score_method='wasserstein'")
+            sizes.setdefault(items_a[i].A.shape[0], []).append(k)
+        for ks in sizes.values():
+            A = torch.stack([items_a[pairs[k][0]].A for k in ks])
+            B = torch.stack([items_b[pairs[k][1]].A for k in ks])
+            angle = align_operators(A, B, **self._solver()).angle
+            out[ks] = (angle if self.score_method == "angular" else 2 * torch.sin(angle / 2)).numpy()
+        return out

@@ -1,0 +1,106 @@
+"""Procrustes shape distance (Williams et al. 2021, netrep's ``LinearMetric``), angular form.
+
+For representations X (n, p) and Y (n, q) of the same n samples (trials x time flattened), centre
+the columns, optionally partially whiten each side, zero-pad to a common width m = max(p, q) and
+align Y to X by the best orthogonal map Q in O(m):
+
+    Q* = argmin_Q ||X~ - Y~ Q||_F = U V^T   where   Y~^T X~ = U S V^T,
+
+    theta_P = arccos( tr(X~^T Y~ Q*) / (||X~||_F ||Y~||_F) ) = arccos( ||X~^T Y~||_* / (||X~||_F ||Y~||_F) )
+
+in radians, in [0, pi/2] (||.||_* is the nuclear norm; zero-padding never changes it). theta_P is a
+metric on shapes: symmetric, 0 iff Y~ = c X~ Q, triangle inequality; invariant to translations,
+rotations/reflections and isotropic scaling of either side. arXiv:2410.24070 reports 2 theta_P / pi.
+
+Partial whitening (``alpha``): each side is mapped to X~ ((1-alpha) C_X + alpha I)^(-1/2) with
+C_X = X~^T X~ / n before alignment: alpha = 1 (default) is plain Procrustes, alpha = 0 is
+CCA-like (invariant to any invertible linear map). ``score_method="euclidean"`` returns
+min_Q ||X~/||X~|| - Y~ Q/||Y~|| ||_F = 2 sin(theta/2) instead (also a metric).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from brainlearn.errors import ConfigError
+from brainlearn.similarity._base import Metric, check_paired, check_score_method, samples_by_units
+
+SCORE_METHODS = ("angular", "euclidean")
+
+
+def _whiten(X: torch.Tensor, alpha: float) -> torch.Tensor:
+    if alpha == 1.0:
+        return X
+    C = X.T @ X / X.shape[0]
+    M = (1.0 - alpha) * C + alpha * torch.eye(C.shape[0], dtype=X.dtype)
+    evals, evecs = torch.linalg.eigh(M)
+    return X @ (evecs * evals.clamp_min(1e-12).rsqrt()) @ evecs.T
+
+
+def _pad(X: torch.Tensor, width: int) -> torch.Tensor:
+    return torch.nn.functional.pad(X, (0, width - X.shape[1])) if X.shape[1] < width else X
+
+
+def procrustes_angle(X, Y, alpha: float = 1.0, center: bool = True) -> float:
+    """Closed-form angular Procrustes distance theta_P in radians (see the module docstring)."""
+    metric = Procrustes(alpha=alpha, center=center)
+    a, b = metric.prepare(X), metric.prepare(Y)
+    check_paired(a, b)
+    norms = torch.linalg.norm(a) * torch.linalg.norm(b)
+    nuclear = torch.linalg.svdvals(a.T @ b).sum()
+    return math.acos(float((nuclear / norms).clamp(-1.0, 1.0)))
+
+
+class Procrustes(Metric):
+    """Procrustes shape distance as a metric object (fit learns Q, score applies it).
+
+    Args:
+        alpha: partial-whitening parameter in [0, 1]; 1 = Procrustes (default), 0 = CCA-like.
+        center: centre the columns (units) of each representation (default True).
+        score_method: "angular" (radians, default) or "euclidean" (chord between unit-norm shapes).
+
+    Fitted attribute: ``Q_`` (m, m), the orthogonal map applied to Y. Each call centres (and whitens)
+    its own data, so cross-validated scoring (fit on train, score on test) carries over ``Q_`` only.
+
+    Example:
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).normal(size=(50, 4))
+        >>> Q = np.linalg.qr(np.random.default_rng(1).normal(size=(4, 4)))[0]
+        >>> round(Procrustes().fit_score(X, 2 * X @ Q + 1), 6)
+        0.0
+    """
+
+    def __init__(self, alpha: float = 1.0, center: bool = True, score_method: str = "angular"):
+        if not 0.0 <= alpha <= 1.0:
+            raise ConfigError(f"alpha must be in [0, 1], got {alpha}")
+        self.alpha, self.center = float(alpha), bool(center)
+        self.score_method = check_score_method(score_method, SCORE_METHODS)
+
+    def prepare(self, X) -> torch.Tensor:
+        X = samples_by_units(X, "X")
+        if self.center:
+            X = X - X.mean(0)
+        return _whiten(X, self.alpha)
+
+    def _fit_prepared(self, a, b) -> None:
+        check_paired(a, b)
+        m = max(a.shape[1], b.shape[1])
+        U, _, Vh = torch.linalg.svd(_pad(b, m).T @ _pad(a, m))
+        self.Q_ = U @ Vh
+
+    def _score_prepared(self, a, b) -> float:
+        check_paired(a, b)
+        if not hasattr(self, "Q_"):
+            raise ConfigError("Procrustes.score needs fit(X, Y) first (or use fit_score)")
+        m = self.Q_.shape[0]
+        if max(a.shape[1], b.shape[1]) > m:
+            width = max(a.shape[1], b.shape[1])
+            raise ConfigError(f"fitted on width {m}, cannot score representations of width {width}")
+        a, b = _pad(a, m), _pad(b, m) @ self.Q_
+        norms = torch.linalg.norm(a) * torch.linalg.norm(b)
+        if norms <= 0:
+            raise ConfigError("Procrustes distance is undefined for a representation with zero variance")
+        theta = math.acos(float(((a * b).sum() / norms).clamp(-1.0, 1.0)))
+        return theta if self.score_method == "angular" else 2.0 * math.sin(theta / 2.0)
