@@ -122,7 +122,10 @@ def lpc_rise(curve) -> np.ndarray:
     c = np.asarray(curve, float)
     if c.ndim != 2 or len(c) < 2:
         raise ShapeError(f"lpc_rise: expected (checkpoints >= 2, tasks), got shape {c.shape}")
-    return np.nanmax(c, 0) - c[0]
+    seen = np.isfinite(c).any(0)
+    peak = np.full(c.shape[1], np.nan)
+    peak[seen] = np.nanmax(c[:, seen], 0)
+    return peak - c[0]
 
 
 if __name__ == "__main__":  # recompute DIFFICULTY_STEPS

@@ -133,7 +133,7 @@ def train_model(config: PathwaysConfig, seed: int, device, eval_windows, ctx: Ru
         optimizer.step()
         curves["loss"].append(loss.item())
         if ctx is not None and step % config.eval_every == 0:
-            ctx.log(step, **{f"{tag}loss": loss.item(), f"{tag}lpc": float(np.nanmean(parts["lpc"].detach()))})
+            ctx.log(step, **{f"{tag}loss": loss.item(), f"{tag}lpc": parts["lpc"].detach().nanmean().item()})
     _set_mode(optimizer, False)
     model.eval()
     return model, curves
