@@ -251,3 +251,17 @@ def test_distinctness_and_rise_and_spearman():
     assert math.isnan(spearman([1, 2], [3, 4]))
     with pytest.raises(ShapeError):
         distinctness(np.zeros((3, 3)))
+
+
+def test_task_without_response_steps_keeps_gradients_finite():
+    """A task seen in a window only during fixation has an LPC but no response loss: it is skipped, and its
+    NaN loss must not leak into the gradient (a regression)."""
+    logits = torch.randn(1, 4, 17, requires_grad=True)
+    cost = torch.full((1, 4), 10.0, requires_grad=True)
+    task = torch.tensor([[0, 0, 1, 1]])
+    response = torch.tensor([[False, True, False, False]])
+    total, parts = pathway_loss(logits, torch.zeros(1, 4, dtype=torch.long), task, ~response, response, cost, 2,
+                                alpha=1e-2)
+    total.backward()
+    assert torch.isfinite(logits.grad).all() and torch.isfinite(cost.grad).all()
+    assert math.isnan(parts["cost"][1]) and math.isfinite(parts["cost"][0])

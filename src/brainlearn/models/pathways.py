@@ -107,12 +107,13 @@ def pathway_loss(logits: torch.Tensor, targets: torch.Tensor, task: torch.Tensor
     resp = per_task_mean(ce, task, response, n_tasks)
     lpc = per_task_mean(cost, task, torch.ones_like(response), n_tasks)
     present = ~torch.isnan(resp) & ~torch.isnan(lpc)
+    r, c = resp[present], lpc[present]  # select first: a NaN denominator would poison the gradient
     if scaling:
-        denom = (resp.detach() if detach_denominator else resp) + eps
-        terms = alpha * lpc / denom
+        c_term = alpha * c / ((r.detach() if detach_denominator else r) + eps)
     else:
-        terms = alpha * lpc
-    total = (resp[present] + terms[present]).sum()
+        c_term = alpha * c
+    total = (r + c_term).sum()
+    terms = torch.full_like(resp, float("nan")).masked_scatter(present, c_term)
     fix = logits.new_zeros(())
     if fixation_loss and bool(fixation.any()):
         fix = (logits[fixation] - F.one_hot(torch.zeros_like(targets[fixation]), logits.shape[-1])).pow(2).mean()
