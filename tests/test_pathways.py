@@ -265,3 +265,21 @@ def test_task_without_response_steps_keeps_gradients_finite():
     total.backward()
     assert torch.isfinite(logits.grad).all() and torch.isfinite(cost.grad).all()
     assert math.isnan(parts["cost"][1]) and math.isfinite(parts["cost"][0])
+
+
+def test_stored_difficulty_orders_the_task_families():
+    from brainlearn.analysis.pathways import DIFFICULTY
+
+    assert set(DIFFICULTY) == {"rtgo", "rtanti", "go", "anti", "dm1", "dlydm1", "dms", "dlygointr"}
+    assert max(DIFFICULTY["rtgo"], DIFFICULTY["rtanti"]) < min(DIFFICULTY["go"], DIFFICULTY["anti"])
+    assert max(DIFFICULTY["go"], DIFFICULTY["anti"]) < min(DIFFICULTY[t] for t in ("dm1", "dlydm1", "dlygointr"))
+
+
+@pytest.mark.slow
+def test_difficulty_recomputed_matches_stored():
+    """Re-check the stored difficulties of two tasks at the two ends of the range (a few minutes on CPU)."""
+    from brainlearn.analysis.pathways import DIFFICULTY, task_difficulty
+
+    fresh = task_difficulty(["rtgo", "dm1"], seeds=3, max_steps=500)
+    for task, value in fresh.items():
+        assert math.isclose(value["difficulty"], DIFFICULTY[task], abs_tol=0.2), (task, value)

@@ -24,7 +24,10 @@ from brainlearn.models.pathways import MixtureOfPathways, per_task_mean
 
 # log(median steps to response CE < 0.25) of a GRU-64 trained alone on each task (Adam lr 1e-2, B 32, T 100,
 # cap 500 steps, seeds 0-2), from `python -m brainlearn.analysis.pathways` on this implementation.
-DIFFICULTY_STEPS: dict[str, tuple[int, ...]] = {}
+DIFFICULTY_STEPS: dict[str, tuple[int, ...]] = {
+    "rtgo": (32, 33, 31), "rtanti": (33, 31, 30), "go": (60, 55, 53), "anti": (64, 53, 57),
+    "dms": (116, 105, 97), "dlygointr": (183, 218, 187), "dlydm1": (231, 208, 225), "dm1": (281, 305, 244),
+}
 DIFFICULTY: dict[str, float] = {k: math.log(statistics.median(v)) for k, v in DIFFICULTY_STEPS.items()}
 
 
