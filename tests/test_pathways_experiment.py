@@ -9,7 +9,7 @@ import pytest
 from brainlearn import experiments
 from brainlearn.experiments.runner import make_config, run_experiment
 
-# The quick preset (2 replicates x {MoP, baseline}, 150 steps of a small model) can show the cost and the
+# The quick preset (2 replicates x {MoP, baseline}, 100 steps of a small model) can show the cost and the
 # accuracy claims; A1, A4 and A5 need the full preset's budget (ungated in quick, see docs/experiments/pathways.md).
 QUICK_GATED = ["A2-cost", "A3-accuracy-kept", "A3-above-chance"]
 
