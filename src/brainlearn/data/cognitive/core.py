@@ -73,6 +73,9 @@ class Trials:
     def __getitem__(self, index) -> Trials:
         return Trials(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
+    def to(self, device) -> Trials:
+        return Trials(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+
     @staticmethod
     def cat(parts: list[Trials]) -> Trials:
         return Trials(**{f.name: torch.cat([getattr(p, f.name) for p in parts]) for f in fields(Trials)})
@@ -133,14 +136,11 @@ class Batch:
         return self.valid & (self.time == 0)
 
     def to(self, device) -> Batch:
-        return Batch(**{f.name: getattr(self, f.name).to(device) if f.name != "trials" else self.trials
-                        for f in fields(self)})
+        return Batch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
 
 
-def _randint(low: int, high, n: int, gen: torch.Generator) -> torch.Tensor:
-    """n integers uniform in [low, high) (high may be a tensor of per-draw bounds)."""
-    if isinstance(high, torch.Tensor):
-        return low + (torch.rand(n, generator=gen, device=gen.device) * (high - low)).long()
+def _randint(low: int, high: int, n: int, gen: torch.Generator) -> torch.Tensor:
+    """n integers uniform in [low, high), on the generator's device."""
     return torch.randint(low, high, (n,), generator=gen, device=gen.device)
 
 

@@ -97,7 +97,10 @@ class Task:
             resp = f"toward the test on a {go} of {rule}, else fixate"
             hard = ["memory of the sample", "go / no-go"]
         if self.integrate:
-            resp += f", shifted {turn[self.integrate]}1 position per delay step" if self.family != "reach" else ""
+            if self.family == "reach":
+                resp += f" turned back by {turn[-self.integrate]}1 rad per delay step"
+            else:
+                resp += f", shifted {turn[self.integrate]}1 position per delay step"
             hard.append("rotate with elapsed time")
         if self.seq:
             resp += f", moving {turn[self.seq]}1 position per step"
