@@ -251,7 +251,7 @@ def plot(result: Result, config: PathwaysConfig) -> dict:
         ax.set_yticks(range(len(config.tasks)), config.tasks, fontsize=7)
         ax.set_xticks(range(r.shape[1] * r.shape[2]),
                       [f"L{i}:{s}" for i, layer in enumerate(sizes) for s in layer], rotation=90, fontsize=7)
-        ax.set_title(f"{c}: routing weight per task and expert")
+        ax.set_title(f"{c}: routing weights")
     fig.colorbar(im, ax=axes[0].tolist())
     figs["routing"] = fig
     fig, ax = plt.subplots(figsize=(4.5, 3.5))
