@@ -21,9 +21,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $(STAMP)
 
-# The test suite also exercises the optional Ray backend of sweeps.
+# The test suite also exercises the optional Ray backend of sweeps and schedule-free AdamW (pathways).
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/pip install -q -e ".[dev,ray]"
+	$(BIN)/pip install -q -e ".[dev,ray,pathways]"
 	touch $(TEST_STAMP)
 
 install: $(STAMP)
