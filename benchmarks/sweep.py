@@ -19,7 +19,7 @@ import torch
 from brainlearn.experiments import runner, sweep
 
 GRID = ["lr=0.2,0.5", "hidden=50;100"]
-FIXED = ("epochs=2", "n_train=400", "n_test=200", "angle_every=10")
+FIXED = ("epochs=10", "angle_every=20")
 
 
 def main() -> None:
