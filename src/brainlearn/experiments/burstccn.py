@@ -26,6 +26,7 @@ from brainlearn.data import ImageDataConfig, accuracy, minibatches
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.models.burstccn import BurstCCN, burst_convnet, burst_mlp, matching_mlp
 from brainlearn.models.burstprop import Burstprop
+from brainlearn.nn import one_hot_mse
 from brainlearn.rules import use_rule
 from brainlearn.runtime import RunContext, choice, make_generator, require
 
@@ -63,10 +64,6 @@ class BurstConfig(ImageDataConfig):
                 f"hidden must list at least one positive width, got {self.hidden}")
 
 
-def _mse(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (out - torch.nn.functional.one_hot(y, out.shape[1]).to(out.dtype)).pow(2).sum(1).mean()
-
-
 class _Learner:
     """One network and its optimiser; `update(x, y)` does one training step with the method's rule."""
 
@@ -81,7 +78,7 @@ class _Learner:
             for p, g in zip(self.net.forward_parameters(), self.net.backprop_grads(x, y)):
                 p.grad = g
         else:
-            _mse(self.net(x), y).backward()
+            one_hot_mse(self.net(x), y).backward()
         self.opt.step()
 
     def weight_grads(self) -> list[torch.Tensor]:
@@ -93,7 +90,7 @@ class _Learner:
         if isinstance(self.net, BurstCCN):
             return self.net.backprop_grads(x, y)[0::2]
         with use_rule(self.net, "bp"):
-            return list(torch.autograd.grad(_mse(self.net(x), y), [m.weight for m in self.net.layers]))
+            return list(torch.autograd.grad(one_hot_mse(self.net(x), y), [m.weight for m in self.net.layers]))
 
     def update_with_angles(self, x: torch.Tensor, y: torch.Tensor) -> list[float]:
         """One training step; returns the per-layer angle (deg) between its update and backprop's."""
@@ -171,7 +168,7 @@ def exactness_probe(config: BurstCCNConfig, n_in: int, n_classes: int, x: torch.
             out["probe_output_angle"] = to_bp[-1]
         else:
             fa = matching_mlp(net, "fa")
-            fa_grads = torch.autograd.grad(_mse(fa(x), y), [m.weight for m in fa.layers])
+            fa_grads = torch.autograd.grad(one_hot_mse(fa(x), y), [m.weight for m in fa.layers])
             out["probe_random_fa_max_angle"] = max(angle(layer.weight.grad, g)
                                                    for layer, g in zip(net.layers, fa_grads))
             out["probe_random_bp_min_angle"] = min(to_bp[:-1])

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from brainlearn.data import ImageDataConfig
+from brainlearn.data import ImageDataConfig, minibatches
 from brainlearn.data.sequences import (
     circle_points,
     digit_templates,
@@ -377,7 +377,7 @@ def _train_rows(config: RowTaskConfig, kind: str, window: int, rseed: int, data,
     t_te = None if classify else _draw_targets(config, y_te, T)
     curve = []
     for epoch in range(1, config.epochs + 1):
-        for idx in torch.randperm(len(x_tr), generator=shuffle).split(config.batch_size):
+        for idx in minibatches(len(x_tr), config.batch_size, shuffle):
             loss = (last_step_cross_entropy(y_tr[idx], T) if classify
                     else sparse_mse_loss(t_tr[idx], config.target_every))
             update(model, opt, x_tr[idx], loss, clip=config.clip, clip_cerebellum=config.clip_cerebellum)
@@ -595,7 +595,7 @@ def _train_caption(config: CaptionConfig, kind: str, rseed: int) -> dict:
     shuffle = make_generator(rseed + 7919)
     curve = []
     for _ in range(config.epochs):
-        for idx in torch.randperm(len(train), generator=shuffle).split(config.batch_size):
+        for idx in minibatches(len(train), config.batch_size, shuffle):
             tok, lengths = train.tokens[idx], train.lengths[idx]
             opt.zero_grad(set_to_none=True)
             model.rnn.accumulate_gradients(tok, next_word_cross_entropy(tok, lengths),

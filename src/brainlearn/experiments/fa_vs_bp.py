@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from brainlearn.analysis import angle
 from brainlearn.data import ImageDataConfig, accuracy, minibatches
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.nn import MLP
+from brainlearn.nn import MLP, one_hot_mse
 from brainlearn.rules import use_rule
 from brainlearn.runtime import RunContext, make_generator, require
 
@@ -51,7 +51,7 @@ class FAvsBPConfig(ImageDataConfig):
 def _loss(config: FAvsBPConfig, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if config.loss == "ce":
         return F.cross_entropy(out, y)
-    return 0.5 * (out - F.one_hot(y, out.shape[1]).to(out.dtype)).pow(2).sum(1).mean()
+    return one_hot_mse(out, y)
 
 
 def run(config: FAvsBPConfig, seed: int, ctx: RunContext) -> Result:

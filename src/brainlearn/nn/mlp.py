@@ -14,6 +14,12 @@ from brainlearn.rules.feedback_alignment import RULES, FALinear
 ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
 
 
+def one_hot_mse(out: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """½‖out − onehot(labels)‖² averaged over the batch: the loss of the sigmoid/MSE networks of the
+    BurstCCN and dendritic papers. out: (batch, classes) rates; labels: (batch,) int64."""
+    return 0.5 * (out - torch.nn.functional.one_hot(labels, out.shape[1]).to(out.dtype)).pow(2).sum(1).mean()
+
+
 class MLP(nn.Module):
     """``sizes[0] -> sizes[1] -> ... -> sizes[-1]`` with `activation` on hidden layers.
 
