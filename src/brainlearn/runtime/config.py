@@ -36,12 +36,11 @@ def _parse(text: str, tp, key: str):
         args = get_args(tp)
         if type(None) in args and text.lower() in ("none", "null"):
             return None
-        errors = []
         for arg in (a for a in args if a is not type(None)):
             try:
                 return _parse(text, arg, key)
-            except ConfigError as e:
-                errors.append(str(e))
+            except ConfigError:
+                continue
         raise ConfigError(f"{key}={text!r}: expected {' or '.join(_describe(a) for a in args)}")
     if origin is Literal:
         for option in get_args(tp):
