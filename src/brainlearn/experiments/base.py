@@ -124,6 +124,10 @@ class Experiment:
     def config_cls(self) -> type:
         return type(self.presets["quick"])
 
+    def judge(self, config, metrics_per_seed: Sequence[dict[str, float]]) -> list[dict[str, Any]]:
+        """Evaluate every claim of `config` on the metrics of one or more seeds (a missing metric fails)."""
+        return [c.evaluate([m.get(c.metric, float("nan")) for m in metrics_per_seed]) for c in self.claims(config)]
+
     def preset(self, name: str):
         if name not in self.presets:
             raise ConfigError(f"experiment {self.name} has no preset {name!r}; "

@@ -100,7 +100,7 @@ def _execute(exp, config, seed, device, run_dir, quiet, figures, resume) -> RunO
             run_dir.set_status("failed", error=f"{type(e).__name__}: {e}")
         raise
     seconds = time.perf_counter() - t0
-    claims = [c.evaluate([result.metrics.get(c.metric, float("nan"))]) for c in exp.claims(config)]
+    claims = exp.judge(config, [result.metrics])
     if run_dir is not None:
         run_dir.write_json("result.json", {**result.to_dict(), "seconds": seconds})
         run_dir.write_json("claims.json", claims)
@@ -173,7 +173,7 @@ def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: s
                     raise (BrainlearnError if r.get("user_error") else RuntimeError)(
                         f"{exp.name} seed {p.seed} failed: {r['error']}")
             metrics = [r["metrics"] for r in records]
-        claims = [c.evaluate([m.get(c.metric, float("nan")) for m in metrics]) for c in exp.claims(config)]
+        claims = exp.judge(config, metrics)
         figures = []
         if verify_dir is not None:
             for fig in sorted((runs[0] / "figures").glob("*.png")):
