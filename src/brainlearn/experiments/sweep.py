@@ -94,6 +94,15 @@ def expand(experiment: str, preset: str, axes: dict[str, list[str]], seeds: int,
     return [Point(experiment, preset, (*overrides, *combo), s) for combo in combos for s in range(seeds)]
 
 
+def finished_record(point: Point, path: str | Path) -> dict[str, Any] | None:
+    """The record of a point whose directory holds a finished run; None if it has not finished."""
+    run = RunDir(path)
+    if run.status.get("state") != "finished" or not (run.path / "result.json").is_file():
+        return None
+    return {"key": point.key, "state": "finished", "metrics": run.read("result.json")["metrics"],
+            "claims": run.read("claims.json")}
+
+
 def execute_point(point: Point, path: str, device: str = "cpu", threads: int = 1) -> dict[str, Any]:
     """Run, resume or skip one point in its directory; return its status, metrics and claims.
 
@@ -103,20 +112,19 @@ def execute_point(point: Point, path: str, device: str = "cpu", threads: int = 1
 
     from brainlearn.experiments.runner import make_config, resume_experiment, run_experiment
 
+    record = finished_record(point, path)
+    if record is not None:
+        return record
     torch.set_num_threads(threads)
     run_path = Path(path)
-    status = RunDir(run_path).status.get("state") if (run_path / "config.json").is_file() else None
-    if status != "finished":
-        if status is not None and RunDir(run_path).checkpoint_path.is_file():
-            resume_experiment(run_path, device=device)
-        else:
-            shutil.rmtree(run_path, ignore_errors=True)  # never started properly: start clean
-            exp = experiments.get(point.experiment)
-            config = make_config(exp, point.preset, point.overrides)
-            run_experiment(exp, config, point.seed, preset=point.preset, device=device, path=run_path)
-    run = RunDir(run_path)
-    return {"key": point.key, "state": "finished", "metrics": run.read("result.json")["metrics"],
-            "claims": run.read("claims.json")}
+    if (run_path / "config.json").is_file() and RunDir(run_path).checkpoint_path.is_file():
+        resume_experiment(run_path, device=device)
+    else:
+        shutil.rmtree(run_path, ignore_errors=True)  # never started properly: start clean
+        exp = experiments.get(point.experiment)
+        config = make_config(exp, point.preset, point.overrides)
+        run_experiment(exp, config, point.seed, preset=point.preset, device=device, path=run_path)
+    return finished_record(point, path)
 
 
 class _LocalPool:
@@ -213,15 +221,11 @@ def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int =
         log.warning("%s failed (%s); retrying", points[i].label, error)
         return True
 
-    def is_finished(path: Path) -> bool:
-        return RunDir(path).status.get("state") == "finished" and (Path(path) / "result.json").is_file()
-
     todo = []
     for i, path in enumerate(paths):  # finished points are read here, without starting a worker
-        if is_finished(path):
-            run = RunDir(path)
-            finish(i, {"key": points[i].key, "state": "finished", "metrics": run.read("result.json")["metrics"],
-                       "claims": run.read("claims.json")})
+        record = finished_record(points[i], path)
+        if record is not None:
+            finish(i, record)
         else:
             todo.append(i)
 
