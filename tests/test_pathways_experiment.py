@@ -55,3 +55,11 @@ def test_same_seed_same_numbers_and_resume(tmp_path):
     b.run_dir.set_status("interrupted")
     c = resume_experiment(b.run_dir.path)  # every model is checkpointed: nothing left to train
     np.testing.assert_equal(c.result.metrics, a)
+
+
+def test_worker_processes_give_the_same_numbers():
+    exp = experiments.get("pathways")
+    small = ["steps=3", "batch_size=4", "seq_len=30", "eval_batches=1", "eval_every=2"]
+    one = run_experiment(exp, make_config(exp, "quick", small), seed=2, out=None).result.metrics
+    two = run_experiment(exp, make_config(exp, "quick", [*small, "workers=2"]), seed=2, out=None).result.metrics
+    np.testing.assert_equal(one, two)

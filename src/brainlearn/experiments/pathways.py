@@ -11,6 +11,8 @@ independent stream shared by all models of the run (not the training data, unlik
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -57,6 +59,8 @@ class PathwaysConfig:
     eval_batches: int = 2
     eval_every: int = 50  # LPC checkpoints over training
     prune_threshold: float = 0.1
+    # models trained at once in separate processes (one torch thread each; small GRUs gain nothing from more)
+    workers: int = 1
     # A1, A4 and A5 are reported but not gated (the quick preset is too short for pathways to form)
     exploratory: bool = False
 
@@ -64,7 +68,7 @@ class PathwaysConfig:
         parse_experts(self.experts)
         TaskSuite(self.tasks)
         for name in ("d", "router_dim", "task_dim", "batch_size", "seq_len", "steps", "replicates",
-                     "eval_batches", "eval_every"):
+                     "eval_batches", "eval_every", "workers"):
             require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
         require(self.lr > 0, f"lr must be > 0, got {self.lr}")
         require(self.alpha >= 0 and self.eps > 0, f"need alpha >= 0 and eps > 0, got {self.alpha}, {self.eps}")
@@ -157,18 +161,38 @@ def run(config: PathwaysConfig, seed: int, ctx: RunContext) -> Result:
     conditions = {"mop": config}
     if config.baseline:
         conditions["baseline"] = config.baseline_config()
-    jobs = [(c, r) for c in conditions for r in range(config.replicates)]
     state = ctx.restore() or {"done": {}}
     done: dict = state["done"]  # "<condition>/<replicate>" -> measurements (lists), resumable per model
-    for cond, r in ctx.progress(jobs, desc="pathways"):
-        key = f"{cond}/{r}"
-        if key in done:
-            continue
-        model, curves = train_model(conditions[cond], 1000 * seed + r, ctx.device, eval_windows, ctx, f"{cond}{r}_")
-        m = measure(model, config, eval_windows)
-        done[key] = {**{n: np.asarray(v).tolist() for n, v in m.items()}, **curves}
+    todo = [(c, r) for c in conditions for r in range(config.replicates) if f"{c}/{r}" not in done]
+
+    def finished(cond: str, r: int, measured: dict) -> None:
+        done[f"{cond}/{r}"] = measured
         ctx.checkpoint(len(done), {"done": done})
+
+    if config.workers == 1 or len(todo) <= 1:
+        for cond, r in ctx.progress(todo, desc="pathways"):
+            finished(cond, r, fit(conditions[cond], 1000 * seed + r, ctx.device, eval_windows, ctx, f"{cond}{r}_"))
+    else:
+        # spawn, not fork: forking after torch has started its threads can deadlock
+        pool = ProcessPoolExecutor(min(config.workers, len(todo)), mp_context=multiprocessing.get_context("spawn"))
+        try:
+            jobs = {pool.submit(fit, conditions[c], 1000 * seed + r, str(ctx.device), eval_windows): (c, r)
+                    for c, r in todo}
+            for job in ctx.progress(as_completed(jobs), total=len(jobs), desc="pathways"):
+                finished(*jobs[job], job.result())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     return summarise(config, done, list(conditions))
+
+
+def fit(config: PathwaysConfig, seed: int, device, eval_windows, ctx: RunContext | None = None,
+        tag: str = "") -> dict:
+    """Train one model and measure it (lists, ready for a checkpoint). Runs in a worker process when
+    ``workers > 1``: then with one torch thread and no per-step logging."""
+    if ctx is None:
+        torch.set_num_threads(1)
+    model, curves = train_model(config, seed, device, eval_windows, ctx, tag)
+    return {**{n: np.asarray(v).tolist() for n, v in measure(model, config, eval_windows).items()}, **curves}
 
 
 def summarise(config: PathwaysConfig, done: dict, conditions: list[str]) -> Result:
