@@ -64,9 +64,16 @@ def test_bad_config(override):
         make_config(experiments.get("burstccn"), "quick", [override])
 
 
-def test_fa_needs_the_mlp():
+@pytest.mark.parametrize("method", ["fa", "edn"])
+def test_dense_only_methods_need_the_mlp(method):
     with pytest.raises(ConfigError):
-        make_config(experiments.get("burstccn"), "cifar10", ["methods=bp,fa"])
+        make_config(experiments.get("burstccn"), "cifar10", [f"methods=bp,{method}"])
+
+
+def test_edn_baseline_learns_in_the_same_harness(quick_burstccn):
+    curve = quick_burstccn.result.arrays["edn_acc"]
+    assert len(curve) == len(quick_burstccn.result.arrays["bp_acc"])
+    assert curve[-1] > 0.8 and curve[-1] > curve[0]
 
 
 def test_conv_net_runs_on_a_synthetic_cifar_root(tmp_path):

@@ -10,7 +10,9 @@
 
 * ``burstccn-continuous``: the continuous-time form learning a random teacher online (B6).
 
-The dendritic-error network (EDN) is not a baseline here; see docs/experiments/burstccn.md.
+The steady-state dendritic-error network (EDN, Sacramento et al. 2018; brainlearn.models.dendritic) is a
+baseline of ``burstccn`` (method ``edn``): tied feedback, self-predicting lateral weights, trained on the
+logits of 0.1 / 0.9 rate targets as in the dendritic experiment, with the same lr on its forward weights.
 """
 
 from __future__ import annotations
@@ -26,13 +28,16 @@ from brainlearn.data import ImageDataConfig, accuracy, minibatches
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.models.burstccn import BurstCCN, burst_convnet, burst_mlp, matching_mlp
 from brainlearn.models.burstprop import Burstprop
+from brainlearn.models.dendritic import DendriticNetwork, LearningRates
 from brainlearn.nn import one_hot_mse
 from brainlearn.rules import use_rule
 from brainlearn.runtime import RunContext, choice, make_generator, require
 
 GREEDY = "2206.11769"
 BURSTPROP_P_BASELINE = 0.2  # Payeur et al.'s output baseline burst probability
-METHODS = ("bp", "fa", "tied", "random", "burstprop")
+METHODS = ("bp", "fa", "tied", "random", "burstprop", "edn")
+EDN_TARGETS = (0.1, 0.9)  # the EDN's output potentials are nudged to the logits of these rates
+EDN_LATERAL_LR = 0.1  # its lateral (interneuron) rates, relative to lr (the dendritic experiment's ratio)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -65,12 +70,19 @@ class BurstConfig(ImageDataConfig):
 
 
 class _Learner:
-    """One network and its optimiser; `update(x, y)` does one training step with the method's rule."""
+    """One network and its optimiser; `update(x, y)` does one training step with the method's rule.
+    The EDN has no optimiser: its plasticity applies its own updates at `lr`."""
 
-    def __init__(self, name: str, net: torch.nn.Module, opt: torch.optim.Optimizer, kind: str):
-        self.name, self.net, self.opt, self.kind = name, net, opt, kind
+    def __init__(self, name: str, net: torch.nn.Module, opt: torch.optim.Optimizer | None, kind: str,
+                 rates: LearningRates | None = None):
+        self.name, self.net, self.opt, self.kind, self.rates = name, net, opt, kind, rates
 
     def update(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        if self.kind == "edn":
+            low, high = (float(torch.logit(torch.tensor(p))) for p in EDN_TARGETS)
+            target = torch.full((len(y), self.net.sizes[-1]), low, device=y.device).scatter_(1, y[:, None], high)
+            self.net.train_step(x, target, self.rates)
+            return
         self.opt.zero_grad(set_to_none=True)
         if self.kind == "burst":
             self.net.backward_local(x, y)
@@ -111,7 +123,7 @@ def _burst_net(config: BurstConfig, shape: tuple, n_classes: int, feedback: str,
 
 def _save(ctx: RunContext, step: int, epoch: int, learners: dict, shuffle: torch.Generator, curves: dict) -> None:
     ctx.checkpoint(step, {"nets": {k: v.net.state_dict() for k, v in learners.items()},
-                          "opts": {k: v.opt.state_dict() for k, v in learners.items()},
+                          "opts": {k: v.opt.state_dict() for k, v in learners.items() if v.opt is not None},
                           "shuffle": shuffle.get_state(), "curves": curves, "step": step, "epoch": epoch})
 
 
@@ -121,7 +133,8 @@ def _restore(ctx: RunContext, learners: dict, shuffle: torch.Generator, curves: 
         return curves, 0, 0
     for k, v in learners.items():
         v.net.load_state_dict(state["nets"][k])
-        v.opt.load_state_dict(state["opts"][k])
+        if v.opt is not None:
+            v.opt.load_state_dict(state["opts"][k])
     shuffle.set_state(state["shuffle"])
     return state["curves"], state["step"], state["epoch"]
 
@@ -146,8 +159,8 @@ class BurstCCNConfig(BurstConfig):
         require(len(self.methods) >= 1, "methods must not be empty")
         for m in self.methods:
             choice(m, "methods", METHODS)
-        require(self.arch == "mlp" or "fa" not in self.methods,
-                "method 'fa' needs arch='mlp' (FA is provided for dense layers only)")
+        require(self.arch == "mlp" or not {"fa", "edn"} & set(self.methods),
+                "methods 'fa' and 'edn' need arch='mlp' (they are provided for dense layers only)")
         require(self.probe_depth >= 1, f"probe_depth must be >= 1, got {self.probe_depth}")
 
 
@@ -190,6 +203,12 @@ def run_burstccn(config: BurstCCNConfig, seed: int, ctx: RunContext) -> Result:
     shape = tuple(x_train.shape[1:])
     learners: dict[str, _Learner] = {}
     for method in config.methods:
+        if method == "edn":
+            edn = DendriticNetwork([int(np.prod(shape)), *config.hidden, data.n_classes], "sigmoid",
+                                   init_gain=config.init_gain, generator=make_generator(seed)).to(ctx.device)
+            rates = LearningRates(forward=config.lr, ip=EDN_LATERAL_LR * config.lr, pi=EDN_LATERAL_LR * config.lr)
+            learners[method] = _Learner(method, edn, None, "edn", rates)
+            continue
         feedback = "random" if method in ("fa", "random") else "tied"
         # Every method starts from the same W (and the FA ANN from the same Y): one seed for all.
         extra = {"network": Burstprop, "p_baseline": BURSTPROP_P_BASELINE} if method == "burstprop" else {}
@@ -298,10 +317,10 @@ def plot_burstccn(result: Result, config: BurstCCNConfig) -> dict:
 
     a = result.arrays
     labels = {"bp": "backprop ANN", "fa": "FA ANN", "tied": "BurstCCN, tied Y", "random": "BurstCCN, random Y",
-              "burstprop": "Burstprop (two-phase), tied Y"}
+              "burstprop": "Burstprop (two-phase), tied Y", "edn": "dendritic-error network (EDN)"}
     fig_acc, ax = plt.subplots(figsize=(5, 3.5))
     for m in config.methods:
-        ax.plot(a["epoch"], a[f"{m}_acc"], label=labels[m], ls="--" if m in ("bp", "fa") else "-")
+        ax.plot(a["epoch"], a[f"{m}_acc"], label=labels[m], ls="--" if m in ("bp", "fa", "edn") else "-")
     ax.set(xlabel="epoch", ylabel="test accuracy", title=f"{config.dataset}: learning curves")
     ax.legend()
     figs = {"learning_curves": fig_acc}
