@@ -151,13 +151,15 @@ def lorenz(rho: float, n_traj: int = 200, n_steps: int = 200, dt: float = 0.01, 
     return (X - lo) / np.maximum(hi - lo, 1e-12)
 
 
-def lorenz_classes(n_traj: int = 50, n_steps: int = 200, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+def lorenz_classes(n_traj: int = 200, n_steps: int = 200, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
     """The nine Lorenz configurations and their class labels.
 
-    As in the reference code of 2410.24070, all configurations share the same initial points.
+    As in the reference notebook of 2410.24070, each configuration draws its own initial points
+    (configuration i uses seed ``100 seed + i``), so within-class distances include sampling differences.
     """
-    systems = [lorenz(rho, n_traj, n_steps, seed=seed) for rhos in LORENZ_CLASSES.values() for rho in rhos]
-    labels = [name for name, rhos in LORENZ_CLASSES.items() for _ in rhos]
+    rhos = [rho for group in LORENZ_CLASSES.values() for rho in group]
+    systems = [lorenz(rho, n_traj, n_steps, seed=100 * seed + i) for i, rho in enumerate(rhos)]
+    labels = [name for name, group in LORENZ_CLASSES.items() for _ in group]
     return systems, np.array(labels)
 
 
