@@ -47,3 +47,38 @@ def test_smoke_quick_claims(name):
     for claim in outcome.claims:
         if claim["gated"]:
             assert claim["passed"], claim
+
+
+SMALL = ["replicates=3", "bptt_replicates=1", "epochs=2", "train_size=100", "cerebellum=16", "align_every=1"]
+
+
+def test_worker_processes_give_the_same_numbers():
+    from brainlearn.experiments.runner import make_config
+
+    exp = get("ccrnn-linedraw")
+    one = run_experiment(exp, make_config(exp, "quick", SMALL), seed=3, out=None).result.metrics
+    two = run_experiment(exp, make_config(exp, "quick", [*SMALL, "workers=2"]), seed=3, out=None).result.metrics
+    assert one == two
+
+
+def test_interrupted_run_resumes_to_identical_result(tmp_path, monkeypatch):
+    from brainlearn.experiments.runner import make_config, resume_experiment
+    from brainlearn.runtime import RunContext, RunDir
+
+    exp = get("ccrnn-linedraw")
+    config = make_config(exp, "quick", SMALL)
+    reference = run_experiment(exp, config, seed=1, out=None).result.metrics
+    original = RunContext.checkpoint
+
+    def checkpoint_then_interrupt(self, step, state):
+        original(self, step, state)
+        if step == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunContext, "checkpoint", checkpoint_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(exp, config, seed=1, out=tmp_path)
+    monkeypatch.setattr(RunContext, "checkpoint", original)
+    (path,) = (tmp_path / "ccrnn-linedraw").iterdir()
+    assert RunDir.open(path).status["state"] == "interrupted"
+    assert resume_experiment(path).result.metrics == reference

@@ -51,6 +51,7 @@ from brainlearn.models.ccrnn import (
     update,
 )
 from brainlearn.runtime import RunContext, choice, make_generator, require
+from brainlearn.runtime.parallel import map_jobs
 
 # Pemberton, Boven, Apps & Costa, "Cortico-cerebellar networks as decoupling neural interfaces"
 PEMBERTON = "2110.11501"
@@ -74,6 +75,7 @@ class LearnerConfig:
     replicates: int = 10
     bptt_replicates: int = 3
     ablate_epoch: int = 0
+    workers: int = 1  # models trained at once in separate processes (one torch thread each)
 
     def _validate(self):
         require(self.hidden >= 1, f"hidden must be >= 1, got {self.hidden}")
@@ -87,6 +89,7 @@ class LearnerConfig:
         require(0 <= self.bptt_replicates <= self.replicates,
                 f"bptt_replicates must be in [0, replicates], got {self.bptt_replicates}")
         require(self.ablate_epoch >= 0, f"ablate_epoch must be >= 0 (0 = never), got {self.ablate_epoch}")
+        require(self.workers >= 1, f"workers must be >= 1, got {self.workers}")
 
     def learner(self, kind: str, input_size: int, output_size: int, T: int, generator: torch.Generator,
                 encoder: nn.Module | None = None, window: int | None = None) -> CorticoCerebellarRNN:
@@ -108,16 +111,21 @@ def _replicate_seed(seed: int, r: int) -> int:
 
 
 def _run_replicates(config, seed: int, ctx: RunContext, train_one, name: str) -> list[dict]:
-    """Train every (replicate, kind) with `train_one(config, kind, replicate_seed) -> dict`, checkpointing
-    after each replicate so an interrupted run resumes where it stopped."""
+    """Train every (replicate, kind) with `train_one(config, kind, replicate_seed) -> dict` (module-level, so
+    that `config.workers` processes can run them), checkpointing after each replicate so an interrupted run
+    resumes where it stopped."""
     state = ctx.restore()
     done = list(state["done"]) if state is not None else []
-    for r in ctx.progress(range(len(done), config.replicates), total=config.replicates, initial=len(done),
-                          desc=name):
-        rs = _replicate_seed(seed, r)
-        done.append({kind: train_one(config, kind, rs) for kind in config.kinds(r)})
-        ctx.log(r + 1, **{f"{k}_final": v["final"] for k, v in done[-1].items()})
-        ctx.checkpoint(r + 1, {"done": done})
+    todo = [(r, kind) for r in range(len(done), config.replicates) for kind in config.kinds(r)]
+    results = map_jobs(train_one, [(config, kind, _replicate_seed(seed, r)) for r, kind in todo], config.workers)
+    replicate: dict = {}
+    for (r, kind), res in zip(todo, ctx.progress(results, total=len(todo), desc=name)):
+        replicate[kind] = res
+        if len(replicate) == len(config.kinds(r)):
+            done.append(replicate)
+            ctx.log(r + 1, **{f"{k}_final": v["final"] for k, v in replicate.items()})
+            ctx.checkpoint(r + 1, {"done": done})
+            replicate = {}
     return done
 
 
@@ -406,8 +414,10 @@ def _run_rows(config: RowTaskConfig, seed: int, ctx: RunContext, classify: bool,
     done = list(state["done"]) if state is not None else []
     jobs = [(r, kind, k) for r in range(config.replicates) for k in config.windows for kind in ("crnn", "ccrnn")]
     jobs += [(r, "bptt", data[0].shape[1]) for r in range(config.bptt_replicates)]
-    for r, kind, k in ctx.progress(jobs[len(done):], total=len(jobs), initial=len(done), desc=name):
-        res = _train_rows(config, kind, k, _replicate_seed(seed, r), data, classify)
+    todo = jobs[len(done):]
+    args = [(config, kind, k, _replicate_seed(seed, r), data, classify) for r, kind, k in todo]
+    results = map_jobs(_train_rows, args, config.workers)
+    for (r, kind, k), res in zip(todo, ctx.progress(results, total=len(jobs), initial=len(done), desc=name)):
         done.append({"replicate": r, "kind": kind, "window": k, **res})
         ctx.log(len(done), **{f"{kind}_K{k}_final": res["final"]})
         ctx.checkpoint(len(done), {"done": done})

@@ -11,8 +11,6 @@ independent stream shared by all models of the run (not the training data, unlik
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -25,6 +23,7 @@ from brainlearn.errors import ConfigError
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.models.pathways import MixtureOfPathways, parse_experts, pathway_loss
 from brainlearn.runtime import RunContext, make_generator, require
+from brainlearn.runtime.parallel import map_jobs
 
 MOP = "2506.02813"  # Cook, Akarca, Costa, Achterberg, "Brain-like processing pathways form in models with ..."
 CPU_TASKS = ("rtgo", "rtanti", "go", "anti", "dm1", "dlydm1", "dms", "dlygointr")  # spans the difficulty range
@@ -164,33 +163,19 @@ def run(config: PathwaysConfig, seed: int, ctx: RunContext) -> Result:
     state = ctx.restore() or {"done": {}}
     done: dict = state["done"]  # "<condition>/<replicate>" -> measurements (lists), resumable per model
     todo = [(c, r) for c in conditions for r in range(config.replicates) if f"{c}/{r}" not in done]
-
-    def finished(cond: str, r: int, measured: dict) -> None:
+    # in worker processes the models train without per-step logging (the context stays here)
+    here = ctx if config.workers == 1 else None
+    jobs = [(conditions[c], 1000 * seed + r, str(ctx.device), eval_windows, here, f"{c}{r}_") for c, r in todo]
+    for (cond, r), measured in zip(todo, ctx.progress(map_jobs(fit, jobs, config.workers), total=len(jobs),
+                                                      desc="pathways")):
         done[f"{cond}/{r}"] = measured
         ctx.checkpoint(len(done), {"done": done})
-
-    if config.workers == 1 or len(todo) <= 1:
-        for cond, r in ctx.progress(todo, desc="pathways"):
-            finished(cond, r, fit(conditions[cond], 1000 * seed + r, ctx.device, eval_windows, ctx, f"{cond}{r}_"))
-    else:
-        # spawn, not fork: forking after torch has started its threads can deadlock
-        pool = ProcessPoolExecutor(min(config.workers, len(todo)), mp_context=multiprocessing.get_context("spawn"))
-        try:
-            jobs = {pool.submit(fit, conditions[c], 1000 * seed + r, str(ctx.device), eval_windows): (c, r)
-                    for c, r in todo}
-            for job in ctx.progress(as_completed(jobs), total=len(jobs), desc="pathways"):
-                finished(*jobs[job], job.result())
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
     return summarise(config, done, list(conditions))
 
 
 def fit(config: PathwaysConfig, seed: int, device, eval_windows, ctx: RunContext | None = None,
         tag: str = "") -> dict:
-    """Train one model and measure it (lists, ready for a checkpoint). Runs in a worker process when
-    ``workers > 1``: then with one torch thread and no per-step logging."""
-    if ctx is None:
-        torch.set_num_threads(1)
+    """Train one model and measure it (lists, ready for a checkpoint)."""
     model, curves = train_model(config, seed, device, eval_windows, ctx, tag)
     return {**{n: np.asarray(v).tolist() for n, v in measure(model, config, eval_windows).items()}, **curves}
 
