@@ -37,6 +37,7 @@ GREEDY = "2206.11769"
 BURSTPROP_P_BASELINE = 0.2  # Payeur et al.'s output baseline burst probability
 METHODS = ("bp", "fa", "tied", "random", "burstprop", "edn")
 EDN_TARGETS = (0.1, 0.9)  # the EDN's output potentials are nudged to the logits of these rates
+EDN_LOGITS = tuple(float(torch.logit(torch.tensor(p))) for p in EDN_TARGETS)
 EDN_LATERAL_LR = 0.1  # its lateral (interneuron) rates, relative to lr (the dendritic experiment's ratio)
 
 
@@ -79,7 +80,7 @@ class _Learner:
 
     def update(self, x: torch.Tensor, y: torch.Tensor) -> None:
         if self.kind == "edn":
-            low, high = (float(torch.logit(torch.tensor(p))) for p in EDN_TARGETS)
+            low, high = EDN_LOGITS
             target = torch.full((len(y), self.net.sizes[-1]), low, device=y.device).scatter_(1, y[:, None], high)
             self.net.train_step(x, target, self.rates)
             return
