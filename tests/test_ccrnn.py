@@ -172,6 +172,20 @@ def test_irregularity_is_zero_for_lines_and_translation_invariant(ax, ay, speed,
     assert float(trajectory_irregularity(2 * wiggle)) == pytest.approx(4 * float(trajectory_irregularity(wiggle)))
 
 
+def test_irregularity_split_by_centres_averages_back_to_the_whole():
+    y = torch.randn(3, 10, 2, generator=gen(0), dtype=torch.float64)
+    at_targets = target_mask(10, 2)
+    on, off = trajectory_irregularity(y, at_targets), trajectory_irregularity(y, ~at_targets)
+    # interior steps 1..8: four target centres (2, 4, 6, 8) and four target-free ones (1, 3, 5, 7)
+    assert float(trajectory_irregularity(y)) == pytest.approx(float(on + off) / 2)
+    manual = (y[:, 2:] - 2 * y[:, 1:-1] + y[:, :-2]).pow(2).sum(-1)[:, 0::2].mean()  # centres 1, 3, 5, 7
+    assert float(off) == pytest.approx(float(manual))
+    with pytest.raises(ShapeError, match="bool mask"):
+        trajectory_irregularity(y, torch.ones(9, dtype=torch.bool))
+    with pytest.raises(ShapeError, match="no interior"):
+        trajectory_irregularity(y, torch.arange(10) == 0)
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 1000), st.floats(0.1, 10))
 def test_gradient_cosine_is_scale_invariant_and_bounded(seed, scale):

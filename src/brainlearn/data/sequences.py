@@ -79,14 +79,28 @@ def target_mask(T: int, every: int) -> torch.Tensor:
     return torch.arange(T) % every == 0
 
 
-def trajectory_irregularity(y: torch.Tensor) -> torch.Tensor:
+def trajectory_irregularity(y: torch.Tensor, centres: torch.Tensor | None = None) -> torch.Tensor:
     """The dysmetria ("ataxia") score: mean squared second difference of drawn paths y (batch, T, d),
     ‖y_{t+1} − 2y_t + y_{t−1}‖² averaged over t and the batch. Straight lines drawn at constant speed
-    score 0."""
+    score 0.
+
+    `centres`: optional bool mask (T,) of the steps t whose second difference is averaged (only the
+    interior steps 1..T-2 have one; e.g. ``target_mask(T, every)`` or its negation, to split the score
+    between the steps with feedback and those without). Default: every interior step.
+    """
     check_tensor(y, "y", ndim=3)
-    if y.shape[1] < 3:
-        raise ShapeError(f"trajectory_irregularity: need at least 3 time steps, got {y.shape[1]}")
-    return (y[:, 2:] - 2 * y[:, 1:-1] + y[:, :-2]).pow(2).sum(-1).mean()
+    T = y.shape[1]
+    if T < 3:
+        raise ShapeError(f"trajectory_irregularity: need at least 3 time steps, got {T}")
+    squared = (y[:, 2:] - 2 * y[:, 1:-1] + y[:, :-2]).pow(2).sum(-1)  # centred on t = 1..T-2
+    if centres is None:
+        return squared.mean()
+    if centres.shape != (T,) or centres.dtype != torch.bool:
+        raise ShapeError(f"centres: expected a bool mask of shape ({T},), got {centres.dtype} {tuple(centres.shape)}")
+    interior = centres[1:-1].to(y.device)
+    if not bool(interior.any()):
+        raise ShapeError("centres: selects no interior step (1..T-2)")
+    return squared[:, interior].mean()
 
 
 # ---- image rows --------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from brainlearn.data.sequences import (
     line_targets,
     scene_captions,
     straight_lines,
+    target_mask,
     trajectory_irregularity,
 )
 from brainlearn.experiments import Claim, Experiment, Result, register
@@ -232,7 +233,7 @@ def run_linedraw(config: LineDrawConfig, seed: int, ctx: RunContext) -> Result:
         "ccrnn_learned_frac": float(np.mean(fin["ccrnn"] < chance / 2)),
         "cos_future_gradient": float(np.mean(cos_true)),
         "cos_discounted_gradient": float(np.mean(cos_disc)),
-    }
+    } | _path_measures(done, config)
     arrays = {f"{k}_curves": np.asarray([d[k]["curve"] for d in done if k in d]) for k in KINDS}
     arrays |= {f"{k}_final": fin[k] for k in KINDS} | {f"{k}_irregularity": irr[k] for k in KINDS}
     arrays |= {f"{k}_drawn": np.asarray(done[0][k]["drawn"]) for k in done[0]}
@@ -240,6 +241,26 @@ def run_linedraw(config: LineDrawConfig, seed: int, ctx: RunContext) -> Result:
                "cos_true": np.asarray([d["ccrnn"]["cos_true"] for d in done]),
                "cos_discounted": np.asarray([d["ccrnn"]["cos_discounted"] for d in done])}
     return Result(metrics, arrays)
+
+
+def _path_measures(done: list[dict], config: LineDrawConfig) -> dict[str, float]:
+    """Reported (not gated) diagnostics of the drawn paths, mean over replicates, per learner: the mean
+    squared step length (path amplitude, the scale of the irregularity) and the irregularity split into
+    second differences centred on steps with a target and on steps without one."""
+    at_targets = target_mask(config.T, config.target_every)
+    split = bool(at_targets[1:-1].any()) and not bool(at_targets[1:-1].all())
+    out = {}
+    for kind in KINDS:
+        paths = [torch.tensor(d[kind]["drawn"]) for d in done if kind in d]
+        if not paths:
+            continue
+        out[f"{kind}_step_sq_mean"] = float(np.mean([(y[:, 1:] - y[:, :-1]).pow(2).sum(-1).mean() for y in paths]))
+        if split:
+            out[f"{kind}_irregularity_at_targets"] = float(
+                np.mean([trajectory_irregularity(y, at_targets) for y in paths]))
+            out[f"{kind}_irregularity_between_targets"] = float(
+                np.mean([trajectory_irregularity(y, ~at_targets) for y in paths]))
+    return out
 
 
 def claims_linedraw(config: LineDrawConfig) -> list[Claim]:
