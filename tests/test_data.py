@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from brainlearn.data import load_images, minibatches
+from brainlearn.data import ImageDataConfig, load_images, minibatches
 from brainlearn.data.cifar import read_cifar_batch, write_cifar_batch
 from brainlearn.data.idx import read_idx, write_idx
 from brainlearn.data.images import DEBIAN_FASHION, download_file, md5sum
@@ -110,6 +110,21 @@ def test_cifar_unpickler_refuses_code(tmp_path):
         pickle.dump({b"data": _Evil(), b"labels": []}, f)
     with pytest.raises(DataError, match="refusing to unpickle builtins.print"):
         read_cifar_batch(tmp_path / "batch")
+
+
+def test_config_download_fetches_missing_files(tmp_path, monkeypatch):
+    """`download=True` in an experiment config (CLI: --set download=true) reaches the loader."""
+    fetched = []
+    def fake_download(name, folder):
+        fetched.append(name)
+        write_mnist(folder)
+
+    monkeypatch.setattr("brainlearn.data.images._download", fake_download)
+    with pytest.raises(DataError, match="--set download=true"):
+        ImageDataConfig(dataset="mnist", data_root=str(tmp_path)).load()
+    assert not fetched
+    d = ImageDataConfig(dataset="mnist", data_root=str(tmp_path), download=True).load()
+    assert fetched == ["mnist"] and d.x_train.shape == (20, 1, 28, 28)
 
 
 def test_download_checks_md5(tmp_path):

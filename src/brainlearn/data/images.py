@@ -98,11 +98,12 @@ class ImageDataConfig:
     data_root: str | None = None
     n_train: int | None = None
     n_test: int | None = None
+    download: bool = False  # fetch missing MNIST / Fashion-MNIST / CIFAR-10 files (checksum-verified)
 
     def load(self, seed: int = 0, device="cpu") -> ImageData:
         """Load the configured dataset (subsets drawn with `seed`) onto `device`."""
         return load_images(self.dataset, self.data_root, n_train=self.n_train, n_test=self.n_test,
-                           seed=seed).to(device)
+                           seed=seed, download=self.download).to(device)
 
 
 def default_roots(root: str | Path | None = None) -> list[Path]:
@@ -197,7 +198,7 @@ def _idx_dataset(name: str, roots: list[Path], download: bool):
         hint = " (on Debian: apt-get install dataset-fashion-mnist)" if name == "fashion-mnist" else ""
         raise DataError(f"{name} not found: missing {', '.join(missing)} (or .gz) in any of "
                         f"{', '.join(str(f) for f in folders)}; put the IDX files in one of these folders, "
-                        f"set BRAINLEARN_DATA or data_root, or pass download=True{hint}")
+                        f"set BRAINLEARN_DATA or data_root, or pass download=True (CLI: --set download=true){hint}")
     xtr, ytr, xte, yte = (read_idx(p) for p in paths)
     for x, y, p in ((xtr, ytr, paths[0]), (xte, yte, paths[2])):
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
@@ -216,7 +217,7 @@ def _cifar10(roots: list[Path], download: bool):
     if folder is None:
         raise DataError(f"cifar10 not found: need {', '.join(CIFAR_FILES)} (the python version) in one of "
                         f"{', '.join(str(f) for f in folders)}; put the extracted cifar-10-batches-py folder "
-                        "there, set BRAINLEARN_DATA or data_root, or pass download=True")
+                        "there, set BRAINLEARN_DATA or data_root, or pass download=True (CLI: --set download=true)")
     train = [read_cifar_batch(folder / n) for n in CIFAR_FILES[:5]]
     xte, yte = read_cifar_batch(folder / "test_batch")
     return np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train]), xte, yte
