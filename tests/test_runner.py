@@ -5,7 +5,8 @@ import pytest
 from brainlearn import experiments
 from brainlearn.errors import ConfigError
 from brainlearn.experiments import Claim
-from brainlearn.experiments.runner import make_config, resume_experiment, run_experiment, verify
+from brainlearn.experiments.runner import make_config, resume_experiment, run_experiment
+from brainlearn.experiments.verify import verify
 from brainlearn.runtime import RunContext, RunDir
 
 TINY = ["epochs=3", "n_train=200", "n_test=100", "angle_every=5"]

@@ -35,13 +35,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="brainlearn", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    sub.add_parser("list", help="list experiments with their presets and claims")
+    p = sub.add_parser("list", help="list experiments with their presets and claims, or one's config fields")
+    p.add_argument("name", nargs="?", help="an experiment: print its config fields (type, default, range)")
+    p.add_argument("--preset", default="quick", help="preset whose defaults to show (default quick)")
 
     p = sub.add_parser("run", help="run one experiment at one seed into a run directory")
     p.add_argument("name", nargs="?", help="experiment name (see `brainlearn list`)")
     _add_run_options(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes for the run's independent replicates (same numbers; default 1)")
 
     p = sub.add_parser("verify", help="run experiments over seeds and judge their claims")
     p.add_argument("names", nargs="*", help="experiments (default: all)")
@@ -80,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_parallel_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=int, default=1, help="points run at once (default 1)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes: points run at once, or a single point's replicates (default 1)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per point (default 1)")
     p.add_argument("--backend", default="local", choices=("local", "ray"), help="local processes or Ray tasks")
     p.add_argument("--address", default=None, help="Ray cluster address (default: start a local instance)")
@@ -106,7 +111,19 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_list(args) -> int:
     from brainlearn import experiments
+    from brainlearn.runtime import describe_fields
 
+    if args.name:
+        exp = experiments.get(args.name)
+        rows = describe_fields(exp.preset(args.preset))
+        print(f"{exp.name} (arXiv:{exp.paper}): {exp.summary}\nconfig fields, {args.preset} preset "
+              f"(set with --set NAME=VALUE):")
+        width = max(len(r["name"]) for r in rows)
+        for r in rows:
+            rng = f"  range {r['range']}" if r["range"] else ""
+            print(f"  {r['name']:{width}s}  {r['type']}  default {r['default']}{rng}"
+                  + (f"\n  {'':{width}s}  {r['help']}" if r["help"] else ""))
+        return 0
     for name in experiments.names():
         exp = experiments.get(name)
         print(f"{name:24s} arXiv:{exp.paper:12s} {exp.summary}")
@@ -122,7 +139,7 @@ def cmd_run(args) -> int:
         if args.overrides:
             raise BrainlearnError("--resume continues a run with its saved config; --set cannot change it")
         outcome = runner.resume_experiment(args.resume, device=None if args.device == "cpu" else args.device,
-                                           quiet=args.quiet)
+                                           quiet=args.quiet, workers=args.workers)
     else:
         if not args.name:
             raise BrainlearnError("run: give an experiment name or --resume RUN_DIR")
@@ -131,7 +148,7 @@ def cmd_run(args) -> int:
         exp = experiments.get(args.name)
         config = runner.make_config(exp, args.preset, args.overrides)
         outcome = runner.run_experiment(exp, config, args.seed, preset=args.preset, device=args.device,
-                                        out=args.out, quiet=args.quiet)
+                                        out=args.out, quiet=args.quiet, workers=args.workers)
     _print_claims(outcome.experiment.name, outcome.claims)
     print(f"\nrun directory: {outcome.run_dir.path}")
     return 0
@@ -139,7 +156,7 @@ def cmd_run(args) -> int:
 
 def cmd_verify(args) -> int:
     from brainlearn import experiments
-    from brainlearn.experiments import runner
+    from brainlearn.experiments import runner, verify
 
     names = args.names or experiments.names()
     preset = args.preset or "quick"
@@ -150,10 +167,10 @@ def cmd_verify(args) -> int:
                 print(f"{name}:{c.id}  [{c.metric} {c.comparator} {c.threshold:g}, {c.aggregate} over seeds"
                       f"{'' if c.gated else ', not gated'}]\n    {c.statement}")
         return 0
-    result = runner.verify(names, preset=preset, seeds=args.seeds, device=args.device, out=args.out,
-                           overrides=args.overrides, quiet=args.quiet, workers=args.workers,
-                           threads=args.threads, backend=args.backend, address=args.address,
-                           on_section=lambda s: _print_claims(s["experiment"], s["claims"]))
+    result = verify.verify(names, preset=preset, seeds=args.seeds, device=args.device, out=args.out,
+                          overrides=args.overrides, quiet=args.quiet, workers=args.workers,
+                          threads=args.threads, backend=args.backend, address=args.address,
+                          on_section=lambda s: _print_claims(s["experiment"], s["claims"]))
     if result.out_dir is not None:
         print(f"\nreport: {result.out_dir / 'report.md'}\nclaims: {result.out_dir / 'claims.json'}")
     print("all gated claims PASS" if result.passed else "some gated claims FAIL")

@@ -1,5 +1,5 @@
 """Measurements on models: gradient alignment and friends."""
 
-from brainlearn.analysis.alignment import angle, gradients, layer_angles
+from brainlearn.analysis.alignment import angle, cosine, gradients, layer_angles, tail_mean
 
-__all__ = ["angle", "gradients", "layer_angles"]
+__all__ = ["angle", "cosine", "gradients", "layer_angles", "tail_mean"]

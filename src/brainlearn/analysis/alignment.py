@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 
 from brainlearn.errors import ShapeError
@@ -35,3 +36,24 @@ def layer_angles(updates: Sequence[torch.Tensor], references: Sequence[torch.Ten
 def gradients(loss_fn: Callable[[], torch.Tensor], params: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     """Gradients of ``loss_fn()`` with respect to `params`, without touching ``.grad``."""
     return list(torch.autograd.grad(loss_fn(), list(params)))
+
+
+def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Cosine between matching rows of `a` and `b`, shapes (..., n) -> (...), computed in float64.
+
+    A row of zeros has cosine 0 with anything.
+    """
+    if a.shape != b.shape:
+        raise ShapeError(f"cosine: shapes differ, {tuple(a.shape)} vs {tuple(b.shape)}")
+    return torch.nn.functional.cosine_similarity(a.double(), b.double(), dim=-1, eps=1e-30)
+
+
+def tail_mean(values, fraction: float = 0.1) -> float | np.ndarray:
+    """Mean of the last `fraction` of `values` along the first axis (at least one entry): the end-of-training
+    value of a noisy curve, e.g. an angle measured every few steps."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0 or not 0 < fraction <= 1:
+        raise ShapeError(f"tail_mean: need a non-empty curve and 0 < fraction <= 1, got {values.shape}, {fraction}")
+    k = max(1, int(len(values) * fraction + 1e-9))
+    out = values[-k:].mean(0)
+    return float(out) if out.ndim == 0 else out

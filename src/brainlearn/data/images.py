@@ -34,6 +34,7 @@ import torch
 from brainlearn.data.cifar import read_cifar_batch
 from brainlearn.data.idx import read_idx
 from brainlearn.errors import ConfigError, DataError
+from brainlearn.runtime.config import Config, param
 
 DATASETS = ("digits", "fashion-mnist", "mnist", "cifar10")
 NORMALIZATIONS = ("unit", "standard", "none")
@@ -91,14 +92,14 @@ class ImageData:
 
 
 @dataclass(frozen=True)
-class ImageDataConfig:
+class ImageDataConfig(Config):
     """Config fields every image experiment shares; subclass it in an experiment's config."""
 
     dataset: Literal["digits", "fashion-mnist", "mnist", "cifar10"] = "digits"
-    data_root: str | None = None
-    n_train: int | None = None
-    n_test: int | None = None
-    download: bool = False  # fetch missing MNIST / Fashion-MNIST / CIFAR-10 files (checksum-verified)
+    data_root: str | None = param(None, help="data folder (default $BRAINLEARN_DATA or ~/.cache/brainlearn)")
+    n_train: int | None = param(None, ge=1, help="random training subset of this size (default: all)")
+    n_test: int | None = param(None, ge=1, help="random test subset of this size (default: all)")
+    download: bool = param(False, help="fetch missing MNIST / Fashion-MNIST / CIFAR-10 files (checksum-verified)")
 
     def load(self, seed: int = 0, device="cpu") -> ImageData:
         """Load the configured dataset (subsets drawn with `seed`) onto `device`."""

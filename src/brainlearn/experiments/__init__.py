@@ -1,8 +1,8 @@
 """The registry of paper experiments.
 
-Every module in this package other than ``base``, ``runner`` and ``sweep`` defines one or more experiments
-and registers them with :func:`register` at import time; :func:`get` and :func:`names` import them
-on first use.
+Each paper has a package here (``experiments/<paper>/``) with one module per experiment, which registers
+it with :func:`register` at import time; :func:`get` and :func:`names` import them on first use. The
+machinery beside them (``base``, ``runner``, ``sweep``, ``verify``) defines no experiment.
 
 Experiments outside brainlearn: a package can declare modules in the ``brainlearn.experiments`` entry-point
 group, or a user can name modules in ``$BRAINLEARN_PLUGINS`` (comma-separated); they are imported with the
@@ -22,7 +22,7 @@ from brainlearn.experiments.base import Claim, Experiment, Result
 __all__ = ["Claim", "Experiment", "Result", "get", "names", "register"]
 
 _REGISTRY: dict[str, Experiment] = {}
-_FRAMEWORK = {"base", "runner", "sweep"}
+_FRAMEWORK = {"base", "runner", "sweep", "verify"}
 _loaded = False
 
 
@@ -38,9 +38,11 @@ def _load_all() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        for module in pkgutil.iter_modules(__path__):
-            if module.name not in _FRAMEWORK and not module.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{module.name}")
+        for module in pkgutil.walk_packages(__path__, prefix=f"{__name__}."):
+            leaf = module.name.rsplit(".", 1)[-1]
+            if module.name.count(".") == 2 and leaf in _FRAMEWORK or leaf.startswith("_"):
+                continue
+            importlib.import_module(module.name)
         plugins = [ep.value for ep in entry_points(group="brainlearn.experiments")]
         plugins += [m.strip() for m in os.environ.get("BRAINLEARN_PLUGINS", "").split(",") if m.strip()]
         for name in plugins:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import operator
 from collections.abc import Callable, Sequence
@@ -9,8 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from brainlearn.errors import ConfigError
+
+log = logging.getLogger("brainlearn")
 
 COMPARATORS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
@@ -105,6 +109,8 @@ class Experiment:
             :class:`~brainlearn.runtime.RunContext` for device, logging, progress and checkpoints.
         claims: ``claims(config) -> list[Claim]``; thresholds may depend on the config (dataset).
         plot: optional ``plot(result, config) -> {name: matplotlib Figure}``.
+        cpu_only: the run computes on the CPU whatever device is asked for (numpy code, or models too
+            small to gain from a GPU); the run directory then records "cpu".
     """
 
     name: str
@@ -114,11 +120,19 @@ class Experiment:
     run: Callable[..., Result]
     claims: Callable[[Any], list[Claim]]
     plot: Callable[[Result, Any], dict[str, Any]] | None = None
+    cpu_only: bool = False
 
     def __post_init__(self):
         missing = {"quick", "full"} - set(self.presets)
         if missing:
             raise ConfigError(f"experiment {self.name}: presets {sorted(missing)} are missing")
+
+    def device_for(self, device: torch.device) -> torch.device:
+        """The device a run asked to use `device` computes on (the CPU for a CPU-only experiment)."""
+        if self.cpu_only and device.type != "cpu":
+            log.warning("%s runs on the CPU only; ignoring device %s", self.name, device)
+            return torch.device("cpu")
+        return device
 
     @property
     def config_cls(self) -> type:

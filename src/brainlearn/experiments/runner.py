@@ -1,4 +1,4 @@
-"""Running experiments: one (config, seed) point into a run directory, and `verify` over seeds."""
+"""Running experiments: one (config, seed) point into a run directory, or in memory."""
 
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ from brainlearn.runtime import (
     apply_overrides,
     config_from_dict,
     config_to_dict,
+    isolated_rng,
     resolve_device,
-    seed_everything,
 )
 from brainlearn.runtime.report import markdown_report
-from brainlearn.runtime.rundir import atomic_write_bytes, atomic_write_json, short_hash
+from brainlearn.runtime.rundir import atomic_write_bytes
 
 log = logging.getLogger("brainlearn")
 
@@ -47,23 +47,25 @@ def make_config(experiment: Experiment, preset: str = "quick", overrides: list[s
 
 def run_experiment(experiment: Experiment | str, config=None, seed: int = 0, *, preset: str = "quick",
                    device: str = "cpu", out: str | Path | None = "runs", quiet: bool = True,
-                   figures: bool = True, path: str | Path | None = None) -> RunOutcome:
+                   figures: bool = True, path: str | Path | None = None, workers: int = 1) -> RunOutcome:
     """Run one experiment at one seed; with `out`, into a new run directory under it (or exactly at
     `path`, which must not exist yet).
 
-    The config defaults to `preset`. Same config, seed and device give the same numbers.
+    The config defaults to `preset`. Same config, seed and device give the same numbers; `workers`
+    processes train the run's independent jobs (replicates), with the same numbers as one.
     """
     exp = experiments.get(experiment) if isinstance(experiment, str) else experiment
     config = exp.preset(preset) if config is None else config
-    dev = resolve_device(device)
+    dev = exp.device_for(resolve_device(device))
     header = {"experiment": exp.name, "paper": exp.paper, "preset": preset, "seed": int(seed),
               "device": str(dev), "config": config_to_dict(config),
               "versions": {"brainlearn": brainlearn.__version__, "torch": torch.__version__}}
     run_dir = RunDir.create(out, exp.name, header, path) if out is not None or path is not None else None
-    return _execute(exp, config, seed, dev, run_dir, quiet, figures, resume=False)
+    return _execute(exp, config, seed, dev, run_dir, quiet, figures, resume=False, workers=workers)
 
 
-def resume_experiment(path: str | Path, *, device: str | None = None, quiet: bool = True) -> RunOutcome:
+def resume_experiment(path: str | Path, *, device: str | None = None, quiet: bool = True,
+                      workers: int = 1) -> RunOutcome:
     """Continue an interrupted run from its last checkpoint, in the same directory."""
     run_dir = RunDir.open(path)
     header = run_dir.header
@@ -71,17 +73,17 @@ def resume_experiment(path: str | Path, *, device: str | None = None, quiet: boo
         raise ConfigError(f"{run_dir.path} has already finished; nothing to resume")
     exp = experiments.get(header["experiment"])
     config = config_from_dict(exp.config_cls, header["config"])
-    dev = resolve_device(device or header.get("device", "cpu"))
+    dev = exp.device_for(resolve_device(device or header.get("device", "cpu")))
     run_dir.set_status("running", resumed=True)
-    return _execute(exp, config, header["seed"], dev, run_dir, quiet, True, resume=True)
+    return _execute(exp, config, header["seed"], dev, run_dir, quiet, True, resume=True, workers=workers)
 
 
-def _execute(exp, config, seed, device, run_dir, quiet, figures, resume) -> RunOutcome:
-    seed_everything(seed)
-    ctx = RunContext(device, run_dir, quiet=quiet, resume=resume)
+def _execute(exp, config, seed, device, run_dir, quiet, figures, resume, workers) -> RunOutcome:
+    ctx = RunContext(device, run_dir, quiet=quiet, resume=resume, workers=workers)
     t0 = time.perf_counter()
     try:
-        result = exp.run(config, seed, ctx)
+        with isolated_rng(seed):
+            result = exp.run(config, seed, ctx)
     except KeyboardInterrupt:
         if run_dir is None:
             raise
@@ -126,70 +128,3 @@ def save_figures(exp: Experiment, result: Result, config, run_dir: RunDir) -> li
         paths.append(run_dir.save_figure(name, fig))
         plt.close(fig)
     return paths
-
-
-@dataclass
-class Verification:
-    sections: list[dict[str, Any]]
-    out_dir: Path | None
-
-    @property
-    def passed(self) -> bool:
-        return all(c["passed"] for s in self.sections for c in s["claims"] if c["gated"])
-
-
-def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: str = "cpu",
-           out: str | Path | None = "runs", overrides: list[str] | tuple = (), quiet: bool = True,
-           workers: int = 1, threads: int = 1, backend: str = "local", address: str | None = None,
-           on_section=None) -> Verification:
-    """Run each experiment over `seeds` seeds (0..seeds-1) and judge its claims over them.
-
-    Seeds run as sweep points (see :mod:`brainlearn.experiments.sweep`), `workers` at a time, each in a
-    normal run directory under `out`. Writes ``<out>/verify/<timestamp>-<hash>/claims.json`` and
-    ``report.md`` (with the first seed's figures). With ``out=None`` everything stays in memory.
-    `on_section` is called with each finished experiment's section.
-    """
-    from brainlearn.experiments import sweep
-
-    if seeds < 1:
-        raise ConfigError(f"--seeds must be >= 1, got {seeds}")
-    exps = [experiments.get(n) for n in names]
-    configs = [make_config(e, preset, overrides) for e in exps]  # validate everything before running
-    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{short_hash([names, preset, seeds, time.time_ns()])}"
-    verify_dir = Path(out) / "verify" / stamp if out is not None else None
-    sections = []
-    for exp, config in zip(exps, configs):
-        if out is None:
-            metrics = [run_experiment(exp, config, s, preset=preset, device=device, out=None).result.metrics
-                       for s in range(seeds)]
-            runs = []
-        else:
-            points = sweep.expand(exp.name, preset, {}, seeds, tuple(overrides))
-            runs = [Path(out) / exp.name / f"{stamp}-seed{p.seed}" for p in points]
-            records = sweep.run_points(points, runs, workers=workers, threads=threads, backend=backend,
-                                       address=address, device=device, quiet=quiet)
-            for p, r in zip(points, records):
-                if r["state"] != "finished":
-                    raise (BrainlearnError if r.get("user_error") else RuntimeError)(
-                        f"{exp.name} seed {p.seed} failed: {r['error']}")
-            metrics = [r["metrics"] for r in records]
-        claims = exp.judge(config, metrics)
-        figures = []
-        if verify_dir is not None:
-            for fig in sorted((runs[0] / "figures").glob("*.png")):
-                dest = verify_dir / "figures" / f"{exp.name}-{fig.name}"
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(fig, dest)
-                figures.append(dest)
-        section = {"experiment": exp.name, "paper": exp.paper, "preset": preset, "claims": claims,
-                   "figures": figures, "runs": [str(r) for r in runs]}
-        sections.append(section)
-        if on_section:
-            on_section(section)
-    if verify_dir is not None:
-        verify_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(verify_dir / "claims.json", sections)
-        report = markdown_report(f"brainlearn verify ({preset}, {seeds} seed{'s' * (seeds > 1)})",
-                                 sections, verify_dir)
-        atomic_write_bytes(verify_dir / "report.md", report.encode())
-    return Verification(sections, verify_dir)

@@ -20,7 +20,7 @@ import math
 import shutil
 import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,6 +32,7 @@ from brainlearn import experiments
 from brainlearn.errors import BrainlearnError, ConfigError
 from brainlearn.runtime import RunDir, apply_overrides
 from brainlearn.runtime.config import field_types
+from brainlearn.runtime.parallel import process_pool
 from brainlearn.runtime.rundir import atomic_write_bytes, atomic_write_json, read_json, short_hash
 
 log = logging.getLogger("brainlearn")
@@ -103,10 +104,12 @@ def finished_record(point: Point, path: str | Path) -> dict[str, Any] | None:
             "claims": run.read("claims.json")}
 
 
-def execute_point(point: Point, path: str, device: str = "cpu", threads: int = 1) -> dict[str, Any]:
+def execute_point(point: Point, path: str, device: str = "cpu", threads: int = 1, workers: int = 1
+                  ) -> dict[str, Any]:
     """Run, resume or skip one point in its directory; return its status, metrics and claims.
 
-    Runs in a worker process (or a Ray task): it sets the torch thread count itself.
+    Runs in a worker process (or a Ray task): it sets the torch thread count itself. `workers` processes
+    may train the point's replicates (in a pool worker they run one after another: see runtime.parallel).
     """
     import torch
 
@@ -118,22 +121,19 @@ def execute_point(point: Point, path: str, device: str = "cpu", threads: int = 1
     torch.set_num_threads(threads)
     run_path = Path(path)
     if (run_path / "config.json").is_file() and RunDir(run_path).checkpoint_path.is_file():
-        resume_experiment(run_path, device=device)
+        resume_experiment(run_path, device=device, workers=workers)
     else:
         shutil.rmtree(run_path, ignore_errors=True)  # never started properly: start clean
         exp = experiments.get(point.experiment)
         config = make_config(exp, point.preset, point.overrides)
-        run_experiment(exp, config, point.seed, preset=point.preset, device=device, path=run_path)
+        run_experiment(exp, config, point.seed, preset=point.preset, device=device, path=run_path, workers=workers)
     return finished_record(point, path)
 
 
 class _LocalPool:
-    def __init__(self, workers: int):
-        import multiprocessing
-
-        self.workers = workers
-        self.context = multiprocessing.get_context("spawn")  # fork after torch threads can deadlock
-        self.pool = ProcessPoolExecutor(workers, mp_context=self.context)
+    def __init__(self, workers: int, threads: int):
+        self.workers, self.threads = workers, threads
+        self.pool = process_pool(workers, threads)
 
     def submit(self, *args):
         return self.pool.submit(execute_point, *args)
@@ -148,7 +148,7 @@ class _LocalPool:
 
     def restart(self):
         self.pool.shutdown(wait=False, cancel_futures=True)
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=self.context)
+        self.pool = process_pool(self.workers, self.threads)
 
     def close(self):
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -189,7 +189,8 @@ def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int =
     """Run every point into its path; finished points are skipped, interrupted ones resumed.
 
     A point that raises is retried up to `retries` times; a crashed worker process is replaced.
-    With ``workers == 1`` and the local backend, points run in this process (no pool). Returns one
+    With the local backend and one worker (or one point to run), points run in this process, and a
+    point's replicates may use the `workers` processes instead. Returns one
     record per point, in order: {"key", "state": finished|failed, "metrics", "claims", "error"}.
     """
     if backend not in BACKENDS:
@@ -232,11 +233,11 @@ def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int =
     try:
         if not todo:
             pass
-        elif backend == "local" and workers == 1:
+        elif backend == "local" and (workers == 1 or len(todo) == 1):
             for i in todo:
                 while True:
                     try:
-                        finish(i, execute_point(points[i], str(paths[i]), device, threads))
+                        finish(i, execute_point(points[i], str(paths[i]), device, threads, workers))
                         break
                     except (KeyboardInterrupt, SystemExit):
                         raise
@@ -244,7 +245,7 @@ def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int =
                         if not failed(i, e):
                             break
         else:
-            pool = _LocalPool(workers) if backend == "local" else _RayPool(workers, address, threads, gpus_per_point)
+            pool = _LocalPool(workers, threads) if backend == "local" else _RayPool(workers, address, threads, gpus_per_point)
             pending = {pool.submit(points[i], str(paths[i]), device, threads): i for i in todo}
             try:
                 while pending:

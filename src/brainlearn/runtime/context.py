@@ -10,6 +10,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from brainlearn.runtime.device import M, place
+from brainlearn.runtime.parallel import available_workers
 from brainlearn.runtime.rundir import RunDir
 
 log = logging.getLogger("brainlearn")
@@ -26,15 +28,21 @@ class RunContext:
         run_dir: the run directory, or None for an in-memory run (tests, library use).
         quiet: no progress bars.
         resume: whether :meth:`restore` should return the last checkpoint.
+        workers: processes the run may use for independent jobs (see :func:`runtime.loop.run_jobs`).
     """
 
     def __init__(self, device: torch.device | str = "cpu", run_dir: RunDir | None = None,
-                 quiet: bool = True, resume: bool = False):
+                 quiet: bool = True, resume: bool = False, workers: int = 1):
         self.device = torch.device(device)
         self.run_dir = run_dir
         self.quiet = quiet or not sys.stderr.isatty()
         self.resume = resume
+        self.workers = available_workers(workers)
         self.history: list[dict[str, Any]] = []
+
+    def place(self, module: M) -> M:
+        """Move a model the run builds to the run's device (every model goes through here)."""
+        return place(module, self.device)
 
     def log(self, step: int, **metrics: Any) -> None:
         """Record metrics at `step` (streamed to metrics.jsonl when there is a run directory)."""
@@ -53,11 +61,13 @@ class RunContext:
         """Save `state` (tensors, numbers, strings, lists, dicts) as the run's resumable checkpoint.
 
         `state` must hold everything the run needs to continue exactly: model and optimiser state
-        dicts, generator states, partial curves. The metric history logged so far is added.
+        dicts, generator states, partial curves. The metric history logged so far is added, so that a
+        resumed run keeps exactly the records logged before the checkpoint and no others.
         """
         if self.run_dir is None:
             return
-        self.run_dir.save_checkpoint({"step": int(step), "state": state, "history": self.history})
+        self.run_dir.save_checkpoint({"step": int(step), "state": state, "history": self.history,
+                                      "records": len(self.history)})
 
     def restore(self) -> dict[str, Any] | None:
         """The state passed to the last :meth:`checkpoint`, when resuming; otherwise None."""
@@ -66,10 +76,10 @@ class RunContext:
         ckpt = self.run_dir.load_checkpoint()
         if ckpt is None:
             log.warning("no checkpoint in %s; starting from the beginning", self.run_dir.path)
-            self.run_dir.truncate_metrics(-1)
+            self.run_dir.keep_metrics(0)
             return None
         self.history = list(ckpt["history"])
-        self.run_dir.truncate_metrics(ckpt["step"])
+        self.run_dir.keep_metrics(len(self.history))
         log.info("resuming %s from step %d", self.run_dir.path, ckpt["step"])
         return ckpt["state"]
 

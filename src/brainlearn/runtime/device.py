@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import torch
 
 from brainlearn.errors import ConfigError
+
+M = TypeVar("M", bound=torch.nn.Module)
+
+#: Called with every module :func:`place` moves (tests use this to check the device contract).
+placement_observers: list[Callable[[torch.nn.Module, torch.device], None]] = []
+
+
+def place(module: M, device: torch.device | str) -> M:
+    """Move `module` to `device`; every model an experiment builds goes through here."""
+    device = torch.device(device)
+    for observe in placement_observers:
+        observe(module, device)
+    return module.to(device)
 
 
 def resolve_device(name: str | torch.device | None = "cpu") -> torch.device:

@@ -140,9 +140,9 @@ class RunDir:
                 continue
         return records
 
-    def truncate_metrics(self, step: int) -> None:
-        """Keep only records logged at or before `step` (used when resuming from that checkpoint)."""
-        kept = [r for r in self.metrics() if r.get("step", 0) <= step]
+    def keep_metrics(self, n: int) -> None:
+        """Keep only the first `n` records (those logged before the checkpoint a run resumes from)."""
+        kept = self.metrics()[:n]
         atomic_write_bytes(self.path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in kept).encode())
 
     # -- checkpoints ---------------------------------------------------------------------------

@@ -16,36 +16,28 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from brainlearn.analysis import angle
+from brainlearn import plotting
+from brainlearn.analysis import angle, tail_mean
 from brainlearn.data import ImageDataConfig, accuracy, minibatches
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.nn import MLP, one_hot_mse
 from brainlearn.rules import use_rule
-from brainlearn.runtime import RunContext, make_generator, require
+from brainlearn.runtime import RunContext, make_generator, param, replicate_seed, train
 
 LILLICRAP = "1411.0247"  # Lillicrap et al., "Random feedback weights support learning in deep neural networks"
 
 
 @dataclass(frozen=True)
 class FAvsBPConfig(ImageDataConfig):
-    hidden: tuple[int, ...] = (100,)
+    hidden: tuple[int, ...] = param((100,), ge=1, nonempty=True, help="hidden layer widths")
     activation: Literal["sigmoid", "tanh", "relu"] = "sigmoid"
     loss: Literal["mse", "ce"] = "mse"
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 0.5
-    init_gain: float = 3.6
-    feedback_std: float = 0.5
-    angle_every: int = 50
-
-    def __post_init__(self):
-        require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
-        require(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        require(self.lr > 0, f"lr must be > 0, got {self.lr}")
-        require(self.feedback_std > 0, f"feedback_std must be > 0, got {self.feedback_std}")
-        require(self.angle_every >= 1, f"angle_every must be >= 1, got {self.angle_every}")
-        require(len(self.hidden) >= 1 and min(self.hidden) >= 1,
-                f"hidden must list at least one positive width, got {self.hidden}")
+    epochs: int = param(30, ge=1)
+    batch_size: int = param(32, ge=1)
+    lr: float = param(0.5, gt=0)
+    init_gain: float = param(3.6, gt=0, help="gain of the Xavier-uniform forward weights")
+    feedback_std: float = param(0.5, gt=0, help="std of FA's fixed random feedback weights")
+    angle_every: int = param(50, ge=1, help="training steps between angle measurements")
 
 
 def _loss(config: FAvsBPConfig, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -54,67 +46,72 @@ def _loss(config: FAvsBPConfig, out: torch.Tensor, y: torch.Tensor) -> torch.Ten
     return one_hot_mse(out, y)
 
 
-def run(config: FAvsBPConfig, seed: int, ctx: RunContext) -> Result:
-    data = config.load(seed, ctx.device)
-    x_train, x_test = data.flat()
-    sizes = (data.n_features, *config.hidden, data.n_classes)
-    init = make_generator(seed)
-    out_act = "sigmoid" if config.loss == "mse" else None
-    nets = {}
-    for rule in ("bp", "fa"):
-        init.manual_seed(seed)  # identical forward weights for both rules
-        nets[rule] = MLP(sizes, config.activation, out_act, rule=rule, init_gain=config.init_gain,
-                         feedback_std=config.feedback_std,
-                         generator=init).to(ctx.device)
-    opts = {r: torch.optim.SGD(n.parameters(), lr=config.lr) for r, n in nets.items()}
-    shuffle = make_generator(seed + 1)
-    curves = {"epoch": [], "bp_acc": [], "fa_acc": [], "angle_step": [], "angle": []}
-    step, start_epoch = 0, 0
+class Learner:
+    """The BP and the FA network trained side by side on the same batches; one epoch per round."""
 
-    state = ctx.restore()
-    if state is not None:
-        for r in nets:
-            nets[r].load_state_dict(state["nets"][r])
-            opts[r].load_state_dict(state["opts"][r])
-        shuffle.set_state(state["shuffle"])
-        curves, step, start_epoch = state["curves"], state["step"], state["epoch"]
+    def __init__(self, config: FAvsBPConfig, seed: int, ctx: RunContext):
+        self.config = config
+        data = self.data = config.load(seed, ctx.device)
+        self.x_train, self.x_test = data.flat()
+        sizes = (data.n_features, *config.hidden, data.n_classes)
+        out_act = "sigmoid" if config.loss == "mse" else None
+        self.nets = {rule: ctx.place(MLP(sizes, config.activation, out_act, rule=rule, init_gain=config.init_gain,
+                                         feedback_std=config.feedback_std,
+                                         generator=make_generator(replicate_seed(seed))))  # same forward weights
+                     for rule in ("bp", "fa")}
+        self.opts = {r: torch.optim.SGD(n.parameters(), lr=config.lr) for r, n in self.nets.items()}
+        self.shuffle = make_generator(replicate_seed(seed, stream="data"))
+        self.curves = {"epoch": [], "bp_acc": [], "fa_acc": [], "angle_step": [], "angle": []}
+        self.steps = 0
 
-    fa = nets["fa"]
-    hidden_weight = fa.layers[0].weight
-    for epoch in ctx.progress(range(start_epoch, config.epochs), total=config.epochs, initial=start_epoch,
-                              desc="fa-vs-bp"):
-        for idx in minibatches(len(x_train), config.batch_size, shuffle):
-            xb, yb = x_train[idx], data.y_train[idx]
-            if step % config.angle_every == 0:
+    def step(self, epoch: int) -> list[dict]:
+        config, fa = self.config, self.nets["fa"]
+        hidden_weight = fa.layers[0].weight
+        records = []
+        for idx in minibatches(len(self.x_train), config.batch_size, self.shuffle):
+            xb, yb = self.x_train[idx], self.data.y_train[idx]
+            if self.steps % config.angle_every == 0:
                 with use_rule(fa, "bp"):
                     g_bp = torch.autograd.grad(_loss(config, fa(xb), yb), hidden_weight)[0]
                 g_fa = torch.autograd.grad(_loss(config, fa(xb), yb), hidden_weight)[0]
-                curves["angle_step"].append(step)
-                curves["angle"].append(angle(g_fa, g_bp))
-                ctx.log(step, angle=curves["angle"][-1])
-            for rule, net in nets.items():
-                opts[rule].zero_grad(set_to_none=True)
+                self.curves["angle_step"].append(self.steps)
+                self.curves["angle"].append(angle(g_fa, g_bp))
+                records.append({"step": self.steps, "angle": self.curves["angle"][-1]})
+            for rule, net in self.nets.items():
+                self.opts[rule].zero_grad(set_to_none=True)
                 _loss(config, net(xb), yb).backward()
-                opts[rule].step()
-            step += 1
-        curves["epoch"].append(epoch + 1)
-        for rule, net in nets.items():
-            curves[f"{rule}_acc"].append(accuracy(net, x_test, data.y_test))
-        ctx.log(step, epoch=epoch + 1, bp_acc=curves["bp_acc"][-1], fa_acc=curves["fa_acc"][-1])
-        ctx.checkpoint(step, {"nets": {r: n.state_dict() for r, n in nets.items()},
-                              "opts": {r: o.state_dict() for r, o in opts.items()},
-                              "shuffle": shuffle.get_state(), "curves": curves, "step": step,
-                              "epoch": epoch + 1})
+                self.opts[rule].step()
+            self.steps += 1
+        self.curves["epoch"].append(epoch + 1)
+        for rule, net in self.nets.items():
+            self.curves[f"{rule}_acc"].append(accuracy(net, self.x_test, self.data.y_test))
+        records.append({"step": self.steps, "epoch": epoch + 1, "bp_acc": self.curves["bp_acc"][-1],
+                        "fa_acc": self.curves["fa_acc"][-1]})
+        return records
 
+    def state_dict(self) -> dict:
+        return {"nets": {r: n.state_dict() for r, n in self.nets.items()},
+                "opts": {r: o.state_dict() for r, o in self.opts.items()},
+                "shuffle": self.shuffle.get_state(), "curves": self.curves, "steps": self.steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        for r in self.nets:
+            self.nets[r].load_state_dict(state["nets"][r])
+            self.opts[r].load_state_dict(state["opts"][r])
+        self.shuffle.set_state(state["shuffle"])
+        self.curves, self.steps = state["curves"], state["steps"]
+
+
+def run(config: FAvsBPConfig, seed: int, ctx: RunContext) -> Result:
+    curves = train(Learner(config, seed, ctx), config.epochs, ctx, desc="fa-vs-bp").curves
     angles = np.asarray(curves["angle"])
-    k = max(1, len(angles) // 10)
     metrics = {
         "bp_test_acc": curves["bp_acc"][-1],
         "fa_test_acc": curves["fa_acc"][-1],
         "bp_minus_fa": curves["bp_acc"][-1] - curves["fa_acc"][-1],
         "angle_start": float(angles[0]),
-        "angle_end": float(angles[-k:].mean()),
-        "angle_drop": float(angles[0] - angles[-k:].mean()),
+        "angle_end": tail_mean(angles),
+        "angle_drop": float(angles[0] - tail_mean(angles)),
     }
     return Result(metrics, {k: np.asarray(v) for k, v in curves.items()})
 
@@ -146,18 +143,13 @@ def claims(config: FAvsBPConfig) -> list[Claim]:
 
 
 def plot(result: Result, config: FAvsBPConfig) -> dict:
-    import matplotlib.pyplot as plt
-
     a = result.arrays
-    fig_acc, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(a["epoch"], a["bp_acc"], label="backprop")
-    ax.plot(a["epoch"], a["fa_acc"], label="feedback alignment")
-    ax.set(xlabel="epoch", ylabel="test accuracy", title=f"{config.dataset}: learning curves")
-    ax.legend()
-    fig_angle, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(a["angle_step"], a["angle"])
-    ax.axhline(90, color="grey", lw=0.8, ls="--")
-    ax.set(xlabel="training step", ylabel="angle to BP gradient (deg)", title="FA hidden-layer alignment")
+    fig_acc, (ax,) = plotting.figure()
+    plotting.curves(ax, a["epoch"], {"backprop": a["bp_acc"], "feedback alignment": a["fa_acc"]}, xlabel="epoch",
+           ylabel="test accuracy", title=f"{config.dataset}: learning curves")
+    fig_angle, (ax,) = plotting.figure()
+    plotting.curves(ax, a["angle_step"], {"FA": a["angle"]}, reference=90, xlabel="training step",
+           ylabel="angle to BP gradient (deg)", title="FA hidden-layer alignment")
     return {"learning_curves": fig_acc, "angle": fig_angle}
 
 

@@ -1,0 +1,81 @@
+"""`brainlearn verify`: run experiments over seeds (as sweep points) and judge their claims."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from brainlearn import experiments
+from brainlearn.errors import BrainlearnError, ConfigError
+from brainlearn.experiments import sweep
+from brainlearn.experiments.runner import make_config, run_experiment
+from brainlearn.runtime.report import markdown_report
+from brainlearn.runtime.rundir import atomic_write_bytes, atomic_write_json, short_hash
+
+
+@dataclass
+class Verification:
+    sections: list[dict[str, Any]]
+    out_dir: Path | None
+
+    @property
+    def passed(self) -> bool:
+        return all(c["passed"] for s in self.sections for c in s["claims"] if c["gated"])
+
+
+def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: str = "cpu",
+           out: str | Path | None = "runs", overrides: list[str] | tuple = (), quiet: bool = True,
+           workers: int = 1, threads: int = 1, backend: str = "local", address: str | None = None,
+           on_section=None) -> Verification:
+    """Run each experiment over `seeds` seeds (0..seeds-1) and judge its claims over them.
+
+    Seeds run as sweep points (see :mod:`brainlearn.experiments.sweep`), `workers` at a time, each in a
+    normal run directory under `out`. Writes ``<out>/verify/<timestamp>-<hash>/claims.json`` and
+    ``report.md`` (with the first seed's figures). With ``out=None`` everything stays in memory.
+    `on_section` is called with each finished experiment's section.
+    """
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {seeds}")
+    exps = [experiments.get(n) for n in names]
+    configs = [make_config(e, preset, overrides) for e in exps]  # validate everything before running
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{short_hash([names, preset, seeds, time.time_ns()])}"
+    verify_dir = Path(out) / "verify" / stamp if out is not None else None
+    sections = []
+    for exp, config in zip(exps, configs):
+        if out is None:
+            metrics = [run_experiment(exp, config, s, preset=preset, device=device, out=None).result.metrics
+                       for s in range(seeds)]
+            runs = []
+        else:
+            points = sweep.expand(exp.name, preset, {}, seeds, tuple(overrides))
+            runs = [Path(out) / exp.name / f"{stamp}-seed{p.seed}" for p in points]
+            records = sweep.run_points(points, runs, workers=workers, threads=threads, backend=backend,
+                                       address=address, device=device, quiet=quiet)
+            for p, r in zip(points, records):
+                if r["state"] != "finished":
+                    raise (BrainlearnError if r.get("user_error") else RuntimeError)(
+                        f"{exp.name} seed {p.seed} failed: {r['error']}")
+            metrics = [r["metrics"] for r in records]
+        claims = exp.judge(config, metrics)
+        figures = []
+        if verify_dir is not None:
+            for fig in sorted((runs[0] / "figures").glob("*.png")):
+                dest = verify_dir / "figures" / f"{exp.name}-{fig.name}"
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(fig, dest)
+                figures.append(dest)
+        section = {"experiment": exp.name, "paper": exp.paper, "preset": preset, "claims": claims,
+                   "figures": figures, "runs": [str(r) for r in runs]}
+        sections.append(section)
+        if on_section:
+            on_section(section)
+    if verify_dir is not None:
+        verify_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(verify_dir / "claims.json", sections)
+        report = markdown_report(f"brainlearn verify ({preset}, {seeds} seed{'s' * (seeds > 1)})",
+                                 sections, verify_dir)
+        atomic_write_bytes(verify_dir / "report.md", report.encode())
+    return Verification(sections, verify_dir)
