@@ -14,3 +14,10 @@ def quick():
 def test_quick_claim(quick, claim_id):
     (claim,) = [c for c in quick.claims if c["id"] == claim_id]
     assert claim["passed"], claim
+
+
+def test_contracts(tmp_path, monkeypatch):
+    from tests.contracts import check_contracts
+
+    check_contracts("fa-vs-bp", ["epochs=3", "n_train=200", "n_test=100", "angle_every=5"], tmp_path,
+                    interrupt_after=2, monkeypatch=monkeypatch)

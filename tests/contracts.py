@@ -1,0 +1,116 @@
+"""The contracts every experiment keeps, checked on one small config of it.
+
+`check_contracts(name, overrides)` asserts, for experiment `name` at that config:
+
+1. **resumable**: a run interrupted (Ctrl-C) right after its `interrupt_after`-th checkpoint and resumed
+   with ``brainlearn run --resume`` ends with the metrics, arrays and metrics.jsonl of an uninterrupted run;
+2. **no global RNG**: a run leaves Python's, NumPy's and torch's global RNG states as it found them, and
+   gives the same numbers whatever the global RNGs were seeded with;
+3. **device contract**: every model the run builds goes through ``runtime.place`` (``ctx.place``), unless
+   the experiment is declared ``cpu_only``; the run directory records the device used.
+
+Each experiment's test module calls it with overrides small enough to run in a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from brainlearn import experiments
+from brainlearn.experiments.runner import make_config, resume_experiment, run_experiment
+from brainlearn.runtime import RunContext
+from brainlearn.runtime.device import placement_observers
+
+
+def _global_states():
+    return random.getstate(), np.random.get_state()[1].tobytes(), torch.random.get_rng_state()
+
+
+class _ModuleRecorder:
+    """Records every nn.Module built, and every module passed to runtime.place, while active."""
+
+    def __init__(self):
+        self.built, self.placed = [], []
+
+    def __enter__(self):
+        self._init = torch.nn.Module.__init__
+        recorder = self
+
+        def init(module, *args, **kwargs):
+            recorder._init(module, *args, **kwargs)
+            recorder.built.append(module)
+
+        torch.nn.Module.__init__ = init
+        placement_observers.append(self._observe)
+        return self
+
+    def _observe(self, module, device):
+        self.placed.append(module)
+
+    def __exit__(self, *exc):
+        torch.nn.Module.__init__ = self._init
+        placement_observers.remove(self._observe)
+
+    def unplaced_models(self) -> list[str]:
+        """Modules built with parameters that no placed module holds."""
+        covered = {id(q) for p in self.placed for q in p.parameters()}
+        return sorted({type(m).__name__ for m in self.built if any(id(q) not in covered for q in m.parameters())})
+
+
+def _records(path):
+    return [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
+
+
+def _result(outcome):
+    return json.loads((outcome.run_dir.path / "result.json").read_text())
+
+
+def check_contracts(name: str, overrides: list[str], tmp_path, seed: int = 1, interrupt_after: int = 1,
+                    monkeypatch: pytest.MonkeyPatch | None = None) -> None:
+    exp = experiments.get(name)
+    config = make_config(exp, "quick", overrides)
+
+    # an uninterrupted reference run, under another global seed: same numbers, global RNG untouched
+    random.seed(123)
+    np.random.seed(123)
+    torch.manual_seed(123)
+    before = _global_states()
+    with _ModuleRecorder() as recorder:
+        reference = run_experiment(exp, config, seed, out=tmp_path / "reference", figures=False)
+    after = _global_states()
+    assert before[0] == after[0] and before[1] == after[1] and torch.equal(before[2], after[2]), \
+        f"{name} changed the global RNG state"
+    if not exp.cpu_only:
+        assert not recorder.unplaced_models(), f"{name} built models it never placed: {recorder.unplaced_models()}"
+    assert json.loads((reference.run_dir.path / "config.json").read_text())["device"] == "cpu"
+    torch.manual_seed(7)
+    again = run_experiment(exp, config, seed, out=None, figures=False)
+    assert again.result.metrics == reference.result.metrics, f"{name} depends on the global RNG"
+
+    # interrupted after the interrupt_after-th checkpoint, then resumed
+    mp = monkeypatch or pytest.MonkeyPatch()
+    original, calls = RunContext.checkpoint, {"n": 0}
+
+    def checkpoint_then_interrupt(self, step, state):
+        original(self, step, state)
+        calls["n"] += 1
+        if calls["n"] == interrupt_after:
+            raise KeyboardInterrupt
+
+    mp.setattr(RunContext, "checkpoint", checkpoint_then_interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_experiment(exp, config, seed, out=tmp_path / "interrupted", figures=False)
+    finally:
+        mp.setattr(RunContext, "checkpoint", original)
+    assert calls["n"] == interrupt_after, f"{name} finished before its checkpoint {interrupt_after}"
+    (path,) = (tmp_path / "interrupted" / name).iterdir()
+    resumed = resume_experiment(path)
+    assert resumed.result.metrics == reference.result.metrics
+    assert _result(resumed)["arrays"] == _result(reference)["arrays"]
+    assert _records(path) == _records(reference.run_dir.path), f"{name}: metrics.jsonl differs after resuming"
