@@ -7,7 +7,7 @@ import pytest
 
 from brainlearn.cli import main
 from brainlearn.errors import ConfigError
-from brainlearn.experiments import runner, sweep
+from brainlearn.experiments import runner, sweep, sweep_report
 from brainlearn.runtime import RunContext, RunDir
 from brainlearn.runtime.rundir import atomic_write_json
 
@@ -44,7 +44,7 @@ def test_local_sweep_matches_single_runs_and_resumes(tmp_runs):
     before = {p: p.stat().st_mtime_ns for p in sweep_dir.rglob("result.json")}
     _, again = sweep.sweep("fa-vs-bp", grid=grid, seeds=2, overrides=TINY, workers=2, out=tmp_runs)
     assert again == records and before == {p: p.stat().st_mtime_ns for p in sweep_dir.rglob("result.json")}
-    paths = sweep.write_report(sweep_dir)
+    paths = sweep_report.write_report(sweep_dir)
     assert (sweep_dir / "summary.csv").read_text().startswith("lr,n,angle_drop_mean")
     assert any(p.name == "bp_test_acc-vs-lr.png" for p in paths)
 
@@ -117,7 +117,7 @@ def test_aggregation_by_hand(tmp_path):
             run.write_json("result.json", {"metrics": {"m": v}})
             run.write_json("claims.json", [{"id": "c", "passed": v > 1.5}])
     atomic_write_json(tmp_path / "sweep.json", spec)
-    axes, rows = sweep.aggregate(tmp_path)
+    axes, rows = sweep_report.aggregate(tmp_path)
     assert axes == ["lr"]
     a, b = rows
     assert a["lr"] == "1" and a["n"] == 3 and a["m"]["mean"] == pytest.approx(3.0)

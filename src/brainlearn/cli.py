@@ -216,7 +216,7 @@ def _print_claims(name: str, claims: list[dict]) -> None:
 
 
 def cmd_sweep(args) -> int:
-    from brainlearn.experiments import sweep
+    from brainlearn.experiments import sweep, sweep_report
 
     sweep_dir, records = sweep.sweep(
         args.name, preset=args.preset, grid=args.grid, seeds=args.seeds, overrides=args.overrides,
@@ -225,16 +225,16 @@ def cmd_sweep(args) -> int:
     failed = [r for r in records if r["state"] != "finished"]
     for r in failed:
         print(f"failed: {r['key']}: {r['error']}")
-    paths = sweep.write_report(sweep_dir)
+    paths = sweep_report.write_report(sweep_dir)
     print(f"{len(records) - len(failed)}/{len(records)} points finished; summary: {paths[1]}\n"
           f"rerun the same command to retry failed points; sweep directory: {sweep_dir}")
     return 0 if not failed else EXIT_FAILED_CLAIMS
 
 
 def cmd_sweep_report(args) -> int:
-    from brainlearn.experiments import sweep
+    from brainlearn.experiments import sweep_report
 
-    paths = sweep.write_report(args.sweep_dir)
+    paths = sweep_report.write_report(args.sweep_dir)
     print(paths[1].read_text())
     print(f"written: {', '.join(str(p) for p in paths[:2])} and {len(paths) - 2} figures")
     return 0

@@ -118,13 +118,4 @@ def _execute(exp, config, seed, device, run_dir, quiet, figures, resume, workers
 def save_figures(exp: Experiment, result: Result, config, run_dir: RunDir) -> list[Path]:
     if exp.plot is None:
         return []
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    paths = []
-    for name, fig in exp.plot(result, config).items():
-        paths.append(run_dir.save_figure(name, fig))
-        plt.close(fig)
-    return paths
+    return [run_dir.save_figure(name, fig) for name, fig in exp.plot(result, config).items()]

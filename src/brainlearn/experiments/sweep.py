@@ -9,14 +9,13 @@ Layout::
     <out>/<experiment>/sweep-<hash>/
         sweep.json          the spec: experiment, preset, grid, seeds, overrides, and every point
         points/<key>/       one run directory per (grid point, seed)
-        summary.csv, summary.md, figures/   written by `brainlearn sweep-report`
+        summary.csv, summary.md, figures/   written by `brainlearn sweep-report` (see sweep_report.py)
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import math
 import shutil
 import time
 from collections.abc import Sequence
@@ -26,14 +25,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from brainlearn import experiments
 from brainlearn.errors import BrainlearnError, ConfigError
 from brainlearn.runtime import RunDir, apply_overrides
 from brainlearn.runtime.config import field_types
 from brainlearn.runtime.parallel import process_pool
-from brainlearn.runtime.rundir import atomic_write_bytes, atomic_write_json, read_json, short_hash
+from brainlearn.runtime.rundir import atomic_write_json, short_hash
 
 log = logging.getLogger("brainlearn")
 BACKENDS = ("local", "ray")
@@ -245,7 +242,8 @@ def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int =
                         if not failed(i, e):
                             break
         else:
-            pool = _LocalPool(workers, threads) if backend == "local" else _RayPool(workers, address, threads, gpus_per_point)
+            pool = (_LocalPool(workers, threads) if backend == "local"
+                    else _RayPool(workers, address, threads, gpus_per_point))
             pending = {pool.submit(points[i], str(paths[i]), device, threads): i for i in todo}
             try:
                 while pending:
@@ -295,117 +293,3 @@ def sweep(experiment: str, *, preset: str = "quick", grid: Sequence[str] = (), s
                          quiet=quiet)
     log.info("sweep finished in %.1f s: %s", time.perf_counter() - t0, sweep_dir)
     return sweep_dir, records
-
-
-# -- aggregation -----------------------------------------------------------------------------------
-
-def ci95(values: Sequence[float]) -> float:
-    """Half-width of the 95% confidence interval of the mean (Student t); nan for fewer than 2 values."""
-    n = len(values)
-    if n < 2:
-        return float("nan")
-    from scipy import stats
-
-    return float(stats.t.ppf(0.975, n - 1) * np.std(values, ddof=1) / math.sqrt(n))
-
-
-def aggregate(sweep_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
-    """Group a sweep's finished points by grid point; per metric mean, std, 95% CI; per claim pass rate.
-
-    Returns the grid axes and one row per grid point: {axis: value, ..., "n": seeds finished,
-    "<metric>": {"mean", "std", "ci95"}, "claim:<id>": pass rate}.
-    """
-    sweep_dir = Path(sweep_dir)
-    if not (sweep_dir / "sweep.json").is_file():
-        raise ConfigError(f"{sweep_dir} is not a sweep directory (no sweep.json)")
-    spec = read_json(sweep_dir / "sweep.json")
-    axes = list(spec["grid"])
-    n_fixed = len(spec["overrides"])
-    groups: dict[tuple[str, ...], list[tuple[dict, list]]] = {}
-    for p in spec["points"]:
-        run = RunDir(sweep_dir / "points" / p["key"])
-        result, claims = run.read("result.json"), run.read("claims.json")
-        coords = tuple(p["overrides"][n_fixed:])
-        groups.setdefault(coords, [])
-        if result is not None and run.status.get("state") == "finished":
-            groups[coords].append((result["metrics"], claims or []))
-    rows = []
-    for coords, runs in groups.items():
-        row: dict[str, Any] = {kv.split("=", 1)[0]: kv.split("=", 1)[1] for kv in coords}
-        row["n"] = len(runs)
-        for metric in sorted({m for metrics, _ in runs for m in metrics}):
-            values = [metrics[metric] for metrics, _ in runs if metric in metrics]
-            row[metric] = {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1
-                           else 0.0, "ci95": ci95(values)}
-        for claim_id in sorted({c["id"] for _, claims in runs for c in claims}):
-            verdicts = [c["passed"] for _, claims in runs for c in claims if c["id"] == claim_id]
-            row[f"claim:{claim_id}"] = sum(verdicts) / len(verdicts)
-        rows.append(row)
-    return axes, rows
-
-
-def write_report(sweep_dir: str | Path) -> list[Path]:
-    """Write summary.csv, summary.md and figures/<metric>-vs-<axis>.png; return the written paths."""
-    import csv
-    import io
-
-    from brainlearn.runtime.report import fmt, markdown_table
-
-    sweep_dir = Path(sweep_dir)
-    axes, rows = aggregate(sweep_dir)
-    metrics = sorted({k for r in rows for k, v in r.items() if isinstance(v, dict)})
-    claims = sorted({k for r in rows for k in r if k.startswith("claim:")})
-    header = [*axes, "n", *[f"{m}_{s}" for m in metrics for s in ("mean", "std", "ci95")], *claims]
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(header)
-    for r in rows:
-        writer.writerow([*(r[a] for a in axes), r["n"],
-                         *(r[m][s] if m in r else "" for m in metrics for s in ("mean", "std", "ci95")),
-                         *(r.get(c, "") for c in claims)])
-    atomic_write_bytes(sweep_dir / "summary.csv", buf.getvalue().encode())
-    md_rows = [[*(r[a] for a in axes), str(r["n"]),
-                *(f"{fmt(r[m]['mean'])} ± {fmt(r[m]['ci95'])}" if m in r else "" for m in metrics),
-                *(f"{r[c]:.0%}" if c in r else "" for c in claims)] for r in rows]
-    md = (f"# Sweep {sweep_dir.name}\n\nMean ± 95% CI half-width over seeds; claims: pass rate over seeds.\n\n"
-          + markdown_table(md_rows, [*axes, "n", *metrics, *claims]) + "\n")
-    atomic_write_bytes(sweep_dir / "summary.md", md.encode())
-    return [sweep_dir / "summary.csv", sweep_dir / "summary.md", *_plot(sweep_dir, axes, rows, metrics)]
-
-
-def _plot(sweep_dir: Path, axes: list[str], rows: list[dict[str, Any]], metrics: list[str]) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    run = RunDir(sweep_dir)
-    paths = []
-    for axis in axes:
-        others = [a for a in axes if a != axis]
-        xs = list(dict.fromkeys(r[axis] for r in rows))
-        numeric = all(_is_number(x) for x in xs)
-        for metric in metrics:
-            fig, ax = plt.subplots(figsize=(5, 3.5))
-            for group in dict.fromkeys(tuple(r[o] for o in others) for r in rows):
-                sel = [r for r in rows if tuple(r[o] for o in others) == group and metric in r]
-                sel.sort(key=lambda r: xs.index(r[axis]))
-                x = [float(r[axis]) if numeric else xs.index(r[axis]) for r in sel]
-                ax.errorbar(x, [r[metric]["mean"] for r in sel], yerr=[np.nan_to_num(r[metric]["ci95"]) for r in sel],
-                            marker="o", capsize=3, label=", ".join(f"{o}={g}" for o, g in zip(others, group)) or None)
-            if not numeric:
-                ax.set_xticks(range(len(xs)), xs)
-            ax.set(xlabel=axis, ylabel=metric, title=f"{metric} vs {axis} (mean ± 95% CI)")
-            if others:
-                ax.legend(fontsize=7)
-            paths.append(run.save_figure(f"{metric}-vs-{axis}", fig))
-            plt.close(fig)
-    return paths
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False

@@ -1,0 +1,89 @@
+"""The layout's rules, checked on the source: dependency direction, no package cycles, small experiment
+modules, no plotting state in experiments, no global RNG in library code."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "brainlearn"
+SHARED = ("runtime", "nn", "rules", "analysis", "similarity", "data")
+UPPER = ("models", "experiments")
+
+
+def _modules() -> dict[str, Path]:
+    return {".".join(p.relative_to(SRC.parent).with_suffix("").parts).removesuffix(".__init__"): p
+            for p in SRC.rglob("*.py")}
+
+
+def _imports(path: Path) -> set[str]:
+    """Every brainlearn module `path` imports, at any depth (function-level imports too)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.startswith("brainlearn")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("brainlearn"):
+            out.add(node.module)
+            out |= {f"{node.module}.{a.name}" for a in node.names}
+    return out
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_shared_rooms_never_import_models_or_experiments():
+    upward = [f"{m} imports {i}" for m, p in _modules().items() if _room(m) in SHARED
+              for i in _imports(p) if _room(i) in UPPER]
+    assert not upward, "\n".join(sorted(upward))
+
+
+def test_no_cycles_between_packages():
+    """The graph of rooms (brainlearn.<room>) and of modules inside experiments has no cycle."""
+    modules = _modules()
+    graph: dict[str, set[str]] = {}
+    for m, p in modules.items():
+        for i in _imports(p):
+            target = next((c for c in (i, i.rsplit(".", 1)[0]) if c in modules), None)
+            if target is None or target == m:
+                continue
+            a, b = _room(m), _room(target)
+            if a and b and a != b:
+                graph.setdefault(a, set()).add(b)
+            if a == b == "experiments" and not m.endswith(".__init__") and target != "brainlearn.experiments":
+                graph.setdefault(m, set()).add(target)
+    state: dict[str, int] = {}
+    cycle: list[str] = []
+
+    def visit(node, path):
+        state[node] = 1
+        for nxt in graph.get(node, ()):
+            if state.get(nxt) == 1:
+                cycle.extend(path[path.index(nxt):] + [nxt] if nxt in path else [node, nxt])
+                return True
+            if state.get(nxt) is None and visit(nxt, [*path, nxt]):
+                return True
+        state[node] = 2
+        return False
+
+    for node in list(graph):
+        if state.get(node) is None and visit(node, [node]):
+            break
+    assert not cycle, " -> ".join(cycle)
+
+
+@pytest.mark.parametrize("path", sorted((SRC / "experiments").rglob("*.py")), ids=lambda p: p.name)
+def test_experiment_modules_are_small_and_plot_through_brainlearn_plotting(path):
+    text = path.read_text()
+    assert len(text.splitlines()) <= 360, f"{path.name} has {len(text.splitlines())} lines"
+    assert "matplotlib.pyplot" not in text or path.name == "sweep.py", f"{path.name} imports pyplot"
+
+
+def test_library_code_never_seeds_the_global_rng():
+    allowed = {SRC / "runtime" / "seeding.py"}
+    offenders = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if p not in allowed
+                 and any(s in p.read_text() for s in ("torch.manual_seed(", "np.random.seed(", "random.seed("))]
+    assert not offenders, offenders
