@@ -41,3 +41,56 @@ def test_roundtrip_through_json():
     assert config_from_dict(Cfg, config_to_dict(c)) == c
     with pytest.raises(ConfigError, match="unknown keys"):
         config_from_dict(Cfg, {"zzz": 1})
+
+
+# -- declared bounds and nested configs --------------------------------------------------------------
+
+from brainlearn.runtime import Config, describe_fields, param  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Part(Config):
+    steps: int = param(10, ge=1, help="training steps")
+    rate: float = param(0.5, gt=0, le=1)
+
+
+@dataclass(frozen=True)
+class Whole(Config):
+    width: tuple[int, ...] = param((4, 4), ge=1, nonempty=True)
+    gain: float = param(1.0, gt=0)
+    part: Part = Part()
+    other: Part = Part(steps=3)
+
+
+def test_nested_overrides_reach_nested_configs():
+    c = apply_overrides(Whole(), ["part.steps=7", "other.rate=1", "gain=2"])
+    assert c.part == Part(7, 0.5) and c.other == Part(3, 1.0) and c.gain == 2.0
+    assert config_from_dict(Whole, config_to_dict(c)) == c
+
+
+@pytest.mark.parametrize("item, message", [
+    ("part.steps=0", "steps must be >= 1, got 0"), ("part.rate=2", r"rate must be in \(0, 1\], got 2.0"),
+    ("gain=nan", "gain must be a finite number"), ("gain=inf", "gain must be a finite number"),
+    ("width=0,3", "width must be >= 1"), ("width=", "width must not be empty"),
+    ("part=3", "part is a group of settings"), ("gain.x=1", "gain has no fields"),
+    ("part.nope=1", "unknown config key 'part.nope'"),
+])
+def test_declared_bounds_are_checked_with_clear_messages(item, message):
+    with pytest.raises(ConfigError, match=message):
+        apply_overrides(Whole(), [item])
+
+
+def test_bounds_apply_to_python_construction_too():
+    with pytest.raises(ConfigError, match="steps must be >= 1"):
+        Part(steps=0)
+    with pytest.raises(ConfigError, match="expected int"):
+        Part(steps=1.5)
+    with pytest.raises(ConfigError, match="expected a Part"):
+        Whole(part={"steps": 3})
+
+
+def test_describe_fields_lists_nested_fields_with_ranges():
+    rows = {r["name"]: r for r in describe_fields(Whole())}
+    assert rows["part.steps"] == {"name": "part.steps", "type": "int", "default": "10", "range": ">= 1",
+                                  "help": "training steps"}
+    assert rows["part.rate"]["range"] == "(0, 1]" and rows["width"]["default"] == "4,4"
