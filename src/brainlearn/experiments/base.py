@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import operator
@@ -27,6 +28,29 @@ AGGREGATES: dict[str, Callable[[Sequence[float]], float]] = {
 }
 
 
+VERDICTS = ("PASS", "FAIL", "XFAIL", "XPASS")
+BOOTSTRAP_RESAMPLES = 2000
+
+
+@dataclass(frozen=True)
+class Revision:
+    """An earlier form of a claim's criterion, kept when the project owner revises it.
+
+    Attributes:
+        date: when the revision was made (YYYY-MM-DD).
+        comparator, threshold, aggregate: the criterion before the revision.
+        measured: what that criterion measured (values, seeds), in words.
+        reason: why it was revised.
+    """
+
+    date: str
+    comparator: str
+    threshold: float
+    aggregate: str
+    measured: str
+    reason: str
+
+
 @dataclass(frozen=True)
 class Claim:
     """A sentence from a paper turned into a check on one scalar metric of a run.
@@ -39,11 +63,17 @@ class Claim:
         comparator: one of >=, >, <=, <: the claim holds when ``measured <comparator> threshold``.
         threshold: calibrated once on this implementation, then kept (see `reason`).
         how: how the metric is measured.
-        aggregate: how values over seeds combine: mean, median, min or max ("min" with ">=" means
-            "on every seed").
+        aggregate: how values over seeds combine. Learning outcomes (accuracies, losses, fractions of
+            replicates) use "median"; exactness and limit claims use "min" or "max" ("on every seed");
+            "mean" where the statement is about an average.
         reason: why the threshold has its value.
         gated: a gated claim that fails makes `brainlearn verify` exit non-zero; an ungated one is
             reported only (documented as exploratory).
+        expected: "pass", or "fail" for a known non-reproduction: the paper's sentence does not hold at
+            this scale with a faithful implementation, and `note` names the docs section with the analysis.
+            Its verdict is XFAIL when it fails and XPASS (the docs are stale) when it passes.
+        note: where the analysis of an expected failure is (a docs page and section).
+        history: earlier criteria of this claim, oldest first (see :class:`Revision`).
     """
 
     id: str
@@ -56,27 +86,65 @@ class Claim:
     aggregate: str = "mean"
     reason: str = ""
     gated: bool = True
+    expected: str = "pass"
+    note: str = ""
+    history: tuple[Revision, ...] = ()
 
     def __post_init__(self):
         if self.comparator not in COMPARATORS:
             raise ConfigError(f"claim {self.id}: comparator {self.comparator!r} not in {list(COMPARATORS)}")
         if self.aggregate not in AGGREGATES:
             raise ConfigError(f"claim {self.id}: aggregate {self.aggregate!r} not in {list(AGGREGATES)}")
+        if self.expected not in ("pass", "fail"):
+            raise ConfigError(f"claim {self.id}: expected must be 'pass' or 'fail', got {self.expected!r}")
+        if self.expected == "fail" and not self.note:
+            raise ConfigError(f"claim {self.id}: an expected failure needs a note naming its analysis")
 
     def evaluate(self, values: Sequence[float]) -> dict[str, Any]:
-        """Judge the claim on one value per seed; a missing or NaN value fails."""
+        """Judge the claim on one value per seed; a missing or NaN value fails.
+
+        Returns the claim's fields with the per-seed `values`, the aggregate `measured`, with three or
+        more seeds a 95% bootstrap `interval` of the aggregate, `passed` (the comparison holds) and the
+        `verdict`: PASS, FAIL, XFAIL (expected to fail and failed) or XPASS (expected to fail, passed).
+        """
         values = [float(v) for v in values]
+        interval = None
         if not values or any(math.isnan(v) for v in values):
             measured, passed = float("nan"), False
         else:
             measured = AGGREGATES[self.aggregate](values)
             passed = bool(COMPARATORS[self.comparator](measured, self.threshold))
+            if len(values) >= 3:
+                interval = bootstrap_interval(values, self.aggregate)
+        if self.expected == "fail":
+            verdict = "XPASS" if passed else "XFAIL"
+        else:
+            verdict = "PASS" if passed else "FAIL"
         return {
             "id": self.id, "paper": self.paper, "statement": self.statement, "metric": self.metric,
             "how": self.how, "comparator": self.comparator, "threshold": self.threshold,
             "aggregate": self.aggregate, "reason": self.reason, "gated": self.gated,
-            "measured": measured, "values": values, "seeds": len(values), "passed": passed,
+            "expected": self.expected, "note": self.note,
+            "history": [dataclasses.asdict(r) for r in self.history],
+            "measured": measured, "values": values, "seeds": len(values), "interval": interval,
+            "passed": passed, "verdict": verdict,
         }
+
+
+def bootstrap_interval(values: Sequence[float], aggregate: str, level: float = 0.95) -> list[float]:
+    """Percentile bootstrap interval of `aggregate` over `values` (deterministic: a fixed generator)."""
+    v = np.asarray(values, dtype=float)
+    draws = np.random.default_rng(0).integers(0, len(v), size=(BOOTSTRAP_RESAMPLES, len(v)))
+    stats = {"mean": np.mean, "median": np.median, "min": np.min, "max": np.max}[aggregate](v[draws], axis=1)
+    lo, hi = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2])
+    return [float(lo), float(hi)]
+
+
+def claim_ok(row: dict[str, Any], strict: bool = False) -> bool:
+    """Whether an evaluated claim lets `verify` succeed: ungated claims always do; a gated one unless it is
+    FAIL (or, with `strict`, XPASS)."""
+    return not row["gated"] or row["verdict"] == "PASS" or row["verdict"] == "XFAIL" or (
+        row["verdict"] == "XPASS" and not strict)
 
 
 @dataclass

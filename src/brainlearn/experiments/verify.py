@@ -11,8 +11,10 @@ from typing import Any
 from brainlearn import experiments
 from brainlearn.errors import BrainlearnError, ConfigError
 from brainlearn.experiments import sweep
+from brainlearn.experiments.base import claim_ok
 from brainlearn.experiments.runner import make_config, run_experiment
-from brainlearn.runtime.report import markdown_report
+from brainlearn.runtime import RunDir
+from brainlearn.runtime.report import markdown_report, strip_plot
 from brainlearn.runtime.rundir import atomic_write_bytes, atomic_write_json, short_hash
 
 
@@ -21,9 +23,9 @@ class Verification:
     sections: list[dict[str, Any]]
     out_dir: Path | None
 
-    @property
-    def passed(self) -> bool:
-        return all(c["passed"] for s in self.sections for c in s["claims"] if c["gated"])
+    def passed(self, strict: bool = False) -> bool:
+        """No gated claim FAILs (with `strict`, none XPASSes either)."""
+        return all(claim_ok(c, strict) for s in self.sections for c in s["claims"])
 
 
 def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: str = "cpu",
@@ -34,7 +36,8 @@ def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: s
 
     Seeds run as sweep points (see :mod:`brainlearn.experiments.sweep`), `workers` at a time, each in a
     normal run directory under `out`. Writes ``<out>/verify/<timestamp>-<hash>/claims.json`` and
-    ``report.md`` (with the first seed's figures). With ``out=None`` everything stays in memory.
+    ``report.md`` (a strip plot of each experiment's per-seed claim values against their thresholds, and
+    the first seed's figures). With ``out=None`` everything stays in memory.
     `on_section` is called with each finished experiment's section.
     """
     if seeds < 1:
@@ -62,6 +65,8 @@ def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: s
         claims = exp.judge(config, metrics)
         figures = []
         if verify_dir is not None:
+            if claims:
+                figures.append(RunDir(verify_dir).save_figure(f"{exp.name}-claims", strip_plot(exp.name, claims)))
             for fig in sorted((runs[0] / "figures").glob("*.png")):
                 dest = verify_dir / "figures" / f"{exp.name}-{fig.name}"
                 dest.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 
 def fmt(x: Any) -> str:
     if isinstance(x, float):
@@ -16,16 +18,27 @@ def fmt(x: Any) -> str:
 
 
 def verdict(row: dict[str, Any]) -> str:
-    word = "PASS" if row["passed"] else "FAIL"
+    """PASS, FAIL, XFAIL (a known non-reproduction that failed) or XPASS (one that passed: the docs are
+    stale); lower case with "(not gated)" for a reported-only claim."""
+    word = row.get("verdict") or ("PASS" if row["passed"] else "FAIL")  # claims.json written before verdicts
+    if word == "XPASS":
+        word = "XPASS (expected to fail: update its docs)"
     return word if row.get("gated", True) else f"{word.lower()} (not gated)"
 
 
+def measured(row: dict[str, Any]) -> str:
+    """The aggregate with its 95% bootstrap interval (three or more seeds)."""
+    interval = row.get("interval")
+    ci = f" [{fmt(interval[0])}, {fmt(interval[1])}]" if interval else ""
+    return f"{fmt(row['measured'])}{ci} ({row['aggregate']})"
+
+
 def claim_rows(experiment: str, rows: Sequence[dict[str, Any]]) -> list[list[str]]:
-    return [[f"{experiment}:{r['id']}", f"{fmt(r['measured'])} ({r['aggregate']})",
-             f"{r['comparator']} {fmt(r['threshold'])}", verdict(r), str(r["seeds"])] for r in rows]
+    return [[f"{experiment}:{r['id']}", measured(r), f"{r['comparator']} {fmt(r['threshold'])}", verdict(r),
+             ", ".join(fmt(v) for v in r["values"])] for r in rows]
 
 
-HEADER = ["claim", "measured", "threshold", "verdict", "seeds"]
+HEADER = ["claim", "measured [95% CI]", "threshold", "verdict", "per seed"]
 
 
 def text_table(rows: Sequence[Sequence[str]], header: Sequence[str] = HEADER) -> str:
@@ -41,6 +54,24 @@ def markdown_table(rows: Sequence[Sequence[str]], header: Sequence[str] = HEADER
     return "\n".join(out)
 
 
+def strip_plot(experiment: str, claims: Sequence[dict[str, Any]]):
+    """One panel per claim: its per-seed values (dots), the aggregate (a bar) and the threshold (a line)."""
+    from brainlearn import plotting
+
+    cols = min(4, len(claims))
+    fig, axes = plotting.figure(cols, -(-len(claims) // cols), panel=(2.6, 2.2), title=f"{experiment}: claims")
+    for ax, r in zip(axes, claims):
+        v = np.asarray(r["values"], dtype=float)
+        ax.plot(np.zeros_like(v) + np.linspace(-0.15, 0.15, len(v)) * (len(v) > 1), v, "o", ms=4, alpha=0.7)
+        ax.plot([-0.3, 0.3], [r["measured"]] * 2, color="k", lw=1.5)
+        ax.axhline(r["threshold"], color="C3", lw=1, ls="--")
+        ax.set(xlim=(-1, 1), xticks=[], title=f"{r['id']}\n{verdict(r).split(' (')[0]}")
+        ax.title.set_fontsize(7)
+    for ax in axes[len(claims):]:
+        ax.set_axis_off()
+    return fig
+
+
 def markdown_report(title: str, sections: Sequence[dict[str, Any]], base: Path) -> str:
     """A report: for each experiment, its claims (statement, measure, verdict) and figures.
 
@@ -54,7 +85,11 @@ def markdown_report(title: str, sections: Sequence[dict[str, Any]], base: Path) 
         for r in s["claims"]:
             lines.append(f"- **{r['id']}**: {r['statement']} *Measured*: {r['how']} "
                          f"(`{r['metric']}`; values per seed: {', '.join(fmt(v) for v in r['values'])})."
-                         + (f" *Threshold*: {r['reason']}" if r["reason"] else ""))
+                         + (f" *Threshold*: {r['reason']}" if r["reason"] else "")
+                         + (f" *Known non-reproduction*: see {r['note']}." if r.get("expected") == "fail" else "")
+                         + "".join(f" *Revised {h['date']}* from {h['comparator']} {fmt(h['threshold'])} "
+                                   f"({h['aggregate']}; measured {h['measured']}): {h['reason']}"
+                                   for h in r.get("history", [])))
         lines.append("")
         for fig in s.get("figures", []):
             rel = Path(fig).relative_to(base) if Path(fig).is_relative_to(base) else Path(fig)
