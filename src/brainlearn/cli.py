@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from brainlearn.errors import BrainlearnError, Interrupted
+from brainlearn.errors import BrainlearnError, Interrupted, quoted
 
 EXIT_USAGE, EXIT_FAILED_CLAIMS, EXIT_INTERRUPTED = 2, 1, 130
 
@@ -41,8 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run one experiment at one seed into a run directory")
     p.add_argument("name", nargs="?", help="experiment name (see `brainlearn list`)")
-    _add_run_options(p)
-    p.add_argument("--seed", type=int, default=0)
+    _add_run_options(p, preset=False)
+    p.add_argument("--preset", default=None, help="config preset (quick, full or an ablation; default quick)")
+    p.add_argument("--seed", type=int, default=None, help="seed, 0 to 2**31 - 1 (default 0)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default 1, as in sweep and verify; recorded, and restored on --resume)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
     p.add_argument("--workers", type=int, default=1,
                    help="processes for the run's independent replicates (same numbers; default 1)")
@@ -107,8 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"brainlearn: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as e:
-        resume = f"; resume with: {e.resume}" if isinstance(e, Interrupted) and e.resume else ""
-        print(f"brainlearn: interrupted; finished work and the last checkpoint are kept{resume}", file=sys.stderr)
+        if isinstance(e, Interrupted) and e.resume:
+            kept = "finished work and the last checkpoint are kept" if e.checkpoint else "no checkpoint yet"
+            print(f"brainlearn: interrupted; {kept}; resume with: {e.resume}", file=sys.stderr)
+        else:
+            print("brainlearn: interrupted; finished work and the last checkpoint are kept", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early
         sys.stderr.close()
@@ -142,21 +148,27 @@ def cmd_run(args) -> int:
     from brainlearn.experiments import runner
 
     if args.resume:
-        if args.overrides:
-            raise BrainlearnError("--resume continues a run with its saved config; --set cannot change it")
+        given = [flag for flag, value in (("--set", args.overrides), ("--seed", args.seed),
+                                          ("--preset", args.preset), ("--threads", args.threads)) if value is not None
+                 and value != []]
+        if given:
+            raise BrainlearnError(f"--resume continues a run with its saved config, seed and threads; "
+                                  f"{', '.join(given)} cannot change them")
         outcome = runner.resume_experiment(args.resume, device=None if args.device == "cpu" else args.device,
-                                           quiet=args.quiet, workers=args.workers)
+                                           quiet=args.quiet, workers=args.workers, experiment=args.name)
     else:
         if not args.name:
             raise BrainlearnError("run: give an experiment name or --resume RUN_DIR")
         from brainlearn import experiments
 
         exp = experiments.get(args.name)
-        config = runner.make_config(exp, args.preset, args.overrides)
-        outcome = runner.run_experiment(exp, config, args.seed, preset=args.preset, device=args.device,
-                                        out=args.out, quiet=args.quiet, workers=args.workers)
+        preset = args.preset or "quick"
+        config = runner.make_config(exp, preset, args.overrides)
+        outcome = runner.run_experiment(exp, config, 0 if args.seed is None else args.seed, preset=preset,
+                                        device=args.device, out=args.out, quiet=args.quiet, workers=args.workers,
+                                        threads=1 if args.threads is None else args.threads)
     _print_claims(outcome.experiment.name, outcome.claims)
-    print(f"\nrun directory: {outcome.run_dir.path}")
+    print(f"\nrun directory: {quoted(outcome.run_dir.path)}")
     return 0
 
 
@@ -191,7 +203,7 @@ def cmd_verify(args) -> int:
 
         record(result.sections)
     if result.out_dir is not None:
-        print(f"\nreport: {result.out_dir / 'report.md'}\nclaims: {result.out_dir / 'claims.json'}")
+        print(f"\nreport: {quoted(result.out_dir / 'report.md')}\nclaims: {quoted(result.out_dir / 'claims.json')}")
     rows = [c for s in result.sections for c in s["claims"] if c["gated"]]
     xpass = [f"{s['experiment']}:{c['id']}" for s in result.sections for c in s["claims"] if c["verdict"] == "XPASS"]
     if xpass:
@@ -208,26 +220,31 @@ def cmd_show(args) -> int:
 
     path = Path(args.run_dir)
     if (path / "claims.json").is_file() and not (path / "config.json").is_file():  # a verify directory
+        from brainlearn.errors import quoted
         from brainlearn.runtime.rundir import read_json
 
-        for section in read_json(path / "claims.json"):
+        sections = read_json(path / "claims.json")
+        if not isinstance(sections, list) or not all(isinstance(s, dict) and {"experiment", "claims"} <= set(s)
+                                                     for s in sections):
+            raise BrainlearnError(f"{quoted(path / 'claims.json')} is not a brainlearn verify record")
+        for section in sections:
             _print_claims(section["experiment"], section["claims"])
-        print(f"\nreport: {path / 'report.md'}")
+        print(f"\nreport: {quoted(path / 'report.md')}")
         return 0
     run = RunDir.open(path)
     header, status = run.header, run.status
-    print(f"{header['experiment']} (arXiv:{header['paper']}), preset {header['preset']}, seed {header['seed']}, "
-          f"device {header['device']}: {status['state']}")
+    print(f"{header['experiment']} (arXiv:{header.get('paper', '?')}), preset {header.get('preset', '?')}, "
+          f"seed {header['seed']}, device {header.get('device', '?')}: {status.get('state', 'unknown')}")
     if status.get("resume"):
         print(f"resume with: {status['resume']}")
-    result = run.read("result.json")
+    result = run.result()
     if result:
         for k, v in result["metrics"].items():
             print(f"  {k:28s} {fmt(v)}")
     else:
         records = run.metrics()
         print(f"  {len(records)} metric records" + (f", last: {records[-1]}" if records else ""))
-    claims = run.read("claims.json")
+    claims = run.claims()
     if claims:
         print()
         _print_claims(header["experiment"], claims)
@@ -237,7 +254,10 @@ def cmd_show(args) -> int:
 def _print_claims(name: str, claims: list[dict]) -> None:
     from brainlearn.runtime.report import claim_rows, text_table
 
-    print(text_table(claim_rows(name, claims)))
+    try:
+        print(text_table(claim_rows(name, claims)))
+    except (KeyError, TypeError, AttributeError):
+        raise BrainlearnError(f"the claims of {name} are malformed (not written by brainlearn verify)") from None
 
 
 def cmd_sweep(args) -> int:
@@ -251,8 +271,8 @@ def cmd_sweep(args) -> int:
     for r in failed:
         print(f"failed: {r['key']}: {r['error']}")
     paths = sweep_report.write_report(sweep_dir)
-    print(f"{len(records) - len(failed)}/{len(records)} points finished; summary: {paths[1]}\n"
-          f"rerun the same command to retry failed points; sweep directory: {sweep_dir}")
+    print(f"{len(records) - len(failed)}/{len(records)} points finished; summary: {quoted(paths[1])}\n"
+          f"rerun the same command to retry failed points; sweep directory: {quoted(sweep_dir)}")
     return 0 if not failed else EXIT_FAILED_CLAIMS
 
 
@@ -261,7 +281,7 @@ def cmd_sweep_report(args) -> int:
 
     paths = sweep_report.write_report(args.sweep_dir)
     print(paths[1].read_text())
-    print(f"written: {', '.join(str(p) for p in paths[:2])} and {len(paths) - 2} figures")
+    print(f"written: {', '.join(quoted(p) for p in paths[:2])} and {len(paths) - 2} figures")
     return 0
 
 

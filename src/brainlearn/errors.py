@@ -18,11 +18,23 @@ class ShapeError(BrainlearnError, ValueError):
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during a run; `resume` is the command that continues it (empty if nothing was saved)."""
+    """Ctrl-C during a run; `resume` is the command that continues it, from its last checkpoint if
+    `checkpoint` (else from the beginning: nothing was saved yet)."""
 
-    def __init__(self, resume: str = ""):
+    def __init__(self, resume: str = "", checkpoint: bool = True):
         super().__init__(resume)
-        self.resume = resume
+        self.resume, self.checkpoint = resume, checkpoint
+
+
+def quoted(path) -> str:
+    """A path for a message or a command line: shell-quoted, with control characters escaped, so that a
+    newline in a file name can neither split nor forge a line."""
+    import shlex
+
+    text = str(path)
+    if text.isprintable():
+        return shlex.quote(text)
+    return "$'" + text.encode("unicode_escape").decode().replace("'", "\\'") + "'"  # bash's ANSI-C quoting
 
 
 def check_tensor(x, name: str, ndim: int | None = None, finite: bool = True):

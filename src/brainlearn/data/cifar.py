@@ -30,17 +30,27 @@ def read_cifar_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     with open(path, "rb") as f:
         try:
             batch = _CifarUnpickler(f, encoding="bytes").load()
-        except (pickle.UnpicklingError, EOFError) as e:
-            raise DataError(f"{path}: not a CIFAR-10 python batch ({e})") from None
+        except DataError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any failure to unpickle means the file is not a batch
+            raise DataError(f"{str(path)!r}: not a CIFAR-10 python batch ({type(e).__name__}: {e})") from None
     if not isinstance(batch, dict):
         raise DataError(f"{path}: expected a dict batch, got {type(batch).__name__}")
     batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
     if "data" not in batch or "labels" not in batch:
         raise DataError(f"{path}: batch lacks 'data' or 'labels' (keys: {sorted(batch)})")
-    data = np.asarray(batch["data"], dtype=np.uint8)
-    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise DataError(f"{path}: expected data of shape (N, 3072), got {data.shape}")
-    labels = np.asarray(batch["labels"], dtype=np.int64)
+    data = np.asarray(batch["data"])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise DataError(f"{str(path)!r}: expected uint8 data of shape (N, 3072), got {data.dtype} {data.shape}")
+    labels = batch["labels"]
+    if not isinstance(labels, list | tuple | np.ndarray) or not all(
+            isinstance(v, int | np.integer) and not isinstance(v, bool) for v in labels):
+        raise DataError(f"{str(path)!r}: labels must be a list of integers")
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    if len(labels) != len(data):
+        raise DataError(f"{str(path)!r}: {len(labels)} labels for {len(data)} images")
+    if len(labels) and (labels.min() < 0 or labels.max() > 9):
+        raise DataError(f"{str(path)!r}: CIFAR-10 labels must be in 0..9, got {labels.min()}..{labels.max()}")
     return data.reshape(-1, 3, 32, 32), labels
 
 

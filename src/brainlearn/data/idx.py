@@ -18,18 +18,28 @@ def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file (``.gz`` or plain) into an array of the shape its header gives."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as e:  # a .gz that is not gzip, or a truncated one
+        raise DataError(f"{str(path)!r}: cannot be read as {'gzipped ' * (opener is gzip.open)}IDX ({e})") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise DataError(f"{path}: not an IDX file (bad magic number)")
+        raise DataError(f"{str(path)!r}: not an IDX file (bad magic number)")
     code, ndim = data[2], data[3]
     if code not in _DTYPES:
-        raise DataError(f"{path}: unknown IDX data type 0x{code:02x}")
+        raise DataError(f"{str(path)!r}: unknown IDX data type 0x{code:02x}")
+    if len(data) < 4 + 4 * ndim:
+        raise DataError(f"{str(path)!r}: truncated IDX header ({len(data)} bytes for {ndim} dimensions)")
     dims = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
     dtype = np.dtype(_DTYPES[code])
+    body_bytes = len(data) - 4 - 4 * ndim
+    count = 1
+    for d in dims:  # Python integers: a product of large header dims cannot overflow and pass the check
+        count *= d
+    if body_bytes % dtype.itemsize or body_bytes // dtype.itemsize != count:
+        raise DataError(f"{str(path)!r}: header says shape {dims} ({count} values of {dtype.itemsize} bytes) "
+                        f"but the file body has {body_bytes} bytes")
     body = np.frombuffer(data, dtype=dtype, offset=4 + 4 * ndim)
-    if body.size != int(np.prod(dims)):
-        raise DataError(f"{path}: header says shape {dims} but the file holds {body.size} values")
     return body.reshape(dims).astype(dtype.newbyteorder("="), copy=False)
 
 

@@ -33,7 +33,7 @@ import torch
 
 from brainlearn.data.cifar import read_cifar_batch
 from brainlearn.data.idx import read_idx
-from brainlearn.errors import ConfigError, DataError
+from brainlearn.errors import ConfigError, DataError, ShapeError
 from brainlearn.runtime.config import Config, param
 
 DATASETS = ("digits", "fashion-mnist", "mnist", "cifar10")
@@ -73,6 +73,21 @@ class ImageData:
     y_test: torch.Tensor
     n_classes: int
 
+    def __post_init__(self):
+        for split in ("train", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if x.ndim != 4 or not x.is_floating_point():
+                raise ShapeError(f"{self.name}: x_{split} must be float images (N, C, H, W), got {x.dtype} "
+                                 f"{tuple(x.shape)}")
+            if not bool(x.isfinite().all()):
+                raise DataError(f"{self.name}: x_{split} contains NaN or infinite pixels")
+            if y.ndim != 1 or y.dtype != torch.int64 or len(y) != len(x):
+                raise ShapeError(f"{self.name}: y_{split} must be {len(x)} int64 labels (N,), got {y.dtype} "
+                                 f"{tuple(y.shape)}")
+            if len(y) and (int(y.min()) < 0 or int(y.max()) >= self.n_classes):
+                raise DataError(f"{self.name}: y_{split} labels must be in 0..{self.n_classes - 1}, got "
+                                f"{int(y.min())}..{int(y.max())}")
+
     @property
     def shape(self) -> tuple[int, int, int]:
         """(C, H, W) of one image."""
@@ -109,10 +124,13 @@ class ImageDataConfig(Config):
 
 def default_roots(root: str | Path | None = None) -> list[Path]:
     """Folders searched for data files, in order."""
-    if root is not None:
-        return [Path(root).expanduser()]
-    env = os.environ.get("BRAINLEARN_DATA")
-    return [Path(env).expanduser()] if env else [Path.home() / ".cache" / "brainlearn"]
+    try:
+        if root is not None:
+            return [Path(root).expanduser()]
+        env = os.environ.get("BRAINLEARN_DATA")
+        return [Path(env).expanduser()] if env else [Path.home() / ".cache" / "brainlearn"]
+    except RuntimeError as e:  # "~nosuchuser/..." cannot be expanded
+        raise DataError(f"data folder {str(root or env)!r} cannot be expanded: {e}") from None
 
 
 def load_images(name: str, root: str | Path | None = None, *, n_train: int | None = None,
@@ -201,9 +219,14 @@ def _idx_dataset(name: str, roots: list[Path], download: bool):
                         f"{', '.join(str(f) for f in folders)}; put the IDX files in one of these folders, "
                         f"set BRAINLEARN_DATA or data_root, or pass download=True (CLI: --set download=true){hint}")
     xtr, ytr, xte, yte = (read_idx(p) for p in paths)
-    for x, y, p in ((xtr, ytr, paths[0]), (xte, yte, paths[2])):
+    for x, y, p, q in ((xtr, ytr, paths[0], paths[1]), (xte, yte, paths[2], paths[3])):
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-            raise DataError(f"{p}: expected images (N, H, W) and N labels, got {x.shape} and {y.shape}")
+            raise DataError(f"{str(p)!r}: expected images (N, H, W) and N labels, got {x.shape} and {y.shape}")
+        if x.dtype != np.uint8:
+            raise DataError(f"{str(p)!r}: expected uint8 pixels (IDX type 0x08), got {x.dtype}")
+        if y.dtype.kind not in "iu" or len(y) and (y.min() < 0 or y.max() > 9):
+            raise DataError(f"{str(q)!r}: expected integer labels in 0..9, got {y.dtype} "
+                            f"{f'{y.min()}..{y.max()}' if len(y) else ''}")
     return xtr[:, None], ytr, xte[:, None], yte
 
 

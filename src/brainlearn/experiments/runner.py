@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import time
@@ -9,11 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 import brainlearn
 from brainlearn import experiments
-from brainlearn.errors import BrainlearnError, ConfigError, Interrupted
+from brainlearn.errors import BrainlearnError, ConfigError, Interrupted, quoted
 from brainlearn.experiments.base import Experiment, Result
 from brainlearn.runtime import (
     RunContext,
@@ -25,7 +27,7 @@ from brainlearn.runtime import (
     resolve_device,
 )
 from brainlearn.runtime.report import markdown_report
-from brainlearn.runtime.rundir import atomic_write_bytes
+from brainlearn.runtime.rundir import atomic_write_bytes, short_hash
 
 log = logging.getLogger("brainlearn")
 
@@ -45,74 +47,129 @@ def make_config(experiment: Experiment, preset: str = "quick", overrides: list[s
     return apply_overrides(experiment.preset(preset), overrides)
 
 
+MAX_SEED = 2**31 - 1
+
+
+def check_seed(seed) -> int:
+    """A run seed: an integer in [0, 2**31 - 1] (replicate and stream seeds derive from it)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"seed must be an integer in [0, {MAX_SEED}], got {seed!r}")
+    return seed
+
+
+def check_threads(threads) -> int:
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"threads must be an integer >= 1, got {threads!r}")
+    return threads
+
+
 def run_experiment(experiment: Experiment | str, config=None, seed: int = 0, *, preset: str = "quick",
                    device: str = "cpu", out: str | Path | None = "runs", quiet: bool = True,
-                   figures: bool = True, path: str | Path | None = None, workers: int = 1) -> RunOutcome:
+                   figures: bool = True, path: str | Path | None = None, workers: int = 1,
+                   threads: int = 1) -> RunOutcome:
     """Run one experiment at one seed; with `out`, into a new run directory under it (or exactly at
     `path`, which must not exist yet).
 
-    The config defaults to `preset`. Same config, seed and device give the same numbers; `workers`
-    processes train the run's independent jobs (replicates), with the same numbers as one.
+    The config defaults to `preset`. Same config, seed, device and `threads` (torch threads, recorded in
+    config.json: float reductions depend on it) give the same numbers; `workers` processes train the run's
+    independent jobs (replicates), with the same numbers as one.
     """
     exp = experiments.get(experiment) if isinstance(experiment, str) else experiment
     config = exp.preset(preset) if config is None else config
+    check_seed(seed)
+    check_threads(threads)
     dev = exp.device_for(resolve_device(device))
+    config_dict = config_to_dict(config)
     header = {"experiment": exp.name, "paper": exp.paper, "preset": preset, "seed": int(seed),
-              "device": str(dev), "config": config_to_dict(config),
-              "versions": {"brainlearn": brainlearn.__version__, "torch": torch.__version__}}
+              "device": str(dev), "threads": threads, "config": config_dict, "config_hash": short_hash(config_dict),
+              "versions": {"brainlearn": brainlearn.__version__, "torch": torch.__version__,
+                           "numpy": np.__version__}}
     run_dir = RunDir.create(out, exp.name, header, path) if out is not None or path is not None else None
-    return _execute(exp, config, seed, dev, run_dir, quiet, figures, resume=False, workers=workers)
+    return _execute(exp, config, seed, dev, run_dir, quiet, figures, resume=False, workers=workers,
+                    threads=threads)
 
 
 def resume_experiment(path: str | Path, *, device: str | None = None, quiet: bool = True,
-                      workers: int = 1) -> RunOutcome:
-    """Continue an interrupted run from its last checkpoint, in the same directory."""
+                      workers: int = 1, experiment: str | None = None) -> RunOutcome:
+    """Continue an interrupted run from its last checkpoint, in the same directory, with the torch thread
+    count it started with. `experiment`, if given, must be the run's experiment."""
     run_dir = RunDir.open(path)
     header = run_dir.header
+    if experiment is not None and experiment != header["experiment"]:
+        raise ConfigError(f"{quoted(run_dir.path)} is a run of {header['experiment']}, not {experiment}")
     if run_dir.status.get("state") == "finished":
-        raise ConfigError(f"{run_dir.path} has already finished; nothing to resume")
+        raise ConfigError(f"{quoted(run_dir.path)} has already finished; nothing to resume")
     exp = experiments.get(header["experiment"])
+    if "config_hash" in header and short_hash(header["config"]) != header["config_hash"]:
+        raise ConfigError(f"{quoted(run_dir.path / 'config.json')} was edited after the run started; its "
+                          "checkpoint belongs to the original config (start a new run to change it)")
     config = config_from_dict(exp.config_cls, header["config"])
+    seed = check_seed(header["seed"])
+    threads = check_threads(header.get("threads", 1))
     dev = exp.device_for(resolve_device(device or header.get("device", "cpu")))
-    run_dir.set_status("running", resumed=True)
-    return _execute(exp, config, header["seed"], dev, run_dir, quiet, True, resume=True, workers=workers)
+    return _execute(exp, config, seed, dev, run_dir, quiet, True, resume=True, workers=workers, threads=threads)
 
 
-def _execute(exp, config, seed, device, run_dir, quiet, figures, resume, workers) -> RunOutcome:
+def _out_of_memory(e: BaseException) -> bool:
+    return isinstance(e, MemoryError | torch.OutOfMemoryError) or (
+        isinstance(e, RuntimeError) and ("can't allocate memory" in str(e) or "not enough memory" in str(e)))
+
+
+def _execute(exp, config, seed, device, run_dir, quiet, figures, resume, workers, threads) -> RunOutcome:
+    with run_dir.lock() if run_dir is not None else contextlib.nullcontext(), _torch_threads(threads):
+        if run_dir is not None and resume:
+            run_dir.set_status("running", resumed=True)
+        return _run_and_record(exp, config, seed, device, run_dir, quiet, figures, resume, workers)
+
+
+def _run_and_record(exp, config, seed, device, run_dir, quiet, figures, resume, workers) -> RunOutcome:
     ctx = RunContext(device, run_dir, quiet=quiet, resume=resume, workers=workers)
     t0 = time.perf_counter()
     try:
         with isolated_rng(seed):
             result = exp.run(config, seed, ctx)
+        seconds = time.perf_counter() - t0
+        claims = exp.judge(config, [result.metrics])
+        if run_dir is not None:
+            paths = save_figures(exp, result, config, run_dir) if figures else []
+            report = markdown_report(f"{exp.name}, seed {seed}",
+                                     [{"experiment": exp.name, "paper": exp.paper, "claims": claims,
+                                       "figures": paths}], run_dir.path)
+            atomic_write_bytes(run_dir.path / "report.md", report.encode())
+            run_dir.write_json("claims.json", claims)
+            run_dir.write_json("result.json", {**result.to_dict(), "seconds": seconds})  # last: marks it done
+            run_dir.set_status("finished", seconds=round(seconds, 3))
     except KeyboardInterrupt:
         if run_dir is None:
             raise
-        resume = f"brainlearn run {exp.name} --resume {run_dir.path}"
-        run_dir.set_status("interrupted", resume=resume)
-        raise Interrupted(resume) from None
-    except BrainlearnError as e:
-        # A user error (missing data, bad shapes) before anything was recorded leaves no directory behind.
-        if run_dir is not None and not resume and not run_dir.metrics():
+        command = f"brainlearn run {exp.name} --resume {quoted(run_dir.path)}"
+        saved = run_dir.checkpoint_path.is_file()
+        run_dir.set_status("interrupted", resume=command, checkpoint=saved)
+        raise Interrupted(command, saved) from None
+    except BaseException as e:
+        error = e
+        if _out_of_memory(e):
+            error = ConfigError(f"{exp.name} ran out of memory ({type(e).__name__}); a size in its config is "
+                                "too large for this machine: reduce it with --set")
+        if isinstance(error, BrainlearnError) and run_dir is not None and not resume and not run_dir.metrics():
+            # a user error before anything was recorded (missing data, bad shapes) leaves no directory behind
             shutil.rmtree(run_dir.path, ignore_errors=True)
         elif run_dir is not None:
-            run_dir.set_status("failed", error=f"{type(e).__name__}: {e}")
+            run_dir.set_status("failed", error=f"{type(error).__name__}: {error}")
+        if error is not e:
+            raise error from None
         raise
-    except BaseException as e:
-        if run_dir is not None:
-            run_dir.set_status("failed", error=f"{type(e).__name__}: {e}")
-        raise
-    seconds = time.perf_counter() - t0
-    claims = exp.judge(config, [result.metrics])
-    if run_dir is not None:
-        run_dir.write_json("result.json", {**result.to_dict(), "seconds": seconds})
-        run_dir.write_json("claims.json", claims)
-        paths = save_figures(exp, result, config, run_dir) if figures else []
-        report = markdown_report(f"{exp.name}, seed {seed}",
-                                 [{"experiment": exp.name, "paper": exp.paper, "claims": claims,
-                                   "figures": paths}], run_dir.path)
-        atomic_write_bytes(run_dir.path / "report.md", report.encode())
-        run_dir.set_status("finished", seconds=round(seconds, 3))
     return RunOutcome(exp, config, seed, result, claims, run_dir)
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int):
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def save_figures(exp: Experiment, result: Result, config, run_dir: RunDir) -> list[Path]:

@@ -14,10 +14,13 @@ Layout::
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import shutil
+import signal
 import time
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -26,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from brainlearn import experiments
-from brainlearn.errors import BrainlearnError, ConfigError
-from brainlearn.runtime import RunDir, apply_overrides
+from brainlearn.errors import BrainlearnError, ConfigError, quoted
+from brainlearn.runtime import RunDir, apply_overrides, resolve_device
 from brainlearn.runtime.config import field_types
 from brainlearn.runtime.parallel import process_pool
 from brainlearn.runtime.rundir import atomic_write_json, short_hash
@@ -77,6 +80,8 @@ def parse_grid(experiment: str, preset: str, grid: Sequence[str], overrides: Seq
         values = [v.strip() for v in text.split(";" if is_tuple else ",")]
         if not all(values):
             raise ConfigError(f"--grid {item!r}: empty value")
+        if len(set(values)) != len(values):
+            raise ConfigError(f"--grid {item!r}: a value is given twice (each point would run twice)")
         for v in values:
             apply_overrides(base, [f"{key}={v}"])  # raises ConfigError naming the bad value
         axes[key] = values
@@ -97,8 +102,7 @@ def finished_record(point: Point, path: str | Path) -> dict[str, Any] | None:
     run = RunDir(path)
     if run.status.get("state") != "finished" or not (run.path / "result.json").is_file():
         return None
-    return {"key": point.key, "state": "finished", "metrics": run.read("result.json")["metrics"],
-            "claims": run.read("claims.json")}
+    return {"key": point.key, "state": "finished", "metrics": run.result()["metrics"], "claims": run.claims()}
 
 
 def execute_point(point: Point, path: str, device: str = "cpu", threads: int = 1, workers: int = 1
@@ -147,6 +151,12 @@ class _LocalPool:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.pool = process_pool(self.workers, self.threads)
 
+    def interrupt(self):
+        """Ctrl-C: pass SIGINT on to the workers (a terminal sends it to them too; `kill -INT` does not)."""
+        for process in list(getattr(self.pool, "_processes", {}).values()):  # the executor keeps no public list
+            with contextlib.suppress(ProcessLookupError, OSError):
+                os.kill(process.pid, signal.SIGINT)
+
     def close(self):
         self.pool.shutdown(wait=True, cancel_futures=True)
 
@@ -176,8 +186,20 @@ class _RayPool:
     def restart(self):
         pass
 
+    def interrupt(self):
+        pass  # Ray cancels a driver's running tasks with KeyboardInterrupt itself
+
     def close(self):
         pass
+
+
+def check_options(backend: str, workers: int, threads: int, retries: int, device: str) -> None:
+    """Validate how points are to run, before anything is written."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"--backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if workers < 1 or threads < 1 or retries < 0:
+        raise ConfigError(f"need workers >= 1, threads >= 1, retries >= 0; got {workers}, {threads}, {retries}")
+    resolve_device(device)
 
 
 def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int = 1, threads: int = 1,
@@ -190,10 +212,7 @@ def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int =
     point's replicates may use the `workers` processes instead. Returns one
     record per point, in order: {"key", "state": finished|failed, "metrics", "claims", "error"}.
     """
-    if backend not in BACKENDS:
-        raise ConfigError(f"--backend {backend!r}; expected one of {', '.join(BACKENDS)}")
-    if workers < 1 or threads < 1 or retries < 0:
-        raise ConfigError(f"need workers >= 1, threads >= 1, retries >= 0; got {workers}, {threads}, {retries}")
+    check_options(backend, workers, threads, retries, device)
     from tqdm.auto import tqdm
 
     records: dict[int, dict[str, Any]] = {}
@@ -244,8 +263,16 @@ def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int =
         else:
             pool = (_LocalPool(workers, threads) if backend == "local"
                     else _RayPool(workers, address, threads, gpus_per_point))
-            pending = {pool.submit(points[i], str(paths[i]), device, threads): i for i in todo}
+            waiting = deque(todo)  # at most `workers` points are submitted: none sits queued in a worker
+            pending: dict[Any, int] = {}
+
+            def fill():
+                while waiting and len(pending) < workers:
+                    i = waiting.popleft()
+                    pending[pool.submit(points[i], str(paths[i]), device, threads)] = i
+
             try:
+                fill()
                 while pending:
                     for future in pool.wait(pending):
                         i = pending.pop(future)
@@ -256,13 +283,15 @@ def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int =
                             lost = [i] + list(pending.values())
                             pending.clear()
                             pool.restart()
-                            for j in lost:
-                                if failed(j, e):
-                                    pending[pool.submit(points[j], str(paths[j]), device, threads)] = j
+                            waiting.extendleft(reversed([j for j in lost if failed(j, e)]))
                             break
                         except Exception as e:  # noqa: BLE001 - recorded and retried
                             if failed(i, e):
-                                pending[pool.submit(points[i], str(paths[i]), device, threads)] = i
+                                waiting.appendleft(i)
+                    fill()
+            except KeyboardInterrupt:
+                pool.interrupt()  # running points checkpoint and mark themselves interrupted; none starts
+                raise
             finally:
                 pool.close()
     finally:
@@ -278,14 +307,18 @@ def sweep(experiment: str, *, preset: str = "quick", grid: Sequence[str] = (), s
 
     The directory is named by a hash of the spec, so the same command finds its earlier points.
     """
+    check_options(backend, workers, threads, retries, device)
     axes = parse_grid(experiment, preset, grid, overrides)
     points = expand(experiment, preset, axes, seeds, overrides)
     spec = {"experiment": experiment, "preset": preset, "grid": axes, "seeds": seeds,
             "overrides": list(overrides)}
     sweep_dir = Path(out) / experiment / f"sweep-{short_hash(spec)}"
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(sweep_dir / "sweep.json", {**spec, "points": [
-        {**asdict(p), "overrides": list(p.overrides), "key": p.key} for p in points]})
+    try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(sweep_dir / "sweep.json", {**spec, "points": [
+            {**asdict(p), "overrides": list(p.overrides), "key": p.key} for p in points]})
+    except OSError as e:
+        raise ConfigError(f"cannot create the sweep directory {quoted(sweep_dir)}: {e.strerror or e}") from None
     paths = [sweep_dir / "points" / p.key for p in points]
     t0 = time.perf_counter()
     records = run_points(points, paths, workers=workers, threads=threads, backend=backend, address=address,

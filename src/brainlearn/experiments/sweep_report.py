@@ -41,7 +41,7 @@ def aggregate(sweep_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
     groups: dict[tuple[str, ...], list[tuple[dict, list]]] = {}
     for p in spec["points"]:
         run = RunDir(sweep_dir / "points" / p["key"])
-        result, claims = run.read("result.json"), run.read("claims.json")
+        result, claims = run.result(), run.claims()
         coords = tuple(p["overrides"][n_fixed:])
         groups.setdefault(coords, [])
         if result is not None and run.status.get("state") == "finished":

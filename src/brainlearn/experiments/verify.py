@@ -42,6 +42,7 @@ def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: s
     """
     if seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
+    sweep.check_options(backend, workers, threads, 0, device)
     exps = [experiments.get(n) for n in names]
     configs = [make_config(e, preset, overrides) for e in exps]  # validate everything before running
     stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{short_hash([names, preset, seeds, time.time_ns()])}"

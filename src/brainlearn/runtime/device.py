@@ -34,12 +34,14 @@ def resolve_device(name: str | torch.device | None = "cpu") -> torch.device:
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    kind = name.split(":")[0]
-    if kind not in ("cpu", "cuda", "mps"):
+    kind, _, index = name.partition(":")
+    if kind not in ("cpu", "cuda", "mps") or (index and not index.isdigit()) or name.endswith(":"):
         raise ConfigError(f"device {name!r} is not valid; expected cpu, cuda, cuda:N, mps or auto")
     if kind == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device 'cuda' requested but torch reports no CUDA GPU "
                           f"(torch {torch.__version__}; see README for the CUDA install)")
     if kind == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ConfigError("device 'mps' requested but it is not available on this machine")
+    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
+        raise ConfigError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return torch.device(name)

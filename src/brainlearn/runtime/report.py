@@ -20,7 +20,7 @@ def fmt(x: Any) -> str:
 def verdict(row: dict[str, Any]) -> str:
     """PASS, FAIL, XFAIL (a known non-reproduction that failed) or XPASS (one that passed: the docs are
     stale); lower case with "(not gated)" for a reported-only claim."""
-    word = row.get("verdict") or ("PASS" if row["passed"] else "FAIL")  # claims.json written before verdicts
+    word = row.get("verdict") or ("PASS" if row.get("passed") else "FAIL")  # claims.json written before verdicts
     if word == "XPASS":
         word = "XPASS (expected to fail: update its docs)"
     return word if row.get("gated", True) else f"{word.lower()} (not gated)"
@@ -30,12 +30,12 @@ def measured(row: dict[str, Any]) -> str:
     """The aggregate with its 95% bootstrap interval (three or more seeds)."""
     interval = row.get("interval")
     ci = f" [{fmt(interval[0])}, {fmt(interval[1])}]" if interval else ""
-    return f"{fmt(row['measured'])}{ci} ({row['aggregate']})"
+    return f"{fmt(row['measured'])}{ci} ({row.get('aggregate', '?')})"
 
 
 def claim_rows(experiment: str, rows: Sequence[dict[str, Any]]) -> list[list[str]]:
-    return [[f"{experiment}:{r['id']}", measured(r), f"{r['comparator']} {fmt(r['threshold'])}", verdict(r),
-             ", ".join(fmt(v) for v in r["values"])] for r in rows]
+    return [[f"{experiment}:{r['id']}", measured(r), f"{r.get('comparator', '?')} {fmt(r.get('threshold', '?'))}",
+             verdict(r), ", ".join(fmt(v) for v in r.get("values", []))] for r in rows]
 
 
 HEADER = ["claim", "measured [95% CI]", "threshold", "verdict", "per seed"]

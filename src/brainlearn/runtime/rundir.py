@@ -25,7 +25,16 @@ from typing import Any
 
 import torch
 
-from brainlearn.errors import ConfigError
+from brainlearn.errors import ConfigError, quoted
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()  # what open() would give: colleagues read results as they read any file
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -34,6 +43,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600 whatever the umask
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -57,7 +67,11 @@ def _jsonable(x):
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text())
+    """Parse a JSON file; a missing, unreadable or malformed one raises ConfigError naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:  # ValueError: bad JSON or bytes that are not UTF-8
+        raise ConfigError(f"{quoted(path)} is not a readable JSON file ({type(e).__name__}: {e})") from None
 
 
 def short_hash(obj: Any, n: int = 8) -> str:
@@ -79,8 +93,11 @@ class RunDir:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             path = Path(root) / experiment / f"{stamp}-{short_hash([header, time.time_ns()])}"
         run = cls(path)
-        run.path.mkdir(parents=True, exist_ok=False)
-        atomic_write_json(run.path / "config.json", header)
+        try:
+            run.path.mkdir(parents=True, exist_ok=False)
+            atomic_write_json(run.path / "config.json", header)
+        except OSError as e:
+            raise ConfigError(f"cannot create the run directory {quoted(run.path)}: {e.strerror or e}") from None
         run.set_status("running")
         return run
 
@@ -95,14 +112,41 @@ class RunDir:
     # -- files ---------------------------------------------------------------------------------
     @property
     def header(self) -> dict[str, Any]:
-        return read_json(self.path / "config.json")
+        """config.json, checked to hold what a run directory's header holds."""
+        header = read_json(self.path / "config.json")
+        missing = [k for k in ("experiment", "seed", "config") if not isinstance(header, dict) or k not in header]
+        if missing or not isinstance(header["config"], dict) or not isinstance(header["seed"], int):
+            raise ConfigError(f"{quoted(self.path / 'config.json')} is not a brainlearn run header "
+                              f"(needs experiment, an integer seed and a config mapping)")
+        return header
 
     def write_json(self, name: str, obj: Any) -> None:
         atomic_write_json(self.path / name, obj)
 
-    def read(self, name: str) -> Any | None:
+    def read(self, name: str, kind: type = dict) -> Any | None:
+        """A JSON file of the run (None if absent); a malformed one, or one that is not a `kind`, raises
+        ConfigError naming it."""
         p = self.path / name
-        return read_json(p) if p.is_file() else None
+        if not p.is_file():
+            return None
+        data = read_json(p)
+        if not isinstance(data, kind):
+            raise ConfigError(f"{quoted(p)} is malformed: expected a JSON {'object' if kind is dict else 'list'}")
+        return data
+
+    def result(self) -> dict[str, Any] | None:
+        """result.json (None if absent), checked to hold a metrics mapping."""
+        result = self.read("result.json")
+        if result is not None and not isinstance(result.get("metrics"), dict):
+            raise ConfigError(f"{quoted(self.path / 'result.json')} is malformed: no metrics mapping")
+        return result
+
+    def claims(self) -> list[dict[str, Any]] | None:
+        """claims.json (None if absent), checked to be a list of evaluated claims."""
+        claims = self.read("claims.json", list)
+        if claims is not None and not all(isinstance(c, dict) and "id" in c for c in claims):
+            raise ConfigError(f"{quoted(self.path / 'claims.json')} is malformed: expected evaluated claims")
+        return claims
 
     def set_status(self, state: str, **extra: Any) -> None:
         self.write_json("status.json", {"state": state, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra})
@@ -110,6 +154,14 @@ class RunDir:
     @property
     def status(self) -> dict[str, Any]:
         return self.read("status.json") or {"state": "unknown"}
+
+    def lock(self):
+        """Hold an exclusive OS-level lock on the directory while a run writes to it (a context manager).
+
+        A second process that tries to run or resume the same directory gets a ConfigError. The lock is the
+        kernel's (flock): it dies with its process, so a run killed hard leaves no stale lock.
+        """
+        return _DirLock(self.path)
 
     def save_figure(self, name: str, figure) -> Path:
         import io
@@ -158,6 +210,39 @@ class RunDir:
         atomic_write_bytes(self.checkpoint_path, buf.getvalue())
 
     def load_checkpoint(self) -> dict[str, Any] | None:
+        """The last checkpoint, or None. A truncated, foreign or code-carrying file raises ConfigError."""
         if not self.checkpoint_path.is_file():
             return None
-        return torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+        try:
+            ckpt = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001 - torch raises many kinds; its advice (weights_only=False) is unsafe
+            raise ConfigError(f"{quoted(self.checkpoint_path)} is not a trusted brainlearn checkpoint "
+                              f"({type(e).__name__}); delete it to start the run again") from None
+        if not isinstance(ckpt, dict) or not {"step", "state", "history"} <= set(ckpt):
+            raise ConfigError(f"{quoted(self.checkpoint_path)} is not a brainlearn checkpoint; "
+                              "delete it to start the run again")
+        return ckpt
+
+
+class _DirLock:
+    def __init__(self, path: Path):
+        self.path = Path(path) / ".lock"
+
+    def __enter__(self):
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): runs are not locked
+            self.fd = None
+            return self
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self.fd)
+            raise ConfigError(f"{quoted(self.path.parent)} is in use by another brainlearn process "
+                              "(a run or resume of the same directory); wait for it to finish") from None
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)  # closing releases the flock
