@@ -1,5 +1,6 @@
-"""The quick claims of burstccn, burstccn-alignment and burstccn-q, as `brainlearn verify ... --quick` runs
-them; config validation; the conv net on a small synthetic CIFAR-10 root."""
+"""The quick claims of burstccn, burstccn-alignment, burstccn-q and burstccn-continuous, as `brainlearn verify
+... --quick` runs them; config validation; the conv net on a small synthetic CIFAR-10 root; the shared
+contracts (resume to identical records, global RNG untouched, every model placed) of all four."""
 
 import numpy as np
 import pytest
@@ -152,3 +153,19 @@ def test_continuous_config_is_validated():
 def test_continuous_figure_is_made(quick_continuous):
     figs = experiments.get("burstccn-continuous").plot(quick_continuous.result, quick_continuous.config)
     assert set(figs) == {"continuous"}
+
+
+SMALL = ["epochs=3", "n_train=200", "n_test=100", "hidden=16", "angle_every=3"]
+
+
+@pytest.mark.parametrize("name, overrides, interrupt_after", [
+    ("burstccn", SMALL, 2),
+    ("burstccn-alignment", SMALL, 2),
+    ("burstccn-q", [*SMALL, "probe_size=32"], 2),
+    # rounds: rest, pre-test, 20 training chunks of 5 steps, post-test; interrupted inside training
+    ("burstccn-continuous", ["rest_steps=20", "train_steps=100", "test_steps=20", "angle_every=5"], 10),
+])
+def test_contracts(tmp_path, monkeypatch, name, overrides, interrupt_after):
+    from tests.contracts import check_contracts
+
+    check_contracts(name, overrides, tmp_path, interrupt_after=interrupt_after, monkeypatch=monkeypatch)

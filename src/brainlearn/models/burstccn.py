@@ -430,9 +430,15 @@ class BurstCCN(nn.Module):
             loss = 0.5 * (e - t).pow(2).sum(1).mean()
             return list(torch.autograd.grad(loss, params))
 
-    def weight_grads(self) -> list[torch.Tensor]:
-        """The ``.grad`` of W_1 .. W_L (after :meth:`local_grads`)."""
-        return [layer.weight.grad for layer in self.layers]
+    def first_layer_backprop_grad(self, state: BurstState, target: torch.Tensor) -> torch.Tensor:
+        """Backprop's gradient for W_1 of the instantaneous error ½‖e_L − t‖², through the rates of `state`
+        (the network's current, not settled, rates in the continuous form): δ_L = (e_L − t) e_L(1 − e_L),
+        δ_l = e_l(1 − e_l) ⊙ W_{l+1}ᵀ δ_{l+1}."""
+        e = state.e
+        delta = (e[-1] - target) * e[-1] * (1 - e[-1])
+        for i in reversed(range(1, len(self.layers))):
+            delta = self.layers[i].adjoint(delta, self.layers[i].weight, e[i].shape) * e[i] * (1 - e[i])
+        return self.layers[0].outer(delta, e[0])
 
 
 def _accumulate(param: torch.Tensor, grad: torch.Tensor) -> None:
