@@ -20,8 +20,7 @@ import time
 
 import torch
 
-from brainlearn.experiments.dendritic import _as_mlp
-from brainlearn.models.dendritic import DendriticNetwork, LearningRates
+from brainlearn.models.dendritic import DendriticNetwork, LearningRates, as_mlp
 
 
 def time_dynamics(sizes, sim_ms: float, dt: float) -> dict:
@@ -39,7 +38,7 @@ def time_dynamics(sizes, sim_ms: float, dt: float) -> dict:
 
 def time_steady_state(sizes, steps: int, batch: int, sweeps: int) -> dict:
     net = DendriticNetwork(sizes, activation="sigmoid", sweeps=sweeps, generator=torch.Generator().manual_seed(0))
-    mlp = _as_mlp(net)
+    mlp = as_mlp(net)
     opt = torch.optim.SGD(mlp.parameters(), lr=0.01)
     xs = torch.rand(steps, batch, sizes[0])
     ts = torch.randn(steps, batch, sizes[-1])

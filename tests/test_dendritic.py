@@ -8,9 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from brainlearn.errors import ConfigError, ShapeError
-from brainlearn.experiments.dendritic import _as_mlp, mean_apical
 from brainlearn.experiments.runner import run_experiment
-from brainlearn.models.dendritic import Conductances, DendriticNetwork, LearningRates, angles_to_backprop
+from brainlearn.models.dendritic import (
+    Conductances,
+    DendriticNetwork,
+    LearningRates,
+    angles_to_backprop,
+    as_mlp,
+    mean_apical,
+)
 
 
 def make(sizes=(12, 9, 7, 5), seed=0, **kw):
@@ -88,7 +94,7 @@ def test_reference_gradients_match_mlp_autograd():
     """reference_gradients(loss="potential") is the MSE gradient of the equivalent brainlearn MLP."""
     net, g = make((8, 6, 3), activation="sigmoid", bias=True)
     x, target = torch.rand(5, 8, generator=g), torch.randn(5, 3, generator=g)
-    mlp = _as_mlp(net)
+    mlp = as_mlp(net)
     torch.testing.assert_close(mlp(x), net(x))
     loss = 0.5 * (mlp(x) - target).pow(2).sum(1).mean()
     loss.backward()
@@ -222,12 +228,19 @@ def test_quick_claim(quick, claim_id):
 
 
 def test_experiment_configs_validate():
-    from brainlearn.experiments.dendritic import DendriticConfig, DynamicsConfig
+    from brainlearn.experiments.dendritic.dynamics import DynamicsConfig
+    from brainlearn.experiments.dendritic.microcircuit import (
+        AlignmentConfig,
+        ClassificationConfig,
+        DendriticConfig,
+        SelfPredictionConfig,
+    )
 
-    for bad in (dict(sps_steps=0), dict(sizes=(30, 10)), dict(target_low=0.9), dict(align_g_soms=(0.0,)),
-                dict(clf_lr=-1.0)):
+    for bad in (lambda: SelfPredictionConfig(steps=0), lambda: DendriticConfig(sizes=(30, 10)),
+                lambda: ClassificationConfig(target_low=0.9), lambda: AlignmentConfig(g_soms=(0.0,)),
+                lambda: ClassificationConfig(lr=-1.0)):
         with pytest.raises(ConfigError):
-            DendriticConfig(**bad)
+            bad()
     for bad in (dict(dt=1.0), dict(patterns=0), dict(noise=-0.1)):
         with pytest.raises(ConfigError):
             DynamicsConfig(**bad)
@@ -246,7 +259,8 @@ def test_quick_dynamics_claim(quick_dynamics, claim_id):
 
 def test_dynamics_run_resumes_exactly(tmp_path):
     """A resumed continuous-time run continues from its checkpoint with the numbers of an uninterrupted run."""
-    from brainlearn.experiments.dendritic import DynamicsConfig, run_dynamics
+    from brainlearn.experiments.dendritic.dynamics import DynamicsConfig
+    from brainlearn.experiments.dendritic.dynamics import run as run_dynamics
     from brainlearn.runtime import RunContext, RunDir
 
     small = dict(sizes=(6, 5, 3), settle_ms=5.0, duration=5.0, batch=2, rate_scale=10.0)
@@ -263,11 +277,43 @@ def test_dendritic_run_resumes_finished_parts(tmp_path):
     """`dendritic` checkpoints after each part; a resumed run reuses finished parts verbatim."""
     from dataclasses import replace
 
-    from brainlearn.experiments.dendritic import FULL, run
+    from brainlearn.experiments.dendritic.microcircuit import FULL, run
     from brainlearn.runtime import RunContext, RunDir
 
-    config = replace(FULL, sps_steps=20, ts_steps=20, ts_eval_every=10, skip_classification=True, align_batches=2)
+    config = replace(FULL, self_prediction=replace(FULL.self_prediction, steps=20),
+                     teacher_student=replace(FULL.teacher_student, steps=20, eval_every=10),
+                     classification=replace(FULL.classification, skip=True),
+                     alignment=replace(FULL.alignment, batches=2))
     run_dir = RunDir.create(tmp_path, "dendritic", {"experiment": "dendritic"})
     first = run(config, 0, RunContext(run_dir=run_dir))
     again = run(config, 0, RunContext(run_dir=run_dir, resume=True))
     assert again.metrics == first.metrics and set(again.arrays) == set(first.arrays)
+
+
+def test_nested_overrides_reach_the_parts():
+    from brainlearn import experiments
+    from brainlearn.experiments.runner import make_config
+
+    config = make_config(experiments.get("dendritic"), "quick", ["classification.hidden=500,500",
+                                                                 "self_prediction.steps=7", "dataset=digits"])
+    assert config.classification.hidden == (500, 500) and config.self_prediction.steps == 7
+    assert config.classification.epochs_tied == 10  # the rest of the quick preset is kept
+    with pytest.raises(ConfigError):
+        make_config(experiments.get("dendritic"), "quick", ["sps_steps=7"])
+
+
+def test_contracts(tmp_path, monkeypatch):
+    from tests.contracts import check_contracts
+
+    check_contracts("dendritic", ["self_prediction.steps=20", "alignment.batches=2", "teacher_student.steps=20",
+                                  "teacher_student.eval_every=10", "teacher_student.test=64",
+                                  "classification.hidden=16", "classification.epochs_tied=2",
+                                  "classification.epochs_random=2", "n_train=200", "n_test=100"],
+                    tmp_path, interrupt_after=2, monkeypatch=monkeypatch)
+
+
+def test_contracts_dynamics(tmp_path, monkeypatch):
+    from tests.contracts import check_contracts
+
+    check_contracts("dendritic-dynamics", ["sizes=6,5,3", "settle_ms=5", "patterns=4", "duration=5", "batch=2"],
+                    tmp_path, interrupt_after=2, monkeypatch=monkeypatch)

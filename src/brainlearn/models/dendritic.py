@@ -47,7 +47,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from brainlearn.analysis import angle
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
+from brainlearn.nn import MLP
 
 ACTIVATIONS = {"softplus": F.softplus, "sigmoid": torch.sigmoid}
 SLOPES = {"softplus": torch.sigmoid, "sigmoid": lambda u: torch.sigmoid(u) * (1 - torch.sigmoid(u))}  # phi'
@@ -479,13 +481,27 @@ def angles_to_backprop(net: DendriticNetwork, x: torch.Tensor, target: torch.Ten
     """Per-layer angle (degrees) between the steady-state forward-weight updates (weights and biases
     together) and backprop's descent direction on the same batch (see
     :meth:`DendriticNetwork.reference_gradients` for `loss`)."""
-    from brainlearn.analysis import angle
-
     local = net.local_updates(net.settle(x, target))
     ref = net.reference_gradients(x, target, loss)
     return [angle(torch.cat([w.flatten(), b]), torch.cat([rw.flatten(), rb]))
             for w, b, rw, rb in zip(local.W, local.b, ref.W, ref.b)]
 
 
+def mean_apical(net: DendriticNetwork, x: torch.Tensor) -> float:
+    """Mean |v_A| over hidden layers and units in the settled state without a target (0 in the SPS)."""
+    return float(torch.stack([v.abs().mean() for v in net.settle(x).v_apical]).mean())
+
+
+def as_mlp(net: DendriticNetwork) -> MLP:
+    """A backprop :class:`~brainlearn.nn.MLP` computing `net`'s free network: layer k has weights c_k W_k,
+    bias c_k b_k, phi on the hidden layers; on `net`'s device."""
+    mlp = MLP(net.sizes, net.activation, None, rule="bp")  # its initial weights are overwritten below
+    with torch.no_grad():
+        for layer, W, b, c in zip(mlp.layers, net.W, net.b, net.attenuation):
+            layer.weight.copy_(c * W)
+            layer.bias.copy_(c * b)
+    return mlp.to(net.W[0].device)
+
+
 __all__ = ["ACTIVATIONS", "Conductances", "DendriticNetwork", "Dynamics", "LearningRates", "State", "Updates",
-           "angles_to_backprop"]
+           "angles_to_backprop", "as_mlp", "mean_apical"]

@@ -1,0 +1,279 @@
+"""dendritic: dendritic cortical microcircuits approximate backprop (Sacramento et al. 2018, arXiv:1810.11393).
+
+Four parts, each a claim group, all in the steady-state form of
+:class:`~brainlearn.models.dendritic.DendriticNetwork`:
+
+- S1 self-prediction: from random lateral weights and random inputs with no target, pyr->int and
+  int->pyr plasticity drive the apical potentials to ~0 (the self-predicting state).
+- S2 backprop alignment: in the SPS with symmetric feedback (B = W^T), the steady-state update of
+  every layer points along backprop's gradient on the same batch.
+- S3 teacher-student regression (30-20-10 softplus): learning all layers beats learning the output
+  layer only ("shallow"), with symmetric and with fixed random top-down weights.
+- S4 classification (digits, Fashion-MNIST, MNIST given a root): the microcircuit with symmetric and
+  with random feedback, against backprop on the same network (brainlearn.nn.MLP, same init and lr).
+
+Each part (in :mod:`~brainlearn.experiments.dendritic.parts`) draws its own generators from (seed, part), so
+the parts are independent jobs (:func:`~brainlearn.runtime.run_jobs`): a resumed run skips the finished ones
+with identical numbers, and with ``--workers`` they run in parallel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+
+from brainlearn import plotting
+from brainlearn.data import ImageDataConfig
+from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.dendritic import parts
+from brainlearn.models.dendritic import Conductances, DendriticNetwork
+from brainlearn.runtime import Config, RunContext, param, require, run_jobs
+
+SACRAMENTO = "1810.11393"  # Sacramento, Costa, Bengio & Senn, "Dendritic cortical microcircuits approximate ..."
+Activation = Literal["softplus", "sigmoid"]
+
+
+def _require_layers(sizes: tuple[int, ...], name: str) -> None:
+    require(len(sizes) >= 3, f"{name} must list input, at least one hidden and an output width, got {sizes}")
+
+
+@dataclass(frozen=True)
+class SelfPredictionConfig(Config):
+    """S1: learning the self-predicting state."""
+
+    steps: int = param(3000, ge=1, help="lateral-learning steps")
+    batch: int = param(16, ge=1)
+    lr: float = param(0.1, gt=0, help="pyr->int and int->pyr learning rate")
+
+
+@dataclass(frozen=True)
+class AlignmentConfig(Config):
+    """S2: alignment with backprop."""
+
+    sizes: tuple[int, ...] = param((30, 50, 20, 10), ge=1, help="network widths, input to output")
+    batches: int = param(20, ge=1, help="batches the angles are averaged over")
+    batch: int = param(16, ge=1)
+    g_som: float = param(0.1, gt=0, help="nudging conductance of the gated angle (weak nudging)")
+    g_soms: tuple[float, ...] = param((0.02, 0.1, 0.3, 0.8), gt=0, help="nudging conductances reported")
+
+    def __post_init__(self):
+        super().__post_init__()
+        _require_layers(self.sizes, "alignment.sizes")
+
+
+@dataclass(frozen=True)
+class TeacherStudentConfig(Config):
+    """S3: teacher-student regression."""
+
+    steps: int = param(2500, ge=1)
+    batch: int = param(16, ge=1)
+    lr: float = param(0.1, gt=0, help="forward learning rate (output layer only in the shallow run)")
+    lateral_lr: float = param(0.05, ge=0)
+    test: int = param(512, ge=1, help="test inputs")
+    eval_every: int = param(100, ge=1, help="steps between test evaluations")
+
+
+@dataclass(frozen=True)
+class ClassificationConfig(Config):
+    """S4: classification (the dataset fields are the experiment's own)."""
+
+    skip: bool = param(False, help="leave S4 out")
+    hidden: tuple[int, ...] = param((100,), ge=1, nonempty=True, help="hidden layer widths")
+    activation: Activation = "sigmoid"
+    lr: float = param(1.0, gt=0, help="microcircuit forward learning rate")
+    bp_lr: float = param(0.1, gt=0, help="backprop learning rate")
+    lateral_lr: float = param(0.1, ge=0)
+    batch: int = param(32, ge=1)
+    epochs_tied: int = param(20, ge=1)
+    epochs_random: int = param(60, ge=1)
+    init_gain: float = param(3.6, gt=0, help="xavier-normal gain of the forward weights")
+    target_low: float = param(0.1, gt=0, lt=1, help="target rate of the wrong classes")
+    target_high: float = param(0.9, gt=0, lt=1, help="target rate of the true class")
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.target_low < self.target_high,
+                f"need target_low < target_high, got {self.target_low}, {self.target_high}")
+
+
+@dataclass(frozen=True)
+class DendriticConfig(ImageDataConfig):
+    # the network of S1-S3: the paper's 30-20-10 softplus network
+    sizes: tuple[int, ...] = param((30, 20, 10), ge=1, help="network widths of S1 and S3, input to output")
+    activation: Activation = "softplus"
+    g_som: float = param(0.8, ge=0, help="nudging conductance (the paper's)")
+    sweeps: int = param(3, ge=1, help="settling sweeps")
+    bias: bool = False
+    feedback_gain: float = param(1.0, gt=0, help="xavier-normal gain of random top-down and lateral weights")
+    teacher_gain: float = param(2.0, gt=0, help="xavier-normal gain of the S2 and S3 teachers")
+    self_prediction: SelfPredictionConfig = SelfPredictionConfig()
+    alignment: AlignmentConfig = AlignmentConfig()
+    teacher_student: TeacherStudentConfig = TeacherStudentConfig()
+    classification: ClassificationConfig = ClassificationConfig()
+
+    def __post_init__(self):
+        super().__post_init__()
+        _require_layers(self.sizes, "sizes")
+
+    def network(self, sizes, generator, *, feedback="tied", self_predicting=True, activation=None,
+                init_gain=1.0, bias=None) -> DendriticNetwork:
+        return DendriticNetwork(sizes, activation or self.activation, Conductances(g_som=self.g_som),
+                                feedback=feedback, self_predicting=self_predicting, init_gain=init_gain,
+                                feedback_gain=self.feedback_gain, sweeps=self.sweeps,
+                                bias=self.bias if bias is None else bias, generator=generator)
+
+
+PARTS = {"s1": parts.learn_self_prediction, "s2": parts.backprop_alignment, "s3": parts.teacher_student,
+         "s4": parts.classification}
+
+
+def run_part(config: DendriticConfig, seed: int, part: str, device: str) -> dict:
+    """One part as a checkpointable job result: metrics, arrays (as lists) and the records to log."""
+    metrics, arrays, records = PARTS[part](config, seed, device)
+    return {"metrics": metrics, "arrays": {k: np.asarray(v).tolist() for k, v in arrays.items()},
+            "records": records}
+
+
+def run(config: DendriticConfig, seed: int, ctx: RunContext) -> Result:
+    todo = [p for p in PARTS if not (p == "s4" and config.classification.skip)]
+    done = run_jobs(run_part, {p: (config, seed, p, str(ctx.device)) for p in todo}, ctx, desc="dendritic",
+                    on_result=lambda part, result: result["records"])
+    out = Result()
+    for part in done.values():
+        out.metrics.update(part["metrics"])
+        out.arrays.update({k: np.asarray(v) for k, v in part["arrays"].items()})
+    return out
+
+
+# Thresholds were calibrated once on this implementation and then frozen; the measured values
+# behind each are in docs/experiments/dendritic.md.
+CLASSIFY_FLOOR = {"digits": (0.88, 0.85), "fashion-mnist": (0.80, 0.75), "mnist": (0.93, 0.90),
+                  "cifar10": (0.35, 0.30)}
+
+
+def claims(config: DendriticConfig) -> list[Claim]:
+    tied_floor, random_floor = CLASSIFY_FLOOR[config.dataset]
+    clf = config.classification
+    out = [
+        Claim("S1-self-prediction", SACRAMENTO,
+              "From random lateral weights, with random inputs and no target, interneuron plasticity learns "
+              "the self-predicting state: apical potentials decay to ~0.", "sps_apical_drop", ">=", 0.9,
+              how="1 - mean|v_A| after / before lateral learning, settled, on a fixed probe batch",
+              reason="measured drops of 0.955-0.962 after 600 steps and 0.969-0.972 after 3000 (seeds 0-2); "
+                     "a 90% drop is 'decays to ~0'"),
+        Claim("S2-align-hidden", SACRAMENTO,
+              "With symmetric feedback in the self-predicting state and weak nudging, the hidden-layer updates "
+              "approximate backprop.", "align_hidden_max", "<", 10.0,
+              how="max over hidden layers of the angle (deg) between the steady-state update and backprop of the "
+                  "weak-nudging error phi'(u_N)(u_trgt - u_N); g_som = alignment.g_som (0.1); mean over batches; "
+                  "untrained 30-50-20-10 net; teacher targets",
+              reason="measured 3.3, 4.9, 7.4 deg (seeds 0-2); 10 deg is well inside 'points along backprop'; "
+                     "the test suite checks that the angle -> 0 as g_som -> 0"),
+        Claim("S2-align-hidden-potential-mse", SACRAMENTO,
+              "The same updates against backprop of the plain MSE on output potentials (exploratory).",
+              "align_hidden_max_potential_mse", "<", 10.0,
+              how="as S2-align-hidden, reference loss 1/2||u_trgt - u_N||^2",
+              reason="reported, not gated: differs from the delivered error by the phi'(u_N) weighting",
+              gated=False),
+        Claim("S2-align-hidden-paper-g-som", SACRAMENTO,
+              "The same angle at the paper's strong nudging g_som = 0.8 (exploratory).",
+              "align_hidden_max_paper_g_som", "<", 10.0,
+              how="as S2-align-hidden with g_som = 0.8",
+              reason="reported, not gated: with an untrained net the target is far and the nudge is strong, "
+                     "outside the weak-nudging limit", gated=False),
+        Claim("S3-deep-learns", SACRAMENTO,
+              "Teacher-student regression: with symmetric feedback the network learns the teacher.",
+              "ts_tied_over_initial", "<=", 0.1, how="final / initial test MSE (output potentials), tied",
+              reason="measured 0.008, 0.029, 0.013 (seeds 0-2); a tenfold drop of the test MSE is 'learns'"),
+        Claim("S3-deep-beats-shallow", SACRAMENTO,
+              "Learning in all layers beats learning in the output layer only.", "ts_tied_over_shallow", "<=", 0.6,
+              how="final test MSE, tied deep / shallow (hidden weights frozen)",
+              reason="measured 0.44, 0.63, 0.57 (seeds 0-2, mean 0.55): a thin margin, since the output layer "
+                     "alone already explains most of the teacher's variance"),
+        Claim("S3-random-beats-shallow", SACRAMENTO,
+              "Deep learning beats shallow learning also with fixed random top-down weights.",
+              "ts_random_over_shallow", "<", 1.0, how="final test MSE, random-feedback deep / shallow",
+              reason="measured 0.75, 0.83, 0.75 (seeds 0-2); direction only"),
+    ]
+    if not clf.skip:
+        calibrated = "other datasets: see docs (Fashion-MNIST set before its only run; MNIST, CIFAR-10 not calibrated)"
+        out += [
+            Claim("S4-tied-accuracy", SACRAMENTO,
+                  f"The microcircuit with symmetric feedback learns to classify {config.dataset}.",
+                  "clf_tied_acc", ">=", tied_floor, how=f"test accuracy after {clf.epochs_tied} epochs",
+                  reason="digits, seeds 0-2: measured 0.878-0.914 after 10 epochs and 0.933-0.939 after 20; "
+                         + calibrated),
+            Claim("S4-random-accuracy", SACRAMENTO,
+                  f"The microcircuit with fixed random feedback learns to classify {config.dataset}.",
+                  "clf_random_acc", ">=", random_floor, how=f"test accuracy after {clf.epochs_random} epochs",
+                  reason="digits, seeds 0-2: measured 0.875-0.925 after 15 epochs and 0.914-0.936 after 60; "
+                         + calibrated),
+            Claim("S4-near-backprop", SACRAMENTO,
+                  "With symmetric feedback the microcircuit classifies nearly as well as backprop on the same "
+                  "network.", "clf_bp_minus_tied", "<=", 0.03,
+                  how="BP minus tied test accuracy after the same number of epochs",
+                  reason="'nearly as well' as within 3 points; measured -0.003 to 0.014 on digits (seeds 0-2)"),
+        ]
+    return out
+
+
+def plot(result: Result, config: DendriticConfig) -> dict:
+    a, figs = result.arrays, {}
+    if "sps_apical" in a:
+        fig, (ax,) = plotting.figure()
+        plotting.curves(ax, a["sps_step"], {"mean |v_A|": a["sps_apical"]}, xlabel="training step (no target)",
+                        ylabel="mean |apical potential|", yscale="log", title="S1: learning the self-predicting state")
+        figs["self_prediction"] = fig
+    if "align_nudge" in a:
+        fig, (ax,) = plotting.figure()
+        layers = np.arange(1, a["align_nudge"].shape[1] + 1)
+        for g_som, angles in zip(a["align_g_som"], a["align_nudge"]):
+            ax.plot(layers, angles, marker="o", label=f"g_som = {g_som:g}")
+        ax.plot(layers, a["align_potential"], marker="x", ls="--", color="grey",
+                label=f"vs potential MSE, g_som = {config.alignment.g_som:g}")
+        ax.set(xlabel="layer", ylabel="angle to backprop (deg)", xticks=layers, title="S2: alignment, B = W^T, SPS")
+        ax.legend()
+        figs["angle_per_layer"] = fig
+    if "ts_tied_mse" in a:
+        fig, (ax, ax2) = plotting.figure(2)
+        labels = {"tied": "deep, B = W^T", "random": "deep, random B", "shallow": "output only"}
+        for name, label in labels.items():
+            ax.plot(a[f"ts_{name}_step"], a[f"ts_{name}_mse"], label=label)
+            if name != "shallow":
+                ax2.plot(a[f"ts_{name}_step"], a[f"ts_{name}_angle"], label=label)
+        ax.set(xlabel="step", ylabel="test MSE", yscale="log", title="S3: teacher-student")
+        ax2.set(xlabel="step", ylabel="hidden angle to BP (deg)", title="S3: hidden-layer alignment")
+        ax.legend()
+        ax2.legend()
+        figs["teacher_student"] = fig
+    if "clf_tied_acc" in a:
+        fig, (ax,) = plotting.figure()
+        labels = {"tied": "microcircuit, B = W^T", "random": "microcircuit, random B", "bp": "backprop"}
+        accs = {label: a[f"clf_{name}_acc"] for name, label in labels.items()}
+        plotting.curves(ax, np.arange(1, max(map(len, accs.values())) + 1), accs, dashed=("backprop",),
+                        xlabel="epoch", ylabel="test accuracy", title=f"S4: {config.dataset}")
+        figs["classification"] = fig
+    return figs
+
+
+def _preset(config: DendriticConfig, **parts) -> DendriticConfig:
+    """`config` with fields of its part configs replaced: ``_preset(c, classification={"lr": 0.3})``."""
+    return replace(config, **{part: replace(getattr(config, part), **fields) for part, fields in parts.items()})
+
+
+FULL = DendriticConfig()
+register(Experiment(
+    name="dendritic", paper=SACRAMENTO,
+    summary="dendritic microcircuits: self-prediction, BP alignment, teacher-student, classification",
+    presets={
+        "quick": _preset(FULL, self_prediction={"steps": 600}, teacher_student={"eval_every": 500},
+                         classification={"epochs_tied": 10, "epochs_random": 15}),
+        "full": FULL,
+        "fashion-mnist": _preset(replace(FULL, dataset="fashion-mnist"),
+                                 classification={"hidden": (500,), "lr": 0.3, "lateral_lr": 0.03, "bp_lr": 0.03,
+                                                 "epochs_tied": 3, "epochs_random": 3}),
+    },
+    run=run, claims=claims, plot=plot,
+))

@@ -1,0 +1,165 @@
+"""The four parts of the `dendritic` experiment (S1-S4), each a function of (config, seed, device).
+
+Each part draws its own generators from (seed, part) and returns ``(metrics, arrays, records)``: its
+metrics, its curves, and the records to log to metrics.jsonl. They run as independent jobs, so they
+take a device name rather than the run context.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from brainlearn.data import accuracy, minibatches
+from brainlearn.models.dendritic import LearningRates, angles_to_backprop, as_mlp, mean_apical
+from brainlearn.runtime import make_generator, place, replicate_seed
+
+if TYPE_CHECKING:
+    from brainlearn.experiments.dendritic.microcircuit import DendriticConfig
+
+# ---------------------------------------------------------------- S1
+def learn_self_prediction(config: DendriticConfig, seed: int, device: str):
+    """Random lateral weights and fixed random top-down weights; random inputs, no target.
+    Only the lateral (pyr->int, int->pyr) weights learn; the forward weights stay fixed."""
+    c = config.self_prediction
+    gen = make_generator(replicate_seed(seed, 1))
+    net = place(config.network(config.sizes, gen, feedback="random", self_predicting=False), device)
+    probe = torch.rand(256, config.sizes[0], generator=gen).to(device)
+    rates = LearningRates(forward=0.0, ip=c.lr, pi=c.lr)
+    every = max(1, c.steps // 50)
+    curve_step, curve, records = [0], [mean_apical(net, probe)], []
+    for step in range(1, c.steps + 1):
+        net.train_step(torch.rand(c.batch, config.sizes[0], generator=gen).to(device), None, rates)
+        if step % every == 0 or step == c.steps:
+            curve_step.append(step)
+            curve.append(mean_apical(net, probe))
+            records.append({"step": step, "sps_apical": curve[-1]})
+    metrics = {"sps_apical_start": curve[0], "sps_apical_end": curve[-1],
+               "sps_apical_drop": 1.0 - curve[-1] / curve[0]}
+    return metrics, {"sps_step": np.asarray(curve_step), "sps_apical": np.asarray(curve)}, records
+
+
+# ---------------------------------------------------------------- S2
+def backprop_alignment(config: DendriticConfig, seed: int, device: str):
+    """SPS with B = W^T, untrained network; targets from a random teacher of the same shape. The
+    angles are measured for each nudging conductance in `alignment.g_soms` on the same batches; the
+    gated metric is at `alignment.g_som` (weak nudging), the others are reported."""
+    c = config.alignment
+    gen = make_generator(replicate_seed(seed, 2))
+    soms = sorted({*c.g_soms, c.g_som, config.g_som})
+    student = place(config.network(c.sizes, gen), device)
+    teacher = place(config.network(c.sizes, gen, init_gain=config.teacher_gain), device)
+    nets = {}
+    for g_som in soms:  # the student's weights with each nudging conductance (initial draws overwritten)
+        nets[g_som] = place(replace(config, g_som=g_som).network(c.sizes, None), device)
+        nets[g_som].load_state_dict(student.state_dict())
+    nudge = {g: [] for g in soms}
+    potential = []
+    for _ in range(c.batches):
+        x = torch.rand(c.batch, c.sizes[0], generator=gen).to(device)
+        target = teacher(x)
+        for g_som, net in nets.items():
+            nudge[g_som].append(angles_to_backprop(net, x, target, "nudge"))
+        potential.append(angles_to_backprop(nets[c.g_som], x, target, "potential"))
+    nudge = {g: np.asarray(a).mean(0) for g, a in nudge.items()}
+    potential = np.asarray(potential).mean(0)
+    weak, paper = nudge[c.g_som], nudge[config.g_som]
+    metrics = {"align_hidden_max": float(weak[:-1].max()), "align_output": float(weak[-1]),
+               "align_hidden_max_potential_mse": float(potential[:-1].max()),
+               "align_hidden_max_paper_g_som": float(paper[:-1].max())}
+    return metrics, {"align_g_som": np.asarray(soms), "align_nudge": np.stack([nudge[g] for g in soms]),
+                     "align_potential": potential}, []
+
+
+# ---------------------------------------------------------------- S3
+def teacher_student(config: DendriticConfig, seed: int, device: str):
+    """30-20-10 student learns a random teacher's output potentials: deep (tied and random feedback)
+    against shallow (output layer only), from identical initial forward weights."""
+    c = config.teacher_student
+    gen = make_generator(replicate_seed(seed, 3))
+    teacher = place(config.network(config.sizes, gen, init_gain=config.teacher_gain), device)
+    x_test = torch.rand(c.test, config.sizes[0], generator=gen).to(device)
+    y_test = teacher(x_test)
+    init_state = gen.get_state()
+    L = len(config.sizes) - 1
+    runs = {"tied": ("tied", c.lr), "random": ("random", c.lr), "shallow": ("tied", 0.0)}
+    arrays, metrics, records = {}, {}, []
+    for name, (feedback, hidden_lr) in runs.items():
+        gen.set_state(init_state)  # same student weights and the same input stream for every run
+        net = place(config.network(config.sizes, gen, feedback=feedback), device)
+        rates = LearningRates(forward=(hidden_lr,) * (L - 1) + (c.lr,), ip=c.lateral_lr, pi=c.lateral_lr)
+        steps, mse, angle_rate, angle_pot = [], [], [], []
+        for step in range(c.steps + 1):
+            if step % c.eval_every == 0 or step == c.steps:
+                steps.append(step)
+                mse.append(float((net(x_test) - y_test).pow(2).mean()))
+                batch = x_test[:64]
+                angle_rate.append(angles_to_backprop(net, batch, teacher(batch), "nudge")[0])
+                angle_pot.append(angles_to_backprop(net, batch, teacher(batch), "potential")[0])
+                records.append({"step": step, f"ts_{name}_mse": mse[-1], f"ts_{name}_angle": angle_rate[-1]})
+            if step == c.steps:
+                break
+            x = torch.rand(c.batch, config.sizes[0], generator=gen).to(device)
+            net.train_step(x, teacher(x), rates)
+        arrays.update({f"ts_{name}_step": np.asarray(steps), f"ts_{name}_mse": np.asarray(mse),
+                       f"ts_{name}_angle": np.asarray(angle_rate), f"ts_{name}_angle_potential": np.asarray(angle_pot)})
+        metrics[f"ts_{name}_mse"] = mse[-1]
+    metrics["ts_initial_mse"] = float(arrays["ts_tied_mse"][0])
+    metrics["ts_tied_over_initial"] = metrics["ts_tied_mse"] / metrics["ts_initial_mse"]
+    # a diverged baseline would make any deep run look good: compare against a shallow run that learned
+    shallow = metrics["ts_shallow_mse"] if metrics["ts_shallow_mse"] < metrics["ts_initial_mse"] else float("nan")
+    metrics["ts_tied_over_shallow"] = metrics["ts_tied_mse"] / shallow
+    metrics["ts_random_over_shallow"] = metrics["ts_random_mse"] / shallow
+    return metrics, arrays, records
+
+
+# ---------------------------------------------------------------- S4
+def classification(config: DendriticConfig, seed: int, device: str):
+    """Targets are the output potentials whose sigmoid is target_high (true class) or target_low.
+    Backprop trains brainlearn.nn.MLP on the same network function (weights c_k W_k), same init,
+    same loss on the output potentials, and per-layer learning rates that make its steps in W equal
+    to SGD with `classification.bp_lr` on W."""
+    c = config.classification
+    data = config.load(seed, device)
+    x_train, x_test = data.flat()
+    sizes = (data.n_features, *c.hidden, data.n_classes)
+    low, high = (float(torch.logit(torch.tensor(p))) for p in (c.target_low, c.target_high))
+
+    def targets(y):
+        return torch.full((len(y), data.n_classes), low, device=y.device).scatter_(1, y[:, None], high)
+
+    arrays, metrics, records = {}, {}, []
+    runs = {"tied": c.epochs_tied, "random": c.epochs_random, "bp": max(c.epochs_tied, c.epochs_random)}
+    for name, epochs in runs.items():
+        # same init and batch order for every run
+        init, shuffle = (make_generator(replicate_seed(seed, 4, stream)) for stream in ("init", "data"))
+        net = place(config.network(sizes, init, feedback="random" if name == "random" else "tied",
+                                   activation=c.activation, init_gain=c.init_gain, bias=True), device)
+        rates = LearningRates(forward=c.lr, ip=c.lateral_lr, pi=c.lateral_lr)
+        if name == "bp":
+            mlp = place(as_mlp(net), device)
+            opt = torch.optim.SGD([{"params": layer.parameters(), "lr": c.bp_lr * a ** 2}
+                                   for layer, a in zip(mlp.layers, net.attenuation)])
+            predict = mlp
+        else:
+            predict = net
+        acc = []
+        for epoch in range(epochs):
+            for idx in minibatches(len(x_train), c.batch, shuffle):
+                xb, tb = x_train[idx], targets(data.y_train[idx])
+                if name == "bp":
+                    opt.zero_grad(set_to_none=True)
+                    (0.5 * (mlp(xb) - tb).pow(2).sum(1).mean()).backward()
+                    opt.step()
+                else:
+                    net.train_step(xb, tb, rates)
+            acc.append(accuracy(predict, x_test, data.y_test))
+            records.append({"step": epoch + 1, f"clf_{name}_acc": acc[-1]})
+        arrays[f"clf_{name}_acc"] = np.asarray(acc)
+        metrics[f"clf_{name}_acc"] = acc[-1]
+    metrics["clf_bp_at_tied_epochs"] = float(arrays["clf_bp_acc"][c.epochs_tied - 1])
+    metrics["clf_bp_minus_tied"] = metrics["clf_bp_at_tied_epochs"] - metrics["clf_tied_acc"]
+    return metrics, arrays, records
