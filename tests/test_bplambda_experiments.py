@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from brainlearn.data.copy_repeat import CopyRepeatCurriculum, copy_repeat_batch
-from brainlearn.errors import ConfigError
 from brainlearn.data.sequences import image_rows
+from brainlearn.errors import ConfigError
 from brainlearn.experiments.bplambda.alignment import AlignmentConfig
 from brainlearn.experiments.bplambda.copyrepeat import CopyRepeatConfig
 from brainlearn.experiments.bplambda.seqclass import SeqClassConfig
