@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from brainlearn.experiments.bplambda import METHODS, LearningConfig, Trainer, cross_entropy, mse_loss
+from brainlearn.experiments.bplambda.common import METHODS, LearningConfig, MethodTrainer, cross_entropy, mse_loss
 from brainlearn.models.online_rnn import OnlineRNN
 
 
@@ -54,7 +54,7 @@ def throughput(task, method, args):
     else:
         x, targets, mask = fmnist_batch(args.batch, gen)
         model, loss = OnlineRNN(28, args.hidden, 10, cell="lstm", generator=gen), cross_entropy
-    trainer = Trainer(method, model, config, loss)
+    trainer = MethodTrainer(method, model, config, loss)
     trainer.train_batch(x, targets, mask)  # warm-up
     t0 = time.perf_counter()
     for _ in range(args.updates):
@@ -73,7 +73,7 @@ def memory_child(method, steps, hidden, batch):
     gen = torch.Generator().manual_seed(0)
     x, targets, mask = toy_batch(batch, steps, 28, gen)
     model = OnlineRNN(28, hidden, 2, cell="lstm", generator=gen)
-    trainer = Trainer(method, model, LearningConfig(n_hidden=hidden, batch_size=batch), mse_loss)
+    trainer = MethodTrainer(method, model, LearningConfig(n_hidden=hidden, batch_size=batch), mse_loss)
     with open("/proc/self/clear_refs", "w") as f:  # reset the peak RSS (VmHWM) to the current RSS
         f.write("5")
     base = _status_kb("VmRSS")

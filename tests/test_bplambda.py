@@ -1,4 +1,5 @@
-"""Exactness of accumulate BP(λ) and of online RNN learning against autograd (notes criteria 1c-e)."""
+"""Exactness of accumulate BP(λ) and of online RNN learning against autograd (forward view = backward view,
+λ = 1 = true gradient, oracle signal = BPTT), and the inputs they reject."""
 
 import pytest
 import torch
@@ -225,3 +226,13 @@ def test_bad_inputs():
         online_gradients(model, torch.zeros(2, 5, 3), torch.zeros(2, 5, 2), torch.ones(4, dtype=torch.bool), mse)
     with pytest.raises(ConfigError, match="cell"):
         OnlineRNN(3, 4, 2, cell="gru")
+
+
+def test_rules_do_not_import_nn():
+    """``nn`` builds on ``rules`` (the MLP's feedback-alignment layers), so ``rules`` must not import ``nn``."""
+    import subprocess
+    import sys
+
+    code = ("import sys, brainlearn.rules.bplambda; "
+            "sys.exit(any(m.startswith('brainlearn.nn') for m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

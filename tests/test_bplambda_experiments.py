@@ -1,11 +1,15 @@
-"""The quick claims of the BP(λ) experiments, the copy-repeat generator, and config validation."""
+"""The quick claims of the BP(λ) experiments, the copy-repeat generator, config validation, and the
+contracts (resume, global RNG, placement) of each experiment."""
 
 import pytest
 import torch
 
 from brainlearn.data.copy_repeat import CopyRepeatCurriculum, copy_repeat_batch
+from brainlearn.data.sequences import image_rows
 from brainlearn.errors import ConfigError
-from brainlearn.experiments.bplambda import AlignmentConfig, CopyRepeatConfig, SeqClassConfig, image_rows
+from brainlearn.experiments.bplambda.alignment import AlignmentConfig
+from brainlearn.experiments.bplambda.copyrepeat import CopyRepeatConfig
+from brainlearn.experiments.bplambda.seqclass import SeqClassConfig
 from brainlearn.experiments.runner import run_experiment
 
 
@@ -90,3 +94,25 @@ def test_tiny_runs_write_figures(tmp_path):
     copy = CopyRepeatConfig(updates=2, n_hidden=3, batch_size=2, methods=("online",))
     out = run_experiment("bplambda-copyrepeat", copy, seed=0, out=tmp_path)
     assert (out.run_dir.path / "figures" / "learning_curves.png").exists()
+
+
+def test_contracts_alignment(tmp_path, monkeypatch):
+    from tests.contracts import check_contracts
+
+    check_contracts("bplambda-alignment", ["delay=3", "long_delay=4", "updates=2", "long_updates=3", "replicates=2",
+                                           "long_replicates=1", "batch_size=1"], tmp_path,
+                    interrupt_after=3, monkeypatch=monkeypatch)
+
+
+def test_contracts_seqclass(tmp_path, monkeypatch):
+    from tests.contracts import check_contracts
+
+    check_contracts("bplambda-seqclass", ["n_train=40", "n_test=20", "n_hidden=3", "batch_size=20", "epochs=3"],
+                    tmp_path, interrupt_after=2, monkeypatch=monkeypatch)
+
+
+def test_contracts_copyrepeat(tmp_path, monkeypatch):
+    from tests.contracts import check_contracts
+
+    check_contracts("bplambda-copyrepeat", ["updates=3", "n_hidden=4", "batch_size=4"], tmp_path,
+                    interrupt_after=2, monkeypatch=monkeypatch)

@@ -10,7 +10,7 @@ must then write the pattern out R times and raise an end flag. Layout, length L 
     t = L - 1           target: the end flag (output channel `bits`)
 
 Inputs have `bits` + 2 channels, targets `bits` + 1; the loss is read where ``mask`` is True (the R N + 1
-output steps). Curriculum (notes §2.2): start at N = R = 1; when the batch's loss falls below
+output steps). Curriculum: start at N = R = 1; when the batch's loss falls below
 `threshold` bits per sequence, R grows until R = N, then N grows (R kept).
 """
 

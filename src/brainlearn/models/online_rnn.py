@@ -10,7 +10,9 @@ Learning without BPTT. At every step the RNN receives the learning signal
 and its weights change by Σ_t L_t ∂s_t/∂θ|_{s_{t-1} fixed} (one-step truncation: e-prop with no leak).
 With ĝ_t the synthesiser's prediction (BP(λ)), that is online learning with synthetic gradients; with
 ĝ = 0 it is the "no synthetic gradient" online baseline; with ĝ_t = G_t (an oracle) and β = 1 it is
-exactly BPTT. `bptt_gradients` runs full backpropagation through time in the same harness.
+exactly BPTT. `bptt_gradients` runs full backpropagation through time in the same harness, and
+`dni_network` builds the n-step DNI baseline (truncated BPTT with synthetic gradients) from an LSTM
+`OnlineRNN`'s initial weights.
 
 Shapes: inputs x (B, T, n_in); targets (B, T, ...) read by the loss at the steps where ``mask`` (T,)
 is True; states (B, state_dim).
@@ -25,6 +27,8 @@ import torch
 from torch import nn
 
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
+from brainlearn.nn.sg_rnn import SyntheticGradientRNN
+from brainlearn.nn.synthetic import Synthesiser
 from brainlearn.rules.bplambda import BPLambda
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits (B, n_out), target) -> (B,)
@@ -276,3 +280,31 @@ def future_gradients(model: OnlineRNN, x: torch.Tensor, targets: torch.Tensor, m
             future.append(torch.autograd.grad(sum(later), st, retain_graph=True)[0] if later
                           else torch.zeros_like(st))
     return torch.stack(future).detach()
+
+
+def dni_network(model: OnlineRNN, synth_hidden: tuple[int, ...] = (), *, window: int, sg_scale: float,
+                bootstrap_discount: float) -> SyntheticGradientRNN:
+    """n-step DNI (:class:`~brainlearn.nn.SyntheticGradientRNN`) on a ``torch.nn.LSTMCell`` that starts
+    from the weights of `model` (an LSTM :class:`OnlineRNN`), with a zero-initialised synthesiser.
+
+    Args:
+        synth_hidden: hidden widths of the synthesiser (() is linear).
+        window: K, the truncated-BPTT window.
+        sg_scale: scale of the synthetic gradient injected at each window's end.
+        bootstrap_discount: γ of the synthesiser's bootstrapped target.
+
+    The network is built on the CPU; move it with ``runtime.place``.
+    """
+    if not isinstance(model.cell, LSTMCell):
+        raise ConfigError(f"dni_network: needs an LSTM OnlineRNN, got cell {type(model.cell).__name__}")
+    cell = model.cell
+    lstm = nn.LSTMCell(cell.n_in, cell.n_hidden)
+    readout = nn.Linear(cell.n_hidden, model.readout.out_features)
+    with torch.no_grad():  # torch's gate order is (i, f, g, o), as in our LSTMCell
+        lstm.weight_ih.copy_(cell.w_x)
+        lstm.weight_hh.copy_(cell.w_h)
+        lstm.bias_ih.copy_(cell.bias)
+        lstm.bias_hh.zero_()
+        readout.load_state_dict(model.readout.state_dict())
+    return SyntheticGradientRNN(lstm, readout, Synthesiser(model.state_dim, synth_hidden), window=window,
+                                sg_scale=sg_scale, bootstrap_discount=bootstrap_discount)

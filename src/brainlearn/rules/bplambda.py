@@ -24,7 +24,7 @@ dynamics. With θ frozen over a sequence, Σ_t δ_t e_t equals the forward-view 
 
 Trained parameters: the synthesiser's output layer (weight and bias). For the linear synthesiser
 g(s) = A s + c that is everything; for an MLP it is the "output weights only" variant of the
-reference, which keeps the trace cheap: with features h̃ = [relu-features of s; 1],
+reference implementation, which keeps the trace cheap: with features h̃ = [relu-features of s; 1],
 ∂g_i/∂W̃_{jk} = 1[i=j] h̃_k, so the trace has shape (B, n, n, H+1).
 """
 
@@ -33,7 +33,17 @@ from __future__ import annotations
 import torch
 
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
-from brainlearn.nn import Synthesiser
+
+
+def _is_synthesiser(module) -> bool:
+    """Whether `module` is shaped like :class:`brainlearn.nn.Synthesiser`: a module with `state_dim`,
+    `layers` (its linear maps, the last one the output layer) and `context` (None without a context input).
+
+    Checked by shape rather than by class so that ``rules`` does not import ``nn`` (``nn`` builds on
+    ``rules``: its MLP uses the feedback-alignment layers).
+    """
+    return (isinstance(module, torch.nn.Module) and isinstance(getattr(module, "state_dim", None), int)
+            and isinstance(getattr(module, "layers", None), torch.nn.ModuleList) and hasattr(module, "context"))
 
 
 class BPLambda:
@@ -57,9 +67,9 @@ class BPLambda:
     loss (not of a batch mean), so that g predicts a per-sequence gradient whatever the batch size.
     """
 
-    def __init__(self, synthesiser: Synthesiser, gamma: float = 1.0, lam: float = 1.0,
+    def __init__(self, synthesiser: torch.nn.Module, gamma: float = 1.0, lam: float = 1.0,
                  clip: float | None = 1.0):
-        if not isinstance(synthesiser, Synthesiser):
+        if not _is_synthesiser(synthesiser):
             raise ConfigError(f"BPLambda: expected a brainlearn.nn.Synthesiser, got {type(synthesiser).__name__}")
         if synthesiser.context is not None:
             raise ConfigError("BPLambda: synthesisers with a context input are not supported")

@@ -1,0 +1,112 @@
+"""bplambda-copyrepeat: Graves' copy-repeat task with a curriculum; the level each method reaches.
+
+Each method (see ``common``) trains its own LSTM from the same initial weights on the same stream of
+batches for `updates` batches; the curriculum steps up (R, then N) whenever a batch's loss is below the
+threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from brainlearn.data.copy_repeat import CopyRepeatCurriculum, copy_repeat_batch
+from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.bplambda.common import BPLAMBDA, LearningConfig, MethodTrainer, plot_learning_curves
+from brainlearn.models.online_rnn import OnlineRNN
+from brainlearn.runtime import RunContext, isolated_rng, make_generator, param, place, replicate_seed, run_jobs
+
+
+@dataclass(frozen=True)
+class CopyRepeatConfig(LearningConfig):
+    """Copy-repeat with a curriculum from N = R = 1; each method gets `updates` batches."""
+
+    bits: int = param(8, ge=1, help="bits per pattern step")
+    updates: int = param(300, ge=1, help="training batches per method")
+    n_hidden: int = param(32, ge=1, help="LSTM hidden units (the state [h; c] has twice as many values)")
+    batch_size: int = param(32, ge=1)
+    lr: float = param(1e-3, gt=0, help="Adam learning rate of the RNN and readout")
+    synth_lr: float = param(1e-5, gt=0, help="Adam learning rate of the synthesiser")
+    beta: float = param(1.0, ge=0, help="scale of the synthetic gradient in the learning signal")
+    threshold: float = param(0.15, gt=0, help="bits per sequence below which the curriculum steps up")
+    max_length: int = param(60, ge=5, help="the curriculum stops growing past this sequence length")
+
+
+def bce_bits(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy in bits, summed over channels, (B,)."""
+    return F.binary_cross_entropy_with_logits(out, target, reduction="none").sum(1) / math.log(2)
+
+
+def train_method(config: CopyRepeatConfig, seed: int, method: str, device: str = "cpu") -> dict:
+    """Train `method` for `config.updates` batches along the curriculum; its level and loss per update."""
+    with isolated_rng(replicate_seed(seed)):  # torch's default inits, overwritten or zero (linear synthesiser)
+        model = place(OnlineRNN(config.bits + 2, config.n_hidden, config.bits + 1, cell="lstm",
+                                generator=make_generator(replicate_seed(seed))), device)
+        trainer = MethodTrainer(method, model, config, bce_bits)
+    curriculum = CopyRepeatCurriculum(threshold=config.threshold)
+    data = make_generator(replicate_seed(seed, stream="data"))  # the same batches for every method
+    levels, losses = [], []
+    for _ in range(config.updates):
+        x, targets, mask = copy_repeat_batch(curriculum.n, curriculum.r, config.batch_size, data, config.bits)
+        loss = trainer.train_batch(x.to(device), targets.to(device), mask)
+        nxt = CopyRepeatCurriculum(curriculum.n, curriculum.r)
+        nxt.update(0.0)
+        if nxt.length <= config.max_length:
+            curriculum.update(loss)
+        levels.append(curriculum.level)
+        losses.append(loss)
+    return {"level": levels, "loss": losses, "final": curriculum.state_dict(), "length": curriculum.length}
+
+
+def run(config: CopyRepeatConfig, seed: int, ctx: RunContext) -> Result:
+    jobs = {m: (config, seed, m, str(ctx.device)) for m in config.methods}
+
+    def logged(method: str, out: dict) -> dict:
+        final = out["final"]
+        return {"step": config.updates, "method": method, "level": final["level"], "n": final["n"], "r": final["r"]}
+
+    done = run_jobs(train_method, jobs, ctx, desc="bplambda-copyrepeat", on_result=logged)
+    arrays: dict[str, list] = {"update": list(range(1, config.updates + 1))}
+    metrics = {}
+    for method, out in done.items():
+        arrays[f"{method}_level"], arrays[f"{method}_loss"] = out["level"], out["loss"]
+        metrics[f"{method}_level"] = float(out["final"]["level"])
+        metrics[f"{method}_length"] = float(out["length"])
+    if {"bplambda", "online"} <= set(config.methods):
+        metrics["bplambda_minus_online_level"] = metrics["bplambda_level"] - metrics["online_level"]
+    if {"bplambda", "dni"} <= set(config.methods):
+        metrics["bplambda_minus_dni_level"] = metrics["bplambda_level"] - metrics["dni_level"]
+    return Result(metrics, {k: np.asarray(v) for k, v in arrays.items()})
+
+
+def claims(config: CopyRepeatConfig) -> list[Claim]:
+    how = f"curriculum level reached in {config.updates} updates (batch {config.batch_size}, LSTM {config.n_hidden})"
+    return [
+        Claim("bptt-climbs", BPLAMBDA, "BPTT climbs the copy-repeat curriculum.", "bptt_level", ">=", 1.0,
+              how=how, reason="exploratory: a smoke test of the task and curriculum", gated=False),
+        Claim("bplambda-beats-online", BPLAMBDA, "BP(λ) reaches a higher curriculum level than online learning "
+              "without synthetic gradients.", "bplambda_minus_online_level", ">", 0.0, how=how + ", difference",
+              reason="exploratory (Jaderberg-style copy-repeat comparison; not calibrated at CPU scale)", gated=False),
+        Claim("bplambda-vs-dni", BPLAMBDA, "BP(λ) reaches at least n-step DNI's curriculum level.",
+              "bplambda_minus_dni_level", ">=", 0.0, how=how + ", difference",
+              reason="exploratory (not calibrated at CPU scale)", gated=False),
+    ]
+
+
+def plot(result: Result, config: CopyRepeatConfig) -> dict:
+    return plot_learning_curves(result, key="level", ylabel="curriculum level")
+
+
+register(Experiment(
+    name="bplambda-copyrepeat", paper=BPLAMBDA,
+    summary="Copy-repeat with a curriculum: level reached by BPTT, n-step DNI, online BP(λ) and online without SG",
+    presets={
+        "quick": CopyRepeatConfig(updates=150, lr=1e-2),
+        "full": CopyRepeatConfig(updates=2000),
+    },
+    run=run, claims=claims, plot=plot,
+))
