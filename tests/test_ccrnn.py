@@ -22,6 +22,7 @@ from brainlearn.data.sequences import (
 )
 from brainlearn.errors import ConfigError, DataError, ShapeError
 from brainlearn.models.ccrnn import (
+    CaptionModel,
     CorticoCerebellarRNN,
     bits_per_word,
     certainty,
@@ -40,7 +41,7 @@ def gen(seed=0):
 
 
 def test_ccrnn_at_initialisation_is_truncated_bptt():
-    """Zero-initialised cerebellum: ccRNN's first update equals the cRNN's (criterion 1a)."""
+    """Zero-initialised cerebellum: ccRNN's first update equals the cRNN's."""
     x, y, _ = line_drawing(8, generator=gen(1))
     cc = CorticoCerebellarRNN(1, 2, 12, (16, 16), window=1, generator=gen()).double()
     c = CorticoCerebellarRNN(1, 2, 12, None, window=1, generator=gen()).double()
@@ -126,6 +127,18 @@ def test_scene_captions_are_grounded_in_the_image():
     assert text.startswith("a ") and " and a " in text
     same = scene_captions(20, generator=gen())[1]
     assert torch.equal(same.tokens, cap.tokens)
+
+
+def test_caption_model_trains_image_layer_through_update():
+    _, cap = scene_captions(16, 6, generator=gen())
+    model = CaptionModel(cap.features.shape[1], len(cap.vocab), 8, 12, (16,), window=4, generator=gen(1))
+    assert model(cap.tokens, cap.features).shape == (16, cap.tokens.shape[1], len(cap.vocab))
+    before = model.image.weight.detach().clone()
+    update(model, make_optimizer(model, 1e-2), cap.tokens, next_word_cross_entropy(cap.tokens, cap.lengths),
+           clip=1.0, clip_cerebellum=False, state0=model.state0(cap.features))
+    assert not torch.equal(before, model.image.weight)  # the gradient reaching h_0 trains the image layer
+    again = CaptionModel(cap.features.shape[1], len(cap.vocab), 8, 12, (16,), window=4, generator=gen(1))
+    assert torch.equal(before, again.image.weight)
 
 
 def test_caption_feature_loader(tmp_path):

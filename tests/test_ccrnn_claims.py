@@ -57,7 +57,7 @@ def test_worker_processes_give_the_same_numbers():
 
     exp = get("ccrnn-linedraw")
     one = run_experiment(exp, make_config(exp, "quick", SMALL), seed=3, out=None).result.metrics
-    two = run_experiment(exp, make_config(exp, "quick", [*SMALL, "workers=2"]), seed=3, out=None).result.metrics
+    two = run_experiment(exp, make_config(exp, "quick", SMALL), seed=3, out=None, workers=2).result.metrics
     assert one == two
 
 
@@ -82,3 +82,21 @@ def test_interrupted_run_resumes_to_identical_result(tmp_path, monkeypatch):
     (path,) = (tmp_path / "ccrnn-linedraw").iterdir()
     assert RunDir.open(path).status["state"] == "interrupted"
     assert resume_experiment(path).result.metrics == reference
+
+
+
+CONTRACT_OVERRIDES = {  # (overrides, interrupt after this many of the run's jobs)
+    "ccrnn-linedraw": (["replicates=2", "bptt_replicates=1", "epochs=2", "train_size=100", "cerebellum=16",
+                        "align_every=1"], 2),
+    "ccrnn-seqdraw": (["epochs=1", "n_train=64", "n_test=32", "cerebellum=16", "hidden=8", "windows=1,2"], 2),
+    "ccrnn-seqclass": (["epochs=1", "n_train=64", "n_test=32", "cerebellum=16", "hidden=8"], 1),
+    "ccrnn-caption": (["epochs=1", "n_train=100", "n_test=20", "cerebellum=16", "hidden=8", "embed=8"], 1),
+}
+
+
+@pytest.mark.parametrize("name", CONTRACT_OVERRIDES)
+def test_contracts(name, tmp_path, monkeypatch):
+    from tests.contracts import check_contracts
+
+    overrides, interrupt_after = CONTRACT_OVERRIDES[name]
+    check_contracts(name, overrides, tmp_path, interrupt_after=interrupt_after, monkeypatch=monkeypatch)

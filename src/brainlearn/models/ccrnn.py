@@ -17,7 +17,8 @@ BPTT.
 
 Measures used by the paper's figures live here too: task MSE, the dysmetria score (trajectory
 irregularity, :func:`brainlearn.data.sequences.trajectory_irregularity`), the cosine between the
-cerebellum's output and the true future gradient, classification certainty and bits per word.
+cerebellum's output and the true future gradient, classification certainty and bits per word; and the
+captioning model (:class:`CaptionModel`: image features set the cortex's initial state).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from brainlearn.analysis import cosine
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
 from brainlearn.nn import SGStats, Synthesiser, SyntheticGradientRNN
 from brainlearn.nn.sg_rnn import WindowLoss
@@ -96,16 +98,68 @@ class CorticoCerebellarRNN(SyntheticGradientRNN):
         self.learn_sg = False
 
 
+class CaptionModel(nn.Module):
+    """A captioner: image features -> the cortex's initial state h_0 = tanh(W f) (c_0 = 0); the words
+    enter the cortex through an embedding, and its readout predicts the next word.
+
+    Args:
+        n_features: width of the image features; vocab: vocabulary size; embed: word-embedding width.
+        hidden_size, cerebellum, window, sg_scale, bootstrap_discount: as :class:`CorticoCerebellarRNN`
+            (an LSTM cortex).
+        generator: torch.Generator for all initial weights, drawn in this order: the embedding (standard
+            normal), the cortex and cerebellum, the image layer (U(±1/√n_features)).
+    """
+
+    def __init__(self, n_features: int, vocab: int, embed: int, hidden_size: int,
+                 cerebellum: Sequence[int] | None, *, window: int, sg_scale: float = 0.1,
+                 bootstrap_discount: str | float = "reference", generator: torch.Generator | None = None):
+        super().__init__()
+        emb = nn.Embedding(vocab, embed)
+        with torch.no_grad():
+            emb.weight.copy_(torch.randn(emb.weight.shape, generator=generator))
+        self.rnn = CorticoCerebellarRNN(embed, vocab, hidden_size, cerebellum, window=window, sg_scale=sg_scale,
+                                        bootstrap_discount=bootstrap_discount, encoder=emb, generator=generator)
+        self.image = nn.Linear(n_features, hidden_size)
+        with torch.no_grad():
+            bound = 1 / math.sqrt(n_features)
+            for p in self.image.parameters():
+                p.copy_(torch.rand(p.shape, generator=generator) * 2 * bound - bound)
+
+    def state0(self, features: torch.Tensor) -> torch.Tensor:
+        """The cortex's initial state [h_0; c_0] = [tanh(W f); 0] for image features (batch, n_features)."""
+        h = torch.tanh(self.image(features))
+        return torch.cat([h, torch.zeros_like(h)], dim=1)
+
+    def forward(self, tokens: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """Next-word logits (batch, L, vocab) for caption tokens (batch, L) of images with `features`."""
+        return self.rnn(tokens, self.state0(features))
+
+    def accumulate_gradients(self, tokens: torch.Tensor, window_loss: WindowLoss,
+                             state0: torch.Tensor | None = None) -> SGStats:
+        """The cortex's truncated-BPTT pass (see :meth:`SyntheticGradientRNN.accumulate_gradients`) from
+        `state0` (pass ``self.state0(features)``), the gradient reaching it flowing into the image layer."""
+        return self.rnn.accumulate_gradients(tokens, window_loss, state0)
+
+    def clip_gradients(self, max_norm: float, include_synthesiser: bool = True) -> float:
+        """Clip the global gradient norm of every parameter (the cerebellum's only if `include_synthesiser`);
+        returns the norm before clipping."""
+        params = list(self.parameters()) if include_synthesiser else \
+            self.rnn.cortex_parameters() + list(self.image.parameters())
+        return float(nn.utils.clip_grad_norm_([p for p in params if p.grad is not None], max_norm))
+
+
 def make_optimizer(model: nn.Module, lr: float) -> torch.optim.Adam:
     """Adam over all parameters, cerebellum included, with the reference's betas (0.9, 0.98), eps 1e-9."""
     return torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-9, fused=True)
 
 
-def update(model: SyntheticGradientRNN, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+def update(model: SyntheticGradientRNN | CaptionModel, optimizer: torch.optim.Optimizer, x: torch.Tensor,
            window_loss: WindowLoss, *, clip: float = 1.0, clip_cerebellum: bool = True,
            state0: torch.Tensor | None = None) -> SGStats:
     """One minibatch update as in the reference: accumulate the gradients of all windows, clip the global
-    norm (over every parameter, the cerebellum included, unless `clip_cerebellum` is False), one step."""
+    norm (over every parameter, the cerebellum included, unless `clip_cerebellum` is False), one step.
+    `model` is a :class:`SyntheticGradientRNN` or anything with its ``accumulate_gradients`` and
+    ``clip_gradients`` (a :class:`CaptionModel`)."""
     optimizer.zero_grad(set_to_none=True)
     stats = model.accumulate_gradients(x, window_loss, state0)
     if clip > 0:
@@ -169,7 +223,7 @@ def gradient_cosine(predicted: torch.Tensor, true: torch.Tensor) -> float:
     keep = t.norm(dim=1) > 0
     if not bool(keep.any()):
         return float("nan")
-    return float(F.cosine_similarity(p[keep], t[keep], dim=1, eps=1e-30).mean())
+    return float(cosine(p[keep], t[keep]).mean())
 
 
 def certainty(logits: torch.Tensor) -> float:

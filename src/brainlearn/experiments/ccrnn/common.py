@@ -1,0 +1,268 @@
+"""What the cortico-cerebellar RNN experiments share: the learner config, the replicate jobs, the
+image-row tasks (ccrnn-seqdraw and ccrnn-seqclass).
+
+Three learners share one cortex (LSTM + linear readout) and one training stream per replicate:
+- cRNN: the cortex alone, truncated BPTT with horizon K;
+- ccRNN: the same plus a cerebellum predicting future feedback (synthetic gradients, β = 0.1);
+- full BPTT (K = T): the upper bound.
+
+A run over seed s trains `replicates` independent replicates r (seed streams
+``replicate_seed(s, r, ...)``); every learner of a replicate starts from the same cortex and sees the same
+training sequences, so the comparisons are paired.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from brainlearn import plotting
+from brainlearn.data import ImageDataConfig, minibatches
+from brainlearn.data.sequences import digit_templates, image_rows, line_targets, trajectory_irregularity
+from brainlearn.experiments import Result
+from brainlearn.models.ccrnn import (
+    CorticoCerebellarRNN,
+    certainty,
+    drawing_mse,
+    last_step_cross_entropy,
+    make_optimizer,
+    sparse_mse_loss,
+    update,
+)
+from brainlearn.runtime import (
+    Config,
+    RunContext,
+    choice,
+    isolated_rng,
+    make_generator,
+    param,
+    place,
+    replicate_seed,
+    require,
+    run_jobs,
+)
+
+# Pemberton, Boven, Apps & Costa, "Cortico-cerebellar networks as decoupling neural interfaces"
+PEMBERTON = "2110.11501"
+KINDS = ("crnn", "ccrnn", "bptt")
+NAMES = {"crnn": "cRNN", "ccrnn": "ccRNN", "bptt": "full BPTT"}
+
+
+@dataclass(frozen=True)
+class LearnerConfig(Config):
+    """Fields every ccRNN experiment shares (the reference's defaults for line drawing)."""
+
+    hidden: int = param(50, ge=1, help="cortical (LSTM) units")
+    cerebellum: tuple[int, ...] = param((400, 400), ge=1, help="hidden widths of the cerebellar MLP")
+    window: int = param(1, ge=1, help="K, the cortical feedback horizon (truncation)")
+    sg_scale: float = param(0.1, ge=0, help="β, the scale of the cerebellum's output sent to the cortex")
+    bootstrap: Literal["reference", "unbiased"] = "reference"
+    clip: float = param(1.0, ge=0, help="global gradient-norm clip (0 = no clipping)")
+    clip_cerebellum: bool = param(True, help="the clip's norm includes the cerebellum's gradients")
+    lr: float = param(1e-3, gt=0)
+    batch_size: int = param(50, ge=1)
+    epochs: int = param(100, ge=1)
+    replicates: int = param(10, ge=1, help="independent replicates of cRNN and ccRNN")
+    bptt_replicates: int = param(3, ge=0, help="the first this many replicates also train full BPTT")
+    ablate_epoch: int = param(0, ge=0, help="epoch at which the cerebellum is lesioned (0 = never)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.bptt_replicates <= self.replicates,
+                f"bptt_replicates must be in [0, replicates], got {self.bptt_replicates}")
+
+    def cortex_options(self, kind: str, T: int, window: int | None = None) -> dict:
+        """Cerebellum, K, β and γ of learner `kind` ("crnn", "ccrnn" or "bptt") for sequences of length T,
+        with K = `window` (default: the config's)."""
+        choice(kind, "kind", KINDS)
+        return {"cerebellum": self.cerebellum if kind == "ccrnn" else None,
+                "window": T if kind == "bptt" else (window or self.window), "sg_scale": self.sg_scale,
+                "bootstrap_discount": "reference" if self.bootstrap == "reference" else 1.0}
+
+    def learner(self, kind: str, input_size: int, output_size: int, T: int, generator: torch.Generator,
+                encoder: nn.Module | None = None, window: int | None = None) -> CorticoCerebellarRNN:
+        """The learner `kind` for sequences of length T (see :meth:`cortex_options`)."""
+        return CorticoCerebellarRNN(input_size, output_size, self.hidden, **self.cortex_options(kind, T, window),
+                                    encoder=encoder, generator=generator)
+
+    def kinds(self, replicate: int) -> tuple[str, ...]:
+        return ("crnn", "ccrnn") + (("bptt",) if replicate < self.bptt_replicates else ())
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Train with one torch thread (tiny RNNs are dominated by per-step overhead; more threads only slow
+    them down), then restore the caller's thread count."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run_replicates(train_one: Callable[..., dict], config: LearnerConfig, seed: int, ctx: RunContext,
+                   desc: str) -> list[dict]:
+    """Train every (replicate, kind) with ``train_one(config, kind, seed, replicate, device) -> dict`` (a
+    module-level function, so that ``ctx.workers`` processes can run them); returns one ``{kind: result}``
+    per replicate."""
+    meta = {f"r{r}-{kind}": (r, kind) for r in range(config.replicates) for kind in config.kinds(r)}
+    jobs = {name: (config, kind, seed, r, ctx.device) for name, (r, kind) in meta.items()}
+
+    def record(name: str, result: dict) -> dict:
+        r, kind = meta[name]
+        return {"step": r + 1, f"{kind}_final": result["final"]}
+
+    results = run_jobs(train_one, jobs, ctx, desc=desc, on_result=record)
+    return [{kind: results[f"r{r}-{kind}"] for kind in config.kinds(r)} for r in range(config.replicates)]
+
+
+def stack(done: list[dict], kind: str, key: str) -> np.ndarray:
+    return np.asarray([d[kind][key] for d in done if kind in d], dtype=float)
+
+
+def frac_below(done: list[dict], kind: str, key: str, other: str) -> float:
+    pairs = [(d[kind][key], d[other][key]) for d in done]
+    return float(np.mean([a < b for a, b in pairs]))
+
+
+def mean_curves(ax, arrays: dict, *, xlabel: str, ylabel: str, title: str, **axis) -> None:
+    """Each learner's mean curve over its replicates (arrays ``<kind>_curves``, one row per replicate)."""
+    curves = {NAMES[k]: arrays[f"{k}_curves"].mean(0) for k in KINDS
+              if f"{k}_curves" in arrays and len(arrays[f"{k}_curves"])}
+    longest = max((len(c) for c in curves.values()), default=0)
+    plotting.curves(ax, np.arange(1, longest + 1), curves, xlabel=xlabel, ylabel=ylabel, title=title, **axis)
+
+
+def trajectories(arrays: dict, n: int | None = None, title: str | None = None):
+    """One panel per learner with drawn paths (arrays ``<kind>_drawn``) over the dashed targets."""
+    present = [k for k in KINDS if f"{k}_drawn" in arrays]
+    fig, axes = plotting.figure(len(present), panel=(3.2, 3.2), title=title)
+    for ax, k in zip(axes, present):
+        for tgt, drawn in zip(arrays["target"][:n], arrays[f"{k}_drawn"][:n]):
+            ax.plot(tgt[:, 0], tgt[:, 1], color="grey", lw=0.8, ls="--")
+            ax.plot(drawn[:, 0], drawn[:, 1], marker="." if n is None else None, lw=1)
+        ax.set(title=NAMES[k], aspect="equal")
+    return fig
+
+
+# =====================================================================================================
+# Image-row tasks: ccrnn-seqdraw (online line / digit drawing) and ccrnn-seqclass (classification)
+# =====================================================================================================
+@dataclass(frozen=True)
+class RowTaskConfig(LearnerConfig, ImageDataConfig):
+    """An image read row by row (T = image height). cRNN and ccRNN are trained at every K in `windows` (the
+    K/T sweep); `window` is the headline K the claims compare at (it must be one of `windows`)."""
+
+    windows: tuple[int, ...] = param((3,), ge=1, nonempty=True, help="the K of the sweep")
+    eval_every: int = param(1, ge=1, help="epochs between test evaluations")
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.window in self.windows, f"window={self.window} must be one of windows={self.windows}")
+
+
+def row_data(config: RowTaskConfig, seed: int):
+    """(train rows, train labels, test rows, test labels, classes), on the CPU (shared by every job)."""
+    data = config.load(seed)
+    return image_rows(data.x_train), data.y_train, image_rows(data.x_test), data.y_test, data.n_classes
+
+
+def draw_targets(config: RowTaskConfig, labels: torch.Tensor, T: int) -> torch.Tensor:
+    if config.task == "line":
+        return line_targets(labels, T)
+    return digit_templates(T)[labels]
+
+
+def train_rows(config: RowTaskConfig, kind: str, window: int, seed: int, replicate: int, data, classify: bool,
+               device: torch.device) -> dict:
+    """Train one learner of replicate `replicate` on an image-row task; returns its eval curve and final
+    measures."""
+    with one_thread():
+        x_tr, y_tr, x_te, y_te, n_classes = data
+        T = x_tr.shape[1]
+        t_tr = None if classify else draw_targets(config, y_tr, T).to(device)
+        t_te = None if classify else draw_targets(config, y_te, T).to(device)
+        x_tr, y_tr, x_te, y_te = (t.to(device) for t in (x_tr, y_tr, x_te, y_te))
+        out = n_classes if classify else 2
+        init = replicate_seed(seed, replicate)
+        with isolated_rng(init):
+            model = place(config.learner(kind, x_tr.shape[2], out, T, make_generator(init), window=window), device)
+        opt = make_optimizer(model, config.lr)
+        shuffle = make_generator(replicate_seed(seed, replicate, "batches"))
+        curve = []
+        for epoch in range(1, config.epochs + 1):
+            for idx in minibatches(len(x_tr), config.batch_size, shuffle):
+                loss = (last_step_cross_entropy(y_tr[idx], T) if classify
+                        else sparse_mse_loss(t_tr[idx], config.target_every))
+                update(model, opt, x_tr[idx], loss, clip=config.clip, clip_cerebellum=config.clip_cerebellum)
+            if epoch % config.eval_every == 0 or epoch == config.epochs:
+                with torch.no_grad():
+                    y = model(x_te)
+                if classify:
+                    logits = y[:, -1]
+                    curve.append(float((logits.argmax(1) == y_te).float().mean()))
+                else:
+                    curve.append(drawing_mse(y, t_te))
+        result = {"final": curve[-1], "curve": curve}
+        if classify:
+            result["certainty"] = certainty(logits)
+            result["nll"] = float(torch.nn.functional.cross_entropy(logits, y_te))
+        else:
+            result["irregularity"] = float(trajectory_irregularity(y))
+            result["drawn"] = y[:20].tolist()
+        return result
+
+
+def run_rows(config: RowTaskConfig, seed: int, ctx: RunContext, classify: bool, desc: str) -> list[dict]:
+    """For each replicate and each K in the sweep: cRNN and ccRNN; full BPTT once per replicate."""
+    data = row_data(config, seed)
+    T = data[0].shape[1]
+    meta = {f"r{r}-{kind}-K{k}": (r, kind, k)
+            for r in range(config.replicates) for k in config.windows for kind in ("crnn", "ccrnn")}
+    meta |= {f"r{r}-bptt": (r, "bptt", T) for r in range(config.bptt_replicates)}
+    jobs = {name: (config, kind, k, seed, r, data, classify, ctx.device) for name, (r, kind, k) in meta.items()}
+
+    def record(name: str, result: dict) -> dict:
+        _, kind, k = meta[name]
+        return {f"{kind}_K{k}_final": result["final"]}
+
+    results = run_jobs(train_rows, jobs, ctx, desc=desc, on_result=record)
+    return [{"replicate": r, "kind": kind, "window": k, **results[name]} for name, (r, kind, k) in meta.items()]
+
+
+def row_summary(done: list[dict], config: RowTaskConfig, key: str = "final") -> tuple[dict, dict]:
+    metrics, arrays = {}, {}
+    for kind in ("crnn", "ccrnn"):
+        for k in config.windows:
+            vals = [d[key] for d in done if d["kind"] == kind and d["window"] == k]
+            metrics[f"{kind}_K{k}_{key}"] = float(np.mean(vals))
+        arrays[f"{kind}_sweep"] = np.asarray([metrics[f"{kind}_K{k}_{key}"] for k in config.windows])
+    bptt = [d[key] for d in done if d["kind"] == "bptt"]
+    metrics[f"bptt_{key}"] = float(np.mean(bptt)) if bptt else float("nan")
+    arrays["windows"] = np.asarray(config.windows)
+    for kind in KINDS:
+        curves = [d["curve"] for d in done if d["kind"] == kind and (kind == "bptt" or d["window"] == config.window)]
+        arrays[f"{kind}_curves"] = np.asarray(curves)
+    return metrics, arrays
+
+
+def plot_rows(result: Result, config: RowTaskConfig) -> dict:
+    a = result.arrays
+    fig_sweep, (ax,) = plotting.figure()
+    plotting.curves(ax, a["windows"], {"cRNN": a["crnn_sweep"], "ccRNN": a["ccrnn_sweep"]},
+                    xlabel="feedback horizon K (steps)", ylabel="final test metric", title="K sweep")
+    for line in ax.lines:
+        line.set_marker("o")
+    fig_curves, (ax,) = plotting.figure()
+    mean_curves(ax, a, xlabel="evaluation", ylabel="test metric", title="learning curves")
+    figs = {"kt_sweep": fig_sweep, "curves": fig_curves}
+    if "target" in a:
+        figs["trajectories"] = trajectories(a, n=5)
+    return figs
