@@ -48,12 +48,12 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.cosine_similarity(a.double(), b.double(), dim=-1, eps=1e-30)
 
 
-def tail_mean(values, fraction: float = 0.1) -> float | np.ndarray:
-    """Mean of the last `fraction` of `values` along the first axis (at least one entry): the end-of-training
-    value of a noisy curve, e.g. an angle measured every few steps."""
+def tail_mean(values, fraction: float = 0.1, *, skip_nan: bool = False) -> float:
+    """Mean over the last `fraction` of the rows of `values` (at least one row), all columns together: the
+    end-of-training value of a noisy curve, e.g. an angle measured every few steps (rows: measurements;
+    columns, if any: layers). `skip_nan` ignores undefined entries (a zero update has no direction)."""
     values = np.asarray(values, dtype=float)
     if values.size == 0 or not 0 < fraction <= 1:
         raise ShapeError(f"tail_mean: need a non-empty curve and 0 < fraction <= 1, got {values.shape}, {fraction}")
-    k = max(1, int(len(values) * fraction + 1e-9))
-    out = values[-k:].mean(0)
-    return float(out) if out.ndim == 0 else out
+    tail = values[-max(1, int(len(values) * fraction + 1e-9)):]
+    return float(np.nanmean(tail) if skip_nan else tail.mean())

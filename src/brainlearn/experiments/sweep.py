@@ -110,17 +110,15 @@ def execute_point(point: Point, path: str, device: str = "cpu", threads: int = 1
                   ) -> dict[str, Any]:
     """Run, resume or skip one point in its directory; return its status, metrics and claims.
 
-    Runs in a worker process (or a Ray task): it sets the torch thread count itself. `workers` processes
-    may train the point's replicates (in a pool worker they run one after another: see runtime.parallel).
+    Runs in a worker process (or a Ray task). The run uses `threads` torch threads (a resumed one the
+    count it started with); `workers` processes may train the point's replicates (in a pool worker they
+    run one after another: see runtime.parallel).
     """
-    import torch
-
     from brainlearn.experiments.runner import make_config, resume_experiment, run_experiment
 
     record = finished_record(point, path)
     if record is not None:
         return record
-    torch.set_num_threads(threads)
     run_path = Path(path)
     if (run_path / "config.json").is_file() and RunDir(run_path).checkpoint_path.is_file():
         resume_experiment(run_path, device=device, workers=workers)
@@ -128,7 +126,8 @@ def execute_point(point: Point, path: str, device: str = "cpu", threads: int = 1
         shutil.rmtree(run_path, ignore_errors=True)  # never started properly: start clean
         exp = experiments.get(point.experiment)
         config = make_config(exp, point.preset, point.overrides)
-        run_experiment(exp, config, point.seed, preset=point.preset, device=device, path=run_path, workers=workers)
+        run_experiment(exp, config, point.seed, preset=point.preset, device=device, path=run_path, workers=workers,
+                       threads=threads)
     return finished_record(point, path)
 
 

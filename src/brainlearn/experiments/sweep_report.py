@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from brainlearn import plotting
-from brainlearn.errors import ConfigError
+from brainlearn.errors import ConfigError, quoted
 from brainlearn.runtime import RunDir
 from brainlearn.runtime.rundir import atomic_write_bytes, read_json
 
@@ -34,8 +34,12 @@ def aggregate(sweep_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
     """
     sweep_dir = Path(sweep_dir)
     if not (sweep_dir / "sweep.json").is_file():
-        raise ConfigError(f"{sweep_dir} is not a sweep directory (no sweep.json)")
+        raise ConfigError(f"{quoted(sweep_dir)} is not a sweep directory (no sweep.json)")
     spec = read_json(sweep_dir / "sweep.json")
+    if not isinstance(spec, dict) or not isinstance(spec.get("grid"), dict) or not isinstance(
+            spec.get("overrides"), list) or not all(isinstance(p, dict) and {"key", "overrides"} <= set(p)
+                                                   for p in spec.get("points", [None])):
+        raise ConfigError(f"{quoted(sweep_dir / 'sweep.json')} is not a brainlearn sweep spec")
     axes = list(spec["grid"])
     n_fixed = len(spec["overrides"])
     groups: dict[tuple[str, ...], list[tuple[dict, list]]] = {}

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from brainlearn import plotting
-from brainlearn.analysis import angle
+from brainlearn.analysis import angle, tail_mean
 from brainlearn.data import accuracy, minibatches
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.burstccn.common import GREEDY, BurstConfig, EpochLearner, Method, burst_net, end_mean
+from brainlearn.experiments.burstccn.common import GREEDY, BurstConfig, EpochLearner, Method, burst_net
 from brainlearn.models.burstccn import matching_mlp
 from brainlearn.runtime import RunContext, make_generator, param, replicate_seed, train
 
@@ -89,8 +89,8 @@ def run(config: AlignmentConfig, seed: int, ctx: RunContext) -> Result:
     for m in methods:
         a = np.asarray(curves[f"angle_{m}"])[:, :-1]  # hidden layers
         metrics[f"{m}_angle_start"] = float(a[0].mean())
-        metrics[f"{m}_angle_end"] = end_mean(a)
-        metrics[f"{m}_angle_drop"] = float(a[0].mean() - end_mean(a))
+        metrics[f"{m}_angle_end"] = tail_mean(a)
+        metrics[f"{m}_angle_drop"] = float(a[0].mean() - tail_mean(a))
     return Result(metrics, {k: np.asarray(v) for k, v in curves.items()})
 
 

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 
 from brainlearn import plotting
-from brainlearn.analysis import angle
+from brainlearn.analysis import angle, tail_mean
 from brainlearn.data import accuracy, minibatches
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.burstccn.common import GREEDY, BurstConfig, EpochLearner, Method, burst_net, end_mean
+from brainlearn.experiments.burstccn.common import GREEDY, BurstConfig, EpochLearner, Method, burst_net
 from brainlearn.models.burstccn import burst_mlp, matching_mlp
 from brainlearn.models.burstprop import Burstprop
 from brainlearn.models.dendritic import DendriticNetwork, LearningRates
@@ -152,7 +152,7 @@ def run(config: BurstCCNConfig, seed: int, ctx: RunContext) -> Result:
     if "fa" in acc and "random" in acc:
         metrics["random_gap_to_fa"] = abs(acc["fa"] - acc["random"])
     for m in learner.angle_methods:
-        metrics[f"{m}_hidden_angle_end"] = end_mean(np.asarray(curves[f"angle_{m}"])[:, :-1])
+        metrics[f"{m}_hidden_angle_end"] = tail_mean(np.asarray(curves[f"angle_{m}"])[:, :-1])
     return Result(metrics, {k: np.asarray(v) for k, v in curves.items()})
 
 

@@ -117,16 +117,3 @@ class EpochLearner:
                 m.opt.load_state_dict(state["opts"][k])
         self.shuffle.set_state(state["shuffle"])
         self.curves, self.steps = state["curves"], state["steps"]
-
-
-def end_mean(values, *, skip_nan: bool = False) -> float:
-    """Mean over everything in the last 10% of `values`' rows (at least one row), as one flat mean: the
-    end-of-training value of an angle curve (rows: measurements; columns, if any: layers). `skip_nan`
-    ignores undefined angles (a zero update has no direction).
-
-    Same rows as :func:`brainlearn.analysis.tail_mean`; for a curve with several columns it averages them
-    in one flat mean rather than per column first, so that the last bit of the published numbers is kept.
-    """
-    values = np.asarray(values, dtype=float)
-    tail = values[-max(1, len(values) // 10):]
-    return float(np.nanmean(tail) if skip_nan else tail.mean())

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from brainlearn import plotting
-from brainlearn.analysis import angle
+from brainlearn.analysis import angle, tail_mean
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.burstccn.common import GREEDY, end_mean
+from brainlearn.experiments.burstccn.common import GREEDY
 from brainlearn.models.burstccn import burst_mlp
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, train
 
@@ -147,7 +147,7 @@ def run(config: ContinuousConfig, seed: int, ctx: RunContext) -> Result:
     angles = np.concatenate([np.asarray(a) for a in learner.angles])
     metrics = {"rest_weight_change": learner.rest_change, "mse_before": float(before.mean()),
                "mse_after": float(after.mean()), "mse_ratio": float(after.mean() / before.mean()),
-               "angle_end": end_mean(angles, skip_nan=True), "target_var": learner.target_var,
+               "angle_end": tail_mean(angles, skip_nan=True), "target_var": learner.target_var,
                "unexplained_variance": float(after.mean()) / learner.target_var}
     window = max(1, len(errors) // 100)
     smooth = errors[: len(errors) // window * window].reshape(-1, window).mean(1)

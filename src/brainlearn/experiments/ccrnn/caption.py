@@ -23,7 +23,6 @@ from brainlearn.experiments.ccrnn.common import (
     PEMBERTON,
     LearnerConfig,
     mean_curves,
-    one_thread,
     run_replicates,
     stack,
 )
@@ -45,31 +44,30 @@ class CaptionConfig(LearnerConfig):
 
 def train_one(config: CaptionConfig, kind: str, seed: int, replicate: int, device: torch.device) -> dict:
     """Train learner `kind` of replicate `replicate` on fresh scenes; its test bits-per-word curve."""
-    with one_thread():
-        _, train = scene_captions(config.n_train, config.resolution,
-                                  generator=make_generator(replicate_seed(seed, replicate, "data")))
-        _, test = scene_captions(config.n_test, config.resolution,
-                                 generator=make_generator(replicate_seed(seed, replicate, "test")))
-        features, tokens, lengths = train.features.to(device), train.tokens.to(device), train.lengths.to(device)
-        test_features, test_tokens = test.features.to(device), test.tokens.to(device)
-        test_lengths = test.lengths.to(device)
-        T = train.tokens.shape[1]
-        init = replicate_seed(seed, replicate)
-        with isolated_rng(init):
-            model = place(CaptionModel(train.features.shape[1], len(train.vocab), config.embed, config.hidden,
-                                       **config.cortex_options(kind, T), generator=make_generator(init)), device)
-        opt = make_optimizer(model, config.lr)
-        shuffle = make_generator(replicate_seed(seed, replicate, "batches"))
-        curve = []
-        for _ in range(config.epochs):
-            for idx in minibatches(len(train), config.batch_size, shuffle):
-                tok = tokens[idx]
-                update(model, opt, tok, next_word_cross_entropy(tok, lengths[idx]), clip=config.clip,
-                       clip_cerebellum=config.clip_cerebellum, state0=model.state0(features[idx]))
-            with torch.no_grad():
-                logits = model(test_tokens, test_features)
-            curve.append(bits_per_word(logits, test_tokens, test_lengths))
-        return {"final": curve[-1], "curve": curve}
+    _, train = scene_captions(config.n_train, config.resolution,
+                              generator=make_generator(replicate_seed(seed, replicate, "data")))
+    _, test = scene_captions(config.n_test, config.resolution,
+                             generator=make_generator(replicate_seed(seed, replicate, "test")))
+    features, tokens, lengths = train.features.to(device), train.tokens.to(device), train.lengths.to(device)
+    test_features, test_tokens = test.features.to(device), test.tokens.to(device)
+    test_lengths = test.lengths.to(device)
+    T = train.tokens.shape[1]
+    init = replicate_seed(seed, replicate)
+    with isolated_rng(init):
+        model = place(CaptionModel(train.features.shape[1], len(train.vocab), config.embed, config.hidden,
+                                   **config.cortex_options(kind, T), generator=make_generator(init)), device)
+    opt = make_optimizer(model, config.lr)
+    shuffle = make_generator(replicate_seed(seed, replicate, "batches"))
+    curve = []
+    for _ in range(config.epochs):
+        for idx in minibatches(len(train), config.batch_size, shuffle):
+            tok = tokens[idx]
+            update(model, opt, tok, next_word_cross_entropy(tok, lengths[idx]), clip=config.clip,
+                   clip_cerebellum=config.clip_cerebellum, state0=model.state0(features[idx]))
+        with torch.no_grad():
+            logits = model(test_tokens, test_features)
+        curve.append(bits_per_word(logits, test_tokens, test_lengths))
+    return {"final": curve[-1], "curve": curve}
 
 
 def run(config: CaptionConfig, seed: int, ctx: RunContext) -> Result:

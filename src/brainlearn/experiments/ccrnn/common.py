@@ -13,8 +13,7 @@ training sequences, so the comparisons are paired.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -95,18 +94,6 @@ class LearnerConfig(Config):
         return ("crnn", "ccrnn") + (("bptt",) if replicate < self.bptt_replicates else ())
 
 
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Train with one torch thread (tiny RNNs are dominated by per-step overhead; more threads only slow
-    them down), then restore the caller's thread count."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def run_replicates(train_one: Callable[..., dict], config: LearnerConfig, seed: int, ctx: RunContext,
                    desc: str) -> list[dict]:
     """Train every (replicate, kind) with ``train_one(config, kind, seed, replicate, device) -> dict`` (a
@@ -184,40 +171,39 @@ def train_rows(config: RowTaskConfig, kind: str, window: int, seed: int, replica
                device: torch.device) -> dict:
     """Train one learner of replicate `replicate` on an image-row task; returns its eval curve and final
     measures."""
-    with one_thread():
-        x_tr, y_tr, x_te, y_te, n_classes = data
-        T = x_tr.shape[1]
-        t_tr = None if classify else draw_targets(config, y_tr, T).to(device)
-        t_te = None if classify else draw_targets(config, y_te, T).to(device)
-        x_tr, y_tr, x_te, y_te = (t.to(device) for t in (x_tr, y_tr, x_te, y_te))
-        out = n_classes if classify else 2
-        init = replicate_seed(seed, replicate)
-        with isolated_rng(init):
-            model = place(config.learner(kind, x_tr.shape[2], out, T, make_generator(init), window=window), device)
-        opt = make_optimizer(model, config.lr)
-        shuffle = make_generator(replicate_seed(seed, replicate, "batches"))
-        curve = []
-        for epoch in range(1, config.epochs + 1):
-            for idx in minibatches(len(x_tr), config.batch_size, shuffle):
-                loss = (last_step_cross_entropy(y_tr[idx], T) if classify
-                        else sparse_mse_loss(t_tr[idx], config.target_every))
-                update(model, opt, x_tr[idx], loss, clip=config.clip, clip_cerebellum=config.clip_cerebellum)
-            if epoch % config.eval_every == 0 or epoch == config.epochs:
-                with torch.no_grad():
-                    y = model(x_te)
-                if classify:
-                    logits = y[:, -1]
-                    curve.append(float((logits.argmax(1) == y_te).float().mean()))
-                else:
-                    curve.append(drawing_mse(y, t_te))
-        result = {"final": curve[-1], "curve": curve}
-        if classify:
-            result["certainty"] = certainty(logits)
-            result["nll"] = float(torch.nn.functional.cross_entropy(logits, y_te))
-        else:
-            result["irregularity"] = float(trajectory_irregularity(y))
-            result["drawn"] = y[:20].tolist()
-        return result
+    x_tr, y_tr, x_te, y_te, n_classes = data
+    T = x_tr.shape[1]
+    t_tr = None if classify else draw_targets(config, y_tr, T).to(device)
+    t_te = None if classify else draw_targets(config, y_te, T).to(device)
+    x_tr, y_tr, x_te, y_te = (t.to(device) for t in (x_tr, y_tr, x_te, y_te))
+    out = n_classes if classify else 2
+    init = replicate_seed(seed, replicate)
+    with isolated_rng(init):
+        model = place(config.learner(kind, x_tr.shape[2], out, T, make_generator(init), window=window), device)
+    opt = make_optimizer(model, config.lr)
+    shuffle = make_generator(replicate_seed(seed, replicate, "batches"))
+    curve = []
+    for epoch in range(1, config.epochs + 1):
+        for idx in minibatches(len(x_tr), config.batch_size, shuffle):
+            loss = (last_step_cross_entropy(y_tr[idx], T) if classify
+                    else sparse_mse_loss(t_tr[idx], config.target_every))
+            update(model, opt, x_tr[idx], loss, clip=config.clip, clip_cerebellum=config.clip_cerebellum)
+        if epoch % config.eval_every == 0 or epoch == config.epochs:
+            with torch.no_grad():
+                y = model(x_te)
+            if classify:
+                logits = y[:, -1]
+                curve.append(float((logits.argmax(1) == y_te).float().mean()))
+            else:
+                curve.append(drawing_mse(y, t_te))
+    result = {"final": curve[-1], "curve": curve}
+    if classify:
+        result["certainty"] = certainty(logits)
+        result["nll"] = float(torch.nn.functional.cross_entropy(logits, y_te))
+    else:
+        result["irregularity"] = float(trajectory_irregularity(y))
+        result["drawn"] = y[:20].tolist()
+    return result
 
 
 def run_rows(config: RowTaskConfig, seed: int, ctx: RunContext, classify: bool, desc: str) -> list[dict]:

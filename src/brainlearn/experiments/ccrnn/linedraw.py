@@ -28,7 +28,6 @@ from brainlearn.experiments.ccrnn.common import (
     PEMBERTON,
     LearnerConfig,
     frac_below,
-    one_thread,
     run_replicates,
     stack,
     trajectories,
@@ -64,40 +63,39 @@ def _cue_set(config: LineDrawConfig) -> tuple[torch.Tensor, torch.Tensor]:
 
 def train_one(config: LineDrawConfig, kind: str, seed: int, replicate: int, device: torch.device) -> dict:
     """Train learner `kind` of replicate `replicate`; its validation curve, drawn paths and alignment."""
-    with one_thread():
-        init = replicate_seed(seed, replicate)
-        with isolated_rng(init):
-            model = place(config.learner(kind, 1, 2, config.T, make_generator(init)), device)
-        opt = make_optimizer(model, config.lr)
-        # the same training sequences for every learner of a replicate
-        stream = make_generator(replicate_seed(seed, replicate, "batches"))
-        probe = make_generator(replicate_seed(seed, replicate, "probe"))
-        x_eval, y_eval = (t.to(device) for t in _cue_set(config))
-        x_align, y_align, _ = line_drawing(config.batch_size, config.T, config.n_cues, generator=probe)
-        x_align, y_align = x_align.to(device), y_align.to(device)
-        align_loss = sparse_mse_loss(y_align, config.target_every)
-        curve, cos_true, cos_disc, align_epoch = [], [], [], []
-        for epoch in range(1, config.epochs + 1):
-            if config.ablate_epoch and epoch == config.ablate_epoch:
-                model.lesion_cerebellum()
-            for _ in range(config.train_size // config.batch_size):
-                x, y, _ = line_drawing(config.batch_size, config.T, config.n_cues, noise=config.noise,
-                                       generator=stream)
-                update(model, opt, x.to(device), sparse_mse_loss(y.to(device), config.target_every),
-                       clip=config.clip, clip_cerebellum=config.clip_cerebellum)
-            with torch.no_grad():
-                curve.append(drawing_mse(model(x_eval), y_eval))
-            if kind == "ccrnn" and (epoch % config.align_every == 0 or epoch == config.epochs):
-                g = model.synthetic_gradients(x_align)
-                cos_true.append(gradient_cosine(g, model.future_gradients(x_align, align_loss)))
-                cos_disc.append(gradient_cosine(g, model.future_gradients(x_align, align_loss,
-                                                                          discount=model.discount)))
-                align_epoch.append(epoch)
+    init = replicate_seed(seed, replicate)
+    with isolated_rng(init):
+        model = place(config.learner(kind, 1, 2, config.T, make_generator(init)), device)
+    opt = make_optimizer(model, config.lr)
+    # the same training sequences for every learner of a replicate
+    stream = make_generator(replicate_seed(seed, replicate, "batches"))
+    probe = make_generator(replicate_seed(seed, replicate, "probe"))
+    x_eval, y_eval = (t.to(device) for t in _cue_set(config))
+    x_align, y_align, _ = line_drawing(config.batch_size, config.T, config.n_cues, generator=probe)
+    x_align, y_align = x_align.to(device), y_align.to(device)
+    align_loss = sparse_mse_loss(y_align, config.target_every)
+    curve, cos_true, cos_disc, align_epoch = [], [], [], []
+    for epoch in range(1, config.epochs + 1):
+        if config.ablate_epoch and epoch == config.ablate_epoch:
+            model.lesion_cerebellum()
+        for _ in range(config.train_size // config.batch_size):
+            x, y, _ = line_drawing(config.batch_size, config.T, config.n_cues, noise=config.noise,
+                                   generator=stream)
+            update(model, opt, x.to(device), sparse_mse_loss(y.to(device), config.target_every),
+                   clip=config.clip, clip_cerebellum=config.clip_cerebellum)
         with torch.no_grad():
-            drawn = model(x_eval)
-        return {"final": curve[-1], "curve": curve, "auc": float(np.mean(curve)),
-                "irregularity": float(trajectory_irregularity(drawn)), "drawn": drawn.tolist(),
-                "cos_true": cos_true, "cos_discounted": cos_disc, "align_epoch": align_epoch}
+            curve.append(drawing_mse(model(x_eval), y_eval))
+        if kind == "ccrnn" and (epoch % config.align_every == 0 or epoch == config.epochs):
+            g = model.synthetic_gradients(x_align)
+            cos_true.append(gradient_cosine(g, model.future_gradients(x_align, align_loss)))
+            cos_disc.append(gradient_cosine(g, model.future_gradients(x_align, align_loss,
+                                                                      discount=model.discount)))
+            align_epoch.append(epoch)
+    with torch.no_grad():
+        drawn = model(x_eval)
+    return {"final": curve[-1], "curve": curve, "auc": float(np.mean(curve)),
+            "irregularity": float(trajectory_irregularity(drawn)), "drawn": drawn.tolist(),
+            "cos_true": cos_true, "cos_discounted": cos_disc, "align_epoch": align_epoch}
 
 
 def run(config: LineDrawConfig, seed: int, ctx: RunContext) -> Result:

@@ -1,0 +1,294 @@
+"""Faults a user can cause, each a regression test: one line on stderr, exit 2, nothing half-written."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from brainlearn.cli import main
+from brainlearn.data.cifar import read_cifar_batch, write_cifar_batch
+from brainlearn.data.idx import read_idx, write_idx
+from brainlearn.errors import ConfigError, DataError
+from brainlearn.experiments.runner import resume_experiment
+from brainlearn.runtime import RunDir
+
+TINY = ["--set", "epochs=2", "--set", "n_train=60", "--set", "n_test=30", "--set", "angle_every=5"]
+
+
+def one_line_exit_2(capsys, argv, message=""):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("brainlearn: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert message in err, err
+    return err
+
+
+def run_dirs(root, name="fa-vs-bp"):
+    folder = root / name
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+@pytest.fixture
+def finished(tmp_path, capsys):
+    assert main(["run", "fa-vs-bp", *TINY, "--out", str(tmp_path / "runs"), "--quiet"]) == 0
+    capsys.readouterr()
+    (path,) = run_dirs(tmp_path / "runs")
+    return path
+
+
+@pytest.fixture
+def interrupted(tmp_path, monkeypatch, capsys):
+    from brainlearn.runtime import RunContext
+
+    original = RunContext.checkpoint
+
+    def stop(self, step, state):
+        original(self, step, state)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunContext, "checkpoint", stop)
+    assert main(["run", "fa-vs-bp", *TINY, "--out", str(tmp_path / "runs"), "--quiet"]) == 130
+    monkeypatch.setattr(RunContext, "checkpoint", original)
+    capsys.readouterr()
+    (path,) = run_dirs(tmp_path / "runs")
+    return path
+
+
+# -- arguments -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, message", [
+    (["--device", "cpu:abc"], "device 'cpu:abc' is not valid"),
+    (["--device", "cuda:x"], "is not valid"),
+    (["--seed", "-1"], "seed must be an integer in [0, 2147483647]"),
+    (["--seed", "99999999999999999999999"], "seed must be an integer"),
+    (["--set", "lr=inf"], "lr must be a finite number"),
+    (["--set", "init_gain=nan"], "init_gain must be a finite number"),
+    (["--set", "data_root=~nosuchuser/x"], "cannot be expanded"),
+    (["--threads", "0"], "threads must be an integer >= 1"),
+])
+def test_bad_run_arguments_leave_no_run_directory(argv, message, tmp_path, capsys):
+    one_line_exit_2(capsys, ["run", "fa-vs-bp", *TINY, "--out", str(tmp_path), *argv], message)
+    assert not run_dirs(tmp_path)
+
+
+def test_out_that_is_a_file(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    one_line_exit_2(capsys, ["run", "fa-vs-bp", *TINY, "--out", str(blocker)], "cannot create the run directory")
+    one_line_exit_2(capsys, ["sweep", "fa-vs-bp", *TINY, "--out", str(blocker)], "cannot create the sweep directory")
+
+
+def test_out_of_memory_is_a_user_error(tmp_path, capsys):
+    one_line_exit_2(capsys, ["run", "fa-vs-bp", *TINY, "--set", "hidden=10000000000", "--out", str(tmp_path)],
+                    "ran out of memory")
+    assert not run_dirs(tmp_path)
+
+
+def test_cuda_on_a_cpu_machine(tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    one_line_exit_2(capsys, ["sweep", "fa-vs-bp", *TINY, "--device", "cuda", "--out", str(tmp_path)], "CUDA")
+    one_line_exit_2(capsys, ["verify", "fa-vs-bp", *TINY, "--device", "cuda", "--out", str(tmp_path)], "CUDA")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--workers", "0"], "need workers >= 1"), (["--threads", "0"], "need workers >= 1"),
+    (["--retries", "-1"], "retries >= 0"), (["--grid", "lr=0.1,0.1"], "a value is given twice"),
+])
+def test_bad_sweeps_write_nothing(argv, message, tmp_path, capsys):
+    one_line_exit_2(capsys, ["sweep", "fa-vs-bp", *TINY, "--out", str(tmp_path), *argv], message)
+    assert not list(tmp_path.iterdir())
+
+
+# -- resume ------------------------------------------------------------------------------------------
+
+def test_resume_refuses_other_settings_and_other_experiments(interrupted, capsys):
+    for flag in (["--seed", "3"], ["--preset", "full"], ["--set", "lr=0.1"], ["--threads", "2"]):
+        one_line_exit_2(capsys, ["run", "--resume", str(interrupted), *flag], "cannot change them")
+    one_line_exit_2(capsys, ["run", "dendritic", "--resume", str(interrupted)], "is a run of fa-vs-bp, not dendritic")
+    assert main(["run", "fa-vs-bp", "--resume", str(interrupted), "--quiet"]) == 0
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "not a trusted brainlearn checkpoint"), (b"garbage" * 10, "not a trusted brainlearn checkpoint"),
+    ("truncate", "not a trusted brainlearn checkpoint"), ("malicious", "not a trusted brainlearn checkpoint"),
+    ("foreign", "not a brainlearn checkpoint"),
+])
+def test_resume_with_a_bad_checkpoint(interrupted, content, message, capsys, tmp_path):
+    ckpt = RunDir(interrupted).checkpoint_path
+    if content == "truncate":
+        content = ckpt.read_bytes()[:100]
+    elif content == "malicious":
+        import pickle
+
+        class Evil:
+            def __reduce__(self):
+                return (os.system, ("true",))
+
+        content = pickle.dumps(Evil())
+    elif content == "foreign":
+        import io
+
+        buf = io.BytesIO()
+        torch.save({"weights": torch.zeros(2)}, buf)
+        content = buf.getvalue()
+    ckpt.write_bytes(content)
+    err = one_line_exit_2(capsys, ["run", "--resume", str(interrupted)], message)
+    assert "weights_only" not in err
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda h: {**h, "config": {**h["config"], "epochs": "two"}}, "epochs='two': expected int"),
+    (lambda h: {k: v for k, v in h.items() if k != "config"}, "is not a brainlearn run header"),
+    (lambda h: {**h, "config": {**h["config"], "hidden": [7]}}, "was edited after the run started"),
+    (lambda h: [], "is not a brainlearn run header"),
+    ("{not json", "is not a readable JSON file"),
+])
+def test_resume_after_config_json_was_edited(interrupted, edit, message, capsys):
+    path = interrupted / "config.json"
+    header = json.loads(path.read_text())
+    path.write_text(edit if isinstance(edit, str) else json.dumps(edit(header)))
+    if "epochs" in message:  # a consistent edit of types: config_hash recomputed so the type check speaks
+        from brainlearn.runtime.rundir import short_hash
+
+        edited = json.loads(path.read_text())
+        edited["config_hash"] = short_hash(edited["config"])
+        path.write_text(json.dumps(edited))
+    one_line_exit_2(capsys, ["run", "--resume", str(interrupted)], message)
+
+
+def test_a_run_directory_is_locked_while_in_use(interrupted):
+    with RunDir(interrupted).lock(), pytest.raises(ConfigError, match="in use by another brainlearn process"):
+        resume_experiment(interrupted)
+    assert resume_experiment(interrupted).run_dir.status["state"] == "finished"  # the lock died with its holder
+
+
+def test_threads_are_recorded_and_restored(interrupted):
+    header = json.loads((interrupted / "config.json").read_text())
+    assert header["threads"] == 1 and header["versions"]["numpy"] == np.__version__
+    before = torch.get_num_threads()
+    resume_experiment(interrupted)
+    assert torch.get_num_threads() == before  # the run's thread count does not leak into the caller
+
+
+# -- reading what the CLI reads ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, content", [
+    ("config.json", "{\"experiment\": \"fa-vs"), ("config.json", ""), ("config.json", "[]"),
+    ("result.json", "garbage"), ("result.json", "[1, 2]"), ("status.json", b"\xff\xfe\x00binary"),
+    ("claims.json", "{\"not\": \"a list\"}"), ("claims.json", "[1, 2]"),
+])
+def test_show_on_corrupted_files(finished, name, content, capsys):
+    path = finished / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    one_line_exit_2(capsys, ["show", str(finished)])
+
+
+def test_sweep_report_on_corrupted_files(tmp_path, capsys):
+    assert main(["sweep", "fa-vs-bp", *TINY, "--out", str(tmp_path), "--quiet"]) == 0
+    capsys.readouterr()
+    (sweep_dir,) = (tmp_path / "fa-vs-bp").iterdir()
+    (point,) = (sweep_dir / "points").iterdir()
+    (point / "result.json").write_text("{broken")
+    one_line_exit_2(capsys, ["sweep-report", str(sweep_dir)], "result.json")
+    (sweep_dir / "sweep.json").write_text("[]")
+    one_line_exit_2(capsys, ["sweep-report", str(sweep_dir)])
+
+
+def test_files_follow_the_umask(finished):
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ("config.json", "result.json", "status.json", "metrics.jsonl"):
+        assert (finished / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
+
+
+def test_paths_with_newlines_are_quoted(tmp_path, capsys):
+    out = tmp_path / "a\nb"
+    assert main(["run", "fa-vs-bp", *TINY, "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out.splitlines()[-1]
+    assert printed.startswith("run directory: $'") and "\\n" in printed
+
+
+# -- data readers --------------------------------------------------------------------------------------
+
+def _idx_bytes(array):
+    return bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+
+
+@pytest.mark.parametrize("data, message", [
+    (bytes([0, 0, 0x08, 3, 0, 0]), "truncated IDX header"),
+    (_idx_bytes(np.zeros((2, 3), np.uint8))[:-1], "file body has"),
+    (bytes([0, 0, 0x0B, 1]) + struct.pack(">I", 2) + b"\x00\x00\x00", "file body has"),
+    (bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 65536, 65536, 4096) + b"\x00" * 16, "file body has"),
+])
+def test_malformed_idx(tmp_path, data, message):
+    path = tmp_path / "x.idx"
+    path.write_bytes(data)
+    with pytest.raises(DataError, match=message):
+        read_idx(path)
+
+
+def test_idx_gz_that_is_not_gzip(tmp_path):
+    path = tmp_path / "x.gz"
+    path.write_bytes(_idx_bytes(np.zeros((2, 2), np.uint8)))
+    with pytest.raises(DataError, match="cannot be read as gzipped IDX"):
+        read_idx(path)
+    with gzip.open(path, "wb") as f:
+        f.write(_idx_bytes(np.ones((2, 2), np.uint8)))
+    assert read_idx(path).sum() == 4
+
+
+def _mnist(tmp_path, labels=None, images=None):
+    for split, n in (("train", 20), ("t10k", 10)):
+        x = np.zeros((n, 4, 4), np.uint8) if images is None else images[:n]
+        y = (np.arange(n) % 10).astype(np.uint8) if labels is None else labels[:n]
+        write_idx(tmp_path / f"{split}-images-idx3-ubyte", x)
+        write_idx(tmp_path / f"{split}-labels-idx1-ubyte", y)
+
+
+@pytest.mark.parametrize("labels, images, message", [
+    (np.full(20, 200, np.uint8), None, "labels in 0..9"),
+    (None, np.full((20, 4, 4), -5, np.int8), "expected uint8 pixels"),
+    (None, np.full((20, 4, 4), np.nan, np.float32), "expected uint8 pixels"),
+    (np.zeros((20, 2), np.uint8), None, "expected images"),
+])
+def test_bad_mnist_contents(tmp_path, labels, images, message):
+    from brainlearn.data import load_images
+
+    _mnist(tmp_path, labels, images)
+    with pytest.raises(DataError, match=message):
+        load_images("mnist", tmp_path)
+
+
+@pytest.mark.parametrize("labels, message", [
+    (["a", "b"], "labels must be a list of integers"), ([1], "1 labels for 2 images"), ([1, 12], "labels must be in 0..9"),
+])
+def test_bad_cifar_labels(tmp_path, labels, message):
+    import pickle
+
+    path = tmp_path / "b"
+    write_cifar_batch(path, np.zeros((2, 3072), np.uint8), [0, 1])
+    batch = pickle.loads(path.read_bytes())
+    batch[b"labels"] = labels
+    path.write_bytes(pickle.dumps(batch))
+    with pytest.raises(DataError, match=message):
+        read_cifar_batch(path)
+
+
+def test_image_data_rejects_non_finite_pixels_and_2d_labels():
+    from brainlearn.data.images import ImageData
+    from brainlearn.errors import ShapeError
+
+    x, y = torch.zeros(4, 1, 2, 2), torch.zeros(4, dtype=torch.int64)
+    with pytest.raises(DataError, match="NaN or infinite"):
+        ImageData("t", x.clone().fill_(float("nan")), y, x, y, 10)
+    with pytest.raises(ShapeError, match="int64 labels"):
+        ImageData("t", x, y[:, None], x, y, 10)
