@@ -211,3 +211,18 @@ def test_bad_input_gives_clear_errors():
         pairwise([X], "rsa")
     with pytest.raises(ShapeError, match="expected a 2-d or 3-d"):
         CKA().fit_score(X[0], X[0])
+
+
+def test_distance_matrix_statistics():
+    from brainlearn.similarity import classical_mds, condition_average, nn_accuracy, separation_ratio
+
+    points = np.array([0.0, 0.1, 5.0, 5.2])                        # two tight pairs far apart
+    D = np.abs(points[:, None] - points[None, :])
+    labels = np.array(["a", "a", "b", "b"])
+    assert separation_ratio(D, labels) == pytest.approx(D[:2, 2:].mean() / 0.15)
+    assert nn_accuracy(D, labels) == 1.0 and nn_accuracy(D, np.array(["a", "b", "a", "b"])) == 0.0
+    Y = classical_mds(D, k=2)
+    assert Y.shape == (4, 2)
+    assert np.allclose(np.abs(Y[:, 0] - Y[0, 0]), np.abs(points - points[0]))   # 1-d points come back exactly
+    X = np.arange(4 * 3 * 2, dtype=float).reshape(4, 3, 2)
+    assert np.array_equal(condition_average(X), np.stack([X[:2].mean(0), X[2:].mean(0)]))

@@ -82,3 +82,26 @@ def test_lorenz_test_case_shapes_and_schedules():
     assert M1.shape == X.shape and not np.array_equal(M1, M2)
     ring = tc.ring_attractor(n_trials=4, n_steps=20, n_units=5, seed=0)
     assert ring.shape == (4, 20, 5)
+
+
+def test_solver_contracts(tmp_path, monkeypatch):
+    from tests.contracts import check_contracts
+
+    check_contracts("similarity-solver", ["sizes=4,6", "triangle_size=4", "triangle_matrices=3", "max_iter=50"],
+                    tmp_path, interrupt_after=2, monkeypatch=monkeypatch)
+
+
+def test_attractors_contracts(tmp_path, monkeypatch):
+    from tests.contracts import check_contracts
+
+    check_contracts("similarity-attractors", ["sigmas=0.05,0.1", "n_per_type=2", "n_trials=10", "n_steps=1000",
+                                              "n_delays=5", "rank=5", "max_iter=50"],
+                    tmp_path, interrupt_after=1, monkeypatch=monkeypatch)
+
+
+def test_lorenz_contracts(tmp_path, monkeypatch):
+    from tests.contracts import check_contracts
+
+    check_contracts("similarity-lorenz", ["n_traj=5", "n_steps=60", "n_delays=5", "delay_interval=2", "rank=5",
+                                          "mixing_rank=5", "patterns=0.5,30"],
+                    tmp_path, interrupt_after=2, monkeypatch=monkeypatch)

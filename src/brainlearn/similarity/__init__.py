@@ -2,7 +2,8 @@
 
 Every metric is an object with ``fit(X, Y)``, ``score(X, Y)`` and ``fit_score(X, Y)`` (netrep style;
 ``score`` is a distance, in radians for the angular forms), and :func:`pairwise` builds distance
-matrices for any of them. Inputs are never modified; computation is in float64.
+matrices for any of them; :mod:`~brainlearn.similarity.stats` summarises such matrices (separation
+ratio, 1-NN accuracy, MDS). Inputs are never modified; computation is in float64.
 
     >>> from brainlearn.similarity import CKA, DSA, Procrustes, pairwise
     >>> from brainlearn.similarity import dsa, testcases   # modules, for the functional API
@@ -12,8 +13,10 @@ from brainlearn.similarity.cka import CKA, cka
 from brainlearn.similarity.dsa import DSA, DMDFit, align_operators, delay_embed, eigenvalue_wasserstein, fit_havok
 from brainlearn.similarity.pairwise import pairwise
 from brainlearn.similarity.procrustes import Procrustes, procrustes_angle
+from brainlearn.similarity.stats import classical_mds, condition_average, nn_accuracy, separation_ratio
 
 __all__ = [
-    "CKA", "DMDFit", "DSA", "Procrustes", "align_operators", "cka", "delay_embed", "eigenvalue_wasserstein",
-    "fit_havok", "pairwise", "procrustes_angle",
+    "CKA", "DMDFit", "DSA", "Procrustes", "align_operators", "cka", "classical_mds", "condition_average",
+    "delay_embed", "eigenvalue_wasserstein", "fit_havok", "nn_accuracy", "pairwise", "procrustes_angle",
+    "separation_ratio",
 ]

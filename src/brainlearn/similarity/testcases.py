@@ -8,7 +8,8 @@
 * :func:`ring_attractor` — a noisy continuous ring of fixed points, optionally embedded in more units.
 * :func:`lorenz` with :data:`LORENZ_CLASSES` — the Lorenz test case of arXiv:2410.24070: nine values
   of rho in three classes (one stable fixed point, two stable foci, chaotic), and the noise /
-  mixing schedules of its "ratio" test (:func:`diffuse`, :data:`NOISE_SCHEDULE`, :data:`MIXING_SCHEDULE`).
+  mixing schedules of its "ratio" test (:func:`diffuse`, :data:`NOISE_SCHEDULE`, :data:`MIXING_SCHEDULE`,
+  :func:`mixing_test`).
 
 All generators take a seed and use their own ``torch.Generator``; arrays are float64 numpy of
 shape (trials, time, units).
@@ -176,3 +177,29 @@ def mixing_networks(A: np.ndarray, B: np.ndarray, s: float, m: float,
     M1, M2 = diffuse(A, s, generator), diffuse(A, s, generator)
     M3 = diffuse(A, s, generator) + m * (B - B[:, :1])
     return M1, M2, M3
+
+
+def mixing_test(patterns, noise, mixing, n_traj: int = 200, n_steps: int = 200,
+                seed: int = 0) -> tuple[list[tuple[float, float]], dict[str, list[np.ndarray]]]:
+    """The noise / ratio test of 2410.24070 over every ordered pair of base patterns.
+
+    Base pattern i (a Lorenz rho in `patterns`) draws its initial points with seed ``100 seed + 50 + i``,
+    clear of the nine configurations of :func:`lorenz_classes` (``100 seed + 0..8``). For each ordered pair
+    (a, b), a != b, and each pseudo-epoch (noise level s, mixing weight m) of the schedules `noise` and
+    `mixing`, :func:`mixing_networks` gives M1, M2, M3; all their noise comes from one generator seeded
+    ``seed + 7``, drawn pair by pair and epoch by epoch.
+
+    Returns:
+        pairs: the ordered pairs (a, b).
+        nets: ``{"M1", "M2", "M3"} ->`` list of (n_traj, n_steps, 3) arrays, pair-major then epoch.
+    """
+    require(len(noise) == len(mixing), "noise and mixing schedules need the same length")
+    base = {rho: lorenz(rho, n_traj, n_steps, seed=seed * 100 + 50 + i) for i, rho in enumerate(patterns)}
+    g = make_generator(seed + 7)
+    pairs = [(a, b) for a in patterns for b in patterns if a != b]
+    nets: dict[str, list[np.ndarray]] = {"M1": [], "M2": [], "M3": []}
+    for a, b in pairs:
+        for s, m in zip(noise, mixing):
+            for key, X in zip(nets, mixing_networks(base[a], base[b], s, m, g)):
+                nets[key].append(X)
+    return pairs, nets
