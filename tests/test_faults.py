@@ -269,7 +269,8 @@ def test_bad_mnist_contents(tmp_path, labels, images, message):
 
 
 @pytest.mark.parametrize("labels, message", [
-    (["a", "b"], "labels must be a list of integers"), ([1], "1 labels for 2 images"), ([1, 12], "labels must be in 0..9"),
+    (["a", "b"], "labels must be a list of integers"), ([1], "1 labels for 2 images"),
+    ([1, 12], "labels must be in 0..9"),
 ])
 def test_bad_cifar_labels(tmp_path, labels, message):
     import pickle

@@ -26,6 +26,7 @@ STREAMS: dict[str, int] = {
     "init": 0,             # initial weights (and the random fixed feedback drawn with them)
     "data": 1,             # training data, its order, and within-training noise of a non-replicate run
     "test": 2,             # held-out data generated for a replicate
+    "noise": 7,            # noise a generated test case adds to its systems
     "batches": 7919,       # the training sequences / batch order of a replicate's learners
     "probe": 104729,       # probe inputs a replicate is measured on
     "eval": 10_000_019,    # evaluation data shared by every replicate of a run

@@ -22,7 +22,7 @@ import math
 import numpy as np
 import torch
 
-from brainlearn.runtime import make_generator, require
+from brainlearn.runtime import make_generator, replicate_seed, require
 
 TRIO = ("saddle", "line", "point")
 
@@ -186,8 +186,8 @@ def mixing_test(patterns, noise, mixing, n_traj: int = 200, n_steps: int = 200,
     Base pattern i (a Lorenz rho in `patterns`) draws its initial points with seed ``100 seed + 50 + i``,
     clear of the nine configurations of :func:`lorenz_classes` (``100 seed + 0..8``). For each ordered pair
     (a, b), a != b, and each pseudo-epoch (noise level s, mixing weight m) of the schedules `noise` and
-    `mixing`, :func:`mixing_networks` gives M1, M2, M3; all their noise comes from one generator seeded
-    ``seed + 7``, drawn pair by pair and epoch by epoch.
+    `mixing`, :func:`mixing_networks` gives M1, M2, M3; all their noise comes from one generator (the
+    ``"noise"`` seed stream of `seed`), drawn pair by pair and epoch by epoch.
 
     Returns:
         pairs: the ordered pairs (a, b).
@@ -195,7 +195,7 @@ def mixing_test(patterns, noise, mixing, n_traj: int = 200, n_steps: int = 200,
     """
     require(len(noise) == len(mixing), "noise and mixing schedules need the same length")
     base = {rho: lorenz(rho, n_traj, n_steps, seed=seed * 100 + 50 + i) for i, rho in enumerate(patterns)}
-    g = make_generator(seed + 7)
+    g = make_generator(replicate_seed(seed, stream="noise"))
     pairs = [(a, b) for a in patterns for b in patterns if a != b]
     nets: dict[str, list[np.ndarray]] = {"M1": [], "M2": [], "M3": []}
     for a, b in pairs:
