@@ -19,8 +19,8 @@ import statistics
 import numpy as np
 import torch
 
-from brainlearn.errors import ShapeError
 from brainlearn.analysis.solvability import fit_gru
+from brainlearn.errors import ShapeError
 from brainlearn.models.pathways import MixtureOfPathways, per_task_mean
 
 # log(median steps to response CE < 0.25) of a GRU-64 trained alone on each task (Adam lr 1e-2, B 32, T 100,
