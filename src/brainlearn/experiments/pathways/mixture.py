@@ -203,8 +203,8 @@ def summarise(config: PathwaysConfig, done: dict, conditions: list[str]) -> Resu
 
 
 def claims(config: PathwaysConfig) -> list[Claim]:
-    """A1-A5: MoP against the baseline, each on the mean over the run's replicates. The thresholds were set
-    from the paper's reported values before the first run and were not tuned to any result."""
+    """A1-A5: MoP against the baseline, each on the mean over the run's replicates. The thresholds were fixed
+    before the first run, from the paper's reported values where it gives them, and not tuned to any result."""
     ungated = config.exploratory  # the quick preset is too short for the pathway claims (see the docs)
     return [
         Claim("A1-difficulty-lpc", MOP, "Harder tasks recruit more complex experts: difficulty and response-period "
