@@ -98,7 +98,7 @@ def main(argv=None) -> dict:
         except ImportError as e:
             out["neurogym"] = f"not installed ({e})"
     if args.gru:
-        from brainlearn.data.cognitive.solvability import fit_gru
+        from brainlearn.analysis.solvability import fit_gru
 
         out["gru"] = [fit_gru(t, steps=args.gru_steps) for t in args.gru]
     out["loadavg_after"] = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else None

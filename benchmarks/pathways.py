@@ -19,8 +19,8 @@ import time
 import torch
 
 from brainlearn.data.cognitive import TaskSuite
-from brainlearn.experiments.pathways import PathwaysConfig, build_model, make_optimizer
-from brainlearn.models.pathways import pathway_loss
+from brainlearn.experiments.pathways.mixture import PathwaysConfig, build_model
+from brainlearn.models.pathways import make_adamw, pathway_loss
 from brainlearn.runtime import make_generator
 
 
@@ -30,7 +30,7 @@ def bench(batch: int, seq_len: int, layout: str, repeats: int, device: str, task
                             task_dim=16, alpha=1e-5)
     model = build_model(config, 0, device)
     model.layout = layout
-    opt = make_optimizer(config, model.parameters())
+    opt = make_adamw(model.parameters(), config.lr)
     opt.train()
     window = next(suite.stream(batch, seq_len, make_generator(0, device)))
     drops = make_generator(1, device)

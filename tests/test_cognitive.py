@@ -298,7 +298,7 @@ def test_plot_and_figures(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from brainlearn.data.cognitive.plot import plot_trials, write_task_figures
+    from brainlearn.analysis.task_figures import plot_trials, write_task_figures
 
     fig = plot_trials("dnmcseql", n=2)
     assert len(fig.axes) == 4
@@ -348,7 +348,7 @@ def test_stream_never_repeats_a_task_back_to_back_unless_asked(suite):
 @pytest.mark.parametrize("task", ["rtgo", "go", "rtanti"])
 def test_small_gru_learns_easy_tasks_quickly(task):
     """GRU-64 on B32 x T100 streams reaches response loss < 0.25 within 300 Adam steps on the easy tasks."""
-    from brainlearn.data.cognitive.solvability import fit_gru
+    from brainlearn.analysis.solvability import fit_gru
 
     result = fit_gru(task, steps=300)
     assert result["steps_to_threshold"] is not None and result["accuracy"] > 0.9, result

@@ -8,19 +8,20 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from brainlearn.analysis.pathways import consistency, distinctness, evaluate, lpc_rise, spearman
 from brainlearn.data.cognitive import TaskSuite
 from brainlearn.errors import ConfigError, ShapeError
-from brainlearn.experiments.pathways import PathwaysConfig, make_optimizer
+from brainlearn.experiments.pathways.mixture import PathwaysConfig
 from brainlearn.models.pathways import (
     MixtureOfPathways,
     drop_experts,
     dropout_probability,
     expert_costs,
+    make_adamw,
     parse_experts,
     pathway_loss,
     per_task_mean,
 )
+from brainlearn.models.pathways_analysis import consistency, distinctness, evaluate, lpc_rise, spearman
 from brainlearn.runtime import make_generator
 
 TASKS = ("rtgo", "go", "dm1")
@@ -211,8 +212,8 @@ def test_missing_schedulefree_is_a_config_error(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "schedulefree", None)
     with pytest.raises(ConfigError, match=r"brainlearn\[pathways\]"):
-        make_optimizer(PathwaysConfig(), [torch.zeros(1, requires_grad=True)])
-    assert isinstance(make_optimizer(PathwaysConfig(optimizer="adamw"), [torch.zeros(1, requires_grad=True)]),
+        make_adamw([torch.zeros(1, requires_grad=True)], lr=1e-2)
+    assert isinstance(make_adamw([torch.zeros(1, requires_grad=True)], lr=1e-2, schedule_free=False),
                       torch.optim.AdamW)
 
 
@@ -269,7 +270,7 @@ def test_task_without_response_steps_keeps_gradients_finite():
 
 
 def test_stored_difficulty_orders_the_task_families():
-    from brainlearn.analysis.pathways import DIFFICULTY
+    from brainlearn.models.pathways_analysis import DIFFICULTY
 
     assert set(DIFFICULTY) == {"rtgo", "rtanti", "go", "anti", "dm1", "dlydm1", "dms", "dlygointr"}
     assert max(DIFFICULTY["rtgo"], DIFFICULTY["rtanti"]) < min(DIFFICULTY["go"], DIFFICULTY["anti"])
@@ -279,7 +280,7 @@ def test_stored_difficulty_orders_the_task_families():
 @pytest.mark.slow
 def test_difficulty_recomputed_matches_stored():
     """Re-check the stored difficulties of two tasks at the two ends of the range (a few minutes on CPU)."""
-    from brainlearn.analysis.pathways import DIFFICULTY, task_difficulty
+    from brainlearn.models.pathways_analysis import DIFFICULTY, task_difficulty
 
     fresh = task_difficulty(["rtgo", "dm1"], seeds=3, max_steps=500)
     for task, value in fresh.items():

@@ -61,5 +61,13 @@ def test_worker_processes_give_the_same_numbers():
     exp = experiments.get("pathways")
     small = ["steps=3", "batch_size=4", "seq_len=30", "eval_batches=1", "eval_every=2"]
     one = run_experiment(exp, make_config(exp, "quick", small), seed=2, out=None).result.metrics
-    two = run_experiment(exp, make_config(exp, "quick", [*small, "workers=2"]), seed=2, out=None).result.metrics
+    two = run_experiment(exp, make_config(exp, "quick", small), seed=2, out=None, workers=2).result.metrics
     np.testing.assert_equal(one, two)
+
+
+def test_contracts(tmp_path, monkeypatch):
+    from tests.contracts import check_contracts
+
+    # lr 0.05 and an LPC checkpoint every step: every metric is finite (a NaN never equals itself)
+    check_contracts("pathways", ["steps=3", "batch_size=4", "seq_len=30", "eval_batches=1", "eval_every=1",
+                                 "replicates=2", "lr=0.05"], tmp_path, interrupt_after=2, monkeypatch=monkeypatch)

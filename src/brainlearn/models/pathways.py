@@ -121,6 +121,27 @@ def pathway_loss(logits: torch.Tensor, targets: torch.Tensor, task: torch.Tensor
     return total, {"fixation": fix, "response": resp, "lpc": lpc, "cost": terms}
 
 
+# ----------------------------------------------------------------------------- optimiser
+def make_adamw(params, lr: float, schedule_free: bool = True) -> torch.optim.Optimizer:
+    """Schedule-free AdamW (the reference's optimiser, package ``schedulefree``), or torch's AdamW with
+    ``schedule_free=False``."""
+    if not schedule_free:
+        return torch.optim.AdamW(params, lr=lr)
+    try:
+        import schedulefree
+    except ImportError as e:
+        raise ConfigError("the pathways experiment trains with schedule-free AdamW: pip install "
+                          "'brainlearn[pathways]' (or set optimizer=adamw)") from e
+    return schedulefree.AdamWScheduleFree(params, lr=lr)
+
+
+def set_optimizer_mode(optimizer: torch.optim.Optimizer, train: bool) -> None:
+    """Schedule-free optimisers hold two parameter sequences; switch to the one for training or evaluation
+    (a no-op for other optimisers)."""
+    if hasattr(optimizer, "train"):
+        optimizer.train() if train else optimizer.eval()
+
+
 # ----------------------------------------------------------------------------- modules
 class GRUExpert(nn.Module):
     """GRU(d -> s), BatchNorm over the s features, ReLU, Linear(s -> d)."""

@@ -4,6 +4,9 @@ A GRU(33 -> hidden) + Linear(hidden -> 17) is trained with Adam on continuous st
 (B x T windows of back-to-back trials, as the MoP model sees them). The loss is the response-period
 cross-entropy (no fixation loss, as in the reference's difficulty runs); we record the first step at
 which it falls below `threshold` and the final response accuracy on fresh windows.
+
+The weights are drawn inside :func:`runtime.isolated_rng` (``nn`` initialisation uses the global RNG), so a
+fit is a function of its seed and leaves the caller's global RNG as it was.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ import torch
 from torch import nn
 
 from brainlearn.data.cognitive.core import N_CLASSES, N_SENSORY, TaskSuite
-from brainlearn.runtime import make_generator
+from brainlearn.runtime import isolated_rng, make_generator
+
+#: The held-out windows of a fit at seed s come from stream ``s + HELD_OUT_OFFSET`` (its training stream is s).
+HELD_OUT_OFFSET = 10_000
 
 
 class _GRUPolicy(nn.Module):
@@ -32,10 +38,10 @@ def fit_gru(task: str, steps: int = 300, batch_size: int = 32, seq_len: int = 10
     Returns ``{"task", "steps_to_threshold" (None if never), "final_loss", "accuracy"}``; accuracy is the
     argmax accuracy over response-period steps of 8 fresh windows.
     """
-    torch.manual_seed(seed)  # nn.Module initialisation uses the global RNG
     suite = TaskSuite([task], task_input=False)
     stream = suite.stream(batch_size, seq_len, make_generator(seed))
-    model = _GRUPolicy(hidden)
+    with isolated_rng(seed):  # nn.Module initialisation draws from the global RNG
+        model = _GRUPolicy(hidden)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     reached, loss = None, torch.tensor(float("nan"))
     for step in range(1, steps + 1):
@@ -49,7 +55,7 @@ def fit_gru(task: str, steps: int = 300, batch_size: int = 32, seq_len: int = 10
         if loss.item() < threshold:
             reached = step
             break
-    test = suite.stream(batch_size, seq_len, make_generator(seed + 10_000))
+    test = suite.stream(batch_size, seq_len, make_generator(seed + HELD_OUT_OFFSET))
     correct = total = 0
     with torch.no_grad():
         for _ in range(8):

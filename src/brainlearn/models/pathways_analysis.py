@@ -2,10 +2,10 @@
 
 - :func:`task_difficulty`: the paper's measure, log of the median number of steps a single-task GRU needs
   to bring its response loss below 0.25 (several seeds); :data:`DIFFICULTY` stores the values for the CPU
-  task set (``python -m brainlearn.analysis.pathways`` recomputes them).
+  task set (``python -m brainlearn.models.pathways_analysis`` recomputes them).
 - :func:`evaluate`: per-task response accuracy, response-period learned pathway complexity (LPC) and
   routing weights in inference mode, optionally with low-weight experts removed (self-sufficiency) or the
-  largest expert of every block lesioned.
+  largest expert of every block lesioned; :func:`measure` takes all three.
 - :func:`consistency`: mean pairwise Pearson correlation of per-task vectors across independently trained
   models; :func:`distinctness`: how different the tasks' routing patterns are; :func:`spearman`.
 """
@@ -19,11 +19,12 @@ import statistics
 import numpy as np
 import torch
 
+from brainlearn.analysis.solvability import fit_gru
 from brainlearn.errors import ShapeError
 from brainlearn.models.pathways import MixtureOfPathways, per_task_mean
 
 # log(median steps to response CE < 0.25) of a GRU-64 trained alone on each task (Adam lr 1e-2, B 32, T 100,
-# cap 500 steps, seeds 0-2), from `python -m brainlearn.analysis.pathways` on this implementation.
+# cap 500 steps, seeds 0-2), from `python -m brainlearn.models.pathways_analysis` on this implementation.
 DIFFICULTY_STEPS: dict[str, tuple[int, ...]] = {
     "rtgo": (32, 33, 31), "rtanti": (33, 31, 30), "go": (60, 55, 53), "anti": (64, 53, 57),
     "dms": (116, 105, 97), "dlygointr": (183, 218, 187), "dlydm1": (231, 208, 225), "dm1": (281, 305, 244),
@@ -34,8 +35,6 @@ DIFFICULTY: dict[str, float] = {k: math.log(statistics.median(v)) for k, v in DI
 def task_difficulty(tasks, seeds: int = 3, max_steps: int = 500, threshold: float = 0.25, **fit_kwargs) -> dict:
     """{task: {"steps": [...], "difficulty": log(median steps)}}: the paper's difficulty, a run that never
     reaches `threshold` counts as `max_steps` (the reference caps at 10,000)."""
-    from brainlearn.data.cognitive.solvability import fit_gru
-
     out = {}
     for task in tasks:
         steps = [fit_gru(task, steps=max_steps, threshold=threshold, seed=s, **fit_kwargs)["steps_to_threshold"]
@@ -74,6 +73,16 @@ def evaluate(model: MixtureOfPathways, windows, prune_below: float | None = None
             "routing": (routing / c[:, None, None]).numpy()}
 
 
+def measure(model: MixtureOfPathways, windows, prune_threshold: float) -> dict[str, np.ndarray]:
+    """Per-task accuracy, LPC and routing of the intact model, then its accuracy with experts of weight below
+    `prune_threshold` removed (self-sufficiency) and with the largest expert of every block lesioned."""
+    full = evaluate(model, windows)
+    pruned = evaluate(model, windows, prune_below=prune_threshold)
+    lesion = evaluate(model, windows, lesion_largest=True)
+    return {"accuracy": full["accuracy"], "lpc": full["lpc"], "routing": full["routing"],
+            "pruned_accuracy": pruned["accuracy"], "lesion_accuracy": lesion["accuracy"]}
+
+
 def spearman(x, y) -> float:
     """Spearman rank correlation over the pairs where both are finite (NaN with fewer than 3 pairs)."""
     from scipy.stats import spearmanr
@@ -88,8 +97,8 @@ def spearman(x, y) -> float:
 def consistency(vectors) -> float:
     """Mean pairwise Pearson correlation of per-model vectors (M, ...) flattened; NaN with M < 2.
 
-    With per-task LPC vectors this is acceptance criterion A4; with (K, L, E) routing patterns it is the
-    paper's consistency criterion. A constant vector (no variation to correlate) contributes 0.
+    With per-task LPC vectors this is the pathways experiment's claim A4; with (K, L, E) routing patterns it
+    is the paper's consistency criterion. A constant vector (no variation to correlate) contributes 0.
     """
     v = np.asarray(vectors, float)
     if v.ndim < 2:

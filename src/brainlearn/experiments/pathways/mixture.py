@@ -4,9 +4,10 @@ One run trains `replicates` MoP models (routing cost + performance scaling + exp
 ``baseline=True``, as many baseline models (same architecture, no biases) on continuous streams of mixed
 tasks, then measures per task in inference mode the response accuracy, the response-period learned pathway
 complexity (LPC) and the routing weights, with and without low-weight experts (self-sufficiency) and with
-the largest expert lesioned. Claims A1-A5 of the notes compare the two conditions. Replicate r of run seed
-s uses seed ``1000 s + r`` for its weights, data and dropout; the evaluation windows come from an
-independent stream shared by all models of the run (not the training data, unlike the reference).
+the largest expert lesioned. Claims A1-A5 compare the two conditions. Replicate r of run seed s has base
+seed ``replicate_seed(s, r)`` (= 1000 s + r): its weights and its training windows are drawn from that
+seed, its expert dropout from the replicate's ``data`` stream. The evaluation windows come from the run's
+``eval`` stream, shared by all models of the run (not the training data, unlike the reference).
 """
 
 from __future__ import annotations
@@ -15,119 +16,114 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
-import torch
 
-from brainlearn.analysis.pathways import DIFFICULTY, consistency, distinctness, evaluate, lpc_rise, spearman
+from brainlearn import plotting
 from brainlearn.data.cognitive import N_CLASSES, TaskSuite
-from brainlearn.errors import ConfigError
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.models.pathways import MixtureOfPathways, parse_experts, pathway_loss
-from brainlearn.runtime import RunContext, make_generator, require
-from brainlearn.runtime.parallel import map_jobs
+from brainlearn.models.pathways import (
+    MixtureOfPathways,
+    make_adamw,
+    parse_experts,
+    pathway_loss,
+    set_optimizer_mode,
+)
+from brainlearn.models.pathways_analysis import (
+    DIFFICULTY,
+    consistency,
+    distinctness,
+    evaluate,
+    lpc_rise,
+    measure,
+    spearman,
+)
+from brainlearn.runtime import (
+    Config,
+    RunContext,
+    isolated_rng,
+    make_generator,
+    param,
+    place,
+    replicate_seed,
+    run_jobs,
+)
 
 MOP = "2506.02813"  # Cook, Akarca, Costa, Achterberg, "Brain-like processing pathways form in models with ..."
 CPU_TASKS = ("rtgo", "rtanti", "go", "anti", "dm1", "dlydm1", "dms", "dlygointr")  # spans the difficulty range
 
 
 @dataclass(frozen=True)
-class PathwaysConfig:
-    tasks: tuple[str, ...] = CPU_TASKS
-    experts: str = "0,8,16;0,8,16"  # expert sizes per block, blocks separated by ";" (0 = skip)
-    d: int = 32
-    router_dim: int = 32
-    task_dim: int = 8
+class PathwaysConfig(Config):
+    tasks: tuple[str, ...] = param(CPU_TASKS, nonempty=True, help="Mod-Cog task names")
+    experts: str = param("0,8,16;0,8,16", help="expert sizes per block, blocks separated by ';' (0 = skip)")
+    d: int = param(32, ge=1, help="width of the stream between blocks")
+    router_dim: int = param(32, ge=1)
+    task_dim: int = param(8, ge=1)
     task_embedding: bool = True
-    batch_size: int = 16
-    seq_len: int = 50
-    steps: int = 100
-    replicates: int = 2
+    batch_size: int = param(16, ge=1)
+    seq_len: int = param(50, ge=1)
+    steps: int = param(100, ge=1)
+    replicates: int = param(2, ge=1)
     baseline: bool = True
     optimizer: Literal["schedulefree", "adamw"] = "schedulefree"
-    lr: float = 1e-2
+    lr: float = param(1e-2, gt=0)
     # the three biases of MoP (the baseline turns all off)
-    alpha: float = 3e-4
-    eps: float = 1e-2
+    alpha: float = param(3e-4, ge=0, help="weight of the routing cost")
+    eps: float = param(1e-2, gt=0, help="epsilon of the performance scaling alpha LPC / (L + eps)")
     cost_exponent: float = 2.0
     scaling: bool = True
     detach_denominator: bool = False
     expert_dropout: bool = True
-    dropout_max_prob: float = 0.8
-    dropout_threshold: float = 0.1
+    dropout_max_prob: float = param(0.8, ge=0, le=1)
+    dropout_threshold: float = param(0.1, gt=0, le=1)
     fixation_loss: bool = True
     # evaluation
-    eval_batches: int = 2
-    eval_every: int = 50  # LPC checkpoints over training
-    prune_threshold: float = 0.1
-    # models trained at once in separate processes (one torch thread each; small GRUs gain nothing from more)
-    workers: int = 1
+    eval_batches: int = param(2, ge=1)
+    eval_every: int = param(50, ge=1, help="training steps between LPC checkpoints")
+    prune_threshold: float = param(0.1, ge=0, lt=1)
     # A1, A4 and A5 are reported but not gated (the quick preset is too short for pathways to form)
     exploratory: bool = False
 
     def __post_init__(self):
+        super().__post_init__()
         parse_experts(self.experts)
         TaskSuite(self.tasks)
-        for name in ("d", "router_dim", "task_dim", "batch_size", "seq_len", "steps", "replicates",
-                     "eval_batches", "eval_every", "workers"):
-            require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
-        require(self.lr > 0, f"lr must be > 0, got {self.lr}")
-        require(self.alpha >= 0 and self.eps > 0, f"need alpha >= 0 and eps > 0, got {self.alpha}, {self.eps}")
-        require(0 <= self.dropout_max_prob <= 1, f"dropout_max_prob must be in [0, 1], got {self.dropout_max_prob}")
-        require(0 < self.dropout_threshold <= 1, f"dropout_threshold must be in (0, 1], got {self.dropout_threshold}")
-        require(0 <= self.prune_threshold < 1, f"prune_threshold must be in [0, 1), got {self.prune_threshold}")
 
     def baseline_config(self) -> PathwaysConfig:
         """The same architecture and budget with all three biases off."""
         return replace(self, alpha=0.0, scaling=False, expert_dropout=False)
 
 
-def make_optimizer(config: PathwaysConfig, params):
-    """Schedule-free AdamW (the reference's optimiser); torch AdamW only when asked for explicitly."""
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr)
-    try:
-        import schedulefree
-    except ImportError as e:
-        raise ConfigError("the pathways experiment trains with schedule-free AdamW: pip install "
-                          "'brainlearn[pathways]' (or set optimizer=adamw)") from e
-    return schedulefree.AdamWScheduleFree(params, lr=config.lr)
-
-
-def _set_mode(optimizer, train: bool) -> None:
-    """Schedule-free optimisers hold two parameter sequences; switch to the one for training or evaluation."""
-    if hasattr(optimizer, "train"):
-        optimizer.train() if train else optimizer.eval()
-
-
 def build_model(config: PathwaysConfig, seed: int, device) -> MixtureOfPathways:
-    with torch.random.fork_rng(devices=[]):  # nn.Module initialisation draws from the global RNG
-        torch.manual_seed(seed)
+    with isolated_rng(seed):  # nn.Module initialisation draws from the global RNG
         model = MixtureOfPathways(len(config.tasks), config.experts, d=config.d, router_dim=config.router_dim,
                                   task_dim=config.task_dim, task_embedding=config.task_embedding,
                                   cost_exponent=config.cost_exponent, expert_dropout=config.expert_dropout,
                                   dropout_max_prob=config.dropout_max_prob,
                                   dropout_threshold=config.dropout_threshold)
-    return model.to(device)
+    return place(model, device)
 
 
-def train_model(config: PathwaysConfig, seed: int, device, eval_windows, ctx: RunContext | None = None,
-                tag: str = "") -> tuple[MixtureOfPathways, dict]:
-    """Train one model; returns it and its curves (loss per step, response LPC per task at checkpoints)."""
+def train_model(config: PathwaysConfig, seed: int, replicate: int, device, eval_windows,
+                ctx: RunContext | None = None, tag: str = "") -> tuple[MixtureOfPathways, dict]:
+    """Train replicate `replicate` of run seed `seed`; returns the model and its curves (loss per step,
+    response LPC per task at checkpoints). With `ctx`, logs the loss and LPC every `eval_every` steps."""
     suite = TaskSuite(config.tasks)
-    model = build_model(config, seed, device)
-    optimizer = make_optimizer(config, model.parameters())
-    data = suite.stream(config.batch_size, config.seq_len, make_generator(seed, device))
-    drops = make_generator(seed + 1, device)
+    init = replicate_seed(seed, replicate, "init")
+    model = build_model(config, init, device)
+    optimizer = make_adamw(model.parameters(), config.lr, schedule_free=config.optimizer == "schedulefree")
+    data = suite.stream(config.batch_size, config.seq_len, make_generator(init, device))
+    drops = make_generator(replicate_seed(seed, replicate, "data"), device)
     curves = {"loss": [], "lpc_step": [], "lpc_curve": []}
     k = len(config.tasks)
     for step in range(config.steps + 1):
         if step % config.eval_every == 0 or step == config.steps:
-            _set_mode(optimizer, False)
+            set_optimizer_mode(optimizer, False)
             curves["lpc_step"].append(step)
             curves["lpc_curve"].append(evaluate(model, eval_windows[:2])["lpc"].tolist())
         if step == config.steps:
             break
         model.train()
-        _set_mode(optimizer, True)
+        set_optimizer_mode(optimizer, True)
         w = next(data)
         out = model(w.inputs, w.task, generator=drops)
         loss, parts = pathway_loss(out.logits, w.targets, w.task, w.fixation_mask, w.response_mask, out.cost, k,
@@ -139,45 +135,33 @@ def train_model(config: PathwaysConfig, seed: int, device, eval_windows, ctx: Ru
         curves["loss"].append(loss.item())
         if ctx is not None and step % config.eval_every == 0:
             ctx.log(step, **{f"{tag}loss": loss.item(), f"{tag}lpc": parts["lpc"].detach().nanmean().item()})
-    _set_mode(optimizer, False)
+    set_optimizer_mode(optimizer, False)
     model.eval()
     return model, curves
 
 
-def measure(model: MixtureOfPathways, config: PathwaysConfig, eval_windows) -> dict:
-    """Per-task accuracy / LPC / routing, then with experts below the threshold removed, then lesioned."""
-    full = evaluate(model, eval_windows)
-    pruned = evaluate(model, eval_windows, prune_below=config.prune_threshold)
-    lesion = evaluate(model, eval_windows, lesion_largest=True)
-    return {"accuracy": full["accuracy"], "lpc": full["lpc"], "routing": full["routing"],
-            "pruned_accuracy": pruned["accuracy"], "lesion_accuracy": lesion["accuracy"]}
+def fit(config: PathwaysConfig, seed: int, replicate: int, device, eval_windows, ctx: RunContext | None = None,
+        tag: str = "") -> dict:
+    """Train one model and measure it (lists, ready for a checkpoint): one job of :func:`run`."""
+    model, curves = train_model(config, seed, replicate, device, eval_windows, ctx, tag)
+    measured = measure(model, eval_windows, config.prune_threshold)
+    return {**{n: np.asarray(v).tolist() for n, v in measured.items()}, **curves}
 
 
 def run(config: PathwaysConfig, seed: int, ctx: RunContext) -> Result:
     suite = TaskSuite(config.tasks)
-    evals = suite.stream(config.batch_size, config.seq_len, make_generator(10_000_019 + seed, ctx.device))
+    evals = suite.stream(config.batch_size, config.seq_len,
+                         make_generator(replicate_seed(seed, stream="eval"), ctx.device))
     eval_windows = [next(evals) for _ in range(config.eval_batches)]
     conditions = {"mop": config}
     if config.baseline:
         conditions["baseline"] = config.baseline_config()
-    state = ctx.restore() or {"done": {}}
-    done: dict = state["done"]  # "<condition>/<replicate>" -> measurements (lists), resumable per model
-    todo = [(c, r) for c in conditions for r in range(config.replicates) if f"{c}/{r}" not in done]
-    # in worker processes the models train without per-step logging (the context stays here)
-    here = ctx if config.workers == 1 else None
-    jobs = [(conditions[c], 1000 * seed + r, str(ctx.device), eval_windows, here, f"{c}{r}_") for c, r in todo]
-    for (cond, r), measured in zip(todo, ctx.progress(map_jobs(fit, jobs, config.workers), total=len(jobs),
-                                                      desc="pathways")):
-        done[f"{cond}/{r}"] = measured
-        ctx.checkpoint(len(done), {"done": done})
+    # one job per "<condition>/<replicate>", resumable per model; per-step logging only in this process
+    here = ctx if ctx.workers == 1 else None
+    jobs = {f"{c}/{r}": (cond, seed, r, str(ctx.device), eval_windows, here, f"{c}{r}_")
+            for c, cond in conditions.items() for r in range(config.replicates)}
+    done = run_jobs(fit, jobs, ctx, desc="pathways")
     return summarise(config, done, list(conditions))
-
-
-def fit(config: PathwaysConfig, seed: int, device, eval_windows, ctx: RunContext | None = None,
-        tag: str = "") -> dict:
-    """Train one model and measure it (lists, ready for a checkpoint)."""
-    model, curves = train_model(config, seed, device, eval_windows, ctx, tag)
-    return {**{n: np.asarray(v).tolist() for n, v in measure(model, config, eval_windows).items()}, **curves}
 
 
 def summarise(config: PathwaysConfig, done: dict, conditions: list[str]) -> Result:
@@ -219,73 +203,78 @@ def summarise(config: PathwaysConfig, done: dict, conditions: list[str]) -> Resu
 
 
 def claims(config: PathwaysConfig) -> list[Claim]:
-    """A1-A5 of the notes (/work/shared/notes/mop.md section 5), thresholds as proposed there, not tuned."""
+    """A1-A5: MoP against the baseline, each on the mean over the run's replicates. The thresholds were fixed
+    before the first run, from the paper's reported values where it gives them, and not tuned to any result."""
     ungated = config.exploratory  # the quick preset is too short for the pathway claims (see the docs)
     return [
         Claim("A1-difficulty-lpc", MOP, "Harder tasks recruit more complex experts: difficulty and response-period "
               "LPC correlate across tasks in MoP.", "mop_rho", ">=", 0.5,
               how="Spearman rho(difficulty_i, LPC_i) over the tasks, mean over replicates (inference mode)",
-              reason="notes A1; paper r = 0.54 on 82 tasks", gated=not ungated),
+              reason="the paper reports r = 0.54 on 82 tasks; 0.5 asks for a correlation of that size",
+              gated=not ungated),
         Claim("A1-gap", MOP, "The difficulty-complexity correlation is a product of the biases (baseline ~0).",
-              "rho_gap", ">=", 0.4, how="MoP rho minus baseline rho", reason="notes A1; paper 0.54 vs -0.01",
+              "rho_gap", ">=", 0.4, how="MoP rho minus baseline rho",
+              reason="the paper's MoP and baseline correlations are 0.54 and -0.01; 0.4 keeps most of that gap",
               gated=not ungated),
         Claim("A2-cost", MOP, "The routing cost shifts tokens to the skip and small experts.", "lpc_ratio", "<=", 0.5,
-              how="mean response-period LPC of MoP over that of the baseline", reason="notes A2"),
+              how="mean response-period LPC of MoP over that of the baseline",
+              reason="the cost must at least halve the complexity of the routes the uncosted baseline takes"),
         Claim("A3-accuracy-kept", MOP, "Pathway formation costs only a little accuracy.", "accuracy_ratio", ">=", 0.85,
               how="MoP over baseline response accuracy (tasks weighted equally)",
-              reason="notes A3; paper ratio 83 / 91 = 0.91"),
+              reason="the paper's ratio is 83 / 91 = 0.91; 0.85 leaves a margin below it"),
         Claim("A3-above-chance", MOP, "MoP solves the tasks well above chance.", "mop_accuracy_x_chance", ">=", 3.0,
-              how="MoP response accuracy times 17 classes", reason="notes A3: at least 3x chance"),
+              how="MoP response accuracy times 17 classes",
+              reason="chance is 1 in 17; three times chance means the tasks are being solved, not guessed"),
         Claim("A4-consistency", MOP, "Independently trained MoP models route the tasks alike (pathways are "
               "consistent); baseline models do not.", "consistency_gap", ">=", 0.3,
               how="mean pairwise Pearson r of per-task LPC vectors across replicates, MoP minus baseline",
-              reason="notes A4; paper 0.51 vs 0.03", gated=not ungated),
+              reason="the paper reports 0.51 for MoP against 0.03 for the baseline; 0.3 keeps most of that gap",
+              gated=not ungated),
         Claim("A5-self-sufficiency", MOP, "MoP pathways are self-sufficient: removing experts with weight < 0.1 "
               "costs MoP less accuracy than the baseline.", "prune_drop_gap", ">", 0.0,
               how="baseline accuracy drop minus MoP accuracy drop when experts with w < 0.1 are removed",
-              reason="notes A5; paper drops 11 vs 82 points", gated=not ungated),
+              reason="in the paper MoP drops 11 points and the baseline 82; the claim is the sign of that gap",
+              gated=not ungated),
     ]
 
 
 def plot(result: Result, config: PathwaysConfig) -> dict:
-    import matplotlib.pyplot as plt
-
     a, figs = result.arrays, {}
     conds = [c for c in ("mop", "baseline") if f"{c}_routing" in a]
     sizes = parse_experts(config.experts)
-    fig, axes = plt.subplots(1, len(conds), figsize=(5 * len(conds), 0.35 * len(config.tasks) + 1.5), squeeze=False)
-    for ax, c in zip(axes[0], conds):
+    n_tasks = a[f"{conds[0]}_routing"].shape[1]
+    fig, axes = plotting.figure(len(conds), panel=(5, 0.35 * n_tasks + 1.5))
+    for ax, c in zip(axes, conds):
         r = a[f"{c}_routing"][0]  # (K, L, E) of the first replicate
-        im = ax.imshow(r.reshape(len(r), -1), vmin=0, vmax=1, cmap="viridis", aspect="auto")
-        ax.set_yticks(range(len(config.tasks)), config.tasks, fontsize=7)
+        plotting.matrix(ax, r.reshape(len(r), -1), title=f"{c}: routing weights", colorbar=c == conds[-1],
+                        vmin=0, vmax=1, aspect="auto")
+        ax.set_yticks(range(len(r)), config.tasks, fontsize=7)
         ax.set_xticks(range(r.shape[1] * r.shape[2]),
                       [f"L{i}:{s}" for i, layer in enumerate(sizes) for s in layer], rotation=90, fontsize=7)
-        ax.set_title(f"{c}: routing weights")
-    fig.colorbar(im, ax=axes[0].tolist())
     figs["routing"] = fig
-    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    fig, (ax,) = plotting.figure()
     for c in conds:
         ax.scatter(np.repeat(a["difficulty"][None], len(a[f"{c}_lpc"]), 0), a[f"{c}_lpc"], s=12,
                    label=f"{c} (rho {result.metrics[f'{c}_rho']:.2f})")
     ax.set(xlabel="task difficulty (log steps)", ylabel="response-period LPC", title="difficulty vs complexity")
-    ax.legend(fontsize=7)
+    ax.legend()
     figs["difficulty_lpc"] = fig
-    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    fig, (ax,) = plotting.figure()
     x = np.arange(len(conds))
     for i, (name, label) in enumerate([("accuracy", "intact"), ("pruned_accuracy", "w < 0.1 removed"),
                                        ("lesion_accuracy", "largest expert lesioned")]):
         ax.bar(x + 0.27 * (i - 1), [result.metrics[f"{c}_{name}"] for c in conds], 0.27, label=label)
     ax.set_xticks(x, conds)
     ax.set(ylabel="response accuracy", title="self-sufficiency and lesion")
-    ax.legend(fontsize=7)
+    ax.legend()
     figs["self_sufficiency"] = fig
-    fig, axes = plt.subplots(1, len(conds), figsize=(4.5 * len(conds), 3.5), squeeze=False)
-    for ax, c in zip(axes[0], conds):
-        curve = a[f"{c}_lpc_curve"].mean(0)
-        for t, name in enumerate(config.tasks):
-            ax.plot(a[f"{c}_lpc_step"], curve[:, t], label=name)
-        ax.set(xlabel="training step", ylabel="response LPC", title=f"{c}: LPC over training")
-    axes[0][0].legend(fontsize=6)
+    fig, axes = plotting.figure(len(conds))
+    for ax, c in zip(axes, conds):
+        curve = a[f"{c}_lpc_curve"].mean(0)  # (checkpoints, K)
+        plotting.curves(ax, a[f"{c}_lpc_step"], {name: curve[:, t] for t, name in enumerate(config.tasks)},
+                        xlabel="training step", ylabel="response LPC", title=f"{c}: LPC over training")
+        if curve.shape[1] > 12:  # a legend of every task would not fit the panel
+            ax.get_legend().remove()
     figs["lpc_over_training"] = fig
     return figs
 
@@ -308,4 +297,4 @@ register(Experiment(
     run=run, claims=claims, plot=plot,
 ))
 
-__all__ = ["PathwaysConfig", "build_model", "claims", "measure", "run", "summarise", "train_model"]
+__all__ = ["PathwaysConfig", "build_model", "claims", "fit", "plot", "run", "summarise", "train_model"]

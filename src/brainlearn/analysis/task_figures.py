@@ -1,4 +1,5 @@
-"""Figures of example trials: inputs (fixation, two rings) and targets over time, one panel per trial."""
+"""Figures of example cognitive-task trials: inputs (fixation, two rings) and targets over time, one column
+per trial (``brainlearn tasks show``)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from pathlib import Path
 
 import torch
 
+from brainlearn import plotting
 from brainlearn.data.cognitive.core import N_CLASSES, N_RING, PERIODS, TaskSuite
 from brainlearn.data.cognitive.tasks import get_task, resolve_tasks
 from brainlearn.errors import ConfigError
+from brainlearn.runtime import make_generator
 
 
 def plot_trials(name: str, n: int = 3, seed: int = 0, noise: float | None = None):
@@ -17,27 +20,24 @@ def plot_trials(name: str, n: int = 3, seed: int = 0, noise: float | None = None
     Inputs: fixation, modality-1 ring, modality-2 ring stacked as 33 rows (time on x). Targets: the 17-class
     target as a one-hot image (class 0 = fixate at the bottom). Dashed lines mark the period boundaries.
     """
-    from matplotlib.figure import Figure
-
-    from brainlearn.runtime import make_generator
-
     task = get_task(name)
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 12:
         raise ConfigError(f"n must be an int in 1..12, got {n!r}")
     suite = TaskSuite([task.name], task_input=False, **({} if noise is None else {"noise": noise}))
     batch = suite.trials(n, make_generator(seed))
-    fig = Figure(figsize=(3.2 * n, 4.6))
-    axes = fig.subplots(2, n, squeeze=False, height_ratios=(33, 17))
+    title = f"{task.name}: periods {' / '.join(PERIODS)} (zero-length ones skipped)"
+    fig, flat = plotting.figure(n, 2, panel=(3.2, 2.3), title=title)
+    flat[0].get_subplotspec().get_gridspec().set_height_ratios((33, 17))
     for i in range(n):
         steps = int(batch.valid[i].sum())
         x, y = batch.inputs[i, :steps].T.numpy(), batch.targets[i, :steps]
         onehot = torch.nn.functional.one_hot(y, N_CLASSES).T.float().numpy()
         tr = batch.trials[i]
-        top, bottom = axes[0, i], axes[1, i]
-        top.imshow(x, aspect="auto", cmap="viridis", interpolation="nearest", vmin=-0.2, vmax=1.0)
+        top, bottom = flat[i], flat[n + i]
+        plotting.matrix(top, x, aspect="auto", interpolation="nearest", vmin=-0.2, vmax=1.0)
         top.axhline(0.5, color="w", lw=0.6)
         top.axhline(0.5 + N_RING, color="w", lw=0.6)
-        bottom.imshow(onehot, aspect="auto", origin="lower", cmap="Greys", interpolation="nearest")
+        plotting.matrix(bottom, onehot, aspect="auto", origin="lower", cmap="Greys", interpolation="nearest")
         for b in tr.bounds[:-1].tolist():
             if 0 < b < steps:
                 for ax in (top, bottom):
@@ -51,8 +51,6 @@ def plot_trials(name: str, n: int = 3, seed: int = 0, noise: float | None = None
         bottom.set_xlabel("step (100 ms)", fontsize=7)
         if i == 0:
             bottom.set_ylabel("target class", fontsize=7)
-    fig.suptitle(f"{task.name}: periods {' / '.join(PERIODS)} (zero-length ones skipped)", fontsize=9)
-    fig.tight_layout()
     return fig
 
 
