@@ -70,6 +70,11 @@ def _result(outcome):
     return json.loads((outcome.run_dir.path / "result.json").read_text())
 
 
+def _assert_same(a, b, message):
+    """Equal to the bit, NaN equal to NaN."""
+    np.testing.assert_equal(a, b, err_msg=message)
+
+
 def check_contracts(name: str, overrides: list[str], tmp_path, seed: int = 1, interrupt_after: int = 1,
                     monkeypatch: pytest.MonkeyPatch | None = None) -> None:
     exp = experiments.get(name)
@@ -90,7 +95,7 @@ def check_contracts(name: str, overrides: list[str], tmp_path, seed: int = 1, in
     assert json.loads((reference.run_dir.path / "config.json").read_text())["device"] == "cpu"
     torch.manual_seed(7)
     again = run_experiment(exp, config, seed, out=None, figures=False)
-    assert again.result.metrics == reference.result.metrics, f"{name} depends on the global RNG"
+    _assert_same(again.result.metrics, reference.result.metrics, f"{name} depends on the global RNG")
 
     # interrupted after the interrupt_after-th checkpoint, then resumed
     mp = monkeypatch or pytest.MonkeyPatch()
@@ -111,6 +116,6 @@ def check_contracts(name: str, overrides: list[str], tmp_path, seed: int = 1, in
     assert calls["n"] == interrupt_after, f"{name} finished before its checkpoint {interrupt_after}"
     (path,) = (tmp_path / "interrupted" / name).iterdir()
     resumed = resume_experiment(path)
-    assert resumed.result.metrics == reference.result.metrics
-    assert _result(resumed)["arrays"] == _result(reference)["arrays"]
+    _assert_same(resumed.result.metrics, reference.result.metrics, f"{name}: metrics differ after resuming")
+    _assert_same(_result(resumed)["arrays"], _result(reference)["arrays"], f"{name}: arrays differ after resuming")
     assert _records(path) == _records(reference.run_dir.path), f"{name}: metrics.jsonl differs after resuming"

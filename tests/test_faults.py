@@ -293,3 +293,12 @@ def test_image_data_rejects_non_finite_pixels_and_2d_labels():
         ImageData("t", x.clone().fill_(float("nan")), y, x, y, 10)
     with pytest.raises(ShapeError, match="int64 labels"):
         ImageData("t", x, y[:, None], x, y, 10)
+
+
+def test_tasks_show_errors_write_nothing(tmp_path, capsys):
+    out = tmp_path / "figs"
+    one_line_exit_2(capsys, ["tasks", "show", "nosuchtask", "--out", str(out)], "nosuchtask")
+    assert not out.exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    one_line_exit_2(capsys, ["tasks", "show", "go", "--out", str(blocker)], "cannot create the figure folder")

@@ -294,7 +294,7 @@ def cmd_tasks(args) -> int:
             print(f"{name:16s} {row['family']:6s} {row['periods']:44s} {row['response']}")
         print("suites: " + ", ".join(f"{k} ({len(v)})" for k, v in SUITES.items()))
         return 0
-    from brainlearn.data.cognitive.plot import write_task_figures
+    from brainlearn.analysis.task_figures import write_task_figures
 
     for path in write_task_figures(args.name, args.out, n=args.n, seed=args.seed):
         print(path)

@@ -3,6 +3,7 @@ per trial (``brainlearn tasks show``)."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import torch
@@ -10,8 +11,8 @@ import torch
 from brainlearn import plotting
 from brainlearn.data.cognitive.core import N_CLASSES, N_RING, PERIODS, TaskSuite
 from brainlearn.data.cognitive.tasks import get_task, resolve_tasks
-from brainlearn.errors import ConfigError
-from brainlearn.runtime import make_generator
+from brainlearn.errors import ConfigError, quoted
+from brainlearn.runtime import atomic_write_bytes, make_generator
 
 
 def plot_trials(name: str, n: int = 3, seed: int = 0, noise: float | None = None):
@@ -56,12 +57,18 @@ def plot_trials(name: str, n: int = 3, seed: int = 0, noise: float | None = None
 
 def write_task_figures(names, out_dir, n: int = 3, seed: int = 0) -> list[Path]:
     """Write ``<out_dir>/<task>.png`` for each task in `names` (a suite name, a task name or a list)."""
+    tasks = resolve_tasks(names)  # an unknown name fails here, before anything is written
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create the figure folder {quoted(out)}: {e.strerror or e}") from None
     paths = []
-    for task in resolve_tasks(names):
+    for task in tasks:
         fig = plot_trials(task.name, n=n, seed=seed)
         path = out / f"{task.name}.png"
-        fig.savefig(path, dpi=80)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=80)
+        atomic_write_bytes(path, buf.getvalue())
         paths.append(path)
     return paths
