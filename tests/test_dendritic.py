@@ -229,7 +229,7 @@ def test_quick_claim(quick, claim_id):
 
 def test_experiment_configs_validate():
     from brainlearn.experiments.dendritic.dynamics import DynamicsConfig
-    from brainlearn.experiments.dendritic.microcircuit import (
+    from brainlearn.experiments.dendritic.parts import (
         AlignmentConfig,
         ClassificationConfig,
         DendriticConfig,

@@ -19,112 +19,17 @@ with identical numbers, and with ``--workers`` they run in parallel.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Literal
+from dataclasses import replace
 
 import numpy as np
 
 from brainlearn import plotting
-from brainlearn.data import ImageDataConfig
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.dendritic import parts
-from brainlearn.models.dendritic import Conductances, DendriticNetwork
-from brainlearn.runtime import Config, RunContext, param, require, run_jobs
+from brainlearn.experiments.dendritic.parts import DendriticConfig
+from brainlearn.runtime import RunContext, run_jobs
 
 SACRAMENTO = "1810.11393"  # Sacramento, Costa, Bengio & Senn, "Dendritic cortical microcircuits approximate ..."
-Activation = Literal["softplus", "sigmoid"]
-
-
-def _require_layers(sizes: tuple[int, ...], name: str) -> None:
-    require(len(sizes) >= 3, f"{name} must list input, at least one hidden and an output width, got {sizes}")
-
-
-@dataclass(frozen=True)
-class SelfPredictionConfig(Config):
-    """S1: learning the self-predicting state."""
-
-    steps: int = param(3000, ge=1, help="lateral-learning steps")
-    batch: int = param(16, ge=1)
-    lr: float = param(0.1, gt=0, help="pyr->int and int->pyr learning rate")
-
-
-@dataclass(frozen=True)
-class AlignmentConfig(Config):
-    """S2: alignment with backprop."""
-
-    sizes: tuple[int, ...] = param((30, 50, 20, 10), ge=1, help="network widths, input to output")
-    batches: int = param(20, ge=1, help="batches the angles are averaged over")
-    batch: int = param(16, ge=1)
-    g_som: float = param(0.1, gt=0, help="nudging conductance of the gated angle (weak nudging)")
-    g_soms: tuple[float, ...] = param((0.02, 0.1, 0.3, 0.8), gt=0, help="nudging conductances reported")
-
-    def __post_init__(self):
-        super().__post_init__()
-        _require_layers(self.sizes, "alignment.sizes")
-
-
-@dataclass(frozen=True)
-class TeacherStudentConfig(Config):
-    """S3: teacher-student regression."""
-
-    steps: int = param(2500, ge=1)
-    batch: int = param(16, ge=1)
-    lr: float = param(0.1, gt=0, help="forward learning rate (output layer only in the shallow run)")
-    lateral_lr: float = param(0.05, ge=0)
-    test: int = param(512, ge=1, help="test inputs")
-    eval_every: int = param(100, ge=1, help="steps between test evaluations")
-
-
-@dataclass(frozen=True)
-class ClassificationConfig(Config):
-    """S4: classification (the dataset fields are the experiment's own)."""
-
-    skip: bool = param(False, help="leave S4 out")
-    hidden: tuple[int, ...] = param((100,), ge=1, nonempty=True, help="hidden layer widths")
-    activation: Activation = "sigmoid"
-    lr: float = param(1.0, gt=0, help="microcircuit forward learning rate")
-    bp_lr: float = param(0.1, gt=0, help="backprop learning rate")
-    lateral_lr: float = param(0.1, ge=0)
-    batch: int = param(32, ge=1)
-    epochs_tied: int = param(20, ge=1)
-    epochs_random: int = param(60, ge=1)
-    init_gain: float = param(3.6, gt=0, help="xavier-normal gain of the forward weights")
-    target_low: float = param(0.1, gt=0, lt=1, help="target rate of the wrong classes")
-    target_high: float = param(0.9, gt=0, lt=1, help="target rate of the true class")
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.target_low < self.target_high,
-                f"need target_low < target_high, got {self.target_low}, {self.target_high}")
-
-
-@dataclass(frozen=True)
-class DendriticConfig(ImageDataConfig):
-    # the network of S1-S3: the paper's 30-20-10 softplus network
-    sizes: tuple[int, ...] = param((30, 20, 10), ge=1, help="network widths of S1 and S3, input to output")
-    activation: Activation = "softplus"
-    g_som: float = param(0.8, ge=0, help="nudging conductance (the paper's)")
-    sweeps: int = param(3, ge=1, help="settling sweeps")
-    bias: bool = False
-    feedback_gain: float = param(1.0, gt=0, help="xavier-normal gain of random top-down and lateral weights")
-    teacher_gain: float = param(2.0, gt=0, help="xavier-normal gain of the S2 and S3 teachers")
-    self_prediction: SelfPredictionConfig = SelfPredictionConfig()
-    alignment: AlignmentConfig = AlignmentConfig()
-    teacher_student: TeacherStudentConfig = TeacherStudentConfig()
-    classification: ClassificationConfig = ClassificationConfig()
-
-    def __post_init__(self):
-        super().__post_init__()
-        _require_layers(self.sizes, "sizes")
-
-    def network(self, sizes, generator, *, feedback="tied", self_predicting=True, activation=None,
-                init_gain=1.0, bias=None) -> DendriticNetwork:
-        return DendriticNetwork(sizes, activation or self.activation, Conductances(g_som=self.g_som),
-                                feedback=feedback, self_predicting=self_predicting, init_gain=init_gain,
-                                feedback_gain=self.feedback_gain, sweeps=self.sweeps,
-                                bias=self.bias if bias is None else bias, generator=generator)
-
-
 PARTS = {"s1": parts.learn_self_prediction, "s2": parts.backprop_alignment, "s3": parts.teacher_student,
          "s4": parts.classification}
 
