@@ -131,6 +131,36 @@ class Claim:
         }
 
 
+#: The owner's rule for aggregating over seeds, applied to every experiment on 2026-12-01.
+AGGREGATE_RULE = ("learning outcomes (accuracies, losses, MSEs, fractions of replicates, learned alignments) "
+                  "aggregate by the median over seeds; exactness and limit claims hold on every seed (min/max)")
+
+
+def revise(claims: Sequence[Claim], changes: dict[str, dict[str, Any]], *, date: str, reason: str,
+           measured: dict[str, str] | None = None) -> list[Claim]:
+    """Apply the owner's revisions to `claims`: for each ``id -> {field: new value}`` in `changes`, the claim
+    gets the new fields and keeps its old criterion in `history` (with what it `measured`, if given). Ids
+    absent from `claims` are skipped: which claims an experiment makes can depend on its config."""
+    out = []
+    for c in claims:
+        if c.id in changes:
+            old = Revision(date, c.comparator, c.threshold, c.aggregate, (measured or {}).get(c.id, ""), reason)
+            c = dataclasses.replace(c, **changes[c.id], history=(*c.history, old))
+        out.append(c)
+    return out
+
+
+def aggregate_rule(claims: Sequence[Claim], outcomes: Sequence[str] = (), limits: Sequence[str] = (),
+                   measured: dict[str, str] | None = None) -> list[Claim]:
+    """The owner's :data:`AGGREGATE_RULE` (2026-12-01): claims named in `outcomes` aggregate by the median
+    over seeds, those in `limits` hold on every seed (min for >= and >, max for <= and <). A claim whose
+    aggregate changes keeps its old one in `history`; ids absent from `claims` are skipped."""
+    target = {i: "median" for i in outcomes}
+    target |= {c.id: "min" if c.comparator in (">=", ">") else "max" for c in claims if c.id in limits}
+    changes = {c.id: {"aggregate": target[c.id]} for c in claims if c.id in target and c.aggregate != target[c.id]}
+    return revise(claims, changes, date="2026-12-01", reason=AGGREGATE_RULE, measured=measured)
+
+
 def bootstrap_interval(values: Sequence[float], aggregate: str, level: float = 0.95) -> list[float]:
     """Percentile bootstrap interval of `aggregate` over `values` (deterministic: a fixed generator)."""
     v = np.asarray(values, dtype=float)

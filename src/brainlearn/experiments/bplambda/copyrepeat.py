@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from brainlearn.data.copy_repeat import CopyRepeatCurriculum, copy_repeat_batch
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.base import aggregate_rule
 from brainlearn.experiments.bplambda.common import BPLAMBDA, LearningConfig, MethodTrainer, plot_learning_curves
 from brainlearn.models.online_rnn import OnlineRNN
 from brainlearn.runtime import RunContext, isolated_rng, make_generator, param, place, replicate_seed, run_jobs
@@ -85,7 +86,7 @@ def run(config: CopyRepeatConfig, seed: int, ctx: RunContext) -> Result:
 
 def claims(config: CopyRepeatConfig) -> list[Claim]:
     how = f"curriculum level reached in {config.updates} updates (batch {config.batch_size}, LSTM {config.n_hidden})"
-    return [
+    out = [
         Claim("bptt-climbs", BPLAMBDA, "BPTT climbs the copy-repeat curriculum.", "bptt_level", ">=", 1.0,
               how=how, reason="exploratory: a smoke test of the task and curriculum", gated=False),
         Claim("bplambda-beats-online", BPLAMBDA, "BP(λ) reaches a higher curriculum level than online learning "
@@ -95,6 +96,7 @@ def claims(config: CopyRepeatConfig) -> list[Claim]:
               "bplambda_minus_dni_level", ">=", 0.0, how=how + ", difference",
               reason="exploratory (not calibrated at CPU scale)", gated=False),
     ]
+    return aggregate_rule(out, outcomes=("bptt-climbs", "bplambda-beats-online", "bplambda-vs-dni"))
 
 
 def plot(result: Result, config: CopyRepeatConfig) -> dict:

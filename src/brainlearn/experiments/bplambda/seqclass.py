@@ -14,6 +14,7 @@ import torch
 from brainlearn.data import ImageDataConfig, minibatches
 from brainlearn.data.sequences import image_rows
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.base import aggregate_rule
 from brainlearn.experiments.bplambda.common import (
     BPLAMBDA,
     LearningConfig,
@@ -89,7 +90,7 @@ def run(config: SeqClassConfig, seed: int, ctx: RunContext) -> Result:
 
 def claims(config: SeqClassConfig) -> list[Claim]:
     how = f"test accuracy after {config.epochs} epochs, {config.dataset} rows, LSTM {config.n_hidden}"
-    return [
+    out = [
         Claim("bptt-learns", BPLAMBDA, "Full BPTT (the upper bound) learns the sequential classification task.",
               "bptt_above_chance", ">=", 0.3, how=how + ", BPTT minus chance",
               reason="a check that the task and harness work: BPTT more than 30 points above chance "
@@ -103,6 +104,7 @@ def claims(config: SeqClassConfig) -> list[Claim]:
               reason="exploratory: at CPU scale (digits, seed 0: -0.094) the margin is not calibrated over seeds",
               gated=False),
     ]
+    return aggregate_rule(out, outcomes=("bptt-learns", "bplambda-beats-online", "bplambda-vs-dni"))
 
 
 def plot(result: Result, config: SeqClassConfig) -> dict:

@@ -17,6 +17,7 @@ from brainlearn import plotting
 from brainlearn.analysis import angle, tail_mean
 from brainlearn.data import accuracy, minibatches
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.base import aggregate_rule
 from brainlearn.experiments.burstccn.common import GREEDY, BurstConfig, EpochLearner, Method, burst_net
 from brainlearn.models.burstccn import matching_mlp
 from brainlearn.runtime import RunContext, make_generator, param, replicate_seed, train
@@ -95,7 +96,7 @@ def run(config: AlignmentConfig, seed: int, ctx: RunContext) -> Result:
 
 
 def claims(config: AlignmentConfig) -> list[Claim]:
-    return [
+    out = [
         Claim("B4-random-aligns", GREEDY, "With fixed random feedback the hidden updates come to align with "
               "backprop, as in feedback alignment.", "random_angle_end", "<=", 80.0,
               how="hidden-layer angle (deg) to BP, mean of the last 10% of measurements", aggregate="max",
@@ -110,6 +111,7 @@ def claims(config: AlignmentConfig) -> list[Claim]:
               reason="exploratory: W and Y converge under the shared update plus weight decay; 30 deg is "
               "'close' and well below FA's ~70", gated=False),
     ]
+    return aggregate_rule(out, outcomes=("B4-random-aligns", "B4-random-angle-falls", "B4-kp-aligns"))
 
 
 LABELS = {"random": "BurstCCN, random Y", "learned": "BurstCCN, learned Y (KP)", "fa": "FA ANN"}

@@ -17,6 +17,7 @@ import torch
 from brainlearn import plotting
 from brainlearn.analysis import angle, tail_mean
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.base import aggregate_rule
 from brainlearn.experiments.burstccn.common import GREEDY
 from brainlearn.models.burstccn import burst_mlp
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, train
@@ -155,7 +156,7 @@ def run(config: ContinuousConfig, seed: int, ctx: RunContext) -> Result:
 
 
 def claims(config: ContinuousConfig) -> list[Claim]:
-    return [
+    out = [
         Claim("B6-single-phase", GREEDY, "In continuous time, without a teacher nothing is learned.",
               "rest_weight_change", "<", 1e-7, how="max |W - W_0| after the teacher-free phase with plasticity on",
               aggregate="max", reason="exactly zero in theory (u stays 0); 1e-7 allows rounding"),
@@ -174,6 +175,7 @@ def claims(config: ContinuousConfig) -> list[Claim]:
               reason="well below the 90 deg of an unrelated update (measured 7.3 deg with 5000 training steps, "
               "6.1 deg with 60000, seed 0)"),
     ]
+    return aggregate_rule(out, outcomes=("B6-learns-online", "B6-beyond-the-mean", "B6-follows-bp"))
 
 
 def plot(result: Result, config: ContinuousConfig) -> dict:

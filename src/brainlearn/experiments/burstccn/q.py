@@ -16,6 +16,7 @@ from brainlearn import plotting
 from brainlearn.analysis import angle
 from brainlearn.data import accuracy, minibatches
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.base import aggregate_rule
 from brainlearn.experiments.burstccn.common import GREEDY, BurstConfig, EpochLearner, Method, burst_net
 from brainlearn.models.burstccn import BurstCCN
 from brainlearn.runtime import RunContext, make_generator, param, replicate_seed, train
@@ -83,7 +84,7 @@ def run(config: QConfig, seed: int, ctx: RunContext) -> Result:
 
 
 def claims(config: QConfig) -> list[Claim]:
-    return [
+    out = [
         Claim("B5-q-aligns", GREEDY, "Q learning drives Q to the cancelling state Q = p_b Y.",
               "q_angle_end", "<", 10.0, how="angle (deg) between Q and p_b Y after the last epoch, all layers",
               aggregate="max", reason="from ~90 deg for random Q to within 10 deg (measured 90.9 -> 2.4 deg on digits, "
@@ -97,6 +98,7 @@ def claims(config: QConfig) -> list[Claim]:
               reason="about what random feedback reaches with Q fixed at p_b Y (90.8% on digits, seed 0, "
               "in burstccn); measured 91.4% here (digits, seed 0, 40 epochs)"),
     ]
+    return aggregate_rule(out, outcomes=("B5-q-aligns", "B5-apical-cancelled", "B5-learns"))
 
 
 def plot(result: Result, config: QConfig) -> dict:

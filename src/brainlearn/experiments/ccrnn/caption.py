@@ -18,6 +18,7 @@ from brainlearn import plotting
 from brainlearn.data import minibatches
 from brainlearn.data.sequences import scene_captions
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.base import aggregate_rule
 from brainlearn.experiments.ccrnn.common import (
     KINDS,
     PEMBERTON,
@@ -85,7 +86,7 @@ def run(config: CaptionConfig, seed: int, ctx: RunContext) -> Result:
 
 
 def claims(config: CaptionConfig) -> list[Claim]:
-    return [
+    out = [
         Claim("bptt-captions", PEMBERTON, "Full BPTT learns to caption the scenes from the image: bits per word "
               "below what any image-blind language model can reach.", "bptt_to_blind", "<=", 0.9,
               how="full-BPTT test bits per word / image-blind entropy of the captions", aggregate="max",
@@ -95,6 +96,7 @@ def claims(config: CaptionConfig) -> list[Claim]:
               "ccrnn_minus_crnn_bpw", "<=", 0.0, how="ccRNN minus cRNN test bits per word",
               reason="reported, not gated: unverified at CPU scale", gated=False),
     ]
+    return aggregate_rule(out, outcomes=("bptt-captions", "ccrnn-vs-crnn"))
 
 
 def plot(result: Result, config: CaptionConfig) -> dict:

@@ -22,6 +22,7 @@ from brainlearn.data.sequences import (
     trajectory_irregularity,
 )
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.base import aggregate_rule
 from brainlearn.experiments.ccrnn.common import (
     KINDS,
     NAMES,
@@ -163,7 +164,7 @@ def _path_measures(done: list[dict], config: LineDrawConfig) -> dict[str, float]
 # measured with this implementation are in docs/experiments/ccrnn.md.
 def claims(config: LineDrawConfig) -> list[Claim]:
     n = config.replicates
-    return [
+    out = [
         Claim("3a-bptt-solves", PEMBERTON, "Full BPTT (K = T) solves line drawing: final MSE below 0.5 on every "
               "replicate.", "bptt_final_mse_max", "<", 0.5,
               how="validation MSE (summed over x, y; mean over steps and the 7 cues) after the last epoch, max "
@@ -202,6 +203,8 @@ def claims(config: LineDrawConfig) -> list[Claim]:
               reason="an earlier implementation of this setup: 9/10 replicates below half chance, so two "
               "exceptions are allowed"),
     ]
+    return aggregate_rule(out, outcomes=("3a-bptt-solves", "3a-bptt-upper-bound", "3b-less-dysmetria",
+                          "3b-dysmetria-ratio", "3c-ccrnn-mse", "3d-crnn-learns", "3d-ccrnn-learns"))
 
 
 def plot(result: Result, config: LineDrawConfig) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.base import aggregate_rule
 from brainlearn.experiments.ccrnn.common import PEMBERTON, RowTaskConfig, plot_rows, row_data, row_summary, run_rows
 from brainlearn.runtime import RunContext
 
@@ -33,7 +34,7 @@ def run(config: SeqClassConfig, seed: int, ctx: RunContext) -> Result:
 
 def claims(config: SeqClassConfig) -> list[Claim]:
     k0 = config.window
-    return [
+    out = [
         Claim("bptt-classifies", PEMBERTON, f"Full BPTT classifies {config.dataset} read row by row well above "
               "chance.", "bptt_above_chance", ">=", 0.3, how="full-BPTT test accuracy minus 1/classes",
               aggregate="min", reason="smoke gate, set before any run: the learner must use the image, at least "
@@ -43,6 +44,7 @@ def claims(config: SeqClassConfig) -> list[Claim]:
               reason="reported, not gated: the paper's benefit is unverified at this scale (2-4 epochs, one "
               "replicate)", gated=False),
     ]
+    return aggregate_rule(out, outcomes=("bptt-classifies", "ccrnn-vs-crnn"))
 
 
 register(Experiment(

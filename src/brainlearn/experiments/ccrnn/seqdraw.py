@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.base import aggregate_rule
 from brainlearn.experiments.ccrnn.common import (
     KINDS,
     PEMBERTON,
@@ -56,7 +57,7 @@ def run(config: SeqDrawConfig, seed: int, ctx: RunContext) -> Result:
 
 def claims(config: SeqDrawConfig) -> list[Claim]:
     k0 = config.window
-    return [
+    out = [
         Claim("bptt-draws", PEMBERTON, f"Full BPTT learns {config.task} drawing from {config.dataset} rows: test "
               "MSE well below chance.", "bptt_to_chance", "<=", 0.75,
               how="full-BPTT test MSE / MSE of predicting the mean target path", aggregate="max",
@@ -67,6 +68,7 @@ def claims(config: SeqDrawConfig) -> list[Claim]:
               "ccrnn_minus_crnn_mse", "<=", 0.0, how="ccRNN minus cRNN test MSE (mean over replicates)",
               reason="reported, not gated: unverified at CPU scale", gated=False),
     ]
+    return aggregate_rule(out, outcomes=("bptt-draws", "ccrnn-vs-crnn"))
 
 
 register(Experiment(

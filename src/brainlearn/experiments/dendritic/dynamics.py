@@ -20,6 +20,7 @@ import torch
 
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.base import aggregate_rule
 from brainlearn.models.dendritic import DendriticNetwork, Dynamics, LearningRates, mean_apical
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, train
 
@@ -97,7 +98,7 @@ def run(config: DynamicsConfig, seed: int, ctx: RunContext) -> Result:
 
 
 def claims(config: DynamicsConfig) -> list[Claim]:
-    return [
+    out = [
         Claim("D1-settles", SACRAMENTO, "The time-continuous dynamics settle onto the steady state used for training.",
               "settle_error", "<=", 1e-3, how=f"max |u_dynamics - u_steady| over all cells after {config.settle_ms} ms "
               "(noise off, frozen weights, a target on)", reason="Euler fixed point = steady state; 60 ms is ~30 "
@@ -109,6 +110,7 @@ def claims(config: DynamicsConfig) -> list[Claim]:
               reason="the line of the steady-state S1-self-prediction (a 90% drop is 'decays to ~0'); measured "
                      "0.943 (quick) and 0.950 (full) on seed 0"),
     ]
+    return aggregate_rule(out, outcomes=("D2-self-prediction-dynamics",), limits=("D1-settles",))
 
 
 def plot(result: Result, config: DynamicsConfig) -> dict:

@@ -25,6 +25,7 @@ import numpy as np
 
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.base import aggregate_rule
 from brainlearn.experiments.dendritic import parts
 from brainlearn.experiments.dendritic.parts import DendriticConfig
 from brainlearn.runtime import RunContext, run_jobs
@@ -121,7 +122,9 @@ def claims(config: DendriticConfig) -> list[Claim]:
                   how="BP minus tied test accuracy after the same number of epochs",
                   reason="'nearly as well' as within 3 points; measured -0.003 to 0.014 on digits (seeds 0-2)"),
         ]
-    return out
+    return aggregate_rule(out, outcomes=("S1-self-prediction", "S3-deep-learns", "S3-deep-beats-shallow",
+                          "S3-random-beats-shallow", "S4-tied-accuracy", "S4-random-accuracy", "S4-near-backprop"),
+                          limits=("S2-align-hidden", "S2-align-hidden-potential-mse", "S2-align-hidden-paper-g-som"))
 
 
 def plot(result: Result, config: DendriticConfig) -> dict:

@@ -20,6 +20,7 @@ from brainlearn import plotting
 from brainlearn.analysis import angle, tail_mean
 from brainlearn.data import ImageDataConfig, accuracy, minibatches
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.base import aggregate_rule
 from brainlearn.nn import MLP, one_hot_mse
 from brainlearn.rules import use_rule
 from brainlearn.runtime import RunContext, make_generator, param, replicate_seed, train
@@ -122,7 +123,7 @@ ACCURACY_FLOOR = {"digits": 0.93, "fashion-mnist": 0.84, "mnist": 0.95, "cifar10
 
 
 def claims(config: FAvsBPConfig) -> list[Claim]:
-    return [
+    out = [
         Claim("bp-accuracy", LILLICRAP, f"Backprop trains the MLP to high test accuracy on {config.dataset}.",
               "bp_test_acc", ">=", ACCURACY_FLOOR[config.dataset],
               how="test accuracy of the BP network after the last epoch",
@@ -140,6 +141,8 @@ def claims(config: FAvsBPConfig) -> list[Claim]:
               how="first angle minus the mean angle of the last 10% of measurements (deg)",
               reason="calibrated once on digits seeds 0-4: drops of 14.8-30.7 deg"),
     ]
+    return aggregate_rule(out, outcomes=("bp-accuracy", "fa-near-bp", "angle-falls"),
+                          limits=("angle-start-orthogonal",))
 
 
 def plot(result: Result, config: FAvsBPConfig) -> dict:

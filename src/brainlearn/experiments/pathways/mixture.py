@@ -20,6 +20,7 @@ import numpy as np
 from brainlearn import plotting
 from brainlearn.data.cognitive import N_CLASSES, TaskSuite
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.base import aggregate_rule
 from brainlearn.models.pathways import (
     MixtureOfPathways,
     make_adamw,
@@ -206,7 +207,7 @@ def claims(config: PathwaysConfig) -> list[Claim]:
     """A1-A5: MoP against the baseline, each on the mean over the run's replicates. The thresholds were fixed
     before the first run, from the paper's reported values where it gives them, and not tuned to any result."""
     ungated = config.exploratory  # the quick preset is too short for the pathway claims (see the docs)
-    return [
+    out = [
         Claim("A1-difficulty-lpc", MOP, "Harder tasks recruit more complex experts: difficulty and response-period "
               "LPC correlate across tasks in MoP.", "mop_rho", ">=", 0.5,
               how="Spearman rho(difficulty_i, LPC_i) over the tasks, mean over replicates (inference mode)",
@@ -236,6 +237,8 @@ def claims(config: PathwaysConfig) -> list[Claim]:
               reason="in the paper MoP drops 11 points and the baseline 82; the claim is the sign of that gap",
               gated=not ungated),
     ]
+    return aggregate_rule(out, outcomes=("A1-difficulty-lpc", "A1-gap", "A2-cost", "A3-accuracy-kept",
+                          "A3-above-chance", "A4-consistency", "A5-self-sufficiency"))
 
 
 def plot(result: Result, config: PathwaysConfig) -> dict:

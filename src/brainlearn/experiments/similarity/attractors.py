@@ -15,6 +15,7 @@ import numpy as np
 
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.base import aggregate_rule
 from brainlearn.experiments.similarity.common import DSA_PAPER, plot_matrices, plot_mds
 from brainlearn.runtime import Config, RunContext, param, replicate_seed, require, run_jobs
 from brainlearn.similarity import CKA, DSA, Procrustes, condition_average, nn_accuracy, pairwise, separation_ratio
@@ -132,7 +133,7 @@ def claims(config: AttractorsConfig) -> list[Claim]:
                              "(reported: the separation is non-monotonic in noise).", _key("dsa_angular", "nn", s),
                              ">=", 0.8, how=how, reason="report only; the reference library gives 0.50 / 0.67 / "
                              "0.50 at 0.02 / 0.1 / 0.2", gated=False))
-    return out
+    return aggregate_rule(out, outcomes=[c.id for c in out])
 
 
 def plot(result: Result, config: AttractorsConfig) -> dict:

@@ -15,6 +15,7 @@ import numpy as np
 
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.base import aggregate_rule
 from brainlearn.experiments.similarity.common import GUILHOT, plot_matrices, plot_mds
 from brainlearn.runtime import Config, RunContext, param, replicate_seed, require, run_jobs
 from brainlearn.similarity import CKA, DSA, Procrustes, nn_accuracy, pairwise, separation_ratio
@@ -122,7 +123,7 @@ def claims(config: LorenzConfig) -> list[Claim]:
     how6 = (f"{len(config.patterns) * (len(config.patterns) - 1)} ordered pattern pairs, DSA rank "
             f"{config.mixing_rank}; d(M2, M3) against "
             f"m in {config.mixing} (noise {config.noise})")
-    return [
+    out = [
         Claim("dsa-classes-ratio", GUILHOT, "DSA separates the three Lorenz classes (one fixed point, two stable "
               "foci, chaotic): between-class distances exceed within-class ones.", "dsa_class_ratio", ">=", 1.5,
               how=how5, reason="the reference notebook gives ~2 (0.45-0.49 between vs 0.16-0.29 rad within); "
@@ -146,6 +147,7 @@ def claims(config: LorenzConfig) -> list[Claim]:
         Claim("cka-mixing-linear", GUILHOT, "CKA d(M2, M3) is also linear in m (reported).", "cka_mixing_r2",
               ">=", 0.95, how=how6, reason="reference R^2 = 0.999", gated=False),
     ]
+    return aggregate_rule(out, outcomes=[c.id for c in out])
 
 
 def plot(result: Result, config: LorenzConfig) -> dict:
