@@ -191,8 +191,9 @@ def cmd_verify(args) -> int:
                 print(f"{name}:{c.id}  [{c.metric} {c.comparator} {c.threshold:g}, {c.aggregate} over seeds"
                       f"{'' if c.gated else ', not gated'}{expected}]\n    {c.statement}")
                 for h in c.history:
-                    print(f"    revised {h.date}: was {h.comparator} {h.threshold:g} ({h.aggregate}), measured "
-                          f"{h.measured}; {h.reason}")
+                    measured = f", measured {h.measured}" if h.measured else ""
+                    print(f"    revised {h.date}: was {h.comparator} {h.threshold:g} ({h.aggregate}){measured}; "
+                          f"{h.reason}")
         return 0
     result = verify.verify(names, preset=preset, seeds=args.seeds, device=args.device, out=args.out,
                           overrides=args.overrides, quiet=args.quiet, workers=args.workers,

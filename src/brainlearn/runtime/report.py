@@ -88,8 +88,8 @@ def markdown_report(title: str, sections: Sequence[dict[str, Any]], base: Path) 
                          + (f" *Threshold*: {r['reason']}" if r["reason"] else "")
                          + (f" *Known non-reproduction*: see {r['note']}." if r.get("expected") == "fail" else "")
                          + "".join(f" *Revised {h['date']}* from {h['comparator']} {fmt(h['threshold'])} "
-                                   f"({h['aggregate']}; measured {h['measured']}): {h['reason']}"
-                                   for h in r.get("history", [])))
+                                   f"({h['aggregate']}{'; measured ' + h['measured'] if h['measured'] else ''}): "
+                                   f"{h['reason']}" for h in r.get("history", [])))
         lines.append("")
         for fig in s.get("figures", []):
             rel = Path(fig).relative_to(base) if Path(fig).is_relative_to(base) else Path(fig)

@@ -22,7 +22,7 @@ from brainlearn.data.sequences import (
     trajectory_irregularity,
 )
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import aggregate_rule
+from brainlearn.experiments.base import aggregate_rule, revise
 from brainlearn.experiments.ccrnn.common import (
     KINDS,
     NAMES,
@@ -203,8 +203,18 @@ def claims(config: LineDrawConfig) -> list[Claim]:
               reason="an earlier implementation of this setup: 9/10 replicates below half chance, so two "
               "exceptions are allowed"),
     ]
+    if config.replicates > 1:  # the across-replicate statement; one replicate (quick) cannot judge it
+        known = {"expected": "fail", "note": DYSMETRIA_ANALYSIS}
+        out = revise(out, {"3b-less-dysmetria": known, "3b-dysmetria-ratio": known}, date="2026-12-01",
+                     reason="a known non-reproduction: the smoothness benefit fails at two seeds with a faithful "
+                            "implementation (the analysis is in the docs); the feedback-step reading stays reported",
+                     measured={"3b-less-dysmetria": "full preset: 6/10 (seed 0), 5/10 (seed 1)",
+                               "3b-dysmetria-ratio": "full preset: 0.81 (seed 0), 1.12 (seed 1)"})
     return aggregate_rule(out, outcomes=("3a-bptt-solves", "3a-bptt-upper-bound", "3b-less-dysmetria",
                           "3b-dysmetria-ratio", "3c-ccrnn-mse", "3d-crnn-learns", "3d-ccrnn-learns"))
+
+
+DYSMETRIA_ANALYSIS = "docs/experiments/ccrnn.md#known-non-reproduction-3b-less-dysmetria"
 
 
 def plot(result: Result, config: LineDrawConfig) -> dict:

@@ -20,7 +20,7 @@ import numpy as np
 from brainlearn import plotting
 from brainlearn.data.cognitive import N_CLASSES, TaskSuite
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import aggregate_rule
+from brainlearn.experiments.base import aggregate_rule, revise
 from brainlearn.models.pathways import (
     MixtureOfPathways,
     make_adamw,
@@ -237,6 +237,12 @@ def claims(config: PathwaysConfig) -> list[Claim]:
               reason="in the paper MoP drops 11 points and the baseline 82; the claim is the sign of that gap",
               gated=not ungated),
     ]
+    if not ungated and config.steps < PAPER.steps:
+        out = revise(out, {"A5-self-sufficiency": {"expected": "fail", "note": SELF_SUFFICIENCY_ANALYSIS}},
+                     date="2026-12-01",
+                     measured={"A5-self-sufficiency": "full preset: -0.055 (seed 0), -0.030 (seed 1)"},
+                     reason="a known non-reproduction below the paper's budget: the baseline's routing is not sparse "
+                            "after 1200 steps, so pruning removes almost nothing from it (the analysis is in the docs)")
     return aggregate_rule(out, outcomes=("A1-difficulty-lpc", "A1-gap", "A2-cost", "A3-accuracy-kept",
                           "A3-above-chance", "A4-consistency", "A5-self-sufficiency"))
 
@@ -282,6 +288,7 @@ def plot(result: Result, config: PathwaysConfig) -> dict:
     return figs
 
 
+SELF_SUFFICIENCY_ANALYSIS = "docs/experiments/pathways.md#known-non-reproduction-a5-self-sufficiency-at-the-full-budget"
 QUICK = PathwaysConfig(exploratory=True)
 FULL = PathwaysConfig(experts="0,16,32;0,16,32;0,16,32", d=64, router_dim=64, task_dim=16, batch_size=32,
                       seq_len=100, steps=1200, replicates=3, alpha=1e-4, eval_batches=8, eval_every=100)
