@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from brainlearn.experiments import get
+from brainlearn.experiments.base import claim_ok
 from brainlearn.experiments.runner import run_experiment
 from brainlearn.similarity import testcases as tc
 
@@ -28,35 +29,23 @@ def lorenz():
     return _claims("similarity-lorenz")
 
 
-# Gated claims that fail on this implementation at the quick scale: reported as failing in
-# docs/similarity.md (with the measured values), kept here as expected failures, never loosened.
-KNOWN_FAILING = {
-    ("similarity-lorenz", "dsa-classes-nn"): "DSA orders the nine configurations by rho as a continuum: rho=5 is "
-    "nearest to rho=0.75 and rho=30 to rho=15 (1-NN 0.67; CKA and Procrustes get 1.0)",
-    ("similarity-lorenz", "dsa-mixing-monotone"): "d(M2, M3) is not monotone in m for one of the 6 quick pattern "
-    "pairs (5 of 6 monotone)",
-}
-
-
 def _gated(name):
-    ids = [c.id for c in get(name).claims(get(name).preset("quick")) if c.gated]
-    return [pytest.param(i, marks=pytest.mark.xfail(reason=KNOWN_FAILING[(name, i)], strict=False))
-            if (name, i) in KNOWN_FAILING else i for i in ids]
+    return [c.id for c in get(name).claims(get(name).preset("quick")) if c.gated]
 
 
 @pytest.mark.parametrize("claim_id", _gated("similarity-solver"))
 def test_solver_claim(solver, claim_id):
-    assert solver[claim_id]["passed"], solver[claim_id]
+    assert claim_ok(solver[claim_id]), solver[claim_id]  # PASS, or XFAIL for a known non-reproduction
 
 
 @pytest.mark.parametrize("claim_id", _gated("similarity-attractors"))
 def test_attractors_claim(attractors, claim_id):
-    assert attractors[claim_id]["passed"], attractors[claim_id]
+    assert claim_ok(attractors[claim_id]), attractors[claim_id]  # PASS, or XFAIL for a known non-reproduction
 
 
 @pytest.mark.parametrize("claim_id", _gated("similarity-lorenz"))
 def test_lorenz_claim(lorenz, claim_id):
-    assert lorenz[claim_id]["passed"], lorenz[claim_id]
+    assert claim_ok(lorenz[claim_id]), lorenz[claim_id]  # PASS, or XFAIL for a known non-reproduction
 
 
 def test_trio_condition_averages_match():
