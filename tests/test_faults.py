@@ -302,3 +302,56 @@ def test_tasks_show_errors_write_nothing(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     one_line_exit_2(capsys, ["tasks", "show", "go", "--out", str(blocker)], "cannot create the figure folder")
+
+
+# -- models and metrics ----------------------------------------------------------------------------------
+
+def test_models_reject_bad_values():
+    from brainlearn.errors import ShapeError
+    from brainlearn.models.pathways import MixtureOfPathways
+    from brainlearn.nn import MLP
+    from brainlearn.rules import FALinear
+
+    with pytest.raises(ConfigError, match="init_gain must be a finite number"):
+        MLP([3, 2], init_gain=float("nan"))
+    with pytest.raises(ShapeError, match="NaN"):
+        MLP([3, 2])(torch.full((2, 3), float("nan")))
+    with pytest.raises(ConfigError, match="in_features must be an integer >= 1"):
+        FALinear(0, 5)
+    with pytest.raises(ConfigError, match="d must be an integer >= 1"):
+        MixtureOfPathways(3, d=0)
+
+
+@pytest.mark.parametrize("scale", [1e150, 1e160, 1e-150, 1e-170, 1e-300])
+def test_scale_invariant_metrics_at_extreme_scales(scale):
+    from brainlearn.similarity import CKA, Procrustes
+    from brainlearn.similarity.procrustes import procrustes_angle
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(100, 5)), rng.normal(size=(100, 5))
+    assert CKA().fit_score(X * scale, Y) == pytest.approx(CKA().fit_score(X, Y), rel=1e-12)
+    assert Procrustes().fit_score(X * scale, Y) == pytest.approx(Procrustes().fit_score(X, Y), rel=1e-12)
+    assert procrustes_angle(X * scale, Y) == pytest.approx(procrustes_angle(X, Y), rel=1e-12)
+
+
+def test_metrics_reject_bad_parameters_and_degenerate_data():
+    from brainlearn.errors import ShapeError
+    from brainlearn.similarity import CKA, DSA
+    from brainlearn.similarity.dsa import align_operators, eigenvalue_wasserstein
+    from brainlearn.similarity.procrustes import procrustes_angle
+
+    nan = float("nan")
+    for kwargs, message in (({"lamb": nan}, "lamb"), ({"tol": nan}, "tol"), ({"rank_thresh": nan}, "rank_thresh")):
+        with pytest.raises(ConfigError, match=message):
+            DSA(**kwargs)
+    rng = np.random.default_rng(0)
+    with pytest.raises(ShapeError, match="does not change over time"):
+        DSA().fit_score(np.ones((3, 50, 2)), rng.normal(size=(3, 50, 2)))
+    with pytest.raises(ShapeError, match="zero operator"):
+        align_operators(np.zeros((3, 3)), np.eye(3))
+    with pytest.raises(ShapeError, match="real array"):
+        CKA().fit_score(rng.normal(size=(20, 3)) * (1 + 1j), rng.normal(size=(20, 3)))
+    with pytest.raises(ShapeError, match="square operator"):
+        eigenvalue_wasserstein(np.ones((2, 3)), np.eye(2))
+    with pytest.raises(ConfigError, match="zero variance"):
+        procrustes_angle(np.ones((10, 2)), rng.normal(size=(10, 2)))

@@ -25,6 +25,7 @@ one flattened B*T stream), for the benchmark only.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -224,6 +225,11 @@ class MixtureOfPathways(nn.Module):
         super().__init__()
         if n_tasks < 1:
             raise ConfigError(f"n_tasks must be >= 1, got {n_tasks}")
+        for name, value in (("d", d), ("router_dim", router_dim), ("task_dim", task_dim), ("n_classes", n_classes)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+        if not (isinstance(cost_exponent, int | float) and math.isfinite(cost_exponent)):
+            raise ConfigError(f"cost_exponent must be a finite number, got {cost_exponent!r}")
         if not 0 <= dropout_max_prob <= 1 or not 0 < dropout_threshold <= 1:
             raise ConfigError(f"need 0 <= dropout_max_prob <= 1 and 0 < dropout_threshold <= 1, "
                               f"got {dropout_max_prob}, {dropout_threshold}")

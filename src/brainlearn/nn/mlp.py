@@ -3,12 +3,13 @@ credit-assignment model."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from brainlearn.errors import ConfigError, ShapeError
+from brainlearn.errors import ConfigError, ShapeError, check_tensor
 from brainlearn.rules.feedback_alignment import RULES, FALinear
 
 ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
@@ -46,6 +47,8 @@ class MLP(nn.Module):
                 raise ConfigError(f"{name}={value!r}; expected one of {', '.join(ACTIVATIONS)}")
         if rule not in RULES:
             raise ConfigError(f"rule={rule!r}; expected one of {', '.join(RULES)}")
+        if not (isinstance(init_gain, int | float) and math.isfinite(init_gain) and init_gain > 0):
+            raise ConfigError(f"init_gain must be a finite number > 0, got {init_gain!r}")
         self.sizes = tuple(int(s) for s in sizes)
         self.activation = activation
         self.output_activation = output_activation
@@ -62,6 +65,7 @@ class MLP(nn.Module):
         """x: (batch, sizes[0]) -> (batch, sizes[-1])."""
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise ShapeError(f"MLP input: expected shape (batch, {self.sizes[0]}), got {tuple(x.shape)}")
+        check_tensor(x, "MLP input")
         hidden = ACTIVATIONS[self.activation]
         for layer in self.layers[:-1]:
             x = hidden(layer(x))

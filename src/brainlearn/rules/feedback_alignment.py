@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from brainlearn.errors import ConfigError
+
 RULES = ("bp", "fa")
 
 
@@ -48,9 +50,14 @@ class FALinear(nn.Linear):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, rule: str = "fa",
                  feedback_std: float | None = None, generator: torch.Generator | None = None,
                  device=None, dtype=None):
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"FALinear: {name} must be an integer >= 1, got {value!r}")
+        if feedback_std is not None and not (math.isfinite(feedback_std) and feedback_std > 0):
+            raise ConfigError(f"FALinear: feedback_std must be a finite number > 0, got {feedback_std!r}")
         super().__init__(in_features, out_features, bias, device=device, dtype=dtype)
         if rule not in RULES:
-            raise ValueError(f"rule={rule!r}; expected one of {RULES}")
+            raise ConfigError(f"rule={rule!r}; expected one of {', '.join(RULES)}")
         self.rule = rule
         std = feedback_std if feedback_std is not None else 1.0 / math.sqrt(3 * in_features)
         feedback = torch.randn(out_features, in_features, generator=generator, dtype=self.weight.dtype) * std

@@ -17,8 +17,12 @@ from brainlearn.errors import ConfigError, ShapeError
 def as_float64(X, name: str, ndims: tuple[int, ...] = (2, 3)) -> torch.Tensor:
     """`X` (array-like or tensor) as a float64 CPU tensor, checked for shape and NaNs; never a view we write to."""
     if isinstance(X, torch.Tensor):
+        if X.is_complex():
+            raise ShapeError(f"{name}: expected a real array, got complex {X.dtype}")
         t = X.detach().to("cpu", torch.float64)
     else:
+        if np.iscomplexobj(X):
+            raise ShapeError(f"{name}: expected a real array, got a complex one")
         try:
             t = torch.as_tensor(np.asarray(X, dtype=np.float64))
         except (TypeError, ValueError) as e:
@@ -30,6 +34,16 @@ def as_float64(X, name: str, ndims: tuple[int, ...] = (2, 3)) -> torch.Tensor:
     if not bool(torch.isfinite(t).all()):
         raise ShapeError(f"{name}: contains NaN or inf values")
     return t
+
+
+def power_of_two_scaled(X: torch.Tensor) -> torch.Tensor:
+    """`X` divided by the power of two nearest its largest magnitude: an exact rescaling (no rounding) that
+    keeps the products a metric forms far from overflow and underflow, so scale-invariant metrics stay
+    invariant at any scale. A zero array is returned as it is."""
+    peak = X.abs().max()
+    if peak == 0:
+        return X
+    return torch.ldexp(X, -torch.frexp(peak).exponent)
 
 
 def samples_by_units(X, name: str) -> torch.Tensor:

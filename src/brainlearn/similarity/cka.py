@@ -29,7 +29,7 @@ import math
 import torch
 
 from brainlearn.errors import ConfigError, ShapeError
-from brainlearn.similarity._base import Metric, check_paired, samples_by_units
+from brainlearn.similarity._base import Metric, check_paired, power_of_two_scaled, samples_by_units
 
 KERNELS = ("linear", "rbf")
 
@@ -69,8 +69,8 @@ def rbf_gram(X: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
 def _check(kernel: str, sigma: float, debiased: bool, n: int) -> None:
     if kernel not in KERNELS:
         raise ConfigError(f"kernel={kernel!r} is not valid; expected one of {', '.join(KERNELS)}")
-    if not sigma > 0:
-        raise ConfigError(f"sigma must be > 0, got {sigma}")
+    if not (isinstance(sigma, int | float) and math.isfinite(sigma) and sigma > 0):
+        raise ConfigError(f"sigma must be a finite number > 0, got {sigma!r}")
     if debiased and n < 4:
         raise ShapeError(f"debiased CKA needs at least 4 samples, got {n}")
 
@@ -84,6 +84,7 @@ def cka(X, Y, kernel: str = "linear", sigma: float = 1.0, debiased: bool = False
 
 
 def _cka_centred(X: torch.Tensor, Y: torch.Tensor, kernel: str, sigma: float, debiased: bool) -> float:
+    X, Y = power_of_two_scaled(X), power_of_two_scaled(Y)  # CKA is scale-invariant; the products are not
     if kernel == "linear":
         xy, xx, yy = (_linear_hsic_terms(a, b, debiased) for a, b in ((X, Y), (X, X), (Y, Y)))
     else:

@@ -121,13 +121,26 @@ def select_rank(singular_values: torch.Tensor, rank: int | None = None, rank_thr
     return max(1, int((singular_values > singular_values[0] * p * torch.finfo(torch.float64).eps * 10).sum()))
 
 
+def _check_lamb(lamb: float) -> None:
+    if not (isinstance(lamb, int | float) and math.isfinite(lamb) and lamb >= 0):
+        raise ConfigError(f"lamb must be a finite number >= 0, got {lamb!r}")
+
+
+def _check_rank_thresh(rank_thresh: float | None) -> None:
+    if rank_thresh is not None and not (isinstance(rank_thresh, int | float) and math.isfinite(rank_thresh)
+                                        and rank_thresh >= 0):
+        raise ConfigError(f"rank_thresh must be a finite number >= 0, got {rank_thresh!r}")
+
+
 def fit_havok(X, n_delays: int = 1, delay_interval: int = 1, rank: int | None = None,
               rank_thresh: float | None = None, rank_explained_variance: float | None = None,
               lamb: float = 0.0) -> DMDFit:
     """Fit the HAVOK/DMD operator of X (T, N) or (K, T, N) in float64; see the module docstring."""
-    if lamb < 0:
-        raise ConfigError(f"lamb must be >= 0, got {lamb}")
+    _check_lamb(lamb)
+    _check_rank_thresh(rank_thresh)
     H = delay_embed(X, n_delays, delay_interval)
+    if bool((H[:, 1:] == H[:, :-1]).all()):
+        raise ShapeError("X does not change over time: a system without dynamics has no DMD operator to compare")
     K, T_emb, D = H.shape
     if T_emb < 2:
         raise ShapeError(f"need at least 2 time points after delay embedding, got {T_emb}")
@@ -319,9 +332,12 @@ def align_operators(A, B, n_random: int = 2, max_iter: int = 500, tol: float = 1
     if A.shape != B.shape or A.shape[-1] != A.shape[-2]:
         raise ShapeError(f"A and B must be square and of the same shape, got {tuple(A.shape)} and {tuple(B.shape)}; "
                          "use the same rank for both systems, or score_method='wasserstein'")
-    if max_iter < 0 or n_random < 0 or tol <= 0:
-        raise ConfigError(f"need max_iter >= 0, n_random >= 0, tol > 0; got {max_iter}, {n_random}, {tol}")
+    _check_solver(n_random, max_iter, tol)
     P, n, _ = A.shape
+    zero = (torch.linalg.matrix_norm(A) == 0) | (torch.linalg.matrix_norm(B) == 0)
+    if bool(zero.any()):
+        raise ShapeError("the angle between operators is undefined for a zero operator (a system with no "
+                         "dynamics, e.g. constant data)")
     A, B = _unit(A), _unit(B)
     A0, B0 = _traceless(A), _traceless(B)
 
@@ -369,9 +385,22 @@ def eigenvalue_wasserstein(A, B) -> float:
     With equal-size uniform point sets the optimal plan is a permutation, so this is an assignment
     problem: W2^2 = min_pi mean_i |a_i - b_pi(i)|^2.
     """
-    a = A.eigenvalues if isinstance(A, DMDFit) else np.linalg.eigvals(as_float64(A, "A", (2,)).numpy())
-    b = B.eigenvalues if isinstance(B, DMDFit) else np.linalg.eigvals(as_float64(B, "B", (2,)).numpy())
-    return _wasserstein(a, b)
+    return _wasserstein(_eigenvalues(A, "A"), _eigenvalues(B, "B"))
+
+
+def _eigenvalues(A, name: str) -> np.ndarray:
+    if isinstance(A, DMDFit):
+        return A.eigenvalues
+    A = as_float64(A, name, (2,))
+    if A.shape[0] != A.shape[1]:
+        raise ShapeError(f"{name} must be a square operator to have eigenvalues, got shape {tuple(A.shape)}")
+    return np.linalg.eigvals(A.numpy())
+
+
+def _check_solver(n_random: int, max_iter: int, tol: float) -> None:
+    if not (isinstance(tol, int | float) and math.isfinite(tol) and tol > 0) or max_iter < 0 or n_random < 0:
+        raise ConfigError(f"need max_iter >= 0, n_random >= 0 and a finite tol > 0; got {max_iter}, {n_random}, "
+                          f"{tol!r}")
 
 
 def _wasserstein(a: np.ndarray, b: np.ndarray) -> float:
@@ -417,8 +446,9 @@ class DSA(Metric):
             raise ConfigError("give at most one of rank, rank_thresh, rank_explained_variance")
         if rank is not None and rank < 1:
             raise ConfigError(f"rank must be >= 1, got {rank}")
-        if lamb < 0:
-            raise ConfigError(f"lamb must be >= 0, got {lamb}")
+        _check_lamb(lamb)
+        _check_rank_thresh(rank_thresh)
+        _check_solver(n_random, max_iter, tol)
         self.n_delays, self.delay_interval, self.rank = n_delays, delay_interval, rank
         self.rank_thresh, self.rank_explained_variance, self.lamb = rank_thresh, rank_explained_variance, lamb
         self.score_method = check_score_method(score_method, SCORE_METHODS)

@@ -25,7 +25,13 @@ import math
 import torch
 
 from brainlearn.errors import ConfigError
-from brainlearn.similarity._base import Metric, check_paired, check_score_method, samples_by_units
+from brainlearn.similarity._base import (
+    Metric,
+    check_paired,
+    check_score_method,
+    power_of_two_scaled,
+    samples_by_units,
+)
 
 SCORE_METHODS = ("angular", "euclidean")
 
@@ -49,6 +55,8 @@ def procrustes_angle(X, Y, alpha: float = 1.0, center: bool = True) -> float:
     a, b = metric.prepare(X), metric.prepare(Y)
     check_paired(a, b)
     norms = torch.linalg.norm(a) * torch.linalg.norm(b)
+    if norms <= 0:
+        raise ConfigError("Procrustes distance is undefined for a representation with zero variance")
     nuclear = torch.linalg.svdvals(a.T @ b).sum()
     return math.acos(float((nuclear / norms).clamp(-1.0, 1.0)))
 
@@ -73,8 +81,8 @@ class Procrustes(Metric):
     """
 
     def __init__(self, alpha: float = 1.0, center: bool = True, score_method: str = "angular"):
-        if not 0.0 <= alpha <= 1.0:
-            raise ConfigError(f"alpha must be in [0, 1], got {alpha}")
+        if not (isinstance(alpha, int | float) and 0.0 <= alpha <= 1.0):  # NaN fails the comparison too
+            raise ConfigError(f"alpha must be in [0, 1], got {alpha!r}")
         self.alpha, self.center = float(alpha), bool(center)
         self.score_method = check_score_method(score_method, SCORE_METHODS)
 
@@ -82,6 +90,8 @@ class Procrustes(Metric):
         X = samples_by_units(X, "X")
         if self.center:
             X = X - X.mean(0)
+        if self.alpha in (0.0, 1.0):  # then the distance is scale-invariant: rescale exactly, before any product
+            X = power_of_two_scaled(X)
         return _whiten(X, self.alpha)
 
     def _fit_prepared(self, a, b) -> None:
