@@ -120,6 +120,9 @@ def execute_point(point: Point, path: str, device: str = "cpu", threads: int = 1
     if record is not None:
         return record
     run_path = Path(path)
+    if run_path.is_dir() and RunDir(run_path).in_use():
+        raise ConfigError(f"{quoted(run_path)} is in use by another brainlearn process (the same sweep started "
+                          "twice?); rerun this sweep once the other has finished")
     if (run_path / "config.json").is_file() and RunDir(run_path).checkpoint_path.is_file():
         resume_experiment(run_path, device=device, workers=workers)
     else:

@@ -163,6 +163,14 @@ class RunDir:
         """
         return _DirLock(self.path)
 
+    def in_use(self) -> bool:
+        """Whether another process holds the directory's lock right now."""
+        try:
+            with self.lock():
+                return False
+        except ConfigError:
+            return True
+
     def save_figure(self, name: str, figure) -> Path:
         import io
 
