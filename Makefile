@@ -34,8 +34,9 @@ demo: $(STAMP)
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
+# The slow checks: every experiment killed and resumed, the fuzzers with many more examples.
 test-slow: $(TEST_STAMP)
-	$(BIN)/python -m pytest -m slow
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -m slow tests/ tests/test_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -35,11 +35,13 @@ def read_cifar_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         except Exception as e:  # noqa: BLE001 - any failure to unpickle means the file is not a batch
             raise DataError(f"{str(path)!r}: not a CIFAR-10 python batch ({type(e).__name__}: {e})") from None
     if not isinstance(batch, dict):
-        raise DataError(f"{path}: expected a dict batch, got {type(batch).__name__}")
-    batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
+        raise DataError(f"{str(path)!r}: expected a dict batch, got {type(batch).__name__}")
+    batch = {k.decode(errors="replace") if isinstance(k, bytes) else k: v for k, v in batch.items()}
     if "data" not in batch or "labels" not in batch:
-        raise DataError(f"{path}: batch lacks 'data' or 'labels' (keys: {sorted(batch)})")
-    data = np.asarray(batch["data"])
+        raise DataError(f"{str(path)!r}: batch lacks 'data' or 'labels' (keys: {sorted(map(repr, batch))})")
+    data = batch["data"]
+    if not isinstance(data, np.ndarray):
+        raise DataError(f"{str(path)!r}: expected data as a uint8 array (N, 3072), got {type(data).__name__}")
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         raise DataError(f"{str(path)!r}: expected uint8 data of shape (N, 3072), got {data.dtype} {data.shape}")
     labels = batch["labels"]
