@@ -36,7 +36,8 @@ test: $(TEST_STAMP)
 
 # The slow checks: every experiment killed and resumed, the fuzzers with many more examples.
 test-slow: $(TEST_STAMP)
-	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -m slow tests/ tests/test_fuzz.py
+	$(BIN)/python -m pytest -m slow
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/test_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
