@@ -106,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         quiet = getattr(args, "quiet", False)
         logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
         return COMMANDS[args.command](args)
-    except BrainlearnError as e:
-        print(f"brainlearn: error: {e}", file=sys.stderr)
+    except BrainlearnError as e:  # control characters from user input are escaped: the error stays one line
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in str(e))
+        print(f"brainlearn: error: {text}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as e:
         if isinstance(e, Interrupted) and e.resume:
@@ -182,7 +183,7 @@ def cmd_verify(args) -> int:
         if args.markdown:
             from brainlearn.experiments.claims_table import reproduction_table
 
-            print(reproduction_table(names, args.overrides))
+            print(reproduction_table(names, args.overrides), end="")
             return 0
         for name in names:
             exp = experiments.get(name)

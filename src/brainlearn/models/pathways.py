@@ -44,7 +44,11 @@ def parse_experts(spec) -> tuple[tuple[int, ...], ...]:
         spec = [s for s in spec.replace(" ", "").split(";") if s]
     layers = []
     for layer in spec:
-        sizes = tuple(int(s) for s in layer.split(",") if s) if isinstance(layer, str) else tuple(int(s) for s in layer)
+        try:
+            sizes = tuple(int(s) for s in (layer.split(",") if isinstance(layer, str) else layer) if s != "")
+        except (TypeError, ValueError):
+            raise ConfigError(f"experts: expected comma-separated integer sizes per block, blocks separated by "
+                              f"';' (e.g. 0,16,32;0,16,32), got {layer!r}") from None
         if len(sizes) < 1 or min(sizes) < 0:
             raise ConfigError(f"each block needs at least one expert size >= 0 (0 = skip), got {layer!r}")
         layers.append(sizes)

@@ -1,0 +1,37 @@
+"""docs/claims.md is the reproduction table `brainlearn verify --list --markdown` prints, and it is current."""
+
+from pathlib import Path
+
+from brainlearn import experiments
+from brainlearn.experiments.claims_table import recorded, reproduction_table
+from brainlearn.experiments.runner import make_config
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def test_docs_claims_md_is_current():
+    assert (DOCS / "claims.md").read_text() == reproduction_table(), \
+        "regenerate it: brainlearn verify --list --markdown > docs/claims.md"
+
+
+def test_every_claim_is_in_the_table_and_every_known_failure_links_its_analysis():
+    table = reproduction_table()
+    for name in experiments.names():
+        exp = experiments.get(name)
+        for preset in ("quick", "full"):
+            for c in exp.claims(make_config(exp, preset)):
+                assert f"| {name} | {preset} | {c.id} |" in table
+                if c.expected == "fail":
+                    page, _, anchor = c.note.partition("#")
+                    text = (DOCS.parent / page).read_text().lower()
+                    heading = anchor.replace("-", " ")
+                    assert any(heading in "".join(ch for ch in line if ch.isalnum() or ch == " ")
+                               for line in text.splitlines() if line.startswith("#")), c.note
+
+
+def test_recorded_values_belong_to_known_claims():
+    for name, presets in recorded().items():
+        exp = experiments.get(name)
+        for preset, claims in presets.items():
+            ids = {c.id for c in exp.claims(make_config(exp, preset))}
+            assert set(claims) <= ids, (name, preset, set(claims) - ids)
