@@ -40,7 +40,10 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise DataError(f"{str(path)!r}: header says shape {dims} ({count} values of {dtype.itemsize} bytes) "
                         f"but the file body has {body_bytes} bytes")
     body = np.frombuffer(data, dtype=dtype, offset=4 + 4 * ndim)
-    return body.reshape(dims).astype(dtype.newbyteorder("="), copy=False)
+    try:
+        return body.reshape(dims).astype(dtype.newbyteorder("="), copy=False)
+    except ValueError as e:  # an empty array whose other dimensions are absurdly large
+        raise DataError(f"{str(path)!r}: header shape {dims} is not a valid array shape ({e})") from None
 
 
 def write_idx(path: str | Path, array: np.ndarray) -> None:
