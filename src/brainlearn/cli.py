@@ -1,4 +1,4 @@
-"""The `brainlearn` command line: list, run, verify, show, sweep, sweep-report, tasks.
+"""The `brainlearn` command line: list, run, verify, show, sweep, sweep-report, export, tasks.
 
 User errors (unknown names, bad overrides, missing data) print one line and exit with code 2;
 failing claims make `verify` exit with code 1; Ctrl-C exits with 130 and leaves a resumable run.
@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sweep-report", help="aggregate a sweep: CSV and Markdown tables, plots")
     p.add_argument("sweep_dir")
+
+    p = sub.add_parser("export", help="every finished run under a folder as one tidy table (run x metric)")
+    p.add_argument("dir", help="a run, sweep or verify directory, or a root of runs")
+    p.add_argument("--format", default="csv", choices=("csv", "parquet"))
+    p.add_argument("--out", default=None, help="output file (default DIR/results.FORMAT)")
 
     p = sub.add_parser("tasks", help="cognitive tasks (Mod-Cog): list them, or plot example trials")
     tasks = p.add_subparsers(dest="tasks_command", required=True, parser_class=_Parser)
@@ -287,6 +292,14 @@ def cmd_sweep_report(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from brainlearn import results
+
+    path = results.export(args.dir, args.format, args.out)
+    print(f"written: {quoted(path)}")
+    return 0
+
+
 def cmd_tasks(args) -> int:
     from brainlearn.data.cognitive import SUITES, TASKS
 
@@ -304,7 +317,7 @@ def cmd_tasks(args) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "verify": cmd_verify, "show": cmd_show, "sweep": cmd_sweep,
-            "sweep-report": cmd_sweep_report, "tasks": cmd_tasks}
+            "sweep-report": cmd_sweep_report, "export": cmd_export, "tasks": cmd_tasks}
 
 if __name__ == "__main__":
     raise SystemExit(main())
