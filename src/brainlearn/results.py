@@ -88,7 +88,7 @@ def export(path: str | Path, format: str = "csv", out: str | Path | None = None)
             import pyarrow  # noqa: F401
         except ImportError:
             raise ConfigError("parquet export needs pyarrow: pip install 'brainlearn[tables]'") from None
-        for column in frame.columns[frame.dtypes == object]:  # mixed config columns: one type per column
+        for column in [c for c in frame.columns if frame[c].dtype.kind == "O"]:  # mixed config columns: one type
             frame[column] = frame[column].map(lambda v: None if v is None else str(v))
     import io
 
