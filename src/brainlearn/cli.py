@@ -101,7 +101,10 @@ def _add_parallel_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=1,
                    help="processes: points run at once, or a single point's replicates (default 1)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per point (default 1)")
-    p.add_argument("--backend", default="local", choices=("local", "ray"), help="local processes or Ray tasks")
+    p.add_argument("--backend", default="local", choices=("local", "ray", "slurm"),
+                   help="local processes, Ray tasks, or Slurm jobs through submitit")
+    p.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE",
+                   help="a submitit parameter for --backend slurm (repeatable): slurm_partition=gpu, timeout_min=60")
     p.add_argument("--address", default=None, help="Ray cluster address (default: start a local instance)")
 
 
@@ -204,7 +207,7 @@ def cmd_verify(args) -> int:
     result = verify.verify(names, preset=preset, seeds=args.seeds, device=args.device, out=args.out,
                           overrides=args.overrides, quiet=args.quiet, workers=args.workers,
                           threads=args.threads, backend=args.backend, address=args.address,
-                          on_section=lambda s: _print_claims(s["experiment"], s["claims"]))
+                          slurm=_slurm(args.slurm), on_section=lambda s: _print_claims(s["experiment"], s["claims"]))
     if args.record:
         from brainlearn.experiments.claims_table import record
 
@@ -273,7 +276,7 @@ def cmd_sweep(args) -> int:
     sweep_dir, records = sweep.sweep(
         args.name, preset=args.preset, grid=args.grid, seeds=args.seeds, overrides=args.overrides,
         workers=args.workers, threads=args.threads, backend=args.backend, address=args.address,
-        device=args.device, retries=args.retries, out=args.out, quiet=args.quiet)
+        device=args.device, retries=args.retries, out=args.out, quiet=args.quiet, slurm=_slurm(args.slurm))
     failed = [r for r in records if r["state"] != "finished"]
     for r in failed:
         print(f"failed: {r['key']}: {r['error']}")
@@ -281,6 +284,17 @@ def cmd_sweep(args) -> int:
     print(f"{len(records) - len(failed)}/{len(records)} points finished; summary: {quoted(paths[1])}\n"
           f"rerun the same command to retry failed points; sweep directory: {quoted(sweep_dir)}")
     return 0 if not failed else EXIT_FAILED_CLAIMS
+
+
+def _slurm(items: list[str]) -> dict:
+    """--slurm KEY=VALUE items as submitit parameters (integers where they parse as such)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BrainlearnError(f"--slurm {item!r}: expected KEY=VALUE")
+        out[key] = int(value) if value.lstrip("-").isdigit() else value
+    return out
 
 
 def cmd_sweep_report(args) -> int:
