@@ -134,6 +134,7 @@ table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 13px; }
 th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; }
 td.num { font-family: ui-monospace, monospace; white-space: nowrap; }
+td.id { white-space: nowrap; }
 .v { font-weight: bold; white-space: nowrap; padding: 1px 5px; border-radius: 3px; }
 .PASS { background: #d7f0d7; color: #145214; } .FAIL { background: #f7d4d4; color: #8a1010; }
 .XFAIL { background: #f6ead0; color: #6b4d00; } .XPASS { background: #e6dcf5; color: #4b2a80; }
@@ -174,6 +175,9 @@ def _measured(row: dict[str, Any]) -> str:
     return f"{fmt(row.get('measured', float('nan')))}{ci}"
 
 
+CELL_CLASS = {0: " class=id", 3: " class=id", 5: " class=num", 6: " class=num", 7: " class=num"}
+
+
 def _claims_table(entries: list[tuple[int, Entry]]) -> str:
     head = ["experiment", "preset", "source", "claim", "statement", "criterion", "per seed",
             "measured [95% CI]", "verdict"]
@@ -184,8 +188,7 @@ def _claims_table(entries: list[tuple[int, Entry]]) -> str:
             cells = [f'<a href="#e{i}">{_e(e.experiment)}</a>', _e(e.preset), _e(e.kind), _e(r["id"]),
                      _e(r.get("statement", "")), f'<span class="num">{_e(criterion)}</span>',
                      _e(", ".join(fmt(v) for v in r.get("values", []))), _e(_measured(r)), _verdict_cell(r)]
-            rows.append("<tr>" + "".join(f'<td{" class=num" if k in (6, 7) else ""}>{c}</td>'
-                                         for k, c in enumerate(cells)) + "</tr>")
+            rows.append("<tr>" + "".join(f'<td{CELL_CLASS.get(k, "")}>{c}</td>' for k, c in enumerate(cells)) + "</tr>")
     return ("<table><thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr></thead><tbody>\n"
             + "\n".join(rows) + "\n</tbody></table>")
 
@@ -262,11 +265,16 @@ def write_site(runs_dir: str | Path, out: str | Path | None = None) -> tuple[Pat
             f"<p>{len(entries)} judged set{'s' * (len(entries) != 1)} of claims from "
             f"{len({e.experiment for e in entries})} experiment(s); "
             + ", ".join(f'<span class="v {v}">{v}</span> {n}' for v, n in counts.items()) + ".</p>"]
+    names = sorted({e.experiment for e in entries})
+    body.append("<p>Experiments: " + ", ".join(
+        f'<a href="#x-{_e(_slug(n))}">{_e(n)}</a> (' + ", ".join(
+            f"{v} {k}" for v in VERDICTS if (k := sum(_word(r) == v for e in entries if e.experiment == n
+                                                      for r in e.claims))) + ")" for n in names) + ".</p>")
     if problems:
         body.append('<h2>Skipped</h2><ul class="problems">' + "".join(f"<li>{_e(p)}</li>" for p in problems)
                     + "</ul>")
     body += ["<h2>Reproduction table</h2>", _claims_table(numbered), "<h2>Experiments</h2>"]
-    for experiment in sorted({e.experiment for e in entries}):
+    for experiment in names:
         body.append(f"<h2 id=\"x-{_e(_slug(experiment))}\">{_e(experiment)}</h2>")
         body += [_section(i, e, site, _copy_figures(i, e, site)) for i, e in numbered if e.experiment == experiment]
     if unfinished:
