@@ -174,6 +174,8 @@ def test_user_errors(runs, tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError, match="a file"):
         html_report.write_site(runs, tmp_path / "file")
+    with pytest.raises(ConfigError, match="holds the runs folder"):
+        html_report.write_site(runs, runs)
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     with pytest.raises(ConfigError, match="other files"):

@@ -254,6 +254,9 @@ def write_site(runs_dir: str | Path, out: str | Path | None = None) -> tuple[Pat
     index.html and the count of claims per verdict."""
     runs_dir = Path(runs_dir)
     site = Path(out) if out is not None else runs_dir / "report"
+    if runs_dir.resolve().is_relative_to(site.resolve()):
+        raise ConfigError(f"--out {quoted(site)} holds the runs folder {quoted(runs_dir)}; give a folder of its own "
+                          "for the site (default RUNS_DIR/report)")
     entries, unfinished, problems = collect(runs_dir, skip=site)
     if not entries and not unfinished and not problems:
         raise ConfigError(f"found no run or verify directory under {quoted(runs_dir)} "
