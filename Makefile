@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install demo test test-slow lint clean
+.PHONY: install demo test test-slow lint figures clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ test: $(TEST_STAMP)
 test-slow: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m slow
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/test_fuzz.py
+
+# Each experiment's quick-preset figures (seed 0) into docs/figures/<experiment>/, for the docs pages
+# (about 5 minutes of CPU). `make figures NAMES="fa-vs-bp dendritic"` redraws only those.
+NAMES ?=
+figures: $(STAMP)
+	$(BIN)/python -m brainlearn.experiments.figures --out docs/figures $(NAMES)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
