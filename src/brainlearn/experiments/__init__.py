@@ -23,7 +23,8 @@ from brainlearn.experiments.base import Claim, Experiment, Result
 __all__ = ["Claim", "Experiment", "Result", "get", "names", "register"]
 
 _REGISTRY: dict[str, Experiment] = {}
-_FRAMEWORK = {"base", "claims_table", "figures", "html_report", "runner", "sweep", "sweep_report", "verify"}
+_FRAMEWORK = {"base", "claims_table", "figures", "html_report", "runner", "sweep", "sweep_pools", "sweep_report",
+              "verify"}
 _loaded = False
 
 

@@ -14,16 +14,12 @@ Layout::
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
-import os
 import shutil
-import signal
 import time
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,9 +27,9 @@ from typing import Any
 
 from brainlearn import experiments
 from brainlearn.errors import BrainlearnError, ConfigError, quoted
+from brainlearn.experiments.sweep_pools import LocalPool, RayPool, SubmititPool
 from brainlearn.runtime import RunDir, apply_overrides, resolve_device
 from brainlearn.runtime.config import field_types
-from brainlearn.runtime.parallel import process_pool
 from brainlearn.runtime.rundir import atomic_write_json, short_hash
 
 log = logging.getLogger("brainlearn")
@@ -134,122 +130,6 @@ def execute_point(point: Point, path: str, device: str = "cpu", threads: int = 1
     return finished_record(point, path)
 
 
-class _LocalPool:
-    def __init__(self, workers: int, threads: int):
-        self.workers, self.threads = workers, threads
-        self.pool = process_pool(workers, threads)
-
-    def submit(self, *args):
-        return self.pool.submit(execute_point, *args)
-
-    def wait(self, futures):
-        done, _ = wait(futures, return_when=FIRST_COMPLETED)
-        return done
-
-    @staticmethod
-    def result(future):
-        return future.result()
-
-    def restart(self):
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        self.pool = process_pool(self.workers, self.threads)
-
-    def interrupt(self):
-        """Ctrl-C: pass SIGINT on to the workers (a terminal sends it to them too; `kill -INT` does not)."""
-        for process in list(getattr(self.pool, "_processes", {}).values()):  # the executor keeps no public list
-            with contextlib.suppress(ProcessLookupError, OSError):
-                os.kill(process.pid, signal.SIGINT)
-
-    def close(self):
-        self.pool.shutdown(wait=True, cancel_futures=True)
-
-
-class _RayPool:
-    def __init__(self, workers: int, address: str | None, threads: int, gpus: float):
-        try:
-            import ray
-        except ImportError:
-            raise ConfigError("--backend ray needs Ray: pip install 'brainlearn[ray]'") from None
-        self.ray = ray
-        if not ray.is_initialized():
-            kwargs = {"address": address} if address else {"num_cpus": workers * threads}
-            ray.init(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True, **kwargs)
-        self.task = ray.remote(num_cpus=threads, num_gpus=gpus, max_retries=0)(execute_point)
-
-    def submit(self, *args):
-        return self.task.remote(*args)
-
-    def wait(self, futures):
-        done, _ = self.ray.wait(list(futures), num_returns=1)
-        return done
-
-    def result(self, ref):
-        return self.ray.get(ref)
-
-    def restart(self):
-        pass
-
-    def interrupt(self):
-        pass  # Ray cancels a driver's running tasks with KeyboardInterrupt itself
-
-    def close(self):
-        pass
-
-
-class _SubmititPool:
-    """Points as Slurm jobs through submitit (``--backend slurm``). Where no Slurm is found, submitit's
-    AutoExecutor runs the jobs as local processes (its LocalExecutor), which is how the tests run it.
-    `parameters` go to ``executor.update_parameters`` (e.g. ``slurm_partition``, ``timeout_min``,
-    ``gpus_per_node``); each job gets `threads` CPUs."""
-
-    def __init__(self, workers: int, threads: int, folder: Path, parameters: dict[str, Any]):
-        try:
-            import submitit
-        except ImportError:
-            raise ConfigError("--backend slurm needs submitit: pip install 'brainlearn[slurm]'") from None
-        self.executor = submitit.AutoExecutor(folder=folder)
-        try:
-            self.executor.update_parameters(cpus_per_task=threads, **parameters)
-        except (NameError, TypeError, ValueError) as e:  # submitit names the unknown or badly typed parameter
-            raise ConfigError(f"--slurm: {str(e).splitlines()[0]}") from None
-        self.jobs: list = []
-
-    @classmethod
-    def check(cls, threads: int, parameters: dict[str, Any]) -> None:
-        """Validate the parameters before anything is written (the executor is made in a throwaway folder)."""
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as folder:
-            cls(1, threads, Path(folder), parameters)
-
-    def submit(self, *args):
-        job = self.executor.submit(execute_point, *args)
-        self.jobs.append(job)
-        return job
-
-    def wait(self, futures):
-        while True:
-            done = [job for job in futures if job.done()]
-            if done:
-                return done
-            time.sleep(0.2)
-
-    @staticmethod
-    def result(job):
-        return job.result()
-
-    def restart(self):
-        pass
-
-    def interrupt(self):
-        for job in self.jobs:
-            if not job.done():
-                job.cancel(check=False)
-
-    def close(self):
-        pass
-
-
 def check_options(backend: str, workers: int, threads: int, retries: int, device: str,
                   slurm: dict[str, Any] | None = None) -> None:
     """Validate how points are to run, before anything is written."""
@@ -259,7 +139,7 @@ def check_options(backend: str, workers: int, threads: int, retries: int, device
         raise ConfigError(f"need workers >= 1, threads >= 1, retries >= 0; got {workers}, {threads}, {retries}")
     resolve_device(device)
     if backend == "slurm":
-        _SubmititPool.check(threads, slurm or {})
+        SubmititPool.check(threads, slurm or {})
     elif slurm:
         raise ConfigError("--slurm parameters need --backend slurm")
 
@@ -325,11 +205,12 @@ def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int =
                             break
         else:
             if backend == "local":
-                pool = _LocalPool(workers, threads)
+                pool = LocalPool(execute_point, workers, threads)
             elif backend == "ray":
-                pool = _RayPool(workers, address, threads, gpus_per_point)
+                pool = RayPool(execute_point, workers, address, threads, gpus_per_point)
             else:  # job logs beside the points' folder
-                pool = _SubmititPool(workers, threads, Path(paths[0]).parent.parent / "submitit", slurm or {})
+                pool = SubmititPool(execute_point, workers, threads, Path(paths[0]).parent.parent / "submitit",
+                                    slurm or {})
             waiting = deque(todo)  # at most `workers` points are submitted: none sits queued in a worker
             pending: dict[Any, int] = {}
 
