@@ -23,9 +23,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $(STAMP)
 
-# The test suite also exercises the optional Ray backend of sweeps and schedule-free AdamW (pathways).
+# The test suite also exercises the optional Ray and Slurm (submitit) backends of sweeps, schedule-free AdamW
+# (pathways) and the results tables (pandas, pyarrow).
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/pip install -q -e ".[dev,ray,pathways]"
+	$(BIN)/pip install -q -e ".[dev,ray,pathways,tables,slurm]"
 	touch $(TEST_STAMP)
 
 install: $(STAMP)

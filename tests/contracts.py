@@ -22,6 +22,7 @@ import pytest
 import torch
 
 from brainlearn import experiments
+from brainlearn.experiments import Result
 from brainlearn.experiments.runner import make_config, resume_experiment, run_experiment
 from brainlearn.runtime import RunContext
 from brainlearn.runtime.device import placement_observers
@@ -64,10 +65,6 @@ class _ModuleRecorder:
 
 def _records(path):
     return [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
-
-
-def _result(outcome):
-    return json.loads((outcome.run_dir.path / "result.json").read_text())
 
 
 def _assert_same(a, b, message):
@@ -117,5 +114,6 @@ def check_contracts(name: str, overrides: list[str], tmp_path, seed: int = 1, in
     (path,) = (tmp_path / "interrupted" / name).iterdir()
     resumed = resume_experiment(path)
     _assert_same(resumed.result.metrics, reference.result.metrics, f"{name}: metrics differ after resuming")
-    _assert_same(_result(resumed)["arrays"], _result(reference)["arrays"], f"{name}: arrays differ after resuming")
+    _assert_same(Result.load(resumed.run_dir).arrays, Result.load(reference.run_dir).arrays,
+                 f"{name}: arrays differ after resuming")
     assert _records(path) == _records(reference.run_dir.path), f"{name}: metrics.jsonl differs after resuming"

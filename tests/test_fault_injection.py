@@ -1,5 +1,5 @@
 """Fault injection: a run killed hard (SIGKILL) or interrupted (SIGINT) at a random moment, then resumed with
-``brainlearn run --resume``, ends with a result.json and a metrics.jsonl byte for byte equal to an
+``brainlearn run --resume``, ends with a result.json, arrays.npz and metrics.jsonl byte for byte equal to an
 uninterrupted run's. Two experiments in the default suite; every experiment in ``make test-slow``."""
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def kill_and_resume(name: str, sig: signal.Signals, tmp_path, kills: int = 2, se
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     process.wait(timeout=120)
     assert '"finished"' in (path / "status.json").read_text()
-    for file in ("result.json", "metrics.jsonl"):
+    for file in ("result.json", "arrays.npz", "metrics.jsonl"):
         assert (path / file).read_bytes() == (reference / file).read_bytes(), f"{name}: {file} differs"
     return hits
 

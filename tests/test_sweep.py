@@ -148,3 +148,16 @@ def test_ray_backend_gives_the_same_numbers(tmp_runs):
         ray.shutdown()
     assert [r["metrics"] for r in remote] == [r["metrics"] for r in local]
     assert json.loads((tmp_runs / "ray" / "fa-vs-bp").glob("sweep-*/sweep.json").__next__().read_text())["seeds"] == 1
+
+
+def test_slurm_backend_through_submitit_local_executor(tmp_runs):
+    pytest.importorskip("submitit")
+    _, local = sweep.sweep("fa-vs-bp", grid=["lr=0.2,0.5"], overrides=TINY, out=tmp_runs / "local")
+    sweep_dir, jobs = sweep.sweep("fa-vs-bp", grid=["lr=0.2,0.5"], overrides=TINY, workers=2, backend="slurm",
+                                  out=tmp_runs / "slurm", slurm={"timeout_min": 10})
+    assert [r["metrics"] for r in jobs] == [r["metrics"] for r in local]
+    assert (sweep_dir / "submitit").is_dir()  # the jobs' logs, beside the points
+    with pytest.raises(ConfigError, match="--slurm: Unknown executor"):
+        sweep.sweep("fa-vs-bp", grid=["lr=0.3"], overrides=TINY, backend="slurm", workers=2,
+                    out=tmp_runs / "bad", slurm={"no_such_parameter": 1})
+    assert not (tmp_runs / "bad").exists()  # checked before anything was written

@@ -1,4 +1,4 @@
-"""The `brainlearn` command line: list, run, verify, show, sweep, sweep-report, tasks.
+"""The `brainlearn` command line: list, run, verify, show, sweep, sweep-report, export, tasks.
 
 User errors (unknown names, bad overrides, missing data) print one line and exit with code 2;
 failing claims make `verify` exit with code 1; Ctrl-C exits with 130 and leaves a resumable run.
@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep-report", help="aggregate a sweep: CSV and Markdown tables, plots")
     p.add_argument("sweep_dir")
 
+    p = sub.add_parser("export", help="every finished run under a folder as one tidy table (run x metric)")
+    p.add_argument("dir", help="a run, sweep or verify directory, or a root of runs")
+    p.add_argument("--format", default="csv", choices=("csv", "parquet"))
+    p.add_argument("--out", default=None, help="output file (default DIR/results.FORMAT)")
+
     p = sub.add_parser("tasks", help="cognitive tasks (Mod-Cog): list them, or plot example trials")
     tasks = p.add_subparsers(dest="tasks_command", required=True, parser_class=_Parser)
     tasks.add_parser("list", help="list the 82 Mod-Cog tasks and the suites")
@@ -98,7 +103,10 @@ def _add_parallel_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=1,
                    help="processes: points run at once, or a single point's replicates (default 1)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per point (default 1)")
-    p.add_argument("--backend", default="local", choices=("local", "ray"), help="local processes or Ray tasks")
+    p.add_argument("--backend", default="local", choices=("local", "ray", "slurm"),
+                   help="local processes, Ray tasks, or Slurm jobs through submitit")
+    p.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE",
+                   help="a submitit parameter for --backend slurm (repeatable): slurm_partition=gpu, timeout_min=60")
     p.add_argument("--address", default=None, help="Ray cluster address (default: start a local instance)")
 
 
@@ -201,7 +209,7 @@ def cmd_verify(args) -> int:
     result = verify.verify(names, preset=preset, seeds=args.seeds, device=args.device, out=args.out,
                           overrides=args.overrides, quiet=args.quiet, workers=args.workers,
                           threads=args.threads, backend=args.backend, address=args.address,
-                          on_section=lambda s: _print_claims(s["experiment"], s["claims"]))
+                          slurm=_slurm(args.slurm), on_section=lambda s: _print_claims(s["experiment"], s["claims"]))
     if args.record:
         from brainlearn.experiments.claims_table import record
 
@@ -270,7 +278,7 @@ def cmd_sweep(args) -> int:
     sweep_dir, records = sweep.sweep(
         args.name, preset=args.preset, grid=args.grid, seeds=args.seeds, overrides=args.overrides,
         workers=args.workers, threads=args.threads, backend=args.backend, address=args.address,
-        device=args.device, retries=args.retries, out=args.out, quiet=args.quiet)
+        device=args.device, retries=args.retries, out=args.out, quiet=args.quiet, slurm=_slurm(args.slurm))
     failed = [r for r in records if r["state"] != "finished"]
     for r in failed:
         print(f"failed: {r['key']}: {r['error']}")
@@ -280,12 +288,31 @@ def cmd_sweep(args) -> int:
     return 0 if not failed else EXIT_FAILED_CLAIMS
 
 
+def _slurm(items: list[str]) -> dict:
+    """--slurm KEY=VALUE items as submitit parameters (integers where they parse as such)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BrainlearnError(f"--slurm {item!r}: expected KEY=VALUE")
+        out[key] = int(value) if value.lstrip("-").isdigit() else value
+    return out
+
+
 def cmd_sweep_report(args) -> int:
     from brainlearn.experiments import sweep_report
 
     paths = sweep_report.write_report(args.sweep_dir)
     print(paths[1].read_text())
     print(f"written: {', '.join(quoted(p) for p in paths[:2])} and {len(paths) - 2} figures")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from brainlearn import results
+
+    path = results.export(args.dir, args.format, args.out)
+    print(f"written: {quoted(path)}")
     return 0
 
 
@@ -306,7 +333,7 @@ def cmd_tasks(args) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "verify": cmd_verify, "show": cmd_show, "sweep": cmd_sweep,
-            "sweep-report": cmd_sweep_report, "tasks": cmd_tasks}
+            "sweep-report": cmd_sweep_report, "export": cmd_export, "tasks": cmd_tasks}
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -184,14 +184,21 @@ class Result:
     metrics: dict[str, float] = field(default_factory=dict)
     arrays: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"metrics": {k: float(v) for k, v in self.metrics.items()},
-                "arrays": {k: np.asarray(v).tolist() for k, v in self.arrays.items()}}
+    def save(self, run_dir) -> None:
+        """Write arrays.npz (the arrays, with their names, shapes and dtypes) and then result.json (the metrics
+        and each array's shape and dtype); result.json, written last, marks the result complete."""
+        specs = run_dir.save_arrays(self.arrays)
+        run_dir.write_json("result.json", {"metrics": {k: float(v) for k, v in self.metrics.items()},
+                                           "arrays": specs})
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Result:
-        return cls(metrics=dict(data.get("metrics", {})),
-                   arrays={k: np.asarray(v) for k, v in data.get("arrays", {}).items()})
+    def load(cls, run_dir) -> Result:
+        """The result of a finished run directory, arrays included (also from directories written before
+        arrays moved to arrays.npz, whose result.json holds them as nested lists)."""
+        data = run_dir.result()
+        if data is None:
+            raise ConfigError(f"{run_dir.path} has no result yet (state: {run_dir.status.get('state')})")
+        return cls(metrics=dict(data["metrics"]), arrays=run_dir.load_arrays(data.get("arrays", {})))
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,7 @@ def _run_and_record(exp, config, seed, device, run_dir, quiet, figures, resume, 
                                        "figures": paths}], run_dir.path)
             atomic_write_bytes(run_dir.path / "report.md", report.encode())
             run_dir.write_json("claims.json", claims)
-            run_dir.write_json("result.json", result.to_dict())  # a function of (config, seed) alone: no timing
+            result.save(run_dir)  # a function of (config, seed) alone: no timing; result.json written last
             run_dir.set_status("finished", seconds=round(seconds, 3))
     except KeyboardInterrupt:
         if run_dir is None:

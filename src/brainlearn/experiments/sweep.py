@@ -37,7 +37,7 @@ from brainlearn.runtime.parallel import process_pool
 from brainlearn.runtime.rundir import atomic_write_json, short_hash
 
 log = logging.getLogger("brainlearn")
-BACKENDS = ("local", "ray")
+BACKENDS = ("local", "ray", "slurm")
 
 
 @dataclass(frozen=True)
@@ -196,18 +196,78 @@ class _RayPool:
         pass
 
 
-def check_options(backend: str, workers: int, threads: int, retries: int, device: str) -> None:
+class _SubmititPool:
+    """Points as Slurm jobs through submitit (``--backend slurm``). Where no Slurm is found, submitit's
+    AutoExecutor runs the jobs as local processes (its LocalExecutor), which is how the tests run it.
+    `parameters` go to ``executor.update_parameters`` (e.g. ``slurm_partition``, ``timeout_min``,
+    ``gpus_per_node``); each job gets `threads` CPUs."""
+
+    def __init__(self, workers: int, threads: int, folder: Path, parameters: dict[str, Any]):
+        try:
+            import submitit
+        except ImportError:
+            raise ConfigError("--backend slurm needs submitit: pip install 'brainlearn[slurm]'") from None
+        self.executor = submitit.AutoExecutor(folder=folder)
+        try:
+            self.executor.update_parameters(cpus_per_task=threads, **parameters)
+        except (NameError, TypeError, ValueError) as e:  # submitit names the unknown or badly typed parameter
+            raise ConfigError(f"--slurm: {str(e).splitlines()[0]}") from None
+        self.jobs: list = []
+
+    @classmethod
+    def check(cls, threads: int, parameters: dict[str, Any]) -> None:
+        """Validate the parameters before anything is written (the executor is made in a throwaway folder)."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            cls(1, threads, Path(folder), parameters)
+
+    def submit(self, *args):
+        job = self.executor.submit(execute_point, *args)
+        self.jobs.append(job)
+        return job
+
+    def wait(self, futures):
+        while True:
+            done = [job for job in futures if job.done()]
+            if done:
+                return done
+            time.sleep(0.2)
+
+    @staticmethod
+    def result(job):
+        return job.result()
+
+    def restart(self):
+        pass
+
+    def interrupt(self):
+        for job in self.jobs:
+            if not job.done():
+                job.cancel(check=False)
+
+    def close(self):
+        pass
+
+
+def check_options(backend: str, workers: int, threads: int, retries: int, device: str,
+                  slurm: dict[str, Any] | None = None) -> None:
     """Validate how points are to run, before anything is written."""
     if backend not in BACKENDS:
         raise ConfigError(f"--backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if workers < 1 or threads < 1 or retries < 0:
         raise ConfigError(f"need workers >= 1, threads >= 1, retries >= 0; got {workers}, {threads}, {retries}")
     resolve_device(device)
+    if backend == "slurm":
+        _SubmititPool.check(threads, slurm or {})
+    elif slurm:
+        raise ConfigError("--slurm parameters need --backend slurm")
 
 
 def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int = 1, threads: int = 1,
                backend: str = "local", address: str | None = None, device: str = "cpu", retries: int = 1,
-               gpus_per_point: float = 0.0, quiet: bool = True, on_result=None) -> list[dict[str, Any]]:
+               gpus_per_point: float = 0.0, quiet: bool = True, on_result=None,
+               slurm: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Run every point into its path; finished points are skipped, interrupted ones resumed.
 
     A point that raises is retried up to `retries` times; a crashed worker process is replaced.
@@ -215,7 +275,7 @@ def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int =
     point's replicates may use the `workers` processes instead. Returns one
     record per point, in order: {"key", "state": finished|failed, "metrics", "claims", "error"}.
     """
-    check_options(backend, workers, threads, retries, device)
+    check_options(backend, workers, threads, retries, device, slurm)
     from tqdm.auto import tqdm
 
     records: dict[int, dict[str, Any]] = {}
@@ -264,8 +324,12 @@ def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int =
                         if not failed(i, e):
                             break
         else:
-            pool = (_LocalPool(workers, threads) if backend == "local"
-                    else _RayPool(workers, address, threads, gpus_per_point))
+            if backend == "local":
+                pool = _LocalPool(workers, threads)
+            elif backend == "ray":
+                pool = _RayPool(workers, address, threads, gpus_per_point)
+            else:  # job logs beside the points' folder
+                pool = _SubmititPool(workers, threads, Path(paths[0]).parent.parent / "submitit", slurm or {})
             waiting = deque(todo)  # at most `workers` points are submitted: none sits queued in a worker
             pending: dict[Any, int] = {}
 
@@ -305,12 +369,12 @@ def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int =
 def sweep(experiment: str, *, preset: str = "quick", grid: Sequence[str] = (), seeds: int = 1,
           overrides: Sequence[str] = (), workers: int = 1, threads: int = 1, backend: str = "local",
           address: str | None = None, device: str = "cpu", retries: int = 1, out: str | Path = "runs",
-          quiet: bool = True) -> tuple[Path, list[dict[str, Any]]]:
+          quiet: bool = True, slurm: dict[str, Any] | None = None) -> tuple[Path, list[dict[str, Any]]]:
     """Run a sweep (see module docstring); returns the sweep directory and one record per point.
 
     The directory is named by a hash of the spec, so the same command finds its earlier points.
     """
-    check_options(backend, workers, threads, retries, device)
+    check_options(backend, workers, threads, retries, device, slurm)
     axes = parse_grid(experiment, preset, grid, overrides)
     points = expand(experiment, preset, axes, seeds, overrides)
     spec = {"experiment": experiment, "preset": preset, "grid": axes, "seeds": seeds,
@@ -326,6 +390,6 @@ def sweep(experiment: str, *, preset: str = "quick", grid: Sequence[str] = (), s
     t0 = time.perf_counter()
     records = run_points(points, paths, workers=workers, threads=threads, backend=backend, address=address,
                          device=device, retries=retries, gpus_per_point=1.0 if device.startswith("cuda") else 0.0,
-                         quiet=quiet)
+                         quiet=quiet, slurm=slurm)
     log.info("sweep finished in %.1f s: %s", time.perf_counter() - t0, sweep_dir)
     return sweep_dir, records

@@ -31,7 +31,7 @@ class Verification:
 def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: str = "cpu",
            out: str | Path | None = "runs", overrides: list[str] | tuple = (), quiet: bool = True,
            workers: int = 1, threads: int = 1, backend: str = "local", address: str | None = None,
-           on_section=None) -> Verification:
+           on_section=None, slurm: dict | None = None) -> Verification:
     """Run each experiment over `seeds` seeds (0..seeds-1) and judge its claims over them.
 
     Seeds run as sweep points (see :mod:`brainlearn.experiments.sweep`), `workers` at a time, each in a
@@ -42,7 +42,7 @@ def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: s
     """
     if seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
-    sweep.check_options(backend, workers, threads, 0, device)
+    sweep.check_options(backend, workers, threads, 0, device, slurm)
     exps = [experiments.get(n) for n in names]
     configs = [make_config(e, preset, overrides) for e in exps]  # validate everything before running
     stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{short_hash([names, preset, seeds, time.time_ns()])}"
@@ -57,7 +57,7 @@ def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: s
             points = sweep.expand(exp.name, preset, {}, seeds, tuple(overrides))
             runs = [Path(out) / exp.name / f"{stamp}-seed{p.seed}" for p in points]
             records = sweep.run_points(points, runs, workers=workers, threads=threads, backend=backend,
-                                       address=address, device=device, quiet=quiet)
+                                       address=address, device=device, quiet=quiet, slurm=slurm)
             for p, r in zip(points, records):
                 if r["state"] != "finished":
                     raise (BrainlearnError if r.get("user_error") else RuntimeError)(

@@ -6,7 +6,8 @@ Layout::
         config.json      experiment, preset, seed, device and the full config
         status.json      running | interrupted | failed | finished
         metrics.jsonl    one JSON record per logged step, streamed during training
-        result.json      scalar metrics and arrays of the finished run
+        result.json      scalar metrics of the finished run, and each array's shape and dtype
+        arrays.npz       its arrays (curves, matrices), by name
         claims.json      each claim with its measured value and verdict
         report.md        the claims table and figures
         figures/*.png
@@ -16,13 +17,16 @@ Layout::
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from brainlearn.errors import ConfigError, quoted
@@ -140,6 +144,39 @@ class RunDir:
         if result is not None and not isinstance(result.get("metrics"), dict):
             raise ConfigError(f"{quoted(self.path / 'result.json')} is malformed: no metrics mapping")
         return result
+
+    def save_arrays(self, arrays: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Write `arrays` to arrays.npz atomically and deterministically (the same arrays give the same bytes);
+        returns each array's shape and dtype, for result.json."""
+        arrays = {name: np.asarray(value) for name, value in arrays.items()}
+        for name, a in arrays.items():
+            if a.dtype == object:
+                raise ConfigError(f"result array {name!r} is ragged or holds objects; store rectangular arrays")
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, a in arrays.items():
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with archive.open(info, "w", force_zip64=True) as f:
+                    np.lib.format.write_array(f, a, allow_pickle=False)
+        atomic_write_bytes(self.path / "arrays.npz", buf.getvalue())
+        return {name: {"shape": list(a.shape), "dtype": a.dtype.str} for name, a in arrays.items()}
+
+    def load_arrays(self, specs: dict[str, Any]) -> dict[str, np.ndarray]:
+        """The arrays result.json lists: from arrays.npz, checked against their recorded shapes and dtypes; or,
+        in directories from before arrays.npz, the nested lists result.json itself holds."""
+        if not specs or not all(isinstance(v, dict) and "shape" in v for v in specs.values()):
+            return {name: np.asarray(value) for name, value in specs.items()}  # the older layout
+        path = self.path / "arrays.npz"
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in specs}
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+            raise ConfigError(f"{quoted(path)} is missing or corrupt ({type(e).__name__}: {e})") from None
+        for name, spec in specs.items():
+            if list(arrays[name].shape) != list(spec["shape"]) or arrays[name].dtype.str != spec.get("dtype"):
+                raise ConfigError(f"{quoted(path)}: array {name!r} does not match result.json's record")
+        return arrays
 
     def claims(self) -> list[dict[str, Any]] | None:
         """claims.json (None if absent), checked to be a list of evaluated claims."""
