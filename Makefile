@@ -15,7 +15,7 @@ TEST_STAMP := $(VENV)/.installed-test
 DOCS_STAMP := $(VENV)/.installed-docs
 RELEASE_STAMP := $(VENV)/.installed-release
 
-.PHONY: install demo test test-slow lint docs dist clean
+.PHONY: install demo test test-slow lint figures docs dist clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ test: $(TEST_STAMP)
 test-slow: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m slow
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/test_fuzz.py
+
+# Each experiment's quick-preset figures (seed 0) into docs/figures/<experiment>/, for the docs pages
+# (about 5 minutes of CPU). `make figures NAMES="fa-vs-bp dendritic"` redraws only those.
+NAMES ?=
+figures: $(STAMP)
+	$(BIN)/python -m brainlearn.experiments.figures --out docs/figures $(NAMES)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

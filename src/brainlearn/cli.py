@@ -1,4 +1,4 @@
-"""The `brainlearn` command line: list, run, verify, show, sweep, sweep-report, export, tasks.
+"""The `brainlearn` command line: list, run, verify, show, sweep, sweep-report, export, report, tasks.
 
 User errors (unknown names, bad overrides, missing data) print one line and exit with code 2;
 failing claims make `verify` exit with code 1; Ctrl-C exits with 130 and leaves a resumable run.
@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", help="a run, sweep or verify directory, or a root of runs")
     p.add_argument("--format", default="csv", choices=("csv", "parquet"))
     p.add_argument("--out", default=None, help="output file (default DIR/results.FORMAT)")
+
+    p = sub.add_parser("report", help="write a static HTML site of the claims, figures and runs under a folder")
+    p.add_argument("runs_dir", help="folder of run and verify directories (e.g. runs)")
+    p.add_argument("--out", default=None, help="folder for the site (default RUNS_DIR/report)")
 
     p = sub.add_parser("tasks", help="cognitive tasks (Mod-Cog): list them, or plot example trials")
     tasks = p.add_subparsers(dest="tasks_command", required=True, parser_class=_Parser)
@@ -316,6 +320,14 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from brainlearn.experiments import html_report
+
+    index, counts = html_report.write_site(args.runs_dir, args.out)
+    print(f"claims: {', '.join(f'{n} {v}' for v, n in counts.items())}\nwritten: {quoted(index)}")
+    return 0
+
+
 def cmd_tasks(args) -> int:
     from brainlearn.data.cognitive import SUITES, TASKS
 
@@ -333,7 +345,7 @@ def cmd_tasks(args) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "verify": cmd_verify, "show": cmd_show, "sweep": cmd_sweep,
-            "sweep-report": cmd_sweep_report, "export": cmd_export, "tasks": cmd_tasks}
+            "sweep-report": cmd_sweep_report, "export": cmd_export, "report": cmd_report, "tasks": cmd_tasks}
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -2,8 +2,8 @@
 
 Each paper has a package here (``experiments/<paper>/``) with one module per experiment, which registers
 it with :func:`register` at import time; :func:`get` and :func:`names` import them on first use. The
-machinery beside them (``base``, ``claims_table``, ``runner``, ``sweep``, ``sweep_report``, ``verify``)
-defines no experiment.
+machinery beside them (``base``, ``claims_table``, ``figures``, ``html_report``, ``runner``, ``sweep``,
+``sweep_report``, ``verify``) defines no experiment.
 
 Experiments outside brainlearn: a package can declare modules in the ``brainlearn.experiments`` entry-point
 group, or a user can name modules in ``$BRAINLEARN_PLUGINS`` (comma-separated); they are imported with the
@@ -23,7 +23,7 @@ from brainlearn.experiments.base import Claim, Experiment, Result
 __all__ = ["Claim", "Experiment", "Result", "get", "names", "register"]
 
 _REGISTRY: dict[str, Experiment] = {}
-_FRAMEWORK = {"base", "claims_table", "runner", "sweep", "sweep_report", "verify"}
+_FRAMEWORK = {"base", "claims_table", "figures", "html_report", "runner", "sweep", "sweep_report", "verify"}
 _loaded = False
 
 

@@ -1,0 +1,307 @@
+"""`brainlearn report` (the HTML site of a runs folder) and the docs figures (`make figures`).
+
+The site is built from a real `verify` over three seeds and a real `run` of a toy experiment whose claims
+take every verdict and whose texts carry HTML, plus hand-written records (hostile names, a malformed
+file, an unfinished run). A headless Chromium (skipped where none is installed) renders it: no console
+message, every image a file, a screenshot that is not blank.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote
+
+import numpy as np
+import pytest
+
+from brainlearn import experiments, plotting
+from brainlearn.cli import main
+from brainlearn.errors import ConfigError
+from brainlearn.experiments import Claim, Experiment, Result, figures, html_report
+from brainlearn.experiments.base import Revision
+from brainlearn.experiments.runner import run_experiment
+from brainlearn.experiments.verify import verify
+from brainlearn.runtime import Config, RunDir, param
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+HOSTILE = "<script>alert('x')</script> & \"quoted\""
+
+
+@dataclass(frozen=True)
+class ToyConfig(Config):
+    value: float = param(1.0)
+
+
+def _run(config, seed, ctx):
+    return Result({"value": config.value + seed}, {"curve": [seed, seed + 1.0, 4.0]})
+
+
+def _plot(result, config):
+    fig, (ax,) = plotting.figure(1)
+    ax.plot(result.arrays["curve"])
+    return {"curve <&> #1": fig}
+
+
+def _claims(config):
+    note = "docs/experiments/toy.md#gap"
+    return [Claim("passes", "0000.00000", f"value is positive {HOSTILE}", "value", ">=", 0, aggregate="median",
+                  how="the value <b>", reason="because & so",
+                  history=(Revision("2026-12-01", ">=", 5.0, "mean", "1, 2, 3 <i>", "owner's rule"),)),
+            Claim("fails", "0000.00000", "value is huge", "value", ">", 100),
+            Claim("known-gap", "0000.00000", "known to fail", "value", ">", 100, expected="fail", note=note),
+            Claim("stale-gap", "0000.00000", "known to fail, passes", "value", ">=", 0, expected="fail", note=note),
+            Claim("reported", "0000.00000", "a missing metric", "absent", ">=", 0, gated=False)]
+
+
+TOY = Experiment("html-toy", "0000.00000", "a toy for the report", {"quick": ToyConfig(), "full": ToyConfig()},
+                 _run, _claims, plot=_plot)
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    """A runs folder: a verify over 3 seeds, a lone run, a hostile verify record, an unfinished run and a
+    malformed claims.json."""
+    experiments.names()  # load the registry first, so the toy is removed again after the test
+    monkeypatch.setitem(experiments._REGISTRY, TOY.name, TOY)
+    root = tmp_path / "runs"
+    verify([TOY.name], seeds=3, out=root)
+    run_experiment(TOY.name, seed=7, out=root)
+    evil = root / "verify" / "evil"
+    evil.mkdir(parents=True)
+    (evil / "claims.json").write_text(json.dumps([{"experiment": "<img src=x onerror=alert(1)>", "paper": "<p>",
+                                                   "claims": [{"id": "</td></table>", "statement": HOSTILE,
+                                                               "measured": 1.0, "values": [1.0], "verdict": "PASS"}]}]))
+    RunDir.create(root, TOY.name, {"experiment": TOY.name, "seed": 1}, root / TOY.name / "unfinished")
+    broken = root / TOY.name / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text(json.dumps({"experiment": TOY.name}))
+    (broken / "claims.json").write_text("{not json")
+    return root
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _parse(page: str) -> _Tags:
+    parser = _Tags()
+    parser.feed(page)
+    return parser
+
+
+def _links(tags: _Tags, kind: str, attr: str) -> list[str]:
+    return [a[attr] for t, a in tags.tags if t == kind and attr in a]
+
+
+def test_site_holds_every_claim_with_its_seeds_interval_and_verdict(runs, tmp_path):
+    index, counts = html_report.write_site(runs, tmp_path / "site")
+    page = index.read_text()
+    text = " ".join(_parse(page).text)
+    verified = json.loads(next((runs / "verify").glob("2*/claims.json")).read_text())[0]["claims"]
+    assert [c["verdict"] for c in verified] == ["PASS", "FAIL", "XFAIL", "XPASS", "FAIL"]
+    for c in verified:
+        assert c["id"] in text and ", ".join(f"{v:.4g}" for v in c["values"]) in text
+    lo, hi = verified[0]["interval"]
+    assert f"{verified[0]['measured']:.4g} [{lo:.4g}, {hi:.4g}]" in text
+    assert "median >= 0" in text and "XPASS (expected to fail: update its docs)" in text
+    assert "fail (not gated)" in text and "docs/experiments/toy.md#gap" in text and "Revised 2026-12-01" in text
+    # the verify's 3 seeds, the lone run (seed 7) and the hostile record; the verify's own runs are not repeated
+    assert counts == {"PASS": 1 + 1 + 1, "FAIL": 2 + 2, "XFAIL": 1 + 1, "XPASS": 1 + 1}
+    assert "seed 7" in text and text.count("seed 0 (") == 0
+    assert "unfinished" in text and "broken" in text and "is not a readable JSON file" in text
+
+
+def test_every_text_is_escaped(runs, tmp_path):
+    page = html_report.write_site(runs, tmp_path / "site")[0].read_text()
+    tags = _parse(page).tags
+    assert not any(t == "script" or any(k.startswith("on") for k in a) for t, a in tags)
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;quoted&quot;" in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page and "&lt;/td&gt;&lt;/table&gt;" in page
+    assert sum(t == "img" for t, _ in tags) == 2 + 1  # the verify's claims plot and seed-0 figure, the run's figure
+
+
+def test_site_is_self_contained_with_relative_links(runs, tmp_path):
+    site = tmp_path / "site"
+    index, _ = html_report.write_site(runs, site)
+    tags = _parse(index.read_text())
+    srcs, hrefs = _links(tags, "img", "src"), _links(tags, "a", "href")
+    assert srcs and hrefs
+    for link in srcs + hrefs + _links(tags, "link", "href") + _links(tags, "script", "src"):
+        assert not re.match(r"^[a-z]+:|^/", link), link  # no scheme, no absolute path: nothing from elsewhere
+    for src in srcs:
+        assert (site / unquote(src)).resolve().is_relative_to(site.resolve())
+        assert (site / unquote(src)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    run_links = [h for h in hrefs if not h.startswith("#")]
+    assert all((site / unquote(h)).is_dir() for h in run_links)
+    linked = {Path(unquote(h)).name for h in run_links}  # every verify and run directory, the broken one aside
+    assert linked == {p.name for p in [*(runs / "verify").iterdir(), *(runs / TOY.name).iterdir()]} - {"broken"}
+    # moved together with the runs, the site still finds everything
+    moved = tmp_path / "moved"
+    shutil.copytree(tmp_path, moved, ignore=shutil.ignore_patterns("moved"))
+    assert all((moved / "site" / unquote(s)).is_file() for s in srcs)
+
+
+def test_default_out_is_inside_the_runs_folder_and_rewrites_itself(runs, capsys):
+    assert main(["report", str(runs)]) == 0
+    assert "written:" in capsys.readouterr().out
+    first = (runs / "report" / "index.html").read_text()
+    assert main(["report", str(runs)]) == 0  # its own site is not read as runs, and may be rewritten
+    assert (runs / "report" / "index.html").read_text() == first
+
+
+def test_user_errors(runs, tmp_path, capsys):
+    with pytest.raises(ConfigError, match="not a directory"):
+        html_report.write_site(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="found no run or verify directory"):
+        html_report.write_site(tmp_path / "empty")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="a file"):
+        html_report.write_site(runs, tmp_path / "file")
+    with pytest.raises(ConfigError, match="holds the runs folder"):
+        html_report.write_site(runs, runs)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match="other files"):
+        html_report.write_site(runs, tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err.startswith("brainlearn: error: expected a folder of runs")
+
+
+def test_malformed_records_are_skipped_with_a_reason(tmp_path):
+    root = tmp_path / "runs"
+    for name, data in {"a": [{"experiment": "x", "claims": [{"id": "c", "values": ["one"]}]}], "b": {"x": 1},
+                       "c": [{"experiment": "x", "claims": [{"id": "c", "interval": [1]}]}]}.items():
+        (root / "verify" / name).mkdir(parents=True)
+        (root / "verify" / name / "claims.json").write_text(json.dumps(data))
+    entries, unfinished, problems = html_report.collect(root)
+    assert not entries and not unfinished and len(problems) == 3
+    page = html_report.write_site(root, tmp_path / "site")[0].read_text()
+    assert page.count('<li>') == 3 and "malformed" in page and "experiment sections" in page
+
+
+# -- a real browser --------------------------------------------------------------------------------------
+
+CHROMIUM = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+
+
+def _chromium(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
+                           "--enable-logging=stderr", "--v=0", *args], capture_output=True, text=True, timeout=120)
+
+
+def _console(stderr: str) -> list[str]:
+    """Console messages (any level: the site runs no script) and uncaught errors in Chromium's log."""
+    return [line for line in stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (Debian: apt-get install chromium)")
+def test_site_renders_in_headless_chromium(runs, tmp_path):
+    import matplotlib.image
+
+    index, _ = html_report.write_site(runs, tmp_path / "site")
+    url = index.resolve().as_uri()
+    shot = tmp_path / "shot.png"
+    proc = _chromium(f"--screenshot={shot}", "--window-size=1200,2000", url)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not _console(proc.stderr), _console(proc.stderr)
+    pixels = matplotlib.image.imread(shot)[..., :3]
+    assert pixels.shape[:2] == (2000, 1200)
+    assert pixels.std() > 0.05 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50  # text, tables, colours
+    dom = _chromium("--dump-dom", url)
+    tags = _parse(dom.stdout)
+    srcs = _links(tags, "img", "src")
+    assert len(srcs) == 3 and not _console(dom.stderr)
+    assert all((index.parent / unquote(s)).is_file() for s in srcs)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (Debian: apt-get install chromium)")
+def test_the_console_check_sees_a_script_error(tmp_path):
+    """The negative control: the log scan above does catch a page's console error."""
+    page = tmp_path / "bad.html"
+    page.write_text("<!DOCTYPE html><html><body><script>undefined_function();</script></body></html>")
+    assert any("Uncaught ReferenceError" in line for line in _console(_chromium("--dump-dom", page.as_uri()).stderr))
+
+
+# -- the docs' figures -----------------------------------------------------------------------------------
+
+PAGES = sorted((DOCS / "experiments").glob("*.md"))
+IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def _embedded() -> dict[Path, list[Path]]:
+    return {p: [(p.parent / unquote(m)).resolve() for m in IMAGE.findall(p.read_text())] for p in PAGES}
+
+
+def test_every_figure_a_docs_page_names_exists():
+    missing = [f"{p.name}: {f}" for p, figs in _embedded().items() for f in figs if not f.is_file()]
+    assert not missing, missing
+
+
+def test_every_experiment_has_its_figures_embedded_next_to_its_claims():
+    embedded = {f for figs in _embedded().values() for f in figs}
+    for name in experiments.names():
+        rendered = {f.resolve() for f in (DOCS / "figures" / name).glob("*.png")}
+        assert rendered, f"no figures for {name}: run `make figures`"
+        assert (DOCS / "figures" / name / figures.CLAIMS_FIGURE).resolve() in rendered
+        assert rendered <= embedded, f"{name}: not embedded in docs/experiments: {sorted(rendered - embedded)}"
+    for page, figs in _embedded().items():
+        if figs:
+            assert re.search(r"^#+ .*[Cc]laims", page.read_text(), re.M), f"{page.name} embeds figures, no claims"
+
+
+def test_docs_figures_stay_small_and_belong_to_experiments():
+    dirs = [d for d in (DOCS / "figures").iterdir() if d.is_dir() and d.name != "tasks"]
+    assert {d.name for d in dirs} <= set(experiments.names())
+    assert sum(f.stat().st_size for d in dirs for f in d.glob("*.png")) < 5 * 2**20
+
+
+def test_figures_script_renders_a_quick_run(tmp_path, monkeypatch, capsys):
+    experiments.names()
+    monkeypatch.setitem(experiments._REGISTRY, TOY.name, TOY)
+    dest = tmp_path / "figs" / TOY.name
+    dest.mkdir(parents=True)
+    (dest / "stale.png").write_bytes(b"old")
+    assert figures.main([TOY.name, "--out", str(tmp_path / "figs")]) == 0
+    assert sorted(p.name for p in dest.iterdir()) == ["claims.png", "curve <&> #1.png"]
+    assert "html-toy:passes" in capsys.readouterr().out
+    assert figures.main(["no-such-experiment", "--out", str(tmp_path / "figs")]) == 2
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    kept = "".join(ch for ch in heading.lower() if ch.isalnum() or ch in " -_")
+    return kept.replace(" ", "-")
+
+
+def test_every_docs_link_of_the_experiment_pages_resolves():
+    broken = []
+    for page in PAGES:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"^[a-z]+:", target):
+                continue
+            path, _, anchor = unquote(target).partition("#")
+            dest = (page.parent / path).resolve() if path else page
+            if not dest.exists():
+                broken.append(f"{page.name}: {target}")
+            elif anchor and dest.suffix == ".md" and anchor not in {
+                    _slug(line.lstrip("#").strip()) for line in dest.read_text().splitlines() if line.startswith("#")}:
+                broken.append(f"{page.name}: {target} (no such heading)")
+    assert not broken, broken
