@@ -12,8 +12,10 @@ TORCH_INDEX ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+DOCS_STAMP := $(VENV)/.installed-docs
+RELEASE_STAMP := $(VENV)/.installed-release
 
-.PHONY: install demo test test-slow lint figures clean
+.PHONY: install demo test test-slow lint figures docs dist clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,5 +51,24 @@ figures: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e ".[dev,docs]"
+	touch $(DOCS_STAMP)
+
+$(RELEASE_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e ".[dev,release]"
+	touch $(RELEASE_STAMP)
+
+# The documentation site in site/ (API pages from the docstrings); any warning fails the build.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# The wheel and sdist in dist/, checked by twine, then the wheel installed into a fresh venv and run.
+dist: $(RELEASE_STAMP)
+	rm -rf dist build
+	$(BIN)/python -m build --quiet --outdir dist .
+	$(BIN)/twine check --strict dist/*
+	PYTHON="$(PYTHON)" TORCH="$(TORCH)" TORCH_INDEX="$(TORCH_INDEX)" .ci/wheel-smoke
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache site dist build

@@ -11,6 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
+from brainlearn import __version__
 from brainlearn.errors import BrainlearnError, Interrupted, quoted
 
 EXIT_USAGE, EXIT_FAILED_CLAIMS, EXIT_INTERRUPTED = 2, 1, 130
@@ -33,6 +34,7 @@ def _add_run_options(p: argparse.ArgumentParser, preset: bool = True) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="brainlearn", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"brainlearn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("list", help="list experiments with their presets and claims, or one's config fields")
