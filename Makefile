@@ -24,9 +24,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The test suite also exercises the optional Ray and Slurm (submitit) backends of sweeps, schedule-free AdamW
-# (pathways) and the results tables (pandas, pyarrow).
+# (pathways), the results tables (pandas, pyarrow) and the gymnasium environments.
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/pip install -q -e ".[dev,ray,pathways,tables,slurm]"
+	$(BIN)/pip install -q -e ".[dev,ray,pathways,tables,slurm,gym]"
 	touch $(TEST_STAMP)
 
 install: $(STAMP)
