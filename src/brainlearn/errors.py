@@ -17,6 +17,21 @@ class ShapeError(BrainlearnError, ValueError):
     """A tensor passed to a public function has the wrong shape or contains NaNs."""
 
 
+def __getattr__(name: str):
+    """``NotFittedError``: a :class:`ConfigError` that is also scikit-learn's ``NotFittedError``, raised when a
+    fitted-state method (a similarity metric's ``score``/``transform``) is called before ``fit``. It is built on
+    first use so that importing this module (every CLI call does) does not import scikit-learn."""
+    if name != "NotFittedError":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
+    class NotFittedError(ConfigError, SklearnNotFittedError):
+        """A method that needs a fitted object was called before ``fit``."""
+
+    NotFittedError.__module__, NotFittedError.__qualname__ = __name__, "NotFittedError"
+    return globals().setdefault("NotFittedError", NotFittedError)  # the first one built wins, even under threads
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C during a run; `resume` is the command that continues it, from its last checkpoint if
     `checkpoint` (else from the beginning: nothing was saved yet)."""

@@ -1,8 +1,9 @@
 """Representational and dynamical similarity metrics: CKA, Procrustes, DSA, and distance matrices.
 
-Every metric is an object with ``fit(X, Y)``, ``score(X, Y)`` and ``fit_score(X, Y)`` (netrep style;
-``score`` is a distance, in radians for the angular forms), and :func:`pairwise` builds distance
-matrices for any of them; :mod:`~brainlearn.similarity.stats` summarises such matrices (separation
+Every metric is a scikit-learn estimator with ``fit(X, Y)``, ``score(X, Y)``, ``transform(X, Y)`` and
+``fit_score(X, Y)`` (netrep style; ``score`` is a distance, in radians for the angular forms, and needs
+``fit`` first), and :func:`pairwise` builds distance matrices for any of them, cross-validated with
+``testdata``; :mod:`~brainlearn.similarity.stats` summarises such matrices (separation
 ratio, 1-NN accuracy, MDS). Inputs are never modified; computation is in float64.
 
     >>> from brainlearn.similarity import CKA, DSA, Procrustes, pairwise

@@ -1,16 +1,26 @@
-"""Input checks and the small protocol every metric follows (netrep / scikit-learn style).
+"""Input checks and the protocol every metric follows: a scikit-learn estimator (netrep style).
 
-A metric object has ``fit(X, Y)`` (learn the alignment), ``score(X, Y)`` (the distance under the
-fitted alignment, in the units the metric documents) and ``fit_score(X, Y)``. For pairwise work it
-also has ``prepare(X)`` (per-system preprocessing, done once) and ``distances(items_a, items_b, pairs)``
-(distances between prepared items, batched where the metric allows it). Inputs are never modified.
+A metric object has ``fit(X, Y)`` (learn the alignment), ``score(X, Y)`` (the distance under the fitted
+alignment, in the units the metric documents), ``transform(X, Y)`` (the two representations as the score
+compares them, aligned) and ``fit_score(X, Y)``. It is a ``sklearn.base.BaseEstimator``: the constructor
+stores its arguments unchanged, so ``get_params``/``set_params``/``sklearn.base.clone`` work, and
+``_validate_params`` runs again at the start of every fit/score/transform/prepare, so values set by
+``set_params`` are checked too. Fitted attributes end in ``_``; ``score``/``transform`` before ``fit`` raise
+:class:`brainlearn.errors.NotFittedError`. For pairwise work a metric also has ``prepare(X)`` (per-system
+preprocessing, done once) and ``distances(items_a, items_b, pairs)`` (distances between prepared items,
+batched where the metric allows it). Inputs are never modified.
 """
 
 from __future__ import annotations
 
+import inspect
+import numbers
+
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
 
+from brainlearn import errors
 from brainlearn.errors import ConfigError, ShapeError
 
 
@@ -66,8 +76,28 @@ def check_score_method(value: str, options: tuple[str, ...]) -> str:
     return value
 
 
-class Metric:
-    """Base class: subclasses implement ``prepare``, ``_fit_prepared`` and ``_score_prepared``."""
+def check_int(value, name: str, minimum: int | None = None) -> None:
+    """`value` must be an integer (not a bool), >= `minimum` if one is given."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or (minimum is not None and value < minimum):
+        raise ConfigError(f"{name} must be an integer{'' if minimum is None else f' >= {minimum}'}, got {value!r}")
+
+
+def check_bool(value, name: str) -> None:
+    if not isinstance(value, bool | np.bool_):
+        raise ConfigError(f"{name} must be True or False, got {value!r}")
+
+
+class Metric(BaseEstimator):
+    """Base class of the metrics; subclasses implement ``_validate_params``, ``prepare``, ``_fit_prepared``,
+    ``_score_prepared``, ``_transform_prepared`` and name what fit sets in ``_fitted_attributes``."""
+
+    def _validate_params(self) -> None:  # pragma: no cover - interface
+        """Raise ConfigError for an invalid constructor argument (also after set_params)."""
+        raise NotImplementedError
+
+    def _fitted_attributes(self) -> tuple[str, ...]:  # pragma: no cover - interface
+        """The attributes ``fit`` sets that ``score`` needs under the current parameters."""
+        raise NotImplementedError
 
     def prepare(self, X):  # pragma: no cover - interface
         raise NotImplementedError
@@ -78,20 +108,51 @@ class Metric:
     def _score_prepared(self, a, b) -> float:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def _transform_prepared(self, a, b) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """What ``sklearn.utils.validation.check_is_fitted`` asks: has fit set what score needs?"""
+        return all(hasattr(self, name) for name in self._fitted_attributes())
+
+    def _check_fitted(self) -> None:
+        missing = [name for name in self._fitted_attributes() if not hasattr(self, name)]
+        if missing:
+            raise errors.NotFittedError(f"this {type(self).__name__} is not fitted yet (no {', '.join(missing)}): "
+                                        "call fit(X, Y) before score or transform, or use fit_score(X, Y)")
+
     def fit(self, X, Y):
         """Learn the alignment between X and Y; returns self."""
+        self._validate_params()
         self._fit_prepared(self.prepare(X), self.prepare(Y))
         return self
 
     def score(self, X, Y) -> float:
-        """Distance between X and Y under the alignment learnt by :meth:`fit`."""
+        """Distance between X and Y under the alignment learnt by :meth:`fit` (NotFittedError before it)."""
+        self._validate_params()
+        self._check_fitted()
         return self._score_prepared(self.prepare(X), self.prepare(Y))
+
+    def transform(self, X, Y) -> tuple[torch.Tensor, torch.Tensor]:
+        """X and Y as the score compares them, Y aligned to X by the fitted alignment (float64 tensors);
+        what exactly each metric returns is in its docstring."""
+        self._validate_params()
+        self._check_fitted()
+        return self._transform_prepared(self.prepare(X), self.prepare(Y))
 
     def fit_score(self, X, Y) -> float:
         """Fit and score on the same data: the metric's distance between X and Y."""
+        self._validate_params()
         a, b = self.prepare(X), self.prepare(Y)
         self._fit_prepared(a, b)
         return self._score_prepared(a, b)
+
+    def fit_transform(self, X, Y) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fit and transform on the same data."""
+        self._validate_params()
+        a, b = self.prepare(X), self.prepare(Y)
+        self._fit_prepared(a, b)
+        return self._transform_prepared(a, b)
 
     def distances(self, items_a: list, items_b: list, pairs: list[tuple[int, int]]) -> np.ndarray:
         """Distances for index pairs ``(i, j)`` between prepared items ``items_a[i]`` and ``items_b[j]``."""
@@ -101,6 +162,17 @@ class Metric:
         self._fit_prepared(a, b)
         return self._score_prepared(a, b)
 
+    def cross_distances(self, fit_a: list, fit_b: list, test_a: list, test_b: list,
+                        pairs: list[tuple[int, int]]) -> np.ndarray:
+        """Cross-validated distances: for each pair ``(i, j)``, the alignment is fitted on the prepared items
+        ``fit_a[i]``, ``fit_b[j]`` and scored on the held-out ``test_a[i]``, ``test_b[j]``."""
+        out = np.empty(len(pairs))
+        for k, (i, j) in enumerate(pairs):
+            self._fit_prepared(fit_a[i], fit_b[j])
+            out[k] = self._score_prepared(test_a[i], test_b[j])
+        return out
+
     def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
-        return f"{type(self).__name__}({params})"
+        """Every parameter, in constructor order (scikit-learn's default repr shows only the changed ones)."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return f"{type(self).__name__}({', '.join(f'{k}={getattr(self, k)!r}' for k in names)})"

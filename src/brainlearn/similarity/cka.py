@@ -16,10 +16,11 @@ The debiased option replaces HSIC by the unbiased U-statistic of Song et al. (20
 
 where K', L' are K, L with zeroed diagonals (needs n >= 4; debiased CKA can be slightly negative).
 
-Score convention: :meth:`CKA.score` returns the angle arccos(CKA) in radians, in [0, pi/2] (up to
-pi for negative debiased values); it is 0 for identical representations and invariant to
-isotropic scaling and orthogonal transforms of either side. The dissimilarity of arXiv:2410.24070
-is 2*angle/pi. :func:`cka` returns CKA itself (a similarity).
+Score convention: :meth:`CKA.score` is a **distance**, the angle arccos(CKA) in radians, in [0, pi/2]
+(up to pi for negative debiased values); it is 0 for identical representations, symmetric, and
+invariant to isotropic scaling and orthogonal transforms of either side. The dissimilarity of
+arXiv:2410.24070 is 2*angle/pi. :func:`cka` and :meth:`CKA.similarity` return CKA itself (a
+similarity, dimensionless, 1 for identical representations).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import math
 import torch
 
 from brainlearn.errors import ConfigError, ShapeError
-from brainlearn.similarity._base import Metric, check_paired, power_of_two_scaled, samples_by_units
+from brainlearn.similarity._base import Metric, check_bool, check_paired, power_of_two_scaled, samples_by_units
 
 KERNELS = ("linear", "rbf")
 
@@ -96,15 +97,34 @@ def _cka_centred(X: torch.Tensor, Y: torch.Tensor, kernel: str, sigma: float, de
     return float((xy / den).clamp(-1.0, 1.0))
 
 
+def _unit_gram(X: torch.Tensor, name: str) -> torch.Tensor:
+    """Centred X scaled so that ||X^T X||_F = 1 (exactly rescaled by a power of two first, against overflow)."""
+    X = power_of_two_scaled(X)
+    gram = X.T @ X if X.shape[1] <= X.shape[0] else X @ X.T               # the same Frobenius norm
+    norm = torch.linalg.matrix_norm(gram)
+    if norm <= 0:
+        raise ShapeError(f"CKA is undefined: {name} is constant across samples (zero variance)")
+    return X / norm.sqrt()
+
+
 class CKA(Metric):
-    """CKA as a metric object: ``score`` is the angle arccos(CKA) in radians.
+    """CKA as a metric object. ``score`` is a distance: the angle arccos(CKA) in radians, in [0, pi/2]
+    ([0, pi] when debiased); :meth:`similarity` is CKA itself.
 
     Args:
         kernel: "linear" (default) or "rbf".
         sigma: RBF bandwidth as a fraction of the median pairwise distance (default 1.0).
         debiased: use the unbiased HSIC estimator (default False).
 
-    CKA has no alignment to learn, so ``fit`` only checks its inputs; ``score`` = ``fit_score``.
+    CKA has no alignment to learn. ``fit(X, Y)`` checks the pair (same number of samples, enough
+    samples for the estimator, neither side constant) and records ``n_units_ = (p, q)``, the widths it
+    saw; ``score`` and ``transform`` need that fit (NotFittedError before it, as for every metric) but
+    then work on any pair, of any width: ``fit(X, Y).score(X2, Y2)`` is the CKA angle of X2 and Y2.
+
+    ``transform(X, Y)`` returns (X^, Y^): the column-centred (n, p) and (n, q) representations, each
+    scaled so that ||X^T X^||_F = 1 (whatever the kernel). For the linear, biased estimator
+    CKA = ||Y^^T X^||_F^2 exactly; for every option ``score(*transform(X, Y))`` equals ``score(X, Y)``
+    to rounding (CKA is invariant to centring and scaling).
 
     Example:
         >>> import numpy as np
@@ -114,21 +134,38 @@ class CKA(Metric):
     """
 
     def __init__(self, kernel: str = "linear", sigma: float = 1.0, debiased: bool = False):
-        _check(kernel, sigma, False, 4)
         self.kernel, self.sigma, self.debiased = kernel, sigma, debiased
+        self._validate_params()
+
+    def _validate_params(self) -> None:
+        _check(self.kernel, self.sigma, False, 4)
+        check_bool(self.debiased, "debiased")
+
+    def _fitted_attributes(self) -> tuple[str, ...]:
+        return ("n_units_",)
 
     def prepare(self, X) -> torch.Tensor:
+        self._validate_params()
         X = samples_by_units(X, "X")
         return X - X.mean(0)
 
     def _fit_prepared(self, a, b) -> None:
         check_paired(a, b)
+        _check(self.kernel, self.sigma, self.debiased, a.shape[0])
+        if not (bool(a.any()) and bool(b.any())):
+            raise ShapeError("CKA is undefined: a representation is constant across samples (zero variance)")
+        self.n_units_ = (a.shape[1], b.shape[1])
 
     def _score_prepared(self, a, b) -> float:
         check_paired(a, b)
         _check(self.kernel, self.sigma, self.debiased, a.shape[0])
         return math.acos(_cka_centred(a, b, self.kernel, self.sigma, self.debiased))
 
+    def _transform_prepared(self, a, b) -> tuple[torch.Tensor, torch.Tensor]:
+        check_paired(a, b)
+        return _unit_gram(a, "X"), _unit_gram(b, "Y")
+
     def similarity(self, X, Y) -> float:
-        """CKA itself (1 for identical representations)."""
+        """CKA itself (1 for identical representations); needs no fit."""
+        self._validate_params()
         return cka(X, Y, self.kernel, self.sigma, self.debiased)

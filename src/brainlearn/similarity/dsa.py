@@ -26,8 +26,10 @@
    eigenvalues of A and B as uniform point clouds in the complex plane (the shorter list padded with
    zeros). Needs no optimisation and is similarity invariant by construction.
 
-Units: ``score_method="angular"`` radians; ``"euclidean"`` ||A^ - C B^ C^T||_F = 2 sin(theta/2) on
-unit-norm operators; ``"wasserstein"`` W2 (the reference library ``DSA`` reports W2 squared).
+Units (every score is a **distance**, 0 for identical dynamics, symmetric): ``score_method="angular"``
+radians, in [0, pi]; ``"euclidean"`` ||A^ - C B^ C^T||_F = 2 sin(theta/2) on unit-norm operators,
+dimensionless, in [0, 2]; ``"wasserstein"`` W2 between eigenvalues, in the units of the eigenvalues
+(per-step multipliers, dimensionless), in [0, inf) (the reference library ``DSA`` reports W2 squared).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from brainlearn.errors import ConfigError, ShapeError
-from brainlearn.similarity._base import Metric, as_float64, check_score_method
+from brainlearn.similarity._base import Metric, as_float64, check_int, check_score_method
 
 SCORE_METHODS = ("angular", "euclidean", "wasserstein")
 
@@ -417,6 +419,11 @@ def _wasserstein(a: np.ndarray, b: np.ndarray) -> float:
 class DSA(Metric):
     """Dynamical similarity analysis as a metric object.
 
+    ``score`` is a distance (symmetric, 0 for identical dynamics): the angle theta in radians, in
+    [0, pi] (``score_method="angular"``); the chord 2 sin(theta/2) between unit-norm operators,
+    dimensionless, in [0, 2] (``"euclidean"``); or the W2 distance between the operators' eigenvalues,
+    dimensionless, in [0, inf) (``"wasserstein"``).
+
     Args:
         n_delays, delay_interval: delay embedding (d, tau); defaults 1, 1 (plain DMD).
         rank, rank_thresh, rank_explained_variance: at most one; default None keeps full rank.
@@ -425,9 +432,17 @@ class DSA(Metric):
         n_random, max_iter, tol, seed: solver settings, see :func:`align_operators` (defaults 2,
             500, 1e-6, 0).
 
-    ``prepare(X)`` fits the DMD (a :class:`DMDFit` passes through). ``fit(X, Y)`` finds C (fitted
-    attributes ``C_``, ``converged_``, ``n_iter_``); ``score(X, Y)`` evaluates the angle under that C.
+    ``prepare(X)`` fits the DMD (a :class:`DMDFit` passes through). ``fit(X, Y)`` records the two fits
+    (``fits_``) and, for the angular and euclidean scores, finds C (``C_``, ``converged_``, ``n_iter_``);
+    ``score(X, Y)`` evaluates the distance of the DMD operators of X and Y under that C. X and Y get
+    DMD fits of their own, each in its own delay-SVD coordinates, so a C fitted on training trials carries
+    over to held-out trials only as far as those coordinates agree (pass DMDFit objects to control them).
+    The Wasserstein score needs no C: it compares eigenvalues, which every similarity transform keeps.
     Inputs are (time, units) or (trials, time, units) arrays, or DMDFit objects.
+
+    ``transform(X, Y)`` returns the operators (A, B) of X and Y as the score compares them, (r, r)
+    each: angular/euclidean (A / ||A||_F, C B C^T / ||B||_F) with the fitted ``C_``, so that the chord
+    is ||A^ - B^||_F; Wasserstein (A, B) as fitted, unscaled and unaligned.
 
     Example:
         >>> import numpy as np
@@ -440,21 +455,35 @@ class DSA(Metric):
                  rank_thresh: float | None = None, rank_explained_variance: float | None = None,
                  lamb: float = 0.0, score_method: str = "angular", n_random: int = 2, max_iter: int = 500,
                  tol: float = 1e-6, seed: int = 0):
-        if n_delays < 1 or delay_interval < 1:
-            raise ConfigError(f"n_delays and delay_interval must be >= 1, got {n_delays} and {delay_interval}")
-        if sum(v is not None for v in (rank, rank_thresh, rank_explained_variance)) > 1:
-            raise ConfigError("give at most one of rank, rank_thresh, rank_explained_variance")
-        if rank is not None and rank < 1:
-            raise ConfigError(f"rank must be >= 1, got {rank}")
-        _check_lamb(lamb)
-        _check_rank_thresh(rank_thresh)
-        _check_solver(n_random, max_iter, tol)
         self.n_delays, self.delay_interval, self.rank = n_delays, delay_interval, rank
         self.rank_thresh, self.rank_explained_variance, self.lamb = rank_thresh, rank_explained_variance, lamb
-        self.score_method = check_score_method(score_method, SCORE_METHODS)
+        self.score_method = score_method
         self.n_random, self.max_iter, self.tol, self.seed = n_random, max_iter, tol, seed
+        self._validate_params()
+
+    def _validate_params(self) -> None:
+        check_int(self.n_delays, "n_delays", 1)
+        check_int(self.delay_interval, "delay_interval", 1)
+        if sum(v is not None for v in (self.rank, self.rank_thresh, self.rank_explained_variance)) > 1:
+            raise ConfigError("give at most one of rank, rank_thresh, rank_explained_variance")
+        if self.rank is not None:
+            check_int(self.rank, "rank", 1)
+        ev = self.rank_explained_variance
+        if ev is not None and not (isinstance(ev, int | float) and 0 < ev <= 1):
+            raise ConfigError(f"rank_explained_variance must be in (0, 1], got {ev!r}")
+        _check_lamb(self.lamb)
+        _check_rank_thresh(self.rank_thresh)
+        check_int(self.n_random, "n_random", 0)
+        check_int(self.max_iter, "max_iter", 0)
+        _check_solver(self.n_random, self.max_iter, self.tol)
+        check_int(self.seed, "seed")
+        check_score_method(self.score_method, SCORE_METHODS)
+
+    def _fitted_attributes(self) -> tuple[str, ...]:
+        return ("fits_",) if self.score_method == "wasserstein" else ("fits_", "C_")
 
     def prepare(self, X) -> DMDFit:
+        self._validate_params()
         if isinstance(X, DMDFit):
             return X
         return fit_havok(X, self.n_delays, self.delay_interval, self.rank, self.rank_thresh,
@@ -464,22 +493,32 @@ class DSA(Metric):
         return {"n_random": self.n_random, "max_iter": self.max_iter, "tol": self.tol, "seed": self.seed}
 
     def _fit_prepared(self, a: DMDFit, b: DMDFit) -> None:
+        self.fits_ = (a, b)
         if self.score_method == "wasserstein":
             return
         res = align_operators(a.A, b.A, **self._solver())
         self.C_, self.converged_, self.n_iter_ = res.C[0], bool(res.converged[0]), int(res.n_iter[0])
 
-    def _score_prepared(self, a: DMDFit, b: DMDFit) -> float:
-        if self.score_method == "wasserstein":
-            return _wasserstein(a.eigenvalues, b.eigenvalues)
-        if not hasattr(self, "C_"):
-            raise ConfigError("DSA.score needs fit(X, Y) first (or use fit_score)")
+    def _aligned(self, a: DMDFit, b: DMDFit) -> tuple[torch.Tensor, torch.Tensor]:
+        """The unit-norm A and C_ B C_^T."""
+        self._check_fitted()
         if a.A.shape != self.C_.shape or b.A.shape != self.C_.shape:
             raise ShapeError(f"fitted C is {tuple(self.C_.shape)} but the operators are {tuple(a.A.shape)} "
                              f"and {tuple(b.A.shape)}")
         A, B = _unit(a.A[None])[0], _unit(b.A[None])[0]
-        chord = float(torch.linalg.matrix_norm(A - self.C_ @ B @ self.C_.T))
+        return A, self.C_ @ B @ self.C_.T
+
+    def _score_prepared(self, a: DMDFit, b: DMDFit) -> float:
+        if self.score_method == "wasserstein":
+            return _wasserstein(a.eigenvalues, b.eigenvalues)
+        A, CBC = self._aligned(a, b)
+        chord = float(torch.linalg.matrix_norm(A - CBC))
         return chord if self.score_method == "euclidean" else 2 * math.asin(min(chord / 2, 1.0))
+
+    def _transform_prepared(self, a: DMDFit, b: DMDFit) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.score_method == "wasserstein":
+            return a.A.clone(), b.A.clone()
+        return self._aligned(a, b)
 
     def distances(self, items_a: list, items_b: list, pairs: list[tuple[int, int]]) -> np.ndarray:
         """All pairs in one batched solve per operator size (angular/euclidean); Wasserstein per pair."""
@@ -488,15 +527,44 @@ class DSA(Metric):
             eig_b = eig_a if items_b is items_a else [x.eigenvalues for x in items_b]
             return np.array([_wasserstein(eig_a[i], eig_b[j]) for i, j in pairs])
         out = np.empty(len(pairs))
-        sizes = {}
-        for k, (i, j) in enumerate(pairs):
-            if items_a[i].A.shape != items_b[j].A.shape:
-                raise ShapeError(f"operators of different sizes {tuple(items_a[i].A.shape)} and "
-                                 f"{tuple(items_b[j].A.shape)}; use a fixed rank or score_method='wasserstein'")
-            sizes.setdefault(items_a[i].A.shape[0], []).append(k)
-        for ks in sizes.values():
+        for ks in _by_size(items_a, items_b, pairs).values():
             A = torch.stack([items_a[pairs[k][0]].A for k in ks])
             B = torch.stack([items_b[pairs[k][1]].A for k in ks])
             angle = align_operators(A, B, **self._solver()).angle
             out[ks] = (angle if self.score_method == "angular" else 2 * torch.sin(angle / 2)).numpy()
         return out
+
+    def cross_distances(self, fit_a: list, fit_b: list, test_a: list, test_b: list,
+                        pairs: list[tuple[int, int]]) -> np.ndarray:
+        """Each pair's C fitted on the operators of ``fit_a``/``fit_b``, all pairs of a size in one batched
+        solve, then applied to the held-out operators; Wasserstein compares the held-out eigenvalues."""
+        if self.score_method == "wasserstein":
+            eig_a = [x.eigenvalues for x in test_a]
+            eig_b = eig_a if test_b is test_a else [x.eigenvalues for x in test_b]
+            return np.array([_wasserstein(eig_a[i], eig_b[j]) for i, j in pairs])
+        out = np.empty(len(pairs))
+        for ks in _by_size(fit_a, fit_b, pairs).values():
+            C = align_operators(torch.stack([fit_a[pairs[k][0]].A for k in ks]),
+                                torch.stack([fit_b[pairs[k][1]].A for k in ks]), **self._solver()).C
+            for k in ks:
+                i, j = pairs[k]
+                if test_a[i].A.shape != C.shape[1:] or test_b[j].A.shape != C.shape[1:]:
+                    raise ShapeError(f"held-out operators {tuple(test_a[i].A.shape)} and {tuple(test_b[j].A.shape)} "
+                                     f"differ in size from the fitted ones {tuple(C.shape[1:])}; use a fixed rank")
+            A = _unit(torch.stack([test_a[pairs[k][0]].A for k in ks]))
+            B = _unit(torch.stack([test_b[pairs[k][1]].A for k in ks]))
+            chord = torch.linalg.matrix_norm(A - C @ B @ C.mT)
+            angle = 2 * torch.asin((chord / 2).clamp(max=1.0))
+            out[ks] = (chord if self.score_method == "euclidean" else angle).numpy()
+        return out
+
+
+def _by_size(items_a: list, items_b: list, pairs: list[tuple[int, int]]) -> dict[int, list[int]]:
+    """Pair indices grouped by operator size (angular DSA needs equal sizes within a pair)."""
+    sizes: dict[int, list[int]] = {}
+    for k, (i, j) in enumerate(pairs):
+        if items_a[i].A.shape != items_b[j].A.shape:
+            raise ShapeError(f"operators of different sizes {tuple(items_a[i].A.shape)} and "
+                             f"{tuple(items_b[j].A.shape)}; use a fixed rank or score_method='wasserstein'")
+        sizes.setdefault(items_a[i].A.shape[0], []).append(k)
+    return sizes

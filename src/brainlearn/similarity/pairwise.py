@@ -1,8 +1,10 @@
-"""Distance matrices for any metric: per-system preprocessing once, pairs batched where possible."""
+"""Distance matrices for any metric: per-system preprocessing once, pairs batched where possible, and
+cross-validated matrices (alignment fitted on one set of data, scored on held-out data) as in netrep."""
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import clone
 
 from brainlearn.errors import ConfigError
 from brainlearn.similarity._base import Metric
@@ -22,30 +24,65 @@ def make_metric(metric: Metric | str) -> Metric:
     return names[metric]()
 
 
-def pairwise(systems: list, metric: Metric | str, others: list | None = None) -> np.ndarray:
+def _check_held_out(held_out: list | None, fitted: list, name: str, of: str) -> None:
+    if held_out is not None and len(held_out) != len(fitted):
+        raise ConfigError(f"{name} must hold one held-out data set per system of {of}: got {len(held_out)} "
+                          f"for {len(fitted)}")
+
+
+def pairwise(systems: list, metric: Metric | str, others: list | None = None, testdata: list | None = None,
+             others_testdata: list | None = None) -> np.ndarray:
     """Distance matrix between systems under `metric`.
 
     Args:
         systems: a list of data arrays (or prepared items, e.g. :class:`~brainlearn.similarity.dsa.DMDFit`).
-        metric: a metric object (``CKA()``, ``Procrustes()``, ``DSA(...)``) or its name.
+        metric: a metric object (``CKA()``, ``Procrustes()``, ``DSA(...)``) or its name. It is used through a
+            ``sklearn.base.clone``, so its own fitted state is left as it was.
         others: optional second list; then the result is the (len(systems), len(others)) matrix of
             distances between them. Without it, the symmetric (n, n) matrix with a zero diagonal.
+        testdata: optional held-out data, one per system (the same trials/conditions for every system).
+            Then each pair's alignment is fitted on ``systems`` and scored on ``testdata``: the
+            cross-validated distance. The diagonal is 0 by definition (a system is aligned to itself by
+            the identity) and the matrix is symmetric (each pair is fitted once, every metric here being
+            symmetric). Without it, each pair is fitted and scored on ``systems``.
+        others_testdata: held-out data for ``others``, one per system; needed when both ``others`` and
+            ``testdata`` are given.
+
+    What carries over from the fit to the held-out data: CKA nothing (its held-out score is the plain CKA
+    angle of the held-out data); Procrustes the map ``Q_`` (each data set is centred and, for alpha < 1,
+    whitened on its own); DSA the map ``C_`` between the two training DMD fits, while each held-out data set
+    gets its own DMD fit in its own delay-SVD coordinates, so the angular/euclidean held-out score also
+    measures how those coordinates moved (it is not 0 for a rotated copy); the Wasserstein score needs no
+    alignment and is the distance of the held-out data.
 
     Returns:
         float64 array of distances in the metric's units (radians for the angular scores).
     """
-    metric = make_metric(metric)
+    metric = clone(make_metric(metric))
     if len(systems) == 0:
         raise ConfigError("pairwise needs at least one system")
+    if testdata is None and others_testdata is not None:
+        raise ConfigError("others_testdata needs testdata (held-out data for systems) too")
+    if testdata is not None and (others is None) != (others_testdata is None):
+        raise ConfigError("cross-validated pairwise with others needs others_testdata (held-out data for others), "
+                          "and others_testdata needs others")
+    _check_held_out(testdata, systems, "testdata", "systems")
+    _check_held_out(others_testdata, others or [], "others_testdata", "others")
     items = [metric.prepare(x) for x in systems]
+    tests = None if testdata is None else [metric.prepare(x) for x in testdata]
     if others is None:
         pairs = [(i, j) for i in range(len(items)) for j in range(i + 1, len(items))]
         D = np.zeros((len(items), len(items)))
         if pairs:
-            d = metric.distances(items, items, pairs)
+            d = (metric.distances(items, items, pairs) if tests is None
+                 else metric.cross_distances(items, items, tests, tests, pairs))
             rows, cols = np.array(pairs).T
             D[rows, cols] = D[cols, rows] = d
         return D
     other_items = [metric.prepare(y) for y in others]
     pairs = [(i, j) for i in range(len(items)) for j in range(len(other_items))]
-    return metric.distances(items, other_items, pairs).reshape(len(items), len(other_items))
+    if tests is None:
+        d = metric.distances(items, other_items, pairs)
+    else:
+        d = metric.cross_distances(items, other_items, tests, [metric.prepare(y) for y in others_testdata], pairs)
+    return d.reshape(len(items), len(other_items))

@@ -15,7 +15,8 @@ rotations/reflections and isotropic scaling of either side. arXiv:2410.24070 rep
 Partial whitening (``alpha``): each side is mapped to X~ ((1-alpha) C_X + alpha I)^(-1/2) with
 C_X = X~^T X~ / n before alignment: alpha = 1 (default) is plain Procrustes, alpha = 0 is
 CCA-like (invariant to any invertible linear map). ``score_method="euclidean"`` returns
-min_Q ||X~/||X~|| - Y~ Q/||Y~|| ||_F = 2 sin(theta/2) instead (also a metric).
+min_Q ||X~/||X~|| - Y~ Q/||Y~|| ||_F = 2 sin(theta/2) instead (also a metric; dimensionless, in
+[0, sqrt 2]). Both are **distances**.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import torch
 from brainlearn.errors import ConfigError
 from brainlearn.similarity._base import (
     Metric,
+    check_bool,
     check_paired,
     check_score_method,
     power_of_two_scaled,
@@ -64,13 +66,23 @@ def procrustes_angle(X, Y, alpha: float = 1.0, center: bool = True) -> float:
 class Procrustes(Metric):
     """Procrustes shape distance as a metric object (fit learns Q, score applies it).
 
+    ``score`` is a distance: the angle theta in radians, in [0, pi/2] (``score_method="angular"``), or
+    the chord 2 sin(theta/2) between the unit-norm shapes, dimensionless, in [0, sqrt 2]
+    (``"euclidean"``). Symmetric, 0 for identical shapes.
+
     Args:
         alpha: partial-whitening parameter in [0, 1]; 1 = Procrustes (default), 0 = CCA-like.
         center: centre the columns (units) of each representation (default True).
         score_method: "angular" (radians, default) or "euclidean" (chord between unit-norm shapes).
 
-    Fitted attribute: ``Q_`` (m, m), the orthogonal map applied to Y. Each call centres (and whitens)
-    its own data, so cross-validated scoring (fit on train, score on test) carries over ``Q_`` only.
+    Fitted attributes: ``Q_`` (m, m), the orthogonal map applied to Y (m = max(p, q)), and
+    ``n_units_ = (p, q)``. Each call centres (and whitens) its own data, so cross-validated scoring (fit
+    on train, score on test) carries over ``Q_`` only.
+
+    ``transform(X, Y)`` returns (X^, Y^) = (X~ / ||X~||_F, Y~ Q / ||Y~||_F), both (n, m): the centred,
+    partially whitened representations, zero-padded to width m, Y's rotated by the fitted ``Q_``, each
+    scaled to unit Frobenius norm. Then the angular score is arccos <X^, Y^>_F and the euclidean one
+    ||X^ - Y^||_F.
 
     Example:
         >>> import numpy as np
@@ -81,29 +93,38 @@ class Procrustes(Metric):
     """
 
     def __init__(self, alpha: float = 1.0, center: bool = True, score_method: str = "angular"):
-        if not (isinstance(alpha, int | float) and 0.0 <= alpha <= 1.0):  # NaN fails the comparison too
+        self.alpha, self.center, self.score_method = alpha, center, score_method
+        self._validate_params()
+
+    def _validate_params(self) -> None:
+        alpha = self.alpha
+        if isinstance(alpha, bool) or not (isinstance(alpha, int | float) and 0.0 <= alpha <= 1.0):  # NaN fails too
             raise ConfigError(f"alpha must be in [0, 1], got {alpha!r}")
-        self.alpha, self.center = float(alpha), bool(center)
-        self.score_method = check_score_method(score_method, SCORE_METHODS)
+        check_bool(self.center, "center")
+        check_score_method(self.score_method, SCORE_METHODS)
+
+    def _fitted_attributes(self) -> tuple[str, ...]:
+        return ("Q_", "n_units_")
 
     def prepare(self, X) -> torch.Tensor:
+        self._validate_params()
         X = samples_by_units(X, "X")
         if self.center:
             X = X - X.mean(0)
         if self.alpha in (0.0, 1.0):  # then the distance is scale-invariant: rescale exactly, before any product
             X = power_of_two_scaled(X)
-        return _whiten(X, self.alpha)
+        return _whiten(X, float(self.alpha))
 
     def _fit_prepared(self, a, b) -> None:
         check_paired(a, b)
         m = max(a.shape[1], b.shape[1])
         U, _, Vh = torch.linalg.svd(_pad(b, m).T @ _pad(a, m))
-        self.Q_ = U @ Vh
+        self.Q_, self.n_units_ = U @ Vh, (a.shape[1], b.shape[1])
 
-    def _score_prepared(self, a, b) -> float:
+    def _aligned(self, a, b) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """a and b Q_ at the fitted width m, and the product of their norms."""
         check_paired(a, b)
-        if not hasattr(self, "Q_"):
-            raise ConfigError("Procrustes.score needs fit(X, Y) first (or use fit_score)")
+        self._check_fitted()
         m = self.Q_.shape[0]
         if max(a.shape[1], b.shape[1]) > m:
             width = max(a.shape[1], b.shape[1])
@@ -112,5 +133,13 @@ class Procrustes(Metric):
         norms = torch.linalg.norm(a) * torch.linalg.norm(b)
         if norms <= 0:
             raise ConfigError("Procrustes distance is undefined for a representation with zero variance")
+        return a, b, norms
+
+    def _score_prepared(self, a, b) -> float:
+        a, b, norms = self._aligned(a, b)
         theta = math.acos(float(((a * b).sum() / norms).clamp(-1.0, 1.0)))
         return theta if self.score_method == "angular" else 2.0 * math.sin(theta / 2.0)
+
+    def _transform_prepared(self, a, b) -> tuple[torch.Tensor, torch.Tensor]:
+        a, b, _ = self._aligned(a, b)
+        return a / torch.linalg.norm(a), b / torch.linalg.norm(b)
