@@ -355,3 +355,22 @@ def test_metrics_reject_bad_parameters_and_degenerate_data():
         eigenvalue_wasserstein(np.ones((2, 3)), np.eye(2))
     with pytest.raises(ConfigError, match="zero variance"):
         procrustes_angle(np.ones((10, 2)), rng.normal(size=(10, 2)))
+
+
+def test_run_sweep_verify_and_resume_give_the_same_numbers(tmp_path, interrupted):
+    """The same seed gives the same numbers through every entry point: one thread count by default, recorded
+    and restored on resume."""
+    from brainlearn.experiments import sweep as sweeps
+    from brainlearn.experiments.runner import make_config, run_experiment
+    from brainlearn.experiments.verify import verify
+
+    overrides = [v for v in TINY if v != "--set"]
+    from brainlearn import experiments
+
+    exp = experiments.get("fa-vs-bp")
+    direct = run_experiment(exp, make_config(exp, "quick", overrides), 0, out=None).result.metrics
+    _, (point,) = sweeps.sweep("fa-vs-bp", overrides=overrides, out=tmp_path / "sweep")
+    (section,) = verify(["fa-vs-bp"], overrides=overrides, out=tmp_path / "verify").sections
+    resumed = resume_experiment(interrupted).result.metrics  # a CLI run at seed 0, interrupted, resumed
+    assert point["metrics"] == direct and resumed == direct
+    assert [c["values"][0] for c in section["claims"]] == [direct[c["metric"]] for c in section["claims"]]
