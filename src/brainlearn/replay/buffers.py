@@ -69,10 +69,10 @@ class _Storage:
                          for k, v in batch.items()}
         for k, v in batch.items():
             col = self.data[k]
-            col[slots] = v[rows].to(device=self.device, dtype=col.dtype)
+            col.index_copy_(0, slots, v[rows].to(device=self.device, dtype=col.dtype))
 
     def gather(self, idx: torch.Tensor) -> Batch:
-        return {k: v[idx] for k, v in self.data.items()}
+        return {k: v.index_select(0, idx) for k, v in self.data.items()}
 
     def state(self, size: int) -> Batch:
         return {k: v[:size].clone() for k, v in self.data.items()}

@@ -63,26 +63,30 @@ class SumMinTree:
         return self.min[1]
 
     def get(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.sum[idx + self.leaves]
+        return self.sum.index_select(0, idx.to(self.device, torch.long) + self.leaves)
 
-    def set(self, idx: torch.Tensor, values: torch.Tensor) -> None:
-        """Set leaves ``idx`` (shape (B,), duplicates allowed: the last occurrence wins) to ``values`` (B,)."""
-        idx = idx.to(self.device, torch.long)
-        values = values.to(self.device, torch.float64)
+    def set(self, idx: torch.Tensor, values: torch.Tensor, *, unique: bool = False) -> None:
+        """Set leaves ``idx`` (shape (B,)) to ``values`` (B,); a leaf given twice takes its last value.
+
+        ``unique=True`` promises distinct indices and skips the O(B log B) de-duplication.
+        """
+        idx = idx.to(self.device, torch.long).flatten()
+        values = values.to(self.device, torch.float64).flatten()
         if idx.numel() == 0:
             return
-        # every duplicate writes the value of its last occurrence, so the scatter's order does not matter
-        pos = torch.arange(idx.numel(), device=self.device)
-        last = torch.full((self.capacity,), -1, dtype=torch.long, device=self.device)
-        last = last.scatter_reduce(0, idx, pos, "amax")
-        values = values[last[idx]]
+        if not unique:
+            # every duplicate takes the value of its last occurrence, so the scatter's order does not matter
+            order = torch.sort(idx, stable=True)
+            last = torch.searchsorted(order.values, order.values, right=True) - 1
+            idx, values = order.values, values[order.indices[last]]
         node = idx + self.leaves
-        self.sum[node] = values
-        self.min[node] = values
+        self.sum.index_copy_(0, node, values)
+        self.min.index_copy_(0, node, values)
+        pair_sum, pair_min = self.sum.view(self.leaves, 2), self.min.view(self.leaves, 2)
         for _ in range(self.depth):   # parents, one level at a time; duplicate parents get equal values
-            node = node // 2
-            self.sum[node] = self.sum[2 * node] + self.sum[2 * node + 1]
-            self.min[node] = torch.minimum(self.min[2 * node], self.min[2 * node + 1])
+            node = node >> 1
+            self.sum.index_copy_(0, node, pair_sum.index_select(0, node).sum(1))
+            self.min.index_copy_(0, node, pair_min.index_select(0, node).amin(1))
 
     def rebuild(self, values: torch.Tensor) -> None:
         """Reset the trees to leaves ``values`` (shape (n,), n <= capacity; the rest empty), level by level."""
@@ -103,10 +107,11 @@ class SumMinTree:
         u = mass.to(self.device, torch.float64).clone()
         node = torch.ones(u.shape, dtype=torch.long, device=self.device)
         for _ in range(self.depth):
-            left = self.sum[2 * node]
+            node = node << 1
+            left = self.sum.index_select(0, node)
             right = u >= left
-            u = torch.where(right, u - left, u)
-            node = 2 * node + right.long()
+            u -= left * right
+            node += right
         return node - self.leaves
 
 
@@ -168,7 +173,7 @@ class PrioritizedReplayBuffer:
 
     def _set_new(self, slots: torch.Tensor) -> None:
         mass = (self._max_priority ** self.alpha).expand(slots.shape[0])
-        self.tree.set(slots, mass)
+        self.tree.set(slots, mass, unique=True)   # a ring's slots in one write are distinct
 
     def priorities(self, indices: torch.Tensor) -> torch.Tensor:
         """The masses p^alpha stored for ``indices`` (float64)."""
@@ -215,17 +220,19 @@ class PrioritizedReplayBuffer:
             raise ShapeError(f"update_priorities: {idx.numel()} indices but {p.numel()} priorities")
         if idx.numel() == 0:
             return
-        if not bool(torch.isfinite(p).all()):
-            raise ShapeError("update_priorities: priorities contain NaN or inf")
-        if bool((p < 0).any()):
-            raise ShapeError(f"update_priorities: priorities must be >= 0, got minimum {float(p.min())}")
-        p = p + self.eps
-        if bool((p <= 0).any()):
+        lo, hi = torch.aminmax(p)
+        if not (0 <= float(lo) and float(hi) < math.inf):           # NaN fails both comparisons
+            if not bool(torch.isfinite(p).all()):
+                raise ShapeError("update_priorities: priorities contain NaN or inf")
+            raise ShapeError(f"update_priorities: priorities must be >= 0, got minimum {float(lo)}")
+        if float(lo) + self.eps <= 0:
             raise ShapeError("update_priorities: a priority is 0 and eps is 0; it could never be drawn again")
-        if bool(((idx < 0) | (idx >= len(self))).any()):
+        p = p + self.eps
+        ilo, ihi = torch.aminmax(idx)
+        if int(ilo) < 0 or int(ihi) >= len(self):
             raise ShapeError(f"update_priorities: indices must be in [0, {len(self)}), got "
                              f"[{int(idx.min())}, {int(idx.max())}]")
-        self._max_priority = torch.maximum(self._max_priority, p.max())
+        self._max_priority = torch.maximum(self._max_priority, hi + self.eps)
         self.tree.set(idx, p ** self.alpha)
 
     def state_dict(self) -> dict:
