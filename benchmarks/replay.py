@@ -14,6 +14,7 @@ shared machine are noisy: compare the ratios of one run).
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import time
@@ -107,7 +108,7 @@ def bench_cpprb(args) -> dict:
         return lambda: buf.update_priorities(s["indexes"], p)
 
     res = _time("cpprb", lambda r: buf.add(**r), lambda r: buf.add(**r), sample_update, lambda r: buf.add(**r), args)
-    res["cpprb"]["version"] = cpprb.__version__ if hasattr(cpprb, "__version__") else "?"
+    res["cpprb"]["version"] = importlib.metadata.version("cpprb")
     return res
 
 
@@ -115,7 +116,8 @@ def bench_torchrl(args) -> dict:
     try:
         import torchrl
         from tensordict import TensorDict
-        from torchrl.data import LazyTensorStorage, PrioritizedReplayBuffer as TorchRLPER  # noqa: N814
+        from torchrl.data import LazyTensorStorage  # noqa: N814
+        from torchrl.data import PrioritizedReplayBuffer as TorchRLPER
     except ImportError:
         return {"torchrl": "not installed"}
     try:

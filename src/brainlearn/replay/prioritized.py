@@ -125,7 +125,7 @@ class PrioritizedReplayBuffer:
     >>> buf = PrioritizedReplayBuffer(100_000, alpha=0.6, device="cpu")
     >>> buf.extend({"obs": torch.zeros(256, 4), "reward": torch.zeros(256)})
     >>> batch, weights, idx = buf.sample(32, beta=0.4, generator=torch.Generator().manual_seed(0))
-    >>> buf.update_priorities(idx, td_error.abs())
+    >>> buf.update_priorities(idx, torch.rand(32))          # |TD error| of each drawn item, in practice
     """
 
     def __init__(self, capacity: int, alpha: float = 0.6, device: str | torch.device = "cpu", *,
