@@ -338,3 +338,30 @@ def test_mismatched_keys_and_shapes_in_add_and_extend():
     assert len(buf) == 2                                       # nothing written by the failed calls
     with pytest.raises(ConfigError, match="RingBuffer"):
         ReservoirBuffer(8).load_state_dict(buf.state_dict())
+
+
+def test_reservoir_batch_equals_algorithm_r_item_by_item():
+    """The vectorised batch decision gives the same memory as the sequential algorithm on the same draws."""
+    cap, cuts = 50, [0, 30, 31, 200, 1000]
+    buf = ReservoirBuffer(cap, seed=7)
+    twin = torch.Generator().set_state(buf.generator.get_state())
+    memory: list[int] = []
+    for a, b in zip(cuts, cuts[1:]):
+        buf.extend({"id": torch.arange(a, b)})
+        u = torch.rand(b - a, generator=twin, dtype=torch.float64)
+        for n, ui in zip(range(a, b), u.tolist()):
+            if n < cap:
+                memory.append(n)
+            elif (j := math.floor(ui * (n + 1))) < cap:
+                memory[j] = n
+    assert buf.data["id"].tolist() == memory
+
+
+def test_per_overwritten_slots_restart_at_the_maximum_priority():
+    buf = PrioritizedReplayBuffer(4, alpha=1.0, eps=0.0)
+    buf.extend(transitions(4))
+    buf.update_priorities(torch.arange(4), torch.tensor([0.5, 2.0, 0.25, 0.75]))
+    slots = buf.extend(transitions(6, start=4))        # longer than the ring: slots 0..3 all rewritten
+    assert sorted(slots.tolist()) == [0, 1, 2, 3]
+    assert torch.equal(buf.priorities(torch.arange(4)), torch.full((4,), 2.0, dtype=torch.float64))
+    assert float(buf.tree.total()) == 8.0 and float(buf.tree.minimum()) == 2.0
