@@ -1,0 +1,213 @@
+"""Ring (FIFO) and reservoir replay buffers of tensor dicts, on CPU or GPU.
+
+An item is a dict of tensors (a transition ``{"obs", "action", "reward", "next_obs", "done"}``, or anything
+else); ``extend`` takes the same dict with a leading batch axis. Storage is allocated on the first write from
+that item's keys, per-item shapes and dtypes (lazily, like TorchRL's ``LazyTensorStorage``), on the device
+given at construction; later writes must match the keys and shapes. Sampling is uniform with replacement and
+draws only from the ``torch.Generator`` passed in, never from the global RNG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+from brainlearn.errors import ConfigError, ShapeError
+
+Batch = dict[str, torch.Tensor]
+
+
+def _check_capacity(capacity) -> int:
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+        raise ConfigError(f"capacity: expected a positive int, got {capacity!r}")
+    return capacity
+
+
+def check_batch_size(batch_size, stored: int, name: str = "batch_size") -> int:
+    """Validate a sample size against the buffer's content; raise :class:`ConfigError` saying both."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"{name}: expected a positive int, got {batch_size!r}")
+    if stored == 0:
+        raise ConfigError(f"cannot sample {batch_size} items from an empty buffer (add items first)")
+    if batch_size > stored:
+        raise ConfigError(f"{name}: asked for {batch_size} items but the buffer holds only {stored}")
+    return batch_size
+
+
+class _Storage:
+    """Fixed-capacity tensor columns, one per key, allocated on the first write."""
+
+    def __init__(self, capacity: int, device):
+        self.capacity, self.device = capacity, torch.device(device)
+        self.data: Batch = {}
+
+    def as_batch(self, batch: Mapping) -> tuple[Batch, int]:
+        """``batch`` as tensors with a shared leading axis, checked against the stored keys and shapes."""
+        if not isinstance(batch, Mapping) or not batch:
+            raise ShapeError(f"expected a non-empty dict of tensors, got {type(batch).__name__}")
+        out = {str(k): torch.as_tensor(v) for k, v in batch.items()}
+        for k, v in out.items():
+            if v.ndim == 0:
+                raise ShapeError(f"extend: {k!r} needs a leading batch axis, got a scalar (use add for one item)")
+        lengths = {k: v.shape[0] for k, v in out.items()}
+        if len(set(lengths.values())) != 1:
+            raise ShapeError(f"extend: every key needs the same batch length, got {lengths}")
+        if self.data:
+            if set(out) != set(self.data):
+                raise ShapeError(f"keys {sorted(out)} do not match the stored keys {sorted(self.data)}")
+            for k, v in out.items():
+                want = tuple(self.data[k].shape[1:])
+                if tuple(v.shape[1:]) != want:
+                    raise ShapeError(f"{k!r}: expected per-item shape {want}, got {tuple(v.shape[1:])}")
+        return out, next(iter(lengths.values()))
+
+    def write(self, slots: torch.Tensor, batch: Batch, rows: torch.Tensor | slice = slice(None)) -> None:
+        """``data[k][slots] = batch[k][rows]`` for every key (slots must be distinct)."""
+        if not self.data:
+            self.data = {k: torch.zeros((self.capacity, *v.shape[1:]), dtype=v.dtype, device=self.device)
+                         for k, v in batch.items()}
+        for k, v in batch.items():
+            col = self.data[k]
+            col.index_copy_(0, slots, v[rows].to(device=self.device, dtype=col.dtype))
+
+    def gather(self, idx: torch.Tensor) -> Batch:
+        return {k: v.index_select(0, idx) for k, v in self.data.items()}
+
+    def state(self, size: int) -> Batch:
+        return {k: v[:size].clone() for k, v in self.data.items()}
+
+    def load(self, data: Mapping, size: int) -> None:
+        self.data = {}
+        if data:
+            cols = {k: torch.as_tensor(v) for k, v in data.items()}
+            for k, v in cols.items():
+                if v.shape[0] != size:
+                    raise ShapeError(f"state_dict: {k!r} holds {v.shape[0]} items but size is {size}")
+            self.write(torch.arange(size, device=self.device), cols)
+
+
+def _draw_indices(n: int, size: int, generator: torch.Generator, device) -> torch.Tensor:
+    if not isinstance(generator, torch.Generator):
+        raise ConfigError(f"generator: expected a torch.Generator, got {type(generator).__name__}")
+    return torch.randint(0, size, (n,), generator=generator, device=generator.device).to(device)
+
+
+class RingBuffer:
+    """FIFO replay memory of ``capacity`` items: once full, each new item overwrites the oldest.
+
+    >>> buf = RingBuffer(10_000, device="cpu")
+    >>> buf.extend({"obs": torch.zeros(32, 4), "action": torch.zeros(32, dtype=torch.long)})
+    >>> batch, idx = buf.sample(8, generator=torch.Generator().manual_seed(0))   # batch["obs"]: (8, 4)
+    """
+
+    def __init__(self, capacity: int, device: str | torch.device = "cpu"):
+        self._storage = _Storage(_check_capacity(capacity), device)
+        self._size = 0
+        self._cursor = 0          # the slot the next item is written to
+        self._added = 0           # items ever offered, for bookkeeping and checkpoints
+
+    @property
+    def capacity(self) -> int:
+        return self._storage.capacity
+
+    @property
+    def device(self) -> torch.device:
+        return self._storage.device
+
+    def __len__(self) -> int:
+        return self._size
+
+    @property
+    def data(self) -> Batch:
+        """The storage columns, ``(capacity, *item_shape)`` each; only the first ``len(self)`` rows are filled
+        (in slot order, not insertion order)."""
+        return self._storage.data
+
+    def add(self, item: Mapping) -> torch.Tensor:
+        """Store one item (a dict of tensors without batch axis); return its slot, shape (1,)."""
+        if not isinstance(item, Mapping) or not item:
+            raise ShapeError(f"add: expected a non-empty dict of tensors, got {type(item).__name__}")
+        return self.extend({k: torch.as_tensor(v).unsqueeze(0) for k, v in item.items()})
+
+    def extend(self, batch: Mapping) -> torch.Tensor:
+        """Store a batch (dict of tensors with leading axis B); return the slots written, shape (min(B, cap),).
+
+        If B exceeds the capacity, only the last ``capacity`` items are kept, as if added one by one.
+        """
+        cols, n = self._storage.as_batch(batch)
+        cap = self.capacity
+        keep = min(n, cap)
+        start = self._cursor + (n - keep)          # slot of the first kept item
+        slots = (torch.arange(keep, device=self.device) + start) % cap
+        self._storage.write(slots, cols, slice(n - keep, n))
+        self._cursor = (self._cursor + n) % cap
+        self._size = min(self._size + n, cap)
+        self._added += n
+        return slots
+
+    def sample(self, batch_size: int, *, generator: torch.Generator) -> tuple[Batch, torch.Tensor]:
+        """Uniform draw with replacement: (dict of (batch_size, ...) tensors, slot indices (batch_size,))."""
+        check_batch_size(batch_size, self._size)
+        idx = _draw_indices(batch_size, self._size, generator, self.device)
+        return self._storage.gather(idx), idx
+
+    def state_dict(self) -> dict:
+        """Tensors, ints and strings only, so that ``torch.load(..., weights_only=True)`` reads it."""
+        return {"kind": type(self).__name__, "capacity": self.capacity, "size": self._size,
+                "cursor": self._cursor, "added": self._added, "data": self._storage.state(self._size)}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        if state.get("kind") != type(self).__name__:
+            raise ConfigError(f"state_dict is for a {state.get('kind')!r}, not a {type(self).__name__}")
+        if int(state["capacity"]) != self.capacity:
+            raise ConfigError(f"state_dict has capacity {state['capacity']}, this buffer {self.capacity}")
+        self._size, self._cursor, self._added = int(state["size"]), int(state["cursor"]), int(state["added"])
+        self._storage.load(state["data"], self._size)
+
+
+class ReservoirBuffer(RingBuffer):
+    """Reservoir sampling (Vitter's algorithm R): after n items have been offered, each is held with probability
+    ``capacity / n``, so the memory stays a uniform sample of the whole stream (continual-learning replay).
+
+    The keep/replace decisions draw from the buffer's own generator (``seed`` or ``generator``), whose state is
+    part of ``state_dict``; ``sample`` draws from the generator passed to it, as in :class:`RingBuffer`.
+    """
+
+    def __init__(self, capacity: int, device: str | torch.device = "cpu", *, seed: int = 0,
+                 generator: torch.Generator | None = None):
+        super().__init__(capacity, device)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise ConfigError(f"generator: expected a torch.Generator, got {type(generator).__name__}")
+        self.generator = generator if generator is not None else torch.Generator().manual_seed(seed)
+
+    def extend(self, batch: Mapping) -> torch.Tensor:
+        """Offer a batch; return the slots written (items not kept write nothing). Exactly equivalent to
+        offering the items one by one: when two items of the batch draw the same slot, the later one wins."""
+        cols, n = self._storage.as_batch(batch)
+        cap = self.capacity
+        seen = self._added + torch.arange(n, dtype=torch.float64)      # items offered before each one
+        fill = max(0, min(n, cap - self._size))                         # items that go into free slots
+        # item m (0-based in the stream) replaces slot j ~ U{0..m} if j < capacity
+        u = torch.rand(n, generator=self.generator, dtype=torch.float64, device=self.generator.device).cpu()
+        j = torch.floor(u * (seen + 1)).long()
+        j[:fill] = torch.arange(self._size, self._size + fill)
+        rows = torch.nonzero(j < cap).flatten()
+        slots = j[rows]
+        last = torch.full((cap,), -1, dtype=torch.long).scatter_reduce(0, slots, rows, "amax")
+        winners = rows[last[slots] == rows]
+        slots = j[winners].to(self.device)
+        self._storage.write(slots, cols, winners.to(cols[next(iter(cols))].device))
+        self._size = min(self._size + n, cap)
+        self._added += n
+        self._cursor = self._size % cap
+        return slots
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state["generator"] = self.generator.get_state()
+        return state
+
+    def load_state_dict(self, state: Mapping) -> None:
+        super().load_state_dict(state)
+        self.generator.set_state(state["generator"])

@@ -1,0 +1,367 @@
+"""brainlearn.replay: ring, reservoir and prioritised buffers: sampling exactness, checkpoints, bad input."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from brainlearn.errors import ConfigError, ShapeError
+from brainlearn.replay import PrioritizedReplayBuffer, ReservoirBuffer, RingBuffer, SumMinTree, linear_beta
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def gen(seed: int = 0, device: str = "cpu") -> torch.Generator:
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def transitions(n: int, start: int = 0) -> dict:
+    i = torch.arange(start, start + n)
+    return {"obs": i[:, None].float().expand(n, 3).clone(), "action": i % 4, "reward": i.float() * 0.5,
+            "done": i % 7 == 0}
+
+
+def filled_per(priorities, alpha: float, device: str = "cpu", **kw) -> PrioritizedReplayBuffer:
+    p = torch.as_tensor(priorities, dtype=torch.float64)
+    buf = PrioritizedReplayBuffer(len(p), alpha=alpha, device=device, eps=0.0, **kw)
+    buf.extend(transitions(len(p)))
+    buf.update_priorities(torch.arange(len(p)), p)
+    return buf
+
+
+def draw_counts(buf, n_draws: int, batch: int, seed: int = 0) -> torch.Tensor:
+    g = gen(seed, buf.device.type)
+    counts = torch.zeros(len(buf), dtype=torch.float64, device=buf.device)
+    for _ in range(n_draws // batch):
+        _, _, idx = buf.sample(batch, beta=0.4, generator=g)
+        counts += torch.bincount(idx, minlength=len(buf)).double()
+    return counts.cpu()
+
+
+# --- prioritised replay: sampling exactness -------------------------------------------------------------
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("stratified", [True, False])
+def test_per_frequencies_match_p_alpha_over_1e5_draws(device, stratified):
+    """1000 items with heavy-tailed priorities (the largest P(i) are several %), drawn in batches of 1000."""
+    from scipy.stats import chisquare
+
+    p = torch.exp(3 * torch.randn(1000, generator=gen(1), dtype=torch.float64))
+    alpha = 0.6
+    buf = filled_per(p, alpha, device, stratified=stratified)
+    counts = draw_counts(buf, 100_000, 1000)
+    expected = p ** alpha / (p ** alpha).sum()
+    assert float(expected.max()) > 0.02
+    assert (counts / 100_000 - expected).abs().max() < 0.01
+    assert chisquare(counts.numpy(), 100_000 * expected.numpy()).pvalue > 0.01
+    assert torch.allclose(buf.probabilities().cpu(), expected, rtol=1e-12, atol=0)
+
+
+def test_alpha_zero_is_uniform_chi_square():
+    from scipy.stats import chisquare
+
+    buf = filled_per(torch.rand(500, generator=gen(2), dtype=torch.float64) * 100 + 1, alpha=0.0, stratified=False)
+    counts = draw_counts(buf, 100_000, 500, seed=3)
+    assert chisquare(counts.numpy()).pvalue > 0.01
+    assert (counts / 100_000 - 1 / 500).abs().max() < 0.01
+    assert torch.allclose(buf.probabilities(), torch.full((500,), 1 / 500, dtype=torch.float64))
+
+
+def test_importance_weights_follow_the_formula_and_peak_at_one():
+    p = torch.tensor([0.5, 1.0, 2.0, 4.0, 8.0], dtype=torch.float64)
+    alpha, beta = 0.7, 0.5
+    buf = filled_per(p, alpha)
+    P = p ** alpha / (p ** alpha).sum()
+    w_all = (len(p) * P) ** -beta
+    w_ref = w_all / w_all.max()
+    w, idx = zip(*(buf.sample(5, beta=beta, generator=g)[1:] for g in [gen(4)] for _ in range(1000)))
+    w, idx = torch.cat(w), torch.cat(idx)
+    assert torch.allclose(w.double(), w_ref[idx], rtol=1e-6)
+    assert float(w.max()) == 1.0                     # the lowest-priority item is drawn in 5000 draws
+    assert bool((w <= 1.0).all()) and bool((w > 0).all())
+    _, w0, _ = buf.sample(5, beta=0.0, generator=gen(5))
+    assert bool((w0 == 1).all())                    # beta = 0: no correction
+
+
+def test_new_items_enter_at_the_current_maximum_priority():
+    buf = PrioritizedReplayBuffer(8, alpha=0.5, eps=0.0)
+    buf.extend(transitions(3))
+    assert torch.equal(buf.priorities(torch.arange(3)), torch.ones(3, dtype=torch.float64))  # initial max 1
+    buf.update_priorities(torch.tensor([0, 1]), torch.tensor([9.0, 0.25]))
+    buf.add({k: v[0] for k, v in transitions(1).items()})
+    assert float(buf.max_priority) == 9.0
+    assert float(buf.priorities(torch.tensor([3]))) == pytest.approx(3.0)      # 9 ** 0.5
+    buf.update_priorities(torch.tensor([0]), torch.tensor([1.0]))              # the maximum never decreases
+    assert float(buf.max_priority) == 9.0
+
+
+def test_update_changes_root_sum_by_exactly_the_change():
+    buf = filled_per(torch.arange(1, 101, dtype=torch.float64), alpha=1.0)     # integers: exact in float64
+    before = float(buf.tree.total())
+    assert before == 5050.0
+    buf.update_priorities(torch.tensor([3, 10, 99]), torch.tensor([40.0, 1.0, 7.0]))
+    change = (40 - 4) + (1 - 11) + (7 - 100)
+    assert float(buf.tree.total()) - before == change
+    # arbitrary reals: float64 rounding only (a few ulps of the total per level)
+    buf = filled_per(torch.rand(1000, generator=gen(6), dtype=torch.float64) + 0.1, alpha=0.6)
+    old = buf.priorities(torch.arange(1000)).clone()
+    before = buf.tree.total().item()
+    idx = torch.randperm(1000, generator=gen(7))[:64]
+    new = torch.rand(64, generator=gen(8), dtype=torch.float64) * 5
+    buf.update_priorities(idx, new)
+    delta = math.fsum((new ** 0.6 - old[idx]).tolist())
+    assert abs(buf.tree.total().item() - before - delta) <= 1e-13 * before
+
+
+def test_duplicate_indices_in_one_update_take_the_last_value():
+    buf = filled_per(torch.ones(16, dtype=torch.float64), alpha=1.0)
+    buf.update_priorities(torch.tensor([2, 5, 2, 2]), torch.tensor([3.0, 4.0, 5.0, 6.0]))
+    assert float(buf.priorities(torch.tensor([2]))) == 6.0
+    assert float(buf.tree.total()) == 14 + 6 + 4
+
+
+def test_min_tree_gives_the_true_minimum_and_ignores_empty_slots():
+    buf = PrioritizedReplayBuffer(100, alpha=1.0, eps=0.0)
+    buf.extend(transitions(37))                       # 63 empty slots must not count
+    p = torch.rand(37, generator=gen(9), dtype=torch.float64) * 3 + 0.5
+    buf.update_priorities(torch.arange(37), p)
+    assert float(buf.tree.minimum()) == float(p.min())
+    assert float(buf.tree.total()) == pytest.approx(float(p.sum()), rel=1e-14)
+    _, _, idx = buf.sample(37, beta=1.0, generator=gen(10))
+    assert int(idx.max()) < 37
+
+
+def test_tree_rebuild_equals_incremental_updates():
+    tree, ref = SumMinTree(300), SumMinTree(300)
+    vals = torch.rand(300, generator=gen(11), dtype=torch.float64)
+    for chunk in torch.arange(300).split(37):
+        tree.set(chunk, vals[chunk])
+    ref.rebuild(vals)
+    assert torch.equal(tree.sum, ref.sum) and torch.equal(tree.min, ref.min)
+
+
+def test_find_returns_the_leaf_holding_each_prefix_mass():
+    tree = SumMinTree(5)
+    tree.set(torch.arange(5), torch.tensor([1.0, 0.0, 2.0, 3.0, 4.0], dtype=torch.float64))
+    u = torch.tensor([0.0, 0.999, 1.0, 2.5, 3.0, 5.9, 6.0, 9.99], dtype=torch.float64)
+    assert tree.find(u).tolist() == [0, 0, 2, 2, 3, 3, 4, 4]
+
+
+@settings(max_examples=60, deadline=None)
+@given(capacity=st.integers(1, 200),
+       updates=st.lists(st.lists(st.tuples(st.integers(0, 10_000), st.floats(0, 1e6)), min_size=1, max_size=40),
+                        min_size=1, max_size=8))
+def test_property_sum_tree_root_is_the_sum_of_leaves(capacity, updates):
+    tree = SumMinTree(capacity)
+    ref = {}
+    for batch in updates:
+        idx = torch.tensor([i % capacity for i, _ in batch])
+        vals = torch.tensor([v for _, v in batch], dtype=torch.float64)
+        tree.set(idx, vals)
+        for i, v in zip(idx.tolist(), vals.tolist()):
+            ref[i] = v
+    assert tree.total().item() == pytest.approx(math.fsum(ref.values()), rel=1e-12, abs=1e-300)
+    assert tree.minimum().item() == min(ref.values())
+
+
+def test_linear_beta_anneals_to_one():
+    assert linear_beta(0, 100) == pytest.approx(0.4)
+    assert linear_beta(50, 100) == pytest.approx(0.7)
+    assert linear_beta(500, 100) == 1.0
+    assert linear_beta(10, 20, start=0.0, end=0.5) == pytest.approx(0.25)
+
+
+# --- ring and reservoir ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_ring_overwrites_the_oldest(device):
+    buf = RingBuffer(5, device=device)
+    buf.extend(transitions(3))
+    buf.extend(transitions(4, start=3))               # 7 items in a ring of 5: 0 and 1 are gone
+    assert len(buf) == 5 and buf.capacity == 5
+    assert sorted(buf.data["reward"].cpu().mul(2).long().tolist()) == [2, 3, 4, 5, 6]
+    buf.add({k: v[0] for k, v in transitions(1, start=7).items()})
+    assert sorted(buf.data["action"].cpu().tolist()) == sorted([i % 4 for i in (3, 4, 5, 6, 7)])
+    assert buf.data["obs"].device.type == device
+    big = RingBuffer(4, device=device)
+    slots = big.extend(transitions(10))               # longer than the ring: the last 4 survive, in order
+    assert sorted(big.data["reward"].cpu().mul(2).long().tolist()) == [6, 7, 8, 9]
+    assert slots.tolist() == [2, 3, 0, 1]
+
+
+def test_ring_samples_are_uniform_and_come_from_the_generator():
+    buf = RingBuffer(200)
+    buf.extend(transitions(200))
+    g = gen(12)
+    batch, idx = (torch.cat(t) for t in zip(*((b["action"], i) for b, i in (buf.sample(200, generator=g)
+                                                                            for _ in range(500)))))
+    assert torch.equal(batch, idx % 4)
+    freq = torch.bincount(idx, minlength=200).double() / 1e5
+    assert (freq - 0.005).abs().max() < 0.002
+    state = torch.random.get_rng_state()
+    _, a = buf.sample(64, generator=gen(13))
+    _, b = buf.sample(64, generator=gen(13))
+    assert torch.equal(a, b) and torch.equal(state, torch.random.get_rng_state())   # global RNG untouched
+
+
+def test_reservoir_inclusion_rate_is_capacity_over_n():
+    """200 runs over a stream of 10^4 items (offered in uneven chunks): each item is held in about M/n of them."""
+    n, m, runs = 10_000, 1_000, 200
+    held = torch.zeros(n, dtype=torch.float64)
+    cuts = [0, 1, 700, 999, 1000, 1001, 3000, 7777, n]
+    for seed in range(runs):
+        buf = ReservoirBuffer(m, seed=seed)
+        for a, b in zip(cuts, cuts[1:]):
+            buf.extend({"id": torch.arange(a, b)})
+        assert len(buf) == m
+        ids = buf.data["id"]
+        assert ids.unique().numel() == m
+        held[ids] += 1
+    rate, p = held / runs, m / n
+    se = math.sqrt(p * (1 - p) / runs)
+    assert float(held.sum()) == m * runs                       # exactly M items per run
+    outside = float(((rate - p).abs() > 3 * se).double().mean())
+    assert outside < 0.01                                      # 0.27 % expected for a binomial
+    assert float((rate - p).abs().max()) < 5.5 * se
+    early, late = float(rate[:n // 2].mean()), float(rate[n // 2:].mean())
+    assert abs(early - late) < 3 * se / math.sqrt(n / 2) * 2   # no bias toward old or new items
+
+
+def test_reservoir_fills_first_then_replaces():
+    buf = ReservoirBuffer(10, seed=0)
+    buf.extend({"id": torch.arange(6)})
+    assert sorted(buf.data["id"][:6].tolist()) == list(range(6)) and len(buf) == 6
+    buf.extend({"id": torch.arange(6, 10)})
+    assert sorted(buf.data["id"].tolist()) == list(range(10))
+
+
+# --- checkpoints -------------------------------------------------------------------------------------------
+
+def roundtrip(state: dict) -> dict:
+    f = io.BytesIO()
+    torch.save(state, f)
+    f.seek(0)
+    return torch.load(f, weights_only=True)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_state_dict_round_trip_gives_identical_samples(device):
+    bufs = [RingBuffer(64, device=device), ReservoirBuffer(64, device=device, seed=3),
+            PrioritizedReplayBuffer(64, alpha=0.6, device=device)]
+    fresh = [RingBuffer(64, device=device), ReservoirBuffer(64, device=device, seed=99),
+             PrioritizedReplayBuffer(64, alpha=0.1, device=device)]
+    for buf, new in zip(bufs, fresh):
+        buf.extend(transitions(100))
+        if isinstance(buf, PrioritizedReplayBuffer):
+            buf.update_priorities(torch.arange(0, 64, 3), torch.linspace(0, 5, 22))
+        new.load_state_dict(roundtrip(buf.state_dict()))
+        assert len(new) == len(buf)
+        for b in (buf, new):                                  # the same future on both: more data, then samples
+            b.extend(transitions(10, start=100))
+        if isinstance(buf, PrioritizedReplayBuffer):
+            (x, wx, ix), (y, wy, iy) = (b.sample(32, beta=0.5, generator=gen(5, device)) for b in (buf, new))
+            assert torch.equal(wx, wy) and torch.equal(buf.tree.sum, new.tree.sum)
+        else:
+            (x, ix), (y, iy) = (b.sample(32, generator=gen(5, device)) for b in (buf, new))
+        assert torch.equal(ix, iy)
+        assert all(torch.equal(x[k], y[k]) and y[k].device.type == device for k in x)
+
+
+# --- bad input ---------------------------------------------------------------------------------------------
+
+def test_sampling_errors_say_what_was_asked_and_what_is_stored():
+    for buf in (RingBuffer(8), ReservoirBuffer(8), PrioritizedReplayBuffer(8)):
+        kw = {"beta": 0.4} if isinstance(buf, PrioritizedReplayBuffer) else {}
+        with pytest.raises(ConfigError, match="empty buffer"):
+            buf.sample(4, generator=gen(), **kw)
+        buf.extend(transitions(3))
+        with pytest.raises(ConfigError, match=r"asked for 4 items but the buffer holds only 3"):
+            buf.sample(4, generator=gen(), **kw)
+        with pytest.raises(ConfigError, match="positive int"):
+            buf.sample(0, generator=gen(), **kw)
+        with pytest.raises(ConfigError, match="torch.Generator"):
+            buf.sample(2, generator=None, **kw)
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf")])
+def test_bad_priorities_are_rejected(bad):
+    buf = PrioritizedReplayBuffer(8, eps=0.0)
+    buf.extend(transitions(4))
+    total = float(buf.tree.total())
+    with pytest.raises(ShapeError, match="priorit"):
+        buf.update_priorities(torch.tensor([0, 1]), torch.tensor([1.0, bad]))
+    assert float(buf.tree.total()) == total                   # nothing written
+    with pytest.raises(ShapeError, match="0 and eps is 0"):
+        buf.update_priorities(torch.tensor([0]), torch.tensor([0.0]))
+    with pytest.raises(ShapeError, match=r"2 indices but 3 priorities"):
+        buf.update_priorities(torch.tensor([0, 1]), torch.tensor([1.0, 2.0, 3.0]))
+    with pytest.raises(ShapeError, match=r"indices must be in \[0, 4\)"):
+        buf.update_priorities(torch.tensor([5]), torch.tensor([1.0]))
+
+
+def test_alpha_beta_and_capacity_out_of_range():
+    for alpha in (-0.1, 1.5, float("nan"), "0.5"):
+        with pytest.raises(ConfigError, match="alpha"):
+            PrioritizedReplayBuffer(8, alpha=alpha)
+    buf = PrioritizedReplayBuffer(8)
+    buf.extend(transitions(4))
+    for beta in (-0.5, 1.01, float("inf")):
+        with pytest.raises(ConfigError, match="beta"):
+            buf.sample(2, beta=beta, generator=gen())
+    for cap in (0, -3, 2.5, True):
+        with pytest.raises(ConfigError, match="capacity"):
+            RingBuffer(cap)
+    with pytest.raises(ConfigError, match="eps"):
+        PrioritizedReplayBuffer(8, eps=-1e-3)
+
+
+def test_mismatched_keys_and_shapes_in_add_and_extend():
+    buf = RingBuffer(8)
+    buf.extend(transitions(2))
+    with pytest.raises(ShapeError, match="do not match the stored keys"):
+        buf.extend({"obs": torch.zeros(2, 3)})
+    with pytest.raises(ShapeError, match=r"'obs': expected per-item shape \(3,\), got \(4,\)"):
+        buf.extend({**transitions(2), "obs": torch.zeros(2, 4)})
+    with pytest.raises(ShapeError, match="same batch length"):
+        buf.extend({**transitions(2), "reward": torch.zeros(3)})
+    with pytest.raises(ShapeError, match="leading batch axis"):
+        buf.extend({**transitions(2), "reward": torch.tensor(1.0)})
+    with pytest.raises(ShapeError, match="per-item shape"):
+        buf.add({**{k: v[0] for k, v in transitions(1).items()}, "obs": torch.zeros(2)})
+    with pytest.raises(ShapeError, match="dict"):
+        buf.add(torch.zeros(3))
+    assert len(buf) == 2                                       # nothing written by the failed calls
+    with pytest.raises(ConfigError, match="RingBuffer"):
+        ReservoirBuffer(8).load_state_dict(buf.state_dict())
+
+
+def test_reservoir_batch_equals_algorithm_r_item_by_item():
+    """The vectorised batch decision gives the same memory as the sequential algorithm on the same draws."""
+    cap, cuts = 50, [0, 30, 31, 200, 1000]
+    buf = ReservoirBuffer(cap, seed=7)
+    twin = torch.Generator().set_state(buf.generator.get_state())
+    memory: list[int] = []
+    for a, b in zip(cuts, cuts[1:]):
+        buf.extend({"id": torch.arange(a, b)})
+        u = torch.rand(b - a, generator=twin, dtype=torch.float64)
+        for n, ui in zip(range(a, b), u.tolist()):
+            if n < cap:
+                memory.append(n)
+            elif (j := math.floor(ui * (n + 1))) < cap:
+                memory[j] = n
+    assert buf.data["id"].tolist() == memory
+
+
+def test_per_overwritten_slots_restart_at_the_maximum_priority():
+    buf = PrioritizedReplayBuffer(4, alpha=1.0, eps=0.0)
+    buf.extend(transitions(4))
+    buf.update_priorities(torch.arange(4), torch.tensor([0.5, 2.0, 0.25, 0.75]))
+    slots = buf.extend(transitions(6, start=4))        # longer than the ring: slots 0..3 all rewritten
+    assert sorted(slots.tolist()) == [0, 1, 2, 3]
+    assert torch.equal(buf.priorities(torch.arange(4)), torch.full((4,), 2.0, dtype=torch.float64))
+    assert float(buf.tree.total()) == 8.0 and float(buf.tree.minimum()) == 2.0
