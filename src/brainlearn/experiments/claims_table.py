@@ -52,7 +52,8 @@ def reproduction_table(names: list[str] | None = None, overrides: list[str] | tu
         exp = experiments.get(name)
         for preset in PRESETS:
             for c in exp.claims(make_config(exp, preset, overrides)):
-                expected = f"fail ([analysis]({c.note}))" if c.expected == "fail" else "pass"
+                link = c.note.removeprefix("docs/")  # the table lives in docs/: links relative to it
+                expected = f"fail ([analysis]({link}))" if c.expected == "fail" else "pass"
                 criterion = f"`{c.metric}` {c.comparator} {fmt(c.threshold)} ({c.aggregate})"
                 if c.history:
                     criterion += "; revised " + ", ".join(h.date for h in c.history)
