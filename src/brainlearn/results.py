@@ -12,11 +12,12 @@ for parquet) come with the ``tables`` extra: ``pip install 'brainlearn[tables]'`
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 from brainlearn.errors import ConfigError, quoted
-from brainlearn.runtime.rundir import RunDir
+from brainlearn.runtime.rundir import RunDir, atomic_write_bytes
 
 RUN_COLUMNS = ["run", "experiment", "preset", "seed", "device", "threads", "state", "metric", "value"]
 FORMATS = ("csv", "parquet")
@@ -90,11 +91,10 @@ def export(path: str | Path, format: str = "csv", out: str | Path | None = None)
             raise ConfigError("parquet export needs pyarrow: pip install 'brainlearn[tables]'") from None
         for column in [c for c in frame.columns if frame[c].dtype.kind == "O"]:  # mixed config columns: one type
             frame[column] = frame[column].map(lambda v: None if v is None else str(v))
-    import io
-
-    from brainlearn.runtime.rundir import atomic_write_bytes
-
     buf = io.BytesIO()
-    frame.to_csv(buf, index=False) if format == "csv" else frame.to_parquet(buf, index=False)
+    if format == "csv":
+        frame.to_csv(buf, index=False)
+    else:
+        frame.to_parquet(buf, index=False)
     atomic_write_bytes(out, buf.getvalue())
     return out

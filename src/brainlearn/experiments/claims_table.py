@@ -14,7 +14,7 @@ from typing import Any
 
 from brainlearn import experiments
 from brainlearn.experiments.runner import make_config
-from brainlearn.runtime.report import fmt, markdown_table
+from brainlearn.runtime.report import fmt, markdown_table, verdict
 from brainlearn.runtime.rundir import atomic_write_json
 
 RECORDED = Path(__file__).with_name("recorded.json")
@@ -40,8 +40,8 @@ def record(sections: list[dict[str, Any]], path: Path = RECORDED) -> None:
 def _cell(entry: dict[str, Any] | None, gated: bool) -> str:
     if entry is None:
         return "not recorded"
-    verdict = entry["verdict"] if gated else f"{entry['verdict'].lower()}, reported"
-    return f"{fmt(entry['measured'])} {verdict} ({entry['seeds']} seed{'s' * (entry['seeds'] > 1)})"
+    shown = verdict({"verdict": entry["verdict"], "gated": gated})  # the words `verify` prints
+    return f"{fmt(entry['measured'])} {shown} ({entry['seeds']} seed{'s' * (entry['seeds'] > 1)})"
 
 
 def reproduction_table(names: list[str] | None = None, overrides: list[str] | tuple = ()) -> str:

@@ -66,8 +66,7 @@ class RunContext:
         """
         if self.run_dir is None:
             return
-        self.run_dir.save_checkpoint({"step": int(step), "state": state, "history": self.history,
-                                      "records": len(self.history)})
+        self.run_dir.save_checkpoint({"step": int(step), "state": state, "history": self.history})
 
     def restore(self) -> dict[str, Any] | None:
         """The state passed to the last :meth:`checkpoint`, when resuming; otherwise None."""
