@@ -27,6 +27,7 @@ from typing import Any
 
 from brainlearn import experiments
 from brainlearn.errors import BrainlearnError, ConfigError, quoted
+from brainlearn.experiments.runner import make_config, resume_experiment, run_experiment
 from brainlearn.experiments.sweep_pools import LocalPool, RayPool, SubmititPool
 from brainlearn.runtime import RunDir, apply_overrides, resolve_device
 from brainlearn.runtime.config import field_types
@@ -110,8 +111,6 @@ def execute_point(point: Point, path: str, device: str = "cpu", threads: int = 1
     count it started with); `workers` processes may train the point's replicates (in a pool worker they
     run one after another: see runtime.parallel).
     """
-    from brainlearn.experiments.runner import make_config, resume_experiment, run_experiment
-
     record = finished_record(point, path)
     if record is not None:
         return record
