@@ -46,14 +46,15 @@ class PEMicrocircuit(nn.Module):
         w_ed: dendrite-to-soma coupling. background: tonic input to the interneurons (the somata get
             ``rho_e``: a cell without net drive sits at its target). w_ie: E -> interneuron weight (of the
             mean E rate).
-        w_init: initial scale of the plastic inhibitory weights (mean ``w_init / n_pre``).
+        w_init, w_init_pv: initial scales of the plastic inhibitory weights onto E (soma, dendrite) and onto
+            PV (from SST, VIP); mean ``scale / n_pre``.
         w_pp, w_sv, w_vs: scales of the fixed PV<-PV, SST<-VIP and VIP<-SST weights.
         generator: draws the random weights (required: no global RNG).
     """
 
     def __init__(self, *, n_e: int = 140, n_pv: int = 20, n_sst: int = 20, n_vip: int = 20, tau_e: float = 0.06,
                  tau_i: float = 0.002, rho_e: float = 1.0, rho_d: float = 0.0, drive: float = 6.0, mix: float = 0.3,
-                 w_ed: float = 1.0, background: float = 0.0, w_ie: float = 0.0, w_init: float = 0.5, w_pp: float = 0.5,
+                 w_ed: float = 1.0, background: float = 0.0, w_ie: float = 0.0, w_init: float = 0.5, w_init_pv: float = 0.1, w_pp: float = 0.5,
                  w_sv: float = 0.5, w_vs: float = 0.5,
                  generator: torch.Generator):
         super().__init__()
@@ -76,8 +77,8 @@ class PEMicrocircuit(nn.Module):
 
         self.register_buffer("W_EP", init(n_e, n_pv, w_init))   # plastic
         self.register_buffer("W_DS", init(n_e, n_sst, w_init))  # plastic
-        self.register_buffer("W_PS", init(n_pv, n_sst, w_init))  # plastic
-        self.register_buffer("W_PV", init(n_pv, n_vip, w_init))  # plastic
+        self.register_buffer("W_PS", init(n_pv, n_sst, w_init_pv))  # plastic
+        self.register_buffer("W_PV", init(n_pv, n_vip, w_init_pv))  # plastic
         self.register_buffer("W_PP", init(n_pv, n_pv, w_pp))     # fixed
         self.register_buffer("W_SV", init(n_sst, n_vip, w_sv))   # fixed
         self.register_buffer("W_VS", init(n_vip, n_sst, w_vs))   # fixed
@@ -143,21 +144,22 @@ class PEMicrocircuit(nn.Module):
     def plasticity(self, r: dict[str, torch.Tensor], lr: float, pv_rate: float = 1.0) -> None:
         """The homeostatic inhibitory rule on batch-mean steady-state rates: |w_{E<-PV}| grows with
         (r_E - rho_E) r_PV, |w_{D<-SST}| with (r_D - rho_D) r_SST; PV's inhibitory inputs (from SST, VIP)
-        shrink with the somatic excess fed back through E<-PV, (W_EP^T (r_E - rho_E)) r_X, at `pv_rate` x `lr`."""
+        shrink with the somatic excess fed back through E<-PV onto active PV cells, (W_EP^T (r_E - rho_E)) r_X
+        (the gradient of the somatic deviation), at `pv_rate` x `lr`."""
         B = r["E"].shape[0]
         de, dd = r["E"] - self.rho_e, r["D"] - self.rho_d
         self.W_EP.add_(lr * de.T @ r["PV"] / B).clamp_(min=0)
         self.W_DS.add_(lr * dd.T @ r["SST"] / B).clamp_(min=0)
-        back = de @ self.W_EP                                   # (B, n_pv)
+        back = (de @ self.W_EP) * (r["PV"] > 0)                 # (B, n_pv), through active PV cells only
         self.W_PS.sub_(pv_rate * lr * back.T @ r["SST"] / B).clamp_(min=0)
         self.W_PV.sub_(pv_rate * lr * back.T @ r["VIP"] / B).clamp_(min=0)
 
     def train_matched(self, steps: int, batch: int, lr: float, generator: torch.Generator, *, s_max: float = 5.0,
-                      iterations: int = 80, lr_final: float | None = None, pv_rate: float = 1.0) -> list[float]:
+                      iterations: int = 80, lr_final: float | None = None, pv_rate: float = 0.0) -> list[float]:
         """Homeostatic training on fully predicted stimuli S = P = s, s ~ U(0, s_max): each step simulates a
-        batch to steady state and applies :meth:`plasticity`, the rate decaying geometrically from `lr` to
-        `lr_final` (default lr / 10). Returns the mean |r_E - rho_E| per step."""
-        lr_final = lr / 10 if lr_final is None else lr_final
+        batch to steady state and applies :meth:`plasticity`, the rate going geometrically from `lr` to
+        `lr_final` (default: constant). Returns the mean |r_E - rho_E| per step."""
+        lr_final = lr if lr_final is None else lr_final
         dev = self.a.device
         history = []
         for k in range(steps):

@@ -141,7 +141,8 @@ class SequenceProtocol(Config):
         stim[ctrl] = "control"
         dirs = np.arange(self.control_orientations) * 360.0 / self.control_orientations
         ori[ctrl] = rng.choice(dirs, size=int(ctrl.sum()))
-        block = np.asarray(["habituation", "test", "test", "control"])[kinds]
+        phase = np.repeat(np.concatenate([np.zeros(n_h, int), np.ones(self.n_test, int), np.full(n_c, 2)]), L)
+        block = np.asarray(["habituation", "test", "control"])[phase]
         onset = seq * period + pos * self.element
         local = np.where(seq < n_h, seq, np.where(seq < n_h + self.n_test, seq - n_h, seq - n_h - self.n_test))
         return make_table(onset, onset + self.element, stim, ori, block, self.frame_rate,
