@@ -45,6 +45,9 @@ def roundtrip(config: NWBConfig, seed: int, device: str) -> dict:
     R = np.concatenate([R, np.zeros((4, R.shape[1]), np.float32)])      # room for the last window
     dev = table["stim_type"] == "deviant_ori"
     std = (table["stim_type"] == "standard") & (table["block"] == "test") & (table["position"] == proto.deviant_position)
+    if not dev.any() or not std.any():
+        from brainlearn.errors import ConfigError
+        raise ConfigError("the session has no deviant or no standard at the deviant position: raise protocol.n_test")
     window = {"pre": 0.0, "post": dt}
     rate = 1 / dt
 

@@ -67,16 +67,19 @@ def simulate(config: SequenceConfig, model: str, seed: int, device: str) -> dict
     C = config.n_channels
     e_pos, e_neg = cells[:C].sum(0), cells[C:].sum(0)
     total = cells.sum(0)
+    if not (dev.any() and om.any() and ctrl.any()):
+        from brainlearn.errors import ConfigError
+        raise ConfigError("the session has no deviant, omission or control presentation of the deviant: "
+                          "raise protocol.n_test / n_control or the deviant probabilities")
     metrics = {
         "error_drop": ratio(seq_err[-config.end_sequences:].mean(), seq_err[0]),
         "dev_ratio": ratio(e_pos[dev].mean(), e_pos[std_dev].mean()),
         "omission_ratio": ratio(e_neg[om].mean(), e_neg[std_om].mean()),
-        "mi_ctrl": float(contrast(total[dev].mean(), total[ctrl].mean())) if ctrl.any() else float("nan"),
+        "mi_ctrl": float(contrast(total[dev].mean(), total[ctrl].mean())),
         "n_deviants": int(dev.sum()), "n_control": int(ctrl.sum()),
     }
-    ssa = ssa_index(cells[:, dev], cells[:, ctrl], n_shuffles=config.n_shuffles, seed=seed) if ctrl.any() else None
-    return {"metrics": metrics, "seq_err": seq_err.tolist(),
-            "ssa": ssa["index"].tolist() if ssa else [], "ssa_p": ssa["p"].tolist() if ssa else [],
+    ssa = ssa_index(cells[:, dev], cells[:, ctrl], n_shuffles=config.n_shuffles, seed=seed)
+    return {"metrics": metrics, "seq_err": seq_err.tolist(), "ssa": ssa["index"].tolist(), "ssa_p": ssa["p"].tolist(),
             "trace": total[: 40 * per_seq].tolist(),
             "test_trace": total[(blk == "test")][: 40 * per_seq].tolist(),
             "test_types": st[(blk == "test")][: 40 * per_seq].tolist()}

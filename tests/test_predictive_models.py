@@ -1,0 +1,125 @@
+import numpy as np
+import pytest
+import torch
+
+from brainlearn.errors import ShapeError
+from brainlearn.models.predictive import AdaptationModel, HierarchicalPC, PEMicrocircuit, TemporalPC
+from brainlearn.runtime import make_generator
+
+
+def _small_circuit(seed=0, **kw):
+    return PEMicrocircuit(n_e=30, n_pv=8, n_sst=8, n_vip=8, generator=make_generator(seed), **kw)
+
+
+def test_microcircuit_steady_state_at_s_equals_p_after_training():
+    c = _small_circuit()
+    c.train_matched(100, 32, 0.01, make_generator(1))
+    s = torch.linspace(0.5, 5, 6)
+    r = c.steady_state(s, s)
+    assert (r["E"] - c.rho_e).abs().mean() < 0.1 * c.rho_e + 0.05
+    # it is a fixed point: one more relaxation step changes nothing measurable
+    t = c.targets(r, s, s)
+    assert all(float((t[k] - r[k]).abs().max()) < 1e-3 for k in r)
+
+
+def test_relaxation_matches_the_rate_dynamics():
+    c = _small_circuit(2)
+    S, P = torch.tensor([1.0, 0.0, 3.0]), torch.tensor([1.0, 2.0, 0.0])
+    fixed = c.steady_state(S, P, iterations=300)
+    r = c.initial_state(3)
+    for _ in range(2000):      # 2 s of the real dynamics (tau_E = 60 ms, tau_I = 2 ms)
+        r = c.step(r, S, P, 0.001)
+    assert torch.allclose(r["E"], fixed["E"], atol=1e-3)
+
+
+def test_microcircuit_is_deterministic_and_rejects_bad_input():
+    a, b = _small_circuit(5), _small_circuit(5)
+    assert torch.equal(a.W_EP, b.W_EP) and torch.equal(a.a, b.a)
+    with pytest.raises(ShapeError):
+        a.steady_state(torch.zeros(3), torch.zeros(4))
+    with pytest.raises(ShapeError):
+        a.steady_state(torch.tensor([float("nan")]), torch.zeros(1))
+    with pytest.raises(ShapeError):
+        a.simulate(torch.zeros(3), torch.zeros(3))
+    with pytest.raises(ShapeError):
+        PEMicrocircuit(n_e=0, generator=make_generator(0))
+
+
+def test_plasticity_signs():
+    c = _small_circuit(3)
+    r = c.initial_state(4)
+    r = {k: v + 1.0 for k, v in r.items()}
+    before = {k: getattr(c, k).clone() for k in c.PLASTIC}
+    r["E"] = r["E"] + 2.0                 # somata above target: more inhibition onto E, less onto PV
+    c.plasticity(r, 0.01, pv_rate=1.0)
+    assert (c.W_EP >= before["W_EP"]).all() and (c.W_EP > before["W_EP"]).any()
+    assert (c.W_DS > before["W_DS"]).all()          # dendrites above their target 0
+    assert (c.W_PS <= before["W_PS"]).all() and (c.W_PV <= before["W_PV"]).all()
+
+
+def test_hierarchical_pc_linear_inference_reaches_the_map_and_errors_split():
+    pc = HierarchicalPC([6, 4], activation="linear", prior=0.5, generator=make_generator(0))
+    x = torch.randn(5, 6, generator=make_generator(1))
+    out = pc.infer(x, steps=2000, rate=0.05)
+    W = pc.weights[0]
+    mu = torch.linalg.solve(W.T @ W + 0.5 * torch.eye(4), (x @ W).T).T
+    assert torch.allclose(out["mus"][1], mu, atol=1e-4)
+    e = x - mu @ W.T
+    assert torch.allclose(out["e_pos"][0] - out["e_neg"][0], e, atol=1e-4)
+    assert (out["e_pos"][0] * out["e_neg"][0] == 0).all()
+    assert all(b <= a + 1e-6 for a, b in zip(out["energy"], out["energy"][1:]))
+
+
+def test_hierarchical_pc_learning_reduces_error_on_repeated_patterns():
+    pc = HierarchicalPC([8, 6, 3], activation="tanh", generator=make_generator(0))
+    x = torch.randn(4, 8, generator=make_generator(1))
+    first = pc.learn(x, lr=0.05, steps=40)
+    for _ in range(50):
+        last = pc.learn(x, lr=0.05, steps=40)
+    assert last < 0.5 * first
+
+
+def test_temporal_pc_iterative_settling_equals_closed_form():
+    pc = TemporalPC(5, 4, prior=0.3, generator=make_generator(0))
+    x, mu_hat = torch.randn(3, 5, generator=make_generator(1)), torch.randn(3, 4, generator=make_generator(2))
+    assert torch.allclose(pc.settle(x, mu_hat, steps=3000, rate=0.1), pc.settle(x, mu_hat), atol=1e-5)
+
+
+def test_temporal_pc_learns_a_sequence_then_signals_deviants_and_omissions():
+    pc = TemporalPC(6, 6, generator=make_generator(0))
+    seq = torch.eye(6)[[0, 1, 2, 3, 4, 4]]        # A B C D, two blank-ish steps of channel 4
+    seq[4:] = 0
+    X = seq.repeat(150, 1)[:, None]
+    out = pc.run(X, lr=0.05)
+    err = (out["e_pos"] + out["e_neg"]).sum(2)[:, 0].reshape(-1, 6).mean(1)
+    assert err[-10:].mean() < 0.5 * err[0]
+    test = seq.clone()
+    test[2] = torch.eye(6)[5]                     # substitution at position 3
+    o = pc.run(torch.cat([seq, test])[:, None])
+    assert o["e_pos"][8, 0].sum() > 1.5 * o["e_pos"][2, 0].sum()
+
+
+def test_adaptation_exact_update_matches_fine_euler():
+    m = AdaptationModel(tau_rec=1.5, u=4.0)
+    X = (torch.rand(20, 2, 3, generator=make_generator(0)) > 0.5).float()
+    r = m.run(X, 0.25)["r"]
+    g, fine, k = torch.ones(2, 3), [], 250
+    for t in range(20):
+        acc = torch.zeros(2, 3)
+        for _ in range(k):
+            acc += g * X[t] / k
+            g = g + 0.25 / k * ((1 - g) / 1.5 - 4.0 * g * X[t])
+        fine.append(acc)
+    assert torch.allclose(r, torch.stack(fine), atol=2e-3)
+    with pytest.raises(ShapeError):
+        m.run(torch.zeros(3, 2), 0.1)
+
+
+def test_adaptation_shows_stimulus_specific_adaptation():
+    m = AdaptationModel()
+    X = torch.zeros(40, 1, 2)
+    X[::2, 0, 0] = 1.0            # a frequent standard
+    X[39, 0, 1] = 1.0             # a rare deviant
+    r = m.run(X, 0.25)["r"][:, 0]
+    assert float(r[39, 1]) > 1.5 * float(r[38, 0])
+    assert np.isfinite(r.numpy()).all()
