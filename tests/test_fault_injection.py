@@ -39,6 +39,17 @@ SMALL = {  # small configs of every experiment: a few seconds each, several chec
                               "rank=5", "max_iter=50"],
     "similarity-lorenz": ["n_traj=5", "n_steps=60", "n_delays=5", "delay_interval=2", "rank=5", "mixing_rank=5",
                           "patterns=0.5,30"],
+    "pp-microcircuit": ["replicates=3", "circuit.n_e=16", "circuit.n_pv=4", "circuit.n_sst=4", "circuit.n_vip=4",
+                        "circuit.steps=20", "circuit.batch=8"],
+    "pp-sequence": ["protocol.habituation_min=1", "protocol.n_test=60", "protocol.n_control=60",
+                    "protocol.p_deviant=0.3", "protocol.p_omission=0.3", "protocol.control_orientations=4",
+                    "protocol.deviant_orientation=90", "n_shuffles=20"],
+    "pp-closedloop": ["replicates=3", "circuit.n_e=16", "circuit.n_pv=4", "circuit.n_sst=4", "circuit.n_vip=4",
+                      "circuit.steps=20", "circuit.batch=8", "protocol.duration=20", "substeps=2"],
+    "pp-nwb": ["protocol.habituation_min=0.5", "protocol.n_test=40", "protocol.p_deviant=0.3", "n_shuffles=20"],
+    "pp-shared-mechanism": ["circuit.n_e=16", "circuit.n_pv=4", "circuit.n_sst=4", "circuit.n_vip=4",
+                            "circuit.steps=20", "circuit.batch=8", "n_trials=6", "n_shuffles=20",
+                            "n_permutations=50"],
 }
 DEFAULT = [("fa-vs-bp", signal.SIGKILL), ("similarity-attractors", signal.SIGINT)]
 
