@@ -118,12 +118,17 @@ def stimulus_matrix(table: EventTable, dt: float, n_channels: int, duration: flo
     shown = ~np.isin(table["stim_type"], ["omission", "blank"]) & (contrast > 0)
     ch = orientation_channel(table["orientation"], n_channels)
     shown &= ch >= 0
-    edges = np.arange(n_bins + 1) * dt
-    # overlap of each event [start, stop) with each bin: events x bins, vectorised
-    start, stop = table["start_time"][shown, None], table["stop_time"][shown, None]
-    overlap = np.clip(np.minimum(stop, edges[None, 1:]) - np.maximum(start, edges[None, :-1]), 0, None) / dt
+    start, stop = table["start_time"][shown], table["stop_time"][shown]
+    # each event overlaps at most `span` consecutive bins: events x span overlaps, vectorised
+    first = np.floor(start / dt + 1e-9).astype(int)
+    span = int(np.ceil(((stop - start).max(initial=0.0)) / dt)) + 1
+    bins = first[:, None] + np.arange(span)[None]
+    lo, hi = bins * dt, (bins + 1) * dt
+    overlap = np.clip(np.minimum(stop[:, None], hi) - np.maximum(start[:, None], lo), 0, None) / dt
+    inside = (bins >= 0) & (bins < n_bins)
     out = np.zeros((n_bins, n_channels))
-    np.add.at(out.T, ch[shown], overlap * contrast[shown, None])
+    np.add.at(out, (bins[inside], np.broadcast_to(ch[shown, None], bins.shape)[inside]),
+              (overlap * contrast[shown, None])[inside])
     return torch.as_tensor(out, dtype=torch.float32)
 
 
