@@ -51,7 +51,8 @@ def test_missing_and_wrongly_shaped_fields(tmp_path, written):
         write_nwb(tmp_path / "bad.nwb", R[:, 0], rate=rate, events=table)
     # a file without an ophys module
     from datetime import datetime, timezone
-    f = pynwb.NWBFile(session_description="x", identifier="y", session_start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    f = pynwb.NWBFile(session_description="x", identifier="y",
+                      session_start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
     with pynwb.NWBHDF5IO(str(tmp_path / "empty.nwb"), "w") as io:
         io.write(f)
     with pytest.raises(DataError, match="no 'ophys' processing module"):

@@ -47,7 +47,8 @@ def test_no_deviant_in_baseline_and_durations_to_one_frame():
     assert np.all(np.abs(np.mod(regular["start_time"] + 0.1, 1.25) - 0.1) <= FRAME + 1e-9)
     s = SequenceProtocol(habituation_min=1.0, n_test=50, n_control=10).generate(0)
     assert np.all(np.abs(s["stop_time"] - s["start_time"] - 0.25) <= FRAME + 1e-9)
-    assert {"tuning", "rf_map"} <= set(t["stim_type"]) and (t["orientation"][t["stim_type"] == "tuning"] % 22.5 == 0).all()
+    assert {"tuning", "rf_map"} <= set(t["stim_type"])
+    assert (t["orientation"][t["stim_type"] == "tuning"] % 22.5 == 0).all()
 
 
 def test_control_block_has_no_sequence():

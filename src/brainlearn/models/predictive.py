@@ -54,7 +54,8 @@ class PEMicrocircuit(nn.Module):
 
     def __init__(self, *, n_e: int = 140, n_pv: int = 20, n_sst: int = 20, n_vip: int = 20, tau_e: float = 0.06,
                  tau_i: float = 0.002, rho_e: float = 1.0, rho_d: float = 0.0, drive: float = 6.0, mix: float = 0.3,
-                 w_ed: float = 1.0, background: float = 0.0, w_ie: float = 0.0, w_init: float = 0.5, w_init_pv: float = 0.1, w_pp: float = 0.5,
+                 w_ed: float = 1.0, background: float = 0.0, w_ie: float = 0.0, w_init: float = 0.5,
+                 w_init_pv: float = 0.1, w_pp: float = 0.5,
                  w_sv: float = 0.5, w_vs: float = 0.5,
                  generator: torch.Generator):
         super().__init__()

@@ -152,7 +152,8 @@ def grating_frames(table: EventTable, frame_rate: float, size: int = 16, spatial
     X, Y = np.meshgrid(coords, coords)
     theta = np.deg2rad(np.where(event >= 0, table["orientation"][event.clip(0)], 0.0))
     phase = 2 * np.pi * np.where(event >= 0, tf[event.clip(0)], 0.0) * (t - table["start_time"][event.clip(0)])
-    arg = 2 * np.pi * spatial_frequency * (X[None] * np.cos(theta)[:, None, None] + Y[None] * np.sin(theta)[:, None, None])
+    cos, sin = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
+    arg = 2 * np.pi * spatial_frequency * (X[None] * cos + Y[None] * sin)
     c = np.where(event >= 0, contrast[event.clip(0)], 0.0)[:, None, None]
     frames = 128 + 127 * c * np.sin(arg - phase[:, None, None])
     return torch.as_tensor(np.round(frames).astype(np.uint8))

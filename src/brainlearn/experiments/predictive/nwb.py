@@ -44,7 +44,8 @@ def roundtrip(config: NWBConfig, seed: int, device: str) -> dict:
     R = np.concatenate([out["e_pos"][:, 0].cpu().numpy(), out["e_neg"][:, 0].cpu().numpy()], 1).astype(np.float32)
     R = np.concatenate([R, np.zeros((4, R.shape[1]), np.float32)])      # room for the last window
     dev = table["stim_type"] == "deviant_ori"
-    std = (table["stim_type"] == "standard") & (table["block"] == "test") & (table["position"] == proto.deviant_position)
+    std = ((table["stim_type"] == "standard") & (table["block"] == "test")
+           & (table["position"] == proto.deviant_position))
     if not dev.any() or not std.any():
         from brainlearn.errors import ConfigError
         raise ConfigError("the session has no deviant or no standard at the deviant position: raise protocol.n_test")
