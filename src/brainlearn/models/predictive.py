@@ -183,9 +183,8 @@ class PEMicrocircuit(nn.Module):
 
 
 def _beta(c: float, n: int, g: torch.Generator) -> torch.Tensor:
-    """n draws of Beta(c, c) from generator `g` (as Gamma ratios; Gamma by Marsaglia-free inversion of
-    uniform order statistics is not needed: torch's _standard_gamma uses the global RNG, so use the
-    Johnk method, exact for c < 1)."""
+    """n draws of Beta(c, c) from generator `g` by Johnk's method (exact for any c > 0; efficient for c <= 1).
+    torch's Beta sampler draws from the global RNG, which library code must not touch."""
     out = torch.empty(0)
     while len(out) < n:  # Johnk: accept when U^(1/c) + V^(1/c) <= 1; a few rounds at most
         U, V = torch.rand(2, 4 * n, generator=g, dtype=torch.float64) ** (1 / c)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.signal import lfilter
 
 from brainlearn.paradigms.events import EventTable, make_table
 from brainlearn.runtime.config import Config, param, require
@@ -190,8 +191,7 @@ class ClosedLoopProtocol(Config):
             target[t:t + k] = rng.gamma(4.0, self.mean_speed / 4.0) if on else 0.0
             t, on = t + k, not on
         a = dt / self.smoothing
-        from scipy.signal import lfilter
-        return lfilter([a], [1, -(1 - a)], target)
+        return lfilter([a], [1, -(1 - a)], target)     # first-order smoothing of the bout speeds
 
     def generate(self, seed: int) -> ClosedLoopSession:
         rng = _rng(seed)
