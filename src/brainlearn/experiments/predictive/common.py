@@ -9,7 +9,7 @@ import torch
 
 from brainlearn.analysis.mismatch import classify_pe
 from brainlearn.models.predictive import PEMicrocircuit
-from brainlearn.runtime import Config, make_generator, param, replicate_seed
+from brainlearn.runtime import Config, make_generator, param, place, replicate_seed
 
 PAPER = "2504.09614"
 
@@ -48,8 +48,6 @@ def build_circuit(cfg: CircuitConfig, seed: int) -> PEMicrocircuit:
 
 def train_circuit(cfg: CircuitConfig, seed: int, device) -> tuple[PEMicrocircuit, list[float]]:
     """A circuit built from seed stream "init" and trained on matched stimuli from stream "data"."""
-    from brainlearn.runtime import place
-
     circuit = place(build_circuit(cfg, replicate_seed(seed, stream="init")), device)
     history = circuit.train_matched(cfg.steps, cfg.batch, cfg.lr, make_generator(replicate_seed(seed, stream="data")),
                                     s_max=cfg.s_max, pv_rate=cfg.pv_rate)

@@ -14,7 +14,14 @@ import numpy as np
 
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.predictive.common import PAPER, CircuitConfig, build_circuit, probe_circuit, ratio
+from brainlearn.experiments.predictive.common import (
+    PAPER,
+    CircuitConfig,
+    build_circuit,
+    probe_circuit,
+    ratio,
+    train_circuit,
+)
 from brainlearn.runtime import Config, RunContext, param, place, replicate_seed, run_jobs
 
 
@@ -26,8 +33,6 @@ class MicrocircuitConfig(Config):
 
 def replicate(config: MicrocircuitConfig, seed: int, device: str) -> dict:
     """One circuit: probed at initialisation, trained, probed again (a job of :func:`run`)."""
-    from brainlearn.experiments.predictive.common import train_circuit
-
     cfg = config.circuit
     frozen = probe_circuit(place(build_circuit(cfg, replicate_seed(seed, stream="init")), device), cfg)
     circuit, history = train_circuit(cfg, seed, device)

@@ -23,7 +23,6 @@ from brainlearn.models.predictive import AdaptationModel, TemporalPC
 from brainlearn.paradigms import SequenceProtocol, stimulus_matrix
 from brainlearn.runtime import Config, RunContext, make_generator, param, place, replicate_seed, run_jobs
 
-
 NOTE = "docs/experiments/predictive.md#known-non-reproduction-the-adaptation-model"
 
 
