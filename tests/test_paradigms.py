@@ -87,3 +87,18 @@ def test_bad_inputs():
     with pytest.raises(ShapeError):
         EventTable({"start_time": np.zeros(2), "stop_time": np.zeros(3), "stim_type": np.zeros(2),
                     "orientation": np.zeros(2), "block": np.zeros(2)})
+
+
+def test_stimulus_matrix_equals_brute_force_overlaps():
+    t = OddballProtocol(n_oddball=30, p_jitter=0.3, tuning_repeats=1, rf_grid=0).generate(4)
+    dt, C = 0.1, 8
+    X = stimulus_matrix(t, dt, C).numpy()
+    ref = np.zeros_like(X)
+    for k in range(len(t)):  # the definition, event by event and bin by bin
+        if t["stim_type"][k] in ("omission", "blank") or t["contrast"][k] == 0:
+            continue
+        c = int(round(t["orientation"][k] / (360 / C))) % C
+        for b in range(len(ref)):
+            lo, hi = b * dt, (b + 1) * dt
+            ref[b, c] += max(0.0, min(t["stop_time"][k], hi) - max(t["start_time"][k], lo)) / dt * t["contrast"][k]
+    np.testing.assert_allclose(X, ref, atol=1e-5)
