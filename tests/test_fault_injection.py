@@ -40,6 +40,7 @@ SMALL = {  # small configs of every experiment: a few seconds each, several chec
     "similarity-lorenz": ["n_traj=5", "n_steps=60", "n_delays=5", "delay_interval=2", "rank=5", "mixing_rank=5",
                           "patterns=0.5,30"],
     "replay-per": ["n_items=50", "draws=1000", "batch=50", "capacity=10", "stream=100", "runs=5"],
+    "replay-continual": ["n_train=200", "n_test=100", "epochs=1", "hidden=16", "vae_hidden=16", "memory=20"],
     "replay-maze": ["replicates=1", "episodes=6", "late_from=2", "track_before=3", "track_after=1"],
 }
 DEFAULT = [("fa-vs-bp", signal.SIGKILL), ("similarity-attractors", signal.SIGINT)]
