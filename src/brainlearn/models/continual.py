@@ -163,7 +163,8 @@ class GenerativeReplay(Plugin):
     def __init__(self, vae_factory, epochs: int, lr: float = 1e-3, temperature: float = 2.0, level: str = "input"):
         if level not in ("input", "features"):
             raise ConfigError(f"level: expected 'input' or 'features', got {level!r}")
-        self.vae_factory, self.epochs, self.lr, self.temperature, self.level = vae_factory, epochs, lr, temperature, level
+        self.vae_factory, self.epochs, self.lr = vae_factory, epochs, lr
+        self.temperature, self.level = temperature, level
         self.vae: VAE | None = None
         self.teacher: Solver | None = None
         self.teacher_seen = 0

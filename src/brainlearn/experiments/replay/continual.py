@@ -12,7 +12,6 @@ from functools import partial
 from typing import Literal
 
 import numpy as np
-import torch
 
 from brainlearn import plotting
 from brainlearn.data.images import ImageDataConfig
