@@ -41,6 +41,7 @@ SMALL = {  # small configs of every experiment: a few seconds each, several chec
                           "patterns=0.5,30"],
     "replay-per": ["n_items=50", "draws=1000", "batch=50", "capacity=10", "stream=100", "runs=5"],
     "replay-continual": ["n_train=200", "n_test=100", "epochs=1", "hidden=16", "vae_hidden=16", "memory=20"],
+    "replay-dqn": ["replicates=1", "steps=400", "warmup=20", "eval_every=40", "hidden=8", "capacity=100"],
     "replay-maze": ["replicates=1", "episodes=6", "late_from=2", "track_before=3", "track_after=1"],
 }
 DEFAULT = [("fa-vs-bp", signal.SIGKILL), ("similarity-attractors", signal.SIGINT)]

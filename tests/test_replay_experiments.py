@@ -1,5 +1,7 @@
 """The replay-per, replay-continual and replay-dqn experiments: contracts and quick claims."""
 
+import io
+
 import pytest
 
 from brainlearn.experiments import get
@@ -109,3 +111,71 @@ def continual():
 @pytest.mark.parametrize("claim_id", _gated("replay-continual"))
 def test_continual_claim(continual, claim_id):
     assert claim_ok(continual[claim_id]), continual[claim_id]
+
+
+# --- DQN -----------------------------------------------------------------------------------------------------
+
+DQN_SMALL = ["replicates=1", "steps=120", "warmup=20", "eval_every=40", "hidden=8", "capacity=100"]
+
+
+def test_procedural_grid_passes_the_env_checker():
+    import warnings
+
+    import numpy as np
+    from gymnasium.utils.env_checker import check_env
+
+    from brainlearn.errors import ConfigError
+    from brainlearn.models.dqn import ProceduralGrid
+
+    env = ProceduralGrid(5, 0.2, layout_seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")           # "no spec": the env is built directly, not via gymnasium.make
+        check_env(env, skip_render_check=True)
+    assert env.shortest >= 8 and env.optimal_return == pytest.approx(1 - 0.01 * (env.shortest - 1))
+    layouts = {ProceduralGrid(5, 0.3, layout_seed=s).walls.tobytes() for s in range(6)}
+    assert len(layouts) > 1
+    assert np.array_equal(ProceduralGrid(5, 0.3, layout_seed=2).walls, ProceduralGrid(5, 0.3, layout_seed=2).walls)
+    with pytest.raises(ConfigError):
+        ProceduralGrid(1)
+
+
+@pytest.mark.parametrize("prioritized", [False, True])
+def test_dqn_agent_checkpoint_round_trip(prioritized):
+    import torch
+
+    from brainlearn.models.dqn import DQNAgent, ProceduralGrid, q_network
+
+    def make(seed):
+        torch.manual_seed(seed)
+        env = ProceduralGrid(4, 0.2, layout_seed=1, max_steps=20)
+        return DQNAgent(env, q_network(16, 8, 4), q_network(16, 8, 4), prioritized=prioritized, capacity=200,
+                        batch_size=8, lr=1e-3, gamma=0.9, total_steps=200, warmup=10, target_every=5,
+                        eps_end=0.1, eps_fraction=0.5, alpha=0.6, beta0=0.4, device="cpu",
+                        generator=torch.Generator().manual_seed(seed))
+
+    a, b = make(0), make(1)
+    a.train_steps(60)
+    blob = io.BytesIO()
+    torch.save(a.state_dict(), blob)                   # a real checkpoint: no tensors shared with `a`
+    blob.seek(0)
+    b.load_state_dict(torch.load(blob, weights_only=True))
+    a.train_steps(40)
+    b.train_steps(40)
+    for pa, pb in zip(a.net.parameters(), b.net.parameters()):
+        assert torch.equal(pa, pb)
+    assert a.returns == b.returns and a.evaluate() == b.evaluate()
+
+
+def test_dqn_contracts(tmp_path):
+    check_contracts("replay-dqn", DQN_SMALL, tmp_path, interrupt_after=1)
+
+
+@pytest.fixture(scope="module")
+def dqn():
+    return {c["id"]: c for c in run_experiment("replay-dqn", seed=0, out=None).claims}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("claim_id", _gated("replay-dqn"))
+def test_dqn_claim(dqn, claim_id):
+    assert claim_ok(dqn[claim_id]), dqn[claim_id]

@@ -169,7 +169,7 @@ class DQNAgent:
         self.updates += 1
         if self.updates % self.target_every == 0:
             self.target.load_state_dict(self.net.state_dict())
-        return float(loss)
+        return float(loss.detach())
 
     def evaluate(self, episodes: int = 1) -> tuple[float, float]:
         """Greedy return and success rate over ``episodes`` episodes of a separate copy of the environment."""
