@@ -365,3 +365,19 @@ def test_per_overwritten_slots_restart_at_the_maximum_priority():
     assert sorted(slots.tolist()) == [0, 1, 2, 3]
     assert torch.equal(buf.priorities(torch.arange(4)), torch.full((4,), 2.0, dtype=torch.float64))
     assert float(buf.tree.total()) == 8.0 and float(buf.tree.minimum()) == 2.0
+
+
+def test_torch_tree_path_matches_the_numpy_path():
+    """The GPU code path (torch operations), run on the CPU, agrees with the CPU path (numpy views)."""
+    for capacity, k in ((1, 2), (300, 4), (5000, 32)):
+        a, b = SumMinTree(capacity, branching=k), SumMinTree(capacity, branching=k)
+        b._np = False
+        g = gen(capacity)
+        for _ in range(5):
+            idx = torch.randint(0, capacity, (min(64, 2 * capacity),), generator=g)
+            vals = torch.rand(len(idx), generator=g, dtype=torch.float64)
+            a.set(idx, vals)
+            b.set(idx, vals)
+        assert torch.allclose(a.sum, b.sum, rtol=1e-14) and torch.equal(a.min, b.min)
+        u = torch.rand(200, generator=g, dtype=torch.float64) * float(a.total())
+        assert torch.equal(a.find(u), b.find(u))
