@@ -5,12 +5,11 @@ importance weight w_i = (N P(i))^-beta / max_j w_j, which corrects the bias of n
 over training, see :func:`linear_beta`). New items enter at the largest priority seen so far, so each is
 replayed at least about once before its TD error is known.
 
-The masses p^alpha live in a sum-tree and a min-tree: complete binary trees stored as flat float64 tensors of
-length 2L (L = capacity rounded up to a power of two; node k has children 2k, 2k+1; leaves at L..2L-1; the
-root, node 1, holds the total or the minimum). A batch of priority updates writes the leaves and then
-recomputes the parents one level at a time (log2 L vectorised steps, no loop over items); a batch of draws
-descends all queries together, one level per step. Everything stays on the buffer's device: on a GPU no
-step needs a host round-trip.
+The masses p^alpha live in a sum-tree and a min-tree (:class:`SumMinTree`): K-ary trees (K = 32) stored as
+flat float64 tensors, leaves first and the root last. A batch of priority updates writes the leaves and then
+recomputes the parents one level at a time (four vectorised steps above 10^6 leaves, no loop over items); a
+batch of draws descends all queries together, one level per step. Everything stays on the buffer's device: on
+a GPU no step needs a host round-trip (on the CPU the steps run on numpy views of the tensors).
 """
 
 from __future__ import annotations
