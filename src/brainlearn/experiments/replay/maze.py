@@ -197,7 +197,7 @@ def _trajectories(a) -> object:
     """The replayed sequences of the first logged bouts drawn on the maze, at the start and at the goal."""
     walls, cells = np.asarray(a["walls"]), np.asarray(a["cells"])
     meta, states = np.asarray(a["event_meta"]).reshape(-1, 3), np.asarray(a["event_states"])
-    fig, axes = plotting.figure(2, title="replayed state sequences (prioritised agent 0)")
+    fig, axes = plotting.figure(2, title="replay events of prioritised agent 0 (first logged bouts)")
     for ax, at_goal, name in zip(axes, (0, 1), ("start", "goal")):
         ax.imshow(walls, cmap="Greys", vmin=0, vmax=1.5)
         picked = np.flatnonzero(meta[:, 1] == at_goal)[:60]
@@ -208,7 +208,7 @@ def _trajectories(a) -> object:
             ax.plot(rc[-1, 1], rc[-1, 0], "o", color="C3" if meta[i, 2] else "C0", ms=3)
         for idx, mark in zip(np.asarray(a["start_goal"]), ("S", "G")):
             ax.text(cells[idx][1], cells[idx][0], mark, ha="center", va="center", weight="bold")
-        ax.set_title(f"at the {name} (blue forward, red reverse; dot = last state)")
+        ax.set_title(f"at the {name}: blue forward, red reverse, dot = last")
         ax.set_xticks([]), ax.set_yticks([])
     return fig
 
