@@ -72,6 +72,7 @@ class SumMinTree:
         self.sum = torch.zeros(total, dtype=torch.float64, device=self.device)
         self.min = torch.full((total,), math.inf, dtype=torch.float64, device=self.device)
         self._np = self.device.type == "cpu"
+        self._written = 0                                      # leaf writes since the last exact resync
         if self._np:
             self._sum_np, self._min_np = self.sum.numpy(), self.min.numpy()
 
@@ -109,9 +110,12 @@ class SumMinTree:
             if idx.size == 0:
                 return
             if not unique and idx.size > 1:
-                _, last = np.unique(idx[::-1], return_index=True)    # the last occurrence of every index
-                keep = idx.size - 1 - last
-                idx, vals = idx[keep], vals[keep]
+                order = np.argsort(idx, kind="stable")
+                ordered = idx[order]
+                last = np.empty(idx.size, dtype=bool)              # the last occurrence of every index
+                last[:-1] = ordered[1:] != ordered[:-1]
+                last[-1] = True
+                idx, vals = ordered[last], vals[order[last]]
             self._set_np(idx, vals)
             return
         idx = idx.to(self.device, torch.long).flatten()
@@ -125,22 +129,39 @@ class SumMinTree:
         self._set_torch(idx, vals)
 
     def _set_np(self, idx: np.ndarray, vals: np.ndarray) -> None:
+        """Distinct leaves ``idx`` to ``vals``. The sum-tree adds each leaf's change to its ancestors; the
+        min-tree lowers ancestors to a smaller new value, and recomputes a block only where its minimum
+        leaf was raised. Sums so updated drift by rounding, so after every ``capacity`` leaf writes the
+        inner levels are recomputed exactly from the leaves."""
         K, S, M = self.branching, self._sum_np, self._min_np
+        delta = vals - S[idx]
+        old = M[idx]
         S[idx] = vals
         M[idx] = vals
-        node = idx
+        node, new = idx, vals
         for level in range(self.depth):
-            lo, hi = self.offsets[level], self.offsets[level] + self.sizes[level]
-            up = self.offsets[level + 1]
-            child_s, child_m = S[lo:hi].reshape(-1, K), M[lo:hi].reshape(-1, K)
-            if child_s.shape[0] <= node.size:                   # a small level: recompute it whole
-                S[up:up + child_s.shape[0]] = child_s.sum(1)
-                M[up:up + child_s.shape[0]] = child_m.min(1)
-                node = np.arange(child_s.shape[0])
-            else:
-                node = node // K
-                S[up + node] = child_s[node].sum(1)
-                M[up + node] = child_m[node].min(1)
+            lo, up = self.offsets[level], self.offsets[level + 1]
+            parent = node // K
+            np.add.at(S, up + parent, delta)
+            before = M[up + parent]
+            raised = (old <= before) & (new > old)          # a block's minimum may have gone up
+            np.minimum.at(M, up + parent, new)
+            if raised.any():
+                rows = parent[raised]
+                M[up + rows] = M[lo:lo + self.sizes[level]].reshape(-1, K)[rows].min(1)
+            node, old, new = parent, before, M[up + parent]
+        self._written += idx.size
+        if self._written >= self.capacity:
+            self._resync()
+
+    def _resync(self) -> None:
+        """Recompute every inner node exactly from the leaves (numpy reductions, as :meth:`rebuild`)."""
+        K = self.branching
+        for level in range(self.depth):
+            up, count = self.offsets[level + 1], self.sizes[level] // K
+            self._sum_np[up:up + count] = self._level(self._sum_np, level).reshape(-1, K).sum(1)
+            self._min_np[up:up + count] = self._level(self._min_np, level).reshape(-1, K).min(1)
+        self._written = 0
 
     def _set_torch(self, idx: torch.Tensor, vals: torch.Tensor) -> None:
         K = self.branching
@@ -163,14 +184,25 @@ class SumMinTree:
         self.sum[:n] = values.to(self.device, torch.float64)
         self.min[:n] = values.to(self.device, torch.float64)
         K = self.branching
+        if self._np:
+            self._resync()
+            return
         for level in range(self.depth):
             up, count = self.offsets[level + 1], self.sizes[level] // K
-            if self._np:      # the same numpy reductions as an update, so the result is bit-identical
-                self._sum_np[up:up + count] = self._level(self._sum_np, level).reshape(-1, K).sum(1)
-                self._min_np[up:up + count] = self._level(self._min_np, level).reshape(-1, K).min(1)
-                continue
             self.sum[up:up + count] = self._level(self.sum, level).view(-1, K).sum(1)
             self.min[up:up + count] = self._level(self.min, level).view(-1, K).amin(1)
+
+    def state_dict(self) -> dict:
+        """Both trees, every node, and the writes since the last resync (bit-identical futures)."""
+        return {"branching": self.branching, "sum": self.sum.clone(), "min": self.min.clone(),
+                "written": self._written}
+
+    def load_state_dict(self, state) -> None:
+        if tuple(state["sum"].shape) != tuple(self.sum.shape):
+            raise ConfigError(f"tree state has {state['sum'].shape[0]} nodes, this tree {self.sum.shape[0]}")
+        self.sum.copy_(state["sum"])
+        self.min.copy_(state["min"])
+        self._written = int(state["written"])
 
     def find(self, mass: torch.Tensor) -> torch.Tensor:
         """Leaf index i for each query mass u in [0, total) with prefix(i) <= u < prefix(i + 1); shape (B,)."""
@@ -323,7 +355,7 @@ class PrioritizedReplayBuffer:
         """Tensors, numbers and strings only (``torch.load(..., weights_only=True)`` reads it)."""
         return {"kind": type(self).__name__, "alpha": self.alpha, "eps": self.eps, "stratified": self.stratified,
                 "max_priority": self._max_priority.clone(), "ring": self._ring.state_dict(),
-                "mass": self.tree.values(len(self)).clone()}
+                "mass": self.tree.values(len(self)).clone(), "tree": self.tree.state_dict()}
 
     def load_state_dict(self, state: Mapping) -> None:
         if state.get("kind") != type(self).__name__:
@@ -332,4 +364,7 @@ class PrioritizedReplayBuffer:
         self.stratified = bool(state["stratified"])
         self._ring.load_state_dict(state["ring"])
         self._max_priority = torch.as_tensor(state["max_priority"], dtype=torch.float64).to(self.device)
-        self.tree.rebuild(torch.as_tensor(state["mass"]))
+        if "tree" in state and int(state["tree"]["branching"]) == self.tree.branching:
+            self.tree.load_state_dict(state["tree"])     # the inner nodes too: the same rounding from here on
+        else:
+            self.tree.rebuild(torch.as_tensor(state["mass"]))
