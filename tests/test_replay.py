@@ -406,3 +406,15 @@ def test_incremental_trees_match_a_rebuild_after_many_updates():
         ref.rebuild(vals)
         assert torch.equal(tree.min, ref.min)
         assert torch.allclose(tree.sum, ref.sum, rtol=1e-12, atol=1e-12)
+
+
+def test_set_range_equals_set():
+    a, b = SumMinTree(3000, branching=8), SumMinTree(3000, branching=8)
+    vals = torch.rand(3000, generator=gen(12), dtype=torch.float64)
+    a.set(torch.arange(3000), vals, unique=True)
+    b.set(torch.arange(3000), vals, unique=True)
+    for start, n in ((0, 1), (5, 300), (2990, 10), (1234, 777)):
+        v = torch.rand(n, generator=gen(start), dtype=torch.float64)
+        a.set_range(start, v)
+        b.set(torch.arange(start, start + n), v, unique=True)
+        assert torch.equal(a.min, b.min) and torch.allclose(a.sum, b.sum, rtol=1e-13, atol=0)

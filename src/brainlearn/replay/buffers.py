@@ -62,14 +62,20 @@ class _Storage:
                     raise ShapeError(f"{k!r}: expected per-item shape {want}, got {tuple(v.shape[1:])}")
         return out, next(iter(lengths.values()))
 
-    def write(self, slots: torch.Tensor, batch: Batch, rows: torch.Tensor | slice = slice(None)) -> None:
-        """``data[k][slots] = batch[k][rows]`` for every key (slots must be distinct)."""
+    def write(self, slots: torch.Tensor, batch: Batch, rows: torch.Tensor | slice = slice(None),
+              run: tuple[int, int] | None = None) -> None:
+        """``data[k][slots] = batch[k][rows]`` for every key (slots must be distinct). ``run=(start, stop)``
+        says that ``slots`` is ``start, ..., stop - 1``: a plain block copy then."""
         if not self.data:
             self.data = {k: torch.zeros((self.capacity, *v.shape[1:]), dtype=v.dtype, device=self.device)
                          for k, v in batch.items()}
         for k, v in batch.items():
             col = self.data[k]
-            col.index_copy_(0, slots, v[rows].to(device=self.device, dtype=col.dtype))
+            v = v[rows].to(device=self.device, dtype=col.dtype)
+            if run is not None:
+                col[run[0]:run[1]] = v             # one contiguous block of slots: a plain copy
+            else:
+                col.index_copy_(0, slots, v)
 
     def gather(self, idx: torch.Tensor) -> Batch:
         return {k: v.index_select(0, idx) for k, v in self.data.items()}
@@ -140,7 +146,8 @@ class RingBuffer:
         keep = min(n, cap)
         start = self._cursor + (n - keep)          # slot of the first kept item
         slots = (torch.arange(keep, device=self.device) + start) % cap
-        self._storage.write(slots, cols, slice(n - keep, n))
+        run = (start % cap, start % cap + keep) if start % cap + keep <= cap else None
+        self._storage.write(slots, cols, slice(n - keep, n), run)
         self._cursor = (self._cursor + n) % cap
         self._size = min(self._size + n, cap)
         self._added += n

@@ -163,6 +163,27 @@ class SumMinTree:
             self._min_np[up:up + count] = self._level(self._min_np, level).reshape(-1, K).min(1)
         self._written = 0
 
+    def set_range(self, start: int, values: torch.Tensor) -> None:
+        """Set the contiguous leaves ``start .. start + len(values) - 1`` (no wrap-around): the parents form a
+        contiguous range too, recomputed from their contiguous children, two reductions per level."""
+        n = int(values.shape[0])
+        if n == 0:
+            return
+        if not self._np:
+            self.set(torch.arange(start, start + n, device=self.device), values, unique=True)
+            return
+        K, S, M = self.branching, self._sum_np, self._min_np
+        vals = np.asarray(values.cpu() if isinstance(values, torch.Tensor) else values, dtype=np.float64)
+        S[start:start + n] = vals
+        M[start:start + n] = vals
+        lo, hi = start, start + n                            # node range at the current level
+        for level in range(self.depth):
+            base, up = self.offsets[level], self.offsets[level + 1]
+            plo, phi = lo // K, (hi - 1) // K + 1
+            S[up + plo:up + phi] = S[base + plo * K:base + phi * K].reshape(-1, K).sum(1)
+            M[up + plo:up + phi] = M[base + plo * K:base + phi * K].reshape(-1, K).min(1)
+            lo, hi = plo, phi
+
     def _set_torch(self, idx: torch.Tensor, vals: torch.Tensor) -> None:
         K = self.branching
         self.sum.index_copy_(0, idx, vals)
@@ -288,8 +309,13 @@ class PrioritizedReplayBuffer:
         return slots
 
     def _set_new(self, slots: torch.Tensor) -> None:
-        mass = (self._max_priority ** self.alpha).expand(slots.shape[0])
-        self.tree.set(slots, mass, unique=True)   # a ring's slots in one write are distinct
+        n = slots.shape[0]
+        mass = (self._max_priority ** self.alpha).expand(n)
+        first = int(slots[0]) if self.device.type == "cpu" else -1       # no host round-trip on a GPU
+        if first >= 0 and first + n <= self.capacity and (n == 1 or int(slots[-1]) == first + n - 1):
+            self.tree.set_range(first, mass)       # one contiguous run of the ring (the usual case)
+        else:
+            self.tree.set(slots, mass, unique=True)   # a ring's slots in one write are distinct
 
     def priorities(self, indices: torch.Tensor) -> torch.Tensor:
         """The masses p^alpha stored for ``indices`` (float64)."""
