@@ -121,6 +121,8 @@ DQN_SMALL = ["replicates=1", "steps=120", "warmup=20", "eval_every=40", "hidden=
 def test_procedural_grid_passes_the_env_checker():
     import warnings
 
+    pytest.importorskip("gymnasium")
+
     import numpy as np
     from gymnasium.utils.env_checker import check_env
 
@@ -141,6 +143,7 @@ def test_procedural_grid_passes_the_env_checker():
 
 @pytest.mark.parametrize("prioritized", [False, True])
 def test_dqn_agent_checkpoint_round_trip(prioritized):
+    pytest.importorskip("gymnasium")
     import torch
 
     from brainlearn.models.dqn import DQNAgent, ProceduralGrid, q_network
@@ -167,6 +170,7 @@ def test_dqn_agent_checkpoint_round_trip(prioritized):
 
 
 def test_dqn_contracts(tmp_path):
+    pytest.importorskip("gymnasium")
     check_contracts("replay-dqn", DQN_SMALL, tmp_path, interrupt_after=1)
 
 

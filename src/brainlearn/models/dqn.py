@@ -4,7 +4,8 @@ procedural gridworld with the gymnasium API.
 :class:`ProceduralGrid`: an n x n grid whose walls are drawn from the layout seed (each cell a wall with
 probability ``wall_p``, redrawn until the goal is reachable); the agent starts in the top-left corner, the goal
 is the bottom-right; observations are one-hot positions (float32, n * n); four actions; reward 1 at the goal
-(termination) and ``-step_cost`` per move; truncation after ``max_steps``. It passes gymnasium's env checker.
+(termination) and ``-step_cost`` per move; truncation after ``max_steps``. It passes gymnasium's env checker
+(gymnasium is the optional extra ``brainlearn[gym]``).
 
 :class:`DQNAgent`: an MLP Q-network with a target network (hard update every ``target_every`` updates),
 epsilon-greedy exploration annealed linearly, Huber loss on the TD error; with ``prioritized`` the loss of each
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 from collections import deque
 
-import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -23,6 +23,12 @@ from torch import nn
 
 from brainlearn.errors import ConfigError
 from brainlearn.replay import PrioritizedReplayBuffer, RingBuffer, linear_beta
+
+try:                                  # optional (pip install 'brainlearn[gym]'); the agent works without it
+    import gymnasium as gym
+    _Env = gym.Env
+except ImportError:  # pragma: no cover - depends on the environment
+    gym, _Env = None, object
 
 MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))
 
@@ -52,13 +58,15 @@ def _distance(walls: np.ndarray) -> int | None:
     return None
 
 
-class ProceduralGrid(gym.Env):
+class ProceduralGrid(_Env):
     """A procedural gridworld (see the module docstring); ``layout_seed`` fixes the walls."""
 
     metadata = {"render_modes": []}
 
     def __init__(self, size: int = 5, wall_p: float = 0.2, layout_seed: int = 0, max_steps: int = 50,
                  step_cost: float = 0.01):
+        if gym is None:
+            raise ImportError("ProceduralGrid needs gymnasium >= 1.0: pip install 'brainlearn[gym]'")
         if size < 2 or not 0 <= wall_p < 1 or max_steps < 1:
             raise ConfigError(f"need size >= 2, 0 <= wall_p < 1 and max_steps >= 1, got {size}, {wall_p}, {max_steps}")
         self.size, self.max_steps, self.step_cost = size, max_steps, step_cost
