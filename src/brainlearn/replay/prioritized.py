@@ -73,6 +73,7 @@ class SumMinTree:
         self.min = torch.full((total,), math.inf, dtype=torch.float64, device=self.device)
         self._np = self.device.type == "cpu"
         self._written = 0                                      # leaf writes since the last exact resync
+        self._stamp: np.ndarray | None = None                  # scratch for de-duplicating indices
         if self._np:
             self._sum_np, self._min_np = self.sum.numpy(), self.min.numpy()
 
@@ -110,12 +111,14 @@ class SumMinTree:
             if idx.size == 0:
                 return
             if not unique and idx.size > 1:
-                order = np.argsort(idx, kind="stable")
-                ordered = idx[order]
-                last = np.empty(idx.size, dtype=bool)              # the last occurrence of every index
-                last[:-1] = ordered[1:] != ordered[:-1]
-                last[-1] = True
-                idx, vals = ordered[last], vals[order[last]]
+                # the last occurrence of every index: numpy's assignment with a repeated index keeps the last
+                # value, so each slot of a scratch array ends up naming its last position in the batch
+                if self._stamp is None:
+                    self._stamp = np.empty(self.capacity, dtype=np.int64)
+                pos = np.arange(idx.size)
+                self._stamp[idx] = pos
+                last = self._stamp[idx] == pos
+                idx, vals = idx[last], vals[last]
             self._set_np(idx, vals)
             return
         idx = idx.to(self.device, torch.long).flatten()
@@ -356,6 +359,9 @@ class PrioritizedReplayBuffer:
 
         Priorities must be finite and >= 0 (pass |TD error|); a slot given twice takes its last value.
         """
+        if self.device.type == "cpu":
+            self._update_cpu(indices, priorities)
+            return
         idx = torch.as_tensor(indices, device=self.device).long().flatten()
         p = torch.as_tensor(priorities, device=self.device).to(torch.float64).flatten()
         if idx.shape != p.shape:
@@ -376,6 +382,31 @@ class PrioritizedReplayBuffer:
                              f"[{int(idx.min())}, {int(idx.max())}]")
         self._max_priority = torch.maximum(self._max_priority, hi + self.eps)
         self.tree.set(idx, p ** self.alpha)
+
+    def _update_cpu(self, indices, priorities) -> None:
+        """:meth:`update_priorities` on the CPU: the same checks and results, in numpy (smaller fixed costs)."""
+        def host(x, dtype):
+            x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
+            return np.asarray(x, dtype=dtype).ravel()
+
+        idx, p = host(indices, np.int64), host(priorities, np.float64)
+        if idx.shape != p.shape:
+            raise ShapeError(f"update_priorities: {idx.size} indices but {p.size} priorities")
+        if idx.size == 0:
+            return
+        lo, hi = float(p.min()), float(p.max())
+        if not (0 <= lo and hi < math.inf):                         # NaN fails both comparisons
+            if not np.isfinite(p).all():
+                raise ShapeError("update_priorities: priorities contain NaN or inf")
+            raise ShapeError(f"update_priorities: priorities must be >= 0, got minimum {lo}")
+        if lo + self.eps <= 0:
+            raise ShapeError("update_priorities: a priority is 0 and eps is 0; it could never be drawn again")
+        ilo, ihi = int(idx.min()), int(idx.max())
+        if ilo < 0 or ihi >= len(self):
+            raise ShapeError(f"update_priorities: indices must be in [0, {len(self)}), got [{ilo}, {ihi}]")
+        if hi + self.eps > float(self._max_priority):
+            self._max_priority = torch.tensor(hi + self.eps, dtype=torch.float64)
+        self.tree.set(idx, (p + self.eps) ** self.alpha)
 
     def state_dict(self) -> dict:
         """Tensors, numbers and strings only (``torch.load(..., weights_only=True)`` reads it)."""
