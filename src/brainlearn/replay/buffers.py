@@ -41,6 +41,8 @@ class _Storage:
     def __init__(self, capacity: int, device):
         self.capacity, self.device = capacity, torch.device(device)
         self.data: Batch = {}
+        self._np_cols: dict = {}
+        self._np_of: Batch | None = None           # the columns _np_cols views (rebuilt when data is replaced)
 
     def as_batch(self, batch: Mapping) -> tuple[Batch, int]:
         """``batch`` as tensors with a shared leading axis, checked against the stored keys and shapes."""
@@ -69,6 +71,16 @@ class _Storage:
         if not self.data:
             self.data = {k: torch.zeros((self.capacity, *v.shape[1:]), dtype=v.dtype, device=self.device)
                          for k, v in batch.items()}
+        if run is not None and self.device.type == "cpu":
+            # one contiguous block of slots on the CPU: numpy block copies (smaller fixed cost than torch's)
+            if self._np_of is not self.data:
+                self._np_cols, self._np_of = {k: c.numpy() for k, c in self.data.items()}, self.data
+            for k, v in batch.items():
+                src = v[rows]
+                if src.device.type != "cpu" or src.requires_grad:
+                    src = src.detach().cpu()
+                self._np_cols[k][run[0]:run[1]] = src.numpy()
+            return
         for k, v in batch.items():
             col = self.data[k]
             v = v[rows].to(device=self.device, dtype=col.dtype)
