@@ -6,7 +6,8 @@
 Workload (the same for every library): transitions {obs (4,), action, reward, next_obs (4,), done}; the buffer
 is first filled to capacity, then `--repeats` rounds of extend(256 rows) / sample(256, beta=0.4) /
 update_priorities(256 indices) are timed, plus `--single` one-item adds. Rates are calls per second (rows
-per second for the fill). References are optional extras (`pip install cpprb torchrl`); a missing one is
+per second for the fill), and gain x need backups per second of the prioritised-memory-access agent on the open
+maze. References are optional extras (`pip install cpprb torchrl`); a missing one is
 reported as "not installed". Prints one JSON summary, with the load average of the machine (timings on a
 shared machine are noisy: compare the ratios of one run).
 """
@@ -145,6 +146,23 @@ def bench_torchrl(args) -> dict:
     return res
 
 
+def bench_planning(args) -> dict:
+    """Gain x need backups per second of the prioritised-memory-access agent on the open maze (47 states)."""
+    from brainlearn.models.pma import OPEN_MAZE, GridMaze, PMAgent, PMAParams
+
+    agent = PMAgent(GridMaze(OPEN_MAZE), PMAParams(), seed=0)
+    for _ in range(5):
+        agent.episode()
+    bouts = max(1, args.repeats // 10)
+    before = len(agent.events)
+    t = time.perf_counter()
+    for _ in range(bouts):
+        agent.plan(agent.maze.start, "start")
+    elapsed = time.perf_counter() - t
+    return {"pma_open_maze": {"backups_per_s": round((len(agent.events) - before) / elapsed, 1),
+                              "bouts_per_s": round(bouts / elapsed, 1)}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--capacity", type=int, default=1_000_000)
@@ -154,6 +172,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (cpprb is single-threaded)")
     ap.add_argument("--skip-reference", action="store_true", help="time brainlearn only")
+    ap.add_argument("--skip-planning", action="store_true", help="skip the gain x need planning benchmark")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     out = {"capacity": args.capacity, "batch": args.batch, "repeats": args.repeats, "threads": args.threads,
@@ -168,6 +187,8 @@ def main() -> None:
         if isinstance(theirs, dict):
             out[f"ratio_vs_{ref}"] = {k: round(ours[k] / theirs[k], 2) for k in ours if k in theirs
                                       and k != "version"}
+    if not args.skip_planning:
+        out["results"].update(bench_planning(args))
     out["load_after"] = _load()
     print(json.dumps(out, indent=2))
 

@@ -50,6 +50,10 @@ SMALL = {  # small configs of every experiment: a few seconds each, several chec
     "pp-shared-mechanism": ["circuit.n_e=16", "circuit.n_pv=4", "circuit.n_sst=4", "circuit.n_vip=4",
                             "circuit.steps=20", "circuit.batch=8", "n_trials=6", "n_shuffles=20",
                             "n_permutations=50"],
+    "replay-per": ["n_items=50", "draws=1000", "batch=50", "capacity=10", "stream=100", "runs=5"],
+    "replay-continual": ["n_train=200", "n_test=100", "epochs=1", "hidden=16", "vae_hidden=16", "memory=20"],
+    "replay-dqn": ["replicates=1", "steps=400", "warmup=20", "eval_every=40", "hidden=8", "capacity=100"],
+    "replay-maze": ["replicates=1", "episodes=6", "late_from=2", "track_before=3", "track_after=1"],
 }
 DEFAULT = [("fa-vs-bp", signal.SIGKILL), ("similarity-attractors", signal.SIGINT)]
 

@@ -41,6 +41,8 @@ class _Storage:
     def __init__(self, capacity: int, device):
         self.capacity, self.device = capacity, torch.device(device)
         self.data: Batch = {}
+        self._np_cols: dict = {}
+        self._np_of: Batch | None = None           # the columns _np_cols views (rebuilt when data is replaced)
 
     def as_batch(self, batch: Mapping) -> tuple[Batch, int]:
         """``batch`` as tensors with a shared leading axis, checked against the stored keys and shapes."""
@@ -62,14 +64,30 @@ class _Storage:
                     raise ShapeError(f"{k!r}: expected per-item shape {want}, got {tuple(v.shape[1:])}")
         return out, next(iter(lengths.values()))
 
-    def write(self, slots: torch.Tensor, batch: Batch, rows: torch.Tensor | slice = slice(None)) -> None:
-        """``data[k][slots] = batch[k][rows]`` for every key (slots must be distinct)."""
+    def write(self, slots: torch.Tensor, batch: Batch, rows: torch.Tensor | slice = slice(None),
+              run: tuple[int, int] | None = None) -> None:
+        """``data[k][slots] = batch[k][rows]`` for every key (slots must be distinct). ``run=(start, stop)``
+        says that ``slots`` is ``start, ..., stop - 1``: a plain block copy then."""
         if not self.data:
             self.data = {k: torch.zeros((self.capacity, *v.shape[1:]), dtype=v.dtype, device=self.device)
                          for k, v in batch.items()}
+        if run is not None and self.device.type == "cpu":
+            # one contiguous block of slots on the CPU: numpy block copies (smaller fixed cost than torch's)
+            if self._np_of is not self.data:
+                self._np_cols, self._np_of = {k: c.numpy() for k, c in self.data.items()}, self.data
+            for k, v in batch.items():
+                src = v[rows]
+                if src.device.type != "cpu" or src.requires_grad:
+                    src = src.detach().cpu()
+                self._np_cols[k][run[0]:run[1]] = src.numpy()
+            return
         for k, v in batch.items():
             col = self.data[k]
-            col.index_copy_(0, slots, v[rows].to(device=self.device, dtype=col.dtype))
+            v = v[rows].to(device=self.device, dtype=col.dtype)
+            if run is not None:
+                col[run[0]:run[1]] = v             # one contiguous block of slots: a plain copy
+            else:
+                col.index_copy_(0, slots, v)
 
     def gather(self, idx: torch.Tensor) -> Batch:
         return {k: v.index_select(0, idx) for k, v in self.data.items()}
@@ -140,7 +158,8 @@ class RingBuffer:
         keep = min(n, cap)
         start = self._cursor + (n - keep)          # slot of the first kept item
         slots = (torch.arange(keep, device=self.device) + start) % cap
-        self._storage.write(slots, cols, slice(n - keep, n))
+        run = (start % cap, start % cap + keep) if start % cap + keep <= cap else None
+        self._storage.write(slots, cols, slice(n - keep, n), run)
         self._cursor = (self._cursor + n) % cap
         self._size = min(self._size + n, cap)
         self._added += n

@@ -5,12 +5,11 @@ importance weight w_i = (N P(i))^-beta / max_j w_j, which corrects the bias of n
 over training, see :func:`linear_beta`). New items enter at the largest priority seen so far, so each is
 replayed at least about once before its TD error is known.
 
-The masses p^alpha live in a sum-tree and a min-tree: complete binary trees stored as flat float64 tensors of
-length 2L (L = capacity rounded up to a power of two; node k has children 2k, 2k+1; leaves at L..2L-1; the
-root, node 1, holds the total or the minimum). A batch of priority updates writes the leaves and then
-recomputes the parents one level at a time (log2 L vectorised steps, no loop over items); a batch of draws
-descends all queries together, one level per step. Everything stays on the buffer's device: on a GPU no
-step needs a host round-trip.
+The masses p^alpha live in a sum-tree and a min-tree (:class:`SumMinTree`): K-ary trees (K = 32) stored as
+flat float64 tensors, leaves first and the root last. A batch of priority updates writes the leaves and then
+recomputes the parents one level at a time (four vectorised steps above 10^6 leaves, no loop over items); a
+batch of draws descends all queries together, one level per step. Everything stays on the buffer's device: on
+a GPU no step needs a host round-trip (on the CPU the steps run on numpy views of the tensors).
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 
 from brainlearn.errors import ConfigError, ShapeError
@@ -40,79 +40,219 @@ def linear_beta(step: int, total_steps: int, start: float = 0.4, end: float = 1.
 
 
 class SumMinTree:
-    """A sum-tree and a min-tree over ``capacity`` non-negative leaves (float64, on ``device``).
+    """A sum-tree and a min-tree over ``capacity`` non-negative leaves (float64, on ``device``), K-ary.
 
-    Empty leaves hold 0 in the sum-tree and +inf in the min-tree, so neither the total nor the minimum
-    counts them.
+    Each tree is one flat float64 tensor (``sum``, ``min``) holding its levels one after the other: the
+    ``capacity`` leaves first, then their parents (one per block of ``branching`` children), and so on up to
+    the root; every level is padded to a multiple of ``branching``. Empty leaves hold 0 in the sum-tree and
+    +inf in the min-tree, so neither the total nor the minimum counts them. A wide tree is shallow (four levels
+    above 10^6 leaves at K = 32), so an update or a draw is a handful of vectorised steps. On the CPU the
+    steps run on numpy views of the same memory (a smaller fixed cost per step than torch's dispatch); on a GPU
+    they are torch operations that never leave the device.
     """
 
-    def __init__(self, capacity: int, device: str | torch.device = "cpu"):
-        self.capacity = capacity
-        self.leaves = 1 << max(0, math.ceil(math.log2(capacity)))
-        self.depth = int(math.log2(self.leaves))
+    def __init__(self, capacity: int, device: str | torch.device = "cpu", branching: int = 32):
+        if isinstance(branching, bool) or not isinstance(branching, int) or branching < 2:
+            raise ConfigError(f"branching: expected an int >= 2, got {branching!r}")
+        self.capacity, self.branching = capacity, branching
         self.device = torch.device(device)
-        self.sum = torch.zeros(2 * self.leaves, dtype=torch.float64, device=self.device)
-        self.min = torch.full((2 * self.leaves,), math.inf, dtype=torch.float64, device=self.device)
+        sizes, n = [], capacity
+        while True:
+            padded = -(-n // branching) * branching
+            sizes.append(padded)
+            if n == 1:
+                break
+            n = padded // branching
+        self.sizes = sizes                                     # padded length of each level, leaves first
+        self.offsets = [0]
+        for size in sizes[:-1]:
+            self.offsets.append(self.offsets[-1] + size)
+        total = self.offsets[-1] + sizes[-1]
+        self.depth = len(sizes) - 1
+        self.sum = torch.zeros(total, dtype=torch.float64, device=self.device)
+        self.min = torch.full((total,), math.inf, dtype=torch.float64, device=self.device)
+        self._np = self.device.type == "cpu"
+        self._written = 0                                      # leaf writes since the last exact resync
+        self._stamp: np.ndarray | None = None                  # scratch for de-duplicating indices
+        if self._np:
+            self._sum_np, self._min_np = self.sum.numpy(), self.min.numpy()
+
+    @property
+    def leaves(self) -> int:
+        """Offset of the leaves in :attr:`sum` and :attr:`min` (0: they come first)."""
+        return 0
+
+    def _level(self, arr, level: int):
+        return arr[self.offsets[level]:self.offsets[level] + self.sizes[level]]
 
     def total(self) -> torch.Tensor:
         """Sum of all leaves, a 0-d tensor."""
-        return self.sum[1]
+        return self.sum[self.offsets[-1]]
 
     def minimum(self) -> torch.Tensor:
         """Smallest filled leaf (+inf when empty), a 0-d tensor."""
-        return self.min[1]
+        return self.min[self.offsets[-1]]
+
+    def values(self, n: int) -> torch.Tensor:
+        """The first ``n`` leaves (a view)."""
+        return self.sum[:n]
 
     def get(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.sum.index_select(0, idx.to(self.device, torch.long) + self.leaves)
+        return self.sum.index_select(0, idx.to(self.device, torch.long))
 
     def set(self, idx: torch.Tensor, values: torch.Tensor, *, unique: bool = False) -> None:
         """Set leaves ``idx`` (shape (B,)) to ``values`` (B,); a leaf given twice takes its last value.
 
-        ``unique=True`` promises distinct indices and skips the O(B log B) de-duplication.
+        ``unique=True`` promises distinct indices and skips the de-duplication.
         """
+        if self._np:
+            idx = np.asarray(idx.cpu() if isinstance(idx, torch.Tensor) else idx, dtype=np.int64).ravel()
+            vals = np.asarray(values.cpu() if isinstance(values, torch.Tensor) else values, dtype=np.float64).ravel()
+            if idx.size == 0:
+                return
+            if not unique and idx.size > 1:
+                # the last occurrence of every index: numpy's assignment with a repeated index keeps the last
+                # value, so each slot of a scratch array ends up naming its last position in the batch
+                if self._stamp is None:
+                    self._stamp = np.empty(self.capacity, dtype=np.int64)
+                pos = np.arange(idx.size)
+                self._stamp[idx] = pos
+                last = self._stamp[idx] == pos
+                idx, vals = idx[last], vals[last]
+            self._set_np(idx, vals)
+            return
         idx = idx.to(self.device, torch.long).flatten()
-        values = values.to(self.device, torch.float64).flatten()
+        vals = values.to(self.device, torch.float64).flatten()
         if idx.numel() == 0:
             return
         if not unique:
-            # every duplicate takes the value of its last occurrence, so the scatter's order does not matter
             order = torch.sort(idx, stable=True)
             last = torch.searchsorted(order.values, order.values, right=True) - 1
-            idx, values = order.values, values[order.indices[last]]
-        node = idx + self.leaves
-        self.sum.index_copy_(0, node, values)
-        self.min.index_copy_(0, node, values)
-        pair_sum, pair_min = self.sum.view(self.leaves, 2), self.min.view(self.leaves, 2)
-        for _ in range(self.depth):   # parents, one level at a time; duplicate parents get equal values
-            node = node >> 1
-            self.sum.index_copy_(0, node, pair_sum.index_select(0, node).sum(1))
-            self.min.index_copy_(0, node, pair_min.index_select(0, node).amin(1))
+            idx, vals = order.values, vals[order.indices[last]]
+        self._set_torch(idx, vals)
+
+    def _set_np(self, idx: np.ndarray, vals: np.ndarray) -> None:
+        """Distinct leaves ``idx`` to ``vals``. The sum-tree adds each leaf's change to its ancestors; the
+        min-tree lowers ancestors to a smaller new value, and recomputes a block only where its minimum
+        leaf was raised. Sums so updated drift by rounding, so after every ``capacity`` leaf writes the
+        inner levels are recomputed exactly from the leaves."""
+        K, S, M = self.branching, self._sum_np, self._min_np
+        delta = vals - S[idx]
+        old = M[idx]
+        S[idx] = vals
+        M[idx] = vals
+        node, new = idx, vals
+        for level in range(self.depth):
+            lo, up = self.offsets[level], self.offsets[level + 1]
+            parent = node // K
+            np.add.at(S, up + parent, delta)
+            before = M[up + parent]
+            raised = (old <= before) & (new > old)          # a block's minimum may have gone up
+            np.minimum.at(M, up + parent, new)
+            if raised.any():
+                rows = parent[raised]
+                M[up + rows] = M[lo:lo + self.sizes[level]].reshape(-1, K)[rows].min(1)
+            node, old, new = parent, before, M[up + parent]
+        self._written += idx.size
+        if self._written >= self.capacity:
+            self._resync()
+
+    def _resync(self) -> None:
+        """Recompute every inner node exactly from the leaves (numpy reductions, as :meth:`rebuild`)."""
+        K = self.branching
+        for level in range(self.depth):
+            up, count = self.offsets[level + 1], self.sizes[level] // K
+            self._sum_np[up:up + count] = self._level(self._sum_np, level).reshape(-1, K).sum(1)
+            self._min_np[up:up + count] = self._level(self._min_np, level).reshape(-1, K).min(1)
+        self._written = 0
+
+    def set_range(self, start: int, values: torch.Tensor) -> None:
+        """Set the contiguous leaves ``start .. start + len(values) - 1`` (no wrap-around): the parents form a
+        contiguous range too, recomputed from their contiguous children, two reductions per level."""
+        n = int(values.shape[0])
+        if n == 0:
+            return
+        if not self._np:
+            self.set(torch.arange(start, start + n, device=self.device), values, unique=True)
+            return
+        K, S, M = self.branching, self._sum_np, self._min_np
+        vals = np.asarray(values.cpu() if isinstance(values, torch.Tensor) else values, dtype=np.float64)
+        S[start:start + n] = vals
+        M[start:start + n] = vals
+        lo, hi = start, start + n                            # node range at the current level
+        for level in range(self.depth):
+            base, up = self.offsets[level], self.offsets[level + 1]
+            plo, phi = lo // K, (hi - 1) // K + 1
+            S[up + plo:up + phi] = S[base + plo * K:base + phi * K].reshape(-1, K).sum(1)
+            M[up + plo:up + phi] = M[base + plo * K:base + phi * K].reshape(-1, K).min(1)
+            lo, hi = plo, phi
+
+    def _set_torch(self, idx: torch.Tensor, vals: torch.Tensor) -> None:
+        K = self.branching
+        self.sum.index_copy_(0, idx, vals)
+        self.min.index_copy_(0, idx, vals)
+        node = idx
+        for level in range(self.depth):
+            child_s = self._level(self.sum, level).view(-1, K)
+            child_m = self._level(self.min, level).view(-1, K)
+            up = self.offsets[level + 1]
+            node = node // K
+            self.sum.index_copy_(0, node + up, child_s.index_select(0, node).sum(1))
+            self.min.index_copy_(0, node + up, child_m.index_select(0, node).amin(1))
 
     def rebuild(self, values: torch.Tensor) -> None:
         """Reset the trees to leaves ``values`` (shape (n,), n <= capacity; the rest empty), level by level."""
         n = values.shape[0]
         self.sum.zero_()
         self.min.fill_(math.inf)
-        self.sum[self.leaves:self.leaves + n] = values.to(self.device, torch.float64)
-        self.min[self.leaves:self.leaves + n] = values.to(self.device, torch.float64)
-        width = self.leaves
-        while width > 1:
-            lo = width // 2
-            self.sum[lo:width] = self.sum[width:2 * width:2] + self.sum[width + 1:2 * width:2]
-            self.min[lo:width] = torch.minimum(self.min[width:2 * width:2], self.min[width + 1:2 * width:2])
-            width = lo
+        self.sum[:n] = values.to(self.device, torch.float64)
+        self.min[:n] = values.to(self.device, torch.float64)
+        K = self.branching
+        if self._np:
+            self._resync()
+            return
+        for level in range(self.depth):
+            up, count = self.offsets[level + 1], self.sizes[level] // K
+            self.sum[up:up + count] = self._level(self.sum, level).view(-1, K).sum(1)
+            self.min[up:up + count] = self._level(self.min, level).view(-1, K).amin(1)
+
+    def state_dict(self) -> dict:
+        """Both trees, every node, and the writes since the last resync (bit-identical futures)."""
+        return {"branching": self.branching, "sum": self.sum.clone(), "min": self.min.clone(),
+                "written": self._written}
+
+    def load_state_dict(self, state) -> None:
+        if tuple(state["sum"].shape) != tuple(self.sum.shape):
+            raise ConfigError(f"tree state has {state['sum'].shape[0]} nodes, this tree {self.sum.shape[0]}")
+        self.sum.copy_(state["sum"])
+        self.min.copy_(state["min"])
+        self._written = int(state["written"])
 
     def find(self, mass: torch.Tensor) -> torch.Tensor:
         """Leaf index i for each query mass u in [0, total) with prefix(i) <= u < prefix(i + 1); shape (B,)."""
-        u = mass.to(self.device, torch.float64).clone()
-        node = torch.ones(u.shape, dtype=torch.long, device=self.device)
-        for _ in range(self.depth):
-            node = node << 1
-            left = self.sum.index_select(0, node)
-            right = u >= left
-            u -= left * right
-            node += right
-        return node - self.leaves
+        K = self.branching
+        if self._np:
+            u = np.array(mass.cpu() if isinstance(mass, torch.Tensor) else mass, dtype=np.float64).ravel()
+            node = np.zeros(u.shape, dtype=np.int64)
+            for level in range(self.depth - 1, -1, -1):
+                lo = self.offsets[level]
+                block = self._sum_np[lo + node[:, None] * K + np.arange(K)]        # (B, K) children
+                cum = np.cumsum(block, axis=1)
+                child = np.minimum((cum <= u[:, None]).sum(1), K - 1)
+                u -= np.where(child > 0, cum[np.arange(u.size), child - 1], 0.0)
+                node = node * K + child
+            return torch.from_numpy(node).to(self.device)
+        u = mass.to(self.device, torch.float64).flatten().clone()
+        node = torch.zeros(u.shape, dtype=torch.long, device=self.device)
+        ar = torch.arange(K, device=self.device)
+        for level in range(self.depth - 1, -1, -1):
+            block = self.sum[self.offsets[level] + node[:, None] * K + ar]
+            cum = block.cumsum(1)
+            child = (cum <= u[:, None]).sum(1).clamp_(max=K - 1)
+            prev = cum.gather(1, (child - 1).clamp(min=0)[:, None]).squeeze(1)
+            u -= torch.where(child > 0, prev, torch.zeros_like(prev))
+            node = node * K + child
+        return node
 
 
 class PrioritizedReplayBuffer:
@@ -172,8 +312,13 @@ class PrioritizedReplayBuffer:
         return slots
 
     def _set_new(self, slots: torch.Tensor) -> None:
-        mass = (self._max_priority ** self.alpha).expand(slots.shape[0])
-        self.tree.set(slots, mass, unique=True)   # a ring's slots in one write are distinct
+        n = slots.shape[0]
+        mass = (self._max_priority ** self.alpha).expand(n)
+        first = int(slots[0]) if self.device.type == "cpu" else -1       # no host round-trip on a GPU
+        if first >= 0 and first + n <= self.capacity and (n == 1 or int(slots[-1]) == first + n - 1):
+            self.tree.set_range(first, mass)       # one contiguous run of the ring (the usual case)
+        else:
+            self.tree.set(slots, mass, unique=True)   # a ring's slots in one write are distinct
 
     def priorities(self, indices: torch.Tensor) -> torch.Tensor:
         """The masses p^alpha stored for ``indices`` (float64)."""
@@ -181,7 +326,7 @@ class PrioritizedReplayBuffer:
 
     def probabilities(self) -> torch.Tensor:
         """P(i) for every stored slot, shape (len(self),), float64."""
-        return self.tree.sum[self.tree.leaves:self.tree.leaves + len(self)] / self.tree.total()
+        return self.tree.values(len(self)) / self.tree.total()
 
     def sample(self, batch_size: int, *, beta: float, generator: torch.Generator
                ) -> tuple[Batch, torch.Tensor, torch.Tensor]:
@@ -214,6 +359,9 @@ class PrioritizedReplayBuffer:
 
         Priorities must be finite and >= 0 (pass |TD error|); a slot given twice takes its last value.
         """
+        if self.device.type == "cpu":
+            self._update_cpu(indices, priorities)
+            return
         idx = torch.as_tensor(indices, device=self.device).long().flatten()
         p = torch.as_tensor(priorities, device=self.device).to(torch.float64).flatten()
         if idx.shape != p.shape:
@@ -235,11 +383,36 @@ class PrioritizedReplayBuffer:
         self._max_priority = torch.maximum(self._max_priority, hi + self.eps)
         self.tree.set(idx, p ** self.alpha)
 
+    def _update_cpu(self, indices, priorities) -> None:
+        """:meth:`update_priorities` on the CPU: the same checks and results, in numpy (smaller fixed costs)."""
+        def host(x, dtype):
+            x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
+            return np.asarray(x, dtype=dtype).ravel()
+
+        idx, p = host(indices, np.int64), host(priorities, np.float64)
+        if idx.shape != p.shape:
+            raise ShapeError(f"update_priorities: {idx.size} indices but {p.size} priorities")
+        if idx.size == 0:
+            return
+        lo, hi = float(p.min()), float(p.max())
+        if not (0 <= lo and hi < math.inf):                         # NaN fails both comparisons
+            if not np.isfinite(p).all():
+                raise ShapeError("update_priorities: priorities contain NaN or inf")
+            raise ShapeError(f"update_priorities: priorities must be >= 0, got minimum {lo}")
+        if lo + self.eps <= 0:
+            raise ShapeError("update_priorities: a priority is 0 and eps is 0; it could never be drawn again")
+        ilo, ihi = int(idx.min()), int(idx.max())
+        if ilo < 0 or ihi >= len(self):
+            raise ShapeError(f"update_priorities: indices must be in [0, {len(self)}), got [{ilo}, {ihi}]")
+        if hi + self.eps > float(self._max_priority):
+            self._max_priority = torch.tensor(hi + self.eps, dtype=torch.float64)
+        self.tree.set(idx, (p + self.eps) ** self.alpha)
+
     def state_dict(self) -> dict:
         """Tensors, numbers and strings only (``torch.load(..., weights_only=True)`` reads it)."""
         return {"kind": type(self).__name__, "alpha": self.alpha, "eps": self.eps, "stratified": self.stratified,
                 "max_priority": self._max_priority.clone(), "ring": self._ring.state_dict(),
-                "mass": self.tree.sum[self.tree.leaves:self.tree.leaves + len(self)].clone()}
+                "mass": self.tree.values(len(self)).clone(), "tree": self.tree.state_dict()}
 
     def load_state_dict(self, state: Mapping) -> None:
         if state.get("kind") != type(self).__name__:
@@ -248,4 +421,7 @@ class PrioritizedReplayBuffer:
         self.stratified = bool(state["stratified"])
         self._ring.load_state_dict(state["ring"])
         self._max_priority = torch.as_tensor(state["max_priority"], dtype=torch.float64).to(self.device)
-        self.tree.rebuild(torch.as_tensor(state["mass"]))
+        if "tree" in state and int(state["tree"]["branching"]) == self.tree.branching:
+            self.tree.load_state_dict(state["tree"])     # the inner nodes too: the same rounding from here on
+        else:
+            self.tree.rebuild(torch.as_tensor(state["mass"]))
