@@ -207,18 +207,21 @@ class LearningRule:
     """
 
     name = ""
+    model_type: type | None = None  # the network class the rule trains (None: LeakyRNN)
     update_interval = 1
     uses = ""  # the information the rule uses, in words (documented per rule)
 
     def __init__(self, model: LeakyRNN, loss_fn: LossFn | str = "cross_entropy", train_readout: bool = True):
-        if not isinstance(model, LeakyRNN):
-            raise ConfigError(f"{type(self).__name__}: expected a LeakyRNN, got {type(model).__name__}")
+        want = self.model_type or LeakyRNN
+        if not isinstance(model, want):
+            raise ConfigError(f"{type(self).__name__}: expected a {want.__name__}, got {type(model).__name__}")
         if isinstance(loss_fn, str):
             if loss_fn not in LOSSES:
                 raise ConfigError(f"unknown loss {loss_fn!r}; expected one of {sorted(LOSSES)}")
             loss_fn = LOSSES[loss_fn]
         self.model, self.loss_fn, self.train_readout = model, loss_fn, bool(train_readout)
-        self.cell = model.cell
+        self.steps_left: int | None = None  # set by run(): steps after the current one (None: unknown)
+        self.cell = getattr(model, "cell", None)
         self.state: torch.Tensor | None = None
 
     # ---- interface -----------------------------------------------------------------------------
@@ -252,7 +255,9 @@ class LearningRule:
         self.reset(x.shape[0], state)
         total = x.new_zeros(x.shape[0])
         for t in range(x.shape[1]):
+            self.steps_left = x.shape[1] - 1 - t
             total = total + self.step(x[:, t], targets[:, t], None if weights is None else weights[:, t])
+        self.steps_left = None
         self.finish()
         return float(total.mean())
 
@@ -553,7 +558,7 @@ class DNI(LearningRule):
             self._running = self.cell(x_t, self._running)
             loss = self._weighted(self.model.readout(self._running), target_t, weight_t)
         if len(self._buffer) == self.net.window:
-            self._flush(final=False)
+            self._flush(final=self.steps_left == 0)
         return loss
 
     def _flush(self, final: bool) -> None:
@@ -625,7 +630,11 @@ RULES: dict[str, type[LearningRule]] = {
 
 
 def make_rule(name: str, model: LeakyRNN, **kwargs) -> LearningRule:
-    """The rule called `name` (a key of :data:`RULES`) for `model`; `kwargs` go to its constructor."""
+    """The rule called `name` (a key of :data:`RULES`, or ``"eprop_spiking"`` for a
+    :class:`brainlearn.rules.spiking.SpikingRNN`) for `model`; `kwargs` go to its constructor."""
+    if name == "eprop_spiking":
+        from brainlearn.rules.spiking import SpikingEProp
+        return SpikingEProp(model, **kwargs)
     if name not in RULES:
         raise ConfigError(f"unknown learning rule {name!r}; expected one of {sorted(RULES)}")
     return RULES[name](model, **kwargs)
