@@ -39,6 +39,12 @@ SMALL = {  # small configs of every experiment: a few seconds each, several chec
                               "rank=5", "max_iter=50"],
     "similarity-lorenz": ["n_traj=5", "n_steps=60", "n_delays=5", "delay_interval=2", "rank=5", "mixing_rank=5",
                           "patterns=0.5,30"],
+    "rnnrules-add": ["rules=readout,bptt10,eprop", "train_steps=200", "test_steps=20", "bin_size=20", "n_hidden=4",
+                     "replicates=2"],
+    "rnnrules-alignment": ["n_hidden=4", "train_steps=50", "probes=4", "probe_steps=20", "batch=1"],
+    "rnnrules-cost": ["rules=rtrl,eprop,rflo", "sizes=4,8", "fit_from=4", "steps=2", "timing=false"],
+    "rnnrules-tasks": ["tasks=add,dnm", "rules=readout,rtrl,eprop", "iterations=5", "batch=2", "test_batch=4",
+                       "n_hidden=4"],
 }
 DEFAULT = [("fa-vs-bp", signal.SIGKILL), ("similarity-attractors", signal.SIGINT)]
 

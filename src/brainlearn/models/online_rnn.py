@@ -27,9 +27,9 @@ import torch
 from torch import nn
 
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
-from brainlearn.rules.sg_rnn import SyntheticGradientRNN
 from brainlearn.nn.synthetic import Synthesiser
 from brainlearn.rules.bplambda import BPLambda, online_step
+from brainlearn.rules.sg_rnn import SyntheticGradientRNN
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits (B, n_out), target) -> (B,)
 

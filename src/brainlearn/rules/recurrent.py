@@ -450,7 +450,8 @@ class KeRNL(_OnlineRule):
         self.noise_trace_grad = w.new_zeros(batch, n)  # ∂ζ̄/∂γ
 
     def _update(self, x_t, a, ahat, dphi):
-        self.trace = (1 - self.decay)[None, :, None] * self.trace + self.cell.alpha * dphi[:, :, None] * ahat[:, None, :]
+        immediate = self.cell.alpha * dphi[:, :, None] * ahat[:, None, :]
+        self.trace = (1 - self.decay)[None, :, None] * self.trace + immediate
         zeta = self.sigma * torch.randn(a.shape, generator=self.generator, dtype=torch.float64).to(a)
         self.shadow = self.cell.terms(x_t, self.shadow)[0] + zeta
         self.noise_trace_grad = (1 - self.decay) * self.noise_trace_grad - self.noise_trace

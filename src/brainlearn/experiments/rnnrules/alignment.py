@@ -16,10 +16,10 @@ import numpy as np
 import torch
 
 from brainlearn import plotting
+from brainlearn.data.rnn_tasks import add_task
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import aggregate_rule
 from brainlearn.experiments.rnnrules.common import HENHA_EYONO, SPECS, add_stream, build, network
-from brainlearn.data.rnn_tasks import add_task
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, train
 
 RULES = ("rtrl", "bptt10", "eprop", "eprop_random", "rflo", "uoro", "kernl")

@@ -47,13 +47,14 @@ def learn(config: TasksConfig, task: str, rule_name: str, seed: int, device: str
     rule = build(rule_name, model, spec.loss, seed)
     opt = torch.optim.Adam(rule.parameters(), lr=config.lr)
     data = make_generator(replicate_seed(seed, None, "data"))
-    before = task_loss(model, task, config.test_batch, config.length, make_generator(replicate_seed(seed, None, "test")))
+    test_seed = replicate_seed(seed, None, "test")
+    before = task_loss(model, task, config.test_batch, config.length, make_generator(test_seed))
     for _ in range(config.iterations):
         x, y, w = spec.sample(config.batch, config.length, data)
         rule.run(x.to(device), y.to(device), w.to(device))
         opt.step()
         opt.zero_grad(set_to_none=True)
-    after = task_loss(model, task, config.test_batch, config.length, make_generator(replicate_seed(seed, None, "test")))
+    after = task_loss(model, task, config.test_batch, config.length, make_generator(test_seed))
     return {"before": before, "after": after}
 
 
