@@ -97,7 +97,13 @@ def claims(config: AddConfig) -> list[Claim]:
     gated = config.train_steps >= 20_000
     if not gated:
         crit += "; ungated below the 20k-step budget the thresholds are set for"
-    out = [Claim(cid, HENHA_EYONO, text, f"{rule}_ce_{stat}", cmp, thr, how=how, reason=crit, gated=gated)
+    known = {  # known non-reproductions at this budget, each analysed on the docs page
+        "bptt10-learns-both": "docs/experiments/rnnrules.md#bptt10-sits-at-the-threshold",
+        "eprop-learns": "docs/experiments/rnnrules.md#e-prop-and-rflo-spread-across-seeds",
+        "rflo-best": "docs/experiments/rnnrules.md#e-prop-and-rflo-spread-across-seeds",
+    }
+    out = [Claim(cid, HENHA_EYONO, text, f"{rule}_ce_{stat}", cmp, thr, how=how, reason=crit, gated=gated,
+                 **({"expected": "fail", "note": known[cid]} if cid in known and gated else {}))
            for cid, rule, stat, cmp, thr, text in specs if rule in config.rules]
     if "bptt3" in config.rules and "dni3" in config.rules:
         out.append(Claim("dni-beats-bptt3", HENHA_EYONO, "Synthetic gradients extend truncated BPTT: DNI with a "
