@@ -333,13 +333,17 @@ class RTRL(_OnlineRule):
     def _reset_traces(self, batch):
         n, P = self.model.n_hidden, self.cell.weight.shape[1]
         self.influence = self.cell.weight.new_zeros(batch, n, n, P)
+        self._spare = torch.empty_like(self.influence)  # the next M_t is written here (no allocation per step)
 
     def _update(self, x_t, a, ahat, dphi):
         B, n, _, P = self.influence.shape
         jac = self.cell.jacobian(dphi)
-        m = torch.bmm(jac, self.influence.reshape(B, n, n * P)).view(B, n, n, P)
+        if self._spare.shape != self.influence.shape:  # a state loaded from elsewhere
+            self._spare = torch.empty_like(self.influence)
+        m = self._spare
+        torch.bmm(jac, self.influence.reshape(B, n, n * P), out=m.view(B, n, n * P))
         m.diagonal(dim1=1, dim2=2).add_((self.cell.alpha * dphi[:, :, None] * ahat[:, None, :]).transpose(1, 2))
-        self.influence = m
+        self._spare, self.influence = self.influence, m
 
     def _weight_grad(self, e):
         c = self.credit(e)
@@ -359,6 +363,12 @@ class _TraceRule(_OnlineRule):
 
     def _reset_traces(self, batch):
         self.trace = self.cell.weight.new_zeros(batch, self.model.n_hidden, self.cell.weight.shape[1])
+        self._buffer = torch.empty_like(self.trace)
+
+    def _decay_and_add(self, decay, dphi, ahat) -> None:
+        """E ← decay ⊙ E + α φ'(h) âᵀ, in place (large fresh tensors every step cost more than the arithmetic)."""
+        torch.mul(self.cell.alpha * dphi[:, :, None], ahat[:, None, :], out=self._buffer)
+        self.trace.mul_(decay).add_(self._buffer)
 
     def signal(self, e: torch.Tensor) -> torch.Tensor:
         """L_t = W_oᵀ e_t (symmetric) or B e_t (random), (B, n)."""
@@ -376,7 +386,7 @@ class EProp(_TraceRule):
     def _update(self, x_t, a, ahat, dphi):
         alpha = self.cell.alpha
         decay = (1 - alpha) + alpha * dphi * torch.diagonal(self.cell.w_rec)
-        self.trace = decay[:, :, None] * self.trace + alpha * dphi[:, :, None] * ahat[:, None, :]
+        self._decay_and_add(decay[:, :, None], dphi, ahat)
 
 
 class RFLO(_TraceRule):
@@ -388,8 +398,7 @@ class RFLO(_TraceRule):
         super().__init__(model, loss_fn, train_readout, feedback, generator)
 
     def _update(self, x_t, a, ahat, dphi):
-        alpha = self.cell.alpha
-        self.trace = (1 - alpha) * self.trace + alpha * dphi[:, :, None] * ahat[:, None, :]
+        self._decay_and_add(1 - self.cell.alpha, dphi, ahat)
 
 
 class UORO(_OnlineRule):
@@ -405,16 +414,17 @@ class UORO(_OnlineRule):
         w = self.cell.weight
         self.left = w.new_zeros(batch, self.model.n_hidden)
         self.right = w.new_zeros(batch, self.model.n_hidden, w.shape[1])
+        self._buffer = torch.empty_like(self.right)
 
     def _update(self, x_t, a, ahat, dphi):
         B, n = a.shape
         nu = torch.randint(0, 2, (B, n), generator=self.generator).to(a) * 2 - 1
         ja = torch.bmm(self.cell.jacobian(dphi), self.left[:, :, None])[:, :, 0]
-        nu_m = (nu * self.cell.alpha * dphi)[:, :, None] * ahat[:, None, :]
+        nu_m = torch.mul((nu * self.cell.alpha * dphi)[:, :, None], ahat[:, None, :], out=self._buffer)
         rho0 = torch.sqrt((self.right.flatten(1).norm(dim=1) + self.eps) / (ja.norm(dim=1) + self.eps))
         rho1 = torch.sqrt((nu_m.flatten(1).norm(dim=1) + self.eps) / (nu.norm(dim=1) + self.eps))
         self.left = rho0[:, None] * ja + rho1[:, None] * nu
-        self.right = self.right / rho0[:, None, None] + nu_m / rho1[:, None, None]
+        self.right.div_(rho0[:, None, None]).add_(nu_m.div_(rho1[:, None, None]))
 
     def _weight_grad(self, e):
         return torch.einsum("b,bij->ij", (self.credit(e) * self.left).sum(1), self.right)
@@ -445,13 +455,14 @@ class KeRNL(_OnlineRule):
     def _reset_traces(self, batch):
         w, n = self.cell.weight, self.model.n_hidden
         self.trace = w.new_zeros(batch, n, w.shape[1])
+        self._buffer = torch.empty_like(self.trace)
         self.shadow = self.state.clone()
         self.noise_trace = w.new_zeros(batch, n)
         self.noise_trace_grad = w.new_zeros(batch, n)  # ∂ζ̄/∂γ
 
     def _update(self, x_t, a, ahat, dphi):
-        immediate = self.cell.alpha * dphi[:, :, None] * ahat[:, None, :]
-        self.trace = (1 - self.decay)[None, :, None] * self.trace + immediate
+        torch.mul(self.cell.alpha * dphi[:, :, None], ahat[:, None, :], out=self._buffer)
+        self.trace.mul_((1 - self.decay)[None, :, None]).add_(self._buffer)
         zeta = self.sigma * torch.randn(a.shape, generator=self.generator, dtype=torch.float64).to(a)
         self.shadow = self.cell.terms(x_t, self.shadow)[0] + zeta
         self.noise_trace_grad = (1 - self.decay) * self.noise_trace_grad - self.noise_trace
