@@ -54,6 +54,12 @@ SMALL = {  # small configs of every experiment: a few seconds each, several chec
     "replay-continual": ["n_train=200", "n_test=100", "epochs=1", "hidden=16", "vae_hidden=16", "memory=20"],
     "replay-dqn": ["replicates=1", "steps=400", "warmup=20", "eval_every=40", "hidden=8", "capacity=100"],
     "replay-maze": ["replicates=1", "episodes=6", "late_from=2", "track_before=3", "track_after=1"],
+    "rnnrules-add": ["rules=readout,bptt10,eprop", "train_steps=200", "test_steps=20", "bin_size=20", "n_hidden=4",
+                     "replicates=2"],
+    "rnnrules-alignment": ["n_hidden=4", "train_steps=50", "probes=4", "probe_steps=20", "batch=1"],
+    "rnnrules-cost": ["rules=rtrl,eprop,rflo", "sizes=4,8", "fit_from=4", "steps=2", "timing=false"],
+    "rnnrules-tasks": ["tasks=add,dnm", "rules=readout,rtrl,eprop", "iterations=5", "batch=2", "test_batch=4",
+                       "n_hidden=4"],
 }
 DEFAULT = [("fa-vs-bp", signal.SIGKILL), ("similarity-attractors", signal.SIGINT)]
 

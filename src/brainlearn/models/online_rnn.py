@@ -27,9 +27,9 @@ import torch
 from torch import nn
 
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
-from brainlearn.nn.sg_rnn import SyntheticGradientRNN
 from brainlearn.nn.synthetic import Synthesiser
-from brainlearn.rules.bplambda import BPLambda
+from brainlearn.rules.bplambda import BPLambda, online_step
+from brainlearn.rules.sg_rnn import SyntheticGradientRNN
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits (B, n_out), target) -> (B,)
 
@@ -184,11 +184,6 @@ def _check_inputs(model: OnlineRNN, x: torch.Tensor, mask: torch.Tensor | None =
         raise ShapeError(f"expected a boolean mask of shape ({x.shape[1]},), got {tuple(mask.shape)} {mask.dtype}")
 
 
-def _add_grad(params, grads) -> None:
-    for p, g in zip(params, grads):
-        p.grad = g.detach().clone() if p.grad is None else p.grad + g.detach()
-
-
 def bptt_gradients(model: OnlineRNN, x: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
                    loss_fn: LossFn, state0: torch.Tensor | None = None) -> float:
     """Full BPTT: add ∇_θ mean_b Σ_t ℓ_t to the model's ``.grad``. Returns mean_b Σ_t ℓ_t."""
@@ -226,34 +221,16 @@ def online_gradients(model: OnlineRNN, x: torch.Tensor, targets: torch.Tensor, m
     batch, steps = x.shape[:2]
     if signal is not None and signal.shape != (steps, batch, model.state_dim):
         raise ShapeError(f"signal: expected shape ({steps}, {batch}, {model.state_dim}), got {tuple(signal.shape)}")
-    cell_params, readout_params = list(model.cell.parameters()), list(model.readout.parameters())
+    cell_params = list(model.cell.parameters())
     preds = [learner.begin(s)] if learner is not None else [torch.zeros_like(s)]
     states, total = [s], torch.zeros(batch, device=x.device)
     for t in range(steps):
-        s_prev = s.detach()
-        with torch.set_grad_enabled(train_rnn):
-            s_new = model.cell(s_prev, x[:, t])
-        leaf = s_new.detach().requires_grad_()
-        dl_ds = None
-        if mask[t]:
-            with torch.enable_grad():
-                loss = loss_fn(model.readout(model.cell.output(leaf)), targets[:, t])
-                wrt = [leaf, *readout_params] if train_rnn else [leaf]
-                grads = torch.autograd.grad(loss.sum(), wrt)
-            dl_ds, total = grads[0], total + loss.detach()
-            if train_rnn:
-                _add_grad(readout_params, [g / batch for g in grads[1:]])
-        pred = None
-        if learner is not None:
-            pred = learner.step(leaf.detach(), model.cell.jacobian(s_prev, x[:, t]), dl_ds, last=t == steps - 1)
-        if signal is not None:
-            pred = signal[t]
-        if train_rnn:
-            learning_signal = torch.zeros_like(leaf) if dl_ds is None else dl_ds
-            if pred is not None and beta != 0:
-                learning_signal = learning_signal + beta * pred
-            _add_grad(cell_params, torch.autograd.grad(s_new, cell_params, learning_signal / batch))
-        s = s_new.detach()
+        s, pred, loss = online_step(model.cell, model.cell.output, model.cell.jacobian, cell_params, model.readout,
+                                    s, x[:, t], targets[:, t], bool(mask[t]), loss_fn, learner=learner, beta=beta,
+                                    signal_t=None if signal is None else signal[t], train_rnn=train_rnn,
+                                    last=t == steps - 1, batch=batch)
+        if loss is not None:
+            total = total + loss
         if record:
             states.append(s)
             preds.append(torch.zeros_like(s) if pred is None else pred.detach())

@@ -1,4 +1,6 @@
-"""Credit-assignment rules shared by several models."""
+"""Credit-assignment rules shared by several models: feedback alignment for feedforward layers, and the
+learning rules for recurrent networks (:mod:`brainlearn.rules.recurrent`, :mod:`brainlearn.rules.spiking`,
+:mod:`brainlearn.rules.sg_rnn`, :mod:`brainlearn.rules.bplambda`)."""
 
 from brainlearn.rules.feedback_alignment import RULES, FALinear, use_rule
 

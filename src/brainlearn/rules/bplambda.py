@@ -173,3 +173,50 @@ class BPLambda:
     def trace_bytes(self) -> int:
         """Memory held by the eligibility trace (independent of the sequence length)."""
         return 0 if self.trace is None else self.trace.numel() * self.trace.element_size()
+
+
+def _add_grad(params, grads) -> None:
+    for p, g in zip(params, grads):
+        p.grad = g.detach().clone() if p.grad is None else p.grad + g.detach()
+
+
+def online_step(step_fn, output_fn, jacobian_fn, cell_params: list, readout: torch.nn.Module,
+                s: torch.Tensor, x_t: torch.Tensor, target_t, has_target: bool, loss_fn, *,
+                learner: BPLambda | None, beta: float, signal_t: torch.Tensor | None, train_rnn: bool,
+                last: bool, batch: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """One step of online learning with a (synthetic) future-gradient signal; adds updates to ``.grad``.
+
+    s_t = F(s_{t-1}.detach(), x_t) (``step_fn(s_prev, x_t)``); the readout (``readout(output_fn(s_t))``)
+    and ∂ℓ_t/∂s_t come from the immediate loss ``loss_fn(logits, target_t)`` (per sample, (B,)); the
+    learner (if any) sees (s_t, J_t = ``jacobian_fn(s_prev, x_t)``, ∂ℓ_t/∂s_t) and returns ĝ_t
+    (``signal_t`` overrides it); the cell's parameters get (∂ℓ_t/∂s_t + β ĝ_t) ∂s_t/∂θ|_{s_{t-1}} / B and
+    the readout's ∂ℓ_t/∂θ / B. Shared by :func:`brainlearn.models.online_rnn.online_gradients` and the
+    ``bplambda`` rule of :mod:`brainlearn.rules.recurrent`.
+
+    Returns (s_t detached, the signal ĝ_t or None, the per-sample loss (B,) or None).
+    """
+    readout_params = list(readout.parameters())
+    s_prev = s.detach()
+    with torch.set_grad_enabled(train_rnn):
+        s_new = step_fn(s_prev, x_t)
+    leaf = s_new.detach().requires_grad_()
+    dl_ds, loss_value = None, None
+    if has_target:
+        with torch.enable_grad():
+            loss = loss_fn(readout(output_fn(leaf)), target_t)
+            wrt = [leaf, *readout_params] if train_rnn else [leaf]
+            grads = torch.autograd.grad(loss.sum(), wrt)
+        dl_ds, loss_value = grads[0], loss.detach()
+        if train_rnn:
+            _add_grad(readout_params, [g / batch for g in grads[1:]])
+    pred = None
+    if learner is not None:
+        pred = learner.step(leaf.detach(), jacobian_fn(s_prev, x_t), dl_ds, last=last)
+    if signal_t is not None:
+        pred = signal_t
+    if train_rnn:
+        learning_signal = torch.zeros_like(leaf) if dl_ds is None else dl_ds
+        if pred is not None and beta != 0:
+            learning_signal = learning_signal + beta * pred
+        _add_grad(cell_params, torch.autograd.grad(s_new, cell_params, learning_signal / batch))
+    return s_new.detach(), pred, loss_value

@@ -1,0 +1,131 @@
+"""rnnrules-add: every rule learns the Add task online; test cross-entropy against the task's exact floors.
+
+One job per (rule, replicate): a LeakyRNN (n = 32, α = 1, orthogonal W_rec of gain 0.5) learns online on
+one Add-task stream of `train_steps` steps (batch 1, Adam, a step per rule update: every step for the
+online rules, every window for BPTT and DNI), then is tested frozen on a fresh stream of `test_steps`.
+The floors are 0.662 nats (nothing learned), 0.519 (the lag-5 dependency) and 0.454 (both lags).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from brainlearn import plotting
+from brainlearn.data.rnn_tasks import add_task_floors
+from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.base import aggregate_rule
+from brainlearn.experiments.rnnrules.common import (
+    HENHA_EYONO,
+    SPECS,
+    add_stream,
+    add_test_ce,
+    build,
+    network,
+    train_online,
+)
+from brainlearn.runtime import Config, RunContext, param, replicate_seed, require, run_jobs
+
+RULES = ("readout", "bptt10", "rtrl", "eprop", "eprop_random", "rflo", "bptt3", "dni3")
+
+
+@dataclass(frozen=True)
+class AddConfig(Config):
+    rules: tuple[str, ...] = param(RULES, nonempty=True, help="rules compared (names of common.SPECS)")
+    n_hidden: int = param(32, ge=1)
+    alpha: float = param(1.0, gt=0, le=1, help="leak α")
+    gain: float = param(0.5, gt=0, help="gain of the orthogonal initial W_rec")
+    lr: float = param(1e-3, gt=0, help="Adam learning rate")
+    train_steps: int = param(20_000, ge=1, help="online training steps (one stream, batch 1)")
+    test_steps: int = param(2_000, ge=1)
+    replicates: int = param(3, ge=1, help="independent networks and streams per rule")
+    bin_size: int = param(500, ge=1, help="steps per point of the learning curve")
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(all(r in SPECS for r in self.rules), f"rules must be among {sorted(SPECS)}, got {self.rules}")
+        require(self.bin_size <= self.train_steps, "need bin_size <= train_steps")
+
+
+def learn(config: AddConfig, rule_name: str, seed: int, device: str) -> dict:
+    """One replicate of one rule: its learning curve and its test cross-entropy."""
+    model = network(1, config.n_hidden, 2, config.alpha, config.gain, seed, device)
+    rule = build(rule_name, model, "cross_entropy", seed)
+    opt = torch.optim.Adam(rule.parameters(), lr=config.lr)
+    x, y = add_stream(config.train_steps, seed, "data", device)
+    curve = train_online(rule, opt, x, y, config.bin_size)
+    xt, yt = add_stream(config.test_steps, seed, "test", device)
+    return {"curve": curve, "test_ce": add_test_ce(model, xt, yt)}
+
+
+def run(config: AddConfig, seed: int, ctx: RunContext) -> Result:
+    jobs = {f"{r}/{k}": (config, r, replicate_seed(seed, k), str(ctx.device))
+            for r in config.rules for k in range(config.replicates)}
+    done = run_jobs(learn, jobs, ctx, desc="rnnrules-add",
+                    on_result=lambda name, out: {"job": name, "test_ce": out["test_ce"]})
+    metrics, arrays = {}, {}
+    for r in config.rules:
+        ces = [done[f"{r}/{k}"]["test_ce"] for k in range(config.replicates)]
+        metrics[f"{r}_ce_mean"], metrics[f"{r}_ce_best"] = float(np.mean(ces)), float(np.min(ces))
+        arrays[f"curve_{r}"] = np.asarray([done[f"{r}/{k}"]["curve"] for k in range(config.replicates)])
+    if "bptt3" in config.rules and "dni3" in config.rules:
+        metrics["dni3_gain"] = metrics["bptt3_ce_mean"] - metrics["dni3_ce_mean"]
+    return Result(metrics, arrays)
+
+
+def claims(config: AddConfig) -> list[Claim]:
+    none, lag5, both = add_task_floors()
+    how = (f"n = {config.n_hidden}, α = {config.alpha:g}, gain {config.gain:g}, Adam {config.lr:g}, "
+           f"{config.train_steps} online steps, test CE over {config.test_steps} steps, "
+           f"{config.replicates} replicates; floors {none:.3f} / {lag5:.3f} / {both:.3f}")
+    crit = "the acceptance criterion set for this comparison before any run"
+    specs = [
+        ("rtrl-learns-both", "rtrl", "mean", "<=", 0.47, "RTRL learns both dependencies (mean test CE near 0.454)."),
+        ("bptt10-learns-both", "bptt10", "mean", "<=", 0.47, "BPTT over 10 steps learns both dependencies."),
+        ("eprop-learns", "eprop", "mean", "<=", 0.52, "Symmetric e-prop learns at least the lag-5 dependency."),
+        ("rflo-best", "rflo", "best", "<=", 0.52, "RFLO learns the lag-5 dependency on its best replicate."),
+        ("rflo-mean", "rflo", "mean", "<=", 0.62, "RFLO improves on the no-learning floor on average."),
+        ("eprop-random-best", "eprop_random", "best", "<=", 0.52, "Random e-prop learns the lag-5 dependency on "
+         "its best replicate."),
+        ("eprop-random-mean", "eprop_random", "mean", "<=", 0.62, "Random e-prop improves on the floor on average."),
+        ("readout-floor", "readout", "mean", ">=", 0.62, "The readout alone stays near the no-learning floor "
+         "(no reservoir effect at gain 0.5)."),
+    ]
+    # the thresholds are for the full budget (20k steps); shorter runs report them ungated
+    gated = config.train_steps >= 20_000
+    if not gated:
+        crit += "; ungated below the 20k-step budget the thresholds are set for"
+    known = {  # known non-reproductions at this budget, each analysed on the docs page
+        "bptt10-learns-both": "docs/experiments/rnnrules.md#bptt10-sits-at-the-threshold",
+        "eprop-learns": "docs/experiments/rnnrules.md#e-prop-and-rflo-spread-across-seeds",
+        "rflo-best": "docs/experiments/rnnrules.md#e-prop-and-rflo-spread-across-seeds",
+    }
+    out = [Claim(cid, HENHA_EYONO, text, f"{rule}_ce_{stat}", cmp, thr, how=how, reason=crit, gated=gated,
+                 **({"expected": "fail", "note": known[cid]} if cid in known and gated else {}))
+           for cid, rule, stat, cmp, thr, text in specs if rule in config.rules]
+    if "bptt3" in config.rules and "dni3" in config.rules:
+        out.append(Claim("dni-beats-bptt3", HENHA_EYONO, "Synthetic gradients extend truncated BPTT: DNI with a "
+                         "3-step window beats plain 3-step BPTT by at least 0.02 nats.", "dni3_gain", ">=", 0.02,
+                         how=how, reason=crit + " (not calibrated)", gated=gated))
+    return aggregate_rule(out, outcomes=[c.id for c in out])
+
+
+def plot(result: Result, config: AddConfig) -> dict:
+    fig, (ax,) = plotting.figure()
+    curves = {r: np.asarray(result.arrays[f"curve_{r}"]).mean(0) for r in config.rules}
+    steps = (np.arange(len(next(iter(curves.values())))) + 1) * config.bin_size
+    plotting.curves(ax, steps, curves, xlabel="online step", ylabel="training CE (nats)",
+                    reference=add_task_floors()[-1],
+                    title="Add task: learning curves (dotted: both-lags floor)", dashed=("readout",))
+    return {"learning_curves": fig}
+
+
+register(Experiment(
+    name="rnnrules-add", paper=HENHA_EYONO,
+    summary="BPTT, RTRL, e-prop, RFLO, DNI and the readout alone learn the Add task online, against its exact floors",
+    presets={"quick": AddConfig(rules=("readout", "bptt10", "eprop"), train_steps=2000, test_steps=500,
+                                replicates=1), "full": AddConfig()},
+    run=run, claims=claims, plot=plot,
+))
