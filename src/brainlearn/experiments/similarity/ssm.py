@@ -1,0 +1,61 @@
+"""similarity-ssm: the compositional-learning groups with Mamba-style selective state-space models.
+
+The groups of :mod:`~brainlearn.experiments.similarity.compositional`, with a selective SSM (a linear
+embedding, residual Mamba blocks, a linear head; "frozen" trains only the embedding). The paper finds that
+under DSA all SSM training groups look alike relative to master, while Procrustes separates almost every
+pair of groups.
+"""
+
+from __future__ import annotations
+
+from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.base import aggregate_rule
+from brainlearn.experiments.similarity.common import GUILHOT
+from brainlearn.experiments.similarity.compositional import CompositionalConfig, plot_figures, run_groups
+from brainlearn.runtime import RunContext
+
+
+def run(config: CompositionalConfig, seed: int, ctx: RunContext) -> Result:
+    metrics, arrays = run_groups(config, seed, ctx, "similarity-ssm")
+    return Result(metrics, arrays)
+
+
+def claims(config: CompositionalConfig) -> list[Claim]:
+    how = (f"{config.n_layers}-block selective SSM, d_model {config.n_hidden}, {config.family} family, "
+           f"{config.n_replicates} replicates per group, compared with the same replicate's master after all "
+           f"{config.train_steps} composite-task steps; Welch t-tests over the 6 pairs of the 4 trained groups "
+           f"(master_frozen, pretrain_frozen, pretrain_unfrozen, pretrain_partial pooled), "
+           f"Benjamini-Hochberg over all 10 group pairs; fraction of pairs with adjusted p <= {config.alpha}")
+    out = [
+        Claim("dsa-groups-alike", GUILHOT, "Under DSA the SSM training groups look alike relative to master.",
+              "dsa_frac_significant", "<=", 1 / 6, how=how,
+              reason="the paper finds roughly the same DSA dynamics for every group; at most one of six pairs"),
+        Claim("procrustes-separates", GUILHOT, "Procrustes separates the SSM training groups.",
+              "procrustes_frac_significant", ">=", 0.5, how=how,
+              reason="the paper: Procrustes separates almost every pair (all but frozen vs unfrozen); "
+                     "at least half of the pairs"),
+        Claim("cka-separates", GUILHOT, "CKA on the SSM training groups (reported).",
+              "cka_frac_significant", ">=", 0.5, how=how,
+              reason="the paper does not report CKA for the SSMs; reported only", gated=False),
+    ]
+    return aggregate_rule(out, outcomes=[c.id for c in out])
+
+
+def plot(result: Result, config: CompositionalConfig) -> dict:
+    return plot_figures(result, config, f"selective SSM, {config.family}")
+
+
+CPU = dict(architecture="ssm", dt=200.0, n_hidden=16, n_delays=5, rank=10)
+register(Experiment(
+    name="similarity-ssm", paper=GUILHOT,
+    summary="DSA vs Procrustes on Mamba-style selective SSMs trained in the compositional-learning groups",
+    presets={
+        "quick": CompositionalConfig(**CPU, n_replicates=3, pretrain_steps=30, train_steps=30, n_test=16,
+                                     max_iter=100),
+        "full": CompositionalConfig(**CPU, n_replicates=3, pretrain_steps=150, train_steps=150),
+        "paper": CompositionalConfig(architecture="ssm", dt=20.0, n_hidden=16, n_layers=2, n_replicates=5,
+                                     lr=1e-3, pretrain_steps=3000, train_steps=3000, n_test=64, n_delays=33,
+                                     delay_interval=6, rank=50, max_iter=1000),
+    },
+    run=run, claims=claims, plot=plot,
+))
