@@ -39,6 +39,10 @@ SMALL = {  # small configs of every experiment: a few seconds each, several chec
                               "rank=5", "max_iter=50"],
     "similarity-lorenz": ["n_traj=5", "n_steps=60", "n_delays=5", "delay_interval=2", "rank=5", "mixing_rank=5",
                           "patterns=0.5,30"],
+    "similarity-rnn": ["n_replicates=2", "pretrain_steps=2", "train_steps=4", "fractions=0.5,1.0", "n_test=4",
+                       "batch_size=4", "n_hidden=8", "rank=4", "n_delays=2", "max_iter=20"],
+    "similarity-ssm": ["n_replicates=2", "pretrain_steps=2", "train_steps=4", "fractions=0.5,1.0", "n_test=4",
+                       "batch_size=4", "n_hidden=8", "rank=4", "n_delays=2", "max_iter=20"],
 }
 DEFAULT = [("fa-vs-bp", signal.SIGKILL), ("similarity-attractors", signal.SIGINT)]
 

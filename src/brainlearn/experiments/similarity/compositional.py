@@ -250,8 +250,9 @@ def statistics(config: CompositionalConfig, mats: dict[str, np.ndarray]) -> dict
                                       < means["pretrain_partial"] < means["untrained"])
         trained_pairs = [t for (a, b), t in tests.items() if a in TRAINED and b in TRAINED]
         m[f"{name}_frac_significant"] = float(np.mean([t["q"] <= config.alpha for t in trained_pairs]))
-        rho = stats.spearmanr(mats[name].ravel(), acc_gap.ravel()).statistic
-        m[f"{name}_acc_gap_rho"] = float(rho) if np.isfinite(rho) else 0.0
+        x, y = mats[name].ravel(), acc_gap.ravel()
+        varies = np.ptp(x) > 0 and np.ptp(y) > 0                   # otherwise the correlation is undefined: 0
+        m[f"{name}_acc_gap_rho"] = float(stats.spearmanr(x, y).statistic) if varies else 0.0
     return m
 
 

@@ -50,9 +50,9 @@ register(Experiment(
     name="similarity-ssm", paper=GUILHOT,
     summary="DSA vs Procrustes on Mamba-style selective SSMs trained in the compositional-learning groups",
     presets={
-        "quick": CompositionalConfig(**CPU, n_replicates=3, pretrain_steps=30, train_steps=30, n_test=16,
+        "quick": CompositionalConfig(**CPU, n_replicates=3, pretrain_steps=20, train_steps=20, n_test=16, batch_size=32,
                                      max_iter=100),
-        "full": CompositionalConfig(**CPU, n_replicates=3, pretrain_steps=150, train_steps=150),
+        "full": CompositionalConfig(**CPU, n_replicates=3, pretrain_steps=100, train_steps=100),
         "paper": CompositionalConfig(architecture="ssm", dt=20.0, n_hidden=16, n_layers=2, n_replicates=5,
                                      lr=1e-3, pretrain_steps=3000, train_steps=3000, n_test=64, n_delays=33,
                                      delay_interval=6, rank=50, max_iter=1000),
