@@ -37,7 +37,7 @@ def training_steps(args) -> dict:
                             generator=make_generator(0)).to(args.device)
         opt = torch.optim.Adam(net.parameters(), 1e-3)
 
-        def step():
+        def step(net=net, opt=opt):
             logits, _ = net(batch.inputs)
             loss = logits.square().mean()
             opt.zero_grad()
@@ -53,8 +53,8 @@ def scans(args) -> dict:
         g = torch.Generator().manual_seed(0)
         a = torch.rand(args.batch, T, 2 * args.d_model, 8, generator=g).to(args.device)
         b = torch.randn(args.batch, T, 2 * args.d_model, 8, generator=g).to(args.device)
-        out[str(T)] = {"parallel_ms": 1e3 * _timed(lambda: parallel_scan(a, b), args.repeats),
-                       "sequential_ms": 1e3 * _timed(lambda: sequential_scan(a, b), args.repeats)}
+        out[str(T)] = {"parallel_ms": 1e3 * _timed(lambda a=a, b=b: parallel_scan(a, b), args.repeats),
+                       "sequential_ms": 1e3 * _timed(lambda a=a, b=b: sequential_scan(a, b), args.repeats)}
     return out
 
 

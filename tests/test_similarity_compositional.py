@@ -109,7 +109,8 @@ def test_ssm_is_causal():
 
 
 def test_leaky_rnn_follows_its_equation():
-    net = LeakyRNN(3, 4, 2, dt=20, tau=100, sigma_rec=0.0, activation="relu", generator=torch.Generator().manual_seed(0))
+    net = LeakyRNN(3, 4, 2, dt=20, tau=100, sigma_rec=0.0, activation="relu",
+                   generator=torch.Generator().manual_seed(0))
     x = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(1))
     _, h = net(x)
     a = np.exp(-0.2)

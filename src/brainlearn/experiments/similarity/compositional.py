@@ -171,7 +171,7 @@ def train_lineage(config: CompositionalConfig, seed: int, replicate: int, lineag
             for _ in config.fractions:
                 snapshot(group)()
             continue
-        params = net.input_parameters() if group != "master" and group != "pretrain_unfrozen" else list(net.parameters())
+        params = list(net.parameters()) if group in ("master", "pretrain_unfrozen") else net.input_parameters()
         out[group]["loss"] = _train(net, params, tasks, COMPOSITE, config.train_steps,
                                     make_generator(replicate_seed(seed, replicate, "batches")), noise, config, device,
                                     snapshot(group), at)
@@ -296,7 +296,8 @@ def plot_figures(result, config: CompositionalConfig, title: str) -> dict:
 
 def run_groups(config: CompositionalConfig, seed: int, ctx, desc: str):
     """All jobs (replicate x lineage) through run_jobs, then the comparison: (metrics, arrays)."""
-    jobs = {f"r{r}/{lin}": (config, seed, r, lin, str(ctx.device)) for r in range(config.n_replicates) for lin in LINEAGES}
+    jobs = {f"r{r}/{lin}": (config, seed, r, lin, str(ctx.device))
+            for r in range(config.n_replicates) for lin in LINEAGES}
     steps = {name: k for k, name in enumerate(jobs)}
 
     def record(name: str, out: dict) -> dict:
