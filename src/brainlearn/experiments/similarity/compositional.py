@@ -64,6 +64,7 @@ class CompositionalConfig(Config):
     n_hidden: int = param(64, ge=1, help="hidden units (d_model for the SSM)")
     n_layers: int = param(1, ge=1, help="SSM residual blocks")
     d_state: int = param(8, ge=1, help="SSM state size per channel")
+    scan: str = param("parallel", help="SSM scan: parallel or sequential (the same numbers)")
     activation: str = param("tanh", help="RNN/GRU activation: relu, leaky_relu, softplus or tanh")
     dt: float = param(100.0, gt=0, le=500, help="step length in ms")
     tau: float = param(100.0, gt=0, help="RNN/GRU time constant in ms")
@@ -92,6 +93,7 @@ class CompositionalConfig(Config):
         choice(self.architecture, "architecture", ARCHITECTURES)
         choice(self.family, "family", FAMILIES)
         choice(self.activation, "activation", tuple(ACTIVATIONS))
+        choice(self.scan, "scan", ("parallel", "sequential"))
         choice(self.dsa_axes, "dsa_axes", ("trials", "reference"))
         require(list(self.fractions) == sorted(set(self.fractions)), f"fractions must increase, got {self.fractions}")
         require(all(round(f * self.train_steps) >= 1 for f in self.fractions),
@@ -140,7 +142,7 @@ def train_lineage(config: CompositionalConfig, seed: int, replicate: int, lineag
     with isolated_rng(replicate_seed(seed, replicate)):
         net = place(build_network(config.architecture, tasks.n_inputs, tasks.n_outputs, config.n_hidden, dt=config.dt,
                                   tau=config.tau, sigma_rec=config.sigma_rec, activation=config.activation,
-                                  n_layers=config.n_layers, d_state=config.d_state,
+                                  n_layers=config.n_layers, d_state=config.d_state, scan=config.scan,
                                   generator=make_generator(replicate_seed(seed, replicate, "init"))), device)
     test = tasks.trials(config.n_test, make_generator(replicate_seed(seed, replicate, "test")), COMPOSITE,
                         test=True).to(device)
@@ -250,6 +252,7 @@ def statistics(config: CompositionalConfig, mats: dict[str, np.ndarray]) -> dict
                                       < means["pretrain_partial"] < means["untrained"])
         trained_pairs = [t for (a, b), t in tests.items() if a in TRAINED and b in TRAINED]
         m[f"{name}_frac_significant"] = float(np.mean([t["q"] <= config.alpha for t in trained_pairs]))
+        m[f"{name}_frac_large"] = float(np.mean([abs(t["d"]) >= LARGE_EFFECT for t in trained_pairs]))
         x, y = mats[name].ravel(), acc_gap.ravel()
         varies = np.ptp(x) > 0 and np.ptp(y) > 0                   # otherwise the correlation is undefined: 0
         m[f"{name}_acc_gap_rho"] = float(stats.spearmanr(x, y).statistic) if varies else 0.0
