@@ -270,7 +270,8 @@ def _stars(q: float) -> str:
 
 def plot_figures(result, config: CompositionalConfig, title: str) -> dict:
     a, m = result.arrays, result.metrics
-    fig_bar, axes = plotting.figure(len(METRICS), panel=(3.4, 3.0), title=f"{title}: dissimilarity to master")
+    fig_bar, axes = plotting.figure(len(METRICS), panel=(3.4, 3.0), title=f"{title}: dissimilarity to master "
+                                     "(mean, sem; marks: FDR-adjusted test against untrained)")
     for ax, name in zip(axes, METRICS):
         groups = pooled(np.asarray(a[f"D_{name}"]))
         means = {g: float(v.mean()) for g, v in groups.items()}
@@ -289,8 +290,10 @@ def plot_figures(result, config: CompositionalConfig, title: str) -> dict:
     for ax, name in zip(axes, METRICS):
         D = np.asarray(a[f"D_{name}"])
         for i, g in enumerate(OTHERS):
-            ax.scatter(gap[i].ravel(), D[i].ravel(), s=8, label=g if name == "dsa" else None,
-                       color="grey" if g.startswith("partial") else None)
+            partial = g.startswith("partial")
+            label = ("pretrain_partial" if g == f"partial_{PARTIAL[0]}" else None) if partial else g
+            ax.scatter(gap[i].ravel(), D[i].ravel(), s=8, label=label if name == "dsa" else None,
+                       color="grey" if partial else None)
         ax.set(xlabel="|accuracy - master accuracy|", ylabel="to master",
                title=f"{name} (Spearman {m[f'{name}_acc_gap_rho']:.2f})")
     axes[0].legend(fontsize=5)
