@@ -60,6 +60,10 @@ SMALL = {  # small configs of every experiment: a few seconds each, several chec
     "rnnrules-cost": ["rules=rtrl,eprop,rflo", "sizes=4,8", "fit_from=4", "steps=2", "timing=false"],
     "rnnrules-tasks": ["tasks=add,dnm", "rules=readout,rtrl,eprop", "iterations=5", "batch=2", "test_batch=4",
                        "n_hidden=4"],
+    "similarity-rnn": ["n_replicates=2", "pretrain_steps=2", "train_steps=4", "fractions=0.5,1.0", "n_test=4",
+                       "batch_size=4", "n_hidden=8", "rank=4", "n_delays=2", "max_iter=20"],
+    "similarity-ssm": ["n_replicates=2", "pretrain_steps=2", "train_steps=4", "fractions=0.5,1.0", "n_test=4",
+                       "batch_size=4", "n_hidden=8", "rank=4", "n_delays=2", "max_iter=20"],
 }
 DEFAULT = [("fa-vs-bp", signal.SIGKILL), ("similarity-attractors", signal.SIGINT)]
 

@@ -1,0 +1,73 @@
+"""similarity-ssm: the compositional-learning groups with Mamba-style selective state-space models.
+
+The groups of :mod:`~brainlearn.experiments.similarity.compositional`, with a selective SSM (a linear
+embedding, residual Mamba blocks, a linear head; "frozen" trains only the embedding). The paper finds that
+under DSA all SSM training groups look alike relative to master, while Procrustes separates almost every
+pair of groups.
+"""
+
+from __future__ import annotations
+
+from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.base import aggregate_rule
+from brainlearn.experiments.similarity.common import GUILHOT
+from brainlearn.experiments.similarity.compositional import LARGE_EFFECT, CompositionalConfig, plot_figures, run_groups
+from brainlearn.runtime import RunContext
+
+NOTE = "docs/experiments/similarity-rnn.md#known-non-reproduction-procrustes-does-not-separate-the-ssm-groups"
+
+
+def run(config: CompositionalConfig, seed: int, ctx: RunContext) -> Result:
+    metrics, arrays = run_groups(config, seed, ctx, "similarity-ssm")
+    return Result(metrics, arrays)
+
+
+def claims(config: CompositionalConfig) -> list[Claim]:
+    how = (f"{config.n_layers}-block selective SSM, d_model {config.n_hidden}, {config.family} family, "
+           f"{config.n_replicates} replicates per group, compared with the same replicate's master after all "
+           f"{config.train_steps} composite-task steps; Welch t-tests over the 6 pairs of the 4 trained groups "
+           f"(master_frozen, pretrain_frozen, pretrain_unfrozen, pretrain_partial pooled), "
+           f"Benjamini-Hochberg over all 10 group pairs")
+    how_d = how + f"; fraction of those pairs with |Cohen's d| >= {LARGE_EFFECT}"
+    how += f"; fraction of those pairs with adjusted p <= {config.alpha}"
+    out = [
+        Claim("dsa-groups-alike", GUILHOT, "Under DSA the SSM training groups look alike relative to master.",
+              "dsa_frac_significant", "<=", 1 / 6, how=how,
+              reason="the paper finds roughly the same DSA dynamics for every group; at most one of six pairs"),
+        Claim("procrustes-separates", GUILHOT, "Procrustes separates the SSM training groups.",
+              "procrustes_frac_significant", ">=", 0.5, how=how,
+              reason="the paper: Procrustes separates almost every pair (all but frozen vs unfrozen); "
+                     "at least half of the pairs", expected="fail", note=NOTE),
+        Claim("procrustes-large-effects", GUILHOT, "Procrustes differences between the SSM training groups are "
+              "large effects (reported).", "procrustes_frac_large", ">=", 0.5,
+              how=how_d, reason="the same bar as procrustes-separates on effect sizes, which do not depend on the "
+                           "number of replicates; reported only", gated=False),
+        Claim("dsa-small-effects", GUILHOT, "DSA differences between the SSM training groups are small "
+              "(reported).", "dsa_frac_large", "<=", 1 / 6,
+              how=how_d,
+              reason="the same bar as dsa-groups-alike on effect sizes; reported only", gated=False),
+        Claim("cka-separates", GUILHOT, "CKA on the SSM training groups (reported).",
+              "cka_frac_significant", ">=", 0.5, how=how,
+              reason="the paper does not report CKA for the SSMs; reported only", gated=False),
+    ]
+    return aggregate_rule(out, outcomes=[c.id for c in out])
+
+
+def plot(result: Result, config: CompositionalConfig) -> dict:
+    return plot_figures(result, config, f"selective SSM, {config.family}")
+
+
+CPU = dict(architecture="ssm", scan="sequential", dt=200.0, n_hidden=16, n_delays=5, rank=10, batch_size=32)
+register(Experiment(
+    name="similarity-ssm", paper=GUILHOT,
+    summary="DSA vs Procrustes on Mamba-style selective SSMs trained in the compositional-learning groups",
+    presets={
+        "quick": CompositionalConfig(**CPU, n_replicates=3, pretrain_steps=20, train_steps=20, n_test=16,
+                                     max_iter=100),
+        "full": CompositionalConfig(**CPU, n_replicates=3, pretrain_steps=100, train_steps=100),
+        "paper": CompositionalConfig(architecture="ssm", dt=20.0, n_hidden=16, n_layers=2, n_replicates=5,
+                                     lr=1e-3, pretrain_steps=3000, train_steps=3000, n_test=64, n_delays=33,
+                                     delay_interval=6, rank=50, max_iter=1000),
+    },
+    run=run, claims=claims, plot=plot,
+))
