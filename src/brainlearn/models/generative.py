@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from brainlearn.analysis.disentanglement import reconstruction_loss
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
 
 ARCHS = ("burgess", "kim", "montero", "higgins")
@@ -95,16 +96,6 @@ def decoder(arch: str, image_shape: Sequence[int], n_latent: int) -> nn.Sequenti
         if k + 1 < len(chans):
             layers.append(nn.ReLU())
     return nn.Sequential(*layers)
-
-
-def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor, kind: str = "bce") -> torch.Tensor:
-    """Per-image reconstruction loss ``(N,)``: BCE with logits (``bce``) or squared error of
-    ``sigmoid(logits)`` (``mse``), summed over pixels."""
-    if kind == "bce":
-        return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
-    if kind == "mse":
-        return ((torch.sigmoid(logits) - x) ** 2).flatten(1).sum(1)
-    raise ConfigError(f"unknown reconstruction loss {kind!r}; expected bce or mse")
 
 
 def kl_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
