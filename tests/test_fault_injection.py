@@ -39,6 +39,9 @@ SMALL = {  # small configs of every experiment: a few seconds each, several chec
                               "rank=5", "max_iter=50"],
     "similarity-lorenz": ["n_traj=5", "n_steps=60", "n_delays=5", "delay_interval=2", "rank=5", "mixing_rank=5",
                           "patterns=0.5,30"],
+    "generalisation-dsprites": ["model.steps=4", "model.batch_size=8", "data.max_eval=40", "replicates=2",
+                                "splits=recomb2range/sqr2tx,recomb2element/sqr_centre"],
+    "generalisation-diagnosis": ["model.steps=4", "model.batch_size=8", "data.max_eval=40", "replicates=1"],
 }
 DEFAULT = [("fa-vs-bp", signal.SIGKILL), ("similarity-attractors", signal.SIGINT)]
 
