@@ -18,6 +18,7 @@ from brainlearn.models.generative import (
     SupervisedEncoder,
     Trainer,
     build_model,
+    convs,
     decoder,
     encoder,
     kl_normal,
@@ -131,8 +132,11 @@ def test_diagnostic_models():
 def test_bad_input():
     with pytest.raises(ConfigError, match="architecture"):
         encoder("resnet", (1, 32, 32), 10)
-    with pytest.raises(ShapeError, match="multiple of 32"):
+    with pytest.raises(ShapeError, match="multiple of"):
         encoder("montero", (1, 48, 48), 10)
+    with pytest.raises(ShapeError, match="too small"):
+        encoder("burgess", (1, 4, 4), 10)
+    assert convs("burgess", 32) == (32, 32, 32) and convs("montero", 64) == (64, 64, 128, 128, 256)
     with pytest.raises(ShapeError, match="square"):
         encoder("burgess", (1, 32, 64), 10)
     with pytest.raises(ConfigError, match="unknown model"):

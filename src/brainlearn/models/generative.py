@@ -1,8 +1,9 @@
 """Generative models of factor datasets (Montero et al. 2021, 2022): AE, VAE / beta-VAE, CCI-VAE,
 FactorVAE, WAE-MMD, CompositionNet, and the diagnostic models that tell encoder from decoder failures.
 
-**Architectures** (:func:`encoder`, :func:`decoder`; latent size 10 by default), each at any square
-resolution divisible by its stride:
+**Architectures** (:func:`encoder`, :func:`decoder`; latent size 10 by default), defined at 64 x 64; below
+64 pixels the last conv layers are dropped so the final feature map keeps its size (:func:`convs`: burgess
+at 32 x 32 has 3 convs, 4 x 4 maps):
 
 - ``burgess``: 4 x [conv 32 channels, 4 x 4, stride 2] -> FC 256 -> FC 256; the decoder mirrors it with
   transposed convolutions (Burgess et al. 2018);
@@ -47,16 +48,30 @@ _CONVS = {"burgess": (32, 32, 32, 32), "kim": (32, 32, 64, 64), "montero": (64, 
 _FC = {"burgess": (256, 256), "kim": (256,), "montero": (256,), "higgins": (1200, 1200)}
 
 
+def convs(arch: str, size: int) -> tuple[int, ...]:
+    """The conv channels of `arch` at image side `size`: the 64-pixel stack, with its last
+    ``log2(64 / size)`` layers dropped below 64 pixels, so the final feature map keeps its 64-pixel size
+    (4 x 4 for burgess and kim, 2 x 2 for montero)."""
+    chans = _CONVS.get(arch, ())
+    drop = max(0, round(math.log2(64 / size))) if size < 64 else 0
+    if drop >= len(chans) and chans:
+        raise ShapeError(f"{arch}: image size {size} is too small (at least {64 // 2 ** (len(chans) - 1)} pixels)")
+    return chans[: len(chans) - drop]
+
+
 def _check_arch(arch: str, image_shape: Sequence[int]) -> tuple[int, int]:
     if arch not in ARCHS:
         raise ConfigError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHS)}")
     c, h, w = image_shape
     if h != w:
         raise ShapeError(f"{arch}: images must be square, got {h} x {w}")
-    stride = 2 ** len(_CONVS.get(arch, ()))
-    if h % stride:
-        raise ShapeError(f"{arch}: image size must be a multiple of {stride}, got {h}")
-    return c, h // stride
+    if arch == "higgins":
+        return c, h
+    n = len(convs(arch, h))
+    if h % 2 ** n or (h < 64 and 64 % h):
+        raise ShapeError(f"{arch}: image size must be a multiple of {2 ** n} (and divide 64 below 64 pixels), "
+                         f"got {h}")
+    return c, h // 2 ** n
 
 
 def encoder(arch: str, image_shape: Sequence[int], n_out: int) -> nn.Sequential:
@@ -65,7 +80,7 @@ def encoder(arch: str, image_shape: Sequence[int], n_out: int) -> nn.Sequential:
     layers: list[nn.Module] = []
     width = c * image_shape[1] * image_shape[2]
     if arch != "higgins":
-        for ch in _CONVS[arch]:
+        for ch in convs(arch, image_shape[1]):
             layers += [nn.Conv2d(c, ch, 4, 2, 1), nn.ReLU()]
             c = ch
         width = c * s * s
@@ -88,7 +103,7 @@ def decoder(arch: str, image_shape: Sequence[int], n_latent: int) -> nn.Sequenti
     if arch == "higgins":
         layers += [nn.Linear(width, math.prod(image_shape)), nn.Unflatten(1, tuple(image_shape))]
         return nn.Sequential(*layers)
-    chans = list(reversed(_CONVS[arch]))
+    chans = list(reversed(convs(arch, image_shape[1])))
     layers += [nn.Linear(width, chans[0] * s * s), nn.ReLU(), nn.Unflatten(1, (chans[0], s, s))]
     for k, ch in enumerate(chans):
         out = chans[k + 1] if k + 1 < len(chans) else c_img
