@@ -141,7 +141,8 @@ def evaluate(model, ds: FactorDataset, sets: dict[str, np.ndarray], device: str)
             metrics[f"decoded_shape_{name}"] = float((match[:, s] == cls[name][:, s]).mean())
             metrics[f"decoded_posx_{name}"] = float((np.abs(match[:, px] - cls[name][:, px]) <= 1).mean())
             if name == "heldout":
-                recon = (torch.sigmoid(logits[:8]) > 0.5).cpu().numpy()
+                pick = np.unique(np.linspace(0, len(idx) - 1, 8).astype(np.int64))   # spread over the set
+                recon = (torch.sigmoid(logits[pick]) > 0.5).cpu().numpy()
     metrics["bce_ratio"] = metrics["bce_heldout"] / metrics["bce_id"]
     metrics["decoded_shape_gap"] = metrics["decoded_shape_id"] - metrics["decoded_shape_heldout"]
     evals = {k: (z[k], cls[k][:, s]) for k in ("id", "heldout")}
@@ -152,7 +153,7 @@ def evaluate(model, ds: FactorDataset, sets: dict[str, np.ndarray], device: str)
         metrics[f"posx_r2_{k}"], metrics[f"posx_bias_{k}"] = v["r2"], v["bias"]
     land = latent_landing(z["train"], cls["train"][:, s], z["heldout"], cls["heldout"][:, s])
     metrics["landing_nn_match"], metrics["landing_centroid_match"] = land["nn_match"], land["centroid_match"]
-    arrays = {"targets": ds.images_uint8(sets["heldout"][:8])[:, 0] > 0, "recons": recon[:, 0],
+    arrays = {"targets": ds.images_uint8(sets["heldout"][pick])[:, 0] > 0, "recons": recon[:, 0],
               "landing_classes": np.asarray(land["nn_classes"]),
               **_latent_map(z["train"], cls["train"][:, s], z["heldout"]), "traversal": _traversal(model, z["train"])}
     return metrics, arrays

@@ -106,7 +106,8 @@ def fit_part(config: DiagnosisConfig, part: str, seed: int, replicate: int, devi
                 best, _ = best_iou_match(torch.sigmoid(logits) > 0.5, ds.images_uint8, len(ds), device=dev)
                 out[f"decoded_shape_{name}"] = float((ds.classes_of(best)[:, s] == lab[:, 0].numpy()).mean())
                 if name == "heldout":
-                    arrays["recons"] = (torch.sigmoid(logits[:8, 0]) > 0.5).cpu()
+                    pick = np.unique(np.linspace(0, len(xs) - 1, 8).astype(np.int64))   # as in common.evaluate
+                    arrays["recons"] = (torch.sigmoid(logits[pick, 0]) > 0.5).cpu()
             else:
                 logits, pred = net(xs)
                 out[f"shape_acc_{name}"] = float((logits[0].argmax(1).cpu() == lab[:, 0]).float().mean())
