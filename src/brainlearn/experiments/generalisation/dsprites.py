@@ -10,6 +10,7 @@ squares at scale 1) and a small R2E (4 central squares at scale 1). Each job is 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,8 @@ from brainlearn.experiments.generalisation.common import (
 )
 from brainlearn.runtime import Config, RunContext, param, require, run_jobs
 
+CALIBRATED_STEPS = 1500  # the budget of the criteria; below it the R2R BCE ratio has not yet grown to 1.3
+QUICK_NOTE = "docs/experiments/generalisation.md#known-non-reproduction-r2r-bce-at-the-quick-budget"
 R2R, R2E_LARGE, R2E_SMALL = "recomb2range/sqr2tx", "recomb2element/sqr_corner", "recomb2element/sqr_centre"
 SHAPES = ("square", "ellipse", "heart")
 
@@ -122,6 +125,8 @@ def claims(config: DSpritesConfig) -> list[Claim]:
         out.append(Claim("exclusion-size", PAPER, "Excluding more combinations hurts: the BCE ratio of the 36-image "
                          "R2E split exceeds that of the 4-image split by more than 0.3.", "exclusion_effect", ">",
                          0.3, how=how + "; difference of BCE ratios", reason=crit))
+    if config.model.steps < CALIBRATED_STEPS:
+        out = [dataclasses.replace(c, expected="fail", note=QUICK_NOTE) if c.id == "r2r-bce" else c for c in out]
     return aggregate_rule(out, outcomes=[c.id for c in out])
 
 
