@@ -142,7 +142,7 @@ def evaluate(model, ds: FactorDataset, sets: dict[str, np.ndarray], device: str)
             metrics[f"decoded_posx_{name}"] = float((np.abs(match[:, px] - cls[name][:, px]) <= 1).mean())
             if name == "heldout":
                 pick = np.unique(np.linspace(0, len(idx) - 1, 8).astype(np.int64))   # spread over the set
-                recon = (torch.sigmoid(logits[pick]) > 0.5).cpu().numpy()
+                recon = (torch.sigmoid(logits[pick]) > 0.5).any(1).cpu().numpy()    # any channel on
     metrics["bce_ratio"] = metrics["bce_heldout"] / metrics["bce_id"]
     metrics["decoded_shape_gap"] = metrics["decoded_shape_id"] - metrics["decoded_shape_heldout"]
     evals = {k: (z[k], cls[k][:, s]) for k in ("id", "heldout")}
@@ -153,7 +153,7 @@ def evaluate(model, ds: FactorDataset, sets: dict[str, np.ndarray], device: str)
         metrics[f"posx_r2_{k}"], metrics[f"posx_bias_{k}"] = v["r2"], v["bias"]
     land = latent_landing(z["train"], cls["train"][:, s], z["heldout"], cls["heldout"][:, s])
     metrics["landing_nn_match"], metrics["landing_centroid_match"] = land["nn_match"], land["centroid_match"]
-    arrays = {"targets": ds.images_uint8(sets["heldout"][pick])[:, 0] > 0, "recons": recon[:, 0],
+    arrays = {"targets": ds.images_uint8(sets["heldout"][pick]).max(1) > 0, "recons": recon,
               "landing_classes": np.asarray(land["nn_classes"]),
               **_latent_map(z["train"], cls["train"][:, s], z["heldout"]), "traversal": _traversal(model, z["train"])}
     return metrics, arrays
@@ -179,7 +179,7 @@ def _traversal(model, z_train: np.ndarray, n_dims: int = 5, n_steps: int = 7) ->
     for a, d in enumerate(dims):
         zs[a * n_steps:(a + 1) * n_steps, d] = base[d] + torch.linspace(-2, 2, n_steps) * float(sd[d])
     device = next(model.parameters()).device
-    imgs = torch.sigmoid(model.decode(zs.to(device)))[:, 0].cpu().numpy()
+    imgs = torch.sigmoid(model.decode(zs.to(device))).amax(1).cpu().numpy()
     return imgs.reshape(len(dims), n_steps, *imgs.shape[1:])
 
 

@@ -107,7 +107,7 @@ def fit_part(config: DiagnosisConfig, part: str, seed: int, replicate: int, devi
                 out[f"decoded_shape_{name}"] = float((ds.classes_of(best)[:, s] == lab[:, 0].numpy()).mean())
                 if name == "heldout":
                     pick = np.unique(np.linspace(0, len(xs) - 1, 8).astype(np.int64))   # as in common.evaluate
-                    arrays["recons"] = (torch.sigmoid(logits[pick, 0]) > 0.5).cpu()
+                    arrays["recons"] = (torch.sigmoid(logits[pick]) > 0.5).any(1).cpu()
             else:
                 logits, pred = net(xs)
                 out[f"shape_acc_{name}"] = float((logits[0].argmax(1).cpu() == lab[:, 0]).float().mean())
