@@ -64,6 +64,9 @@ SMALL = {  # small configs of every experiment: a few seconds each, several chec
                        "batch_size=4", "n_hidden=8", "rank=4", "n_delays=2", "max_iter=20"],
     "similarity-ssm": ["n_replicates=2", "pretrain_steps=2", "train_steps=4", "fractions=0.5,1.0", "n_test=4",
                        "batch_size=4", "n_hidden=8", "rank=4", "n_delays=2", "max_iter=20"],
+    "generalisation-dsprites": ["model.steps=4", "model.batch_size=8", "data.max_eval=40", "replicates=2",
+                                "splits=recomb2range/sqr2tx,recomb2element/sqr_centre"],
+    "generalisation-diagnosis": ["model.steps=4", "model.batch_size=8", "data.max_eval=40", "replicates=1"],
 }
 DEFAULT = [("fa-vs-bp", signal.SIGKILL), ("similarity-attractors", signal.SIGINT)]
 

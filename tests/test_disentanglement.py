@@ -1,0 +1,119 @@
+"""brainlearn.analysis.disentanglement: IoU search, readouts, DCI and MIG on hand-computed toys, landing."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from brainlearn.analysis.disentanglement import (
+    best_iou_match,
+    dci,
+    decoded_factor_accuracy,
+    importance_matrix,
+    latent_landing,
+    mig,
+    readout,
+    reconstruction_loss,
+)
+from brainlearn.data.factors import DSprites
+from brainlearn.errors import ConfigError, ShapeError
+
+
+def test_best_iou_finds_each_grid_image_in_chunks():
+    d = DSprites(size=32, scale=(0.75, 1.0), orientation=(0.0,), posX=np.linspace(0, 1, 16),
+                 posY=np.linspace(0, 1, 16))
+    idx = np.array([0, 17, 300, 1000, 1100])
+    q = d.images(idx)
+    for chunk in (100, 4096):
+        best, iou = best_iou_match(q, d.images_uint8, len(d), chunk=chunk)
+        assert list(best) == list(idx) and np.allclose(iou, 1)
+    # a copy shifted off the grid along x matches imperfectly, at the same posY
+    shifted = torch.roll(q, 2, dims=3)
+    best, iou = best_iou_match(shifted, d.images_uint8, len(d))
+    assert (iou < 1).all() and (iou > 0.3).all()
+    acc = decoded_factor_accuracy(d.classes_of(best), d.classes_of(idx))
+    assert acc.shape == (6,) and acc[5] == 1.0 and acc[4] < 1.0
+
+
+def test_best_iou_by_hand():
+    grid = np.array([[1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1]], dtype=np.uint8)
+    q = np.array([[1, 1, 1, 0], [0, 0, 0, 1]], dtype=bool)
+    best, iou = best_iou_match(q, lambda i: grid[i], 3, chunk=2)
+    # q0: IoU 2/3 with rows 0 and 1 (tie -> lowest index); q1: 1/2 with row 2
+    assert list(best) == [0, 2] and np.allclose(iou, [2 / 3, 1 / 2])
+    with pytest.raises(ShapeError):
+        best_iou_match(np.ones((1, 5)), lambda i: grid[i], 3)
+
+
+def test_reconstruction_loss():
+    x = torch.tensor([[1.0, 0.0]])
+    logits = torch.tensor([[0.0, 0.0]])
+    assert reconstruction_loss(logits, x).item() == pytest.approx(2 * math.log(2))
+    assert reconstruction_loss(logits, x, "mse").item() == pytest.approx(0.5)
+    with pytest.raises(ConfigError):
+        reconstruction_loss(logits, x, "l1")
+
+
+def test_readouts_and_signed_bias():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(400, 3))
+    y = 2 * z[:, 0] + 0.01 * rng.normal(size=400)
+    zt = rng.normal(size=(100, 3))
+    out = readout(z, y, {"id": (zt, 2 * zt[:, 0]), "shifted": (zt, 2 * zt[:, 0] - 1.0)})
+    assert out["id"]["r2"] > 0.99 and abs(out["id"]["bias"]) < 0.01
+    assert out["shifted"]["bias"] == pytest.approx(1.0, abs=0.02)      # predictions 1 above the targets
+    labels = (z[:, 1] > 0).astype(int)
+    acc = readout(z, labels, {"id": (zt, (zt[:, 1] > 0).astype(int))}, kind="logistic")
+    assert acc["id"]["accuracy"] > 0.95
+    with pytest.raises(ConfigError):
+        readout(z, y, {}, kind="tree")
+
+
+def test_dci_hand_computed():
+    assert dci(np.eye(3)) == {"disentanglement": pytest.approx(1.0), "completeness": pytest.approx(1.0)}
+    flat = dci(np.ones((4, 2)))
+    assert flat["disentanglement"] == pytest.approx(0.0, abs=1e-9) and flat["completeness"] == pytest.approx(0.0,
+                                                                                                           abs=1e-9)
+    # one latent codes both factors equally, the other only factor 1:
+    R = np.array([[1.0, 1.0], [0.0, 2.0]])
+    # D_0 = 1 - H_2(1/2, 1/2) = 0, D_1 = 1; rho = (1/2, 1/2) -> D = 0.5
+    # C_0 = 1 - H_2(1, 0) = 1; C_1 = 1 - H_2(1/3, 2/3) = 1 - 0.9183 -> C = (1 + 0.0817) / 2
+    h = -(1 / 3 * math.log2(1 / 3) + 2 / 3 * math.log2(2 / 3))
+    out = dci(R, errors=[0.1, 0.3])
+    assert out["disentanglement"] == pytest.approx(0.5) and out["completeness"] == pytest.approx((2 - h) / 2)
+    assert out["informativeness"] == pytest.approx(0.8)
+    with pytest.raises(ShapeError):
+        dci(np.zeros((3, 3)))
+
+
+def test_importance_matrix_recovers_axes():
+    rng = np.random.default_rng(1)
+    f = rng.normal(size=(500, 2))
+    z = np.c_[f[:, 1], f[:, 0], rng.normal(size=500) * 0.01]
+    for method in ("lasso", "spearman"):
+        R = importance_matrix(z, f, method)
+        assert R.shape == (3, 2) and R[1, 0] > 0.9 and R[0, 1] > 0.9 and R[0, 0] < 0.1
+        assert dci(R)["disentanglement"] > 0.7   # Spearman keeps |rho| ~ 0.04 for independent pairs
+
+
+def test_mig_hand_computed():
+    v = np.stack(np.meshgrid(np.arange(4), np.arange(5), indexing="ij"), -1).reshape(-1, 2)
+    # the latents are the factors (and a constant): each factor's best latent carries all of H(v_k), the next 0
+    z = np.c_[v[:, 0], v[:, 1], np.zeros(len(v))].astype(float)
+    out = mig(z, v)
+    assert out["mig"] == pytest.approx(1.0) and out["per_factor"] == [pytest.approx(1.0)] * 2
+    # a duplicated latent: the gap for factor 0 is 0, factor 1 still 1
+    z2 = np.c_[v[:, 0], v[:, 0], v[:, 1]].astype(float)
+    assert mig(z2, v)["per_factor"] == [pytest.approx(0.0), pytest.approx(1.0)]
+    with pytest.raises(ShapeError):
+        mig(z[:, :1], v)
+
+
+def test_latent_landing():
+    zt = np.array([[0.0, 0], [0.1, 0], [5, 5], [5.1, 5]])
+    ct = np.array([0, 0, 1, 1])
+    zh = np.array([[0.05, 0.1], [4.9, 5.0], [0.2, 0.0]])
+    out = latent_landing(zt, ct, zh, np.array([0, 1, 1]))
+    assert out["nn_match"] == pytest.approx(2 / 3) and out["centroid_match"] == pytest.approx(2 / 3)
+    assert out["nn_classes"] == [pytest.approx(2 / 3), pytest.approx(1 / 3)]
