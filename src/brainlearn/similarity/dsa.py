@@ -195,13 +195,14 @@ def _skew(M: torch.Tensor) -> torch.Tensor:
     return (M - M.mT) / 2
 
 
-_BASES = {"symmetric": lambda A: (A + A.mT) / 2, "gram": lambda A: A.mT @ A, "cogram": lambda A: A @ A.mT}
+#: the symmetric matrices whose eigenbases the warm starts align
+_BASES = {"symmetric": lambda A: (A + A.mT) / 2, "gram": lambda A: A.mT @ A}
 _WARM_BASES = ("symmetric", "gram")
 
 
 def _warm_starts(A0: torch.Tensor, B0: torch.Tensor, basis: str = "symmetric") -> tuple[torch.Tensor, torch.Tensor]:
-    """Align the eigenbases of a symmetric matrix made from each operator (the symmetric part, A^T A or
-    A A^T), sorted by eigenvalue; signs from the operators in those bases. Both det signs."""
+    """Align the eigenbases of a symmetric matrix made from each operator (the symmetric part, or A^T A),
+    sorted by eigenvalue; signs from the operators in those bases. Both det signs."""
     _, VA = torch.linalg.eigh(_BASES[basis](A0))
     _, VB = torch.linalg.eigh(_BASES[basis](B0))
     agree = (VA.mT @ A0 @ VA) * (VB.mT @ B0 @ VB)       # >0 where D_i D_j should be +1
@@ -248,8 +249,12 @@ def _value_and_gradient(At: torch.Tensor, B0: torch.Tensor) -> tuple[torch.Tenso
 
 
 def _hessian_diagonal(At: torch.Tensor, B0: torch.Tensor) -> torch.Tensor:
-    """(M, n, n) symmetric: entry (i, j), i != j, is H_kk of :func:`_hessian` for k = (i, j), in O(n^2):
-    -(S_ii + S_jj) - 2 (At_ij B0_ji + At_ji B0_ij - At_ii B0_jj - At_jj B0_ii)."""
+    """The diagonal of the Riemannian Hessian, in O(n^2), as an (M, n, n) symmetric array.
+
+    With f(w) = g(C cayley(sum_{i<j} w_ij E_ij)), E_ij = e_i e_j^T - e_j e_i^T, entry (i, j), i != j, is
+    d^2 f / d w_ij^2 at w = 0: -(S_ii + S_jj) - 2 (At_ij B0_ji + At_ji B0_ij - At_ii B0_jj - At_jj B0_ii),
+    S = B0 At^T + At^T B0 (the Cayley map agrees with exp to second order, so this is exact).
+    """
     S = B0 @ At.mT + At.mT @ B0
     d, a, b = S.diagonal(dim1=-2, dim2=-1), At.diagonal(dim1=-2, dim2=-1), B0.diagonal(dim1=-2, dim2=-1)
     cross = At * B0.mT
