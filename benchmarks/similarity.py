@@ -2,10 +2,12 @@
 
     python benchmarks/similarity.py                      # cross-check + 15-pair + 100-system workloads
     python benchmarks/similarity.py --skip-reference     # our timings only (dsa-metric not installed)
+    python benchmarks/similarity.py --only hundred --device cuda   # our solver on a GPU (reference on CPU)
 
 Prints one JSON summary. The reference (`pip install dsa-metric`, imported as `DSA`) is an optional
 extra; it normalises its inputs in place, so it always gets copies here. Timings are wall-clock with
-one torch thread; record `cat /proc/loadavg` next to them (the summary includes it).
+one torch thread; record `cat /proc/loadavg` next to them (the summary includes it). On a shared machine
+the process CPU time (``*_cpu_s``) is the steadier figure; report both, and ratios from one run.
 """
 
 from __future__ import annotations
@@ -89,10 +91,17 @@ def _timed(fn):
     return out, time.perf_counter() - t
 
 
+def _timed_cpu(fn):
+    """(result, wall seconds, process CPU seconds)."""
+    t, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - t, time.process_time() - c
+
+
 def fifteen_pairs(args, with_ref: bool) -> dict:
     """The Galgali workload: 6 systems (2 per type), d = 20, rank = 15: 15 angular pairs."""
     systems, _ = tc.attractor_trio(2, 0.05, seed=0)
-    metric = DSA(n_delays=args.n_delays, rank=args.rank, max_iter=args.max_iter)
+    metric = DSA(n_delays=args.n_delays, rank=args.rank, max_iter=args.max_iter, device=args.device)
     fits, t_fit = _timed(lambda: [metric.prepare(X) for X in systems])
     D, t_score = _timed(lambda: pairwise(fits, metric))
     out = {"ours_fit_s": t_fit, "ours_score_s": t_score, "ours_total_s": t_fit + t_score,
@@ -115,7 +124,8 @@ def fifteen_pairs(args, with_ref: bool) -> dict:
 
 
 def hundred_systems(args, with_ref: bool) -> dict:
-    """100 noisy ring / linear systems, d = 5, rank 10: 4950 angular pairs (reference timed on a sample)."""
+    """100 noisy ring / linear systems, d = 5, rank 10 (by default): 4950 angular pairs (reference timed on a
+    sample of pairs and extrapolated linearly: it scores pairs one at a time)."""
     systems = []
     for s in range(args.n_systems):
         if s % 2:
@@ -128,23 +138,28 @@ def hundred_systems(args, with_ref: bool) -> dict:
                 traj.append(x)
                 x = x @ A.T + 0.1 * g.normal(size=x.shape)
             systems.append(np.stack(traj, 1))
-    metric = DSA(n_delays=5, rank=10, max_iter=args.max_iter)
+    metric = DSA(n_delays=args.hundred_delays, rank=args.hundred_rank, max_iter=args.max_iter, device=args.device)
     fits = [metric.prepare(X) for X in systems]
-    D, t_ours = _timed(lambda: pairwise(fits, metric))
+    D, t_ours, cpu_ours = _timed_cpu(lambda: pairwise(fits, metric))
     W, t_w = _timed(lambda: pairwise(fits, DSA(score_method="wasserstein")))
     n_pairs = len(systems) * (len(systems) - 1) // 2
-    out = {"systems": len(systems), "pairs": n_pairs, "ours_angular_s": t_ours, "ours_wasserstein_s": t_w}
+    out = {"systems": len(systems), "pairs": n_pairs, "n_delays": args.hundred_delays, "rank": args.hundred_rank,
+           "device": args.device, "ours_angular_s": t_ours, "ours_angular_cpu_s": cpu_ours,
+           "ours_mean_angle": float(D[np.triu_indices(len(systems), 1)].mean()), "ours_wasserstein_s": t_w}
     if with_ref:
         ref = _ref()
         rng = np.random.default_rng(0)
         sample = [tuple(sorted(rng.choice(len(systems), 2, replace=False))) for _ in range(args.ref_sample_pairs)]
-        vals, t_ref = _timed(lambda: [ref.SimilarityTransformDist(iters=args.ref_iters, lr=args.ref_lr,
-                                                                  score_method="angular")
-                                      .fit_score(fits[i].A.float(), fits[j].A.float()) for i, j in sample])
+        vals, t_ref, cpu_ref = _timed_cpu(lambda: [ref.SimilarityTransformDist(iters=args.ref_iters, lr=args.ref_lr,
+                                                                               score_method="angular")
+                                                   .fit_score(fits[i].A.float(), fits[j].A.float()) for i, j in sample])
         ours_sample = np.array([D[i, j] for i, j in sample])
-        out.update({"ref_sample_pairs": len(sample), "ref_sample_s": t_ref,
+        out.update({"ref_sample_pairs": len(sample), "ref_sample_s": t_ref, "ref_sample_cpu_s": cpu_ref,
                     "ref_extrapolated_s": t_ref / len(sample) * n_pairs,
+                    "ref_extrapolated_cpu_s": cpu_ref / len(sample) * n_pairs,
                     "speedup_angular": t_ref / len(sample) * n_pairs / t_ours,
+                    "speedup_angular_cpu": cpu_ref / len(sample) * n_pairs / cpu_ours,
+                    "sample_ours_mean": float(ours_sample.mean()), "sample_ref_mean": float(np.mean(vals)),
                     "sample_ours_minus_ref_max": float((ours_sample - np.array(vals)).max()),
                     "sample_ours_minus_ref_mean": float((ours_sample - np.array(vals)).mean())})
     return out
@@ -158,6 +173,9 @@ def main() -> None:
     p.add_argument("--ref-iters", type=int, default=1000, help="reference Adam steps (x2: both det signs)")
     p.add_argument("--ref-lr", type=float, default=1e-2)
     p.add_argument("--n-systems", type=int, default=100)
+    p.add_argument("--hundred-delays", type=int, default=5, help="delays of the many-systems workload")
+    p.add_argument("--hundred-rank", type=int, default=10, help="rank of the many-systems workload")
+    p.add_argument("--device", default="cpu", help="device of our angular solver (cpu, cuda, ...)")
     p.add_argument("--ref-sample-pairs", type=int, default=10)
     p.add_argument("--skip-reference", action="store_true")
     p.add_argument("--only", choices=("crosscheck", "fifteen", "hundred"), default=None)

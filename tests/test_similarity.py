@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from brainlearn.errors import ConfigError, ShapeError
-from brainlearn.similarity import CKA, DSA, Procrustes, cka, pairwise, procrustes_angle
+from brainlearn.similarity import CKA, DSA, Procrustes, cka, dsa, pairwise, procrustes_angle
 from brainlearn.similarity.dsa import align_operators, delay_embed, eigenvalue_wasserstein, fit_havok
 
 SETTINGS = settings(max_examples=15, deadline=None)
@@ -174,6 +174,45 @@ def test_dsa_angle_axioms(seed):
     assert d_az <= d_ab + d_bz + 0.02
 
 
+def test_hessian_diagonal_matches_autograd():
+    """The preconditioner: the diagonal of the Hessian of w -> g(C cayley(Omega(w))) at 0, by autograd."""
+    n = 5
+    A0, B0 = (dsa._traceless(torch.tensor(rand(k, 1, n, n))) for k in (1, 2))
+    C = torch.tensor(orthogonal(3, n))[None]
+    i, j = torch.triu_indices(n, n, 1)
+
+    def g(w):
+        Om = torch.zeros(n, n, dtype=torch.float64).index_put((i, j), w).index_put((j, i), -w)
+        X = C[0] @ dsa._cayley(Om[None])[0]
+        return torch.trace(A0[0].T @ X @ B0[0] @ X.T)
+
+    w0 = torch.zeros(len(i), dtype=torch.float64)
+    H = torch.autograd.functional.hessian(g, w0)
+    At = dsa._conjugated(C, A0)
+    grad = torch.autograd.functional.jacobian(g, w0)
+    assert torch.allclose(2 * dsa._value_and_gradient(At, B0)[1][0, i, j], grad, atol=1e-12)
+    assert torch.allclose(dsa._hessian_diagonal(At, B0)[0, i, j], H.diagonal(), atol=1e-12)
+
+
+def test_alignment_is_exactly_symmetric_and_blocks_do_not_change_it(monkeypatch):
+    A, B = (torch.tensor(rand(k, 6, 7, 7)) for k in (4, 5))
+    ab, ba = align_operators(A, B), align_operators(B, A)
+    assert torch.allclose(ab.angle, ba.angle, atol=1e-12, rtol=0) and torch.equal(ab.C, ba.C.mT)
+    monkeypatch.setattr(dsa, "_chunk_size", lambda *args: 1)      # one pair per batch
+    one = align_operators(A, B)
+    assert torch.allclose(one.angle, ab.angle, atol=1e-12, rtol=0) and bool(ab.converged.all())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_alignment_on_cuda_matches_cpu():
+    A, B = (torch.tensor(rand(k, 20, 10, 10)) for k in (6, 7))
+    cpu, gpu = align_operators(A, B), align_operators(A.cuda(), B.cuda())
+    assert gpu.angle.device.type == "cuda" and torch.allclose(gpu.angle.cpu(), cpu.angle, atol=1e-8)
+    X = rand(8, 5, 100, 3).cumsum(1) * 0.1
+    Y = X[..., ::-1] + rand(9, 5, 100, 3) * 0.01
+    assert abs(DSA(n_delays=2, device="cuda").fit_score(X, Y) - DSA(n_delays=2).fit_score(X, Y)) < 1e-8
+
+
 def test_pairwise_matches_one_at_a_time_and_is_symmetric():
     systems = [np.random.default_rng(s).normal(size=(5, 100, 2)).cumsum(1) * 0.1 for s in range(4)]
     for metric in (CKA(), Procrustes(), DSA(n_delays=2, rank=4), DSA(n_delays=2, score_method="wasserstein")):
@@ -205,6 +244,8 @@ def test_bad_input_gives_clear_errors():
         pairwise([X, rand(1, 50, 2)], DSA())
     with pytest.raises(ConfigError):
         DSA(rank=3, rank_thresh=0.1)
+    with pytest.raises(ConfigError, match="torch device"):
+        DSA(device="abacus")
     with pytest.raises(ConfigError):
         CKA(kernel="cosine")
     with pytest.raises(ConfigError, match="unknown metric"):

@@ -53,7 +53,7 @@ def _data(metric, seed):
     (CKA, {"kernel": "rbf", "sigma": 2, "debiased": True}),
     (Procrustes, {"alpha": 0, "center": False, "score_method": "euclidean"}),
     (DSA, {"n_delays": 3, "delay_interval": 2, "rank_explained_variance": 0.9, "lamb": 1, "score_method": "wasserstein",
-           "n_random": 0, "max_iter": 10, "tol": 1e-3, "seed": 5}),
+           "n_random": 0, "max_iter": 10, "tol": 1e-3, "seed": 5, "device": "cpu"}),
 ])
 def test_constructor_arguments_are_stored_unchanged_and_clone(metric, kwargs):
     m = metric(**kwargs)

@@ -16,12 +16,14 @@
        theta(A, B) = min_{C in O(r)} arccos( tr(A^T C B C^T) ),    in radians, in [0, pi].
 
    Solved here directly on the orthogonal group (no over-parametrised network): Riemannian L-BFGS
-   on g(C) = tr(A0^T C B0 C^T) (A0, B0 the traceless parts, which have the same maximiser), with
-   Cayley-retraction steps and Armijo backtracking. Starts: identity, a reflection (det -1), an
-   eigenbasis warm start of the symmetric parts with signs fixed from the antisymmetric parts, its
-   reflection, and random Haar orthogonal matrices (with their transposes, which makes the
-   distance exactly symmetric). All pairs x starts run as one batched tensor program; a start stops
-   when its Riemannian gradient is below ``tol``, and the best start per pair is kept.
+   on g(C) = tr(A0^T C B0 C^T) (A0, B0 the traceless parts, which have the same maximiser),
+   preconditioned by the inverse of the Hessian's diagonal, with Cayley-retraction steps and Armijo
+   backtracking. Starts: identity, a reflection (det -1), two eigenbasis warm starts (the symmetric
+   parts, and A^T A against B^T B) with signs fixed from the operators, their reflections, and random
+   Haar orthogonal matrices (with their transposes). Each pair is solved in one canonical order, so
+   the distance is exactly symmetric. Blocks of pairs x starts run as one batched tensor program (on
+   any torch device); a start stops when its Riemannian gradient is below ``tol``, and the best start
+   per pair is kept.
 4. **Eigenvalue-Wasserstein variant** (Redman et al.): the 2-Wasserstein distance between the
    eigenvalues of A and B as uniform point clouds in the complex plane (the shorter list padded with
    zeros). Needs no optimisation and is similarity invariant by construction.
@@ -186,27 +188,35 @@ def _unit(A: torch.Tensor) -> torch.Tensor:
 
 def _traceless(A: torch.Tensor) -> torch.Tensor:
     n = A.shape[-1]
-    return A - (A.diagonal(dim1=-2, dim2=-1).sum(-1) / n)[:, None, None] * torch.eye(n, dtype=A.dtype)
+    return A - (A.diagonal(dim1=-2, dim2=-1).sum(-1) / n)[:, None, None] * torch.eye(n, dtype=A.dtype, device=A.device)
 
 
 def _skew(M: torch.Tensor) -> torch.Tensor:
     return (M - M.mT) / 2
 
 
-def _warm_starts(A0: torch.Tensor, B0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Align the eigenbases of the symmetric parts; signs from the antisymmetric parts. Both det signs."""
-    _, VA = torch.linalg.eigh((A0 + A0.mT) / 2)
-    _, VB = torch.linalg.eigh((B0 + B0.mT) / 2)
+#: the symmetric matrices whose eigenbases the warm starts align
+_BASES = {"symmetric": lambda A: (A + A.mT) / 2, "gram": lambda A: A.mT @ A}
+_WARM_BASES = ("symmetric", "gram")
+
+
+def _warm_starts(A0: torch.Tensor, B0: torch.Tensor, basis: str = "symmetric") -> tuple[torch.Tensor, torch.Tensor]:
+    """Align the eigenbases of a symmetric matrix made from each operator (the symmetric part, or A^T A),
+    sorted by eigenvalue; signs from the operators in those bases. Both det signs."""
+    _, VA = torch.linalg.eigh(_BASES[basis](A0))
+    _, VB = torch.linalg.eigh(_BASES[basis](B0))
     agree = (VA.mT @ A0 @ VA) * (VB.mT @ B0 @ VB)       # >0 where D_i D_j should be +1
     agree = agree - torch.diag_embed(agree.diagonal(dim1=-2, dim2=-1))
     pivot = agree.abs().sum(-1).argmax(-1)              # the row with the most sign information
-    row = agree[torch.arange(len(A0)), pivot]           # (P, n)
+    ar = torch.arange(len(A0), device=A0.device)
+    row = agree[ar, pivot]                              # (P, n)
     signs = torch.where(row < 0, -1.0, 1.0).to(A0.dtype)
-    signs[torch.arange(len(A0)), pivot] = 1.0
+    signs[ar, pivot] = 1.0
     C = VA @ torch.diag_embed(signs) @ VB.mT
-    weakest = torch.where(torch.arange(A0.shape[-1])[None] == pivot[:, None], torch.inf, row.abs()).argmin(-1)
+    is_pivot = torch.arange(A0.shape[-1], device=A0.device)[None] == pivot[:, None]
+    weakest = torch.where(is_pivot, torch.inf, row.abs()).argmin(-1)
     flip = torch.ones_like(signs)
-    flip[torch.arange(len(A0)), weakest] = -1.0
+    flip[ar, weakest] = -1.0
     C_flip = VA @ torch.diag_embed(signs * flip) @ VB.mT
     return C, C_flip
 
@@ -218,108 +228,151 @@ def _haar(count: int, n: int, generator: torch.Generator) -> torch.Tensor:
     return Q
 
 
-def _objective_and_grad(C, A0, B0):
-    """g(C) = tr(A0^T C B0 C^T) and its Euclidean gradient A0 C B0^T + A0^T C B0."""
-    G1 = A0 @ C @ B0.mT
-    return (C * G1).sum((-2, -1)), G1 + A0.mT @ (C @ B0)
-
-
 def _inner(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     return (X * Y).sum((-2, -1))
 
 
 def _cayley(D: torch.Tensor) -> torch.Tensor:
     """(I - D/2)^(-1) (I + D/2): orthogonal for skew D, det +1."""
-    eye = torch.eye(D.shape[-1], dtype=D.dtype)
+    eye = torch.eye(D.shape[-1], dtype=D.dtype, device=D.device)
     return torch.linalg.solve(eye - D / 2, eye + D / 2)
 
 
-def _ascend(C: torch.Tensor, A0: torch.Tensor, B0: torch.Tensor, max_iter: int, tol: float, memory: int = 6):
-    """Maximise g over O(n) from the starts C (M, n, n) by Riemannian L-BFGS, all starts in one batch.
+def _conjugated(C: torch.Tensor, A0: torch.Tensor) -> torch.Tensor:
+    """C^T A0 C: in these coordinates g(C X) = tr(At^T X B0 X^T) with At = C^T A0 C."""
+    return C.mT @ (A0 @ C)
+
+
+def _value_and_gradient(At: torch.Tensor, B0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """g = tr(At^T B0) and the Riemannian gradient W = skew(At B0^T + At^T B0) in the Lie algebra."""
+    return _inner(At, B0), _skew(At @ B0.mT + At.mT @ B0)
+
+
+def _hessian_diagonal(At: torch.Tensor, B0: torch.Tensor) -> torch.Tensor:
+    """The diagonal of the Riemannian Hessian, in O(n^2), as an (M, n, n) symmetric array.
+
+    With f(w) = g(C cayley(sum_{i<j} w_ij E_ij)), E_ij = e_i e_j^T - e_j e_i^T, entry (i, j), i != j, is
+    d^2 f / d w_ij^2 at w = 0: -(S_ii + S_jj) - 2 (At_ij B0_ji + At_ji B0_ij - At_ii B0_jj - At_jj B0_ii),
+    S = B0 At^T + At^T B0 (the Cayley map agrees with exp to second order, so this is exact).
+    """
+    S = B0 @ At.mT + At.mT @ B0
+    d, a, b = S.diagonal(dim1=-2, dim2=-1), At.diagonal(dim1=-2, dim2=-1), B0.diagonal(dim1=-2, dim2=-1)
+    cross = At * B0.mT
+    return (-(d[:, :, None] + d[:, None, :]) - 2 * (cross + cross.mT)
+            + 2 * (a[:, :, None] * b[:, None, :] + b[:, :, None] * a[:, None, :]))
+
+
+def _ascend(C: torch.Tensor, A0: torch.Tensor, B0: torch.Tensor, max_iter: int, tol: float, memory: int = 6,
+            precondition: bool = True):
+    """Maximise g over O(n) from the starts C (M, n, n), all starts in one batch.
 
     Tangent vectors at C are written C Omega with Omega skew (the Lie algebra); a step is
-    C <- C U with U = cayley(t D), Armijo backtracking on t (a Cayley step never changes det C).
-    The L-BFGS memory is carried along by projection onto the new tangent space, which in these
-    coordinates is Omega <- skew(U^T Omega). Every operation commutes with transposition, so
-    iterating on (B, A) from C^T is iterating on (A, B) from C, transposed. A start stops when its
-    Riemannian gradient norm is below `tol`, or when no step along its direction increases g.
+    C <- C U with U = cayley(t D), Armijo backtracking on t from a step of norm at most 1 (a Cayley
+    step never changes det C). The direction D is Riemannian L-BFGS with its memory pairs kept in the
+    Lie algebra (moved along by left translation, which costs nothing) and, with `precondition`, the
+    inverse of the Hessian's diagonal (:func:`_hessian_diagonal`, O(n^2)) as the initial inverse
+    Hessian instead of a scalar: the problem is badly conditioned and this halves the iterations. The
+    value and gradient come from At = C^T A0 C, carried along as U^T At U (4 products per step).
+    A start stops when its Riemannian gradient norm is below `tol`, or when no step along its direction
+    increases g; finished starts are frozen and leave the batch once they are a quarter of it.
     Returns C, g(C), iterations and whether each start stopped on the gradient tolerance.
     """
     M, n, _ = C.shape
-    g, G = _objective_and_grad(C, A0, B0)
-    W = _skew(C.mT @ G)                                           # Riemannian gradient of g
-    S = torch.zeros(M, memory, n, n, dtype=C.dtype)               # L-BFGS memory (newest last)
+    dtype, device = C.dtype, C.device
+    out_C, out_g = C.clone(), torch.empty(M, dtype=dtype, device=device)
+    n_iter = torch.zeros(M, dtype=torch.long, device=device)
+    done = torch.zeros(M, dtype=torch.bool, device=device)
+    At = _conjugated(C, A0)
+    g, W = _value_and_gradient(At, B0)
+    rows, live = torch.arange(M, device=device), torch.ones(M, dtype=torch.bool, device=device)
+    S = torch.zeros(M, memory, n, n, dtype=dtype, device=device)   # L-BFGS memory, slot it % memory
     Y = torch.zeros_like(S)
-    filled = torch.zeros(M, memory, dtype=torch.bool)
-    n_iter = torch.zeros(M, dtype=torch.long)
-    done = torch.zeros(M, dtype=torch.bool)
-    active = torch.arange(M)
-    for _ in range(max_iter):
-        stationary = torch.linalg.matrix_norm(W[active]) < tol
-        done[active[stationary]] = True
-        active = active[~stationary]
-        if len(active) == 0:
-            break
-        c, w, s_, y_ = C[active], W[active], S[active], Y[active]
-        sy = _inner(s_, y_)
-        rho = torch.where(filled[active] & (sy > 1e-16), 1 / sy.clamp_min(1e-300), 0.0)
-        # two-loop recursion for the ascent direction D ~ H w (H: inverse Hessian of -g)
-        q, alphas = w.clone(), []
-        for k in range(memory - 1, -1, -1):
-            a = rho[:, k] * _inner(s_[:, k], q)
-            q = q - a[:, None, None] * y_[:, k]
+    rho = torch.zeros(M, memory, dtype=dtype, device=device)
+    for it in range(max_iter + 1):
+        wnorm = torch.linalg.matrix_norm(W)
+        finished = live & (wnorm < tol)
+        done[rows[finished]] = True
+        live = live & ~finished
+        n_live = int(live.sum())
+        if it == max_iter or n_live == 0 or n_live < 0.75 * len(rows):   # write out, drop the frozen rows
+            out_C[rows], out_g[rows] = C, g
+            if it == max_iter or n_live == 0:
+                break
+            rows, C, At, g, W, wnorm, B0 = rows[live], C[live], At[live], g[live], W[live], wnorm[live], B0[live]
+            S, Y, rho, live = S[live], Y[live], rho[live], live[live]
+        # two-loop recursion for the ascent direction D ~ H W (H: inverse Hessian of -g), newest first
+        slots = [(it - 1 - k) % memory for k in range(min(it, memory))]
+        q, alphas = W.clone(), []
+        for s in slots:
+            a = rho[:, s] * _inner(S[:, s], q)
+            q -= a[:, None, None] * Y[:, s]
             alphas.append(a)
-        bb = sy[:, -1] / _inner(y_[:, -1], y_[:, -1]).clamp_min(1e-300)
-        scale = torch.where(rho[:, -1] > 0, bb, 0.1 / torch.linalg.matrix_norm(w).clamp_min(1e-300))
-        D = scale[:, None, None] * q
-        for k in range(memory):
-            b = rho[:, k] * _inner(y_[:, k], D)
-            D = D + s_[:, k] * (alphas[memory - 1 - k] - b)[:, None, None]
-        slope = _inner(w, D)
+        scale = 0.1 / wnorm.clamp_min(1e-300)
+        if slots:
+            yy = rho[:, slots[0]] * _inner(Y[:, slots[0]], Y[:, slots[0]])
+            scale = torch.where(rho[:, slots[0]] > 0, 1 / yy.clamp_min(1e-300), scale)
+        if precondition:   # initial inverse Hessian: the inverse of the Hessian's diagonal (in matrix units)
+            h = _hessian_diagonal(At, B0).abs_()
+            D = q.mul_(2 / h.clamp_min_(1e-3 * h.mean((-2, -1), keepdim=True).clamp_min(1e-300)))
+        else:             # a scalar: the Barzilai-Borwein step of the newest pair
+            D = q.mul_(scale[:, None, None])
+        for s, a in zip(reversed(slots), reversed(alphas)):
+            D += S[:, s] * (a - rho[:, s] * _inner(Y[:, s], D))[:, None, None]
+        slope = _inner(W, D)
         uphill = slope > 0
-        D = torch.where(uphill[:, None, None], D, w)                 # safeguard: plain gradient ascent
-        slope = torch.where(uphill, slope, _inner(w, w))
-        # Armijo backtracking, batched over the starts still searching
-        t = torch.ones(len(active), dtype=C.dtype)
-        searching = torch.ones(len(active), dtype=torch.bool)
-        U, g_new, G_new = torch.empty_like(c), g[active].clone(), G[active].clone()
+        D = torch.where(uphill[:, None, None], D, W)                 # safeguard: plain gradient ascent
+        slope = torch.where(uphill, slope, wnorm.square())
+        D[~live] = 0.0                                                # frozen rows stay where they are
+        # Armijo backtracking from t = 1 (steps capped at norm 1), batched over the starts still searching
+        t = 1 / torch.linalg.matrix_norm(D).clamp_min(1.0)
+        U = _cayley(t[:, None, None] * D)
+        At_new = U.mT @ At @ U
+        g_new, W_new = _value_and_gradient(At_new, B0)
+        searching = live & (g_new < g + 1e-4 * t * slope)
         for _ in range(30):
             idx = searching.nonzero().squeeze(1)
             if len(idx) == 0:
                 break
+            t[idx] *= 0.5
             u = _cayley(t[idx, None, None] * D[idx])
-            gc, Gc = _objective_and_grad(c[idx] @ u, A0[active[idx]], B0[active[idx]])
-            ok = gc >= g[active[idx]] + 1e-4 * t[idx] * slope[idx]
-            hit = idx[ok]
-            U[hit], g_new[hit], G_new[hit] = u[ok], gc[ok], Gc[ok]
-            searching[hit] = False
-            t[idx[~ok]] *= 0.5
-        done[active[searching]] = True                                # no ascent left: numerical optimum
-        keep = ~searching
-        moved, u = active[keep], U[keep]
-        cn = c[keep] @ u
-        W_new = _skew(cn.mT @ G_new[keep])
-        step = _skew(u.mT @ (t[keep, None, None] * D[keep]))
-        dgrad = _skew(u.mT @ w[keep]) - W_new                         # y of the minimisation of -g
-        S[moved] = torch.cat([_skew(u.mT[:, None] @ s_[keep, 1:]), step[:, None]], 1)    # transport to C u
-        Y[moved] = torch.cat([_skew(u.mT[:, None] @ y_[keep, 1:]), dgrad[:, None]], 1)
-        filled[moved] = torch.cat([filled[moved, 1:], torch.ones(len(moved), 1, dtype=torch.bool)], 1)
-        C[moved], g[moved], G[moved], W[moved] = cn, g_new[keep], G_new[keep], W_new
-        n_iter[active] += 1
-        active = moved
-    return C, g, n_iter, done
+            at = u.mT @ At[idx] @ u
+            gc, wc = _value_and_gradient(at, B0[idx])
+            hit = gc >= g[idx] + 1e-4 * t[idx] * slope[idx]
+            sel = idx[hit]
+            U[sel], At_new[sel], g_new[sel], W_new[sel] = u[hit], at[hit], gc[hit], wc[hit]
+            searching[sel] = False
+        n_iter[rows[live]] += 1
+        if bool(searching.any()):                                     # no ascent left: numerical optimum
+            done[rows[searching]] = True
+            live = live & ~searching
+            t[searching] = 0.0
+            U[searching], At_new[searching] = torch.eye(n, dtype=dtype, device=device), At[searching]
+            g_new[searching], W_new[searching] = g[searching], W[searching]
+        slot = it % memory
+        step, dgrad = t[:, None, None] * D, W - W_new                  # y of the minimisation of -g
+        sy = _inner(step, dgrad)
+        S[:, slot], Y[:, slot] = step, dgrad
+        rho[:, slot] = torch.where(sy > 1e-16, 1 / sy.clamp_min(1e-300), 0.0)
+        C, At, g, W = C @ U, At_new, g_new, W_new
+    return out_C, out_g, n_iter, done
 
+
+def _chunk_size(n: int, starts: int, device: torch.device) -> int:
+    """Pairs per batch: about 2^12 starts of size 10 on a CPU (cache-sized), 2^17 on an accelerator."""
+    budget = (2 ** 17 if device.type != "cpu" else 2 ** 12) * 100
+    return max(1, budget // (starts * n * n))
 
 def align_operators(A, B, n_random: int = 2, max_iter: int = 500, tol: float = 1e-6, seed: int = 0,
-                    warm_start: bool = True) -> Alignment:
+                    warm_start: bool = True, device=None) -> Alignment:
     """theta(A_i, B_i) = min_{C in O(n)} arccos tr(A_i^T C B_i C^T) for a batch of pairs.
 
-    Every pair gets 4 structured starts (identity, a reflection, the eigenbasis warm start and its
-    reflection, so both det signs) and `n_random` random Haar-distributed orthogonal matrices (the
-    same for every pair of the batch), each also used transposed. The start set is thereby closed under
-    transposition, and since iterating on (B, A) from S is iterating on (A, B) from S^T,
-    theta(A, B) = theta(B, A) (to rounding). All starts of all pairs run as one batch (Riemannian L-BFGS
-    on the traceless parts, see :func:`_ascend`) and the best one per pair is kept.
+    Every pair gets 6 structured starts (identity, a reflection, and two eigenbasis warm starts, from the
+    symmetric parts and from A^T A, B^T B, each with its reflection, so both det signs) and `n_random`
+    random Haar-distributed orthogonal matrices (the same for every pair of the batch), each also used
+    transposed. Each pair is solved in one canonical order of its two operators and C is transposed back
+    when the order was swapped, so theta(A, B) = theta(B, A) and C_BA = C_AB^T. All starts of a block of
+    pairs run as one batch (preconditioned Riemannian L-BFGS on the traceless parts, see :func:`_ascend`;
+    blocks of about 4,000 starts on a CPU, 130,000 on an accelerator) and the best one per pair is kept.
 
     Args:
         A, B: (P, n, n) or (n, n) operators (any norm; each is scaled to unit Frobenius norm).
@@ -328,8 +381,12 @@ def align_operators(A, B, n_random: int = 2, max_iter: int = 500, tol: float = 1
         tol: stop when the norm of the Riemannian gradient (unit-norm operators) is below `tol`.
         seed: seed of the random starts.
         warm_start: include the eigenbasis warm starts (default True; off to test the iteration alone).
+        device: where to compute ("cpu", "cuda", ...); default the device of A if it is a tensor, else
+            the CPU. Every step is batched tensor code in float64; results come back on that device.
     """
-    A, B = as_float64(A, "A", (2, 3)), as_float64(B, "B", (2, 3))
+    if device is None:
+        device = A.device if isinstance(A, torch.Tensor) else "cpu"
+    A, B = as_float64(A, "A", (2, 3)).to(device), as_float64(B, "B", (2, 3)).to(device)
     A, B = (A[None], B[None]) if A.ndim == 2 else (A, B)
     if A.shape != B.shape or A.shape[-1] != A.shape[-2]:
         raise ShapeError(f"A and B must be square and of the same shape, got {tuple(A.shape)} and {tuple(B.shape)}; "
@@ -341,36 +398,44 @@ def align_operators(A, B, n_random: int = 2, max_iter: int = 500, tol: float = 1
         raise ShapeError("the angle between operators is undefined for a zero operator (a system with no "
                          "dynamics, e.g. constant data)")
     A, B = _unit(A), _unit(B)
-    A0, B0 = _traceless(A), _traceless(B)
+    # theta(A, B) = theta(B, A) with C_BA = C_AB^T: each pair is solved in one canonical order (the
+    # lexicographically larger operator first), so the result does not depend on the order given
+    diff = (A - B).flatten(1)
+    first = (diff != 0).to(torch.int8).argmax(1)
+    swap = diff.gather(1, first[:, None])[:, 0] < 0
+    A1, B1 = torch.where(swap[:, None, None], B, A), torch.where(swap[:, None, None], A, B)
+    A0, B0 = _traceless(A1), _traceless(B1)
 
     # Starts (P, R, n, n): identity, reflection, warm start and its reflection, random rotations.
-    eye = torch.eye(n, dtype=torch.float64).expand(P, n, n)
+    eye = torch.eye(n, dtype=torch.float64, device=A.device).expand(P, n, n)
     reflect = eye.clone()
     reflect[:, 0, 0] = -1.0
-    starts = [eye, reflect, *(_warm_starts(A0, B0) if warm_start else ())]
+    starts = [eye, reflect, *(c for b in (_WARM_BASES if warm_start else ()) for c in _warm_starts(A0, B0, b))]
     if n_random:  # the same rotations for every pair, each with its transpose (see the docstring)
-        Q = _haar(n_random, n, torch.Generator().manual_seed(seed))
+        Q = _haar(n_random, n, torch.Generator().manual_seed(seed)).to(A.device)
         starts += [q.expand(P, n, n) for q in (*Q, *Q.mT)]
     if n == 1:
         starts = starts[:2]
     R = len(starts)
     C = torch.stack(starts, 1)                                                   # (P, R, n, n)
     # pairs that a structured start already aligns exactly (identical or exactly conjugate) need no search
-    exact = (torch.linalg.matrix_norm(A[:, None] - C @ B[:, None] @ C.mT) < 1e-12).any(1)
-    g_val = torch.full((P, R), -torch.inf, dtype=torch.float64)
-    g_val[exact] = _objective_and_grad(C[exact], A0[exact, None], B0[exact, None])[0]
-    n_iter = torch.zeros(P, R, dtype=torch.long)
+    exact = (torch.linalg.matrix_norm(A1[:, None] - C @ B1[:, None] @ C.mT) < 1e-12).any(1)
+    g_val = torch.full((P, R), -torch.inf, dtype=torch.float64, device=A.device)
+    g_val[exact] = _value_and_gradient(_conjugated(C[exact], A0[exact, None]), B0[exact, None])[0]
+    n_iter = torch.zeros(P, R, dtype=torch.long, device=A.device)
     done = exact[:, None].expand(P, R).clone()
     todo = (~exact).nonzero().squeeze(1)
-    if len(todo):
-        k = len(todo)
-        Cs, gs, its, dn = _ascend(C[todo].reshape(k * R, n, n), A0[todo].repeat_interleave(R, 0),
-                                  B0[todo].repeat_interleave(R, 0), max_iter, tol)
-        C[todo], g_val[todo], n_iter[todo], done[todo] = (Cs.reshape(k, R, n, n), gs.reshape(k, R),
+    step = _chunk_size(n, R, A.device)
+    for part in todo.split(step):
+        k = len(part)
+        Cs, gs, its, dn = _ascend(C[part].reshape(k * R, n, n), A0[part].repeat_interleave(R, 0),
+                                  B0[part].repeat_interleave(R, 0), max_iter, tol)
+        C[part], g_val[part], n_iter[part], done[part] = (Cs.reshape(k, R, n, n), gs.reshape(k, R),
                                                           its.reshape(k, R), dn.reshape(k, R))
     best = g_val.argmax(1)
-    rows = torch.arange(P)
+    rows = torch.arange(P, device=A.device)
     C = C[rows, best]
+    C = torch.where(swap[:, None, None], C.mT, C)
     chord = torch.linalg.matrix_norm(A - C @ B @ C.mT)
     angle = 2 * torch.asin((chord / 2).clamp(max=1.0))
     return Alignment(angle, C, done[rows, best], n_iter[rows, best])
@@ -431,6 +496,8 @@ class DSA(Metric):
         score_method: "angular" (radians, default), "euclidean" or "wasserstein" (W2 of eigenvalues).
         n_random, max_iter, tol, seed: solver settings, see :func:`align_operators` (defaults 2,
             500, 1e-6, 0).
+        device: where the angular solver runs ("cpu", "cuda", ...; default None, the CPU). The DMD
+            fits and the Wasserstein score stay on the CPU; results are CPU float64 either way.
 
     ``prepare(X)`` fits the DMD (a :class:`DMDFit` passes through). ``fit(X, Y)`` records the two fits
     (``fits_``) and, for the angular and euclidean scores, finds C (``C_``, ``converged_``, ``n_iter_``);
@@ -454,11 +521,12 @@ class DSA(Metric):
     def __init__(self, n_delays: int = 1, delay_interval: int = 1, rank: int | None = None,
                  rank_thresh: float | None = None, rank_explained_variance: float | None = None,
                  lamb: float = 0.0, score_method: str = "angular", n_random: int = 2, max_iter: int = 500,
-                 tol: float = 1e-6, seed: int = 0):
+                 tol: float = 1e-6, seed: int = 0, device: str | None = None):
         self.n_delays, self.delay_interval, self.rank = n_delays, delay_interval, rank
         self.rank_thresh, self.rank_explained_variance, self.lamb = rank_thresh, rank_explained_variance, lamb
         self.score_method = score_method
         self.n_random, self.max_iter, self.tol, self.seed = n_random, max_iter, tol, seed
+        self.device = device
         self._validate_params()
 
     def _validate_params(self) -> None:
@@ -478,6 +546,12 @@ class DSA(Metric):
         _check_solver(self.n_random, self.max_iter, self.tol)
         check_int(self.seed, "seed")
         check_score_method(self.score_method, SCORE_METHODS)
+        if self.device is not None:
+            try:
+                torch.device(self.device)
+            except (RuntimeError, TypeError):
+                raise ConfigError(f"device must be None or a torch device name such as 'cpu' or 'cuda', "
+                                  f"got {self.device!r}") from None
 
     def _fitted_attributes(self) -> tuple[str, ...]:
         return ("fits_",) if self.score_method == "wasserstein" else ("fits_", "C_")
@@ -490,14 +564,15 @@ class DSA(Metric):
                          self.rank_explained_variance, self.lamb)
 
     def _solver(self) -> dict:
-        return {"n_random": self.n_random, "max_iter": self.max_iter, "tol": self.tol, "seed": self.seed}
+        return {"n_random": self.n_random, "max_iter": self.max_iter, "tol": self.tol, "seed": self.seed,
+                "device": self.device or "cpu"}
 
     def _fit_prepared(self, a: DMDFit, b: DMDFit) -> None:
         self.fits_ = (a, b)
         if self.score_method == "wasserstein":
             return
         res = align_operators(a.A, b.A, **self._solver())
-        self.C_, self.converged_, self.n_iter_ = res.C[0], bool(res.converged[0]), int(res.n_iter[0])
+        self.C_, self.converged_, self.n_iter_ = res.C[0].cpu(), bool(res.converged[0]), int(res.n_iter[0])
 
     def _aligned(self, a: DMDFit, b: DMDFit) -> tuple[torch.Tensor, torch.Tensor]:
         """The unit-norm A and C_ B C_^T."""
@@ -530,7 +605,7 @@ class DSA(Metric):
         for ks in _by_size(items_a, items_b, pairs).values():
             A = torch.stack([items_a[pairs[k][0]].A for k in ks])
             B = torch.stack([items_b[pairs[k][1]].A for k in ks])
-            angle = align_operators(A, B, **self._solver()).angle
+            angle = align_operators(A, B, **self._solver()).angle.cpu()
             out[ks] = (angle if self.score_method == "angular" else 2 * torch.sin(angle / 2)).numpy()
         return out
 
@@ -545,7 +620,7 @@ class DSA(Metric):
         out = np.empty(len(pairs))
         for ks in _by_size(fit_a, fit_b, pairs).values():
             C = align_operators(torch.stack([fit_a[pairs[k][0]].A for k in ks]),
-                                torch.stack([fit_b[pairs[k][1]].A for k in ks]), **self._solver()).C
+                                torch.stack([fit_b[pairs[k][1]].A for k in ks]), **self._solver()).C.cpu()
             for k in ks:
                 i, j = pairs[k]
                 if test_a[i].A.shape != C.shape[1:] or test_b[j].A.shape != C.shape[1:]:
