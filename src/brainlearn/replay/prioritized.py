@@ -106,8 +106,8 @@ class SumMinTree:
         ``unique=True`` promises distinct indices and skips the de-duplication.
         """
         if self._np:
-            idx = np.asarray(idx.cpu() if isinstance(idx, torch.Tensor) else idx, dtype=np.int64).ravel()
-            vals = np.asarray(values.cpu() if isinstance(values, torch.Tensor) else values, dtype=np.float64).ravel()
+            idx = np.asarray(idx.cpu().numpy() if isinstance(idx, torch.Tensor) else idx, dtype=np.int64).ravel()
+            vals = np.asarray(values.cpu().numpy() if isinstance(values, torch.Tensor) else values, dtype=np.float64).ravel()
             if idx.size == 0:
                 return
             if not unique and idx.size > 1:
@@ -176,7 +176,7 @@ class SumMinTree:
             self.set(torch.arange(start, start + n, device=self.device), values, unique=True)
             return
         K, S, M = self.branching, self._sum_np, self._min_np
-        vals = np.asarray(values.cpu() if isinstance(values, torch.Tensor) else values, dtype=np.float64)
+        vals = np.asarray(values.cpu().numpy() if isinstance(values, torch.Tensor) else values, dtype=np.float64)
         S[start:start + n] = vals
         M[start:start + n] = vals
         lo, hi = start, start + n                            # node range at the current level
@@ -232,7 +232,7 @@ class SumMinTree:
         """Leaf index i for each query mass u in [0, total) with prefix(i) <= u < prefix(i + 1); shape (B,)."""
         K = self.branching
         if self._np:
-            u = np.array(mass.cpu() if isinstance(mass, torch.Tensor) else mass, dtype=np.float64).ravel()
+            u = np.array(mass.cpu().numpy() if isinstance(mass, torch.Tensor) else mass, dtype=np.float64).ravel()
             node = np.zeros(u.shape, dtype=np.int64)
             for level in range(self.depth - 1, -1, -1):
                 lo = self.offsets[level]
