@@ -155,10 +155,22 @@ def aggregate_rule(claims: Sequence[Claim], outcomes: Sequence[str] = (), limits
     """The owner's :data:`AGGREGATE_RULE` (2026-12-01): claims named in `outcomes` aggregate by the median
     over seeds, those in `limits` hold on every seed (min for >= and >, max for <= and <). A claim whose
     aggregate changes keeps its old one in `history`; ids absent from `claims` are skipped."""
-    target = {i: "median" for i in outcomes}
-    target |= {c.id: "min" if c.comparator in (">=", ">") else "max" for c in claims if c.id in limits}
+    target = _rule_aggregates(claims, outcomes, limits)
     changes = {c.id: {"aggregate": target[c.id]} for c in claims if c.id in target and c.aggregate != target[c.id]}
     return revise(claims, changes, date="2026-12-01", reason=AGGREGATE_RULE, measured=measured)
+
+
+def born_under_aggregate_rule(claims: Sequence[Claim], outcomes: Sequence[str] = (),
+                              limits: Sequence[str] = ()) -> list[Claim]:
+    """Claims written after the owner's :data:`AGGREGATE_RULE`: the same aggregates as :func:`aggregate_rule`
+    gives, set directly, with no history entry (such a claim never had another criterion)."""
+    target = _rule_aggregates(claims, outcomes, limits)
+    return [dataclasses.replace(c, aggregate=target[c.id]) if c.id in target else c for c in claims]
+
+
+def _rule_aggregates(claims: Sequence[Claim], outcomes: Sequence[str], limits: Sequence[str]) -> dict[str, str]:
+    target = {i: "median" for i in outcomes}
+    return target | {c.id: "min" if c.comparator in (">=", ">") else "max" for c in claims if c.id in limits}
 
 
 def bootstrap_interval(values: Sequence[float], aggregate: str, level: float = 0.95) -> list[float]:

@@ -107,7 +107,8 @@ class SumMinTree:
         """
         if self._np:
             idx = np.asarray(idx.cpu().numpy() if isinstance(idx, torch.Tensor) else idx, dtype=np.int64).ravel()
-            vals = np.asarray(values.cpu().numpy() if isinstance(values, torch.Tensor) else values, dtype=np.float64).ravel()
+            vals = values.cpu().numpy() if isinstance(values, torch.Tensor) else values
+            vals = np.asarray(vals, dtype=np.float64).ravel()
             if idx.size == 0:
                 return
             if not unique and idx.size > 1:

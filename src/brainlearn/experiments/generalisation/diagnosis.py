@@ -21,7 +21,7 @@ from brainlearn import plotting
 from brainlearn.analysis.disentanglement import best_iou_match, reconstruction_loss
 from brainlearn.data.factors import FactorDataset
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import aggregate_rule
+from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.generalisation.common import (
     PAPER,
     DataConfig,
@@ -165,7 +165,7 @@ def claims(config: DiagnosisConfig) -> list[Claim]:
               0.1, how=how + "; logistic readout fitted on training encodings",
               reason="the R2R shape-probe criterion (<= 0.1), set before any run"),
     ]
-    return aggregate_rule(out, outcomes=[c.id for c in out])
+    return born_under_aggregate_rule(out, outcomes=[c.id for c in out])
 
 
 def plot(result: Result, config: DiagnosisConfig) -> dict:

@@ -18,7 +18,7 @@ import torch
 
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import aggregate_rule
+from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.generalisation.common import (
     PAPER,
     DataConfig,
@@ -127,7 +127,7 @@ def claims(config: DSpritesConfig) -> list[Claim]:
                          0.3, how=how + "; difference of BCE ratios", reason=crit))
     if config.model.steps < CALIBRATED_STEPS:
         out = [dataclasses.replace(c, expected="fail", note=QUICK_NOTE) if c.id == "r2r-bce" else c for c in out]
-    return aggregate_rule(out, outcomes=[c.id for c in out])
+    return born_under_aggregate_rule(out, outcomes=[c.id for c in out])
 
 
 def plot(result: Result, config: DSpritesConfig) -> dict:

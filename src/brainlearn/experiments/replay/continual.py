@@ -16,7 +16,7 @@ import numpy as np
 from brainlearn import plotting
 from brainlearn.data.images import ImageDataConfig
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import aggregate_rule
+from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.replay.common import GR_PAPER, REVIEW
 from brainlearn.models.continual import VAE, ContinualLearner, ExactReplay, GenerativeReplay, Solver, split_tasks
 from brainlearn.runtime import RunContext, isolated_rng, make_generator, param, place, replicate_seed, run_jobs
@@ -114,7 +114,7 @@ def claims(config: ContinualConfig) -> list[Claim]:
                          "(brain-inspired replay) also reduces forgetting (reported).", "feature_minus_naive",
                          ">", 0.0, how=how + "; features frozen after the first task", gated=False,
                          reason="reported only: the review states no size for this effect"))
-    return aggregate_rule(out, outcomes=[c.id for c in out])
+    return born_under_aggregate_rule(out, outcomes=[c.id for c in out])
 
 
 def plot(result: Result, config: ContinualConfig) -> dict:

@@ -13,7 +13,7 @@ import numpy as np
 
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import aggregate_rule
+from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.replay.common import PER_PAPER, REVIEW
 from brainlearn.models.dqn import DQNAgent, ProceduralGrid, q_network
 from brainlearn.runtime import (
@@ -116,7 +116,7 @@ def claims(config: DQNConfig) -> list[Claim]:
                      ">", 0.0, how=how + "; mean over evaluations of the greedy return / optimal return, "
                      "prioritised minus uniform, paired by gridworld", gated=False,
                      reason="reported only: the difference on small gridworlds has no predicted size"))
-    return aggregate_rule(out, outcomes=[c.id for c in out])
+    return born_under_aggregate_rule(out, outcomes=[c.id for c in out])
 
 
 def plot(result: Result, config: DQNConfig) -> dict:

@@ -16,7 +16,7 @@ import numpy as np
 
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import aggregate_rule
+from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.replay.common import REVIEW
 from brainlearn.models.pma import LINEAR_TRACK, MODES, OPEN_MAZE, GridMaze, PMAgent, PMAParams, replay_events
 from brainlearn.runtime import Config, RunContext, param, replicate_seed, require, run_jobs
@@ -176,7 +176,7 @@ def claims(config: MazeConfig) -> list[Claim]:
                   f"{config.increase:g} or x{config.decrease:g}; reverse backups at the goal after the change, "
                   "mean paired difference over agents", reason="the direction itself: any positive difference"),
     ]
-    return aggregate_rule(out, outcomes=[c.id for c in out])
+    return born_under_aggregate_rule(out, outcomes=[c.id for c in out])
 
 
 def plot(result: Result, config: MazeConfig) -> dict:

@@ -14,7 +14,7 @@ import torch
 
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import aggregate_rule
+from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.replay.common import PER_PAPER, REVIEW
 from brainlearn.replay import PrioritizedReplayBuffer, ReservoirBuffer
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, run_jobs
@@ -159,7 +159,7 @@ def claims(config: PERConfig) -> list[Claim]:
                      ">", 0.01, how=f"{n}, alpha = 0, {config.draws} independent (unstratified) draws; "
                      "chi-squared goodness-of-fit p-value against uniform",
                      reason="the acceptance criterion: p > 0.01")]
-    return aggregate_rule(limits + outcome, outcomes=["alpha0-uniform"], limits=[c.id for c in limits])
+    return born_under_aggregate_rule(limits + outcome, outcomes=["alpha0-uniform"], limits=[c.id for c in limits])
 
 
 def plot(result: Result, config: PERConfig) -> dict:

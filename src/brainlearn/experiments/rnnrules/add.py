@@ -16,7 +16,7 @@ import torch
 from brainlearn import plotting
 from brainlearn.data.rnn_tasks import add_task_floors
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import aggregate_rule
+from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.rnnrules.common import (
     HENHA_EYONO,
     SPECS,
@@ -109,7 +109,7 @@ def claims(config: AddConfig) -> list[Claim]:
         out.append(Claim("dni-beats-bptt3", HENHA_EYONO, "Synthetic gradients extend truncated BPTT: DNI with a "
                          "3-step window beats plain 3-step BPTT by at least 0.02 nats.", "dni3_gain", ">=", 0.02,
                          how=how, reason=crit + " (not calibrated)", gated=gated))
-    return aggregate_rule(out, outcomes=[c.id for c in out])
+    return born_under_aggregate_rule(out, outcomes=[c.id for c in out])
 
 
 def plot(result: Result, config: AddConfig) -> dict:

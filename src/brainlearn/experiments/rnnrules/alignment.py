@@ -18,7 +18,7 @@ import torch
 from brainlearn import plotting
 from brainlearn.data.rnn_tasks import add_task
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import aggregate_rule
+from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.rnnrules.common import HENHA_EYONO, SPECS, add_stream, build, network
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, train
 
@@ -144,7 +144,7 @@ def claims(config: AlignmentConfig) -> list[Claim]:
     if "bptt10" in config.rules:
         out.append(Claim("bptt10-below-one", HENHA_EYONO, "Truncation costs alignment: BPTT over 10 steps is not "
                          "the exact gradient (cos < 1).", "cos_bptt10", "<", 1.0, how=how, reason=crit))
-    return aggregate_rule(out, outcomes=[c.id for c in out])
+    return born_under_aggregate_rule(out, outcomes=[c.id for c in out])
 
 
 def plot(result: Result, config: AlignmentConfig) -> dict:

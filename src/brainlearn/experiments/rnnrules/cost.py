@@ -21,7 +21,7 @@ import torch
 from brainlearn import plotting
 from brainlearn.data.rnn_tasks import add_task
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import aggregate_rule
+from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.rnnrules.common import HENHA_EYONO, SPECS, build, network
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, run_jobs
 
@@ -144,7 +144,7 @@ def claims(config: CostConfig) -> list[Claim]:
                           f"{r}_time_slope", "<=", 2.5, how=how, reason=theory, gated=gated),
                     Claim(f"{r}-memory", HENHA_EYONO, f"{r}'s memory grows like n² (slope <= 2.1).",
                           f"{r}_memory_slope", "<=", 2.1, how=how, reason=theory, gated=gated)]
-    return aggregate_rule(out, outcomes=[c.id for c in out])
+    return born_under_aggregate_rule(out, outcomes=[c.id for c in out])
 
 
 def plot(result: Result, config: CostConfig) -> dict:

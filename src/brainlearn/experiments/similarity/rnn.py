@@ -11,7 +11,7 @@ reuse predicts, where Procrustes and CKA do not single out the untrained network
 from __future__ import annotations
 
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import aggregate_rule
+from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.similarity.common import GUILHOT
 from brainlearn.experiments.similarity.compositional import (
     LARGE_EFFECT,
@@ -64,7 +64,7 @@ def claims(config: CompositionalConfig) -> list[Claim]:
               "and checkpoint", reason="the paper's Fig 4 relation, without a number to calibrate on; a "
               "moderate correlation, reported only", gated=False),
     ]
-    return aggregate_rule(out, outcomes=[c.id for c in out])
+    return born_under_aggregate_rule(out, outcomes=[c.id for c in out])
 
 
 def plot(result: Result, config: CompositionalConfig) -> dict:

@@ -9,7 +9,7 @@ pair of groups.
 from __future__ import annotations
 
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import aggregate_rule
+from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.similarity.common import GUILHOT
 from brainlearn.experiments.similarity.compositional import LARGE_EFFECT, CompositionalConfig, plot_figures, run_groups
 from brainlearn.runtime import RunContext
@@ -50,7 +50,7 @@ def claims(config: CompositionalConfig) -> list[Claim]:
               "cka_frac_significant", ">=", 0.5, how=how,
               reason="the paper does not report CKA for the SSMs; reported only", gated=False),
     ]
-    return aggregate_rule(out, outcomes=[c.id for c in out])
+    return born_under_aggregate_rule(out, outcomes=[c.id for c in out])
 
 
 def plot(result: Result, config: CompositionalConfig) -> dict:
