@@ -598,9 +598,7 @@ class DSA(Metric):
     def distances(self, items_a: list, items_b: list, pairs: list[tuple[int, int]]) -> np.ndarray:
         """All pairs in one batched solve per operator size (angular/euclidean); Wasserstein per pair."""
         if self.score_method == "wasserstein":
-            eig_a = [x.eigenvalues for x in items_a]
-            eig_b = eig_a if items_b is items_a else [x.eigenvalues for x in items_b]
-            return np.array([_wasserstein(eig_a[i], eig_b[j]) for i, j in pairs])
+            return _wasserstein_pairs(items_a, items_b, pairs)
         out = np.empty(len(pairs))
         for ks in _by_size(items_a, items_b, pairs).values():
             A = torch.stack([items_a[pairs[k][0]].A for k in ks])
@@ -614,9 +612,7 @@ class DSA(Metric):
         """Each pair's C fitted on the operators of ``fit_a``/``fit_b``, all pairs of a size in one batched
         solve, then applied to the held-out operators; Wasserstein compares the held-out eigenvalues."""
         if self.score_method == "wasserstein":
-            eig_a = [x.eigenvalues for x in test_a]
-            eig_b = eig_a if test_b is test_a else [x.eigenvalues for x in test_b]
-            return np.array([_wasserstein(eig_a[i], eig_b[j]) for i, j in pairs])
+            return _wasserstein_pairs(test_a, test_b, pairs)
         out = np.empty(len(pairs))
         for ks in _by_size(fit_a, fit_b, pairs).values():
             C = align_operators(torch.stack([fit_a[pairs[k][0]].A for k in ks]),
@@ -632,6 +628,13 @@ class DSA(Metric):
             angle = 2 * torch.asin((chord / 2).clamp(max=1.0))
             out[ks] = (chord if self.score_method == "euclidean" else angle).numpy()
         return out
+
+
+def _wasserstein_pairs(items_a: list, items_b: list, pairs: list[tuple[int, int]]) -> np.ndarray:
+    """Eigenvalue-Wasserstein distance of each pair (i, j) of DMD fits, each fit's eigenvalues computed once."""
+    eig_a = [x.eigenvalues for x in items_a]
+    eig_b = eig_a if items_b is items_a else [x.eigenvalues for x in items_b]
+    return np.array([_wasserstein(eig_a[i], eig_b[j]) for i, j in pairs])
 
 
 def _by_size(items_a: list, items_b: list, pairs: list[tuple[int, int]]) -> dict[int, list[int]]:
