@@ -19,7 +19,7 @@ from brainlearn.models.compositional import (
     sequential_scan,
 )
 from brainlearn.runtime import make_generator
-from brainlearn.similarity.significance import cohens_d, compare_groups, fdr_bh, welch_p
+from brainlearn.similarity.stats import cohens_d, compare_groups, fdr_bh, welch_p
 
 SMALL = ["n_replicates=2", "pretrain_steps=2", "train_steps=4", "fractions=0.5,1.0", "n_test=4", "batch_size=4",
          "n_hidden=8", "rank=4", "n_delays=2", "max_iter=20"]

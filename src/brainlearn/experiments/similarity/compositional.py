@@ -42,7 +42,7 @@ from brainlearn.models.compositional import ACTIVATIONS, ARCHITECTURES, build_ne
 from brainlearn.runtime import Config, isolated_rng, make_generator, param, place, replicate_seed, require, run_jobs
 from brainlearn.runtime.config import choice
 from brainlearn.similarity import CKA, DSA, Procrustes, pairwise
-from brainlearn.similarity.significance import compare_groups
+from brainlearn.similarity.stats import compare_groups
 
 PARTIAL = ("basic", "anti", "delay", "basic+anti", "basic+delay", "anti+delay")
 LINEAGES = {"scratch": ("master", "master_frozen", "untrained"),
