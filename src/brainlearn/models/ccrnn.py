@@ -10,7 +10,7 @@ sent back to the cortex at the end of each window, scaled by β:
     δ_i = ∂L_i/∂s_i + γ · g(s_{i+1}) · ∂s_{i+1}/∂s_i             (inferior-olive teaching signal)
     Δφ ∝ −∇_φ ‖g_φ(s_i) − δ_i‖² / B                                (cerebellum)
 
-with γ = β in the reference code (see :mod:`brainlearn.nn.sg_rnn`). This is a decoupled neural interface
+with γ = β in the reference code (see :mod:`brainlearn.rules.sg_rnn`). This is a decoupled neural interface
 (DNI, Jaderberg et al. 2017) for RNNs. The cerebellum only shapes learning: at test time the cortex runs
 alone. Without a cerebellum the same class is the "cerebral RNN" (cRNN) baseline; with K ≥ T it is full
 BPTT.
@@ -32,8 +32,8 @@ from torch import nn
 
 from brainlearn.analysis import cosine
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
-from brainlearn.nn import SGStats, Synthesiser, SyntheticGradientRNN
-from brainlearn.nn.sg_rnn import WindowLoss
+from brainlearn.nn import Synthesiser
+from brainlearn.rules.sg_rnn import SGStats, SyntheticGradientRNN, WindowLoss
 
 CELL_TYPES = {"lstm": nn.LSTMCell, "gru": nn.GRUCell, "tanh": nn.RNNCell}
 
