@@ -51,7 +51,7 @@ def _plot(result, config):
 
 def _claims(config):
     note = "docs/experiments/toy.md#gap"
-    return [Claim("passes", "0000.00000", f"value is positive {HOSTILE}", "value", ">=", 0, aggregate="median",
+    return [Claim("passes", "0000.00000", f"value is positive {HOSTILE}", "value", ">=", 0, kind="outcome",
                   how="the value <b>", reason="because & so",
                   history=(Revision("2026-12-01", ">=", 5.0, "mean", "1, 2, 3 <i>", "owner's rule"),)),
             Claim("fails", "0000.00000", "value is huge", "value", ">", 100),

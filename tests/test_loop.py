@@ -70,15 +70,6 @@ def test_run_jobs_skips_finished_jobs_on_resume(tmp_path):
     assert run_jobs(operator.mul, jobs, ctx, desc="j") == {"j0": 0, "j1": -1, "j2": 6, "j3": 9}
 
 
-def test_replicate_seed_streams():
-    assert replicate_seed(3) == 3 and replicate_seed(3, stream="data") == 4
-    assert replicate_seed(3, 2) == 3002 and replicate_seed(3, 2, "batches") == 3002 + 7919
-    with pytest.raises(ConfigError, match="unknown seed stream 'nope'"):
-        replicate_seed(0, stream="nope")
-    with pytest.raises(ConfigError, match="replicate must be in"):
-        replicate_seed(0, 1000)
-
-
 def test_nested_pools_do_not_oversubscribe():
     assert available_workers(4) == 4
     pool = process_pool(2)

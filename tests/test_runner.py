@@ -73,11 +73,11 @@ def test_verify_aggregates_over_seeds(tmp_runs):
 
 
 def test_claim_evaluation():
-    c = Claim("x", "0000.00000", "s", "m", ">=", 0.5, aggregate="min")
+    c = Claim("x", "0000.00000", "s", "m", ">=", 0.5, kind="limit")
     assert c.evaluate([0.6, 0.7])["passed"] and not c.evaluate([0.4, 0.9])["passed"]
     assert not c.evaluate([float("nan")])["passed"]
     with pytest.raises(ConfigError):
-        Claim("x", "p", "s", "m", "==", 1.0)
+        Claim("x", "p", "s", "m", "==", 1.0, kind="limit")
 
 
 def test_unknown_experiment_and_preset():

@@ -29,6 +29,7 @@ AGGREGATES: dict[str, Callable[[Sequence[float]], float]] = {
 
 
 VERDICTS = ("PASS", "FAIL", "XFAIL", "XPASS")
+KINDS = ("outcome", "limit")
 BOOTSTRAP_RESAMPLES = 2000
 
 
@@ -63,9 +64,11 @@ class Claim:
         comparator: one of >=, >, <=, <: the claim holds when ``measured <comparator> threshold``.
         threshold: calibrated once on this implementation, then kept (see `reason`).
         how: how the metric is measured.
-        aggregate: how values over seeds combine. Learning outcomes (accuracies, losses, fractions of
-            replicates) use "median"; exactness and limit claims use "min" or "max" ("on every seed");
-            "mean" where the statement is about an average.
+        kind: "outcome" (a learning outcome: accuracies, losses, MSEs, fractions of replicates, learned
+            alignments) or "limit" (an exactness or limit statement that must hold on every seed). It
+            fixes how values over seeds combine (the owner's :data:`AGGREGATE_RULE`).
+        aggregate: derived from `kind`: "median" for an outcome; for a limit "min" with >= and >, "max"
+            with <= and <.
         reason: why the threshold has its value.
         gated: a gated claim that fails makes `brainlearn verify` exit non-zero; an ungated one is
             reported only (documented as exploratory).
@@ -83,18 +86,20 @@ class Claim:
     comparator: str
     threshold: float
     how: str = ""
-    aggregate: str = "mean"
     reason: str = ""
     gated: bool = True
     expected: str = "pass"
     note: str = ""
     history: tuple[Revision, ...] = ()
+    kind: str = field(kw_only=True)
+    aggregate: str = field(init=False)
 
     def __post_init__(self):
         if self.comparator not in COMPARATORS:
             raise ConfigError(f"claim {self.id}: comparator {self.comparator!r} not in {list(COMPARATORS)}")
-        if self.aggregate not in AGGREGATES:
-            raise ConfigError(f"claim {self.id}: aggregate {self.aggregate!r} not in {list(AGGREGATES)}")
+        if self.kind not in KINDS:
+            raise ConfigError(f"claim {self.id}: kind {self.kind!r} not in {list(KINDS)}")
+        object.__setattr__(self, "aggregate", rule_aggregate(self.kind, self.comparator))
         if self.expected not in ("pass", "fail"):
             raise ConfigError(f"claim {self.id}: expected must be 'pass' or 'fail', got {self.expected!r}")
         if self.expected == "fail" and not self.note:
@@ -136,41 +141,37 @@ AGGREGATE_RULE = ("learning outcomes (accuracies, losses, MSEs, fractions of rep
                   "aggregate by the median over seeds; exactness and limit claims hold on every seed (min/max)")
 
 
+def rule_aggregate(kind: str, comparator: str) -> str:
+    """The aggregate the owner's :data:`AGGREGATE_RULE` gives a claim of `kind` with `comparator`."""
+    if kind == "outcome":
+        return "median"
+    return "min" if comparator in (">=", ">") else "max"
+
+
 def revise(claims: Sequence[Claim], changes: dict[str, dict[str, Any]], *, date: str, reason: str,
-           measured: dict[str, str] | None = None) -> list[Claim]:
+           measured: dict[str, str] | None = None, was: dict[str, str] | None = None) -> list[Claim]:
     """Apply the owner's revisions to `claims`: for each ``id -> {field: new value}`` in `changes`, the claim
-    gets the new fields and keeps its old criterion in `history` (with what it `measured`, if given). Ids
-    absent from `claims` are skipped: which claims an experiment makes can depend on its config."""
+    gets the new fields and keeps its old criterion in `history` (with what it `measured`, if given). A claim
+    whose aggregate then was not the one its kind gives today names it in `was`. Ids absent from `claims` are
+    skipped: which claims an experiment makes can depend on its config."""
     out = []
     for c in claims:
         if c.id in changes:
-            old = Revision(date, c.comparator, c.threshold, c.aggregate, (measured or {}).get(c.id, ""), reason)
+            old = Revision(date, c.comparator, c.threshold, (was or {}).get(c.id, c.aggregate),
+                           (measured or {}).get(c.id, ""), reason)
             c = dataclasses.replace(c, **changes[c.id], history=(*c.history, old))
         out.append(c)
     return out
 
 
-def aggregate_rule(claims: Sequence[Claim], outcomes: Sequence[str] = (), limits: Sequence[str] = (),
-                   measured: dict[str, str] | None = None) -> list[Claim]:
-    """The owner's :data:`AGGREGATE_RULE` (2026-12-01): claims named in `outcomes` aggregate by the median
-    over seeds, those in `limits` hold on every seed (min for >= and >, max for <= and <). A claim whose
-    aggregate changes keeps its old one in `history`; ids absent from `claims` are skipped."""
-    target = _rule_aggregates(claims, outcomes, limits)
-    changes = {c.id: {"aggregate": target[c.id]} for c in claims if c.id in target and c.aggregate != target[c.id]}
-    return revise(claims, changes, date="2026-12-01", reason=AGGREGATE_RULE, measured=measured)
-
-
-def born_under_aggregate_rule(claims: Sequence[Claim], outcomes: Sequence[str] = (),
-                              limits: Sequence[str] = ()) -> list[Claim]:
-    """Claims written after the owner's :data:`AGGREGATE_RULE`: the same aggregates as :func:`aggregate_rule`
-    gives, set directly, with no history entry (such a claim never had another criterion)."""
-    target = _rule_aggregates(claims, outcomes, limits)
-    return [dataclasses.replace(c, aggregate=target[c.id]) if c.id in target else c for c in claims]
-
-
-def _rule_aggregates(claims: Sequence[Claim], outcomes: Sequence[str], limits: Sequence[str]) -> dict[str, str]:
-    target = {i: "median" for i in outcomes}
-    return target | {c.id: "min" if c.comparator in (">=", ">") else "max" for c in claims if c.id in limits}
+def predates_aggregate_rule(claims: Sequence[Claim], was: dict[str, str],
+                            measured: dict[str, str] | None = None) -> list[Claim]:
+    """Claims written before the owner's :data:`AGGREGATE_RULE` (2026-12-01): each claim named in `was`
+    aggregated its seeds by ``was[id]`` until then, and its `history` keeps that criterion (with what it
+    `measured`, if given). Ids absent from `claims` are skipped."""
+    return [dataclasses.replace(c, history=(*c.history, Revision(
+                "2026-12-01", c.comparator, c.threshold, was[c.id], (measured or {}).get(c.id, ""), AGGREGATE_RULE)))
+            if c.id in was else c for c in claims]
 
 
 def bootstrap_interval(values: Sequence[float], aggregate: str, level: float = 0.95) -> list[float]:

@@ -28,6 +28,7 @@ from brainlearn.runtime import (
 )
 from brainlearn.runtime.report import markdown_report
 from brainlearn.runtime.rundir import atomic_write_bytes, short_hash
+from brainlearn.runtime.seeding import SCHEME, seed_scheme
 
 log = logging.getLogger("brainlearn")
 
@@ -81,12 +82,13 @@ def run_experiment(experiment: Experiment | str, config=None, seed: int = 0, *, 
     dev = exp.device_for(resolve_device(device))
     config_dict = config_to_dict(config)
     header = {"experiment": exp.name, "paper": exp.paper, "preset": preset, "seed": int(seed),
-              "device": str(dev), "threads": threads, "config": config_dict, "config_hash": short_hash(config_dict),
+              "seed_scheme": SCHEME, "device": str(dev), "threads": threads, "config": config_dict,
+              "config_hash": short_hash(config_dict),
               "versions": {"brainlearn": brainlearn.__version__, "torch": torch.__version__,
                            "numpy": np.__version__}}
     run_dir = RunDir.create(out, exp.name, header, path) if out is not None or path is not None else None
     return _execute(exp, config, seed, dev, run_dir, quiet, figures, resume=False, workers=workers,
-                    threads=threads)
+                    threads=threads, scheme=SCHEME)
 
 
 def resume_experiment(path: str | Path, *, device: str | None = None, quiet: bool = True,
@@ -107,7 +109,10 @@ def resume_experiment(path: str | Path, *, device: str | None = None, quiet: boo
     seed = check_seed(header["seed"])
     threads = check_threads(header.get("threads", 1))
     dev = exp.device_for(resolve_device(device or header.get("device", "cpu")))
-    return _execute(exp, config, seed, dev, run_dir, quiet, True, resume=True, workers=workers, threads=threads)
+    # a run made before seed scheme 2 records none: it resumes under scheme 1, drawing what it started with
+    scheme = header.get("seed_scheme", 1)
+    return _execute(exp, config, seed, dev, run_dir, quiet, True, resume=True, workers=workers, threads=threads,
+                    scheme=scheme)
 
 
 def _out_of_memory(e: BaseException) -> bool:
@@ -115,8 +120,9 @@ def _out_of_memory(e: BaseException) -> bool:
         isinstance(e, RuntimeError) and ("can't allocate memory" in str(e) or "not enough memory" in str(e)))
 
 
-def _execute(exp, config, seed, device, run_dir, quiet, figures, resume, workers, threads) -> RunOutcome:
-    with run_dir.lock() if run_dir is not None else contextlib.nullcontext(), _torch_threads(threads):
+def _execute(exp, config, seed, device, run_dir, quiet, figures, resume, workers, threads, scheme) -> RunOutcome:
+    with (run_dir.lock() if run_dir is not None else contextlib.nullcontext(), _torch_threads(threads),
+          seed_scheme(scheme)):
         if run_dir is not None and resume:
             run_dir.set_status("running", resumed=True)
         return _run_and_record(exp, config, seed, device, run_dir, quiet, figures, resume, workers)

@@ -18,18 +18,22 @@ from typing import Any
 
 import torch
 
+from brainlearn.runtime.seeding import current_scheme, set_scheme
+
 _IN_POOL = "BRAINLEARN_POOL_WORKER"
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, scheme: int) -> None:
     os.environ[_IN_POOL] = "1"
     torch.set_num_threads(threads)
+    set_scheme(scheme)
 
 
 def process_pool(workers: int, threads: int = 1) -> ProcessPoolExecutor:
-    """A pool of `workers` spawned processes, each with `threads` torch threads, marked as pool workers."""
+    """A pool of `workers` spawned processes, each with `threads` torch threads and the caller's seed scheme,
+    marked as pool workers."""
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker, initargs=(threads,))
+                               initializer=_init_worker, initargs=(threads, current_scheme()))
 
 
 def available_workers(requested: int) -> int:

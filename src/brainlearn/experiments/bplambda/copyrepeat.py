@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from brainlearn.data.copy_repeat import CopyRepeatCurriculum, copy_repeat_batch
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import aggregate_rule
+from brainlearn.experiments.base import predates_aggregate_rule
 from brainlearn.experiments.bplambda.common import BPLAMBDA, LearningConfig, MethodTrainer, plot_learning_curves
 from brainlearn.models.online_rnn import OnlineRNN
 from brainlearn.runtime import RunContext, isolated_rng, make_generator, param, place, replicate_seed, run_jobs
@@ -88,15 +88,17 @@ def claims(config: CopyRepeatConfig) -> list[Claim]:
     how = f"curriculum level reached in {config.updates} updates (batch {config.batch_size}, LSTM {config.n_hidden})"
     out = [
         Claim("bptt-climbs", BPLAMBDA, "BPTT climbs the copy-repeat curriculum.", "bptt_level", ">=", 1.0,
-              how=how, reason="exploratory: a smoke test of the task and curriculum", gated=False),
+              how=how, reason="exploratory: a smoke test of the task and curriculum", gated=False, kind="outcome"),
         Claim("bplambda-beats-online", BPLAMBDA, "BP(λ) reaches a higher curriculum level than online learning "
               "without synthetic gradients.", "bplambda_minus_online_level", ">", 0.0, how=how + ", difference",
-              reason="exploratory (Jaderberg-style copy-repeat comparison; not calibrated at CPU scale)", gated=False),
+              reason="exploratory (Jaderberg-style copy-repeat comparison; not calibrated at CPU scale)", gated=False,
+              kind="outcome"),
         Claim("bplambda-vs-dni", BPLAMBDA, "BP(λ) reaches at least n-step DNI's curriculum level.",
               "bplambda_minus_dni_level", ">=", 0.0, how=how + ", difference",
-              reason="exploratory (not calibrated at CPU scale)", gated=False),
+              reason="exploratory (not calibrated at CPU scale)", gated=False, kind="outcome"),
     ]
-    return aggregate_rule(out, outcomes=("bptt-climbs", "bplambda-beats-online", "bplambda-vs-dni"))
+    return predates_aggregate_rule(out, was={"bptt-climbs": "mean", "bplambda-beats-online": "mean",
+                                             "bplambda-vs-dni": "mean"})
 
 
 def plot(result: Result, config: CopyRepeatConfig) -> dict:

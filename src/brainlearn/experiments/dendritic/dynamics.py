@@ -20,7 +20,7 @@ import torch
 
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import aggregate_rule
+from brainlearn.experiments.base import predates_aggregate_rule
 from brainlearn.models.dendritic import DendriticNetwork, Dynamics, LearningRates, mean_apical
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, train
 
@@ -102,15 +102,15 @@ def claims(config: DynamicsConfig) -> list[Claim]:
         Claim("D1-settles", SACRAMENTO, "The time-continuous dynamics settle onto the steady state used for training.",
               "settle_error", "<=", 1e-3, how=f"max |u_dynamics - u_steady| over all cells after {config.settle_ms} ms "
               "(noise off, frozen weights, a target on)", reason="Euler fixed point = steady state; 60 ms is ~30 "
-              "membrane time constants"),
+              "membrane time constants", kind="limit"),
         Claim("D2-self-prediction-dynamics", SACRAMENTO,
               "In continuous time, with noise and the paper's parameters, plasticity learns the self-predicting "
               "state from random lateral weights: apical potentials decay to ~0.", "dyn_apical_drop", ">=", 0.9,
               how="1 - mean|v_A| after / before (settled, probe batch)",
               reason="the line of the steady-state S1-self-prediction (a 90% drop is 'decays to ~0'); measured "
-                     "0.943 (quick) and 0.950 (full) on seed 0"),
+                     "0.943 (quick) and 0.950 (full) on seed 0", kind="outcome"),
     ]
-    return aggregate_rule(out, outcomes=("D2-self-prediction-dynamics",), limits=("D1-settles",))
+    return predates_aggregate_rule(out, was={"D1-settles": "mean", "D2-self-prediction-dynamics": "mean"})
 
 
 def plot(result: Result, config: DynamicsConfig) -> dict:

@@ -25,7 +25,7 @@ import numpy as np
 
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import aggregate_rule
+from brainlearn.experiments.base import predates_aggregate_rule
 from brainlearn.experiments.dendritic import parts
 from brainlearn.experiments.dendritic.parts import DendriticConfig
 from brainlearn.runtime import RunContext, run_jobs
@@ -68,7 +68,7 @@ def claims(config: DendriticConfig) -> list[Claim]:
               "the self-predicting state: apical potentials decay to ~0.", "sps_apical_drop", ">=", 0.9,
               how="1 - mean|v_A| after / before lateral learning, settled, on a fixed probe batch",
               reason="measured drops of 0.955-0.962 after 600 steps and 0.969-0.972 after 3000 (seeds 0-2); "
-                     "a 90% drop is 'decays to ~0'"),
+                     "a 90% drop is 'decays to ~0'", kind="outcome"),
         Claim("S2-align-hidden", SACRAMENTO,
               "With symmetric feedback in the self-predicting state and weak nudging, the hidden-layer updates "
               "approximate backprop.", "align_hidden_max", "<", 10.0,
@@ -76,32 +76,33 @@ def claims(config: DendriticConfig) -> list[Claim]:
                   "weak-nudging error phi'(u_N)(u_trgt - u_N); g_som = alignment.g_som (0.1); mean over batches; "
                   "untrained 30-50-20-10 net; teacher targets",
               reason="measured 3.3, 4.9, 7.4 deg (seeds 0-2); 10 deg is well inside 'points along backprop'; "
-                     "the test suite checks that the angle -> 0 as g_som -> 0"),
+                     "the test suite checks that the angle -> 0 as g_som -> 0", kind="limit"),
         Claim("S2-align-hidden-potential-mse", SACRAMENTO,
               "The same updates against backprop of the plain MSE on output potentials (exploratory).",
               "align_hidden_max_potential_mse", "<", 10.0,
               how="as S2-align-hidden, reference loss 1/2||u_trgt - u_N||^2",
               reason="reported, not gated: differs from the delivered error by the phi'(u_N) weighting",
-              gated=False),
+              gated=False, kind="limit"),
         Claim("S2-align-hidden-paper-g-som", SACRAMENTO,
               "The same angle at the paper's strong nudging g_som = 0.8 (exploratory).",
               "align_hidden_max_paper_g_som", "<", 10.0,
               how="as S2-align-hidden with g_som = 0.8",
               reason="reported, not gated: with an untrained net the target is far and the nudge is strong, "
-                     "outside the weak-nudging limit", gated=False),
+                     "outside the weak-nudging limit", gated=False, kind="limit"),
         Claim("S3-deep-learns", SACRAMENTO,
               "Teacher-student regression: with symmetric feedback the network learns the teacher.",
               "ts_tied_over_initial", "<=", 0.1, how="final / initial test MSE (output potentials), tied",
-              reason="measured 0.008, 0.029, 0.013 (seeds 0-2); a tenfold drop of the test MSE is 'learns'"),
+              reason="measured 0.008, 0.029, 0.013 (seeds 0-2); a tenfold drop of the test MSE is 'learns'",
+              kind="outcome"),
         Claim("S3-deep-beats-shallow", SACRAMENTO,
               "Learning in all layers beats learning in the output layer only.", "ts_tied_over_shallow", "<=", 0.6,
               how="final test MSE, tied deep / shallow (hidden weights frozen)",
               reason="measured 0.44, 0.63, 0.57 (seeds 0-2, mean 0.55): a thin margin, since the output layer "
-                     "alone already explains most of the teacher's variance"),
+                     "alone already explains most of the teacher's variance", kind="outcome"),
         Claim("S3-random-beats-shallow", SACRAMENTO,
               "Deep learning beats shallow learning also with fixed random top-down weights.",
               "ts_random_over_shallow", "<", 1.0, how="final test MSE, random-feedback deep / shallow",
-              reason="measured 0.75, 0.83, 0.75 (seeds 0-2); direction only"),
+              reason="measured 0.75, 0.83, 0.75 (seeds 0-2); direction only", kind="outcome"),
     ]
     if not clf.skip:
         calibrated = "other datasets: see docs (Fashion-MNIST set before its only run; MNIST, CIFAR-10 not calibrated)"
@@ -110,21 +111,25 @@ def claims(config: DendriticConfig) -> list[Claim]:
                   f"The microcircuit with symmetric feedback learns to classify {config.dataset}.",
                   "clf_tied_acc", ">=", tied_floor, how=f"test accuracy after {clf.epochs_tied} epochs",
                   reason="digits, seeds 0-2: measured 0.878-0.914 after 10 epochs and 0.933-0.939 after 20; "
-                         + calibrated),
+                         + calibrated, kind="outcome"),
             Claim("S4-random-accuracy", SACRAMENTO,
                   f"The microcircuit with fixed random feedback learns to classify {config.dataset}.",
                   "clf_random_acc", ">=", random_floor, how=f"test accuracy after {clf.epochs_random} epochs",
                   reason="digits, seeds 0-2: measured 0.875-0.925 after 15 epochs and 0.914-0.936 after 60; "
-                         + calibrated),
+                         + calibrated, kind="outcome"),
             Claim("S4-near-backprop", SACRAMENTO,
                   "With symmetric feedback the microcircuit classifies nearly as well as backprop on the same "
                   "network.", "clf_bp_minus_tied", "<=", 0.03,
                   how="BP minus tied test accuracy after the same number of epochs",
-                  reason="'nearly as well' as within 3 points; measured -0.003 to 0.014 on digits (seeds 0-2)"),
+                  reason="'nearly as well' as within 3 points; measured -0.003 to 0.014 on digits (seeds 0-2)",
+                  kind="outcome"),
         ]
-    return aggregate_rule(out, outcomes=("S1-self-prediction", "S3-deep-learns", "S3-deep-beats-shallow",
-                          "S3-random-beats-shallow", "S4-tied-accuracy", "S4-random-accuracy", "S4-near-backprop"),
-                          limits=("S2-align-hidden", "S2-align-hidden-potential-mse", "S2-align-hidden-paper-g-som"))
+    return predates_aggregate_rule(out, was={"S1-self-prediction": "mean", "S2-align-hidden": "mean",
+                                             "S2-align-hidden-potential-mse": "mean",
+                                             "S2-align-hidden-paper-g-som": "mean", "S3-deep-learns": "mean",
+                                             "S3-deep-beats-shallow": "mean", "S3-random-beats-shallow": "mean",
+                                             "S4-tied-accuracy": "mean", "S4-random-accuracy": "mean",
+                                             "S4-near-backprop": "mean"})
 
 
 def plot(result: Result, config: DendriticConfig) -> dict:

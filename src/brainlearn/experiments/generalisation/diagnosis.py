@@ -21,7 +21,6 @@ from brainlearn import plotting
 from brainlearn.analysis.disentanglement import best_iou_match, reconstruction_loss
 from brainlearn.data.factors import FactorDataset
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.generalisation.common import (
     PAPER,
     DataConfig,
@@ -150,22 +149,24 @@ def claims(config: DiagnosisConfig) -> list[Claim]:
         Claim("gt-decoder-renders", PAPER, "Given the true factors, a decoder renders the held-out combinations "
               "better than the VAE does (the decoding half is not what fails).", "gt_over_vae_heldout", "<", 1.0,
               how=how + "; held-out BCE of the ground-truth decoder / of the VAE", reason=reason, expected="fail",
-              note="docs/experiments/generalisation.md#known-non-reproduction-the-ground-truth-decoder-also-fails"),
+              note="docs/experiments/generalisation.md#known-non-reproduction-the-ground-truth-decoder-also-fails",
+              kind="outcome"),
         Claim("gt-decoded-shape", PAPER, "The ground-truth decoder's held-out renderings have the right shape "
               "more often than the VAE's.", "gt_minus_vae_decoded_shape", ">", 0.0,
-              how=how + "; best-IoU decoded shape, ground-truth decoder minus VAE", reason=reason, gated=False),
+              how=how + "; best-IoU decoded shape, ground-truth decoder minus VAE", reason=reason, gated=False,
+              kind="outcome"),
         Claim("supervised-misreads", PAPER, "A supervised encoder trained to read the factors misreads the "
               "held-out combinations' shape (the encoding half fails).", "sup_shape_gap", ">=", 0.3,
-              how=how + "; shape accuracy ID minus held-out", reason=crit),
+              how=how + "; shape accuracy ID minus held-out", reason=crit, kind="outcome"),
         Claim("supervised-reads-posx", PAPER, "... while it still reads their position.", "sup_posx_r2_heldout",
               ">=", 0.5, how=how + "; R^2 of the predicted posX on held-out images",
-              reason="the R2R posX criterion (R^2 >= 0.5), set before any run"),
+              reason="the R2R posX criterion (R^2 >= 0.5), set before any run", kind="outcome"),
         Claim("vae-encoder-fails", PAPER, "The VAE's encoder maps held-out squares outside the square region: a "
               "shape readout of its latents calls (almost) none of them squares.", "vae_shape_probe_heldout", "<=",
               0.1, how=how + "; logistic readout fitted on training encodings",
-              reason="the R2R shape-probe criterion (<= 0.1), set before any run"),
+              reason="the R2R shape-probe criterion (<= 0.1), set before any run", kind="outcome"),
     ]
-    return born_under_aggregate_rule(out, outcomes=[c.id for c in out])
+    return out
 
 
 def plot(result: Result, config: DiagnosisConfig) -> dict:

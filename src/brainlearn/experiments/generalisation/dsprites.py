@@ -18,7 +18,6 @@ import torch
 
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.generalisation.common import (
     PAPER,
     DataConfig,
@@ -100,34 +99,35 @@ def claims(config: DSpritesConfig) -> list[Claim]:
         out += [
             Claim("r2r-bce", PAPER, "Recombination-to-range fails: held-out squares on the right are reconstructed "
                   "worse than in-distribution images.", f"{k}_bce_ratio", ">=", 1.3, how=how + "; BCE held-out / ID",
-                  reason=crit),
+                  reason=crit, kind="outcome"),
             Claim("r2r-decoded-shape", PAPER, "Held-out squares are rendered with the wrong shape: decoded-shape "
                   "accuracy falls at least 0.3 below its in-distribution value.", f"{k}_decoded_shape_gap", ">=",
-                  0.3, how=how + "; ID minus held-out decoded-shape accuracy", reason=crit),
+                  0.3, how=how + "; ID minus held-out decoded-shape accuracy", reason=crit, kind="outcome"),
             Claim("r2r-shape-probe", PAPER, "The encoder fails too: a logistic shape readout fitted on training "
                   "encodings calls (almost) no held-out square a square.", f"{k}_shape_probe_heldout", "<=", 0.1,
-                  how=how + "; logistic regression on latent means", reason=crit),
+                  how=how + "; logistic regression on latent means", reason=crit, kind="outcome"),
             Claim("r2r-shape-probe-id", PAPER, "The shape readout works in distribution (above chance).",
-                  f"{k}_shape_probe_id", ">=", 0.45, how=how, reason=crit + "; chance is 1/3"),
+                  f"{k}_shape_probe_id", ">=", 0.45, how=how, reason=crit + "; chance is 1/3", kind="outcome"),
             Claim("r2r-posx", PAPER, "The failure is shape-specific: posX is still read out linearly from held-out "
-                  "encodings.", f"{k}_posx_r2_heldout", ">=", 0.5, how=how + "; ridge regression R^2", reason=crit),
+                  "encodings.", f"{k}_posx_r2_heldout", ">=", 0.5, how=how + "; ridge regression R^2", reason=crit,
+                  kind="outcome"),
         ]
     if R2E_SMALL in config.splits:
         k = key(R2E_SMALL)
         out += [
             Claim("r2e-small-bce", PAPER, "Recombination-to-element with few excluded combinations succeeds: "
                   "held-out images are reconstructed about as well as ID ones.", f"{k}_bce_ratio", "<=", 1.2,
-                  how=how + "; BCE held-out / ID", reason=crit),
+                  how=how + "; BCE held-out / ID", reason=crit, kind="outcome"),
             Claim("r2e-small-decoded", PAPER, "... and are decoded with the right shape (within 0.1 of ID).",
-                  f"{k}_decoded_shape_gap", "<=", 0.1, how=how, reason=crit),
+                  f"{k}_decoded_shape_gap", "<=", 0.1, how=how, reason=crit, kind="outcome"),
         ]
     if R2E_LARGE in config.splits and R2E_SMALL in config.splits:
         out.append(Claim("exclusion-size", PAPER, "Excluding more combinations hurts: the BCE ratio of the 36-image "
                          "R2E split exceeds that of the 4-image split by more than 0.3.", "exclusion_effect", ">",
-                         0.3, how=how + "; difference of BCE ratios", reason=crit))
+                         0.3, how=how + "; difference of BCE ratios", reason=crit, kind="outcome"))
     if config.model.steps < CALIBRATED_STEPS:
         out = [dataclasses.replace(c, expected="fail", note=QUICK_NOTE) if c.id == "r2r-bce" else c for c in out]
-    return born_under_aggregate_rule(out, outcomes=[c.id for c in out])
+    return out
 
 
 def plot(result: Result, config: DSpritesConfig) -> dict:

@@ -85,7 +85,7 @@ def claims(config: ClosedLoopConfig) -> list[Claim]:
             "such a halt")
     return [Claim("halt-mismatch", PAPER, "A halt of visual flow during running evokes an nPE response at least 3x "
                   "that of the same halt in playback without running.", "halt_ratio", ">=", 3.0, how=how,
-                  aggregate="median", reason="acceptance bound 3x")]
+                  reason="acceptance bound 3x", kind="outcome")]
 
 
 def plot(result: Result, config: ClosedLoopConfig) -> dict:

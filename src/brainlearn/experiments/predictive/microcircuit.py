@@ -71,21 +71,22 @@ def claims(config: MicrocircuitConfig) -> list[Claim]:
     return [
         Claim("balance", PAPER, "After training on S = P, excitatory cells stay at their target rate when the "
               "stimulus is fully predicted.", "balance_dev", "<", tol, how=how + "; mean |r_E - rho_E| over cells "
-              "and amplitudes at S = P", aggregate="median", reason="acceptance bound 0.1 rho_E + 0.05"),
+              "and amplitudes at S = P", reason="acceptance bound 0.1 rho_E + 0.05", kind="outcome"),
         Claim("npe-ratio", PAPER, "nPE cells respond to P > S (S = 0, P = s) at least 5x their S = P response.",
-              "npe_ratio", ">=", 5.0, how=how + "; mean over nPE cells", aggregate="median",
-              reason="acceptance bound 5x"),
+              "npe_ratio", ">=", 5.0, how=how + "; mean over nPE cells",
+              reason="acceptance bound 5x", kind="outcome"),
         Claim("ppe-ratio", PAPER, "pPE cells respond to S > P (S = s, P = 0) at least 5x their S = P response.",
-              "ppe_ratio", ">=", 5.0, how=how + "; mean over pPE cells", aggregate="median",
-              reason="acceptance bound 5x"),
+              "ppe_ratio", ">=", 5.0, how=how + "; mean over pPE cells",
+              reason="acceptance bound 5x", kind="outcome"),
         Claim("npe-emerge", PAPER, "Training makes negative prediction-error cells (at least 10% of E cells).",
-              "frac_npe", ">=", 0.1, how=how, aggregate="median",
-              reason="both PE types must be a sizeable population; 10% mirrors the frozen-plasticity bound"),
+              "frac_npe", ">=", 0.1, how=how,
+              reason="both PE types must be a sizeable population; 10% mirrors the frozen-plasticity bound",
+              kind="outcome"),
         Claim("ppe-emerge", PAPER, "Training makes positive prediction-error cells (at least 10% of E cells).",
-              "frac_ppe", ">=", 0.1, how=how, aggregate="median", reason="as npe-emerge"),
+              "frac_ppe", ">=", 0.1, how=how, reason="as npe-emerge", kind="outcome"),
         Claim("frozen-no-pe", PAPER, "With plasticity frozen at initialisation, fewer than 10% of cells qualify "
-              "as PE cells.", "frozen_frac_pe", "<", 0.1, how=how, aggregate="median",
-              reason="acceptance bound 10%"),
+              "as PE cells.", "frozen_frac_pe", "<", 0.1, how=how,
+              reason="acceptance bound 10%", kind="outcome"),
     ]
 
 

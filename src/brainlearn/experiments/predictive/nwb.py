@@ -98,13 +98,14 @@ def claims(config: NWBConfig) -> list[Claim]:
     return [
         Claim("roundtrip-exact", PAPER, "Writing, reading and recomputing the mismatch indices gives bit-identical "
               "results.", "max_abs_diff", "<=", 0.0, how=how + "; max |difference| of aligned responses, MI and p",
-              aggregate="max", reason="a lossless round trip must be exact"),
+              reason="a lossless round trip must be exact",
+              kind="limit"),
         Claim("roundtrip-identical", PAPER, "The responses, the event table and the analysis read back are identical "
-              "to the originals.", "identical", ">=", 1.0, how=how, aggregate="min", reason="exactness"),
+              "to the originals.", "identical", ">=", 1.0, how=how, reason="exactness", kind="limit"),
         Claim("validator-clean", PAPER, "pynwb's validator reports no errors.", "validator_errors", "<=", 0.0,
-              how=how, aggregate="max", reason="0 errors"),
+              how=how, reason="0 errors", kind="limit"),
         Claim("inspector-clean", PAPER, "nwbinspector reports nothing of importance ERROR or CRITICAL.",
-              "inspector_errors", "<=", 0.0, how=how, aggregate="max", reason="0 errors"),
+              "inspector_errors", "<=", 0.0, how=how, reason="0 errors", kind="limit"),
     ]
 
 

@@ -105,28 +105,29 @@ def claims(config: SequenceConfig) -> list[Claim]:
     return [
         Claim("pc-error-drop", PAPER, "Repeating a sequence reduces the prediction error within the block to "
               "below half its value at block start.", "pc_error_drop", "<", 0.5, how=how + "; mean total error "
-              f"of the last {config.end_sequences} habituation sequences / the first", aggregate="median",
-              reason="acceptance bound 0.5"),
+              f"of the last {config.end_sequences} habituation sequences / the first",
+              reason="acceptance bound 0.5", kind="outcome"),
         Claim("pc-deviant", PAPER, "A substituted deviant evokes more than 1.5x the positive error of the "
-              "standard at that position.", "pc_dev_ratio", ">", 1.5, how=how, aggregate="median",
-              reason="acceptance bound 1.5"),
+              "standard at that position.", "pc_dev_ratio", ">", 1.5, how=how,
+              reason="acceptance bound 1.5", kind="outcome"),
         Claim("pc-omission", PAPER, "An omission evokes more than 2x the negative error of the standard at "
-              "that position.", "pc_omission_ratio", ">", 2.0, how=how, aggregate="median",
-              reason="acceptance bound 2"),
+              "that position.", "pc_omission_ratio", ">", 2.0, how=how,
+              reason="acceptance bound 2", kind="outcome"),
         Claim("pc-many-standards", PAPER, "The deviant's response exceeds the response to the same stimulus in "
               "the many-standards control (MI_ctrl > 0.1): a true prediction error.", "pc_mi_ctrl", ">", 0.1,
-              how=how + "; MI_ctrl = contrast of the summed error response", aggregate="median",
-              reason="acceptance bound 0.1"),
+              how=how + "; MI_ctrl = contrast of the summed error response",
+              reason="acceptance bound 0.1", kind="outcome"),
         Claim("adaptation-error-drop", PAPER, "The adaptation-only model also passes the first check: its "
               "response falls within the repeated block.", "adaptation_error_drop", "<", 0.5, how=how,
-              aggregate="median", reason="the same bound as pc-error-drop", expected="fail", note=NOTE),
+              reason="the same bound as pc-error-drop", expected="fail", note=NOTE,
+              kind="outcome"),
         Claim("adaptation-many-standards", PAPER, "The adaptation-only model fails the many-standards control "
               "(MI_ctrl below 0.1), so the control tells the models apart.", "adaptation_mi_ctrl", "<", 0.1,
-              how=how, aggregate="median", reason="below the bound a prediction error must exceed",
-              expected="fail", note=NOTE),
+              how=how, reason="below the bound a prediction error must exceed",
+              expected="fail", note=NOTE, kind="outcome"),
         Claim("adaptation-deviant", PAPER, "The adaptation-only model's deviant / standard ratio (stimulus-specific "
-              "adaptation; reported).", "adaptation_dev_ratio", ">", 1.5, how=how, aggregate="median",
-              reason="report only: SSA without prediction", gated=False),
+              "adaptation; reported).", "adaptation_dev_ratio", ">", 1.5, how=how,
+              reason="report only: SSA without prediction", gated=False, kind="outcome"),
     ]
 
 

@@ -101,13 +101,15 @@ def claims(config: SharedConfig) -> list[Claim]:
     return [
         Claim("h1-shared", PAPER, "A single circuit predicts overlapping populations for motor and omission "
               "mismatches (overlap above chance, permutation p < 0.05).", "h1_p_overlap_motor_omission", "<", 0.05,
-              how=how, aggregate="median", reason="conventional significance level"),
+              how=how, reason="conventional significance level", kind="outcome"),
         Claim("h0-distinct", PAPER, "Separate circuits per mismatch type predict populations whose overlap is not "
               "above chance (permutation p >= 0.05).", "h0_p_overlap_motor_omission", ">=", 0.05, how=how,
-              aggregate="median", reason="conventional significance level"),
+              reason="conventional significance level",
+              kind="outcome"),
         Claim("tells-apart", PAPER, "The analysis tells the hypotheses apart: the motor-omission overlap is larger "
               "under H1 than under H0 by at least 0.3 (Jaccard).", "overlap_difference", ">=", 0.3, how=how,
-              aggregate="median", reason="a separation well beyond the noise of Jaccard on ~100 responsive cells"),
+              reason="a separation well beyond the noise of Jaccard on ~100 responsive cells",
+              kind="outcome"),
     ]
 
 

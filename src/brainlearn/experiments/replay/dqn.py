@@ -13,7 +13,6 @@ import numpy as np
 
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.replay.common import PER_PAPER, REVIEW
 from brainlearn.models.dqn import DQNAgent, ProceduralGrid, q_network
 from brainlearn.runtime import (
@@ -108,15 +107,15 @@ def claims(config: DQNConfig) -> list[Claim]:
               how=how + "; fraction of gridworlds whose final greedy policy reaches the goal",
               reason="set before any run: at least 4 of 5 gridworlds solved",
               **({"expected": "fail", "note": "docs/experiments/replay.md#replay-dqn-at-the-quick-budget"}
-                 if short and v == "prioritized" else {}))
+                 if short and v == "prioritized" else {}), kind="outcome")
         for v in VARIANTS
     ]
     out.append(Claim("per-vs-uniform", PER_PAPER, "Prioritised replay learns faster than uniform replay "
                      "(reported: Schaul et al. found it better on 41 of 49 Atari games).", "auc_per_minus_uniform",
                      ">", 0.0, how=how + "; mean over evaluations of the greedy return / optimal return, "
                      "prioritised minus uniform, paired by gridworld", gated=False,
-                     reason="reported only: the difference on small gridworlds has no predicted size"))
-    return born_under_aggregate_rule(out, outcomes=[c.id for c in out])
+                     reason="reported only: the difference on small gridworlds has no predicted size", kind="outcome"))
+    return out
 
 
 def plot(result: Result, config: DQNConfig) -> dict:

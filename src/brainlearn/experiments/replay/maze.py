@@ -16,7 +16,6 @@ import numpy as np
 
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.replay.common import REVIEW
 from brainlearn.models.pma import LINEAR_TRACK, MODES, OPEN_MAZE, GridMaze, PMAgent, PMAParams, replay_events
 from brainlearn.runtime import Config, RunContext, param, replicate_seed, require, run_jobs
@@ -153,30 +152,31 @@ def claims(config: MazeConfig) -> list[Claim]:
               f"({maze_from(config.maze).shortest_path()} steps) late in training.", "steps_late_prioritized", "<=",
               20.0, how=how + f"; mean steps per episode over episodes {config.late_from}-{config.episodes}",
               reason="the acceptance criterion: within 6 steps of the 14-step optimum, set before any run",
-              expected="fail", note=f"{DOC}#steps-late-and-random-beats-none-the-softmax-temperature"),
+              expected="fail", note=f"{DOC}#steps-late-and-random-beats-none-the-softmax-temperature", kind="outcome"),
         Claim("prioritized-beats-random", REVIEW, "Prioritised replay (gain x need) needs fewer steps to learn "
               "than random replay with the same number of backups.", "cum_ratio_prioritized_random", "<", 1.0,
               how=how + "; cumulative steps over all episodes, prioritised / random",
-              reason="the ordering itself: any ratio below 1"),
+              reason="the ordering itself: any ratio below 1", kind="outcome"),
         Claim("random-beats-none", REVIEW, "Random replay needs fewer steps to learn than no replay.",
               "cum_ratio_random_none", "<", 1.0, how=how + "; cumulative steps, random / none",
               reason="the ordering itself: any ratio below 1", expected="fail",
-              note=f"{DOC}#steps-late-and-random-beats-none-the-softmax-temperature"),
+              note=f"{DOC}#steps-late-and-random-beats-none-the-softmax-temperature", kind="outcome"),
         Claim("reverse-at-goal", REVIEW, "Replay at the goal is more often reverse than forward.",
               "goal_reverse_margin", ">=", 0.1, how=how + "; reverse minus forward fraction of the replay events "
               f"(runs of >= {config.min_states} states in one direction) at the goal, pooled over agents",
               reason="the acceptance margin of 0.1", expected="fail",
-              note=f"{DOC}#reverse-at-goal-forward-planning-at-the-goal"),
+              note=f"{DOC}#reverse-at-goal-forward-planning-at-the-goal", kind="outcome"),
         Claim("forward-at-start", REVIEW, "Replay at the start is more often forward than reverse.",
               "start_forward_margin", ">=", 0.1, how=how + "; forward minus reverse fraction, at the start",
-              reason="the acceptance margin of 0.1"),
+              reason="the acceptance margin of 0.1", kind="outcome"),
         Claim("reward-increase-reverse", REVIEW, "A reward increase raises reverse replay more than a reward "
               "decrease does.", "reverse_increase_minus_decrease", ">", 0.0,
               how=f"linear track, {config.track_before} episodes at reward 1, then {config.track_after} at x"
                   f"{config.increase:g} or x{config.decrease:g}; reverse backups at the goal after the change, "
-                  "mean paired difference over agents", reason="the direction itself: any positive difference"),
+                  "mean paired difference over agents", reason="the direction itself: any positive difference",
+                  kind="outcome"),
     ]
-    return born_under_aggregate_rule(out, outcomes=[c.id for c in out])
+    return out
 
 
 def plot(result: Result, config: MazeConfig) -> dict:

@@ -14,7 +14,6 @@ import torch
 
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.replay.common import PER_PAPER, REVIEW
 from brainlearn.replay import PrioritizedReplayBuffer, ReservoirBuffer
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, run_jobs
@@ -142,24 +141,24 @@ def claims(config: PERConfig) -> list[Claim]:
         Claim("per-frequencies", PER_PAPER, "Prioritised replay draws item i with probability p_i^alpha / "
               "sum_j p_j^alpha.", "per_max_abs_error", "<=", 0.01, how=f"{n}, alpha = {config.alpha:g}, {draws}; "
               "largest absolute difference between empirical and target frequency",
-              reason="the acceptance criterion: within 1 % (absolute) over 1e5 draws"),
+              reason="the acceptance criterion: within 1 % (absolute) over 1e5 draws", kind="limit"),
         Claim("max-weight-one", PER_PAPER, "Importance weights are normalised so that the largest is 1.",
               "max_weight_error", "<=", 1e-12, how=f"{n}; |max_i w_i - 1| at beta = 1 by the buffer's formula",
-              reason="exact up to float64 rounding"),
+              reason="exact up to float64 rounding", kind="limit"),
         Claim("root-exact", PER_PAPER, "A priority update changes the sum-tree's root by exactly the change of "
               "mass.", "root_relative_error", "<=", 1e-12, how=f"{n}; 20 batched updates of {config.batch // 2} "
-              "items; worst |root change - mass change| / total", reason="exact up to float64 rounding"),
+              "items; worst |root change - mass change| / total", reason="exact up to float64 rounding", kind="limit"),
         Claim("reservoir-inclusion", REVIEW, "Reservoir sampling keeps every item of a stream with probability "
               "M / n.", "reservoir_outside_3se", "<=", 0.01, how=f"M = {config.capacity}, n = {config.stream}, "
               f"{config.runs} runs offered in uneven chunks; fraction of items whose inclusion rate is outside "
               "M/n +- 3 SE (0.27 % expected)", reason="the acceptance criterion, with room for the normal "
-              "approximation of the binomial"),
+              "approximation of the binomial", kind="limit"),
     ]
     outcome = [Claim("alpha0-uniform", PER_PAPER, "With alpha = 0 prioritised replay is uniform.", "alpha0_chi2_p",
                      ">", 0.01, how=f"{n}, alpha = 0, {config.draws} independent (unstratified) draws; "
                      "chi-squared goodness-of-fit p-value against uniform",
-                     reason="the acceptance criterion: p > 0.01")]
-    return born_under_aggregate_rule(limits + outcome, outcomes=["alpha0-uniform"], limits=[c.id for c in limits])
+                     reason="the acceptance criterion: p > 0.01", kind="outcome")]
+    return limits + outcome
 
 
 def plot(result: Result, config: PERConfig) -> dict:

@@ -16,7 +16,6 @@ import torch
 from brainlearn import plotting
 from brainlearn.data.rnn_tasks import add_task_floors
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.rnnrules.common import (
     HENHA_EYONO,
     SPECS,
@@ -103,13 +102,13 @@ def claims(config: AddConfig) -> list[Claim]:
         "rflo-best": "docs/experiments/rnnrules.md#e-prop-and-rflo-spread-across-seeds",
     }
     out = [Claim(cid, HENHA_EYONO, text, f"{rule}_ce_{stat}", cmp, thr, how=how, reason=crit, gated=gated,
-                 **({"expected": "fail", "note": known[cid]} if cid in known and gated else {}))
+                 kind="outcome", **({"expected": "fail", "note": known[cid]} if cid in known and gated else {}))
            for cid, rule, stat, cmp, thr, text in specs if rule in config.rules]
     if "bptt3" in config.rules and "dni3" in config.rules:
         out.append(Claim("dni-beats-bptt3", HENHA_EYONO, "Synthetic gradients extend truncated BPTT: DNI with a "
                          "3-step window beats plain 3-step BPTT by at least 0.02 nats.", "dni3_gain", ">=", 0.02,
-                         how=how, reason=crit + " (not calibrated)", gated=gated))
-    return born_under_aggregate_rule(out, outcomes=[c.id for c in out])
+                         how=how, reason=crit + " (not calibrated)", gated=gated, kind="outcome"))
+    return out
 
 
 def plot(result: Result, config: AddConfig) -> dict:

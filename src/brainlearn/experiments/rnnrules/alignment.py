@@ -18,7 +18,6 @@ import torch
 from brainlearn import plotting
 from brainlearn.data.rnn_tasks import add_task
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.rnnrules.common import HENHA_EYONO, SPECS, add_stream, build, network
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, train
 
@@ -133,18 +132,19 @@ def claims(config: AlignmentConfig) -> list[Claim]:
     out = []
     if {"bptt10", "eprop"} <= set(config.rules):
         out.append(Claim("bptt10-above-eprop", HENHA_EYONO, "Truncated BPTT (10 steps) aligns better with the exact "
-                         "gradient than e-prop.", "gap_bptt10_eprop", ">", 0.0, how=how, reason=crit))
+                         "gradient than e-prop.", "gap_bptt10_eprop", ">", 0.0, how=how, reason=crit, kind="outcome"))
     if {"eprop", "eprop_random"} <= set(config.rules):
         out.append(Claim("eprop-above-random", HENHA_EYONO, "Symmetric e-prop aligns better than random-feedback "
-                         "e-prop.", "gap_eprop_eprop_random", ">", 0.0, how=how, reason=crit))
+                         "e-prop.", "gap_eprop_eprop_random", ">", 0.0, how=how, reason=crit, kind="outcome"))
     if "eprop_random" in config.rules:
         out.append(Claim("random-eprop-positive", HENHA_EYONO, "Random-feedback e-prop still aligns positively with "
                          "the exact gradient.", "cos_eprop_random", ">", 0.0, how=how, reason=crit, expected="fail",
-                         note="docs/experiments/rnnrules.md#random-feedback-does-not-align-at-frozen-parameters"))
+                         note="docs/experiments/rnnrules.md#random-feedback-does-not-align-at-frozen-parameters",
+                         kind="outcome"))
     if "bptt10" in config.rules:
         out.append(Claim("bptt10-below-one", HENHA_EYONO, "Truncation costs alignment: BPTT over 10 steps is not "
-                         "the exact gradient (cos < 1).", "cos_bptt10", "<", 1.0, how=how, reason=crit))
-    return born_under_aggregate_rule(out, outcomes=[c.id for c in out])
+                         "the exact gradient (cos < 1).", "cos_bptt10", "<", 1.0, how=how, reason=crit, kind="outcome"))
+    return out
 
 
 def plot(result: Result, config: AlignmentConfig) -> dict:

@@ -21,7 +21,6 @@ import torch
 from brainlearn import plotting
 from brainlearn.data.rnn_tasks import add_task
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.rnnrules.common import HENHA_EYONO, SPECS, build, network
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, run_jobs
 
@@ -135,16 +134,16 @@ def claims(config: CostConfig) -> list[Claim]:
     out = []
     if "rtrl" in config.rules:
         out += [Claim("rtrl-time", HENHA_EYONO, "RTRL's compute per step grows like n⁴ (slope >= 3 at these sizes).",
-                      "rtrl_time_slope", ">=", 3.0, how=how, reason=theory, gated=gated),
+                      "rtrl_time_slope", ">=", 3.0, how=how, reason=theory, gated=gated, kind="outcome"),
                 Claim("rtrl-memory", HENHA_EYONO, "RTRL's memory grows like n³.", "rtrl_memory_slope", ">=", 2.9,
-                      how=how, reason=theory, gated=gated)]
+                      how=how, reason=theory, gated=gated, kind="outcome")]
     for r in ("eprop", "rflo"):
         if r in config.rules:
             out += [Claim(f"{r}-time", HENHA_EYONO, f"{r}'s compute per step grows at most like n² (slope <= 2.5).",
-                          f"{r}_time_slope", "<=", 2.5, how=how, reason=theory, gated=gated),
+                          f"{r}_time_slope", "<=", 2.5, how=how, reason=theory, gated=gated, kind="outcome"),
                     Claim(f"{r}-memory", HENHA_EYONO, f"{r}'s memory grows like n² (slope <= 2.1).",
-                          f"{r}_memory_slope", "<=", 2.1, how=how, reason=theory, gated=gated)]
-    return born_under_aggregate_rule(out, outcomes=[c.id for c in out])
+                          f"{r}_memory_slope", "<=", 2.1, how=how, reason=theory, gated=gated, kind="outcome")]
+    return out
 
 
 def plot(result: Result, config: CostConfig) -> dict:

@@ -11,7 +11,6 @@ reuse predicts, where Procrustes and CKA do not single out the untrained network
 from __future__ import annotations
 
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.similarity.common import GUILHOT
 from brainlearn.experiments.similarity.compositional import (
     LARGE_EFFECT,
@@ -39,32 +38,33 @@ def claims(config: CompositionalConfig) -> list[Claim]:
               "every trained group, significantly (FDR-adjusted).", "dsa_untrained_q", "<=", config.alpha,
               how=how + "; the largest adjusted p of untrained vs each trained group (1 if a group is farther)",
               reason=f"the paper reports p <= 2e-3 for every such pair; the conventional level {config.alpha}",
-              expected="fail", note=NOTE),
+              expected="fail", note=NOTE, kind="outcome"),
         Claim("dsa-untrained-effect", GUILHOT, "Under DSA the untrained networks' separation is a large effect.",
               "dsa_untrained_min_d", ">=", LARGE_EFFECT, how=how + "; the smallest Cohen's d, untrained vs each group",
-              reason=cohen, expected="fail", note=NOTE),
+              reason=cohen, expected="fail", note=NOTE, kind="outcome"),
         Claim("dsa-ordering", GUILHOT, "Under DSA, frozen and unfrozen pretraining are closest to master, partial "
               "pretraining is intermediate and the untrained networks are farthest.", "dsa_ordering", ">=", 1.0,
               how=how + "; 1 when max(mean frozen, mean unfrozen) < mean partial < mean untrained, else 0",
-              reason="the ordering the paper expects and reports, as an indicator", expected="fail", note=NOTE),
+              reason="the ordering the paper expects and reports, as an indicator", expected="fail", note=NOTE,
+              kind="outcome"),
         Claim("frozen-unfrozen-alike", GUILHOT, "Under DSA, frozen and unfrozen pretraining are not told apart.",
               "dsa_q_pretrain_frozen_vs_pretrain_unfrozen", ">", config.alpha, how=how,
               reason="the paper reports p = 0.15 for this pair; reported, not gated (a non-significant "
-                     "difference is weak evidence at a few replicates)", gated=False),
+                     "difference is weak evidence at a few replicates)", gated=False, kind="outcome"),
         Claim("procrustes-not-singling-out", GUILHOT, "Procrustes does not single out the untrained networks.",
               "procrustes_singles_out", "<=", 0.0, how=how + f"; singles out = farther than every trained group "
               f"with adjusted p <= {config.alpha} and d >= {LARGE_EFFECT}",
-              reason="the paper: Procrustes fails to single out the untrained network (indicator)"),
+              reason="the paper: Procrustes fails to single out the untrained network (indicator)", kind="outcome"),
         Claim("cka-not-singling-out", GUILHOT, "CKA does not single out the untrained networks.",
               "cka_singles_out", "<=", 0.0, how=how + f"; singles out = farther than every trained group "
               f"with adjusted p <= {config.alpha} and d >= {LARGE_EFFECT}",
-              reason="the paper: CKA fails to single out the untrained network (indicator)"),
+              reason="the paper: CKA fails to single out the untrained network (indicator)", kind="outcome"),
         Claim("dsa-tracks-behaviour", GUILHOT, "DSA dissimilarity to master rises with the accuracy difference "
               "to master.", "dsa_acc_gap_rho", ">=", 0.3, how="Spearman correlation over every group, replicate "
               "and checkpoint", reason="the paper's Fig 4 relation, without a number to calibrate on; a "
-              "moderate correlation, reported only", gated=False),
+              "moderate correlation, reported only", gated=False, kind="outcome"),
     ]
-    return born_under_aggregate_rule(out, outcomes=[c.id for c in out])
+    return out
 
 
 def plot(result: Result, config: CompositionalConfig) -> dict:

@@ -9,7 +9,6 @@ pair of groups.
 from __future__ import annotations
 
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import born_under_aggregate_rule
 from brainlearn.experiments.similarity.common import GUILHOT
 from brainlearn.experiments.similarity.compositional import LARGE_EFFECT, CompositionalConfig, plot_figures, run_groups
 from brainlearn.runtime import RunContext
@@ -33,24 +32,25 @@ def claims(config: CompositionalConfig) -> list[Claim]:
     out = [
         Claim("dsa-groups-alike", GUILHOT, "Under DSA the SSM training groups look alike relative to master.",
               "dsa_frac_significant", "<=", 1 / 6, how=how,
-              reason="the paper finds roughly the same DSA dynamics for every group; at most one of six pairs"),
+              reason="the paper finds roughly the same DSA dynamics for every group; at most one of six pairs",
+              kind="outcome"),
         Claim("procrustes-separates", GUILHOT, "Procrustes separates the SSM training groups.",
               "procrustes_frac_significant", ">=", 0.5, how=how,
               reason="the paper: Procrustes separates almost every pair (all but frozen vs unfrozen); "
-                     "at least half of the pairs", expected="fail", note=NOTE),
+                     "at least half of the pairs", expected="fail", note=NOTE, kind="outcome"),
         Claim("procrustes-large-effects", GUILHOT, "Procrustes differences between the SSM training groups are "
               "large effects (reported).", "procrustes_frac_large", ">=", 0.5,
               how=how_d, reason="the same bar as procrustes-separates on effect sizes, which do not depend on the "
-                           "number of replicates; reported only", gated=False),
+                           "number of replicates; reported only", gated=False, kind="outcome"),
         Claim("dsa-small-effects", GUILHOT, "DSA differences between the SSM training groups are small "
               "(reported).", "dsa_frac_large", "<=", 1 / 6,
               how=how_d,
-              reason="the same bar as dsa-groups-alike on effect sizes; reported only", gated=False),
+              reason="the same bar as dsa-groups-alike on effect sizes; reported only", gated=False, kind="outcome"),
         Claim("cka-separates", GUILHOT, "CKA on the SSM training groups (reported).",
               "cka_frac_significant", ">=", 0.5, how=how,
-              reason="the paper does not report CKA for the SSMs; reported only", gated=False),
+              reason="the paper does not report CKA for the SSMs; reported only", gated=False, kind="outcome"),
     ]
-    return born_under_aggregate_rule(out, outcomes=[c.id for c in out])
+    return out
 
 
 def plot(result: Result, config: CompositionalConfig) -> dict:
