@@ -94,3 +94,25 @@ def test_describe_fields_lists_nested_fields_with_ranges():
     assert rows["part.steps"] == {"name": "part.steps", "type": "int", "default": "10", "range": ">= 1",
                                   "help": "training steps"}
     assert rows["part.rate"]["range"] == "(0, 1]" and rows["width"]["default"] == "4,4"
+
+
+def test_renamed_keys_are_refused_with_the_new_name_and_read_from_old_runs():
+    from dataclasses import dataclass
+
+    from brainlearn.runtime import config_from_dict
+
+    @dataclass(frozen=True)
+    class Inner(Config):
+        n_hidden: int = param(4, ge=1)
+
+    @dataclass(frozen=True)
+    class Outer(Config):
+        renamed = {"hidden": "model.n_hidden", "batch": "batch_size"}
+        batch_size: int = param(8, ge=1)
+        model: Inner = Inner()
+
+    with pytest.raises(ConfigError, match="'hidden' was renamed: use 'model.n_hidden'"):
+        apply_overrides(Outer(), ["hidden=3"])
+    with pytest.raises(ConfigError, match="'batch' was renamed: use 'batch_size'"):
+        apply_overrides(Outer(), ["batch=3"])
+    assert config_from_dict(Outer, {"hidden": 7, "batch": 2}) == Outer(2, Inner(7))

@@ -143,8 +143,11 @@ def cmd_list(args) -> int:
     if args.name:
         exp = experiments.get(args.name)
         rows = describe_fields(exp.preset(args.preset))
-        print(f"{exp.name} (arXiv:{exp.paper}): {exp.summary}\nconfig fields, {args.preset} preset "
-              f"(set with --set NAME=VALUE):")
+        from brainlearn.papers import citation
+
+        print(f"{exp.name} ({citation(exp.paper)}): {exp.summary}\ndefined in {exp.source}"
+              + (f"\nformerly named {', '.join(exp.aliases)}" if exp.aliases else "")
+              + f"\nconfig fields, {args.preset} preset (set with --set NAME=VALUE):")
         width = max(len(r["name"]) for r in rows)
         for r in rows:
             rng = f"  range {r['range']}" if r["range"] else ""

@@ -13,6 +13,7 @@ built-in ones (also in sweep worker processes, which inherit the environment) an
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import pkgutil
 from importlib.metadata import entry_points
@@ -22,17 +23,24 @@ from brainlearn.experiments.base import Claim, Experiment, Result
 
 __all__ = ["Claim", "Experiment", "Result", "get", "names", "register"]
 
+log = logging.getLogger("brainlearn")
+
 _REGISTRY: dict[str, Experiment] = {}
+_ALIASES: dict[str, str] = {}
+_warned: set[str] = set()
 _FRAMEWORK = {"base", "claims_table", "figures", "html_report", "runner", "sweep", "sweep_pools", "sweep_report",
               "verify"}
 _loaded = False
 
 
 def register(experiment: Experiment) -> Experiment:
-    """Add an experiment to the registry (names must be unique)."""
-    if experiment.name in _REGISTRY and _REGISTRY[experiment.name] is not experiment:
-        raise ValueError(f"experiment {experiment.name!r} is registered twice")
+    """Add an experiment to the registry (names and aliases must be unique)."""
+    for name in (experiment.name, *experiment.aliases):
+        known = _REGISTRY.get(_ALIASES.get(name, name))
+        if known is not None and known is not experiment:
+            raise ValueError(f"experiment {name!r} is registered twice")
     _REGISTRY[experiment.name] = experiment
+    _ALIASES.update(dict.fromkeys(experiment.aliases, experiment.name))
     return experiment
 
 
@@ -61,8 +69,14 @@ def names() -> list[str]:
 
 
 def get(name: str) -> Experiment:
-    """The experiment called `name`; an unknown name raises ConfigError listing the valid ones."""
+    """The experiment called `name` (or an earlier name of it, which says once that it was renamed); an
+    unknown name raises ConfigError listing the valid ones."""
     _load_all()
+    if name in _ALIASES:
+        if name not in _warned:
+            _warned.add(name)
+            log.warning("experiment %r was renamed %r; the old name still works", name, _ALIASES[name])
+        name = _ALIASES[name]
     if name not in _REGISTRY:
         raise ConfigError(f"unknown experiment {name!r}; available: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]

@@ -229,6 +229,7 @@ class Experiment:
         plot: optional ``plot(result, config) -> {name: matplotlib Figure}``.
         cpu_only: the run computes on the CPU whatever device is asked for (numpy code, or models too
             small to gain from a GPU); the run directory then records "cpu".
+        aliases: earlier names of the experiment; they keep working and say once that it was renamed.
     """
 
     name: str
@@ -239,6 +240,7 @@ class Experiment:
     claims: Callable[[Any], list[Claim]]
     plot: Callable[[Result, Any], dict[str, Any]] | None = None
     cpu_only: bool = False
+    aliases: tuple[str, ...] = ()
 
     def __post_init__(self):
         missing = {"quick", "full"} - set(self.presets)
@@ -251,6 +253,13 @@ class Experiment:
             log.warning("%s runs on the CPU only; ignoring device %s", self.name, device)
             return torch.device("cpu")
         return device
+
+    @property
+    def source(self) -> str:
+        """The file that defines the experiment (its run function's module)."""
+        import inspect
+
+        return inspect.getfile(self.run)
 
     @property
     def config_cls(self) -> type:

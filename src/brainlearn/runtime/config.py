@@ -24,7 +24,7 @@ import math
 import numbers
 import types
 import typing
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
 
 from brainlearn.errors import ConfigError
 
@@ -142,7 +142,15 @@ def _check_value(value: Any, tp, bounds: Bounds, key: str) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Base of every experiment config: validates each field against its annotation and bounds."""
+    """Base of every config (an experiment's, a model's): validates each field against its annotation and
+    bounds.
+
+    `renamed` maps keys a config no longer has to their new (possibly dotted) names: ``--set`` with an old
+    key is refused with a message naming the new one, and a config.json written with the old keys (a run
+    being resumed) is read into the new ones.
+    """
+
+    renamed: ClassVar[dict[str, str]] = {}
 
     def __post_init__(self):
         for name, (f, tp) in _fields(type(self)).items():
@@ -233,6 +241,9 @@ def apply_overrides(config, overrides: typing.Iterable[str], prefix: str = ""):
         key, text = item.split("=", 1)
         key = key.strip()
         head, _, rest = key.partition(".")
+        if head not in types_ and head in _renamed(type(config)):
+            new = _renamed(type(config))[head] + key[len(head):]
+            raise ConfigError(f"config key {prefix + key!r} was renamed: use {prefix + new!r}")
         if head not in types_:
             raise ConfigError(f"unknown config key {prefix + head!r}; valid keys: "
                               f"{', '.join(prefix + k for k in types_)}")
@@ -271,6 +282,7 @@ def config_from_dict(config_cls, data: dict[str, Any], prefix: str = ""):
     if not isinstance(data, dict):
         raise ConfigError(f"a config must be a mapping of its fields, got {type(data).__name__}")
     types_ = field_types(config_cls)
+    data = _move_renamed(config_cls, data)
     unknown = set(data) - set(types_)
     if unknown:
         raise ConfigError(f"config has unknown keys {sorted(prefix + k for k in unknown)}; "
@@ -280,6 +292,27 @@ def config_from_dict(config_cls, data: dict[str, Any], prefix: str = ""):
         return config_cls(**values)
     except TypeError as e:
         raise ConfigError(f"config does not fit {config_cls.__name__}: {e}") from None
+
+
+def _renamed(config_cls) -> dict[str, str]:
+    return getattr(config_cls, "renamed", {})
+
+
+def _move_renamed(config_cls, data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with every key of ``config_cls.renamed`` moved to its new (dotted) place."""
+    moves = {old: new for old, new in _renamed(config_cls).items() if old in data}
+    if not moves:
+        return data
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items() if k not in moves}
+    for old, new in moves.items():
+        *path, leaf = new.split(".")
+        node = out
+        for part in path:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"config key {old!r} moved to {new!r}, but {part!r} is not a group of settings")
+        node[leaf] = data[old]
+    return out
 
 
 def describe_fields(config, prefix: str = "") -> list[dict[str, str]]:

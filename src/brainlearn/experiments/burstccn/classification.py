@@ -290,7 +290,7 @@ def plot(result: Result, config: BurstCCNConfig) -> dict:
 
 
 register(Experiment(
-    name="burstccn", paper=GREEDY,
+    name="burstccn-classification", aliases=("burstccn",), paper=GREEDY,
     summary="BurstCCN (tied / random feedback) vs backprop and FA ANNs: exactness probes and accuracy",
     presets={
         "quick": BurstCCNConfig(angle_every=100),

@@ -178,7 +178,7 @@ def _preset(config: DendriticConfig, **parts) -> DendriticConfig:
 
 FULL = DendriticConfig()
 register(Experiment(
-    name="dendritic", paper=SACRAMENTO,
+    name="dendritic-microcircuit", aliases=("dendritic",), paper=SACRAMENTO,
     summary="dendritic microcircuits: self-prediction, BP alignment, teacher-student, classification",
     presets={
         "quick": _preset(FULL, self_prediction={"steps": 600}, teacher_student={"eval_every": 500},

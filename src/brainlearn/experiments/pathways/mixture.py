@@ -300,7 +300,7 @@ PAPER = replace(FULL, tasks=tuple(TaskSuite("modcog/all").names), batch_size=128
                 alpha=1e-5, eval_batches=50, eval_every=1000)
 
 register(Experiment(
-    name="pathways", paper=MOP,
+    name="pathways-mixture", aliases=("pathways",), paper=MOP,
     summary="Mixture-of-Pathways vs heterogeneous-MoE baseline on Mod-Cog: difficulty vs complexity, "
             "consistency, self-sufficiency",
     presets={"quick": QUICK, "full": FULL, "paper": PAPER,

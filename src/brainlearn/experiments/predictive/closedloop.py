@@ -100,7 +100,7 @@ def plot(result: Result, config: ClosedLoopConfig) -> dict:
 
 
 register(Experiment(
-    name="pp-closedloop", paper=PAPER,
+    name="predictive-closedloop", aliases=("pp-closedloop",), paper=PAPER,
     summary="visuomotor mismatch: nPE responses to flow halts during running vs the same halts in playback",
     presets={"quick": ClosedLoopConfig(), "full": ClosedLoopConfig(replicates=5)},
     run=run, claims=claims, plot=plot,

@@ -107,7 +107,7 @@ def plot(result: Result, config: MicrocircuitConfig) -> dict:
 
 
 register(Experiment(
-    name="pp-microcircuit", paper=PAPER,
+    name="predictive-microcircuit", aliases=("pp-microcircuit",), paper=PAPER,
     summary="homeostatic inhibitory plasticity on S = P makes balanced nPE and pPE cells (Hertäg & Sprekeler)",
     presets={"quick": MicrocircuitConfig(), "full": MicrocircuitConfig(replicates=5)},
     run=run, claims=claims, plot=plot,

@@ -118,7 +118,7 @@ def plot(result: Result, config: NWBConfig) -> dict:
 
 
 register(Experiment(
-    name="pp-nwb", paper=PAPER,
+    name="predictive-nwb", aliases=("pp-nwb",), paper=PAPER,
     summary="model responses written to NWB (DANDI ophys layout), validated, read back; identical mismatch analysis",
     presets={"quick": NWBConfig(),
              "full": NWBConfig(protocol=SequenceProtocol(habituation_min=10.0, n_test=2000, n_control=200))},

@@ -149,7 +149,7 @@ def plot(result: Result, config: SequenceConfig) -> dict:
 
 
 register(Experiment(
-    name="pp-sequence", paper=PAPER,
+    name="predictive-sequence", aliases=("pp-sequence",), paper=PAPER,
     summary="temporal predictive coding vs adaptation on sequence mismatch; the many-standards control separates them",
     presets={"quick": SequenceConfig(),
              "full": SequenceConfig(protocol=SequenceProtocol(habituation_min=20.0, n_test=2000, n_control=2000))},

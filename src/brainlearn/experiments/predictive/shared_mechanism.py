@@ -122,7 +122,7 @@ def plot(result: Result, config: SharedConfig) -> dict:
 
 
 register(Experiment(
-    name="pp-shared-mechanism", paper=PAPER,
+    name="predictive-shared-mechanism", aliases=("pp-shared-mechanism",), paper=PAPER,
     summary="shared vs distinct mechanisms for motor, omission and oddball mismatches, told apart by one analysis",
     presets={"quick": SharedConfig(), "full": SharedConfig(n_trials=100, n_permutations=5000)},
     run=run, claims=claims, plot=plot,
