@@ -4,8 +4,7 @@ import operator
 
 import pytest
 
-from brainlearn.errors import ConfigError
-from brainlearn.runtime import RunContext, RunDir, replicate_seed, run_jobs, train
+from brainlearn.runtime import RunContext, RunDir, run_jobs, train
 from brainlearn.runtime.parallel import available_workers, map_jobs, process_pool
 
 

@@ -86,7 +86,8 @@ CRASHY = '''
         return Result({"value": config.value + seed})
 
     register(Experiment("crashy", "0000.00000", "dies once", {"quick": Cfg(), "full": Cfg()}, run,
-                        lambda c: [Claim("positive", "0000.00000", "value is positive", "value", ">", 0, kind="outcome")]))
+                        lambda c: [Claim("positive", "0000.00000", "value is positive", "value", ">", 0,
+                                         kind="outcome")]))
 '''
 
 
