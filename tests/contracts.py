@@ -1,6 +1,7 @@
 """The contracts every experiment keeps, checked on one small config of it.
 
-`check_contracts(name, overrides)` asserts, for experiment `name` at that config:
+`check_contracts(name, tmp_path)` asserts, for experiment `name` at its ``smoke`` preset (a few seconds, several
+checkpoints; `overrides` vary it):
 
 1. **resumable**: a run interrupted (Ctrl-C) right after its `interrupt_after`-th checkpoint and resumed
    with ``brainlearn run --resume`` ends with the metrics, arrays and metrics.jsonl of an uninterrupted run;
@@ -9,7 +10,7 @@
 3. **device contract**: every model the run builds goes through ``runtime.place`` (``ctx.place``), unless
    the experiment is declared ``cpu_only``; the run directory records the device used.
 
-Each experiment's test module calls it with overrides small enough to run in a few seconds.
+Each experiment's test module calls it.
 """
 
 from __future__ import annotations
@@ -72,10 +73,10 @@ def _assert_same(a, b, message):
     np.testing.assert_equal(a, b, err_msg=message)
 
 
-def check_contracts(name: str, overrides: list[str], tmp_path, seed: int = 1, interrupt_after: int = 1,
+def check_contracts(name: str, tmp_path, overrides: list[str] | tuple = (), seed: int = 1, interrupt_after: int = 1,
                     monkeypatch: pytest.MonkeyPatch | None = None) -> None:
     exp = experiments.get(name)
-    config = make_config(exp, "quick", overrides)
+    config = make_config(exp, "smoke", overrides)
 
     # an uninterrupted reference run, under another global seed: same numbers, global RNG untouched
     random.seed(123)
