@@ -52,7 +52,7 @@ def test_help_on_every_command(capsys):
 
 
 def test_run_on_mnist_idx_files_in_data_root(tmp_path, tmp_runs, capsys):
-    from tests.test_data import write_mnist
+    from tests.data.test_images import write_mnist
 
     write_mnist(tmp_path / "data" / "MNIST" / "raw", n_train=64, n_test=32)
     argv = ["run", "fa-vs-bp", "--set", "dataset=mnist", "--set", f"data_root={tmp_path / 'data'}",

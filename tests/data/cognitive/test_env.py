@@ -6,7 +6,6 @@ import pickle
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +17,9 @@ from brainlearn.data.cognitive import TaskSuite, task_names  # noqa: E402
 from brainlearn.data.cognitive.env import ENV_IDS, MIX_ID, CognitiveEnv, env_id, make_env, register_envs  # noqa: E402
 from brainlearn.errors import ConfigError  # noqa: E402
 from brainlearn.runtime import make_generator  # noqa: E402
+from tests import REPO  # noqa: E402
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = REPO / "src"
 
 
 def run(env, actions, seed=None):
@@ -149,7 +149,7 @@ def test_time_limit_recipe():
 
 
 def test_docs_time_limit_example_runs():
-    text = (Path(__file__).resolve().parents[1] / "docs" / "tasks.md").read_text()
+    text = (REPO / "docs" / "tasks.md").read_text()
     blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
     recipe = [b for b in blocks if "max_episode_steps=200" in b]
     assert len(recipe) == 1

@@ -1,12 +1,12 @@
 """docs/claims.md is the reproduction table `brainlearn verify --list --markdown` prints, and it is current."""
 
-from pathlib import Path
 
 from brainlearn import experiments
 from brainlearn.experiments.claims_table import recorded, reproduction_table
 from brainlearn.experiments.runner import make_config
+from tests import REPO
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = REPO / "docs"
 
 
 def _slug(heading: str) -> str:

@@ -1,13 +1,11 @@
-import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from brainlearn.data import ImageDataConfig, load_images, minibatches
-from brainlearn.data.cifar import read_cifar_batch, write_cifar_batch
-from brainlearn.data.idx import read_idx, write_idx
+from brainlearn.data import ImageDataConfig, load_images
+from brainlearn.data.idx import write_idx
 from brainlearn.data.images import DEBIAN_FASHION, download_file, md5sum
 from brainlearn.errors import ConfigError, DataError
 
@@ -19,21 +17,6 @@ def write_mnist(folder: Path, n_train=20, n_test=10, gz=True, seed=0):
     for prefix, n in (("train", n_train), ("t10k", n_test)):
         write_idx(folder / f"{prefix}-images-idx3-ubyte{ext}", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
         write_idx(folder / f"{prefix}-labels-idx1-ubyte{ext}", rng.integers(0, 10, n, dtype=np.uint8))
-
-
-@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.int32, np.float32, np.float64])
-@pytest.mark.parametrize("name", ["a.idx", "a.idx.gz"])
-def test_idx_roundtrip(tmp_path, dtype, name):
-    x = (np.arange(24).reshape(2, 3, 4) * 3).astype(dtype)
-    write_idx(tmp_path / name, x)
-    y = read_idx(tmp_path / name)
-    assert y.dtype == dtype and np.array_equal(x, y)
-
-
-def test_idx_rejects_garbage(tmp_path):
-    (tmp_path / "bad").write_bytes(b"\x01\x02\x03\x04xxxx")
-    with pytest.raises(DataError, match="not an IDX file"):
-        read_idx(tmp_path / "bad")
 
 
 @pytest.mark.parametrize("layout, gz", [("", True), ("MNIST/raw", True), ("", False)])
@@ -88,30 +71,6 @@ def test_digits_split():
     assert torch.equal(load_images("digits", seed=5).y_test, d.y_test)  # split independent of seed
 
 
-def test_cifar_batches(tmp_path):
-    folder = tmp_path / "cifar-10-batches-py"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        write_cifar_batch(folder / name, rng.integers(0, 256, (4, 3, 32, 32)), rng.integers(0, 10, 4))
-    d = load_images("cifar10", tmp_path)
-    assert d.x_train.shape == (20, 3, 32, 32) and d.x_test.shape == (4, 3, 32, 32)
-    x, y = read_cifar_batch(folder / "test_batch")
-    assert x.dtype == np.uint8 and y.dtype == np.int64
-
-
-class _Evil:
-    def __reduce__(self):
-        return (print, ("pwned",))
-
-
-def test_cifar_unpickler_refuses_code(tmp_path):
-    with open(tmp_path / "batch", "wb") as f:
-        pickle.dump({b"data": _Evil(), b"labels": []}, f)
-    with pytest.raises(DataError, match="refusing to unpickle builtins.print"):
-        read_cifar_batch(tmp_path / "batch")
-
-
 def test_config_download_fetches_missing_files(tmp_path, monkeypatch):
     """`download=True` in an experiment config (CLI: --set download=true) reaches the loader."""
     fetched = []
@@ -141,10 +100,3 @@ def test_download_checks_md5(tmp_path):
 def test_fashion_mnist_from_debian_package(tmp_path):
     d = load_images("fashion-mnist", tmp_path, n_train=100, n_test=50)
     assert d.x_train.shape == (100, 1, 28, 28) and set(d.y_test.tolist()) <= set(range(10))
-
-
-def test_minibatches_cover_everything_once():
-    g = torch.Generator().manual_seed(0)
-    batches = list(minibatches(10, 3, g))
-    assert [len(b) for b in batches] == [3, 3, 3, 1]
-    assert sorted(torch.cat(batches).tolist()) == list(range(10))

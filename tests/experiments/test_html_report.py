@@ -28,8 +28,9 @@ from brainlearn.experiments.base import Revision
 from brainlearn.experiments.runner import run_experiment
 from brainlearn.experiments.verify import verify
 from brainlearn.runtime import Config, RunDir, param
+from tests import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 DOCS = ROOT / "docs"
 HOSTILE = "<script>alert('x')</script> & \"quoted\""
 
@@ -54,10 +55,12 @@ def _claims(config):
     return [Claim("passes", "0000.00000", f"value is positive {HOSTILE}", "value", ">=", 0, kind="outcome",
                   how="the value <b>", reason="because & so",
                   history=(Revision("2026-12-01", ">=", 5.0, "mean", "1, 2, 3 <i>", "owner's rule"),)),
-            Claim("fails", "0000.00000", "value is huge", "value", ">", 100),
-            Claim("known-gap", "0000.00000", "known to fail", "value", ">", 100, expected="fail", note=note),
-            Claim("stale-gap", "0000.00000", "known to fail, passes", "value", ">=", 0, expected="fail", note=note),
-            Claim("reported", "0000.00000", "a missing metric", "absent", ">=", 0, gated=False)]
+            Claim("fails", "0000.00000", "value is huge", "value", ">", 100, kind="outcome"),
+            Claim("known-gap", "0000.00000", "known to fail", "value", ">", 100, expected="fail", note=note,
+                  kind="outcome"),
+            Claim("stale-gap", "0000.00000", "known to fail, passes", "value", ">=", 0, expected="fail", note=note,
+                  kind="outcome"),
+            Claim("reported", "0000.00000", "a missing metric", "absent", ">=", 0, gated=False, kind="outcome")]
 
 
 TOY = Experiment("html-toy", "0000.00000", "a toy for the report", {"quick": ToyConfig(), "full": ToyConfig()},
