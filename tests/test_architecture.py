@@ -87,3 +87,32 @@ def test_library_code_never_seeds_the_global_rng():
     offenders = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if p not in allowed
                  and any(s in p.read_text() for s in ("torch.manual_seed(", "np.random.seed(", "random.seed("))]
     assert not offenders, offenders
+
+
+def _is_seed(node: ast.AST) -> bool:
+    name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
+    name = name.lower()
+    return name == "seed" or name.endswith("_seed") or name.startswith("seed_")
+
+
+def seed_arithmetic(path: Path, root: Path = SRC) -> list[str]:
+    """Lines of `path` that compute with a seed (``seed + k``, ``100 * seed``, ``seed += 1``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.BinOp) and (_is_seed(node.left) or _is_seed(node.right)) or (
+                isinstance(node, ast.AugAssign) and _is_seed(node.target)):
+            found.append(f"{path.relative_to(root)}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_seeds_come_only_from_the_seed_scheme():
+    """No arithmetic on seeds outside runtime/seeding.py: every stream comes from replicate_seed."""
+    offenders = [line for p in sorted(SRC.rglob("*.py")) if p != SRC / "runtime" / "seeding.py"
+                 for line in seed_arithmetic(p)]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_the_seed_arithmetic_check_sees_arithmetic(tmp_path):
+    bad = tmp_path / "probe.py"
+    bad.write_text("def f(seed, k, base_seed):\n    base_seed += 1\n    return g(seed=100 * seed + k)\n")
+    assert seed_arithmetic(bad, tmp_path) == ["probe.py:2: base_seed += 1", "probe.py:3: 100 * seed"]

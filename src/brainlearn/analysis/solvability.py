@@ -5,8 +5,10 @@ A GRU(33 -> hidden) + Linear(hidden -> 17) is trained with Adam on continuous st
 cross-entropy (no fixation loss, as in the reference's difficulty runs); we record the first step at
 which it falls below `threshold` and the final response accuracy on fresh windows.
 
-The weights are drawn inside :func:`runtime.isolated_rng` (``nn`` initialisation uses the global RNG), so a
-fit is a function of its seed and leaves the caller's global RNG as it was.
+A fit at seed s draws its weights from the seed scheme's ``init`` stream of s, inside
+:func:`runtime.isolated_rng` (``nn`` initialisation uses the global RNG), so a fit is a function of its seed
+and leaves the caller's global RNG as it was; its training windows come from the ``data`` stream and the
+held-out windows from the ``test`` stream.
 """
 
 from __future__ import annotations
@@ -15,10 +17,7 @@ import torch
 from torch import nn
 
 from brainlearn.data.cognitive.core import N_CLASSES, N_SENSORY, TaskSuite
-from brainlearn.runtime import isolated_rng, make_generator
-
-#: The held-out windows of a fit at seed s come from stream ``s + HELD_OUT_OFFSET`` (its training stream is s).
-HELD_OUT_OFFSET = 10_000
+from brainlearn.runtime import isolated_rng, make_generator, replicate_seed
 
 
 class _GRUPolicy(nn.Module):
@@ -39,8 +38,8 @@ def fit_gru(task: str, steps: int = 300, batch_size: int = 32, seq_len: int = 10
     argmax accuracy over response-period steps of 8 fresh windows.
     """
     suite = TaskSuite([task], task_input=False)
-    stream = suite.stream(batch_size, seq_len, make_generator(seed))
-    with isolated_rng(seed):  # nn.Module initialisation draws from the global RNG
+    stream = suite.stream(batch_size, seq_len, make_generator(replicate_seed(seed, stream="data")))
+    with isolated_rng(replicate_seed(seed, stream="init")):  # nn.Module initialisation draws from the global RNG
         model = _GRUPolicy(hidden)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     reached, loss = None, torch.tensor(float("nan"))
@@ -55,7 +54,7 @@ def fit_gru(task: str, steps: int = 300, batch_size: int = 32, seq_len: int = 10
         if loss.item() < threshold:
             reached = step
             break
-    test = suite.stream(batch_size, seq_len, make_generator(seed + HELD_OUT_OFFSET))
+    test = suite.stream(batch_size, seq_len, make_generator(replicate_seed(seed, stream="test")))
     correct = total = 0
     with torch.no_grad():
         for _ in range(8):

@@ -344,16 +344,6 @@ def test_stream_never_repeats_a_task_back_to_back_unless_asked(suite):
     assert torch.all(single.task == 0)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("task", ["rtgo", "go", "rtanti"])
-def test_small_gru_learns_easy_tasks_quickly(task):
-    """GRU-64 on B32 x T100 streams reaches response loss < 0.25 within 300 Adam steps on the easy tasks."""
-    from brainlearn.analysis.solvability import fit_gru
-
-    result = fit_gru(task, steps=300)
-    assert result["steps_to_threshold"] is not None and result["accuracy"] > 0.9, result
-
-
 def test_cli_tasks_list_and_show(tmp_path, capsys):
     from brainlearn.cli import main
 
