@@ -9,6 +9,7 @@ message, every image a file, a screenshot that is not blank.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import subprocess
@@ -158,6 +159,21 @@ def test_site_is_self_contained_with_relative_links(runs, tmp_path):
     moved = tmp_path / "moved"
     shutil.copytree(tmp_path, moved, ignore=shutil.ignore_patterns("moved"))
     assert all((moved / "site" / unquote(s)).is_file() for s in srcs)
+
+
+def test_figures_that_leave_the_run_directory_are_not_copied(runs, tmp_path, caplog):
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"\x89PNG\r\n\x1a\nsecret")
+    run = next(p for p in (runs / TOY.name).iterdir() if (p / "figures").is_dir())
+    (run / "figures" / "a.png").symlink_to(secret)
+    (run / "figures" / "<b>evil.png").symlink_to(Path("/etc/passwd"))
+    site = tmp_path / "site"
+    with caplog.at_level(logging.WARNING, logger="brainlearn"):
+        html_report.write_site(runs, site)
+    copied = [f.read_bytes() for f in (site / "figures").rglob("*") if f.is_file()]
+    assert copied and not any(b"secret" in c or b"root:" in c for c in copied)
+    assert not any(f.is_symlink() for f in (site / "figures").rglob("*"))
+    assert sum("skipping" in r.getMessage() for r in caplog.records) == 2
 
 
 def test_default_out_is_inside_the_runs_folder_and_rewrites_itself(runs, capsys):

@@ -12,6 +12,7 @@ twice; a folder that cannot be read is listed under "skipped", not fatal.
 from __future__ import annotations
 
 import html
+import logging
 import os
 import re
 import shutil
@@ -24,6 +25,7 @@ from brainlearn.errors import ConfigError, DataError, quoted
 from brainlearn.runtime.report import fmt, verdict
 from brainlearn.runtime.rundir import atomic_write_bytes, read_json
 
+log = logging.getLogger("brainlearn")
 GENERATOR = "brainlearn report"
 VERDICTS = ("PASS", "FAIL", "XFAIL", "XPASS")
 
@@ -225,7 +227,12 @@ def _section(i: int, e: Entry, site: Path, figures: list[Path]) -> str:
 def _copy_figures(i: int, e: Entry, site: Path) -> list[Path]:
     dest = site / "figures" / f"{i:03d}-{_slug(e.experiment)}"
     copied = []
+    inside = e.path.resolve()
     for f in e.figures:
+        # a site is made to be published: only regular files that live inside the run directory go into it
+        if f.is_symlink() or not f.is_file() or not f.resolve().is_relative_to(inside):
+            log.warning("report: skipping %s (not a regular file inside %s)", quoted(f), quoted(e.path))
+            continue
         target = dest / _slug(f.name)
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(f, target)
