@@ -72,6 +72,8 @@ def interrupted(tmp_path, monkeypatch, capsys):
     (["--set", "init_gain=nan"], "init_gain must be a finite number"),
     (["--set", "data_root=~nosuchuser/x"], "cannot be expanded"),
     (["--threads", "0"], "threads must be an integer >= 1"),
+    (["--workers", "0"], "workers must be an integer >= 1"),
+    (["--workers", "-1"], "workers must be an integer >= 1"),
 ])
 def test_bad_run_arguments_leave_no_run_directory(argv, message, tmp_path, capsys):
     one_line_exit_2(capsys, ["run", "fa-vs-bp", *TINY, "--out", str(tmp_path), *argv], message)
@@ -143,6 +145,37 @@ def test_resume_with_a_bad_checkpoint(interrupted, content, message, capsys, tmp
     ckpt.write_bytes(content)
     err = one_line_exit_2(capsys, ["run", "--resume", str(interrupted)], message)
     assert "weights_only" not in err
+
+
+def test_resume_of_a_raw_pickle_says_one_line_and_no_warning(interrupted, capsys):
+    import pickle
+    import warnings
+
+    RunDir(interrupted).checkpoint_path.write_bytes(pickle.dumps({"step": 1, "state": {}, "history": []}))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        one_line_exit_2(capsys, ["run", "--resume", str(interrupted)], "not a trusted brainlearn checkpoint")
+    assert not caught, [str(w.message) for w in caught]
+
+
+def test_a_full_disk_is_one_line_and_the_run_resumes(tmp_path, monkeypatch, capsys):
+    import errno
+
+    from brainlearn.runtime import RunContext
+
+    original = RunContext.checkpoint
+
+    def full(self, step, state):
+        original(self, step, state)
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.run_dir.checkpoint_path))
+
+    monkeypatch.setattr(RunContext, "checkpoint", full)
+    err = one_line_exit_2(capsys, ["run", "fa-vs-bp", *TINY, "--out", str(tmp_path / "runs"), "--quiet"],
+                          "no space left on the device writing")
+    assert "resume" in err
+    monkeypatch.setattr(RunContext, "checkpoint", original)
+    (path,) = run_dirs(tmp_path / "runs")
+    assert main(["run", "--resume", str(path), "--quiet"]) == 0
 
 
 @pytest.mark.parametrize("edit, message", [

@@ -7,6 +7,7 @@ failing claims make `verify` exit with code 1; Ctrl-C exits with 130 and leaves 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 from pathlib import Path
@@ -134,6 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early
         sys.stderr.close()
         return 0
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # a full disk is the environment, like missing data: one line; every file is whole (atomic writes)
+        where = f" writing {quoted(e.filename)}" if e.filename else ""
+        print(f"brainlearn: error: no space left on the device{where}; free some and resume the run "
+              "(brainlearn run --resume RUN_DIR)", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def cmd_list(args) -> int:

@@ -64,6 +64,12 @@ def check_threads(threads) -> int:
     return threads
 
 
+def check_workers(workers) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
+    return workers
+
+
 def run_experiment(experiment: Experiment | str, config=None, seed: int = 0, *, preset: str = "quick",
                    device: str = "cpu", out: str | Path | None = "runs", quiet: bool = True,
                    figures: bool = True, path: str | Path | None = None, workers: int = 1,
@@ -79,6 +85,7 @@ def run_experiment(experiment: Experiment | str, config=None, seed: int = 0, *, 
     config = exp.preset(preset) if config is None else config
     check_seed(seed)
     check_threads(threads)
+    check_workers(workers)
     dev = exp.device_for(resolve_device(device))
     config_dict = config_to_dict(config)
     header = {"experiment": exp.name, "paper": exp.paper, "preset": preset, "seed": int(seed),
@@ -95,6 +102,7 @@ def resume_experiment(path: str | Path, *, device: str | None = None, quiet: boo
                       workers: int = 1, experiment: str | None = None) -> RunOutcome:
     """Continue an interrupted run from its last checkpoint, in the same directory, with the torch thread
     count it started with. `experiment`, if given, must be the run's experiment."""
+    check_workers(workers)
     run_dir = RunDir.open(path)
     header = run_dir.header
     if experiment is not None and experiment != header["experiment"]:

@@ -22,6 +22,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -259,7 +260,9 @@ class RunDir:
         if not self.checkpoint_path.is_file():
             return None
         try:
-            ckpt = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch warns about foreign pickles before refusing them: one line only
+                warnings.simplefilter("ignore")
+                ckpt = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - torch raises many kinds; its advice (weights_only=False) is unsafe
             raise ConfigError(f"{quoted(self.checkpoint_path)} is not a trusted brainlearn checkpoint "
                               f"({type(e).__name__}); delete it to start the run again") from None
