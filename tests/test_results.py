@@ -106,3 +106,36 @@ def test_corrupt_arrays_npz_is_a_clear_error(runs, tmp_path):
 def test_export_errors(tmp_path, capsys):
     assert main(["export", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_export_never_skips_what_it_cannot_read(tmp_path, capsys):
+    sweep_dir, _ = sweep("fa-vs-bp", grid=["lr=0.2,0.5"], overrides=TINY, out=tmp_path)
+    spec = sweep_dir / "sweep.json"
+    text = spec.read_bytes()
+    spec.write_bytes(text[:100])  # truncated
+    assert main(["export", str(sweep_dir), "--out", str(tmp_path / "a.csv")]) == 2
+    assert "sweep.json is not a readable JSON file" in capsys.readouterr().err
+    spec.write_bytes(text)
+    point = sorted((sweep_dir / "points").iterdir())[0]
+    (point / "config.json").unlink()
+    assert main(["export", str(sweep_dir), "--out", str(tmp_path / "b.csv")]) == 2
+    err = capsys.readouterr().err
+    assert point.name in err and "no config.json" in err and err.count("\n") == 1
+    assert not (tmp_path / "a.csv").exists() and not (tmp_path / "b.csv").exists()
+
+
+def test_csv_cells_are_never_formulas(runs, tmp_path):
+    root, outcomes = runs
+    copy = tmp_path / "runs" / "fa-vs-bp" / "hostile"
+    copy.mkdir(parents=True)
+    for p in outcomes[0].run_dir.path.iterdir():
+        if p.is_file():
+            (copy / p.name).write_bytes(p.read_bytes())
+    header = json.loads((copy / "config.json").read_text())
+    header["preset"] = "=HYPERLINK(\"http://x\")"
+    header["config"]["data_root"] = "@SUM(1)"
+    (copy / "config.json").write_text(json.dumps(header))
+    results.export(tmp_path / "runs", "csv", tmp_path / "r.csv")
+    back = pd.read_csv(tmp_path / "r.csv")
+    assert set(back["preset"]) == {"'=HYPERLINK(\"http://x\")"} and set(back["data_root"]) == {"'@SUM(1)"}
+    assert (back["value"] == results.load(tmp_path / "runs")["value"]).all()  # numbers stay numbers

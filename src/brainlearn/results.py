@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from brainlearn.errors import ConfigError, quoted
-from brainlearn.runtime.rundir import RunDir, atomic_write_bytes
+from brainlearn.runtime.rundir import RunDir, atomic_write_bytes, read_json
 
 RUN_COLUMNS = ["run", "experiment", "preset", "seed", "device", "threads", "state", "metric", "value"]
 FORMATS = ("csv", "parquet")
@@ -31,14 +31,28 @@ def _pandas():
     return pandas
 
 
+#: Files only a run directory holds: a folder with one of them but no config.json is a damaged run.
+RUN_FILES = ("config.json", "status.json", "result.json", "metrics.jsonl")
+
+
 def run_directories(path: str | Path) -> list[Path]:
-    """Every run directory at or below `path` (those holding a config.json), sorted."""
+    """Every run directory at or below `path` (those holding a config.json), sorted.
+
+    Nothing unreadable is skipped in silence: a sweep.json that is not readable JSON, or a folder holding run
+    files but no config.json, raises ConfigError naming it."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{quoted(path)} does not exist")
     if (path / "config.json").is_file():
         return [path]
-    return sorted(p.parent for p in path.rglob("config.json") if "checkpoints" not in p.parts)
+    for spec in path.rglob("sweep.json"):
+        read_json(spec)
+    folders = {p.parent for name in RUN_FILES for p in path.rglob(name) if "checkpoints" not in p.parts}
+    damaged = sorted(f for f in folders if not (f / "config.json").is_file())
+    if damaged:
+        raise ConfigError(f"{quoted(damaged[0])} holds run files but no config.json (a damaged run directory"
+                          f"{f' and {len(damaged) - 1} more' if len(damaged) > 1 else ''}): repair or remove it")
+    return sorted(folders)
 
 
 def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -78,6 +92,20 @@ def load(path: str | Path):
     return frame[RUN_COLUMNS + [c for c in frame.columns if c not in RUN_COLUMNS]]
 
 
+#: A text cell starting with one of these is a formula to a spreadsheet (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _escape_formulas(frame):
+    """`frame` with every text cell that a spreadsheet would run as a formula prefixed with a quote (numbers
+    stay numbers)."""
+    frame = frame.copy()
+    for column in [c for c in frame.columns if frame[c].dtype.kind == "O"]:
+        frame[column] = frame[column].map(lambda v: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_STARTS)
+                                          else v)
+    return frame
+
+
 def export(path: str | Path, format: str = "csv", out: str | Path | None = None) -> Path:
     """Write :func:`load`'s table of `path` as CSV or Parquet (default ``<path>/results.<format>``)."""
     if format not in FORMATS:
@@ -93,7 +121,7 @@ def export(path: str | Path, format: str = "csv", out: str | Path | None = None)
             frame[column] = frame[column].map(lambda v: None if v is None else str(v))
     buf = io.BytesIO()
     if format == "csv":
-        frame.to_csv(buf, index=False)
+        _escape_formulas(frame).to_csv(buf, index=False)
     else:
         frame.to_parquet(buf, index=False)
     atomic_write_bytes(out, buf.getvalue())
