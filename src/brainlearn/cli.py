@@ -196,6 +196,12 @@ def cmd_run(args) -> int:
                                         threads=1 if args.threads is None else args.threads)
     _print_claims(outcome.experiment.name, outcome.claims)
     print(f"\nrun directory: {quoted(outcome.run_dir.path)}")
+    if outcome.diverged:
+        d = outcome.diverged
+        where = f", first non-finite at step {d['step']}" if d["step"] is not None else ""
+        print(f"brainlearn: the run diverged: {d['metric']} = {d['value']}{where} (status 'diverged')",
+              file=sys.stderr)
+        return EXIT_FAILED_CLAIMS
     return 0
 
 

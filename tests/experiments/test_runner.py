@@ -85,3 +85,44 @@ def test_unknown_experiment_and_preset():
         experiments.get("nope")
     with pytest.raises(ConfigError, match="no preset 'huge'"):
         experiments.get("fa-vs-bp").preset("huge")
+
+
+def _nan_toy(nan_metrics=()):
+    from dataclasses import dataclass
+
+    from brainlearn.experiments import Experiment, Result
+    from brainlearn.runtime import Config, param
+
+    @dataclass(frozen=True)
+    class Cfg(Config):
+        lr: float = param(1.0, gt=0)
+
+    def run(config, seed, ctx):
+        for step in range(3):
+            ctx.log(step, loss=float("nan") if step >= 1 else 1.0)
+        return Result({"loss": float("nan"), "steps_to_threshold": float("nan"), "acc": 0.5})
+
+    return Experiment("nan-toy", "0000.00000", "diverges", {"quick": Cfg(), "full": Cfg()}, run,
+                      lambda c: [Claim("acc", "0000.00000", "s", "acc", ">=", 0.1, kind="outcome")],
+                      nan_metrics=nan_metrics)
+
+
+def test_a_run_with_non_finite_metrics_ends_diverged(tmp_path, monkeypatch, capsys):
+    from brainlearn.cli import main
+    from brainlearn.runtime import RunDir
+
+    experiments.names()
+    monkeypatch.setitem(experiments._REGISTRY, "nan-toy", _nan_toy(nan_metrics=("steps_to_*",)))
+    assert main(["run", "nan-toy", "--out", str(tmp_path), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the run diverged: loss = nan, first non-finite at step 1" in err, err
+    (path,) = (tmp_path / "nan-toy").iterdir()
+    status = RunDir(path).status
+    assert status["state"] == "diverged" and status["metric"] == "loss" and status["step"] == 1
+    assert (path / "result.json").is_file()  # everything it measured is kept
+    assert main(["run", "--resume", str(path)]) == 2
+    assert "has already diverged" in capsys.readouterr().err
+    # a metric the experiment declares NaN by design (a threshold never reached) is no divergence
+    monkeypatch.setitem(experiments._REGISTRY, "nan-toy", _nan_toy(nan_metrics=("loss", "steps_to_*")))
+    outcome = run_experiment("nan-toy", out=tmp_path / "ok")
+    assert outcome.diverged is None and outcome.run_dir.status["state"] == "finished"

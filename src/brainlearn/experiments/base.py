@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import logging
 import math
 import operator
@@ -230,6 +231,8 @@ class Experiment:
         cpu_only: the run computes on the CPU whatever device is asked for (numpy code, or models too
             small to gain from a GPU); the run directory then records "cpu".
         aliases: earlier names of the experiment; they keep working and say once that it was renamed.
+        nan_metrics: metrics that are NaN by design when undefined (a threshold never reached), as names or
+            fnmatch patterns. Any other final metric that is NaN or infinite ends the run as "diverged".
     """
 
     name: str
@@ -241,6 +244,7 @@ class Experiment:
     plot: Callable[[Result, Any], dict[str, Any]] | None = None
     cpu_only: bool = False
     aliases: tuple[str, ...] = ()
+    nan_metrics: tuple[str, ...] = ()
 
     def __post_init__(self):
         missing = {"quick", "full"} - set(self.presets)
@@ -253,6 +257,10 @@ class Experiment:
             log.warning("%s runs on the CPU only; ignoring device %s", self.name, device)
             return torch.device("cpu")
         return device
+
+    def may_be_nan(self, metric: str) -> bool:
+        """Whether `metric` is declared to be NaN by design when undefined (see `nan_metrics`)."""
+        return any(fnmatch.fnmatchcase(metric, pattern) for pattern in self.nan_metrics)
 
     @property
     def source(self) -> str:

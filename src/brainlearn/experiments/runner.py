@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import shutil
 import time
 from dataclasses import dataclass
@@ -41,6 +42,19 @@ class RunOutcome:
     result: Result
     claims: list[dict[str, Any]]
     run_dir: RunDir | None
+    diverged: dict[str, Any] | None = None  # the first non-finite metric, if any: {"metric", "value", "step"}
+
+
+def divergence(exp: Experiment, metrics: dict[str, float], history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The first of a run's final `metrics` that is NaN or infinite although the experiment does not declare it
+    may be (``Experiment.nan_metrics``), with the first logged step at which a metric went non-finite (None
+    if no logged record shows it); None when every final metric is finite."""
+    bad = [k for k, v in metrics.items() if not math.isfinite(float(v)) and not exp.may_be_nan(k)]
+    if not bad:
+        return None
+    step = next((r.get("step") for r in history
+                 if any(isinstance(v, float) and not math.isfinite(v) for k, v in r.items() if k != "step")), None)
+    return {"metric": bad[0], "value": str(float(metrics[bad[0]])), "step": step}
 
 
 def make_config(experiment: Experiment, preset: str = "quick", overrides: list[str] | tuple = ()):
@@ -49,6 +63,8 @@ def make_config(experiment: Experiment, preset: str = "quick", overrides: list[s
 
 
 MAX_SEED = 2**31 - 1
+#: States of a run that has ended with a result: nothing left to resume.
+ENDED = ("finished", "diverged")
 
 
 def check_seed(seed) -> int:
@@ -107,8 +123,8 @@ def resume_experiment(path: str | Path, *, device: str | None = None, quiet: boo
     header = run_dir.header
     if experiment is not None and experiment != header["experiment"]:
         raise ConfigError(f"{quoted(run_dir.path)} is a run of {header['experiment']}, not {experiment}")
-    if run_dir.status.get("state") == "finished":
-        raise ConfigError(f"{quoted(run_dir.path)} has already finished; nothing to resume")
+    if run_dir.status.get("state") in ENDED:
+        raise ConfigError(f"{quoted(run_dir.path)} has already {run_dir.status['state']}; nothing to resume")
     exp = experiments.get(header["experiment"])
     if "config_hash" in header and short_hash(header["config"]) != header["config_hash"]:
         raise ConfigError(f"{quoted(run_dir.path / 'config.json')} was edited after the run started; its "
@@ -144,6 +160,7 @@ def _run_and_record(exp, config, seed, device, run_dir, quiet, figures, resume, 
             result = exp.run(config, seed, ctx)
         seconds = time.perf_counter() - t0
         claims = exp.judge(config, [result.metrics])
+        diverged = divergence(exp, result.metrics, ctx.history)
         if run_dir is not None:
             paths = save_figures(exp, result, config, run_dir) if figures else []
             report = markdown_report(f"{exp.name}, seed {seed}",
@@ -152,7 +169,10 @@ def _run_and_record(exp, config, seed, device, run_dir, quiet, figures, resume, 
             atomic_write_bytes(run_dir.path / "report.md", report.encode())
             run_dir.write_json("claims.json", claims)
             result.save(run_dir)  # a function of (config, seed) alone: no timing; result.json written last
-            run_dir.set_status("finished", seconds=round(seconds, 3))
+            if diverged:
+                run_dir.set_status("diverged", seconds=round(seconds, 3), **diverged)
+            else:
+                run_dir.set_status("finished", seconds=round(seconds, 3))
     except KeyboardInterrupt:
         if run_dir is None:
             raise
@@ -173,7 +193,7 @@ def _run_and_record(exp, config, seed, device, run_dir, quiet, figures, resume, 
         if error is not e:
             raise error from None
         raise
-    return RunOutcome(exp, config, seed, result, claims, run_dir)
+    return RunOutcome(exp, config, seed, result, claims, run_dir, diverged)
 
 
 @contextlib.contextmanager

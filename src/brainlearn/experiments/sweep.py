@@ -27,7 +27,7 @@ from typing import Any
 
 from brainlearn import experiments
 from brainlearn.errors import BrainlearnError, ConfigError, quoted
-from brainlearn.experiments.runner import make_config, resume_experiment, run_experiment
+from brainlearn.experiments.runner import ENDED, make_config, resume_experiment, run_experiment
 from brainlearn.experiments.sweep_pools import LocalPool, RayPool, SubmititPool
 from brainlearn.runtime import RunDir, apply_overrides, resolve_device
 from brainlearn.runtime.config import field_types
@@ -98,9 +98,16 @@ def expand(experiment: str, preset: str, axes: dict[str, list[str]], seeds: int,
 def finished_record(point: Point, path: str | Path) -> dict[str, Any] | None:
     """The record of a point whose directory holds a finished run; None if it has not finished."""
     run = RunDir(path)
-    if run.status.get("state") != "finished" or not (run.path / "result.json").is_file():
+    state = run.status.get("state")
+    if state not in ENDED or not (run.path / "result.json").is_file():
         return None
-    return {"key": point.key, "state": "finished", "metrics": run.result()["metrics"], "claims": run.claims()}
+    return {"key": point.key, "state": state, "metrics": run.result()["metrics"], "claims": run.claims(),
+            **({"error": _diverged(run.status)} if state == "diverged" else {})}
+
+
+def _diverged(status: dict[str, Any]) -> str:
+    where = f" (first non-finite at step {status['step']})" if status.get("step") is not None else ""
+    return f"diverged: {status.get('metric')} = {status.get('value')}{where}"
 
 
 def execute_point(point: Point, path: str, device: str = "cpu", threads: int = 1, workers: int = 1

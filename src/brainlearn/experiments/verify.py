@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from brainlearn.experiments.runner import make_config, run_experiment
 from brainlearn.runtime import RunDir
 from brainlearn.runtime.report import markdown_report, strip_plot
 from brainlearn.runtime.rundir import atomic_write_bytes, atomic_write_json, short_hash
+
+log = logging.getLogger("brainlearn")
 
 
 @dataclass
@@ -59,7 +62,9 @@ def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: s
             records = sweep.run_points(points, runs, workers=workers, threads=threads, backend=backend,
                                        address=address, device=device, quiet=quiet, slurm=slurm)
             for p, r in zip(points, records):
-                if r["state"] != "finished":
+                if r["state"] == "diverged":  # judged like any run: its non-finite claims fail
+                    log.warning("%s seed %s %s", exp.name, p.seed, r["error"])
+                elif r["state"] != "finished":
                     raise (BrainlearnError if r.get("user_error") else RuntimeError)(
                         f"{exp.name} seed {p.seed} failed: {r['error']}")
             metrics = [r["metrics"] for r in records]
