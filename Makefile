@@ -24,9 +24,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The test suite also exercises the optional Ray and Slurm (submitit) backends of sweeps, schedule-free AdamW
-# (pathways), the results tables (pandas, pyarrow), the gymnasium environments and the NWB files (pynwb).
+# (pathways), the results tables (pandas, pyarrow) and their TensorBoard export, the gymnasium environments and
+# the NWB files (pynwb).
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/pip install -q -e ".[dev,ray,pathways,tables,slurm,gym,nwb]"
+	$(BIN)/pip install -q -e ".[dev,ray,pathways,tables,tensorboard,slurm,gym,nwb]"
 	touch $(TEST_STAMP)
 
 install: $(STAMP)

@@ -31,7 +31,7 @@ def test_load_is_tidy_with_config_columns(runs):
     root, outcomes = runs
     df = results.load(root)
     n_metrics = len(outcomes[0].result.metrics)
-    assert len(df) == 2 * n_metrics and list(df.columns[:9]) == results.RUN_COLUMNS
+    assert len(df) == 2 * n_metrics and list(df.columns[:9]) == results.RUN_COLUMNS + ["metric", "value"]
     assert set(df["seed"]) == {0, 1} and set(df["experiment"]) == {"fa-vs-bp"}
     assert (df["epochs"] == 2).all() and (df["hidden"] == "100").all() and (df["threads"] == 1).all()
     row = df[(df["seed"] == 1) & (df["metric"] == "bp_test_acc")]
@@ -139,3 +139,60 @@ def test_csv_cells_are_never_formulas(runs, tmp_path):
     back = pd.read_csv(tmp_path / "r.csv")
     assert set(back["preset"]) == {"'=HYPERLINK(\"http://x\")"} and set(back["data_root"]) == {"'@SUM(1)"}
     assert (back["value"] == results.load(tmp_path / "runs")["value"]).all()  # numbers stay numbers
+
+
+def test_curves_and_claims_tables(runs, tmp_path, capsys):
+    root, outcomes = runs
+    curves = results.load(root, table="curves")
+    run0 = outcomes[0].run_dir
+    logged = [(r["step"], k, v) for r in run0.metrics() for k, v in r.items() if k != "step"]
+    mine = curves[curves["run"] == str(run0.path)]
+    assert list(zip(mine["step"], mine["metric"], mine["value"])) == logged and len(logged) > 3
+    claims = results.load(root, table="claims")
+    assert set(claims["claim"]) == {c["id"] for c in outcomes[0].claims}
+    assert set(claims["verdict"]) <= {"PASS", "FAIL", "XFAIL", "XPASS"} and claims["seed"].nunique() == 2
+    assert main(["export", str(root), "--table", "curves", "--out", str(tmp_path / "c.csv")]) == 0
+    assert len(pd.read_csv(tmp_path / "c.csv")) == len(curves)
+    assert main(["export", str(root), "--table", "nope"]) == 2
+
+
+def test_missing_values_are_real_nulls(runs, tmp_path):
+    pytest.importorskip("pyarrow")
+    root, outcomes = runs
+    both = tmp_path / "both"
+    both.mkdir()
+    for i, o in enumerate(outcomes):  # two runs whose configs have different fields
+        copy = both / f"r{i}"
+        copy.mkdir()
+        for p in o.run_dir.path.iterdir():
+            if p.is_file():
+                (copy / p.name).write_bytes(p.read_bytes())
+    header = json.loads((both / "r1" / "config.json").read_text())
+    header["config"]["only_here"] = "x"
+    (both / "r1" / "config.json").write_text(json.dumps(header))
+    out = results.export(both, "parquet", tmp_path / "r.parquet")
+    back = pd.read_parquet(out)
+    assert set(back["only_here"].dropna()) == {"x"} and back["only_here"].isna().sum() > 0
+    assert "nan" not in set(back["only_here"].dropna())
+    csv = pd.read_csv(results.export(both, "csv", tmp_path / "r.csv"))
+    assert csv["only_here"].isna().sum() == back["only_here"].isna().sum()
+
+
+def test_tensorboard_export_reads_back_with_tensorboards_own_reader(runs, tmp_path, capsys):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    root, outcomes = runs
+    assert main(["export", str(root), "--format", "tensorboard", "--out", str(tmp_path / "tb")]) == 0
+    run0 = outcomes[0].run_dir
+    events = EventAccumulator(str(tmp_path / "tb" / run0.path.relative_to(root))).Reload()
+    records = run0.metrics()
+    metric = next(k for k in records[-1] if k != "step")
+    logged = [(r["step"], r[metric]) for r in records if metric in r]
+    assert [(e.step, pytest.approx(e.value)) for e in events.Scalars(metric)] == logged
+    final = events.Scalars(f"final/{next(iter(outcomes[0].result.metrics))}")
+    assert final[0].value == pytest.approx(next(iter(outcomes[0].result.metrics.values())))
+    # a second export replaces the events rather than doubling them
+    assert main(["export", str(root), "--format", "tensorboard", "--out", str(tmp_path / "tb")]) == 0
+    again = EventAccumulator(str(tmp_path / "tb" / run0.path.relative_to(root))).Reload()
+    assert len(again.Scalars(metric)) == len(logged)

@@ -84,10 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep-report", help="aggregate a sweep: CSV and Markdown tables, plots")
     p.add_argument("sweep_dir")
 
-    p = sub.add_parser("export", help="every finished run under a folder as one tidy table (run x metric)")
+    p = sub.add_parser("export", help="every run under a folder as one tidy table, or as TensorBoard runs")
     p.add_argument("dir", help="a run, sweep or verify directory, or a root of runs")
-    p.add_argument("--format", default="csv", choices=("csv", "parquet"))
-    p.add_argument("--out", default=None, help="output file (default DIR/results.FORMAT)")
+    p.add_argument("--table", default="scalars", choices=("scalars", "curves", "claims"),
+                   help="final metrics (default), learning curves from metrics.jsonl, or claim verdicts")
+    p.add_argument("--format", default="csv", choices=("csv", "parquet", "tensorboard"))
+    p.add_argument("--out", default=None,
+                   help="output file (default DIR/results.FORMAT, DIR/TABLE.FORMAT) or folder (DIR/tensorboard)")
 
     p = sub.add_parser("report", help="write a static HTML site of the claims, figures and runs under a folder")
     p.add_argument("runs_dir", help="folder of run and verify directories (e.g. runs)")
@@ -333,7 +336,7 @@ def cmd_sweep_report(args) -> int:
 def cmd_export(args) -> int:
     from brainlearn import results
 
-    path = results.export(args.dir, args.format, args.out)
+    path = results.export(args.dir, args.format, args.out, table=args.table)
     print(f"written: {quoted(path)}")
     return 0
 
