@@ -19,6 +19,7 @@ from __future__ import annotations
 from itertools import combinations
 
 import numpy as np
+import scipy.stats
 from scipy import stats
 
 from brainlearn.errors import ShapeError
@@ -74,13 +75,9 @@ def fdr_bh(p) -> np.ndarray:
     p = np.asarray(p, dtype=np.float64)
     if p.ndim != 1 or np.any((p < 0) | (p > 1)) or np.any(np.isnan(p)):
         raise ShapeError(f"p: expected a 1-d array of p-values in [0, 1], got {p!r}")
-    m = len(p)
-    order = np.argsort(p)
-    scaled = p[order] * m / np.arange(1, m + 1)
-    q = np.minimum.accumulate(scaled[::-1])[::-1].clip(max=1.0)
-    out = np.empty(m)
-    out[order] = q
-    return out
+    if len(p) == 0:
+        return p.copy()
+    return scipy.stats.false_discovery_control(p, method="bh")
 
 
 def cohens_d(a, b) -> float:
