@@ -155,10 +155,25 @@ def test_slurm_backend_through_submitit_local_executor(tmp_runs):
     pytest.importorskip("submitit")
     _, local = sweep.sweep("fa-vs-bp", grid=["lr=0.2,0.5"], overrides=TINY, out=tmp_runs / "local")
     sweep_dir, jobs = sweep.sweep("fa-vs-bp", grid=["lr=0.2,0.5"], overrides=TINY, workers=2, backend="slurm",
-                                  out=tmp_runs / "slurm", slurm={"timeout_min": 10})
+                                  out=tmp_runs / "slurm", slurm={"timeout_min": 10, "cluster": "local"})
     assert [r["metrics"] for r in jobs] == [r["metrics"] for r in local]
     assert (sweep_dir / "submitit").is_dir()  # the jobs' logs, beside the points
     with pytest.raises(ConfigError, match="--slurm: Unknown executor"):
         sweep.sweep("fa-vs-bp", grid=["lr=0.3"], overrides=TINY, backend="slurm", workers=2,
-                    out=tmp_runs / "bad", slurm={"no_such_parameter": 1})
+                    out=tmp_runs / "bad", slurm={"no_such_parameter": 1, "cluster": "local"})
     assert not (tmp_runs / "bad").exists()  # checked before anything was written
+
+
+def test_slurm_backend_without_slurm_is_one_line_unless_local_is_asked_for(tmp_runs, capsys):
+    pytest.importorskip("submitit")
+    import shutil
+
+    from brainlearn.cli import main
+
+    if shutil.which("sbatch"):
+        pytest.skip("this machine has Slurm")
+    argv = ["sweep", "fa-vs-bp", "--grid", "lr=0.3", "--backend", "slurm", "--out", str(tmp_runs / "none")]
+    assert main(argv + [f"--set={o}" for o in TINY]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no Slurm found" in err and "cluster=local" in err, err
+    assert not (tmp_runs / "none").exists()

@@ -86,17 +86,24 @@ class RayPool:
 
 
 class SubmititPool:
-    """Points as Slurm jobs through submitit (``--backend slurm``). Where no Slurm is found, submitit's
-    AutoExecutor runs the jobs as local processes (its LocalExecutor), which is how the tests run it.
-    `parameters` go to ``executor.update_parameters`` (e.g. ``slurm_partition``, ``timeout_min``,
-    ``gpus_per_node``); each job gets `threads` CPUs."""
+    """Points as Slurm jobs through submitit (``--backend slurm``). `parameters` go to
+    ``executor.update_parameters`` (e.g. ``slurm_partition``, ``timeout_min``, ``gpus_per_node``); each job
+    gets `threads` CPUs. Where no Slurm is found the sweep is refused, unless the user asks for submitit's
+    local processes with ``cluster=local`` (``--slurm cluster=local``, which is how the tests run it)."""
 
     def __init__(self, fn, workers: int, threads: int, folder: Path, parameters: dict[str, Any]):
         try:
             import submitit
         except ImportError:
             raise ConfigError("--backend slurm needs submitit: pip install 'brainlearn[slurm]'") from None
-        self.executor = submitit.AutoExecutor(folder=folder)
+        parameters = dict(parameters)
+        cluster = parameters.pop("cluster", None)
+        if cluster not in (None, "slurm", "local"):
+            raise ConfigError(f"--slurm cluster={cluster!r}; expected slurm or local")
+        self.executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
+        if self.executor.cluster != "slurm" and cluster != "local":
+            raise ConfigError("--backend slurm: no Slurm found on this machine (sbatch is not on the PATH); "
+                              "add --slurm cluster=local to run the jobs as local processes instead")
         try:
             self.executor.update_parameters(cpus_per_task=threads, **parameters)
         except (NameError, TypeError, ValueError) as e:  # submitit names the unknown or badly typed parameter
