@@ -407,3 +407,15 @@ def test_run_sweep_verify_and_resume_give_the_same_numbers(tmp_path, interrupted
     resumed = resume_experiment(interrupted).result.metrics  # a CLI run at seed 0, interrupted, resumed
     assert point["metrics"] == direct and resumed == direct
     assert [c["values"][0] for c in section["claims"]] == [direct[c["metric"]] for c in section["claims"]]
+
+
+def test_pairwise_in_netreps_argument_order_says_which_order_it_takes():
+    from brainlearn.similarity import CKA, pairwise
+
+    Xs = [np.random.default_rng(i).random((10, 3)) for i in range(3)]
+    for metric in (CKA(), "cka"):
+        with pytest.raises(ConfigError, match=r"pairwise takes \(systems, metric\)"):
+            pairwise(metric, Xs)
+    with pytest.raises(ConfigError, match="expected a metric object or a name"):
+        pairwise(Xs, 3)
+    assert pairwise(Xs, "cka").shape == (3, 3)

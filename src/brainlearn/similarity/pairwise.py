@@ -58,6 +58,12 @@ def pairwise(systems: list, metric: Metric | str, others: list | None = None, te
     Returns:
         float64 array of distances in the metric's units (radians for the angular scores).
     """
+    if isinstance(systems, Metric | str) and not isinstance(metric, Metric | str):
+        # netrep's order is pairwise_distances(metric, Xs); say which order this function takes
+        raise ConfigError("pairwise takes (systems, metric), the systems first; got a metric first "
+                          "(netrep's pairwise_distances order): call pairwise(Xs, metric)")
+    if not isinstance(metric, Metric | str):
+        raise ConfigError(f"metric: expected a metric object or a name, got {type(metric).__name__}")
     metric = clone(make_metric(metric))
     if len(systems) == 0:
         raise ConfigError("pairwise needs at least one system")
