@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.add_parser("list", help="list the 82 Mod-Cog tasks and the suites")
     q = tasks.add_parser("show", help="write figures of example trials (inputs and targets) of a task or suite")
     q.add_argument("name", help="task (e.g. dlygointr) or suite (e.g. modcog/all)")
-    q.add_argument("--out", default="figures/tasks", help="folder for <task>.png (default figures/tasks)")
+    q.add_argument("--out", default="runs", help="root folder; figures go to OUT/tasks/<task>.png (default runs)")
     q.add_argument("--n", type=int, default=3, help="example trials per task (default 3)")
     q.add_argument("--seed", type=int, default=0)
     return parser
@@ -359,9 +359,14 @@ def cmd_tasks(args) -> int:
         print("suites: " + ", ".join(f"{k} ({len(v)})" for k, v in SUITES.items()))
         return 0
     from brainlearn.analysis.task_figures import write_task_figures
+    from brainlearn.data.cognitive.tasks import resolve_tasks
 
-    for path in write_task_figures(args.name, args.out, n=args.n, seed=args.seed):
-        print(path)
+    tasks = resolve_tasks(args.name)  # an unknown name fails here, before anything is written
+    paths = write_task_figures(args.name, Path(args.out) / "tasks", n=args.n, seed=args.seed)
+    for task, path in zip(tasks, paths):
+        row = task.describe()
+        print(f"{task.name} ({row['family']})\n  periods:  {row['periods']}\n  inputs:   {row['inputs']}\n"
+              f"  response: {row['response']}\n  hard:     {row['hard']}\n  figure:   {quoted(path)}")
     return 0
 
 

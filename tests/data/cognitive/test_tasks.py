@@ -351,6 +351,8 @@ def test_cli_tasks_list_and_show(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "dlygointr" in out and "modcog/all (82)" in out
     assert main(["tasks", "show", "rtgo", "--out", str(tmp_path), "--n", "2"]) == 0
-    assert (tmp_path / "rtgo.png").exists()
+    assert (tmp_path / "tasks" / "rtgo.png").exists()
+    shown = capsys.readouterr().out
+    assert "rtgo (reach)" in shown and "periods:" in shown and "response:" in shown and "rtgo.png" in shown
     assert main(["tasks", "show", "gogo", "--out", str(tmp_path)]) == 2
     assert "valid tasks: go, rtgo" in capsys.readouterr().err
