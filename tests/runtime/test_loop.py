@@ -77,3 +77,26 @@ def test_nested_pools_do_not_oversubscribe():
     finally:
         pool.shutdown()
     assert list(map_jobs(operator.mul, [(1, 2), (3, 4)], workers=2)) == [2, 12]
+
+
+def test_a_batch_log_gets_progress_lines_with_an_eta(monkeypatch, caplog):
+    import logging
+    import time
+
+    from brainlearn.runtime import context
+
+    monkeypatch.setattr(context, "PROGRESS_INTERVAL", 0.05)
+    ctx = RunContext("cpu", quiet=False)
+    ctx.interactive = False  # as in a batch job, whose stderr is a file
+
+    def slow():
+        for i in range(4):
+            time.sleep(0.06)
+            yield i
+
+    with caplog.at_level(logging.INFO, logger="brainlearn"):
+        assert list(ctx.progress(slow(), total=4, desc="job")) == [0, 1, 2, 3]
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) >= 3 and lines[-1].startswith("job: 4/4 (100%)"), lines
+    assert any("ETA" in line for line in lines), lines
+    assert list(RunContext("cpu", quiet=True).progress(range(3))) == [0, 1, 2]  # quiet: nothing at all

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,7 +28,7 @@ class RunContext:
     Args:
         device: where tensors live.
         run_dir: the run directory, or None for an in-memory run (tests, library use).
-        quiet: no progress bars.
+        quiet: no progress bars and no progress lines.
         resume: whether :meth:`restore` should return the last checkpoint.
         workers: processes the run may use for independent jobs (see :func:`runtime.loop.run_jobs`).
     """
@@ -35,7 +37,8 @@ class RunContext:
                  quiet: bool = True, resume: bool = False, workers: int = 1):
         self.device = torch.device(device)
         self.run_dir = run_dir
-        self.quiet = quiet or not sys.stderr.isatty()
+        self.quiet = quiet
+        self.interactive = sys.stderr.isatty()
         self.resume = resume
         self.workers = available_workers(workers)
         self.history: list[dict[str, Any]] = []
@@ -53,9 +56,13 @@ class RunContext:
 
     def progress(self, iterable: Iterable | None = None, total: int | None = None, desc: str | None = None,
                  **kwargs):
-        """A tqdm progress bar, silent when quiet or when stderr is not a terminal."""
-        return tqdm(iterable, total=total, desc=desc, disable=self.quiet, leave=False, dynamic_ncols=True,
-                    **kwargs)
+        """A tqdm progress bar on a terminal; elsewhere (a batch log) a progress line with the elapsed time
+        and an ETA every :data:`PROGRESS_INTERVAL` seconds, also while one step takes long; nothing when
+        quiet."""
+        if self.quiet or self.interactive:
+            return tqdm(iterable, total=total, desc=desc, disable=self.quiet, leave=False, dynamic_ncols=True,
+                        **kwargs)
+        return ProgressLines(iterable, total=total, desc=desc, initial=kwargs.get("initial", 0))
 
     def checkpoint(self, step: int, state: dict[str, Any]) -> None:
         """Save `state` (tensors, numbers, strings, lists, dicts) as the run's resumable checkpoint.
@@ -81,6 +88,45 @@ class RunContext:
         self.run_dir.keep_metrics(len(self.history))
         log.info("resuming %s from step %d", self.run_dir.path, ckpt["step"])
         return ckpt["state"]
+
+
+#: Seconds between two progress lines of a run whose stderr is not a terminal.
+PROGRESS_INTERVAL = 30.0
+
+
+class ProgressLines:
+    """Iterate `iterable`, logging ``desc: done/total (pct), elapsed, ETA`` every :data:`PROGRESS_INTERVAL`
+    seconds from a background thread, so a batch log shows life even while one step takes minutes."""
+
+    def __init__(self, iterable: Iterable, total: int | None = None, desc: str | None = None, initial: int = 0):
+        self.iterable, self.desc, self.initial = iterable, desc or "progress", initial
+        self.total = total if total is not None else (len(iterable) if hasattr(iterable, "__len__") else None)
+        self.done = initial
+
+    def line(self, elapsed: float) -> str:
+        counted = self.done - self.initial
+        if self.total is None:
+            return f"{self.desc}: {self.done} done, {elapsed:.0f} s elapsed"
+        eta = f", ETA {elapsed / counted * (self.total - self.done):.0f} s" if counted > 0 else ""
+        return f"{self.desc}: {self.done}/{self.total} ({100 * self.done / max(self.total, 1):.0f}%), " \
+               f"{elapsed:.0f} s elapsed{eta}"
+
+    def __iter__(self):
+        start, stop = time.monotonic(), threading.Event()
+
+        def tick():
+            while not stop.wait(PROGRESS_INTERVAL):
+                log.info("%s", self.line(time.monotonic() - start))
+
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+        try:
+            for item in self.iterable:
+                yield item
+                self.done += 1
+        finally:
+            stop.set()
+        log.info("%s", self.line(time.monotonic() - start))
 
 
 def _scalar(v: Any) -> Any:
