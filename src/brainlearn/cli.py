@@ -149,16 +149,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_list(args) -> int:
-    from brainlearn import experiments
-    from brainlearn.runtime import describe_fields
+    from brainlearn import catalogue
+    from brainlearn.papers import citation
 
+    entries = catalogue.load()
+    if entries is None:  # plugins add experiments the catalogue cannot know: ask the registry
+        entries = catalogue.build()
     if args.name:
-        exp = experiments.get(args.name)
-        rows = describe_fields(exp.preset(args.preset))
-        from brainlearn.papers import citation
-
-        print(f"{exp.name} ({citation(exp.paper)}): {exp.summary}\ndefined in {exp.source}"
-              + (f"\nformerly named {', '.join(exp.aliases)}" if exp.aliases else "")
+        aliases = {a: n for n, e in entries.items() for a in e["aliases"]}
+        name = aliases.get(args.name, args.name)
+        if name not in entries:
+            raise BrainlearnError(f"unknown experiment {args.name!r}; available: {', '.join(sorted(entries))}")
+        entry = entries[name]
+        if args.preset not in entry["fields"]:
+            raise BrainlearnError(f"experiment {name} has no preset {args.preset!r}; "
+                                  f"expected one of {', '.join(entry['presets'])}")
+        rows = entry["fields"][args.preset]
+        print(f"{name} ({citation(entry['paper'])}): {entry['summary']}\n"
+              f"defined in {catalogue.PACKAGE / entry['source']}"
+              + (f"\nformerly named {', '.join(entry['aliases'])}" if entry["aliases"] else "")
               + f"\nconfig fields, {args.preset} preset (set with --set NAME=VALUE):")
         width = max(len(r["name"]) for r in rows)
         for r in rows:
@@ -166,11 +175,9 @@ def cmd_list(args) -> int:
             print(f"  {r['name']:{width}s}  {r['type']}  default {r['default']}{rng}"
                   + (f"\n  {'':{width}s}  {r['help']}" if r["help"] else ""))
         return 0
-    for name in experiments.names():
-        exp = experiments.get(name)
-        print(f"{name:24s} arXiv:{exp.paper:12s} {exp.summary}")
-        print(f"{'':24s} presets: {', '.join(exp.presets)}; claims: "
-              f"{', '.join(c.id for c in exp.claims(exp.preset('quick')))}")
+    for name, entry in sorted(entries.items()):
+        print(f"{name:24s} arXiv:{entry['paper']:12s} {entry['summary']}")
+        print(f"{'':24s} presets: {', '.join(entry['presets'])}; claims: {', '.join(entry['claims'])}")
     return 0
 
 
