@@ -419,3 +419,15 @@ def test_pairwise_in_netreps_argument_order_says_which_order_it_takes():
     with pytest.raises(ConfigError, match="expected a metric object or a name"):
         pairwise(Xs, 3)
     assert pairwise(Xs, "cka").shape == (3, 3)
+
+
+def test_missing_data_in_a_multi_seed_verify_is_reported_once(tmp_path, capsys, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="brainlearn"):
+        code = main(["verify", "fa-vs-bp", "--seeds", "3", "--set", "dataset=mnist", "--set",
+                     f"data_root={tmp_path / 'none'}", "--out", str(tmp_path / "runs"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    said = err + "\n".join(r.getMessage() for r in caplog.records)
+    assert said.count("mnist not found") == 1, said

@@ -312,8 +312,11 @@ def cmd_sweep(args) -> int:
         workers=args.workers, threads=args.threads, backend=args.backend, address=args.address,
         device=args.device, retries=args.retries, out=args.out, quiet=args.quiet, slurm=_slurm(args.slurm))
     failed = [r for r in records if r["state"] != "finished"]
+    by_error: dict[str, list[str]] = {}
     for r in failed:
-        print(f"failed: {r['key']}: {r['error']}")
+        by_error.setdefault(r["error"], []).append(r["key"])
+    for error, keys in by_error.items():  # the same error of many points is printed once
+        print(f"failed: {keys[0]}" + (f" and {len(keys) - 1} more points" if len(keys) > 1 else "") + f": {error}")
     paths = sweep_report.write_report(sweep_dir)
     print(f"{len(records) - len(failed)}/{len(records)} points finished; summary: {quoted(paths[1])}\n"
           f"rerun the same command to retry failed points; sweep directory: {quoted(sweep_dir)}")

@@ -171,8 +171,9 @@ def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int =
     def finish(i: int, record: dict[str, Any]) -> None:
         records[i] = record
         bar.update(1)
-        log.info("%s %s: %s", "done" if record["state"] == "finished" else "FAILED", points[i].label,
-                 record.get("error", ""))
+        if not record.get("user_error"):  # a user error is reported once, by the caller, not once per point
+            log.info("%s %s: %s", "done" if record["state"] == "finished" else "FAILED", points[i].label,
+                     record.get("error", ""))
         if on_result:
             on_result(points[i], record)
 
