@@ -53,6 +53,9 @@ def test_scheme_one_reproduces_the_old_seeds():
         assert replicate_seed(3, 2) == 3002 and replicate_seed(3, 2, "batches") == 3002 + 7919
         assert replicate_seed(2, stream="systems", index=4) == 204
         assert replicate_seed(5, stream="analysis", index=2) == 7
+        assert replicate_seed(5, stream="data", index=2) == replicate_seed(5, 2, "data") == 5003
+        with pytest.raises(ConfigError, match="no replicate with it"):
+            replicate_seed(5, 1, "data", index=2)
         with pytest.raises(ConfigError, match="replicate must be in"):
             replicate_seed(0, 1000)
     assert current_scheme() == SCHEME == 2

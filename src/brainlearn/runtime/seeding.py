@@ -12,7 +12,8 @@ give statistically independent streams: no two (run seed, replicate, stream, ind
 replicates of a claim are independent draws.
 
 **Scheme 1** (runs made before 2026-12-07): the base seed was ``1000 seed + replicate`` plus a fixed
-offset per stream, so replicate r's ``data`` stream was replicate r + 1's ``init`` stream. It is kept
+offset per stream, so replicate r's ``data`` stream was replicate r + 1's ``init`` stream; the items of a run
+without replicates (its tasks, its probes) were numbered as replicates, which ``index`` reproduces. It is kept
 only so that resuming a run directory made under it (its config.json has no ``seed_scheme``, or 1) draws
 exactly the numbers it started with; :func:`seed_scheme` selects it for the duration of such a run.
 """
@@ -129,7 +130,11 @@ def _legacy_seed(seed: int, replicate: int | None, stream: str, key: tuple[int, 
             raise ConfigError(f"seed stream {stream!r} takes one index")
         return _LEGACY_INDEXED[stream](base, key[0])
     if key:
-        raise ConfigError(f"seed stream {stream!r} takes no index under seed scheme 1")
+        # scheme 1 numbered the items of a run without replicates (tasks, probes) as its replicates
+        if replicate is not None or len(key) != 1 or key[0] >= REPLICATE_STRIDE:
+            raise ConfigError(f"seed stream {stream!r} takes one index below {REPLICATE_STRIDE}, and no "
+                              "replicate with it, under seed scheme 1")
+        base = REPLICATE_STRIDE * seed + key[0]
     return base + _LEGACY_OFFSETS[stream]
 
 
