@@ -24,7 +24,7 @@ import torch
 
 from brainlearn.data.rnn_tasks import add_task
 from brainlearn.experiments.rnnrules.common import RuleVariants, build, network
-from brainlearn.experiments.rnnrules.cost import _held_bytes
+from brainlearn.experiments.rnnrules.cost import held_bytes
 from brainlearn.rules.recurrent import LeakyRNNConfig
 from brainlearn.runtime import make_generator, replicate_seed
 
@@ -44,7 +44,7 @@ def bench_rule(name: str, n: int, batch: int, steps: int, repeats: int, device: 
                                                   lambda t: t):
         for t in range(rule.update_interval):
             rule.step(x[:, t], y[:, t])
-        counted = _held_bytes(rule) + sum(saved)
+        counted = held_bytes(rule) + sum(saved)
         rule.finish()
     cuda = device.startswith("cuda")
     if cuda:

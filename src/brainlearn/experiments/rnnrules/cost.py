@@ -64,7 +64,8 @@ def macs(rule: str, n: int, m: int = 1, o: int = 2) -> float:
     return float(base + extra[rule])
 
 
-def _held_bytes(rule) -> int:
+def held_bytes(rule) -> int:
+    """Bytes of every tensor a rule holds between steps (its traces and buffers; parameters excluded)."""
     seen, total = set(), 0
     for v in vars(rule).values():
         for t in (v if isinstance(v, list | tuple) else [v]):
@@ -95,7 +96,7 @@ def measure(config: CostConfig, rule_name: str, n: int, seed: int, device: str) 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         for t in range(rule.update_interval):
             rule.step(x[:, t], y[:, t])
-        memory = _held_bytes(rule) + sum(saved)
+        memory = held_bytes(rule) + sum(saved)
         rule.finish()
     times = []
     if config.timing:
