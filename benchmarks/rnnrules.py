@@ -15,6 +15,7 @@ forward + backward per step (window 10). Torch and numpy run on `--threads` thre
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 
@@ -22,17 +23,20 @@ import numpy as np
 import torch
 
 from brainlearn.data.rnn_tasks import add_task
-from brainlearn.experiments.rnnrules.common import build, network
-from brainlearn.experiments.rnnrules.cost import _held_bytes
+from brainlearn.experiments.rnnrules.common import RuleVariants, build, network
+from brainlearn.experiments.rnnrules.cost import held_bytes
+from brainlearn.rules.recurrent import LeakyRNNConfig
+from brainlearn.runtime import make_generator, replicate_seed
 
-RULES = ("bptt10", "rtrl", "eprop", "rflo", "uoro", "kernl", "dni3", "bplambda", "readout")
+BENCHMARKED = ("bptt10", "rtrl", "eprop", "rflo", "uoro", "kernl", "dni3", "bplambda", "readout")
+MODEL = LeakyRNNConfig(n_in=1, n_hidden=32, n_out=2, alpha=1.0, gain=0.5)  # n_hidden: each size in turn
 CUBIC = ("rtrl", "bplambda")  # O(n³) memory: B·n²(n+2) (RTRL's influence), B·n²(n+1) (BP(λ)'s trace)
 
 
 def bench_rule(name: str, n: int, batch: int, steps: int, repeats: int, device: str) -> dict:
-    model = network(1, n, 2, 1.0, 0.5, 0, device)
-    rule = build(name, model, "cross_entropy", 0)
-    x, y, _ = add_task(batch, steps + 10, generator=torch.Generator().manual_seed(0))
+    model = network(dataclasses.replace(MODEL, n_hidden=n), 0, device)
+    rule = build(name, model, "cross_entropy", RuleVariants(), 0)
+    x, y, _ = add_task(batch, steps + 10, generator=make_generator(replicate_seed(0, None, "data")))
     x, y = x.to(device), y.to(device)
     saved = []
     rule.reset(batch)
@@ -40,7 +44,7 @@ def bench_rule(name: str, n: int, batch: int, steps: int, repeats: int, device: 
                                                   lambda t: t):
         for t in range(rule.update_interval):
             rule.step(x[:, t], y[:, t])
-        counted = _held_bytes(rule) + sum(saved)
+        counted = held_bytes(rule) + sum(saved)
         rule.finish()
     cuda = device.startswith("cuda")
     if cuda:
@@ -105,7 +109,7 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
     rows = []
     for n in args.sizes:
-        for name in RULES:
+        for name in BENCHMARKED:
             if name in CUBIC and n > args.rtrl_max_n:
                 continue
             rows.append(bench_rule(name, n, args.batch, args.steps, args.repeats, args.device))

@@ -1,5 +1,5 @@
-"""The layout's rules, checked on the source: dependency direction, no package cycles, small experiment
-modules, no plotting state in experiments, no global RNG in library code."""
+"""The layout's rules, checked on the source: dependency direction, no cycles between packages or between the
+modules inside one, small experiment modules, no plotting state in experiments, no global RNG in library code."""
 
 from __future__ import annotations
 
@@ -41,10 +41,11 @@ def test_shared_rooms_never_import_models_or_experiments():
     assert not upward, "\n".join(sorted(upward))
 
 
-def test_no_cycles_between_packages():
-    """The graph of rooms (brainlearn.<room>) and of modules inside experiments has no cycle."""
+def _graphs() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """The import graph of rooms (brainlearn.<room>), and of modules inside each room (any depth)."""
     modules = _modules()
-    graph: dict[str, set[str]] = {}
+    rooms: dict[str, set[str]] = {}
+    files: dict[str, set[str]] = {}
     for m, p in modules.items():
         for i in _imports(p):
             target = next((c for c in (i, i.rsplit(".", 1)[0]) if c in modules), None)
@@ -52,27 +53,53 @@ def test_no_cycles_between_packages():
                 continue
             a, b = _room(m), _room(target)
             if a and b and a != b:
-                graph.setdefault(a, set()).add(b)
-            if a == b == "experiments" and not m.endswith(".__init__") and target != "brainlearn.experiments":
-                graph.setdefault(m, set()).add(target)
+                rooms.setdefault(a, set()).add(b)
+            if a and a == b:
+                files.setdefault(m, set()).add(target)
+    return rooms, files
+
+
+def _find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One cycle of `graph` (a -> b -> ... -> a), or [] if it has none."""
     state: dict[str, int] = {}
     cycle: list[str] = []
 
     def visit(node, path):
         state[node] = 1
-        for nxt in graph.get(node, ()):
+        for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                cycle.extend(path[path.index(nxt):] + [nxt] if nxt in path else [node, nxt])
+                cycle.extend(path[path.index(nxt):] + [nxt])
                 return True
             if state.get(nxt) is None and visit(nxt, [*path, nxt]):
                 return True
         state[node] = 2
         return False
 
-    for node in list(graph):
+    for node in sorted(graph):
         if state.get(node) is None and visit(node, [node]):
             break
+    return cycle
+
+
+def test_no_cycles_between_packages():
+    """The graph of rooms (brainlearn.<room>) has no cycle."""
+    cycle = _find_cycle(_graphs()[0])
     assert not cycle, " -> ".join(cycle)
+
+
+def test_no_cycles_between_modules_inside_a_package():
+    """Inside every room, the graph of its modules (files, __init__ included; function-level imports too) has
+    no cycle: a module two others need lives in a module of its own."""
+    cycle = _find_cycle(_graphs()[1])
+    assert not cycle, " -> ".join(cycle)
+
+
+def test_the_cycle_check_finds_a_circle():
+    """A two-file circle (as rules.recurrent <-> rules.spiking once was), a longer one and a self-free DAG."""
+    assert _find_cycle({"rules.recurrent": {"rules.spiking"}, "rules.spiking": {"rules.recurrent"}}) == [
+        "rules.recurrent", "rules.spiking", "rules.recurrent"]
+    assert _find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert _find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) == []
 
 
 @pytest.mark.parametrize("path", sorted((SRC / "experiments").rglob("*.py")), ids=lambda p: p.name)

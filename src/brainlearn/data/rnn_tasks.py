@@ -25,9 +25,9 @@ import torch
 from brainlearn.errors import ConfigError
 
 
-def _check(batch: int, T: int, what: str, min_T: int = 1) -> None:
-    if batch < 1 or T < min_T:
-        raise ConfigError(f"{what}: need batch >= 1 and T >= {min_T}, got batch={batch}, T={T}")
+def _check(batch_size: int, T: int, what: str, min_T: int = 1) -> None:
+    if batch_size < 1 or T < min_T:
+        raise ConfigError(f"{what}: need batch_size >= 1 and T >= {min_T}, got batch_size={batch_size}, T={T}")
 
 
 def _check_lags(lags, coefs, base) -> None:
@@ -40,21 +40,21 @@ def _check_lags(lags, coefs, base) -> None:
                           f"[{lo}, {hi}]")
 
 
-def add_task(batch: int, T: int, lags: tuple[int, ...] = (5, 9), coefs: tuple[float, ...] = (0.5, -0.25),
+def add_task(batch_size: int, T: int, lags: tuple[int, ...] = (5, 9), coefs: tuple[float, ...] = (0.5, -0.25),
              base: float = 0.5, generator: torch.Generator | None = None):
     """The Add task: x (B, T, 1) ∈ {0, 1}, y (B, T, 2) = [p_t, 1 - p_t] with p_t = P(y_t = 1), w = 1.
 
     The inputs before t = 0 are drawn too (a burn-in of max(lags) steps), so every step has a target.
     """
-    _check(batch, T, "add_task")
+    _check(batch_size, T, "add_task")
     _check_lags(lags, coefs, base)
     burn = max(lags)
-    bits = (torch.rand(batch, T + burn, generator=generator) < 0.5).float()
-    p = torch.full((batch, T), float(base))
+    bits = (torch.rand(batch_size, T + burn, generator=generator) < 0.5).float()
+    p = torch.full((batch_size, T), float(base))
     for lag, c in zip(lags, coefs):
         p = p + c * bits[:, burn - lag:burn - lag + T]
     x = bits[:, burn:, None]
-    return x, torch.stack([p, 1 - p], -1), torch.ones(batch, T)
+    return x, torch.stack([p, 1 - p], -1), torch.ones(batch_size, T)
 
 
 def _entropy(p: float) -> float:
@@ -82,64 +82,65 @@ def add_task_floors(lags: tuple[int, ...] = (5, 9), coefs: tuple[float, ...] = (
     return out
 
 
-def flip_flop(batch: int, T: int, n_bits: int = 3, p_pulse: float = 0.05, generator: torch.Generator | None = None):
+def flip_flop(batch_size: int, T: int, n_bits: int = 3, p_pulse: float = 0.05,
+              generator: torch.Generator | None = None):
     """x (B, T, n_bits) ∈ {-1, 0, 1} (pulses with probability `p_pulse` per step and channel); y (B, T, n_bits)
     is each channel's last pulse (0 before the first one); w = 1. Loss: mse."""
-    _check(batch, T, "flip_flop")
+    _check(batch_size, T, "flip_flop")
     if n_bits < 1 or not 0 < p_pulse <= 1:
         raise ConfigError(f"flip_flop: need n_bits >= 1 and p_pulse in (0, 1], got {n_bits}, {p_pulse}")
-    pulse = torch.rand(batch, T, n_bits, generator=generator) < p_pulse
-    sign = torch.where(torch.rand(batch, T, n_bits, generator=generator) < 0.5, -1.0, 1.0)
+    pulse = torch.rand(batch_size, T, n_bits, generator=generator) < p_pulse
+    sign = torch.where(torch.rand(batch_size, T, n_bits, generator=generator) < 0.5, -1.0, 1.0)
     x = pulse.float() * sign
     # last pulse: index of the latest nonzero step so far (cummax over masked step indices)
     idx = torch.where(pulse, torch.arange(T)[None, :, None], -1).cummax(1).values
-    held = torch.gather(torch.cat([torch.zeros(batch, 1, n_bits), x], 1), 1, idx + 1)
-    return x, held, torch.ones(batch, T)
+    held = torch.gather(torch.cat([torch.zeros(batch_size, 1, n_bits), x], 1), 1, idx + 1)
+    return x, held, torch.ones(batch_size, T)
 
 
-def delayed_nonmatch(batch: int, n_trials: int = 4, delay: int = 3, generator: torch.Generator | None = None):
+def delayed_nonmatch(batch_size: int, n_trials: int = 4, delay: int = 3, generator: torch.Generator | None = None):
     """Trials of 1 + delay + 1 + 1 steps: stimulus a ∈ {0, 1} (one-hot, 2 channels), `delay` blank steps,
     stimulus b, then a response step (channel 3 on) whose target is [1, 0] for non-match (a ≠ b), [0, 1] for
     match; w = 1 at response steps only. n_trials trials back to back: x (B, T, 3), y (B, T, 2)."""
-    if batch < 1 or n_trials < 1 or delay < 0:
-        raise ConfigError(f"delayed_nonmatch: need batch, n_trials >= 1 and delay >= 0, got {batch}, {n_trials}, "
-                          f"{delay}")
+    if batch_size < 1 or n_trials < 1 or delay < 0:
+        raise ConfigError(f"delayed_nonmatch: need batch_size, n_trials >= 1 and delay >= 0, got {batch_size}, "
+                          f"{n_trials}, {delay}")
     L = delay + 3
-    a = torch.randint(0, 2, (batch, n_trials), generator=generator)
-    b = torch.randint(0, 2, (batch, n_trials), generator=generator)
-    x = torch.zeros(batch, n_trials, L, 3)
+    a = torch.randint(0, 2, (batch_size, n_trials), generator=generator)
+    b = torch.randint(0, 2, (batch_size, n_trials), generator=generator)
+    x = torch.zeros(batch_size, n_trials, L, 3)
     x[:, :, 0, :2] = torch.nn.functional.one_hot(a, 2).float()
     x[:, :, delay + 1, :2] = torch.nn.functional.one_hot(b, 2).float()
     x[:, :, L - 1, 2] = 1.0
-    y = torch.zeros(batch, n_trials, L, 2)
+    y = torch.zeros(batch_size, n_trials, L, 2)
     y[:, :, L - 1] = torch.nn.functional.one_hot((a == b).long(), 2).float()
-    w = torch.zeros(batch, n_trials, L)
+    w = torch.zeros(batch_size, n_trials, L)
     w[:, :, L - 1] = 1.0
     return x.flatten(1, 2), y.flatten(1, 2), w.flatten(1, 2)
 
 
-def sine_generation(batch: int, T: int, periods: tuple[float, ...] = (10.0, 20.0), amplitude: float = 0.5,
+def sine_generation(batch_size: int, T: int, periods: tuple[float, ...] = (10.0, 20.0), amplitude: float = 0.5,
                     generator: torch.Generator | None = None):
     """A constant one-hot cue (B, T, len(periods)) selects a period P; the target (B, T, 1) is
     amplitude · sin(2π t / P), generated from the cue alone (the network starts at rest); w = 1. Loss: mse."""
-    _check(batch, T, "sine_generation")
+    _check(batch_size, T, "sine_generation")
     if not periods or any(p <= 1 for p in periods):
         raise ConfigError(f"sine_generation: periods must be > 1, got {periods}")
-    k = torch.randint(0, len(periods), (batch,), generator=generator)
-    x = torch.nn.functional.one_hot(k, len(periods)).float()[:, None, :].expand(batch, T, -1).clone()
+    k = torch.randint(0, len(periods), (batch_size,), generator=generator)
+    x = torch.nn.functional.one_hot(k, len(periods)).float()[:, None, :].expand(batch_size, T, -1).clone()
     per = torch.tensor(periods)[k]
     y = amplitude * torch.sin(2 * math.pi * torch.arange(T)[None, :] / per[:, None])
-    return x, y[:, :, None], torch.ones(batch, T)
+    return x, y[:, :, None], torch.ones(batch_size, T)
 
 
 _DIGITS: dict[str, torch.Tensor] = {}
 
 
-def sequential_digits(batch: int, generator: torch.Generator | None = None, split: str = "train"):
+def sequential_digits(batch_size: int, generator: torch.Generator | None = None, split: str = "train"):
     """scikit-learn's 8 x 8 digits read row by row: x (B, 8, 8) in [0, 1], y (B, 8, 10) the one-hot class
     (at every step), w = 1 at the last row only. Loss: cross_entropy."""
-    if batch < 1 or split not in ("train", "test"):
-        raise ConfigError(f"sequential_digits: need batch >= 1 and split train|test, got {batch}, {split!r}")
+    if batch_size < 1 or split not in ("train", "test"):
+        raise ConfigError(f"sequential_digits: need batch_size >= 1 and split train|test, got {batch_size}, {split!r}")
     if not _DIGITS:
         from brainlearn.data.images import load_images
 
@@ -147,17 +148,17 @@ def sequential_digits(batch: int, generator: torch.Generator | None = None, spli
         _DIGITS.update(train_x=data.x_train[:, 0], train_y=data.y_train, test_x=data.x_test[:, 0],
                        test_y=data.y_test)
     images, labels = _DIGITS[f"{split}_x"], _DIGITS[f"{split}_y"]
-    idx = torch.randint(0, len(labels), (batch,), generator=generator)
+    idx = torch.randint(0, len(labels), (batch_size,), generator=generator)
     x = images[idx].float()
-    y = torch.nn.functional.one_hot(labels[idx], 10).float()[:, None, :].expand(batch, 8, 10).clone()
-    w = torch.zeros(batch, 8)
+    y = torch.nn.functional.one_hot(labels[idx], 10).float()[:, None, :].expand(batch_size, 8, 10).clone()
+    w = torch.zeros(batch_size, 8)
     w[:, -1] = 1.0
     return x, y, w
 
 
 @dataclass(frozen=True)
 class SequenceTask:
-    """A task as the rule comparison uses it: sizes, loss and ``sample(batch, T, generator) -> (x, y, w)``."""
+    """A task as the rule comparison uses it: sizes, loss and ``sample(batch_size, T, generator) -> (x, y, w)``."""
 
     name: str
     n_in: int

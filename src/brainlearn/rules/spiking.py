@@ -23,12 +23,15 @@ F_κ(e)_t = κ F_κ(e)_{t-1} + e_t; the readout's gradient Σ_t e_t F_κ(z)_tᵀ
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import torch
 from torch import nn
 
 from brainlearn.errors import ConfigError
-from brainlearn.rules.recurrent import LearningRule, _add, _random_feedback
+from brainlearn.rules.rnn_base import DTYPES, LearningRule, RuleConfig, add_grad, random_feedback
+from brainlearn.runtime.config import Config, param, require
 
 
 def pseudo_derivative(v: torch.Tensor, threshold: torch.Tensor | float, theta: float, gamma: float) -> torch.Tensor:
@@ -36,34 +39,50 @@ def pseudo_derivative(v: torch.Tensor, threshold: torch.Tensor | float, theta: f
     return gamma * torch.clamp(1 - (v - threshold).abs() / theta, min=0)
 
 
+@dataclass(frozen=True)
+class SpikingRNNConfig(Config):
+    """The spiking network's sizes, time constants (as per-step decays), threshold and adaptation."""
+
+    n_in: int = param(1, ge=1, help="inputs m")
+    n_hidden: int = param(32, ge=1, help="LIF / ALIF neurons n")
+    n_out: int = param(1, ge=1, help="readout units")
+    alpha: float = param(0.95, ge=0, lt=1, help="membrane decay α = exp(-dt/τ_m)")
+    rho: float = param(0.99, ge=0, lt=1, help="threshold-adaptation decay ρ = exp(-dt/τ_a)")
+    kappa: float = param(0.9, ge=0, lt=1, help="readout decay κ")
+    theta: float = param(0.6, gt=0, help="base threshold θ")
+    beta: float | tuple[float, ...] = param(0.0, help="adaptation strength β (0: LIF); one value, or one per "
+                                                      "neuron (e.g. 0 for the LIF part of a mixed network)")
+    gamma: float = param(0.3, ge=0, help="pseudo-derivative height γ (0.3 in the reference)")
+    dtype: Literal["float32", "float64"] = param("float32", help="the weights' dtype")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if isinstance(self.beta, tuple):
+            require(len(self.beta) in (1, self.n_hidden),
+                    f"beta: give one value or n_hidden = {self.n_hidden} values, got {len(self.beta)}")
+
+
 class SpikingRNN(nn.Module):
     """A recurrent network of LIF (``beta = 0``) or ALIF neurons with a leaky linear readout.
 
-    Args:
-        n_in, n_hidden, n_out: sizes.
-        alpha: membrane decay α = exp(-dt/τ_m); rho: threshold-adaptation decay ρ = exp(-dt/τ_a);
-        kappa: readout decay κ; theta: base threshold θ; beta: adaptation strength β (0: LIF; a scalar or
-            (n_hidden,) per unit, e.g. zero for the LIF part of a mixed network); gamma: pseudo-derivative
-            height γ (0.3 in the reference).
-        generator, dtype: for the initial weights (N(0, 1/fan-in), no self-connections).
+    The initial weights are drawn from `generator`: W ~ N(0, 1/fan-in) without self-connections, then
+    the readout's W_o ~ N(0, 1/n), b_o = 0.
     """
 
-    def __init__(self, n_in: int, n_hidden: int, n_out: int, alpha: float = 0.95, rho: float = 0.99,
-                 kappa: float = 0.9, theta: float = 0.6, beta: float | torch.Tensor = 0.0, gamma: float = 0.3,
-                 generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32):
+    def __init__(self, config: SpikingRNNConfig, *, generator: torch.Generator | None = None):
         super().__init__()
-        if min(n_in, n_hidden, n_out) < 1:
-            raise ConfigError(f"SpikingRNN: sizes must be >= 1, got {n_in}, {n_hidden}, {n_out}")
-        if not (0 <= alpha < 1 and 0 <= rho < 1 and 0 <= kappa < 1 and theta > 0 and gamma >= 0):
-            raise ConfigError(f"SpikingRNN: need alpha, rho, kappa in [0, 1), theta > 0, gamma >= 0; got "
-                              f"{alpha}, {rho}, {kappa}, {theta}, {gamma}")
+        if not isinstance(config, SpikingRNNConfig):
+            raise ConfigError(f"SpikingRNN: expected a SpikingRNNConfig, got {type(config).__name__}")
+        self.config = config
+        n_in, n_hidden, n_out, dtype = config.n_in, config.n_hidden, config.n_out, DTYPES[config.dtype]
         self.n_in, self.n_hidden, self.n_out = n_in, n_hidden, n_out
-        self.alpha, self.rho, self.kappa, self.theta, self.gamma = alpha, rho, kappa, theta, gamma
+        self.alpha, self.rho, self.kappa = config.alpha, config.rho, config.kappa
+        self.theta, self.gamma = config.theta, config.gamma
         w = torch.cat([torch.randn(n_hidden, n_hidden, generator=generator, dtype=torch.float64) / math.sqrt(n_hidden),
                        torch.randn(n_hidden, n_in, generator=generator, dtype=torch.float64) / math.sqrt(n_in)], 1)
         self.register_buffer("mask", torch.cat([1 - torch.eye(n_hidden), torch.ones(n_hidden, n_in)], 1).to(dtype))
         self.weight = nn.Parameter(w.to(dtype) * self.mask)
-        self.register_buffer("beta", torch.as_tensor(beta, dtype=dtype).expand(n_hidden).clone())
+        self.register_buffer("beta", torch.as_tensor(config.beta, dtype=dtype).expand(n_hidden).clone())
         self.readout = nn.Linear(n_hidden, n_out, dtype=dtype)
         with torch.no_grad():
             self.readout.weight.copy_(torch.randn(n_out, n_hidden, generator=generator, dtype=torch.float64)
@@ -102,17 +121,29 @@ class SpikingRNN(nn.Module):
         return torch.stack(ys, 1), torch.stack(zs, 1)
 
 
-class SpikingEProp(LearningRule):
-    """e-prop for a :class:`SpikingRNN` (see the module docstring); same interface as the rate rules."""
+@dataclass(frozen=True)
+class SpikingEPropConfig(RuleConfig):
+    """Spiking e-prop's learning signal."""
 
-    name, model_type = "eprop_spiking", SpikingRNN
+    feedback: Literal["symmetric", "random"] = param(
+        "symmetric", help="learning signal W_oᵀ e_t (symmetric) or a fixed random B e_t (random)")
+
+
+class SpikingEProp(LearningRule):
+    """e-prop for a :class:`SpikingRNN` (see the module docstring); same interface as the rate rules.
+
+    `generator` draws the random feedback B (``feedback="random"``); the default loss is the squared error."""
+
+    name = "eprop_spiking"
+    model_type: ClassVar[type] = SpikingRNN
+    config_class = SpikingEPropConfig
+    default_loss = "mse"
+    extras = ("generator",)
     uses = "local traces (ε^v, ε^a, ψ), the readout-filtered trace and W_oᵀ e_t or B e_t; causal"
 
-    def __init__(self, model, loss_fn="mse", train_readout=True, feedback="symmetric", generator=None):
-        super().__init__(model, loss_fn, train_readout)
-        if feedback not in ("symmetric", "random"):
-            raise ConfigError(f"eprop_spiking: feedback must be 'symmetric' or 'random', got {feedback!r}")
-        self.feedback_matrix = _random_feedback(model, generator) if feedback == "random" else None
+    def __init__(self, model, config=None, *, loss_fn=None, generator: torch.Generator | None = None):
+        super().__init__(model, config, loss_fn=loss_fn)
+        self.feedback_matrix = random_feedback(model, generator) if self.config.feedback == "random" else None
 
     def _reset_traces(self, batch):
         m, w = self.model, self.model.weight
@@ -146,9 +177,9 @@ class SpikingEProp(LearningRule):
         B = x_t.shape[0]
         with torch.no_grad():
             if self.train_readout:
-                _add(m.readout.weight, e.T @ self.filtered_z / B)
-                _add(m.readout.bias, (e * self.filtered_one).sum(0) / B)
+                add_grad(m.readout.weight, e.T @ self.filtered_z / B)
+                add_grad(m.readout.bias, (e * self.filtered_one).sum(0) / B)
             signal = e @ (m.readout.weight if self.feedback_matrix is None else self.feedback_matrix)
-            _add(m.weight, torch.einsum("bi,bij->ij", signal, self.filtered) * m.mask / B)
+            add_grad(m.weight, torch.einsum("bi,bij->ij", signal, self.filtered) * m.mask / B)
         self.state = state
         return loss.detach()

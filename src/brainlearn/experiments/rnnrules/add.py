@@ -1,8 +1,10 @@
 """rnnrules-add: every rule learns the Add task online; test cross-entropy against the task's exact floors.
 
 One job per (rule, replicate): a LeakyRNN (n = 32, α = 1, orthogonal W_rec of gain 0.5) learns online on
-one Add-task stream of `train_steps` steps (batch 1, Adam, a step per rule update: every step for the
+one Add-task stream of `steps` steps (batch 1, Adam, a step per rule update: every step for the
 online rules, every window for BPTT and DNI), then is tested frozen on a fresh stream of `test_steps`.
+Replicate k's network, streams and rule draws come from streams init, data, test and noise of (seed, k),
+shared by every rule (a paired comparison).
 The floors are 0.662 nats (nothing learned), 0.519 (the lag-5 dependency) and 0.454 (both lags).
 """
 
@@ -13,54 +15,58 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from brainlearn import plotting
+from brainlearn import papers, plotting
 from brainlearn.data.rnn_tasks import add_task_floors
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.rnnrules.common import (
-    HENHA_EYONO,
-    SPECS,
+    VARIANTS,
+    RuleVariants,
     add_stream,
     add_test_ce,
     build,
     network,
     train_online,
 )
-from brainlearn.runtime import Config, RunContext, param, replicate_seed, require, run_jobs
+from brainlearn.rules.recurrent import LeakyRNNConfig
+from brainlearn.runtime import Config, RunContext, param, require, run_jobs
 
-RULES = ("readout", "bptt10", "rtrl", "eprop", "eprop_random", "rflo", "bptt3", "dni3")
+COMPARED = ("readout", "bptt10", "rtrl", "eprop", "eprop_random", "rflo", "bptt3", "dni3")
+"""The rule variants the full comparison runs."""
 
 
 @dataclass(frozen=True)
 class AddConfig(Config):
-    rules: tuple[str, ...] = param(RULES, nonempty=True, help="rules compared (names of common.SPECS)")
-    n_hidden: int = param(32, ge=1)
-    alpha: float = param(1.0, gt=0, le=1, help="leak α")
-    gain: float = param(0.5, gt=0, help="gain of the orthogonal initial W_rec")
+    renamed = {"train_steps": "steps", "n_hidden": "model.n_hidden", "alpha": "model.alpha", "gain": "model.gain"}
+
+    rules: tuple[str, ...] = param(COMPARED, nonempty=True, help="rule variants compared (fields of variants)")
+    model: LeakyRNNConfig = LeakyRNNConfig(n_in=1, n_hidden=32, n_out=2, alpha=1.0, gain=0.5)
+    variants: RuleVariants = RuleVariants()
     lr: float = param(1e-3, gt=0, help="Adam learning rate")
-    train_steps: int = param(20_000, ge=1, help="online training steps (one stream, batch 1)")
+    steps: int = param(20_000, ge=1, help="online training steps (one stream, batch 1)")
     test_steps: int = param(2_000, ge=1)
     replicates: int = param(3, ge=1, help="independent networks and streams per rule")
     bin_size: int = param(500, ge=1, help="steps per point of the learning curve")
 
     def __post_init__(self):
         super().__post_init__()
-        require(all(r in SPECS for r in self.rules), f"rules must be among {sorted(SPECS)}, got {self.rules}")
-        require(self.bin_size <= self.train_steps, "need bin_size <= train_steps")
+        require(all(r in VARIANTS for r in self.rules), f"rules must be among {sorted(VARIANTS)}, got {self.rules}")
+        require(self.model.n_in == 1 and self.model.n_out == 2, "the Add task has model.n_in = 1 and model.n_out = 2")
+        require(self.bin_size <= self.steps, "need bin_size <= steps")
 
 
-def learn(config: AddConfig, rule_name: str, seed: int, device: str) -> dict:
+def learn(config: AddConfig, rule_name: str, seed: int, replicate: int, device: str) -> dict:
     """One replicate of one rule: its learning curve and its test cross-entropy."""
-    model = network(1, config.n_hidden, 2, config.alpha, config.gain, seed, device)
-    rule = build(rule_name, model, "cross_entropy", seed)
+    model = network(config.model, seed, device, replicate)
+    rule = build(rule_name, model, "cross_entropy", config.variants, seed, replicate)
     opt = torch.optim.Adam(rule.parameters(), lr=config.lr)
-    x, y = add_stream(config.train_steps, seed, "data", device)
+    x, y = add_stream(config.steps, seed, replicate, "data", device)
     curve = train_online(rule, opt, x, y, config.bin_size)
-    xt, yt = add_stream(config.test_steps, seed, "test", device)
+    xt, yt = add_stream(config.test_steps, seed, replicate, "test", device)
     return {"curve": curve, "test_ce": add_test_ce(model, xt, yt)}
 
 
 def run(config: AddConfig, seed: int, ctx: RunContext) -> Result:
-    jobs = {f"{r}/{k}": (config, r, replicate_seed(seed, k), str(ctx.device))
+    jobs = {f"{r}/{k}": (config, r, seed, k, str(ctx.device))
             for r in config.rules for k in range(config.replicates)}
     done = run_jobs(learn, jobs, ctx, desc="rnnrules-add",
                     on_result=lambda name, out: {"job": name, "test_ce": out["test_ce"]})
@@ -75,9 +81,11 @@ def run(config: AddConfig, seed: int, ctx: RunContext) -> Result:
 
 
 def claims(config: AddConfig) -> list[Claim]:
+    paper = papers.HENHA_EYONO
     none, lag5, both = add_task_floors()
-    how = (f"n = {config.n_hidden}, α = {config.alpha:g}, gain {config.gain:g}, Adam {config.lr:g}, "
-           f"{config.train_steps} online steps, test CE over {config.test_steps} steps, "
+    m = config.model
+    how = (f"n = {m.n_hidden}, α = {m.alpha:g}, gain {m.gain:g}, Adam {config.lr:g}, "
+           f"{config.steps} online steps, test CE over {config.test_steps} steps, "
            f"{config.replicates} replicates; floors {none:.3f} / {lag5:.3f} / {both:.3f}")
     crit = "the acceptance criterion set for this comparison before any run"
     specs = [
@@ -93,7 +101,7 @@ def claims(config: AddConfig) -> list[Claim]:
          "(no reservoir effect at gain 0.5)."),
     ]
     # the thresholds are for the full budget (20k steps); shorter runs report them ungated
-    gated = config.train_steps >= 20_000
+    gated = config.steps >= 20_000
     if not gated:
         crit += "; ungated below the 20k-step budget the thresholds are set for"
     known = {  # known non-reproductions at this budget, each analysed on the docs page
@@ -101,11 +109,11 @@ def claims(config: AddConfig) -> list[Claim]:
         "eprop-learns": "docs/experiments/rnnrules.md#e-prop-and-rflo-spread-across-seeds",
         "rflo-best": "docs/experiments/rnnrules.md#e-prop-and-rflo-spread-across-seeds",
     }
-    out = [Claim(cid, HENHA_EYONO, text, f"{rule}_ce_{stat}", cmp, thr, how=how, reason=crit, gated=gated,
+    out = [Claim(cid, paper, text, f"{rule}_ce_{stat}", cmp, thr, how=how, reason=crit, gated=gated,
                  kind="outcome", **({"expected": "fail", "note": known[cid]} if cid in known and gated else {}))
            for cid, rule, stat, cmp, thr, text in specs if rule in config.rules]
     if "bptt3" in config.rules and "dni3" in config.rules:
-        out.append(Claim("dni-beats-bptt3", HENHA_EYONO, "Synthetic gradients extend truncated BPTT: DNI with a "
+        out.append(Claim("dni-beats-bptt3", paper, "Synthetic gradients extend truncated BPTT: DNI with a "
                          "3-step window beats plain 3-step BPTT by at least 0.02 nats.", "dni3_gain", ">=", 0.02,
                          how=how, reason=crit + " (not calibrated)", gated=gated, kind="outcome"))
     return out
@@ -122,9 +130,11 @@ def plot(result: Result, config: AddConfig) -> dict:
 
 
 register(Experiment(
-    name="rnnrules-add", paper=HENHA_EYONO,
+    name="rnnrules-add", paper=papers.HENHA_EYONO,
     summary="BPTT, RTRL, e-prop, RFLO, DNI and the readout alone learn the Add task online, against its exact floors",
-    presets={"quick": AddConfig(rules=("readout", "bptt10", "eprop"), train_steps=2000, test_steps=500,
-                                replicates=1), "full": AddConfig()},
+    presets={"smoke": AddConfig(rules=("readout", "bptt10", "eprop"), steps=200, test_steps=20, bin_size=20,
+                                model=LeakyRNNConfig(n_in=1, n_hidden=4, n_out=2, alpha=1.0, gain=0.5), replicates=2),
+             "quick": AddConfig(rules=("readout", "bptt10", "eprop"), steps=2000, test_steps=500, replicates=1),
+             "full": AddConfig()},
     run=run, claims=claims, plot=plot,
 ))

@@ -1,11 +1,13 @@
 """rnnrules-alignment: how well each rule's update aligns with the exact (RTRL) gradient, at frozen parameters.
 
-A LeakyRNN learns the Add task online by RTRL; at `probes` points of that training its parameters are
-frozen and every rule runs over the same `probe_steps`-step stream (batch `batch`), from rest. Each
+A LeakyRNN learns the Add task online by RTRL (`steps` steps between probes); at `probes` points of that
+training its parameters are frozen and every rule runs over the same `probe_steps`-step stream (batch
+`batch_size`), from rest. Each
 rule's update of W over each block of `block` steps is compared with RTRL's update over the same block
 (RTRL's is the exact gradient of the block's losses); the alignment is the cosine between the two,
 averaged over the blocks. Truncated BPTT over windows of `block` steps is exact within the block but
-drops the credit reaching back before it.
+drops the credit reaching back before it. Probe k's stream and the rules' draws come from streams probe
+and noise of the run seed, item k.
 """
 
 from __future__ import annotations
@@ -15,31 +17,37 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from brainlearn import plotting
+from brainlearn import papers, plotting
 from brainlearn.data.rnn_tasks import add_task
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.rnnrules.common import HENHA_EYONO, SPECS, add_stream, build, network
+from brainlearn.experiments.rnnrules.common import VARIANTS, RuleVariants, add_stream, build, network
+from brainlearn.rules.recurrent import LeakyRNNConfig
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, train
 
-RULES = ("rtrl", "bptt10", "eprop", "eprop_random", "rflo", "uoro", "kernl")
+MEASURED = ("rtrl", "bptt10", "eprop", "eprop_random", "rflo", "uoro", "kernl")
+"""The rule variants whose alignment the full run measures."""
 
 
 @dataclass(frozen=True)
 class AlignmentConfig(Config):
-    rules: tuple[str, ...] = param(RULES, nonempty=True, help="rules compared with RTRL (names of common.SPECS)")
-    n_hidden: int = param(32, ge=1)
-    alpha: float = param(1.0, gt=0, le=1)
-    gain: float = param(0.5, gt=0)
+    renamed = {"train_steps": "steps", "batch": "batch_size", "n_hidden": "model.n_hidden", "alpha": "model.alpha",
+               "gain": "model.gain"}
+
+    rules: tuple[str, ...] = param(MEASURED, nonempty=True, help="rule variants compared with RTRL (fields of "
+                                                                 "variants)")
+    model: LeakyRNNConfig = LeakyRNNConfig(n_in=1, n_hidden=32, n_out=2, alpha=1.0, gain=0.5)
+    variants: RuleVariants = RuleVariants()
     lr: float = param(1e-3, gt=0, help="Adam learning rate of the RTRL training between probes")
-    train_steps: int = param(2_000, ge=0, help="online RTRL steps between probes")
+    steps: int = param(2_000, ge=0, help="online RTRL steps between probes")
     probes: int = param(4, ge=1, help="probe points (the first at initialisation)")
     probe_steps: int = param(500, ge=1, help="steps per probe")
     block: int = param(10, ge=1, help="steps per compared update (and the BPTT window)")
-    batch: int = param(4, ge=1, help="independent streams per probe")
+    batch_size: int = param(4, ge=1, help="independent streams per probe")
 
     def __post_init__(self):
         super().__post_init__()
-        require(all(r in SPECS for r in self.rules), f"rules must be among {sorted(SPECS)}, got {self.rules}")
+        require(all(r in VARIANTS for r in self.rules), f"rules must be among {sorted(VARIANTS)}, got {self.rules}")
+        require(self.model.n_in == 1 and self.model.n_out == 2, "the Add task has model.n_in = 1 and model.n_out = 2")
         require(self.probe_steps >= self.block, "need probe_steps >= block")
 
 
@@ -60,39 +68,39 @@ def _block_updates(rule, x, y, block: int) -> torch.Tensor:
 
 def probe(config: AlignmentConfig, model, seed: int, k: int) -> dict[str, float]:
     """Mean cosine to RTRL per rule at the model's current (frozen) parameters."""
-    g = make_generator(replicate_seed(seed, k, "probe"))
-    x, y, _ = add_task(config.batch, config.probe_steps, generator=g)
+    g = make_generator(replicate_seed(seed, None, "probe", index=k))
+    x, y, _ = add_task(config.batch_size, config.probe_steps, generator=g)
     device = model.cell.weight.device
     x, y = x.to(device), y.to(device)
-    exact = _block_updates(build("rtrl", model, "cross_entropy", seed), x, y, config.block)
+    exact = _block_updates(build("rtrl", model, "cross_entropy", config.variants, seed), x, y, config.block)
     out = {}
     for r in config.rules:
-        upd = _block_updates(build(r, model, "cross_entropy", replicate_seed(seed, k)), x, y, config.block)
+        upd = _block_updates(build(r, model, "cross_entropy", config.variants, seed, index=k), x, y, config.block)
         cos = torch.nn.functional.cosine_similarity(upd.flatten(1), exact.flatten(1), dim=1)
         out[r] = float(cos.mean())
     return out
 
 
 class _ProbedTraining:
-    """Round k: RTRL training up to step k · train_steps (none for k = 0), then a probe (a Learner)."""
+    """Round k: RTRL training up to step k · steps (none for k = 0), then a probe (a Learner)."""
 
     def __init__(self, config: AlignmentConfig, seed: int, device: str):
         self.config, self.seed = config, seed
-        self.model = network(1, config.n_hidden, 2, config.alpha, config.gain, seed, device)
-        self.trainer = build("rtrl", self.model, "cross_entropy", seed)
+        self.model = network(config.model, seed, device)
+        self.trainer = build("rtrl", self.model, "cross_entropy", config.variants, seed)
         self.trainer.reset(1)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=config.lr)
-        self.x, self.y = add_stream(max(1, config.train_steps * (config.probes - 1)), seed, "data", device)
+        self.x, self.y = add_stream(max(1, config.steps * (config.probes - 1)), seed, None, "data", device)
         self.records: list[dict] = []
 
     def step(self, k: int) -> list[dict]:
         c = self.config
-        for t in range((k - 1) * c.train_steps, k * c.train_steps) if k > 0 else ():
+        for t in range((k - 1) * c.steps, k * c.steps) if k > 0 else ():
             self.trainer.step(self.x[:, t], self.y[:, t])
             self.opt.step()
             self.opt.zero_grad(set_to_none=True)
         cos = probe(c, self.model, self.seed, k)
-        rec = {"step": k, "train_step": k * c.train_steps, **{f"cos_{r}": v for r, v in cos.items()}}
+        rec = {"step": k, "train_step": k * c.steps, **{f"cos_{r}": v for r, v in cos.items()}}
         self.records.append(rec)
         return [rec]
 
@@ -125,24 +133,25 @@ def run(config: AlignmentConfig, seed: int, ctx: RunContext) -> Result:
 
 
 def claims(config: AlignmentConfig) -> list[Claim]:
+    paper = papers.HENHA_EYONO
     how = (f"cosine of each rule's update of W over {config.block}-step blocks with RTRL's, {config.probe_steps} "
-           f"steps x {config.batch} streams per probe, averaged over {config.probes} probes along RTRL training "
-           f"(n = {config.n_hidden}, α = {config.alpha:g})")
+           f"steps x {config.batch_size} streams per probe, averaged over {config.probes} probes along RTRL training "
+           f"(n = {config.model.n_hidden}, α = {config.model.alpha:g})")
     crit = "the ordering the comparison was set up to test, fixed before any run"
     out = []
     if {"bptt10", "eprop"} <= set(config.rules):
-        out.append(Claim("bptt10-above-eprop", HENHA_EYONO, "Truncated BPTT (10 steps) aligns better with the exact "
+        out.append(Claim("bptt10-above-eprop", paper, "Truncated BPTT (10 steps) aligns better with the exact "
                          "gradient than e-prop.", "gap_bptt10_eprop", ">", 0.0, how=how, reason=crit, kind="outcome"))
     if {"eprop", "eprop_random"} <= set(config.rules):
-        out.append(Claim("eprop-above-random", HENHA_EYONO, "Symmetric e-prop aligns better than random-feedback "
+        out.append(Claim("eprop-above-random", paper, "Symmetric e-prop aligns better than random-feedback "
                          "e-prop.", "gap_eprop_eprop_random", ">", 0.0, how=how, reason=crit, kind="outcome"))
     if "eprop_random" in config.rules:
-        out.append(Claim("random-eprop-positive", HENHA_EYONO, "Random-feedback e-prop still aligns positively with "
+        out.append(Claim("random-eprop-positive", paper, "Random-feedback e-prop still aligns positively with "
                          "the exact gradient.", "cos_eprop_random", ">", 0.0, how=how, reason=crit, expected="fail",
                          note="docs/experiments/rnnrules.md#random-feedback-does-not-align-at-frozen-parameters",
                          kind="outcome"))
     if "bptt10" in config.rules:
-        out.append(Claim("bptt10-below-one", HENHA_EYONO, "Truncation costs alignment: BPTT over 10 steps is not "
+        out.append(Claim("bptt10-below-one", paper, "Truncation costs alignment: BPTT over 10 steps is not "
                          "the exact gradient (cos < 1).", "cos_bptt10", "<", 1.0, how=how, reason=crit, kind="outcome"))
     return out
 
@@ -156,9 +165,12 @@ def plot(result: Result, config: AlignmentConfig) -> dict:
 
 
 register(Experiment(
-    name="rnnrules-alignment", paper=HENHA_EYONO,
+    name="rnnrules-alignment", paper=papers.HENHA_EYONO,
     summary="cosine of every rule's update with the exact RTRL gradient at frozen parameters, along training",
-    presets={"quick": AlignmentConfig(n_hidden=16, train_steps=300, probes=2, probe_steps=100, batch=2),
+    presets={"smoke": AlignmentConfig(model=LeakyRNNConfig(n_in=1, n_hidden=4, n_out=2, alpha=1.0, gain=0.5),
+                                      steps=50, probes=4, probe_steps=20, batch_size=1),
+             "quick": AlignmentConfig(model=LeakyRNNConfig(n_in=1, n_hidden=16, n_out=2, alpha=1.0, gain=0.5),
+                                      steps=300, probes=2, probe_steps=100, batch_size=2),
              "full": AlignmentConfig()},
     run=run, claims=claims, plot=plot,
 ))

@@ -1,55 +1,87 @@
-"""What the rnnrules experiments share: the rules as the experiments name them, the network and the
-online training loop on a task stream.
+"""What the rnnrules experiments share: the rule variants as the experiments name them (each with its
+config), the network and the online training loop on a task stream.
 
-Rule names (``SPECS``): ``readout`` (readout only), ``bptt`` (full BPTT over a sequence), ``bptt10`` and
-``bptt3`` (truncated BPTT over windows of 10 / 3 steps), ``rtrl``, ``eprop`` (symmetric feedback W_oᵀ),
-``eprop_random`` (fixed random feedback B), ``rflo`` (random feedback), ``uoro``, ``kernl``, ``dni3``
-(truncated BPTT over 3 steps plus a learned synthetic gradient) and ``bplambda``.
+Variants (:class:`RuleVariants`): ``readout`` (readout only), ``bptt`` (full BPTT over a sequence),
+``bptt10`` and ``bptt3`` (truncated BPTT over windows of 10 / 3 steps), ``rtrl``, ``eprop`` (symmetric
+feedback W_oᵀ), ``eprop_random`` (fixed random feedback B), ``rflo`` (random feedback), ``uoro``,
+``kernl``, ``dni3`` (truncated BPTT over 3 steps plus a learned synthetic gradient) and ``bplambda``.
+An experiment's config nests them (``variants``), so ``--set variants.kernl.sigma=0.02`` reaches a rule's
+hyperparameter, and its ``rules`` field picks the variants it runs.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 import torch
 
 from brainlearn.data.rnn_tasks import TASKS, add_task
-from brainlearn.rules.recurrent import LeakyRNN, LearningRule, make_rule, soft_cross_entropy
-from brainlearn.runtime import make_generator, place, replicate_seed
-
-HENHA_EYONO = "2105.05382"  # Henha Eyono et al., "Current state and future directions for learning in biological RNNs"
-
-SPECS: dict[str, tuple[str, dict]] = {
-    "readout": ("readout", {}),
-    "bptt": ("bptt", {}),
-    "bptt10": ("bptt", {"window": 10}),
-    "bptt3": ("bptt", {"window": 3}),
-    "rtrl": ("rtrl", {}),
-    "eprop": ("eprop", {"feedback": "symmetric"}),
-    "eprop_random": ("eprop", {"feedback": "random"}),
-    "rflo": ("rflo", {"feedback": "random"}),
-    "uoro": ("uoro", {}),
-    "kernl": ("kernl", {}),
-    "dni3": ("dni", {"window": 3, "sg_scale": 1.0}),
-    "bplambda": ("bplambda", {"beta": 1.0, "gamma": 1.0, "lam": 1.0}),
-}
-RANDOM = {"eprop", "rflo", "uoro", "kernl"}  # rules that draw from a generator
-
-
-def build(spec: str, model: LeakyRNN, loss: str, seed: int) -> LearningRule:
-    """The rule `spec` (a key of :data:`SPECS`) on `model`, its random draws from stream "noise" of `seed`."""
-    name, kwargs = SPECS[spec]
-    if name in RANDOM:
-        kwargs = {**kwargs, "generator": make_generator(replicate_seed(seed, None, "noise"))}
-    return make_rule(name, model, loss_fn=loss, **kwargs)
+from brainlearn.rules.recurrent import (
+    RECURRENT_RULES,
+    BPLambdaRuleConfig,
+    BPTTConfig,
+    DNIConfig,
+    EPropConfig,
+    KeRNLConfig,
+    LeakyRNN,
+    LeakyRNNConfig,
+    LearningRule,
+    ReadoutOnlyConfig,
+    RFLOConfig,
+    RTRLConfig,
+    RuleConfig,
+    UOROConfig,
+    make_rule,
+    soft_cross_entropy,
+)
+from brainlearn.runtime import Config, make_generator, place, replicate_seed
 
 
-def network(n_in: int, n_hidden: int, n_out: int, alpha: float, gain: float, seed: int, device: str) -> LeakyRNN:
-    model = LeakyRNN(n_in, n_hidden, n_out, alpha=alpha, gain=gain, generator=make_generator(replicate_seed(seed)))
+@dataclass(frozen=True)
+class RuleVariants(Config):
+    """Every rule variant the experiments compare, by name, with its config."""
+
+    readout: ReadoutOnlyConfig = ReadoutOnlyConfig()
+    bptt: BPTTConfig = BPTTConfig()
+    bptt10: BPTTConfig = BPTTConfig(window=10)
+    bptt3: BPTTConfig = BPTTConfig(window=3)
+    rtrl: RTRLConfig = RTRLConfig()
+    eprop: EPropConfig = EPropConfig(feedback="symmetric")
+    eprop_random: EPropConfig = EPropConfig(feedback="random")
+    rflo: RFLOConfig = RFLOConfig(feedback="random")
+    uoro: UOROConfig = UOROConfig()
+    kernl: KeRNLConfig = KeRNLConfig()
+    dni3: DNIConfig = DNIConfig(window=3, sg_scale=1.0)
+    bplambda: BPLambdaRuleConfig = BPLambdaRuleConfig(beta=1.0, gamma=1.0, lam=1.0)
+
+
+VARIANTS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RuleVariants))
+"""The names of the variants (the fields of :class:`RuleVariants`)."""
+
+_RULE_OF = {cls.config_class: name for name, cls in RECURRENT_RULES.items()}
+
+
+def build(variant: str, model: LeakyRNN, loss: str, variants: RuleVariants, seed: int, replicate: int | None = None,
+          index: int | None = None) -> LearningRule:
+    """The rule `variant` (a field of `variants`) on `model`; its random draws (feedback B, probes,
+    perturbations) come from stream "noise" of (`seed`, `replicate`, `index`)."""
+    config: RuleConfig = getattr(variants, variant)
+    generator = make_generator(replicate_seed(seed, replicate, "noise", index=index))
+    return make_rule(_RULE_OF[type(config)], model, config, loss_fn=loss, generator=generator)
+
+
+def network(config: LeakyRNNConfig, seed: int, device: str, replicate: int | None = None,
+            index: int | None = None) -> LeakyRNN:
+    """A LeakyRNN from stream "init" of (`seed`, `replicate`, `index`), placed on `device`."""
+    model = LeakyRNN(config, generator=make_generator(replicate_seed(seed, replicate, "init", index=index)))
     return place(model, device)
 
 
-def add_stream(steps: int, seed: int, stream: str, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """One Add-task stream (batch 1) of `steps` steps: x (1, steps, 1), y (1, steps, 2)."""
-    x, y, _ = add_task(1, steps, generator=make_generator(replicate_seed(seed, None, stream)))
+def add_stream(steps: int, seed: int, replicate: int | None, stream: str, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """One Add-task stream (batch 1) of `steps` steps from `stream` of (`seed`, `replicate`): x (1, steps, 1),
+    y (1, steps, 2)."""
+    x, y, _ = add_task(1, steps, generator=make_generator(replicate_seed(seed, replicate, stream)))
     return x.to(device), y.to(device)
 
 
@@ -77,10 +109,10 @@ def add_test_ce(model: LeakyRNN, x: torch.Tensor, y: torch.Tensor) -> float:
     return float(soft_cross_entropy(out, y).mean())
 
 
-def task_loss(model: LeakyRNN, task: str, batch: int, T: int, generator) -> float:
+def task_loss(model: LeakyRNN, task: str, batch_size: int, T: int, generator) -> float:
     """Mean weighted test loss per target step of `model` on fresh sequences of `task`."""
     spec = TASKS[task]
-    x, y, w = spec.sample(batch, T, generator)
+    x, y, w = spec.sample(batch_size, T, generator)
     device = model.cell.weight.device
     x, y, w = x.to(device), y.to(device), w.to(device)
     with torch.no_grad():

@@ -1,37 +1,45 @@
 """rnnrules-cost: time and memory per step of every rule against the network size n, with log-log slopes.
 
 For each n in `sizes` and each rule: the wall-clock time of one step (median over `repeats` runs of
-`steps` steps, after a warm-up, batch `batch`) and the memory the rule holds between steps (its traces)
+`steps` steps, after a warm-up, batch `batch_size`) and the memory the rule holds between steps (its traces)
 plus what autograd saves for its backward pass over one update interval (BPTT's stored window),
 counted in bytes from the tensors themselves. The slopes of log cost against log n are fitted over the
 sizes >= `fit_from`. Theory: RTRL's time grows as n⁴ and its memory as n³; e-prop's and RFLO's as n².
 
+The network is `model` with n units (its `n_hidden` is set by `sizes`).
 ``timing=False`` replaces the wall-clock time by the rule's multiply-add count per step from its
 equations (deterministic, for tests); memory is always counted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from brainlearn import plotting
+from brainlearn import papers, plotting
 from brainlearn.data.rnn_tasks import add_task
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.rnnrules.common import HENHA_EYONO, SPECS, build, network
+from brainlearn.experiments.rnnrules.common import VARIANTS, RuleVariants, build, network
+from brainlearn.rules.recurrent import LeakyRNNConfig
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, run_jobs
 
-RULES = ("bptt10", "rtrl", "eprop", "rflo", "uoro", "kernl", "dni3", "bplambda")
+MEASURED = ("bptt10", "rtrl", "eprop", "rflo", "uoro", "kernl", "dni3", "bplambda")
+"""The rule variants whose cost the full run measures."""
 
 
 @dataclass(frozen=True)
 class CostConfig(Config):
-    rules: tuple[str, ...] = param(RULES, nonempty=True, help="rules measured (names of common.SPECS)")
+    renamed = {"batch": "batch_size"}
+
+    rules: tuple[str, ...] = param(MEASURED, nonempty=True, help="rule variants measured (fields of variants)")
+    model: LeakyRNNConfig = LeakyRNNConfig(n_in=1, n_hidden=1, n_out=2, alpha=1.0, gain=0.5)
+    variants: RuleVariants = RuleVariants()
     sizes: tuple[int, ...] = param((16, 32, 64, 128), ge=2, nonempty=True, help="network sizes n")
-    batch: int = param(8, ge=1)
+    batch_size: int = param(8, ge=1)
     steps: int = param(10, ge=1, help="steps per timed run")
     repeats: int = param(3, ge=1, help="timed runs (the median is kept)")
     fit_from: int = param(32, ge=1, help="smallest n in the slope fits")
@@ -39,7 +47,9 @@ class CostConfig(Config):
 
     def __post_init__(self):
         super().__post_init__()
-        require(all(r in SPECS for r in self.rules), f"rules must be among {sorted(SPECS)}, got {self.rules}")
+        require(all(r in VARIANTS for r in self.rules), f"rules must be among {sorted(VARIANTS)}, got {self.rules}")
+        require(self.model.n_hidden == 1, "model.n_hidden is set by sizes: leave it at 1")
+        require(self.model.n_in == 1 and self.model.n_out == 2, "the Add task has model.n_in = 1 and model.n_out = 2")
         require(sum(n >= self.fit_from for n in self.sizes) >= 2, "need two sizes >= fit_from for the slopes")
 
 
@@ -54,7 +64,8 @@ def macs(rule: str, n: int, m: int = 1, o: int = 2) -> float:
     return float(base + extra[rule])
 
 
-def _held_bytes(rule) -> int:
+def held_bytes(rule) -> int:
+    """Bytes of every tensor a rule holds between steps (its traces and buffers; parameters excluded)."""
     seen, total = set(), 0
     for v in vars(rule).values():
         for t in (v if isinstance(v, list | tuple) else [v]):
@@ -68,10 +79,12 @@ def _held_bytes(rule) -> int:
 
 
 def measure(config: CostConfig, rule_name: str, n: int, seed: int, device: str) -> dict:
-    """Time (or multiply-adds) and memory per step of one rule at size n."""
-    model = network(1, n, 2, 1.0, 0.5, seed, device)
-    rule = build(rule_name, model, "cross_entropy", seed)
-    x, y, _ = add_task(config.batch, config.steps + rule.update_interval, generator=make_generator(seed))
+    """Time (or multiply-adds) and memory per step of one rule at size n (streams init, data and noise of
+    the run seed)."""
+    model = network(dataclasses.replace(config.model, n_hidden=n), seed, device)
+    rule = build(rule_name, model, "cross_entropy", config.variants, seed)
+    data = make_generator(replicate_seed(seed, None, "data"))
+    x, y, _ = add_task(config.batch_size, config.steps + rule.update_interval, generator=data)
     x, y = x.to(device), y.to(device)
     saved = []
 
@@ -79,16 +92,16 @@ def measure(config: CostConfig, rule_name: str, n: int, seed: int, device: str) 
         saved.append(t.numel() * t.element_size())
         return t
 
-    rule.reset(config.batch)
+    rule.reset(config.batch_size)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         for t in range(rule.update_interval):
             rule.step(x[:, t], y[:, t])
-        memory = _held_bytes(rule) + sum(saved)
+        memory = held_bytes(rule) + sum(saved)
         rule.finish()
     times = []
     if config.timing:
         for _ in range(config.repeats):
-            rule.reset(config.batch)
+            rule.reset(config.batch_size)
             if x.is_cuda:
                 torch.cuda.synchronize()
             start = time.perf_counter()
@@ -98,7 +111,7 @@ def measure(config: CostConfig, rule_name: str, n: int, seed: int, device: str) 
             if x.is_cuda:
                 torch.cuda.synchronize()
             times.append((time.perf_counter() - start) / config.steps)
-    cost = float(np.median(times)) if config.timing else macs(rule_name, n) * config.batch
+    cost = float(np.median(times)) if config.timing else macs(rule_name, n) * config.batch_size
     return {"time": cost, "memory": float(memory)}
 
 
@@ -108,7 +121,7 @@ def slope(sizes, values) -> float:
 
 
 def run(config: CostConfig, seed: int, ctx: RunContext) -> Result:
-    jobs = {f"{r}/{n}": (config, r, n, replicate_seed(seed, 0), str(ctx.device)) for r in config.rules
+    jobs = {f"{r}/{n}": (config, r, n, seed, str(ctx.device)) for r in config.rules
             for n in config.sizes}
     done = run_jobs(measure, jobs, ctx, desc="rnnrules-cost", on_result=lambda name, out: {"job": name, **out})
     fit = [n for n in config.sizes if n >= config.fit_from]
@@ -123,7 +136,8 @@ def run(config: CostConfig, seed: int, ctx: RunContext) -> Result:
 
 
 def claims(config: CostConfig) -> list[Claim]:
-    how = (f"log-log slope over n in {[n for n in config.sizes if n >= config.fit_from]}, batch {config.batch}, "
+    paper = papers.HENHA_EYONO
+    how = (f"log-log slope over n in {[n for n in config.sizes if n >= config.fit_from]}, batch {config.batch_size}, "
            f"{'median wall-clock time per step' if config.timing else 'multiply-adds per step'}; memory: bytes of the "
            "rule's traces plus autograd's saved tensors over one update")
     theory = "the asymptotic exponents (RTRL n⁴ time, n³ memory; trace rules n²), with room for overheads"
@@ -133,15 +147,15 @@ def claims(config: CostConfig) -> list[Claim]:
         theory += "; ungated: the sizes stop below 64, where fixed per-step overheads dominate"
     out = []
     if "rtrl" in config.rules:
-        out += [Claim("rtrl-time", HENHA_EYONO, "RTRL's compute per step grows like n⁴ (slope >= 3 at these sizes).",
+        out += [Claim("rtrl-time", paper, "RTRL's compute per step grows like n⁴ (slope >= 3 at these sizes).",
                       "rtrl_time_slope", ">=", 3.0, how=how, reason=theory, gated=gated, kind="outcome"),
-                Claim("rtrl-memory", HENHA_EYONO, "RTRL's memory grows like n³.", "rtrl_memory_slope", ">=", 2.9,
+                Claim("rtrl-memory", paper, "RTRL's memory grows like n³.", "rtrl_memory_slope", ">=", 2.9,
                       how=how, reason=theory, gated=gated, kind="outcome")]
     for r in ("eprop", "rflo"):
         if r in config.rules:
-            out += [Claim(f"{r}-time", HENHA_EYONO, f"{r}'s compute per step grows at most like n² (slope <= 2.5).",
+            out += [Claim(f"{r}-time", paper, f"{r}'s compute per step grows at most like n² (slope <= 2.5).",
                           f"{r}_time_slope", "<=", 2.5, how=how, reason=theory, gated=gated, kind="outcome"),
-                    Claim(f"{r}-memory", HENHA_EYONO, f"{r}'s memory grows like n² (slope <= 2.1).",
+                    Claim(f"{r}-memory", paper, f"{r}'s memory grows like n² (slope <= 2.1).",
                           f"{r}_memory_slope", "<=", 2.1, how=how, reason=theory, gated=gated, kind="outcome")]
     return out
 
@@ -159,8 +173,9 @@ def plot(result: Result, config: CostConfig) -> dict:
 
 
 register(Experiment(
-    name="rnnrules-cost", paper=HENHA_EYONO,
+    name="rnnrules-cost", paper=papers.HENHA_EYONO,
     summary="time and memory per step of every recurrent learning rule against n, with fitted log-log slopes",
-    presets={"quick": CostConfig(sizes=(8, 16, 32), fit_from=16, steps=5, repeats=2), "full": CostConfig()},
+    presets={"smoke": CostConfig(rules=("rtrl", "eprop", "rflo"), sizes=(4, 8), fit_from=4, steps=2, timing=False),
+             "quick": CostConfig(sizes=(8, 16, 32), fit_from=16, steps=5, repeats=2), "full": CostConfig()},
     run=run, claims=claims, plot=plot,
 ))

@@ -1,66 +1,76 @@
 """rnnrules-tasks: every rule on every task of :mod:`brainlearn.data.rnn_tasks`, one table.
 
-One job per (task, rule): a LeakyRNN learns from `iterations` batches of fresh sequences (one optimiser
-step per sequence, whatever the rule: its update is summed over the sequence); the table entry is the
-test loss after learning divided by the test loss of the same network before learning (1: nothing
-learned, 0: perfect), on a fixed test batch.
+One job per (task, rule): a LeakyRNN (`model`, with the task's n_in and n_out) learns from `steps` batches
+of fresh sequences (one optimiser step per sequence batch, whatever the rule: its update is summed over the
+sequence); the table entry is the test loss after learning divided by the test loss of the same network
+before learning (1: nothing learned, 0: perfect), on a fixed test batch. A task's network, data, test
+batch and rule draws come from streams init, data, test and noise of the run seed, item = the task's
+place in :data:`~brainlearn.data.rnn_tasks.TASKS` (shared by every rule: a paired comparison; a task's
+numbers do not depend on which other tasks run).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from brainlearn import plotting
+from brainlearn import papers, plotting
 from brainlearn.data.rnn_tasks import TASKS
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.rnnrules.common import HENHA_EYONO, SPECS, build, network, task_loss
+from brainlearn.experiments.rnnrules.common import VARIANTS, RuleVariants, build, network, task_loss
+from brainlearn.rules.recurrent import LeakyRNNConfig
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, run_jobs
 
-RULES = ("readout", "bptt", "rtrl", "eprop", "eprop_random", "rflo", "uoro", "kernl", "dni3", "bplambda")
+COMPARED = ("readout", "bptt", "rtrl", "eprop", "eprop_random", "rflo", "uoro", "kernl", "dni3", "bplambda")
+"""The rule variants the full table compares."""
 
 
 @dataclass(frozen=True)
 class TasksConfig(Config):
+    renamed = {"iterations": "steps", "batch": "batch_size", "test_batch": "test_batch_size",
+               "n_hidden": "model.n_hidden", "alpha": "model.alpha", "gain": "model.gain"}
+
     tasks: tuple[str, ...] = param(tuple(TASKS), nonempty=True, help="task names")
-    rules: tuple[str, ...] = param(RULES, nonempty=True, help="rules (names of common.SPECS)")
-    n_hidden: int = param(16, ge=1)
-    alpha: float = param(0.5, gt=0, le=1)
-    gain: float = param(0.9, gt=0)
+    rules: tuple[str, ...] = param(COMPARED, nonempty=True, help="rule variants (fields of variants)")
+    model: LeakyRNNConfig = LeakyRNNConfig(n_in=1, n_hidden=16, n_out=1, alpha=0.5, gain=0.9)
+    variants: RuleVariants = RuleVariants()
     lr: float = param(3e-3, gt=0)
-    iterations: int = param(100, ge=1, help="training batches")
-    batch: int = param(16, ge=1)
+    steps: int = param(100, ge=1, help="training batches (one optimiser step each)")
+    batch_size: int = param(16, ge=1)
     length: int = param(24, ge=6, help="sequence length T (digits: 8 rows)")
-    test_batch: int = param(128, ge=1)
+    test_batch_size: int = param(128, ge=1)
 
     def __post_init__(self):
         super().__post_init__()
         require(all(t in TASKS for t in self.tasks), f"tasks must be among {sorted(TASKS)}, got {self.tasks}")
-        require(all(r in SPECS for r in self.rules), f"rules must be among {sorted(SPECS)}, got {self.rules}")
+        require(all(r in VARIANTS for r in self.rules), f"rules must be among {sorted(VARIANTS)}, got {self.rules}")
+        require(self.model.n_in == 1 and self.model.n_out == 1,
+                "model.n_in and model.n_out are each task's own (set per task): leave them at 1")
 
 
 def learn(config: TasksConfig, task: str, rule_name: str, seed: int, device: str) -> dict:
     spec = TASKS[task]
-    model = network(spec.n_in, config.n_hidden, spec.n_out, config.alpha, config.gain, seed, device)
-    rule = build(rule_name, model, spec.loss, seed)
+    item = list(TASKS).index(task)
+    model = network(dataclasses.replace(config.model, n_in=spec.n_in, n_out=spec.n_out), seed, device, index=item)
+    rule = build(rule_name, model, spec.loss, config.variants, seed, index=item)
     opt = torch.optim.Adam(rule.parameters(), lr=config.lr)
-    data = make_generator(replicate_seed(seed, None, "data"))
-    test_seed = replicate_seed(seed, None, "test")
-    before = task_loss(model, task, config.test_batch, config.length, make_generator(test_seed))
-    for _ in range(config.iterations):
-        x, y, w = spec.sample(config.batch, config.length, data)
+    data = make_generator(replicate_seed(seed, None, "data", index=item))
+    test_seed = replicate_seed(seed, None, "test", index=item)
+    before = task_loss(model, task, config.test_batch_size, config.length, make_generator(test_seed))
+    for _ in range(config.steps):
+        x, y, w = spec.sample(config.batch_size, config.length, data)
         rule.run(x.to(device), y.to(device), w.to(device))
         opt.step()
         opt.zero_grad(set_to_none=True)
-    after = task_loss(model, task, config.test_batch, config.length, make_generator(test_seed))
+    after = task_loss(model, task, config.test_batch_size, config.length, make_generator(test_seed))
     return {"before": before, "after": after}
 
 
 def run(config: TasksConfig, seed: int, ctx: RunContext) -> Result:
-    jobs = {f"{t}/{r}": (config, t, r, replicate_seed(seed, k), str(ctx.device))
-            for k, t in enumerate(config.tasks) for r in config.rules}
+    jobs = {f"{t}/{r}": (config, t, r, seed, str(ctx.device)) for t in config.tasks for r in config.rules}
     done = run_jobs(learn, jobs, ctx, desc="rnnrules-tasks", on_result=lambda name, out: {"job": name, **out})
     table = np.asarray([[done[f"{t}/{r}"]["after"] / done[f"{t}/{r}"]["before"] for t in config.tasks]
                         for r in config.rules])
@@ -74,12 +84,13 @@ def run(config: TasksConfig, seed: int, ctx: RunContext) -> Result:
 
 
 def claims(config: TasksConfig) -> list[Claim]:
-    how = (f"test loss after / before {config.iterations} batches of {config.batch} (n = {config.n_hidden}, "
-           f"α = {config.alpha:g}, T = {config.length})")
+    paper = papers.HENHA_EYONO
+    how = (f"test loss after / before {config.steps} batches of {config.batch_size} (n = {config.model.n_hidden}, "
+           f"α = {config.model.alpha:g}, T = {config.length})")
     out = []
     if "readout" in config.rules and ({"bptt", "rtrl"} & set(config.rules)):
         for t in config.tasks:
-            out.append(Claim(f"exact-beats-readout-{t}", HENHA_EYONO, f"On {t}, an exact-gradient rule (BPTT or RTRL) "
+            out.append(Claim(f"exact-beats-readout-{t}", paper, f"On {t}, an exact-gradient rule (BPTT or RTRL) "
                              "learns more than the readout alone.", f"{t}_exact_gain", ">", 0.0, how=how,
                              reason="report only: the table is descriptive", gated=False,
                              kind="outcome"))
@@ -100,9 +111,13 @@ def plot(result: Result, config: TasksConfig) -> dict:
 
 
 register(Experiment(
-    name="rnnrules-tasks", paper=HENHA_EYONO,
+    name="rnnrules-tasks", paper=papers.HENHA_EYONO,
     summary="every recurrent learning rule on Add, flip-flop, delayed non-match, sine generation and sequential digits",
-    presets={"quick": TasksConfig(tasks=("add", "flipflop"), rules=("readout", "bptt", "eprop"), iterations=10,
-                                  batch=8, test_batch=32), "full": TasksConfig()},
+    presets={"smoke": TasksConfig(tasks=("add", "dnm"), rules=("readout", "rtrl", "eprop"), steps=5, batch_size=2,
+                                  test_batch_size=4,
+                                  model=LeakyRNNConfig(n_in=1, n_hidden=4, n_out=1, alpha=0.5, gain=0.9)),
+             "quick": TasksConfig(tasks=("add", "flipflop"), rules=("readout", "bptt", "eprop"), steps=10,
+                                  batch_size=8, test_batch_size=32),
+             "full": TasksConfig()},
     run=run, claims=claims, plot=plot,
 ))

@@ -1,4 +1,5 @@
-"""The recurrent learning rules (brainlearn.rules.recurrent / .spiking) and their tasks (brainlearn.data.rnn_tasks)."""
+"""The rate-network learning rules (brainlearn.rules.recurrent): exactness against autograd and each other, limits,
+bad input, and make_rule's keywords."""
 
 from __future__ import annotations
 
@@ -7,20 +8,29 @@ import math
 import pytest
 import torch
 
-from brainlearn.data import rnn_tasks as tasks
 from brainlearn.errors import ConfigError, ShapeError
 from brainlearn.models.online_rnn import OnlineRNN, online_gradients
 from brainlearn.rules.bplambda import BPLambda
-from brainlearn.rules.recurrent import RULES, LeakyRNN, LinearSynthesiser, make_rule, soft_cross_entropy
+from brainlearn.rules.recurrent import (
+    RECURRENT_RULES,
+    BPTTConfig,
+    KeRNLConfig,
+    LeakyRNN,
+    LeakyRNNConfig,
+    LinearSynthesiser,
+    make_rule,
+    soft_cross_entropy,
+)
 from brainlearn.rules.sg_rnn import SyntheticGradientRNN
-from brainlearn.rules.spiking import SpikingRNN, pseudo_derivative
 
 F64 = torch.float64
 
 
 def _setup(alpha=0.7, n=8, T=30, B=3, dtype=F64, gain=0.9, seed=0):
     g = torch.Generator().manual_seed(seed)
-    model = LeakyRNN(2, n, 2, alpha=alpha, gain=gain, generator=g, dtype=dtype)
+    name = "float64" if dtype == F64 else "float32"
+    config = LeakyRNNConfig(n_in=2, n_hidden=n, n_out=2, alpha=alpha, gain=gain, dtype=name)
+    model = LeakyRNN(config, generator=g)
     x = torch.randn(B, T, 2, generator=g, dtype=torch.float64).to(dtype)
     p = torch.rand(B, T, 1, generator=g, dtype=torch.float64).to(dtype)
     return model, x, torch.cat([p, 1 - p], -1), g
@@ -156,7 +166,10 @@ def test_bplambda_equals_the_online_learner():
         assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", sorted(RULES))
+RATE_RULES = sorted(n for n, r in RECURRENT_RULES.items() if r.model_type is LeakyRNN)
+
+
+@pytest.mark.parametrize("name", RATE_RULES)
 def test_every_rule_float32_shapes_and_finite(name):
     model, x, y, g = _setup(dtype=torch.float32, T=6)
     kw = {"generator": g} if name in ("uoro", "kernl") else {}
@@ -185,76 +198,31 @@ def test_bad_input():
         make_rule("eprop_spiking", model)
 
 
-def test_lif_alif_pseudo_derivative_and_traces_by_hand():
-    """Two neurons (one LIF, one ALIF), one input, three steps, computed by hand."""
-    m = SpikingRNN(1, 2, 1, alpha=0.5, rho=0.8, kappa=0.0, theta=1.0, beta=torch.tensor([0.0, 2.0]), gamma=0.3,
-                   dtype=F64)
-    with torch.no_grad():
-        m.weight.copy_(torch.tensor([[0.0, 0.0, 1.5], [0.0, 0.0, 0.8]], dtype=F64))
-    assert torch.allclose(pseudo_derivative(torch.tensor([0.5, 1.0, 2.5]), 1.0, 1.0, 0.3),
-                          torch.tensor([0.15, 0.3, 0.0]))
-    rule = make_rule("eprop_spiking", m)
-    rule.reset(1)
-    traces = []
-    for _ in range(3):
-        rule.step(torch.ones(1, 1, dtype=F64), torch.zeros(1, 1, dtype=F64))
-        traces.append(rule.last_trace[0, :, 2].tolist())
-    # t=1: v1 = 1.5 (LIF spikes: z1 = 1), v1' = 0.8 (no spike)
-    #   psi = 0.3 (1 - |1.5 - 1|) = 0.15 ; psi' = 0.3 (1 - 0.2) = 0.24 ; eps_v = 1 ; eps_a = 0
-    #   e = (0.15, 0.24)
-    # t=2: LIF v = 0.75 + 1.5 - 1 = 1.25 ; A = 1 -> psi = 0.3 * 0.75 = 0.225 ; eps_v = 1.5 -> e = 0.3375
-    #   ALIF v = 0.4 + 0.8 = 1.2 ; b = 0 -> A = 1 ; psi' = 0.24 ; eps_a = 0.24 * 1 + 0.8 * 0 = 0.24
-    #   e' = 0.24 (1.5 - 2 * 0.24) = 0.2448 ; it spikes (1.2 >= 1) ; eps_a = 0.24 * 1.5 + (0.8 - 0.48) * 0.24 = 0.4368
-    # t=3: LIF v = 0.625 + 1.5 - 1 = 1.125 -> psi = 0.2625 ; eps_v = 1.75 -> e = 0.459375
-    #   ALIF: v = 0.6 + 0.8 - 1 = 0.4 ; b = 0.8 * 0 + 1 = 1 -> A = 3 ; psi' = 0 (|0.4 - 3| > 1)
-    #   e' = 0 ; then eps_a = 0 * 1.75 + (0.8 - 0) * 0.4368 = 0.34944
-    expected = [[0.15, 0.24], [0.3375, 0.2448], [0.459375, 0.0]]
-    assert torch.allclose(torch.tensor(traces, dtype=F64), torch.tensor(expected, dtype=F64))
-    assert abs(float(rule.eps_a[0, 1, 2]) - 0.34944) < 1e-12
+@pytest.mark.parametrize("name", sorted(RECURRENT_RULES))
+def test_make_rule_takes_the_same_keywords_for_every_rule(name):
+    model, _, _, g = _setup(dtype=torch.float32, T=2)
+    if name == "eprop_spiking":
+        from brainlearn.rules.spiking import SpikingRNN, SpikingRNNConfig
+        model = SpikingRNN(SpikingRNNConfig(n_in=2, n_hidden=8, n_out=2), generator=g)
+    rule = make_rule(name, model, loss_fn="mse", generator=g)
+    assert rule.config == type(rule.config)()
+    assert isinstance(make_rule(name, model, rule.config), RECURRENT_RULES[name])
 
 
-def test_spiking_eprop_learns_direction():
-    g = torch.Generator().manual_seed(0)
-    m = SpikingRNN(2, 6, 1, beta=0.5, generator=g, dtype=F64)
-    x = (torch.rand(4, 15, 2, generator=g) < 0.3).double()
-    y = torch.randn(4, 15, 1, generator=g, dtype=F64)
-    rule = make_rule("eprop_spiking", m, feedback="random", generator=g)
-    rule.run(x, y)
-    assert m.weight.grad.isfinite().all() and (m.weight.grad.diagonal() == 0).all()
-
-
-# ---- tasks -----------------------------------------------------------------------------------------
-def test_add_task_floors_and_statistics():
-    floors = tasks.add_task_floors((5, 9))
-    assert [round(f, 3) for f in floors] == [0.662, 0.519, 0.454]
-    g = torch.Generator().manual_seed(0)
-    x, y, w = tasks.add_task(4, 2000, generator=g)
-    assert x.shape == (4, 2000, 1) and y.shape == (4, 2000, 2) and bool((w == 1).all())
-    p = y[..., 0]
-    assert torch.allclose(p[:, 9:], 0.5 + 0.5 * x[:, 4:-5, 0] - 0.25 * x[:, :-9, 0])
-    ce = -(y * torch.log(y.clamp_min(1e-12))).sum(-1).mean()  # the entropy of the true p: the last floor
-    assert abs(float(ce) - floors[-1]) < 0.02
+def test_make_rule_names_what_it_accepts():
+    model, _, _, g = _setup(T=2)
+    assert make_rule("bptt", model, window=10).window == 10
+    assert make_rule("bptt", model, BPTTConfig(window=10)).update_interval == 10
+    assert make_rule("kernl", model, KeRNLConfig(sigma=0.1), lr=0.0).config == KeRNLConfig(sigma=0.1, lr=0.0)
+    with pytest.raises(ConfigError, match="window"):
+        make_rule("rtrl", model, window=10)
+    with pytest.raises(ConfigError, match="use 'lr'"):
+        make_rule("kernl", model, kernl_lr=1e-3)
+    with pytest.raises(ConfigError, match="synthesiser"):
+        make_rule("rtrl", model, synthesiser=LinearSynthesiser(8, F64))
     with pytest.raises(ConfigError):
-        tasks.add_task(1, 10, lags=(5,), coefs=(0.7,))
+        make_rule("bptt", model, KeRNLConfig())
     with pytest.raises(ConfigError):
-        tasks.add_task(1, 0)
-
-
-def test_other_tasks():
-    g = torch.Generator().manual_seed(1)
-    x, y, w = tasks.flip_flop(2, 50, 2, 0.2, generator=g)
-    last = torch.zeros(2, 2)
-    for t in range(50):
-        last = torch.where(x[:, t] != 0, x[:, t], last)
-        assert torch.equal(y[:, t], last)
-    x, y, w = tasks.delayed_nonmatch(3, 2, delay=2, generator=g)
-    assert x.shape == (3, 10, 3) and w.sum() == 6
-    match = (x[:, 0, :2].argmax(1) == x[:, 3, :2].argmax(1)).long()
-    assert torch.equal(y[:, 4].argmax(1), match)
-    x, y, w = tasks.sine_generation(2, 20, (10.0,), generator=g)
-    assert torch.allclose(y[0, :, 0], 0.5 * torch.sin(2 * math.pi * torch.arange(20) / 10.0))
-    x, y, w = tasks.sequential_digits(5, generator=g)
-    assert x.shape == (5, 8, 8) and float(x.max()) <= 1 and w[:, -1].sum() == 5
-    for name, task in tasks.TASKS.items():
-        x, y, w = task.sample(2, 12, g)
-        assert x.shape[-1] == task.n_in and y.shape[-1] == task.n_out, name
+        make_rule("bptt", model, window=0)
+    with pytest.raises(ConfigError):
+        make_rule("dni", model, train_readout=False)
