@@ -309,13 +309,13 @@ def test_tasks_show_errors_write_nothing(tmp_path, capsys):
 def test_models_reject_bad_values():
     from brainlearn.errors import ShapeError
     from brainlearn.models.pathways import MixtureOfPathways
-    from brainlearn.nn import MLP
+    from brainlearn.nn import MLP, MLPConfig
     from brainlearn.rules import FALinear
 
     with pytest.raises(ConfigError, match="init_gain must be a finite number"):
-        MLP([3, 2], init_gain=float("nan"))
+        MLP(MLPConfig(n_in=3, n_hidden=(), n_out=2, init_gain=float("nan")))
     with pytest.raises(ShapeError, match="NaN"):
-        MLP([3, 2])(torch.full((2, 3), float("nan")))
+        MLP(MLPConfig(n_in=3, n_hidden=(), n_out=2))(torch.full((2, 3), float("nan")))
     with pytest.raises(ConfigError, match="in_features must be an integer >= 1"):
         FALinear(0, 5)
     with pytest.raises(ConfigError, match="d must be an integer >= 1"):
