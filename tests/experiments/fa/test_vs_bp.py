@@ -4,6 +4,7 @@ import pytest
 
 from brainlearn import experiments
 from brainlearn.errors import ConfigError
+from brainlearn.experiments.base import claim_ok
 from brainlearn.experiments.runner import make_config, run_experiment
 
 
@@ -15,7 +16,7 @@ def quick():
 @pytest.mark.parametrize("claim_id", ["bp-accuracy", "fa-near-bp", "angle-start-orthogonal", "angle-falls"])
 def test_quick_claim(quick, claim_id):
     (claim,) = [c for c in quick.claims if c["id"] == claim_id]
-    assert claim["passed"], claim
+    assert claim_ok(claim), claim  # PASS, or XFAIL for a known non-reproduction
 
 
 def test_the_model_is_nested_and_old_keys_name_the_new_ones():

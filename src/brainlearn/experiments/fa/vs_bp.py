@@ -124,6 +124,10 @@ def run(config: FAvsBPConfig, seed: int, ctx: RunContext) -> Result:
 # Thresholds were calibrated once on this implementation (seeds 0-4) and then frozen; see
 # docs/experiments/fa-vs-bp.md for the measured values behind each.
 ACCURACY_FLOOR = {"digits": 0.93, "fashion-mnist": 0.84, "mnist": 0.95, "cifar10": 0.40}
+# Under seed scheme 2, seed 0's FA network on digits sits on a plateau (0.83) until epoch ~30 and catches
+# up by 60 epochs (gap 0.012); the quick preset's 30 epochs judge it on that plateau.
+QUICK_BUDGET_EPOCHS = 60
+QUICK_NOTE = "docs/experiments/fa-vs-bp.md#known-non-reproduction-fa-near-bp-at-the-quick-budget"
 
 
 def claims(config: FAvsBPConfig) -> list[Claim]:
@@ -145,6 +149,8 @@ def claims(config: FAvsBPConfig) -> list[Claim]:
               how="first angle minus the mean angle of the last 10% of measurements (deg)",
               reason="calibrated once on digits seeds 0-4: drops of 14.8-30.7 deg", kind="outcome"),
     ]
+    if config.dataset == "digits" and config.epochs < QUICK_BUDGET_EPOCHS:
+        out = [replace(c, expected="fail", note=QUICK_NOTE) if c.id == "fa-near-bp" else c for c in out]
     return predates_aggregate_rule(out, was={"bp-accuracy": "mean", "fa-near-bp": "mean",
                                              "angle-start-orthogonal": "mean", "angle-falls": "mean"})
 
