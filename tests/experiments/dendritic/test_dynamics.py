@@ -33,7 +33,7 @@ def test_dynamics_run_resumes_exactly(tmp_path):
     from brainlearn.experiments.dendritic.dynamics import run as run_dynamics
     from brainlearn.runtime import RunContext, RunDir
 
-    small = dict(network=DendriticNetworkConfig(sizes=(6, 5, 3), feedback="random"), settle_ms=5.0, duration=5.0,
+    small = dict(network=DendriticNetworkConfig(sizes=(6, 5, 3)), settle_ms=5.0, duration=5.0,
                  batch_size=2, rate_scale=10.0)
     whole = run_dynamics(DynamicsConfig(patterns=12, **small), 0, RunContext())
     run_dir = RunDir.create(tmp_path, "dendritic-dynamics", {"experiment": "dendritic-dynamics"})

@@ -104,7 +104,8 @@ class ClassificationConfig(Config):
 @dataclass(frozen=True)
 class DendriticConfig(ImageDataConfig):
     """`network` is the paper's 30-20-10 softplus network of S1 and S3 (its conductances, sweeps, biases and
-    feedback gain are every part's; each part sets its own feedback, initial state and, in S2 and S4, widths)."""
+    feedback gain are every part's; each part sets its own feedback, initial state, learning rates (so
+    `network.rates` is unused here) and, in S2 and S4, widths)."""
 
     renamed = {"sizes": "network.sizes", "activation": "network.activation", "g_som": "network.conductances.g_som",
                "sweeps": "network.sweeps", "bias": "network.bias", "feedback_gain": "network.feedback_gain"}

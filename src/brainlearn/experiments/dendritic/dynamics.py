@@ -27,12 +27,13 @@ from brainlearn.runtime import Config, RunContext, make_generator, param, replic
 
 @dataclass(frozen=True)
 class DynamicsConfig(Config):
-    """`network` is the circuit of D1 and D2 (D2 starts it with random lateral weights); its `rates` are the
-    paper's, per ms, times `rate_scale` in D2."""
+    """`network` is the circuit of D1 and D2 with fixed random top-down weights (the experiment sets
+    `feedback="random"`; D2 starts from random lateral weights); its `rates` are the paper's, per ms, times
+    `rate_scale` in D2."""
 
     renamed = {"sizes": "network.sizes", "batch": "batch_size"}
 
-    network: DendriticNetworkConfig = DendriticNetworkConfig(sizes=(30, 20, 10), feedback="random")
+    network: DendriticNetworkConfig = DendriticNetworkConfig(sizes=(30, 20, 10))
     settle_ms: float = param(60.0, gt=0, help="D1: integration time from rest (ms)")
     patterns: int = param(60, ge=1, help="D2: input patterns presented")
     batch_size: int = param(4, ge=1, help="D2: circuits sharing the weights")
@@ -52,8 +53,9 @@ class Learner:
     def __init__(self, config: DynamicsConfig, seed: int, ctx: RunContext):
         self.config, self.device = config, ctx.device
         gen = self.gen = make_generator(replicate_seed(seed, 10))
-        sizes = config.network.sizes
-        check = ctx.place(DendriticNetwork(config.network, generator=gen))
+        network = replace(config.network, feedback="random")
+        sizes = network.sizes
+        check = ctx.place(DendriticNetwork(network, generator=gen))
         x = torch.rand(8, sizes[0], generator=gen).to(ctx.device)
         target = torch.randn(8, sizes[-1], generator=gen).to(ctx.device)
         dyn, _ = check.simulate(x, target, duration=config.settle_ms, dt=config.dt)
@@ -61,7 +63,7 @@ class Learner:
         self.settle_error = max(float((a - b).abs().max())
                                 for a, b in zip(dyn.u + dyn.u_int, steady.u + steady.u_int))
 
-        self.net = ctx.place(DendriticNetwork(replace(config.network, self_predicting=False), generator=gen))
+        self.net = ctx.place(DendriticNetwork(replace(network, self_predicting=False), generator=gen))
         self.probe = torch.rand(256, sizes[0], generator=gen).to(ctx.device)
         paper, k = config.network.rates, config.rate_scale
         forward = tuple(r * k for r in paper.forward) if isinstance(paper.forward, tuple) else paper.forward * k
@@ -133,7 +135,7 @@ register(Experiment(
     name="dendritic-dynamics", paper=papers.SACRAMENTO,
     summary="dendritic microcircuit in continuous time: settling, and learning the self-predicting state",
     presets={"quick": DynamicsConfig(patterns=5, duration=50.0, rate_scale=10.0), "full": DynamicsConfig(),
-             "smoke": DynamicsConfig(network=DendriticNetworkConfig(sizes=(6, 5, 3), feedback="random"), settle_ms=5,
+             "smoke": DynamicsConfig(network=DendriticNetworkConfig(sizes=(6, 5, 3)), settle_ms=5,
                                      patterns=6, duration=5, batch_size=2)},
     run=run, claims=claims, plot=plot,
 ))
