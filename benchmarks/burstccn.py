@@ -27,16 +27,16 @@ CASES = {"mlp-b32": ("mlp", 32), "mlp-b256": ("mlp", 256), "conv-b32": ("conv", 
 def measure(case: str, method: str, steps: int, warmup: int, device: str, threads: int) -> dict:
     import torch
 
-    from brainlearn.models.burstccn import burst_convnet, burst_mlp, matching_mlp
+    from brainlearn.models.burstccn import BurstCCN, BurstCCNConfig, matching_mlp
 
     torch.set_num_threads(threads)
     arch, batch = CASES[case]
     gen = torch.Generator().manual_seed(0)
     if arch == "mlp":
-        net = burst_mlp([784, 500, 500, 500, 10], generator=gen)
+        net = BurstCCN(BurstCCNConfig(in_shape=(784,), n_hidden=(500, 500, 500), n_out=10), generator=gen)
         x = torch.rand(batch, 784, generator=gen)
     else:
-        net = burst_convnet(generator=gen, init_gain=1.0)
+        net = BurstCCN(BurstCCNConfig(in_shape=(3, 32, 32), n_hidden=(1480,), init_gain=1.0), generator=gen)
         x = torch.rand(batch, 3, 32, 32, generator=gen)
     y = torch.randint(0, 10, (batch,), generator=gen)
     if method == "bp" and arch == "mlp":

@@ -20,11 +20,11 @@ import time
 
 import torch
 
-from brainlearn.models.dendritic import DendriticNetwork, LearningRates, as_mlp
+from brainlearn.models.dendritic import DendriticNetwork, DendriticNetworkConfig, LearningRates, as_mlp
 
 
 def time_dynamics(sizes, sim_ms: float, dt: float) -> dict:
-    net = DendriticNetwork(sizes, generator=torch.Generator().manual_seed(0))
+    net = DendriticNetwork(DendriticNetworkConfig(sizes=tuple(sizes)), generator=torch.Generator().manual_seed(0))
     x = torch.rand(1, sizes[0])
     target = torch.rand(1, sizes[-1])
     rates = LearningRates()  # the paper's rates, per ms
@@ -37,7 +37,8 @@ def time_dynamics(sizes, sim_ms: float, dt: float) -> dict:
 
 
 def time_steady_state(sizes, steps: int, batch: int, sweeps: int) -> dict:
-    net = DendriticNetwork(sizes, activation="sigmoid", sweeps=sweeps, generator=torch.Generator().manual_seed(0))
+    config = DendriticNetworkConfig(sizes=tuple(sizes), activation="sigmoid", sweeps=sweeps)
+    net = DendriticNetwork(config, generator=torch.Generator().manual_seed(0))
     mlp = as_mlp(net)
     opt = torch.optim.SGD(mlp.parameters(), lr=0.01)
     xs = torch.rand(steps, batch, sizes[0])

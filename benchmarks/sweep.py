@@ -18,7 +18,7 @@ import torch
 
 from brainlearn.experiments import runner, sweep
 
-GRID = ["lr=0.2,0.5", "hidden=50;100"]
+GRID = ["lr=0.2,0.5", "model.n_hidden=50;100"]
 FIXED = ("epochs=10", "angle_every=20")
 
 
@@ -29,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     exp = runner.experiments.get("fa-vs-bp")
-    config = runner.make_config(exp, "quick", [*FIXED, "hidden=100"])
+    config = runner.make_config(exp, "quick", [*FIXED, "model.n_hidden=100"])
     runner.run_experiment(exp, config, out=None)  # warm-up: data loading, first-call overheads
     t0 = time.perf_counter()
     for seed in range(3):

@@ -69,7 +69,7 @@ def interrupted(tmp_path, monkeypatch, capsys):
     (["--seed", "-1"], "seed must be an integer in [0, 2147483647]"),
     (["--seed", "99999999999999999999999"], "seed must be an integer"),
     (["--set", "lr=inf"], "lr must be a finite number"),
-    (["--set", "init_gain=nan"], "init_gain must be a finite number"),
+    (["--set", "model.init_gain=nan"], "init_gain must be a finite number"),
     (["--set", "data_root=~nosuchuser/x"], "cannot be expanded"),
     (["--threads", "0"], "threads must be an integer >= 1"),
     (["--workers", "0"], "workers must be an integer >= 1"),
@@ -88,7 +88,7 @@ def test_out_that_is_a_file(tmp_path, capsys):
 
 
 def test_out_of_memory_is_a_user_error(tmp_path, capsys):
-    one_line_exit_2(capsys, ["run", "fa-vs-bp", *TINY, "--set", "hidden=10000000000", "--out", str(tmp_path)],
+    one_line_exit_2(capsys, ["run", "fa-vs-bp", *TINY, "--set", "model.n_hidden=10000000000", "--out", str(tmp_path)],
                     "ran out of memory")
     assert not run_dirs(tmp_path)
 
@@ -342,13 +342,13 @@ def test_tasks_show_errors_write_nothing(tmp_path, capsys):
 def test_models_reject_bad_values():
     from brainlearn.errors import ShapeError
     from brainlearn.models.pathways import MixtureOfPathways
-    from brainlearn.nn import MLP
+    from brainlearn.nn import MLP, MLPConfig
     from brainlearn.rules import FALinear
 
     with pytest.raises(ConfigError, match="init_gain must be a finite number"):
-        MLP([3, 2], init_gain=float("nan"))
+        MLP(MLPConfig(n_in=3, n_hidden=(), n_out=2, init_gain=float("nan")))
     with pytest.raises(ShapeError, match="NaN"):
-        MLP([3, 2])(torch.full((2, 3), float("nan")))
+        MLP(MLPConfig(n_in=3, n_hidden=(), n_out=2))(torch.full((2, 3), float("nan")))
     with pytest.raises(ConfigError, match="in_features must be an integer >= 1"):
         FALinear(0, 5)
     with pytest.raises(ConfigError, match="d must be an integer >= 1"):

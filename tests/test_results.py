@@ -33,7 +33,7 @@ def test_load_is_tidy_with_config_columns(runs):
     n_metrics = len(outcomes[0].result.metrics)
     assert len(df) == 2 * n_metrics and list(df.columns[:9]) == results.RUN_COLUMNS + ["metric", "value"]
     assert set(df["seed"]) == {0, 1} and set(df["experiment"]) == {"fa-vs-bp"}
-    assert (df["epochs"] == 2).all() and (df["hidden"] == "100").all() and (df["threads"] == 1).all()
+    assert (df["epochs"] == 2).all() and (df["model.n_hidden"] == "100").all() and (df["threads"] == 1).all()
     row = df[(df["seed"] == 1) & (df["metric"] == "bp_test_acc")]
     assert row["value"].item() == outcomes[1].result.metrics["bp_test_acc"]
     one = results.load(outcomes[0].run_dir.path)  # a single run directory

@@ -26,11 +26,11 @@ def test_bad_grids_rejected_before_running(grid, message, tmp_runs):
 
 
 def test_expand_is_grid_times_seeds():
-    axes = sweep.parse_grid("fa-vs-bp", "quick", ["lr=0.1,0.2", "hidden=10;20,5"])
-    assert axes == {"lr": ["0.1", "0.2"], "hidden": ["10", "20,5"]}
+    axes = sweep.parse_grid("fa-vs-bp", "quick", ["lr=0.1,0.2", "model.n_hidden=10;20,5"])
+    assert axes == {"lr": ["0.1", "0.2"], "model.n_hidden": ["10", "20,5"]}
     points = sweep.expand("fa-vs-bp", "quick", axes, seeds=3, overrides=("epochs=1",))
     assert len(points) == 12 and len({p.key for p in points}) == 12
-    assert points[0].overrides == ("epochs=1", "lr=0.1", "hidden=10")
+    assert points[0].overrides == ("epochs=1", "lr=0.1", "model.n_hidden=10")
 
 
 def test_local_sweep_matches_single_runs_and_resumes(tmp_runs):

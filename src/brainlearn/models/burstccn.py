@@ -48,7 +48,8 @@ Two forms compute the same steady state:
 The local rule writes the *descent direction* −ΔW/η into each parameter's ``.grad``, so any torch
 optimiser applies it::
 
-    net = burst_mlp([784, 500, 10], feedback="tied", generator=torch.Generator().manual_seed(0))
+    net = BurstCCN(BurstCCNConfig(in_shape=(784,), n_hidden=(500,), feedback="tied"),
+                   generator=torch.Generator().manual_seed(0))
     opt = torch.optim.SGD(net.parameters(), lr=0.3)
     opt.zero_grad()
     net.backward_local(x, labels)        # forward sweep + top-down burst sweep + local rule
@@ -60,18 +61,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
-from brainlearn.nn import MLP
-
-FEEDBACK_MODES = ("tied", "random", "learned")
-Q_MODES = ("tied", "learned")
-Q_INITS = ("cancelling", "random")
-
+from brainlearn.nn import MLP, MLPConfig
+from brainlearn.runtime.config import Config, param, require
 
 # --------------------------------------------------------------------------------------------------
 # Layers: a linear map, its adjoint (the route of top-down signals) and the local outer product.
@@ -164,66 +162,98 @@ class BurstState:
         return [p * e for p, e in zip(self.p, self.e[1:])]
 
 
+@dataclass(frozen=True)
+class BurstCCNConfig(Config):
+    """The architecture, burst parameters, feedback and initialisation of a :class:`BurstCCN`.
+
+    The input shape sets the architecture: a flat input ``(n_in,)`` gives the dense net
+    ``n_in -> n_hidden -> n_out``; an image ``(C, H, W)`` first goes through the convolutional stack of
+    `channels`, `kernels` and `strides` (no padding or pooling; default: Payeur et al. 2021's CIFAR-10 net
+    3→64 (5×5, s2) → 128 (5×5, s2) → 256 (3×3, s1)), then the dense layers.
+    """
+
+    in_shape: tuple[int, ...] = param((784,), ge=1, help="shape of one input: (n_in,) for a dense net, "
+                                                         "(C, H, W) for the conv stack")
+    n_hidden: tuple[int, ...] = param((500, 500, 500), ge=1, help="dense hidden layer widths")
+    n_out: int = param(10, ge=1, help="output ensembles")
+    channels: tuple[int, ...] = param((64, 128, 256), ge=1, help="conv layers' output channels (image inputs)")
+    kernels: tuple[int, ...] = param((5, 5, 3), ge=1, help="conv kernel sizes (image inputs)")
+    strides: tuple[int, ...] = param((2, 2, 1), ge=1, help="conv strides (image inputs)")
+    p_baseline: float = param(0.5, gt=0, le=0.5, help="baseline burst probability p_b (<= 0.5 keeps p in [0, 1])")
+    error_scale: float = param(1.0, gt=0, help="s, the gain of the output teaching signal")
+    feedback: Literal["tied", "random", "learned"] = param(
+        "tied", help="Y: tied (Y_l = W_{l+1}), fixed random, or learned by Kolen-Pollack (starts random)")
+    feedback_std: float = param(0.5, gt=0, help="std of a random initial Y")
+    q_mode: Literal["tied", "learned"] = param("tied", help="Q: tied (Q_l = p_b Y_l, always cancelling) or learned")
+    q_init: Literal["cancelling", "random"] = param("cancelling", help="start of a learned Q: p_b Y or Gaussian")
+    q_std: float = param(0.5, gt=0, help="std of a random initial Q")
+    normalise: bool = param(True, help="divide the update by p_b s, so that in the tied limit it is the "
+                                       "backprop gradient of 1/2||e_L - t||^2")
+    init_gain: float = param(3.6, gt=0, help="xavier-normal gain of W (biases start at 0)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(len(self.in_shape) in (1, 3), f"in_shape must be (n_in,) or (C, H, W), got {self.in_shape}")
+        if len(self.in_shape) == 3:
+            require(len(self.channels) == len(self.kernels) == len(self.strides),
+                    "channels, kernels and strides must have the same length")
+            _, h, w = self.in_shape
+            for k, s in zip(self.kernels, self.strides):
+                h, w = (h - k) // s + 1, (w - k) // s + 1
+                require(h >= 1 and w >= 1, f"input {self.in_shape} is too small for the conv stack "
+                                           f"(kernels {self.kernels})")
+
+    def layers(self) -> list[nn.Module]:
+        """The ensembles of this architecture, input side first (weights zero until the network draws them)."""
+        layers, width = [], self.in_shape[0]
+        if len(self.in_shape) == 3:
+            c, h, w = self.in_shape
+            for out_c, k, s in zip(self.channels, self.kernels, self.strides):
+                h, w = (h - k) // s + 1, (w - k) // s + 1
+                layers.append(BurstConv2d(c, out_c, k, s))
+                c = out_c
+            width = c * h * w
+        widths = [width, *self.n_hidden, self.n_out]
+        return layers + [BurstLinear(a, b) for a, b in zip(widths[:-1], widths[1:])]
+
+
 class BurstCCN(nn.Module):
     """A stack of burst ensembles (dense or conv) with top-down Y (bursts) and Q (events) feedback.
 
-    Build one with :func:`burst_mlp` or :func:`burst_convnet`.
-
     Args:
-        layers: BurstLinear / BurstConv2d modules, input side first.
-        in_shape: shape of one input sample, e.g. (784,) or (3, 32, 32).
-        p_baseline: baseline burst probability p_b (a constant; 0 < p_b <= 0.5 so that p stays in [0, 1]).
-        error_scale: s, the gain of the output teaching signal.
-        feedback: "tied" (Y_l = W_{l+1}), "random" (fixed Gaussian Y, std `feedback_std`) or "learned"
-            (Kolen–Pollack; starts random).
-        q_mode: "tied" (Q_l = p_b Y_l, always cancelling) or "learned" (Q learning).
-        q_init: for learned Q, start at "cancelling" (p_b Y) or "random" (Gaussian, std `q_std`).
-        normalise: divide the update by p_b s so that, in the tied limit, it equals the backprop gradient
-            of ½‖e_L − t‖² (default). Without it the effective learning rate is p_b s η.
-        init_gain: xavier-normal gain of W (biases start at 0).
-        generator: torch.Generator for all random initialisation.
+        config: :class:`BurstCCNConfig` (or :func:`burst_mlp` / :func:`burst_convnet` for a config from widths).
+        generator: torch.Generator for all random initialisation (W, then random Y and Q).
     """
 
-    def __init__(self, layers: Sequence[nn.Module], in_shape: Sequence[int], *, p_baseline: float = 0.5,
-                 error_scale: float = 1.0, feedback: str = "tied", feedback_std: float = 0.5,
-                 q_mode: str = "tied", q_init: str = "cancelling", q_std: float = 0.5,
-                 normalise: bool = True, init_gain: float = 3.6, generator: torch.Generator | None = None):
+    config_class: ClassVar[type[BurstCCNConfig]] = BurstCCNConfig
+
+    def __init__(self, config: BurstCCNConfig, *, generator: torch.Generator | None = None):
         super().__init__()
-        for name, value, options in (("feedback", feedback, FEEDBACK_MODES), ("q_mode", q_mode, Q_MODES),
-                                     ("q_init", q_init, Q_INITS)):
-            if value not in options:
-                raise ConfigError(f"{name}={value!r}; expected one of {', '.join(options)}")
-        if not 0 < p_baseline <= 0.5:
-            raise ConfigError(f"p_baseline must be in (0, 0.5], got {p_baseline}")
-        for name, value in (("error_scale", error_scale), ("feedback_std", feedback_std), ("q_std", q_std),
-                            ("init_gain", init_gain)):
-            if not value > 0:
-                raise ConfigError(f"{name} must be > 0, got {value}")
-        if len(layers) < 1:
-            raise ConfigError("a BurstCCN needs at least one layer")
-        self.layers = nn.ModuleList(layers)
-        self.in_shape = tuple(int(s) for s in in_shape)
-        self.p_baseline, self.error_scale = float(p_baseline), float(error_scale)
-        self.feedback, self.q_mode, self.normalise = feedback, q_mode, bool(normalise)
+        self.config = config
+        self.layers = nn.ModuleList(config.layers())
+        self.in_shape = tuple(config.in_shape)
+        self.p_baseline, self.error_scale = float(config.p_baseline), float(config.error_scale)
+        self.feedback, self.q_mode, self.normalise = config.feedback, config.q_mode, config.normalise
+        feedback, q_mode = config.feedback, config.q_mode
 
         with torch.no_grad():
             for layer in self.layers:
                 fan_in, fan_out = layer.fans
-                std = init_gain * math.sqrt(2.0 / (fan_in + fan_out))
+                std = config.init_gain * math.sqrt(2.0 / (fan_in + fan_out))
                 layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator) * std)
                 layer.bias.zero_()
         # Y_l and Q_l live on layer l+1, whose weight shape they share.
         for above in self.layers[1:]:
             if feedback != "tied":
-                y = torch.randn(above.weight.shape, generator=generator) * feedback_std
+                y = torch.randn(above.weight.shape, generator=generator) * config.feedback_std
                 if feedback == "learned":
                     above.Y = nn.Parameter(y)
                 else:
                     above.register_buffer("Y", y)
             if q_mode == "learned":
                 y = above.weight if feedback == "tied" else above.Y
-                q = (p_baseline * y.detach().clone() if q_init == "cancelling"
-                     else torch.randn(above.weight.shape, generator=generator) * q_std)
+                q = (config.p_baseline * y.detach().clone() if config.q_init == "cancelling"
+                     else torch.randn(above.weight.shape, generator=generator) * config.q_std)
                 above.Q = nn.Parameter(q)
 
     # ---- feedback weights ----
@@ -452,40 +482,30 @@ def _accumulate(param: torch.Tensor, grad: torch.Tensor) -> None:
 # Architectures
 # --------------------------------------------------------------------------------------------------
 
-def burst_mlp(sizes: Sequence[int], network: type[BurstCCN] = BurstCCN, **kwargs) -> BurstCCN:
+def burst_mlp(sizes: Sequence[int], network: type[BurstCCN] | None = None, *,
+              generator: torch.Generator | None = None, **fields) -> BurstCCN:
     """A fully connected BurstCCN ``sizes[0] -> ... -> sizes[-1]`` (paper default 784-500-500-500-10).
 
-    `network` is the class to build (BurstCCN or a subclass such as Burstprop); keyword arguments go to it.
+    `network` is the class to build (BurstCCN or a subclass such as Burstprop; default BurstCCN); keyword
+    arguments are fields of its config (``network.config_class``).
     """
-    if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
-        raise ConfigError(f"sizes must list at least two positive widths, got {list(sizes)}")
-    sizes = [int(s) for s in sizes]
-    layers = [BurstLinear(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
-    return network(layers, (sizes[0],), **kwargs)
+    if len(sizes) < 2:
+        raise ConfigError(f"sizes must list at least two widths, got {list(sizes)}")
+    network = network or BurstCCN
+    sizes = tuple(int(s) for s in sizes)
+    config = network.config_class(in_shape=sizes[:1], n_hidden=sizes[1:-1], n_out=sizes[-1], **fields)
+    return network(config, generator=generator)
 
 
-def burst_convnet(in_shape: Sequence[int] = (3, 32, 32), channels: Sequence[int] = (64, 128, 256),
-                  kernels: Sequence[int] = (5, 5, 3), strides: Sequence[int] = (2, 2, 1),
-                  hidden: Sequence[int] = (1480,), n_classes: int = 10, network: type[BurstCCN] = BurstCCN,
-                  **kwargs) -> BurstCCN:
+def burst_convnet(in_shape: Sequence[int] = (3, 32, 32), network: type[BurstCCN] | None = None, *,
+                  generator: torch.Generator | None = None, **fields) -> BurstCCN:
     """The CIFAR-10 network of Payeur et al. 2021: conv 3→64 (5×5, s2) → 64→128 (5×5, s2) → 128→256
-    (3×3, s1), no padding or pooling, then dense 2304 → 1480 → 10. `network` is the class to build;
-    keyword arguments go to it.
+    (3×3, s1), no padding or pooling, then dense 2304 → 1480 → 10 (the conv stack and widths are the
+    config's fields `channels`, `kernels`, `strides`, `n_hidden`, `n_out`). `network` is the class to build.
     """
-    if len(in_shape) != 3 or min(in_shape) < 1:
-        raise ConfigError(f"in_shape must be (C, H, W), got {tuple(in_shape)}")
-    if not len(channels) == len(kernels) == len(strides) or not channels:
-        raise ConfigError("channels, kernels and strides must have the same, non-zero length")
-    layers, (c, h, w) = [], in_shape
-    for out_c, k, s in zip(channels, kernels, strides):
-        h, w = (h - k) // s + 1, (w - k) // s + 1
-        if h < 1 or w < 1:
-            raise ConfigError(f"input {tuple(in_shape)} is too small for the conv stack (kernels {kernels})")
-        layers.append(BurstConv2d(c, out_c, k, s))
-        c = out_c
-    widths = [c * h * w, *[int(n) for n in hidden], int(n_classes)]
-    layers += [BurstLinear(a, b) for a, b in zip(widths[:-1], widths[1:])]
-    return network(layers, tuple(in_shape), **kwargs)
+    network = network or BurstCCN
+    fields.setdefault("n_hidden", (1480,))
+    return network(network.config_class(in_shape=tuple(int(s) for s in in_shape), **fields), generator=generator)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -501,7 +521,9 @@ def matching_mlp(net: BurstCCN, rule: str = "bp") -> MLP:
     if not all(isinstance(layer, BurstLinear) for layer in net.layers) or len(net.in_shape) != 1:
         raise ConfigError("matching_mlp needs a dense BurstCCN (burst_mlp)")
     sizes = [net.in_shape[0]] + [layer.out_features for layer in net.layers]
-    mlp = MLP(sizes, "sigmoid", "sigmoid", rule=rule).to(net.layers[0].weight.device)
+    config = MLPConfig(n_in=sizes[0], n_hidden=tuple(sizes[1:-1]), n_out=sizes[-1], activation="sigmoid",
+                       output_activation="sigmoid", rule=rule)
+    mlp = MLP(config).to(net.layers[0].weight.device)  # its initial weights are overwritten below
     with torch.no_grad():
         for i, (dst, src) in enumerate(zip(mlp.layers, net.layers)):
             dst.weight.copy_(src.weight)

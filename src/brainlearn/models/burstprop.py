@@ -23,14 +23,13 @@ approximation of the gradient even with tied Y, unlike BurstCCN in its cancellin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
-from torch import nn
 
-from brainlearn.errors import ConfigError
-from brainlearn.models.burstccn import BurstCCN, BurstState
+from brainlearn.models.burstccn import BurstCCN, BurstCCNConfig, BurstState
+from brainlearn.runtime.config import param, require
 
 
 @dataclass
@@ -40,22 +39,28 @@ class TwoPhaseState(BurstState):
     p_free: list[torch.Tensor] | None = None
 
 
+@dataclass(frozen=True)
+class BurstpropConfig(BurstCCNConfig):
+    """BurstCCN's layers and feedback with Payeur et al.'s apical gain β and output baseline p_b = 0.2.
+    Burstprop has no Q pathway: `q_mode` must stay "tied" (its `q_*` fields are unused)."""
+
+    p_baseline: float = param(0.2, gt=0, le=0.5, help="output baseline burst probability p_b (Payeur et al.)")
+    beta: float = param(4.0, gt=0, help="apical gain β (4 gives slope 1 at zero apical drive)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.q_mode == "tied", "Burstprop has no Q pathway; q_mode must be 'tied' (unused)")
+
+
 class Burstprop(BurstCCN):
-    """Two-phase Burstprop on BurstCCN's layers. Build with ``burst_mlp(sizes, network=Burstprop, ...)``.
+    """Two-phase Burstprop on BurstCCN's layers: ``Burstprop(BurstpropConfig(...))`` or
+    ``burst_mlp(sizes, network=Burstprop, ...)``."""
 
-    Args (beyond :class:`~brainlearn.models.burstccn.BurstCCN`'s, whose `q_*` options do not apply):
-        beta: apical gain β (4 gives slope 1 at zero apical drive).
-        p_baseline: output baseline burst probability (0.2 as in Payeur et al.).
-    """
+    config_class: ClassVar[type[BurstpropConfig]] = BurstpropConfig
 
-    def __init__(self, layers: Sequence[nn.Module], in_shape: Sequence[int], *, beta: float = 4.0,
-                 p_baseline: float = 0.2, **kwargs):
-        if kwargs.get("q_mode", "tied") != "tied":
-            raise ConfigError("Burstprop has no Q pathway; q_mode must be 'tied' (unused)")
-        if not beta > 0:
-            raise ConfigError(f"beta must be > 0, got {beta}")
-        super().__init__(layers, in_shape, p_baseline=p_baseline, **kwargs)
-        self.beta = float(beta)
+    def __init__(self, config: BurstpropConfig, *, generator: torch.Generator | None = None):
+        super().__init__(config, generator=generator)
+        self.beta = float(config.beta)
 
     def hidden_burst_probability(self, u: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
         """p_l = σ(β u_l (1 − e_l))."""

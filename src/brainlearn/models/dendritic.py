@@ -40,8 +40,8 @@ Two forms share the weights:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -49,37 +49,30 @@ from torch import nn
 
 from brainlearn.analysis import angle
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
-from brainlearn.nn import MLP
+from brainlearn.nn import MLP, MLPConfig
+from brainlearn.runtime.config import Config, param, require
 
 ACTIVATIONS = {"softplus": F.softplus, "sigmoid": torch.sigmoid}
 SLOPES = {"softplus": torch.sigmoid, "sigmoid": lambda u: torch.sigmoid(u) * (1 - torch.sigmoid(u))}  # phi'
-FEEDBACK = ("tied", "random")
 
 
 @dataclass(frozen=True)
-class Conductances:
+class Conductances(Config):
     """Leak, basal, apical, interneuron-dendrite and somatic-nudging conductances (1/ms).
 
     Defaults are the paper's (g_lk 0.1, g_B 1.0, g_A 0.8, g_D 1.0, g_som 0.8).
     """
 
-    g_lk: float = 0.1
-    g_B: float = 1.0
-    g_A: float = 0.8
-    g_D: float = 1.0
-    g_som: float = 0.8
-
-    def __post_init__(self):
-        for name in ("g_lk", "g_B", "g_D"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"Conductances.{name} must be > 0, got {getattr(self, name)}")
-        for name in ("g_A", "g_som"):
-            if not getattr(self, name) >= 0:
-                raise ConfigError(f"Conductances.{name} must be >= 0, got {getattr(self, name)}")
+    g_lk: float = param(0.1, gt=0, help="leak conductance (1/ms)")
+    g_B: float = param(1.0, gt=0, help="basal conductance (1/ms)")
+    g_A: float = param(0.8, ge=0, help="apical conductance of hidden pyramidal cells (1/ms)")
+    g_D: float = param(1.0, gt=0, help="interneuron dendritic conductance (1/ms)")
+    g_som: float = param(0.8, ge=0, help="somatic nudging conductance: output by the target, interneurons by "
+                                         "their partners (1/ms)")
 
 
 @dataclass(frozen=True)
-class LearningRates:
+class LearningRates(Config):
     """Learning rates of the four plastic pathways.
 
     ``forward`` is one rate for all layers or one per layer (input side first). In the steady-state
@@ -88,16 +81,42 @@ class LearningRates:
     pyr->int 2.375e-4, int->pyr 5e-4).
     """
 
-    forward: float | tuple[float, ...] = 1.1875e-3
-    ip: float = 2.375e-4
-    pi: float = 5e-4
-    td: float = 0.0
+    forward: float | tuple[float, ...] = param(1.1875e-3, ge=0, help="forward (basal) rate: one, or one per "
+                                                                     "layer, input side first")
+    ip: float = param(2.375e-4, ge=0, help="pyramidal -> interneuron rate")
+    pi: float = param(5e-4, ge=0, help="interneuron -> pyramidal rate")
+    td: float = param(0.0, ge=0, help="top-down (B) rate; 0: B fixed")
 
     def per_layer(self, n_layers: int) -> tuple[float, ...]:
         rates = (self.forward,) * n_layers if isinstance(self.forward, int | float) else tuple(self.forward)
         if len(rates) != n_layers:
             raise ConfigError(f"LearningRates.forward: expected 1 or {n_layers} rates, got {len(rates)}")
         return rates
+
+
+@dataclass(frozen=True)
+class DendriticNetworkConfig(Config):
+    """The widths, rate function, conductances, feedback, initialisation and plasticity of a
+    :class:`DendriticNetwork`."""
+
+    sizes: tuple[int, ...] = param((30, 20, 10), ge=1, help="widths n_0 (input), n_1, ..., n_N; (n_0, n_N) is "
+                                                            "a single nudged output layer without interneurons")
+    activation: Literal["softplus", "sigmoid"] = param("softplus", help="rate function phi")
+    conductances: Conductances = Conductances()
+    feedback: Literal["tied", "random"] = param(
+        "tied", help="tied: B_k = W_{k+1}^T and the lateral weights re-set to the self-predicting state after "
+                     "every update; random: fixed random B_k (feedback alignment), lateral weights plastic")
+    self_predicting: bool = param(True, help="start the lateral weights in the self-predicting state (else "
+                                             "random, for learning it)")
+    init_gain: float = param(1.0, gt=0, help="xavier-normal gain of the forward weights (biases start at 0)")
+    feedback_gain: float = param(1.0, gt=0, help="xavier-normal gain of random top-down and lateral weights")
+    sweeps: int = param(3, ge=1, help="bottom-up/top-down sweeps of settle()")
+    bias: bool = param(True, help="pyramidal cells and interneurons learn biases (else they stay 0)")
+    rates: LearningRates = LearningRates()
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(len(self.sizes) >= 2, f"sizes must list at least two widths, got {self.sizes}")
 
 
 @dataclass
@@ -134,41 +153,21 @@ class DendriticNetwork(nn.Module):
     """A multilayer network of three-compartment pyramidal cells and lateral interneurons.
 
     Args:
-        sizes: widths ``(n_0, n_1, ..., n_N)``, input first; ``(n_0, n_N)`` is a single nudged output
-            layer without interneurons.
-        activation: rate function phi, "softplus" (log(1+e^u)) or "sigmoid".
-        conductances: :class:`Conductances`.
-        feedback: "tied" keeps ``B_k = W_{k+1}^T`` and the lateral weights in the self-predicting state
-            after every update (the symmetric-feedback idealisation); "random" draws fixed random ``B_k``
-            (feedback alignment) and leaves the lateral weights to their own plasticity.
-        self_predicting: start with the lateral weights in the SPS (else random, for learning it).
-        init_gain: xavier-normal gain of forward weights (biases start at 0).
-        feedback_gain: xavier-normal gain of random top-down (and random lateral) weights.
-        sweeps: bottom-up/top-down sweeps used by :meth:`settle`.
-        bias: whether pyramidal cells and interneurons have learned biases (else they stay 0).
+        config: :class:`DendriticNetworkConfig`.
         generator: torch.Generator for all random initialisation.
     """
 
-    def __init__(self, sizes: Sequence[int], activation: str = "softplus",
-                 conductances: Conductances | None = None, feedback: str = "tied", self_predicting: bool = True,
-                 init_gain: float = 1.0, feedback_gain: float = 1.0, sweeps: int = 3, bias: bool = True,
-                 generator: torch.Generator | None = None):
+    def __init__(self, config: DendriticNetworkConfig, *, generator: torch.Generator | None = None):
         super().__init__()
-        if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
-            raise ConfigError(f"sizes must list at least two positive widths, got {list(sizes)}")
-        if activation not in ACTIVATIONS:
-            raise ConfigError(f"activation={activation!r}; expected one of {', '.join(ACTIVATIONS)}")
-        if feedback not in FEEDBACK:
-            raise ConfigError(f"feedback={feedback!r}; expected one of {', '.join(FEEDBACK)}")
-        if int(sweeps) < 1:
-            raise ConfigError(f"sweeps must be >= 1, got {sweeps}")
-        self.sizes = tuple(int(s) for s in sizes)
-        self.activation = activation
-        self.phi = ACTIVATIONS[activation]
-        self.g = conductances or Conductances()
-        self.feedback = feedback
-        self.sweeps = int(sweeps)
-        self.bias = bool(bias)
+        self.config = config
+        self.sizes = tuple(config.sizes)
+        self.activation = config.activation
+        self.phi = ACTIVATIONS[config.activation]
+        self.g = config.conductances
+        self.feedback = config.feedback
+        self.sweeps = config.sweeps
+        self.bias = config.bias
+        init_gain, feedback_gain = config.init_gain, config.feedback_gain
         g = self.g
         n, L = self.sizes, len(self.sizes) - 1
         # basal attenuation c_k: the free somatic potential is c_k v_B,k (hidden: apical shunt too)
@@ -188,9 +187,9 @@ class DendriticNetwork(nn.Module):
         self.b_IP = nn.ParameterList(P(torch.zeros(n[k + 1]), requires_grad=False) for k in range(1, L))
         self.W_PI = nn.ParameterList(P(xavier(n[k], n[k + 1], feedback_gain), requires_grad=False)
                                      for k in range(1, L))
-        if feedback == "tied":
+        if config.feedback == "tied":
             self.tie_feedback()
-        elif self_predicting:
+        elif config.self_predicting:
             self.init_self_predicting()
 
     @property
@@ -312,8 +311,10 @@ class DendriticNetwork(nn.Module):
         return Updates(dW, db, dW_IP, db_IP, dW_PI, dB)
 
     @torch.no_grad()
-    def apply_updates(self, updates: Updates, rates: LearningRates) -> None:
-        """``w += eta * dw`` for every pathway; with tied feedback, then re-tie B and the lateral weights."""
+    def apply_updates(self, updates: Updates, rates: LearningRates | None = None) -> None:
+        """``w += eta * dw`` for every pathway (`rates`: default the config's); with tied feedback, then
+        re-tie B and the lateral weights."""
+        rates = self.config.rates if rates is None else rates
         for k, eta in enumerate(rates.per_layer(self.n_layers)):
             if eta:
                 self.W[k].add_(updates.W[k], alpha=eta)
@@ -332,8 +333,9 @@ class DendriticNetwork(nn.Module):
             if rates.td:
                 self.B[k].add_(updates.B[k], alpha=rates.td)
 
-    def train_step(self, x: torch.Tensor, target: torch.Tensor | None, rates: LearningRates) -> State:
-        """Settle, compute the local updates and apply them; returns the settled state."""
+    def train_step(self, x: torch.Tensor, target: torch.Tensor | None, rates: LearningRates | None = None) -> State:
+        """Settle, compute the local updates and apply them at `rates` (default: the config's); returns the
+        settled state."""
         state = self.settle(x, target)
         self.apply_updates(self.local_updates(state), rates)
         return state
@@ -495,7 +497,9 @@ def mean_apical(net: DendriticNetwork, x: torch.Tensor) -> float:
 def as_mlp(net: DendriticNetwork) -> MLP:
     """A backprop :class:`~brainlearn.nn.MLP` computing `net`'s free network: layer k has weights c_k W_k,
     bias c_k b_k, phi on the hidden layers; on `net`'s device."""
-    mlp = MLP(net.sizes, net.activation, None, rule="bp")  # its initial weights are overwritten below
+    config = MLPConfig(n_in=net.sizes[0], n_hidden=net.sizes[1:-1], n_out=net.sizes[-1], activation=net.activation,
+                       rule="bp")
+    mlp = MLP(config)  # its initial weights are overwritten below
     with torch.no_grad():
         for layer, W, b, c in zip(mlp.layers, net.W, net.b, net.attenuation):
             layer.weight.copy_(c * W)
@@ -503,5 +507,6 @@ def as_mlp(net: DendriticNetwork) -> MLP:
     return mlp.to(net.W[0].device)
 
 
-__all__ = ["ACTIVATIONS", "Conductances", "DendriticNetwork", "Dynamics", "LearningRates", "State", "Updates",
+__all__ = ["ACTIVATIONS", "Conductances", "DendriticNetwork", "DendriticNetworkConfig", "Dynamics", "LearningRates",
+           "State", "Updates",
            "angles_to_backprop", "as_mlp", "mean_apical"]

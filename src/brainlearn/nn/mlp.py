@@ -1,18 +1,25 @@
 """A feedforward network trained by backprop or feedback alignment: the baseline of every
-credit-assignment model."""
+credit-assignment model.
+
+``n_in -> n_hidden[0] -> ... -> n_out`` with `activation` on the hidden layers and `output_activation`
+(or none: logits) on the last; every layer is a :class:`~brainlearn.rules.FALinear`, so the backward pass
+uses the transposed forward weights (``rule="bp"``) or fixed random feedback (``rule="fa"``).
+"""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
 
-from brainlearn.errors import ConfigError, ShapeError, check_tensor
-from brainlearn.rules.feedback_alignment import RULES, FALinear
+from brainlearn.errors import ShapeError, check_tensor
+from brainlearn.rules.feedback_alignment import FALinear
+from brainlearn.runtime.config import Config, param
 
 ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
+Activation = Literal["sigmoid", "tanh", "relu"]
 
 
 def one_hot_mse(out: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -21,48 +28,53 @@ def one_hot_mse(out: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return 0.5 * (out - torch.nn.functional.one_hot(labels, out.shape[1]).to(out.dtype)).pow(2).sum(1).mean()
 
 
+@dataclass(frozen=True)
+class MLPConfig(Config):
+    """The widths, nonlinearities, credit-assignment rule and initialisation of an :class:`MLP`."""
+
+    n_in: int = param(784, ge=1, help="input width")
+    n_hidden: tuple[int, ...] = param((100,), ge=1, help="hidden layer widths (empty: one linear layer)")
+    n_out: int = param(10, ge=1, help="output width")
+    activation: Activation = param("sigmoid", help="nonlinearity of the hidden layers")
+    output_activation: Activation | None = param(None, help="nonlinearity of the output layer (none: logits; "
+                                                            "sigmoid for the MSE-on-one-hot networks)")
+    rule: Literal["bp", "fa"] = param("bp", help="backprop or feedback alignment (switch later with "
+                                                 "brainlearn.rules.use_rule)")
+    init_gain: float = param(1.0, gt=0, help="xavier-normal gain of the forward weights (biases start at 0)")
+    feedback_std: float | None = param(None, gt=0, help="std of FA's random feedback (none: FALinear's "
+                                                        "default, the std of W's uniform initialisation)")
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Every width, input first."""
+        return (self.n_in, *self.n_hidden, self.n_out)
+
+
 class MLP(nn.Module):
-    """``sizes[0] -> sizes[1] -> ... -> sizes[-1]`` with `activation` on hidden layers.
+    """The network of an :class:`MLPConfig`.
 
     Args:
-        sizes: layer widths, input first.
-        activation: "sigmoid", "tanh" or "relu" for hidden layers.
-        output_activation: applied to the last layer ("sigmoid" for the MSE-on-one-hot networks of the
-            BurstCCN / dendritic papers), or None for logits.
-        rule: "bp" (backprop) or "fa" (feedback alignment); switchable later with
-            :func:`brainlearn.rules.use_rule`.
-        init_gain: xavier-normal gain of the forward weights (biases start at 0).
-        feedback_std: std of FA's random feedback matrices (default: see :class:`FALinear`).
-        generator: torch.Generator for all random initialisation.
+        config: widths, activations, rule and initialisation.
+        generator: torch.Generator for all random initialisation (forward weights and FA feedback).
     """
 
-    def __init__(self, sizes: Sequence[int], activation: str = "sigmoid", output_activation: str | None = None,
-                 rule: str = "bp", init_gain: float = 1.0, feedback_std: float | None = None,
-                 generator: torch.Generator | None = None):
+    def __init__(self, config: MLPConfig, *, generator: torch.Generator | None = None):
         super().__init__()
-        if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
-            raise ConfigError(f"sizes must list at least two positive widths, got {list(sizes)}")
-        for name, value in (("activation", activation), ("output_activation", output_activation)):
-            if value is not None and value not in ACTIVATIONS:
-                raise ConfigError(f"{name}={value!r}; expected one of {', '.join(ACTIVATIONS)}")
-        if rule not in RULES:
-            raise ConfigError(f"rule={rule!r}; expected one of {', '.join(RULES)}")
-        if not (isinstance(init_gain, int | float) and math.isfinite(init_gain) and init_gain > 0):
-            raise ConfigError(f"init_gain must be a finite number > 0, got {init_gain!r}")
-        self.sizes = tuple(int(s) for s in sizes)
-        self.activation = activation
-        self.output_activation = output_activation
+        self.config = config
+        self.sizes = config.sizes
+        self.activation = config.activation
+        self.output_activation = config.output_activation
         self.layers = nn.ModuleList(
-            FALinear(a, b, rule=rule, feedback_std=feedback_std, generator=generator)
+            FALinear(a, b, rule=config.rule, feedback_std=config.feedback_std, generator=generator)
             for a, b in zip(self.sizes[:-1], self.sizes[1:]))
         with torch.no_grad():
             for layer in self.layers:
-                std = init_gain * (2.0 / (layer.in_features + layer.out_features)) ** 0.5
+                std = config.init_gain * (2.0 / (layer.in_features + layer.out_features)) ** 0.5
                 layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator) * std)
                 layer.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (batch, sizes[0]) -> (batch, sizes[-1])."""
+        """x: (batch, n_in) -> (batch, n_out)."""
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise ShapeError(f"MLP input: expected shape (batch, {self.sizes[0]}), got {tuple(x.shape)}")
         check_tensor(x, "MLP input")

@@ -3,6 +3,6 @@ learning rules for recurrent networks (:mod:`brainlearn.rules.rnn_base`, the net
 share; :mod:`brainlearn.rules.recurrent`, the rate rules and :data:`~brainlearn.rules.recurrent.RECURRENT_RULES`;
 :mod:`brainlearn.rules.spiking`; :mod:`brainlearn.rules.sg_rnn`, :mod:`brainlearn.rules.bplambda`)."""
 
-from brainlearn.rules.feedback_alignment import RULES, FALinear, use_rule
+from brainlearn.rules.feedback_alignment import FEEDFORWARD_RULES, FALinear, use_rule
 
-__all__ = ["RULES", "FALinear", "use_rule"]
+__all__ = ["FEEDFORWARD_RULES", "FALinear", "use_rule"]

@@ -17,7 +17,8 @@ from torch import nn
 
 from brainlearn.errors import ConfigError
 
-RULES = ("bp", "fa")
+#: The rules a feedforward layer can use: backprop or feedback alignment.
+FEEDFORWARD_RULES = ("bp", "fa")
 
 
 class _FALinearFn(torch.autograd.Function):
@@ -56,8 +57,8 @@ class FALinear(nn.Linear):
         if feedback_std is not None and not (math.isfinite(feedback_std) and feedback_std > 0):
             raise ConfigError(f"FALinear: feedback_std must be a finite number > 0, got {feedback_std!r}")
         super().__init__(in_features, out_features, bias, device=device, dtype=dtype)
-        if rule not in RULES:
-            raise ConfigError(f"rule={rule!r}; expected one of {', '.join(RULES)}")
+        if rule not in FEEDFORWARD_RULES:
+            raise ConfigError(f"rule={rule!r}; expected one of {', '.join(FEEDFORWARD_RULES)}")
         self.rule = rule
         std = feedback_std if feedback_std is not None else 1.0 / math.sqrt(3 * in_features)
         feedback = torch.randn(out_features, in_features, generator=generator, dtype=self.weight.dtype) * std
@@ -75,8 +76,8 @@ class FALinear(nn.Linear):
 @contextmanager
 def use_rule(module: nn.Module, rule: str):
     """Temporarily switch every :class:`FALinear` inside `module` to `rule` ("bp" or "fa")."""
-    if rule not in RULES:
-        raise ValueError(f"rule={rule!r}; expected one of {RULES}")
+    if rule not in FEEDFORWARD_RULES:
+        raise ValueError(f"rule={rule!r}; expected one of {FEEDFORWARD_RULES}")
     layers = [m for m in module.modules() if isinstance(m, FALinear)]
     saved = [m.rule for m in layers]
     for m in layers:

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from brainlearn import plotting
+from brainlearn import papers, plotting
 from brainlearn.analysis import angle, tail_mean
 from brainlearn.data import accuracy, minibatches
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule
-from brainlearn.experiments.burstccn.common import GREEDY, BurstConfig, EpochLearner, Method, burst_net
-from brainlearn.models.burstccn import matching_mlp
+from brainlearn.experiments.burstccn.common import BurstConfig, EpochLearner, Method, burst_net
+from brainlearn.models.burstccn import BurstCCNConfig, matching_mlp
 from brainlearn.runtime import RunContext, make_generator, param, replicate_seed, train
 
 
@@ -97,16 +97,16 @@ def run(config: AlignmentConfig, seed: int, ctx: RunContext) -> Result:
 
 def claims(config: AlignmentConfig) -> list[Claim]:
     out = [
-        Claim("B4-random-aligns", GREEDY, "With fixed random feedback the hidden updates come to align with "
+        Claim("B4-random-aligns", papers.GREEDY, "With fixed random feedback the hidden updates come to align with "
               "backprop, as in feedback alignment.", "random_angle_end", "<=", 80.0,
               how="hidden-layer angle (deg) to BP, mean of the last 10% of measurements",
               reason="well below the ~90 deg of unrelated directions (measured 91.5 -> 66.7 deg on digits, "
                      "seed 0, 60 epochs; 60.9 deg with three hidden layers and 100 epochs)", kind="outcome"),
-        Claim("B4-random-angle-falls", GREEDY, "The random-feedback angle falls well below its start.",
+        Claim("B4-random-angle-falls", papers.GREEDY, "The random-feedback angle falls well below its start.",
               "random_angle_drop", ">=", 15.0, how="first minus final hidden angle (deg)",
               reason="a fall of at least 15 deg from the start (measured 24.8 deg on digits, seed 0, "
                      "60 epochs; 28.3 deg with three hidden layers and 100 epochs)", kind="outcome"),
-        Claim("B4-kp-aligns", GREEDY, "Learned (Kolen-Pollack) feedback brings the updates close to backprop.",
+        Claim("B4-kp-aligns", papers.GREEDY, "Learned (Kolen-Pollack) feedback brings the updates close to backprop.",
               "learned_angle_end", "<=", 30.0, how="hidden-layer angle (deg) to BP at the end",
               reason="exploratory: W and Y converge under the shared update plus weight decay; 30 deg is "
               "'close' and well below FA's ~70", gated=False, kind="outcome"),
@@ -132,11 +132,13 @@ def plot(result: Result, config: AlignmentConfig) -> dict:
 
 
 register(Experiment(
-    name="burstccn-alignment", paper=GREEDY,
+    name="burstccn-alignment", paper=papers.GREEDY,
     summary="angle of BurstCCN's updates to backprop over training: random vs learned (KP) feedback vs FA",
     presets={
         "quick": AlignmentConfig(),
-        "full": AlignmentConfig(hidden=(100, 100, 100), epochs=100),
+        "full": AlignmentConfig(model=BurstCCNConfig(n_hidden=(100, 100, 100)), epochs=100),
+        "smoke": AlignmentConfig(epochs=4, n_train=300, n_test=100, model=BurstCCNConfig(n_hidden=(16,)),
+                                 angle_every=3),
     },
     run=run, claims=claims, plot=plot,
 ))

@@ -10,21 +10,21 @@ same lr on its forward weights.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 import torch
 
-from brainlearn import plotting
+from brainlearn import papers, plotting
 from brainlearn.analysis import angle, tail_mean
 from brainlearn.data import accuracy, minibatches
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule, revise
-from brainlearn.experiments.burstccn.common import GREEDY, BurstConfig, EpochLearner, Method, burst_net
-from brainlearn.models.burstccn import BurstCCN, burst_mlp, matching_mlp
+from brainlearn.experiments.burstccn.common import BurstConfig, EpochLearner, Method, burst_net
+from brainlearn.models.burstccn import BurstCCN, BurstCCNConfig, matching_mlp
 from brainlearn.models.burstprop import Burstprop
-from brainlearn.models.dendritic import DendriticNetwork, LearningRates
+from brainlearn.models.dendritic import DendriticNetwork, DendriticNetworkConfig, LearningRates
 from brainlearn.nn import one_hot_mse
 from brainlearn.runtime import RunContext, make_generator, param, place, replicate_seed, require, train
 
@@ -36,10 +36,11 @@ EDN_LATERAL_LR = 0.1  # the EDN's lateral (interneuron) rates, relative to lr (t
 
 
 @dataclass(frozen=True)
-class BurstCCNConfig(BurstConfig):
-    """arch "mlp" (methods bp, fa, tied, random, burstprop, edn) or "conv" (the Payeur CIFAR net; no fa or
-    edn; the bp conv baseline is the same network trained by autograd). Burstprop uses tied Y.
-    `probe_depth` hidden layers of width hidden[0] form the net of the exactness probes (B1, B2)."""
+class ClassificationConfig(BurstConfig):
+    """arch "mlp" (methods bp, fa, tied, random, burstprop, edn) or "conv" (the conv stack of `model`, by
+    default the Payeur CIFAR net; no fa or edn; the bp conv baseline is the same network trained by autograd).
+    Burstprop uses tied Y. `probe_depth` hidden layers of width model.n_hidden[0] form the net of the
+    exactness probes (B1, B2)."""
 
     arch: Literal["mlp", "conv"] = "mlp"
     methods: tuple[MethodName, ...] = param(METHODS, nonempty=True, help="methods trained side by side")
@@ -51,16 +52,16 @@ class BurstCCNConfig(BurstConfig):
                 "methods 'fa' and 'edn' need arch='mlp' (they are provided for dense layers only)")
 
 
-def exactness_probe(config: BurstCCNConfig, n_in: int, n_classes: int, x: torch.Tensor, y: torch.Tensor,
+def exactness_probe(config: ClassificationConfig, n_in: int, n_classes: int, x: torch.Tensor, y: torch.Tensor,
                     seed: int) -> dict[str, float]:
     """B1/B2 on an untrained net with `probe_depth` hidden layers: angles of BurstCCN's update to BP
     (tied Y) and to FA (random Y), and the largest update without a target."""
-    sizes = [n_in, *[config.hidden[0]] * config.probe_depth, n_classes]
+    probe = replace(config.model, in_shape=(n_in,), n_hidden=(config.model.n_hidden[0],) * config.probe_depth,
+                    n_out=n_classes)
     out = {}
     for feedback in ("tied", "random"):
-        net = place(burst_mlp(sizes, feedback=feedback, p_baseline=config.p_baseline,
-                              feedback_std=config.feedback_std, init_gain=config.init_gain,
-                              generator=make_generator(replicate_seed(seed))), x.device)
+        net = place(BurstCCN(replace(probe, feedback=feedback), generator=make_generator(replicate_seed(seed))),
+                    x.device)
         net.backward_local(x, y)
         bp = net.backprop_grads(x, y)[0::2]
         to_bp = [angle(layer.weight.grad, g) for layer, g in zip(net.layers, bp)]
@@ -76,7 +77,7 @@ def exactness_probe(config: BurstCCNConfig, n_in: int, n_classes: int, x: torch.
                                                             for p in net.forward_parameters())
     out["probe_no_target_max_update"] = max(out.pop("probe_tied_no_target_max_update"),
                                             out.pop("probe_random_no_target_max_update"))
-    out |= fa_limit(config, sizes, x, y, seed)
+    out |= fa_limit(probe, x, y, seed)
     return out
 
 
@@ -91,8 +92,7 @@ def _max_angle_to_fa(net: BurstCCN, x: torch.Tensor, y: torch.Tensor) -> float:
 LIMIT_SCALES = (1.0, 0.5, 0.25)  # output error scales s of the small-apical-drive limit (B2)
 
 
-def fa_limit(config: BurstCCNConfig, sizes: list[int], x: torch.Tensor, y: torch.Tensor, seed: int
-             ) -> dict[str, float]:
+def fa_limit(probe: BurstCCNConfig, x: torch.Tensor, y: torch.Tensor, seed: int) -> dict[str, float]:
     """B2 as the limit it is: with random Y, BurstCCN's normalised update differs from FA's by the sigmoid's
     O(u^3) term in the apical drive u, which scales with the output error gain s, so the largest per-layer
     angle to FA should fall like s^2 as s -> 0. Measured at each s in :data:`LIMIT_SCALES` on the untrained
@@ -100,9 +100,8 @@ def fa_limit(config: BurstCCNConfig, sizes: list[int], x: torch.Tensor, y: torch
     log2 ratio of the angles at consecutive scales (2 for an s^2 law)."""
     angles = []
     for s in LIMIT_SCALES:
-        net = place(burst_mlp(sizes, feedback="random", p_baseline=config.p_baseline, error_scale=s,
-                              feedback_std=config.feedback_std, init_gain=config.init_gain,
-                              generator=make_generator(replicate_seed(seed))), x.device).double()
+        net = place(BurstCCN(replace(probe, feedback="random", error_scale=s),
+                             generator=make_generator(replicate_seed(seed))), x.device).double()
         net.backward_local(x.double(), y)
         angles.append(_max_angle_to_fa(net, x.double(), y))
     rates = [np.log2(a / b) for a, b in zip(angles, angles[1:])]
@@ -110,17 +109,18 @@ def fa_limit(config: BurstCCNConfig, sizes: list[int], x: torch.Tensor, y: torch
             "probe_fa_limit_rate": float(min(rates)), "probe_fa_angle_smallest_scale": angles[-1]}
 
 
-def _method(config: BurstCCNConfig, method: str, shape: tuple, n_classes: int, seed: int,
+def _method(config: ClassificationConfig, method: str, shape: tuple, n_classes: int, seed: int,
             ctx: RunContext) -> Method:
     init = make_generator(replicate_seed(seed))  # every method starts from the same W (the FA ANN from the same Y)
     if method == "edn":
-        edn = ctx.place(DendriticNetwork([int(np.prod(shape)), *config.hidden, n_classes], "sigmoid",
-                                         init_gain=config.init_gain, generator=init))
+        edn_config = DendriticNetworkConfig(sizes=(int(np.prod(shape)), *config.model.n_hidden, n_classes),
+                                            activation="sigmoid", init_gain=config.model.init_gain)
+        edn = ctx.place(DendriticNetwork(edn_config, generator=init))
         rates = LearningRates(forward=config.lr, ip=EDN_LATERAL_LR * config.lr, pi=EDN_LATERAL_LR * config.lr)
         return Method(edn, None, "edn", rates)
     feedback = "random" if method in ("fa", "random") else "tied"
     extra = {"network": Burstprop, "p_baseline": BURSTPROP_P_BASELINE} if method == "burstprop" else {}
-    net = ctx.place(burst_net(config, shape, n_classes, feedback, init, config.arch, **extra))
+    net = ctx.place(burst_net(config, shape, n_classes, feedback, init, **extra))
     kind = "burst"
     if method in ("bp", "fa"):
         if config.arch == "mlp":
@@ -133,7 +133,7 @@ def _method(config: BurstCCNConfig, method: str, shape: tuple, n_classes: int, s
 class Learner(EpochLearner):
     """Every method of `config.methods` on the same batches; the exactness probe is taken at construction."""
 
-    def __init__(self, config: BurstCCNConfig, seed: int, ctx: RunContext):
+    def __init__(self, config: ClassificationConfig, seed: int, ctx: RunContext):
         self.config = config
         data = self.data = config.load(seed, ctx.device)
         self.x_train, self.x_test = data.flat() if config.arch == "mlp" else (data.x_train, data.x_test)
@@ -170,7 +170,7 @@ class Learner(EpochLearner):
                 **{f"{m}_acc": curves[f"{m}_acc"][-1] for m in config.methods}}
 
 
-def run(config: BurstCCNConfig, seed: int, ctx: RunContext) -> Result:
+def run(config: ClassificationConfig, seed: int, ctx: RunContext) -> Result:
     learner = train(Learner(config, seed, ctx), config.epochs, ctx, desc="burstccn")
     curves = learner.curves
     metrics = dict(learner.probe)
@@ -192,27 +192,27 @@ TIED_FLOOR = {"digits": 0.94, "fashion-mnist": 0.82, "mnist": 0.95, "cifar10": 0
 RANDOM_FLOOR = {"digits": 0.88, "fashion-mnist": 0.80, "mnist": 0.93, "cifar10": 0.30}
 
 
-def claims(config: BurstCCNConfig) -> list[Claim]:
+def claims(config: ClassificationConfig) -> list[Claim]:
     out = []
     if config.arch == "mlp":
         out += [
-            Claim("B1-tied-bp", GREEDY, "With feedback tied to the forward weights and Q = p_b Y, every layer's "
+            Claim("B1-tied-bp", papers.GREEDY, "With feedback tied to the forward weights and Q = p_b Y, every layer's "
                   "burst-dependent update follows the backprop gradient.", "probe_tied_max_angle", "<", 2.0,
                   how=f"max over layers of the angle (deg) to the BP gradient, untrained net with "
                   f"{config.probe_depth} hidden layers, one batch",
                   reason="the hidden layers differ from BP only by the O(u^3) sigmoid term (measured <= 0.3 deg)",
                   kind="limit"),
-            Claim("B1-output-exact", GREEDY, "The output layer's update is the backprop gradient of the MSE.",
+            Claim("B1-output-exact", papers.GREEDY, "The output layer's update is the backprop gradient of the MSE.",
                   "probe_output_angle", "<", 1e-3, how="angle (deg) of the output update to BP",
                   reason="identical up to float32 rounding", kind="limit"),
-            Claim("B1-single-phase", GREEDY, "Without a teacher no weight changes: no separate phase is needed.",
+            Claim("B1-single-phase", papers.GREEDY, "Without a teacher no weight changes: no separate phase is needed.",
                   "probe_no_target_max_update", "<", 1e-7, how="max |ΔW| over layers, tied and random Y, "
                   "no target", reason="exactly zero in theory; 1e-7 allows float32 rounding", kind="limit"),
-            Claim("B2-fa", GREEDY, "With fixed random feedback BurstCCN's update is feedback alignment's.",
+            Claim("B2-fa", papers.GREEDY, "With fixed random feedback BurstCCN's update is feedback alignment's.",
                   "probe_random_fa_max_angle", "<", 2.0, how="max over layers of the angle (deg) to the FA ANN "
                   "update with B = Y, same weights and batch",
                   reason="same O(u^3) term as B1", kind="limit"),
-            Claim("B2-fa-limit-rate", GREEDY, "With fixed random feedback BurstCCN's update approaches feedback "
+            Claim("B2-fa-limit-rate", papers.GREEDY, "With fixed random feedback BurstCCN's update approaches feedback "
                   "alignment's as the apical drive becomes small.", "probe_fa_limit_rate", ">=", 1.5,
                   how=f"smallest log2 ratio of the largest per-layer angle to FA at consecutive output error scales "
                   f"s = {', '.join(f'{s:g}' for s in LIMIT_SCALES)} (float64, untrained net with "
@@ -220,33 +220,33 @@ def claims(config: BurstCCNConfig) -> list[Claim]:
                   reason="theory gives an s^2 law (rate 2); 1.5 asks the angle to fall at least as fast as s^1.5 "
                          "at every halving of s, on every seed (set by the project owner before it was measured)",
                          kind="limit"),
-            Claim("B2-fa-limit", GREEDY, "In that limit the update is feedback alignment's.",
+            Claim("B2-fa-limit", papers.GREEDY, "In that limit the update is feedback alignment's.",
                   "probe_fa_angle_smallest_scale", "<", 0.5,
                   how=f"largest per-layer angle (deg) to FA at s = {LIMIT_SCALES[-1]:g} (float64)",
                   reason="the O(u^3) term is small there: below half a degree on every seed (set by the project "
                          "owner before it was measured)", kind="limit"),
-            Claim("B2-orthogonal", GREEDY, "At initialisation random-feedback updates are far from backprop.",
+            Claim("B2-orthogonal", papers.GREEDY, "At initialisation random-feedback updates are far from backprop.",
                   "probe_random_bp_min_angle", ">", 60.0, how="min over hidden layers of the angle (deg) to BP",
                   reason="random Y in high dimension gives ~90 deg (measured 80.7 deg on digits, "
                   "seed 0; 85.0 / 87.5 deg on Fashion-MNIST, seeds 0 / 1); 60 deg leaves a wide margin", kind="limit"),
         ]
     if "tied" in config.methods:
-        out.append(Claim("B3-tied-accuracy", GREEDY, f"BurstCCN with tied feedback learns {config.dataset}.",
+        out.append(Claim("B3-tied-accuracy", papers.GREEDY, f"BurstCCN with tied feedback learns {config.dataset}.",
                          "tied_test_acc", ">=", TIED_FLOOR[config.dataset], how="test accuracy after the last epoch",
                          reason="calibrated a little below the measured accuracy",
                          kind="outcome"))
     if "tied" in config.methods and "bp" in config.methods:
-        out.append(Claim("B3-tied-matches-bp", GREEDY, "With tied feedback BurstCCN matches the backprop ANN.",
+        out.append(Claim("B3-tied-matches-bp", papers.GREEDY, "With tied feedback BurstCCN matches the backprop ANN.",
                          "tied_gap_to_bp", "<=", 0.005, how="|BP - BurstCCN tied| test accuracy, same init",
                          reason="the updates agree up to the O(u^3) term: within 0.5 points (measured 0.00 points "
                                 "on digits, seed 0; 0.01 points on Fashion-MNIST, seeds 0 and 1)", kind="outcome"))
     if "random" in config.methods:
-        out.append(Claim("B3-random-accuracy", GREEDY, f"BurstCCN with random feedback learns {config.dataset}.",
+        out.append(Claim("B3-random-accuracy", papers.GREEDY, f"BurstCCN with random feedback learns {config.dataset}.",
                          "random_test_acc", ">=", RANDOM_FLOOR[config.dataset],
                          how="test accuracy after the last epoch; judged on the median of seeds 0-4 (verify --seeds 5)",
                          reason="calibrated a little below the measured accuracy", kind="outcome"))
     if "random" in config.methods and "fa" in config.methods:
-        out.append(Claim("B3-random-matches-fa", GREEDY, "With random feedback BurstCCN matches the FA ANN.",
+        out.append(Claim("B3-random-matches-fa", papers.GREEDY, "With random feedback BurstCCN matches the FA ANN.",
                          "random_gap_to_fa", "<=", 0.015, how="|FA - BurstCCN random| test accuracy, same W and Y",
                          reason="the same update as FA up to the O(u^3) term: within 1.5 points (measured 0.00 "
                                 "points on digits, seed 0; 0.02 / 0.03 points on Fashion-MNIST, seeds 0 / 1)",
@@ -267,7 +267,7 @@ LABELS = {"bp": "backprop ANN", "fa": "FA ANN", "tied": "BurstCCN, tied Y", "ran
           "burstprop": "Burstprop (two-phase), tied Y", "edn": "dendritic-error network (EDN)"}
 
 
-def plot(result: Result, config: BurstCCNConfig) -> dict:
+def plot(result: Result, config: ClassificationConfig) -> dict:
     a = result.arrays
     methods = [m for m in METHODS if f"{m}_acc" in a]
     fig_acc, (ax,) = plotting.figure()
@@ -290,13 +290,17 @@ def plot(result: Result, config: BurstCCNConfig) -> dict:
 
 
 register(Experiment(
-    name="burstccn-classification", aliases=("burstccn",), paper=GREEDY,
+    name="burstccn-classification", aliases=("burstccn",), paper=papers.GREEDY,
     summary="BurstCCN (tied / random feedback) vs backprop and FA ANNs: exactness probes and accuracy",
     presets={
-        "quick": BurstCCNConfig(angle_every=100),
-        "full": BurstCCNConfig(dataset="fashion-mnist", hidden=(500,), epochs=2, lr=0.3, angle_every=200),
-        "cifar10": BurstCCNConfig(dataset="cifar10", arch="conv", hidden=(1480,), methods=("bp", "tied", "random"),
-                                  epochs=2, lr=0.05, init_gain=1.0, angle_every=200),
+        "quick": ClassificationConfig(angle_every=100),
+        "full": ClassificationConfig(dataset="fashion-mnist", model=BurstCCNConfig(n_hidden=(500,)), epochs=2, lr=0.3,
+                                     angle_every=200),
+        "cifar10": ClassificationConfig(dataset="cifar10", arch="conv", model=BurstCCNConfig(n_hidden=(1480,),
+                                        init_gain=1.0), methods=("bp", "tied", "random"), epochs=2, lr=0.05,
+                                        angle_every=200),
+        "smoke": ClassificationConfig(epochs=4, n_train=300, n_test=100, model=BurstCCNConfig(n_hidden=(16,)),
+                                      angle_every=3),
     },
     run=run, claims=claims, plot=plot,
 ))

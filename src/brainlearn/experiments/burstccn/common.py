@@ -1,49 +1,50 @@
-"""What the BurstCCN experiments share: the paper id, the base config, the per-method trainer and the
-epoch learner the image experiments (burstccn, burstccn-alignment, burstccn-q) run on."""
+"""What the BurstCCN experiments share: the base config, the per-method trainer and the epoch learner the
+image experiments (burstccn-classification, burstccn-alignment, burstccn-q) run on."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-import numpy as np
 import torch
 
 from brainlearn.analysis import angle
 from brainlearn.data import ImageDataConfig
-from brainlearn.models.burstccn import BurstCCN, burst_convnet, burst_mlp
+from brainlearn.models.burstccn import BurstCCN, BurstCCNConfig
 from brainlearn.models.dendritic import LearningRates
 from brainlearn.nn import one_hot_mse
 from brainlearn.rules import use_rule
-from brainlearn.runtime import param
+from brainlearn.runtime import param, require
 
-GREEDY = "2206.11769"  # Greedy et al., "BurstCCN: bursting cortico-cortical networks", NeurIPS 2022
 EDN_TARGETS = (0.1, 0.9)  # the EDN's output potentials are nudged to the logits of these rates
 EDN_LOGITS = tuple(float(torch.logit(torch.tensor(p))) for p in EDN_TARGETS)
 
 
 @dataclass(frozen=True)
 class BurstConfig(ImageDataConfig):
-    """Fields every BurstCCN image experiment shares (dataset fields come from ImageDataConfig)."""
+    """Fields every BurstCCN image experiment shares (dataset fields come from ImageDataConfig). `model` is
+    the network; its `in_shape` and `n_out` follow the dataset and each method sets its `feedback`."""
 
-    hidden: tuple[int, ...] = param((100,), ge=1, nonempty=True, help="hidden layer widths")
+    renamed = {"hidden": "model.n_hidden", "init_gain": "model.init_gain", "feedback_std": "model.feedback_std",
+               "p_baseline": "model.p_baseline"}
+
+    model: BurstCCNConfig = BurstCCNConfig(n_hidden=(100,))
     epochs: int = param(30, ge=1)
     batch_size: int = param(32, ge=1)
     lr: float = param(0.5, gt=0)
-    init_gain: float = param(3.6, gt=0, help="xavier-normal gain of the forward weights")
-    feedback_std: float = param(0.5, gt=0, help="std of the random feedback weights Y")
-    p_baseline: float = param(0.5, gt=0, le=0.5, help="baseline burst probability p_b")
     angle_every: int = param(50, ge=1, help="training steps between angle measurements")
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(len(self.model.n_hidden) >= 1, "model.n_hidden: the experiments need a hidden layer")
 
 
 def burst_net(config: BurstConfig, shape: tuple, n_classes: int, feedback: str, generator: torch.Generator,
-              arch: str = "mlp", **kwargs) -> BurstCCN:
-    """The BurstCCN of `config` for inputs of `shape`: dense (`arch="mlp"`) or the Payeur conv net."""
-    common = dict(p_baseline=config.p_baseline, feedback=feedback, feedback_std=config.feedback_std,
-                  init_gain=config.init_gain, generator=generator)
-    common.update(kwargs)
-    if arch == "conv":
-        return burst_convnet(in_shape=shape, hidden=config.hidden, n_classes=n_classes, **common)
-    return burst_mlp([int(np.prod(shape)), *config.hidden, n_classes], **common)
+              network: type[BurstCCN] = BurstCCN, **fields) -> BurstCCN:
+    """The BurstCCN (or `network`) of `config.model` for inputs of `shape` ((n,) dense, (C, H, W) the conv
+    stack), with `feedback` and any other config `fields` replaced."""
+    model = config.model if network is BurstCCN else network.config_class(**vars(config.model))
+    return network(replace(model, in_shape=tuple(shape), n_out=n_classes, feedback=feedback, **fields),
+                   generator=generator)
 
 
 def weight_grads(net: torch.nn.Module) -> list[torch.Tensor]:

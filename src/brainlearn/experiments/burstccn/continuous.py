@@ -9,40 +9,41 @@ interrupted run resumes to the same numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-from brainlearn import plotting
+from brainlearn import papers, plotting
 from brainlearn.analysis import angle, tail_mean
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule
-from brainlearn.experiments.burstccn.common import GREEDY
-from brainlearn.models.burstccn import burst_mlp
+from brainlearn.models.burstccn import BurstCCN, BurstCCNConfig, burst_mlp
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, train
 
 
 @dataclass(frozen=True)
 class ContinuousConfig(Config):
-    """A student BurstCCN (n_in-hidden-1, tied Y and Q = p_b Y) integrated with Euler steps of `dt`
-    learns online from a fixed random sigmoid teacher (n_in-teacher_hidden-1, xavier weights times
-    `teacher_gain`, output bias set so that its mean drive over the run is 0) driven by cosines with
-    random periods in [min_period, max_period] (time units; τ_v = τ_u = `tau`). Phases: `rest_steps`
-    without a teacher (must not learn), `train_steps` with the teacher on and plasticity W += lr·ΔW every
-    step, `test_steps` without plasticity (MSE), the last also run before training for the baseline MSE."""
+    """A student BurstCCN (`student`: n_in-n_hidden-1, by default tied Y and Q = p_b Y; its in_shape and
+    n_out follow n_in and the teacher) integrated with Euler steps of `dt` learns online from a fixed random
+    sigmoid teacher (n_in-teacher_hidden-1, xavier weights times `teacher_gain`, output bias set so that its
+    mean drive over the run is 0) driven by cosines with random periods in [min_period, max_period] (time
+    units; τ_v = τ_u = `tau`). Phases: `rest_steps` without a teacher (must not learn), `steps` training
+    steps with the teacher on and plasticity W += lr·ΔW every step, `test_steps` without plasticity (MSE),
+    the last also run before training for the baseline MSE."""
+
+    renamed = {"hidden": "student.n_hidden", "init_gain": "student.init_gain", "train_steps": "steps"}
 
     n_in: int = param(3, ge=1, help="input cosines")
-    hidden: int = param(50, ge=1, help="hidden width of the student")
+    student: BurstCCNConfig = BurstCCNConfig(in_shape=(3,), n_hidden=(50,), n_out=1)
     teacher_hidden: int = param(25, ge=1, help="hidden width of the teacher")
     teacher_gain: float = param(3.0, gt=0, help="xavier gain of the teacher's weights")
-    init_gain: float = param(3.6, gt=0, help="xavier gain of the student's weights")
     dt: float = param(0.02, gt=0, help="Euler step (time units)")
     tau: float = param(0.1, gt=0, help="time constant of v and u")
     min_period: float = param(4.0, gt=0)
     max_period: float = param(12.0, gt=0)
     rest_steps: int = param(1000, ge=0, help="steps without a teacher, plasticity on")
-    train_steps: int = param(20000, ge=1)
+    steps: int = param(20000, ge=1, help="training steps (teacher on, plasticity every step)")
     test_steps: int = param(3000, ge=1)
     lr: float = param(0.05, gt=0, help="plasticity rate per step")
     angle_every: int = param(20, ge=1, help="steps between angle measurements")
@@ -65,17 +66,16 @@ class Learner:
         periods = config.min_period + (config.max_period - config.min_period) * torch.rand(config.n_in, generator=gen)
         phases = 2 * torch.pi * torch.rand(config.n_in, generator=gen)
         # the student's weights come from a stream of their own, apart from the teacher's
-        self.student = ctx.place(burst_mlp([config.n_in, config.hidden, 1], feedback="tied",
-                                           init_gain=config.init_gain,
-                                           generator=make_generator(replicate_seed(seed, stream="data"))))
+        student = replace(config.student, in_shape=(config.n_in,), n_out=1)
+        self.student = ctx.place(BurstCCN(student, generator=make_generator(replicate_seed(seed, stream="data"))))
         self.periods, self.phases = periods.to(device), phases.to(device)
-        total = config.rest_steps + config.train_steps + 2 * config.test_steps
+        total = config.rest_steps + config.steps + 2 * config.test_steps
         with torch.no_grad():  # centre the teacher's output drive over the run so that it is not saturated
             xs = self._inputs(torch.arange(total, device=device)[:, None])
             hidden = torch.sigmoid(self.teacher.layers[0].drive(xs))
             self.teacher.layers[1].bias.sub_(self.teacher.layers[1].drive(hidden).mean(0))
-        self.chunk = max(1, config.train_steps // 20)
-        self.n_chunks = len(range(0, config.train_steps, self.chunk))
+        self.chunk = max(1, config.steps // 20)
+        self.n_chunks = len(range(0, config.steps, self.chunk))
         self.rounds = self.n_chunks + 3
         self.t = 0
         self.v, self.u = self.student.rest(torch.zeros(1, config.n_in, device=device))
@@ -120,7 +120,7 @@ class Learner:
                 self.target_var = float(self.teacher(self._inputs(ts)).var())
         elif i < 2 + self.n_chunks:
             start = (i - 2) * self.chunk
-            e, a = self._phase(min(self.chunk, config.train_steps - start), teach=True, learn=True, measure=True)
+            e, a = self._phase(min(self.chunk, config.steps - start), teach=True, learn=True, measure=True)
             self.errors.append(e)
             self.angles.append(a)
             return {"step": self.t, "train_mse": float(np.asarray(e).mean())}
@@ -157,21 +157,21 @@ def run(config: ContinuousConfig, seed: int, ctx: RunContext) -> Result:
 
 def claims(config: ContinuousConfig) -> list[Claim]:
     out = [
-        Claim("B6-single-phase", GREEDY, "In continuous time, without a teacher nothing is learned.",
+        Claim("B6-single-phase", papers.GREEDY, "In continuous time, without a teacher nothing is learned.",
               "rest_weight_change", "<", 1e-7, how="max |W - W_0| after the teacher-free phase with plasticity on",
               reason="exactly zero in theory (u stays 0); 1e-7 allows rounding",
               kind="limit"),
-        Claim("B6-learns-online", GREEDY, "The continuous-time network learns the teacher online, in a single "
+        Claim("B6-learns-online", papers.GREEDY, "The continuous-time network learns the teacher online, in a single "
               "phase.", "mse_ratio", "<=", 0.5, how="test MSE after / before training (no plasticity)",
               reason="at most half the pre-training MSE (measured 0.060 with 5000 training "
               "steps, 0.044 with 60000, seed 0)", kind="outcome"),
-        Claim("B6-beyond-the-mean", GREEDY, "It learns the teacher's time course, not only its mean.",
+        Claim("B6-beyond-the-mean", papers.GREEDY, "It learns the teacher's time course, not only its mean.",
               "unexplained_variance", "<=", 0.5, how="test MSE after training / variance of the target over "
               "the test window", reason="stricter than B6-learns-online, which a constant "
               "output can pass; at most half the variance (measured 0.26 with 5000 training steps, 0.19 with "
               "60000, seed 0)", kind="outcome"),
-        Claim("B6-follows-bp", GREEDY, "Its online hidden updates follow the backprop gradient.", "angle_end", "<",
-              45.0, how="mean angle (deg) between the hidden ΔW and BP's gradient of the instantaneous error "
+        Claim("B6-follows-bp", papers.GREEDY, "Its online hidden updates follow the backprop gradient.", "angle_end",
+              "<", 45.0, how="mean angle (deg) between the hidden ΔW and BP's gradient of the instantaneous error "
               "through the current rates, last 10% of training",
               reason="well below the 90 deg of an unrelated update (measured 7.3 deg with 5000 training steps, "
               "6.1 deg with 60000, seed 0)", kind="outcome"),
@@ -184,7 +184,7 @@ def plot(result: Result, config: ContinuousConfig) -> dict:
     a = result.arrays
     fig, (ax1, ax2) = plotting.figure(2)
     mse = np.asarray(a["train_mse"])
-    plotting.curves(ax1, np.arange(len(mse)) * config.train_steps / max(1, len(mse)), {"squared error": mse},
+    plotting.curves(ax1, np.arange(len(mse)) * config.steps / max(1, len(mse)), {"squared error": mse},
                     xlabel="training step", ylabel="squared error (smoothed)", yscale="log", title="online learning")
     angles = np.asarray(a["angle"], dtype=float)
     steps = np.arange(len(angles)) * config.angle_every
@@ -199,9 +199,10 @@ def plot(result: Result, config: ContinuousConfig) -> dict:
 
 
 register(Experiment(
-    name="burstccn-continuous", paper=GREEDY,
+    name="burstccn-continuous", paper=papers.GREEDY,
     summary="continuous-time BurstCCN learning a random teacher online in a single phase (B6, exploratory)",
-    presets={"quick": ContinuousConfig(rest_steps=500, train_steps=5000, test_steps=1000),
-             "full": ContinuousConfig(train_steps=60000)},
+    presets={"quick": ContinuousConfig(rest_steps=500, steps=5000, test_steps=1000),
+             "full": ContinuousConfig(steps=60000),
+             "smoke": ContinuousConfig(rest_steps=50, steps=400, test_steps=50, angle_every=5)},
     run=run, claims=claims, plot=plot,
 ))

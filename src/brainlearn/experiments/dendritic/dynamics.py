@@ -13,26 +13,30 @@ One pattern per round of :func:`~brainlearn.runtime.train`, so an interrupted ru
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
 
-from brainlearn import plotting
+from brainlearn import papers, plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule
-from brainlearn.models.dendritic import DendriticNetwork, Dynamics, LearningRates, mean_apical
+from brainlearn.models.dendritic import DendriticNetwork, DendriticNetworkConfig, Dynamics, LearningRates, mean_apical
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, train
-
-SACRAMENTO = "1810.11393"  # Sacramento, Costa, Bengio & Senn, "Dendritic cortical microcircuits approximate ..."
 
 
 @dataclass(frozen=True)
 class DynamicsConfig(Config):
-    sizes: tuple[int, ...] = param((30, 20, 10), ge=1, help="network widths, input to output")
+    """`network` is the circuit of D1 and D2 with fixed random top-down weights (the experiment sets
+    `feedback="random"`; D2 starts from random lateral weights); its `rates` are the paper's, per ms, times
+    `rate_scale` in D2."""
+
+    renamed = {"sizes": "network.sizes", "batch": "batch_size"}
+
+    network: DendriticNetworkConfig = DendriticNetworkConfig(sizes=(30, 20, 10))
     settle_ms: float = param(60.0, gt=0, help="D1: integration time from rest (ms)")
     patterns: int = param(60, ge=1, help="D2: input patterns presented")
-    batch: int = param(4, ge=1, help="D2: circuits sharing the weights")
+    batch_size: int = param(4, ge=1, help="D2: circuits sharing the weights")
     duration: float = param(100.0, gt=0, help="D2: ms each pattern is held")
     dt: float = param(0.1, gt=0, le=0.5, help="Euler step (ms; <= 0.5 for a stable step)")
     noise: float = param(0.1, ge=0, help="D2: somatic noise sigma")
@@ -40,7 +44,7 @@ class DynamicsConfig(Config):
 
     def __post_init__(self):
         super().__post_init__()
-        require(len(self.sizes) >= 3, f"sizes need a hidden layer, got {self.sizes}")
+        require(len(self.network.sizes) >= 3, f"network.sizes need a hidden layer, got {self.network.sizes}")
 
 
 class Learner:
@@ -49,25 +53,27 @@ class Learner:
     def __init__(self, config: DynamicsConfig, seed: int, ctx: RunContext):
         self.config, self.device = config, ctx.device
         gen = self.gen = make_generator(replicate_seed(seed, 10))
-        check = ctx.place(DendriticNetwork(config.sizes, feedback="random", generator=gen))
-        x = torch.rand(8, config.sizes[0], generator=gen).to(ctx.device)
-        target = torch.randn(8, config.sizes[-1], generator=gen).to(ctx.device)
+        network = replace(config.network, feedback="random")
+        sizes = network.sizes
+        check = ctx.place(DendriticNetwork(network, generator=gen))
+        x = torch.rand(8, sizes[0], generator=gen).to(ctx.device)
+        target = torch.randn(8, sizes[-1], generator=gen).to(ctx.device)
         dyn, _ = check.simulate(x, target, duration=config.settle_ms, dt=config.dt)
         steady = check.settle(x, target, sweeps=50)
         self.settle_error = max(float((a - b).abs().max())
                                 for a, b in zip(dyn.u + dyn.u_int, steady.u + steady.u_int))
 
-        self.net = ctx.place(DendriticNetwork(config.sizes, feedback="random", self_predicting=False, generator=gen))
-        self.probe = torch.rand(256, config.sizes[0], generator=gen).to(ctx.device)
-        paper = LearningRates()
-        self.rates = LearningRates(forward=paper.forward * config.rate_scale, ip=paper.ip * config.rate_scale,
-                                   pi=paper.pi * config.rate_scale)
+        self.net = ctx.place(DendriticNetwork(replace(network, self_predicting=False), generator=gen))
+        self.probe = torch.rand(256, sizes[0], generator=gen).to(ctx.device)
+        paper, k = config.network.rates, config.rate_scale
+        forward = tuple(r * k for r in paper.forward) if isinstance(paper.forward, tuple) else paper.forward * k
+        self.rates = LearningRates(forward=forward, ip=paper.ip * k, pi=paper.pi * k, td=paper.td * k)
         self.curve = {"pattern": [0], "apical": [mean_apical(self.net, self.probe)], "t": [], "trace": []}
         self.dyn: Dynamics | None = None
 
     def step(self, pattern: int) -> dict:
         config = self.config
-        x = torch.rand(config.batch, config.sizes[0], generator=self.gen).to(self.device)
+        x = torch.rand(config.batch_size, config.network.sizes[0], generator=self.gen).to(self.device)
         self.dyn, rec = self.net.simulate(x, duration=config.duration, dt=config.dt, noise=config.noise,
                                           rates=self.rates, dynamics=self.dyn, generator=self.gen,
                                           record_every=max(1, int(round(1.0 / config.dt))))
@@ -99,11 +105,12 @@ def run(config: DynamicsConfig, seed: int, ctx: RunContext) -> Result:
 
 def claims(config: DynamicsConfig) -> list[Claim]:
     out = [
-        Claim("D1-settles", SACRAMENTO, "The time-continuous dynamics settle onto the steady state used for training.",
+        Claim("D1-settles", papers.SACRAMENTO,
+              "The time-continuous dynamics settle onto the steady state used for training.",
               "settle_error", "<=", 1e-3, how=f"max |u_dynamics - u_steady| over all cells after {config.settle_ms} ms "
               "(noise off, frozen weights, a target on)", reason="Euler fixed point = steady state; 60 ms is ~30 "
               "membrane time constants", kind="limit"),
-        Claim("D2-self-prediction-dynamics", SACRAMENTO,
+        Claim("D2-self-prediction-dynamics", papers.SACRAMENTO,
               "In continuous time, with noise and the paper's parameters, plasticity learns the self-predicting "
               "state from random lateral weights: apical potentials decay to ~0.", "dyn_apical_drop", ">=", 0.9,
               how="1 - mean|v_A| after / before (settled, probe batch)",
@@ -125,8 +132,10 @@ def plot(result: Result, config: DynamicsConfig) -> dict:
 
 
 register(Experiment(
-    name="dendritic-dynamics", paper=SACRAMENTO,
+    name="dendritic-dynamics", paper=papers.SACRAMENTO,
     summary="dendritic microcircuit in continuous time: settling, and learning the self-predicting state",
-    presets={"quick": DynamicsConfig(patterns=5, duration=50.0, rate_scale=10.0), "full": DynamicsConfig()},
+    presets={"quick": DynamicsConfig(patterns=5, duration=50.0, rate_scale=10.0), "full": DynamicsConfig(),
+             "smoke": DynamicsConfig(network=DendriticNetworkConfig(sizes=(6, 5, 3)), settle_ms=5,
+                                     patterns=6, duration=5, batch_size=2)},
     run=run, claims=claims, plot=plot,
 ))

@@ -12,7 +12,7 @@ Four parts, each a claim group, all in the steady-state form of
 - S4 classification (digits, Fashion-MNIST, MNIST given a root): the microcircuit with symmetric and
   with random feedback, against backprop on the same network (brainlearn.nn.MLP, same init and lr).
 
-Each part (in :mod:`~brainlearn.experiments.dendritic.parts`) draws its own generators from (seed, part), so
+Each part (in :mod:`~brainlearn.experiments.dendritic.common`) draws its own generators from (seed, part), so
 the parts are independent jobs (:func:`~brainlearn.runtime.run_jobs`): a resumed run skips the finished ones
 with identical numbers, and with ``--workers`` they run in parallel.
 """
@@ -23,16 +23,15 @@ from dataclasses import replace
 
 import numpy as np
 
-from brainlearn import plotting
+from brainlearn import papers, plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule
-from brainlearn.experiments.dendritic import parts
-from brainlearn.experiments.dendritic.parts import DendriticConfig
+from brainlearn.experiments.dendritic import common
+from brainlearn.experiments.dendritic.common import DendriticConfig
 from brainlearn.runtime import RunContext, run_jobs
 
-SACRAMENTO = "1810.11393"  # Sacramento, Costa, Bengio & Senn, "Dendritic cortical microcircuits approximate ..."
-PARTS = {"s1": parts.learn_self_prediction, "s2": parts.backprop_alignment, "s3": parts.teacher_student,
-         "s4": parts.classification}
+PARTS = {"s1": common.learn_self_prediction, "s2": common.backprop_alignment, "s3": common.teacher_student,
+         "s4": common.classification}
 
 
 def run_part(config: DendriticConfig, seed: int, part: str, device: str) -> dict:
@@ -63,13 +62,13 @@ def claims(config: DendriticConfig) -> list[Claim]:
     tied_floor, random_floor = CLASSIFY_FLOOR[config.dataset]
     clf = config.classification
     out = [
-        Claim("S1-self-prediction", SACRAMENTO,
+        Claim("S1-self-prediction", papers.SACRAMENTO,
               "From random lateral weights, with random inputs and no target, interneuron plasticity learns "
               "the self-predicting state: apical potentials decay to ~0.", "sps_apical_drop", ">=", 0.9,
               how="1 - mean|v_A| after / before lateral learning, settled, on a fixed probe batch",
               reason="measured drops of 0.955-0.962 after 600 steps and 0.969-0.972 after 3000 (seeds 0-2); "
                      "a 90% drop is 'decays to ~0'", kind="outcome"),
-        Claim("S2-align-hidden", SACRAMENTO,
+        Claim("S2-align-hidden", papers.SACRAMENTO,
               "With symmetric feedback in the self-predicting state and weak nudging, the hidden-layer updates "
               "approximate backprop.", "align_hidden_max", "<", 10.0,
               how="max over hidden layers of the angle (deg) between the steady-state update and backprop of the "
@@ -77,29 +76,29 @@ def claims(config: DendriticConfig) -> list[Claim]:
                   "untrained 30-50-20-10 net; teacher targets",
               reason="measured 3.3, 4.9, 7.4 deg (seeds 0-2); 10 deg is well inside 'points along backprop'; "
                      "the test suite checks that the angle -> 0 as g_som -> 0", kind="limit"),
-        Claim("S2-align-hidden-potential-mse", SACRAMENTO,
+        Claim("S2-align-hidden-potential-mse", papers.SACRAMENTO,
               "The same updates against backprop of the plain MSE on output potentials (exploratory).",
               "align_hidden_max_potential_mse", "<", 10.0,
               how="as S2-align-hidden, reference loss 1/2||u_trgt - u_N||^2",
               reason="reported, not gated: differs from the delivered error by the phi'(u_N) weighting",
               gated=False, kind="limit"),
-        Claim("S2-align-hidden-paper-g-som", SACRAMENTO,
+        Claim("S2-align-hidden-paper-g-som", papers.SACRAMENTO,
               "The same angle at the paper's strong nudging g_som = 0.8 (exploratory).",
               "align_hidden_max_paper_g_som", "<", 10.0,
               how="as S2-align-hidden with g_som = 0.8",
               reason="reported, not gated: with an untrained net the target is far and the nudge is strong, "
                      "outside the weak-nudging limit", gated=False, kind="limit"),
-        Claim("S3-deep-learns", SACRAMENTO,
+        Claim("S3-deep-learns", papers.SACRAMENTO,
               "Teacher-student regression: with symmetric feedback the network learns the teacher.",
               "ts_tied_over_initial", "<=", 0.1, how="final / initial test MSE (output potentials), tied",
               reason="measured 0.008, 0.029, 0.013 (seeds 0-2); a tenfold drop of the test MSE is 'learns'",
               kind="outcome"),
-        Claim("S3-deep-beats-shallow", SACRAMENTO,
+        Claim("S3-deep-beats-shallow", papers.SACRAMENTO,
               "Learning in all layers beats learning in the output layer only.", "ts_tied_over_shallow", "<=", 0.6,
               how="final test MSE, tied deep / shallow (hidden weights frozen)",
               reason="measured 0.44, 0.63, 0.57 (seeds 0-2, mean 0.55): a thin margin, since the output layer "
                      "alone already explains most of the teacher's variance", kind="outcome"),
-        Claim("S3-random-beats-shallow", SACRAMENTO,
+        Claim("S3-random-beats-shallow", papers.SACRAMENTO,
               "Deep learning beats shallow learning also with fixed random top-down weights.",
               "ts_random_over_shallow", "<", 1.0, how="final test MSE, random-feedback deep / shallow",
               reason="measured 0.75, 0.83, 0.75 (seeds 0-2); direction only", kind="outcome"),
@@ -107,17 +106,17 @@ def claims(config: DendriticConfig) -> list[Claim]:
     if not clf.skip:
         calibrated = "other datasets: see docs (Fashion-MNIST set before its only run; MNIST, CIFAR-10 not calibrated)"
         out += [
-            Claim("S4-tied-accuracy", SACRAMENTO,
+            Claim("S4-tied-accuracy", papers.SACRAMENTO,
                   f"The microcircuit with symmetric feedback learns to classify {config.dataset}.",
                   "clf_tied_acc", ">=", tied_floor, how=f"test accuracy after {clf.epochs_tied} epochs",
                   reason="digits, seeds 0-2: measured 0.878-0.914 after 10 epochs and 0.933-0.939 after 20; "
                          + calibrated, kind="outcome"),
-            Claim("S4-random-accuracy", SACRAMENTO,
+            Claim("S4-random-accuracy", papers.SACRAMENTO,
                   f"The microcircuit with fixed random feedback learns to classify {config.dataset}.",
                   "clf_random_acc", ">=", random_floor, how=f"test accuracy after {clf.epochs_random} epochs",
                   reason="digits, seeds 0-2: measured 0.875-0.925 after 15 epochs and 0.914-0.936 after 60; "
                          + calibrated, kind="outcome"),
-            Claim("S4-near-backprop", SACRAMENTO,
+            Claim("S4-near-backprop", papers.SACRAMENTO,
                   "With symmetric feedback the microcircuit classifies nearly as well as backprop on the same "
                   "network.", "clf_bp_minus_tied", "<=", 0.03,
                   how="BP minus tied test accuracy after the same number of epochs",
@@ -178,15 +177,18 @@ def _preset(config: DendriticConfig, **parts) -> DendriticConfig:
 
 FULL = DendriticConfig()
 register(Experiment(
-    name="dendritic-microcircuit", aliases=("dendritic",), paper=SACRAMENTO,
+    name="dendritic-microcircuit", aliases=("dendritic",), paper=papers.SACRAMENTO,
     summary="dendritic microcircuits: self-prediction, BP alignment, teacher-student, classification",
     presets={
         "quick": _preset(FULL, self_prediction={"steps": 600}, teacher_student={"eval_every": 500},
                          classification={"epochs_tied": 10, "epochs_random": 15}),
         "full": FULL,
         "fashion-mnist": _preset(replace(FULL, dataset="fashion-mnist"),
-                                 classification={"hidden": (500,), "lr": 0.3, "lateral_lr": 0.03, "bp_lr": 0.03,
+                                 classification={"n_hidden": (500,), "lr": 0.3, "lateral_lr": 0.03, "bp_lr": 0.03,
                                                  "epochs_tied": 3, "epochs_random": 3}),
+        "smoke": _preset(replace(FULL, n_train=200, n_test=100), self_prediction={"steps": 40},
+                         alignment={"batches": 2}, teacher_student={"steps": 40, "eval_every": 10, "test": 64},
+                         classification={"n_hidden": (16,), "epochs_tied": 2, "epochs_random": 2}),
     },
     run=run, claims=claims, plot=plot,
 ))

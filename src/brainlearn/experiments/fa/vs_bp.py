@@ -9,36 +9,41 @@ the forward weights come to align with the feedback ("alignment").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from brainlearn import plotting
+from brainlearn import papers, plotting
 from brainlearn.analysis import angle, tail_mean
 from brainlearn.data import ImageDataConfig, accuracy, minibatches
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule
-from brainlearn.nn import MLP, one_hot_mse
+from brainlearn.nn import MLP, MLPConfig, one_hot_mse
 from brainlearn.rules import use_rule
-from brainlearn.runtime import RunContext, make_generator, param, replicate_seed, train
-
-LILLICRAP = "1411.0247"  # Lillicrap et al., "Random feedback weights support learning in deep neural networks"
+from brainlearn.runtime import RunContext, make_generator, param, replicate_seed, require, train
 
 
 @dataclass(frozen=True)
 class FAvsBPConfig(ImageDataConfig):
-    hidden: tuple[int, ...] = param((100,), ge=1, nonempty=True, help="hidden layer widths")
-    activation: Literal["sigmoid", "tanh", "relu"] = "sigmoid"
+    """`model` is the network both rules train; its `n_in` and `n_out` follow the dataset, its `rule` is set
+    per network (bp and fa) and its `output_activation` by `loss` (sigmoid for mse, none for ce)."""
+
+    renamed = {"hidden": "model.n_hidden", "activation": "model.activation", "init_gain": "model.init_gain",
+               "feedback_std": "model.feedback_std"}
+
+    model: MLPConfig = MLPConfig(n_hidden=(100,), init_gain=3.6, feedback_std=0.5)
     loss: Literal["mse", "ce"] = "mse"
     epochs: int = param(30, ge=1)
     batch_size: int = param(32, ge=1)
     lr: float = param(0.5, gt=0)
-    init_gain: float = param(3.6, gt=0, help="gain of the Xavier-uniform forward weights")
-    feedback_std: float = param(0.5, gt=0, help="std of FA's fixed random feedback weights")
     angle_every: int = param(50, ge=1, help="training steps between angle measurements")
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(len(self.model.n_hidden) >= 1, "model.n_hidden: FA needs at least one hidden layer")
 
 
 def _loss(config: FAvsBPConfig, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -54,11 +59,10 @@ class Learner:
         self.config = config
         data = self.data = config.load(seed, ctx.device)
         self.x_train, self.x_test = data.flat()
-        sizes = (data.n_features, *config.hidden, data.n_classes)
-        out_act = "sigmoid" if config.loss == "mse" else None
-        self.nets = {rule: ctx.place(MLP(sizes, config.activation, out_act, rule=rule, init_gain=config.init_gain,
-                                         feedback_std=config.feedback_std,
-                                         generator=make_generator(replicate_seed(seed))))  # same forward weights
+        model = replace(config.model, n_in=data.n_features, n_out=data.n_classes,
+                        output_activation="sigmoid" if config.loss == "mse" else None)
+        self.nets = {rule: ctx.place(MLP(replace(model, rule=rule),  # the same forward weights
+                                         generator=make_generator(replicate_seed(seed))))
                      for rule in ("bp", "fa")}
         self.opts = {r: torch.optim.SGD(n.parameters(), lr=config.lr) for r, n in self.nets.items()}
         self.shuffle = make_generator(replicate_seed(seed, stream="data"))
@@ -120,27 +124,33 @@ def run(config: FAvsBPConfig, seed: int, ctx: RunContext) -> Result:
 # Thresholds were calibrated once on this implementation (seeds 0-4) and then frozen; see
 # docs/experiments/fa-vs-bp.md for the measured values behind each.
 ACCURACY_FLOOR = {"digits": 0.93, "fashion-mnist": 0.84, "mnist": 0.95, "cifar10": 0.40}
+# Under seed scheme 2, seed 0's FA network on digits sits on a plateau (0.83) until epoch ~30 and catches
+# up by 60 epochs (gap 0.012); the quick preset's 30 epochs judge it on that plateau.
+QUICK_BUDGET_EPOCHS = 60
+QUICK_NOTE = "docs/experiments/fa-vs-bp.md#known-non-reproduction-fa-near-bp-at-the-quick-budget"
 
 
 def claims(config: FAvsBPConfig) -> list[Claim]:
     out = [
-        Claim("bp-accuracy", LILLICRAP, f"Backprop trains the MLP to high test accuracy on {config.dataset}.",
+        Claim("bp-accuracy", papers.LILLICRAP, f"Backprop trains the MLP to high test accuracy on {config.dataset}.",
               "bp_test_acc", ">=", ACCURACY_FLOOR[config.dataset],
               how="test accuracy of the BP network after the last epoch",
               reason="calibrated once on seeds 0-4, a margin below the lowest seed (digits: 0.944-0.958; "
                      "Fashion-MNIST: see docs)", kind="outcome"),
-        Claim("fa-near-bp", LILLICRAP, "Feedback alignment learns nearly as well as backprop.",
+        Claim("fa-near-bp", papers.LILLICRAP, "Feedback alignment learns nearly as well as backprop.",
               "bp_minus_fa", "<=", 0.03, how="BP minus FA test accuracy after the last epoch",
               reason="'within a few points' in the paper; 3 points", kind="outcome"),
-        Claim("angle-start-orthogonal", LILLICRAP,
+        Claim("angle-start-orthogonal", papers.LILLICRAP,
               "At initialisation FA's hidden update is roughly orthogonal to the backprop gradient.",
               "angle_start", ">=", 80.0, how="angle (deg) between FA's and BP's hidden-weight updates, first batch",
               reason="random feedback in high dimension: ~90 deg, allow 10", kind="limit"),
-        Claim("angle-falls", LILLICRAP, "The forward weights come to align with the feedback: "
+        Claim("angle-falls", papers.LILLICRAP, "The forward weights come to align with the feedback: "
               "the angle falls well below 90 degrees.", "angle_drop", ">=", 10.0,
               how="first angle minus the mean angle of the last 10% of measurements (deg)",
               reason="calibrated once on digits seeds 0-4: drops of 14.8-30.7 deg", kind="outcome"),
     ]
+    if config.dataset == "digits" and config.epochs < QUICK_BUDGET_EPOCHS:
+        out = [replace(c, expected="fail", note=QUICK_NOTE) if c.id == "fa-near-bp" else c for c in out]
     return predates_aggregate_rule(out, was={"bp-accuracy": "mean", "fa-near-bp": "mean",
                                              "angle-start-orthogonal": "mean", "angle-falls": "mean"})
 
@@ -157,11 +167,13 @@ def plot(result: Result, config: FAvsBPConfig) -> dict:
 
 
 register(Experiment(
-    name="fa-vs-bp", paper=LILLICRAP,
+    name="fa-vs-bp", paper=papers.LILLICRAP,
     summary="MLP trained by backprop and by feedback alignment; accuracy and alignment angle",
     presets={
         "quick": FAvsBPConfig(),
-        "full": FAvsBPConfig(dataset="fashion-mnist", hidden=(500,), epochs=5, lr=0.3, angle_every=200),
+        "full": FAvsBPConfig(dataset="fashion-mnist", model=replace(FAvsBPConfig().model, n_hidden=(500,)), epochs=5,
+                             lr=0.3, angle_every=200),
+        "smoke": FAvsBPConfig(epochs=6, n_train=300, n_test=100, angle_every=5),
     },
     run=run, claims=claims, plot=plot,
 ))

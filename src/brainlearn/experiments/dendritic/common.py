@@ -1,5 +1,5 @@
-"""The four parts of the `dendritic` experiment (S1-S4) and their configs; each part is a function of
-(config, seed, device).
+"""What the dendritic experiments share: the four parts of dendritic-microcircuit (S1-S4) and their
+configs; each part is a function of (config, seed, device).
 
 Each part draws its own generators from (seed, part) and returns ``(metrics, arrays, records)``: its
 metrics, its curves, and the records to log to metrics.jsonl. They run as independent jobs, so they
@@ -18,6 +18,7 @@ from brainlearn.data import ImageDataConfig, accuracy, minibatches
 from brainlearn.models.dendritic import (
     Conductances,
     DendriticNetwork,
+    DendriticNetworkConfig,
     LearningRates,
     angles_to_backprop,
     as_mlp,
@@ -36,8 +37,10 @@ def _require_layers(sizes: tuple[int, ...], name: str) -> None:
 class SelfPredictionConfig(Config):
     """S1: learning the self-predicting state."""
 
+    renamed = {"batch": "batch_size"}
+
     steps: int = param(3000, ge=1, help="lateral-learning steps")
-    batch: int = param(16, ge=1)
+    batch_size: int = param(16, ge=1)
     lr: float = param(0.1, gt=0, help="pyr->int and int->pyr learning rate")
 
 
@@ -45,9 +48,11 @@ class SelfPredictionConfig(Config):
 class AlignmentConfig(Config):
     """S2: alignment with backprop."""
 
+    renamed = {"batch": "batch_size"}
+
     sizes: tuple[int, ...] = param((30, 50, 20, 10), ge=1, help="network widths, input to output")
     batches: int = param(20, ge=1, help="batches the angles are averaged over")
-    batch: int = param(16, ge=1)
+    batch_size: int = param(16, ge=1)
     g_som: float = param(0.1, gt=0, help="nudging conductance of the gated angle (weak nudging)")
     g_soms: tuple[float, ...] = param((0.02, 0.1, 0.3, 0.8), gt=0, help="nudging conductances reported")
 
@@ -60,8 +65,10 @@ class AlignmentConfig(Config):
 class TeacherStudentConfig(Config):
     """S3: teacher-student regression."""
 
+    renamed = {"batch": "batch_size"}
+
     steps: int = param(2500, ge=1)
-    batch: int = param(16, ge=1)
+    batch_size: int = param(16, ge=1)
     lr: float = param(0.1, gt=0, help="forward learning rate (output layer only in the shallow run)")
     lateral_lr: float = param(0.05, ge=0)
     test: int = param(512, ge=1, help="test inputs")
@@ -70,15 +77,18 @@ class TeacherStudentConfig(Config):
 
 @dataclass(frozen=True)
 class ClassificationConfig(Config):
-    """S4: classification (the dataset fields are the experiment's own)."""
+    """S4: classification (the dataset fields are the experiment's own; the network is the experiment's
+    `network` with these widths, activation, gain and biases on)."""
+
+    renamed = {"batch": "batch_size", "hidden": "n_hidden"}
 
     skip: bool = param(False, help="leave S4 out")
-    hidden: tuple[int, ...] = param((100,), ge=1, nonempty=True, help="hidden layer widths")
+    n_hidden: tuple[int, ...] = param((100,), ge=1, nonempty=True, help="hidden layer widths")
     activation: Activation = "sigmoid"
     lr: float = param(1.0, gt=0, help="microcircuit forward learning rate")
     bp_lr: float = param(0.1, gt=0, help="backprop learning rate")
     lateral_lr: float = param(0.1, ge=0)
-    batch: int = param(32, ge=1)
+    batch_size: int = param(32, ge=1)
     epochs_tied: int = param(20, ge=1)
     epochs_random: int = param(60, ge=1)
     init_gain: float = param(3.6, gt=0, help="xavier-normal gain of the forward weights")
@@ -93,13 +103,15 @@ class ClassificationConfig(Config):
 
 @dataclass(frozen=True)
 class DendriticConfig(ImageDataConfig):
-    # the network of S1-S3: the paper's 30-20-10 softplus network
-    sizes: tuple[int, ...] = param((30, 20, 10), ge=1, help="network widths of S1 and S3, input to output")
-    activation: Activation = "softplus"
-    g_som: float = param(0.8, ge=0, help="nudging conductance (the paper's)")
-    sweeps: int = param(3, ge=1, help="settling sweeps")
-    bias: bool = False
-    feedback_gain: float = param(1.0, gt=0, help="xavier-normal gain of random top-down and lateral weights")
+    """`network` is the paper's 30-20-10 softplus network of S1 and S3 (its conductances, sweeps, biases and
+    feedback gain are every part's; each part sets its own feedback, initial state, learning rates (so
+    `network.rates` is unused here) and, in S2 and S4, widths)."""
+
+    renamed = {"sizes": "network.sizes", "activation": "network.activation", "g_som": "network.conductances.g_som",
+               "sweeps": "network.sweeps", "bias": "network.bias", "feedback_gain": "network.feedback_gain"}
+
+    network: DendriticNetworkConfig = DendriticNetworkConfig(sizes=(30, 20, 10), activation="softplus",
+                                                             conductances=Conductances(g_som=0.8), bias=False)
     teacher_gain: float = param(2.0, gt=0, help="xavier-normal gain of the S2 and S3 teachers")
     self_prediction: SelfPredictionConfig = SelfPredictionConfig()
     alignment: AlignmentConfig = AlignmentConfig()
@@ -108,14 +120,14 @@ class DendriticConfig(ImageDataConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        _require_layers(self.sizes, "sizes")
+        _require_layers(self.network.sizes, "network.sizes")
 
-    def network(self, sizes, generator, *, feedback="tied", self_predicting=True, activation=None,
-                init_gain=1.0, bias=None) -> DendriticNetwork:
-        return DendriticNetwork(sizes, activation or self.activation, Conductances(g_som=self.g_som),
-                                feedback=feedback, self_predicting=self_predicting, init_gain=init_gain,
-                                feedback_gain=self.feedback_gain, sweeps=self.sweeps,
-                                bias=self.bias if bias is None else bias, generator=generator)
+
+def build(config: DendriticNetworkConfig, generator: torch.Generator | None, **fields) -> DendriticNetwork:
+    """The network of `config` with `fields` replaced (`conductances` may be a dict of its fields)."""
+    if isinstance(fields.get("conductances"), dict):
+        fields["conductances"] = replace(config.conductances, **fields["conductances"])
+    return DendriticNetwork(replace(config, **fields), generator=generator)
 
 
 # ---------------------------------------------------------------- S1
@@ -124,13 +136,14 @@ def learn_self_prediction(config: DendriticConfig, seed: int, device: str):
     Only the lateral (pyr->int, int->pyr) weights learn; the forward weights stay fixed."""
     c = config.self_prediction
     gen = make_generator(replicate_seed(seed, 1))
-    net = place(config.network(config.sizes, gen, feedback="random", self_predicting=False), device)
-    probe = torch.rand(256, config.sizes[0], generator=gen).to(device)
+    sizes = config.network.sizes
+    net = place(build(config.network, gen, feedback="random", self_predicting=False), device)
+    probe = torch.rand(256, sizes[0], generator=gen).to(device)
     rates = LearningRates(forward=0.0, ip=c.lr, pi=c.lr)
     every = max(1, c.steps // 50)
     curve_step, curve, records = [0], [mean_apical(net, probe)], []
     for step in range(1, c.steps + 1):
-        net.train_step(torch.rand(c.batch, config.sizes[0], generator=gen).to(device), None, rates)
+        net.train_step(torch.rand(c.batch_size, sizes[0], generator=gen).to(device), None, rates)
         if step % every == 0 or step == c.steps:
             curve_step.append(step)
             curve.append(mean_apical(net, probe))
@@ -147,24 +160,25 @@ def backprop_alignment(config: DendriticConfig, seed: int, device: str):
     gated metric is at `alignment.g_som` (weak nudging), the others are reported."""
     c = config.alignment
     gen = make_generator(replicate_seed(seed, 2))
-    soms = sorted({*c.g_soms, c.g_som, config.g_som})
-    student = place(config.network(c.sizes, gen), device)
-    teacher = place(config.network(c.sizes, gen, init_gain=config.teacher_gain), device)
+    paper_g_som = config.network.conductances.g_som
+    soms = sorted({*c.g_soms, c.g_som, paper_g_som})
+    student = place(build(config.network, gen, sizes=c.sizes), device)
+    teacher = place(build(config.network, gen, sizes=c.sizes, init_gain=config.teacher_gain), device)
     nets = {}
     for g_som in soms:  # the student's weights with each nudging conductance (initial draws overwritten)
-        nets[g_som] = place(replace(config, g_som=g_som).network(c.sizes, None), device)
+        nets[g_som] = place(build(config.network, None, sizes=c.sizes, conductances={"g_som": g_som}), device)
         nets[g_som].load_state_dict(student.state_dict())
     nudge = {g: [] for g in soms}
     potential = []
     for _ in range(c.batches):
-        x = torch.rand(c.batch, c.sizes[0], generator=gen).to(device)
+        x = torch.rand(c.batch_size, c.sizes[0], generator=gen).to(device)
         target = teacher(x)
         for g_som, net in nets.items():
             nudge[g_som].append(angles_to_backprop(net, x, target, "nudge"))
         potential.append(angles_to_backprop(nets[c.g_som], x, target, "potential"))
     nudge = {g: np.asarray(a).mean(0) for g, a in nudge.items()}
     potential = np.asarray(potential).mean(0)
-    weak, paper = nudge[c.g_som], nudge[config.g_som]
+    weak, paper = nudge[c.g_som], nudge[paper_g_som]
     metrics = {"align_hidden_max": float(weak[:-1].max()), "align_output": float(weak[-1]),
                "align_hidden_max_potential_mse": float(potential[:-1].max()),
                "align_hidden_max_paper_g_som": float(paper[:-1].max())}
@@ -178,16 +192,17 @@ def teacher_student(config: DendriticConfig, seed: int, device: str):
     against shallow (output layer only), from identical initial forward weights."""
     c = config.teacher_student
     gen = make_generator(replicate_seed(seed, 3))
-    teacher = place(config.network(config.sizes, gen, init_gain=config.teacher_gain), device)
-    x_test = torch.rand(c.test, config.sizes[0], generator=gen).to(device)
+    sizes = config.network.sizes
+    teacher = place(build(config.network, gen, init_gain=config.teacher_gain), device)
+    x_test = torch.rand(c.test, sizes[0], generator=gen).to(device)
     y_test = teacher(x_test)
     init_state = gen.get_state()
-    L = len(config.sizes) - 1
+    L = len(sizes) - 1
     runs = {"tied": ("tied", c.lr), "random": ("random", c.lr), "shallow": ("tied", 0.0)}
     arrays, metrics, records = {}, {}, []
     for name, (feedback, hidden_lr) in runs.items():
         gen.set_state(init_state)  # same student weights and the same input stream for every run
-        net = place(config.network(config.sizes, gen, feedback=feedback), device)
+        net = place(build(config.network, gen, feedback=feedback), device)
         rates = LearningRates(forward=(hidden_lr,) * (L - 1) + (c.lr,), ip=c.lateral_lr, pi=c.lateral_lr)
         steps, mse, angle_rate, angle_pot = [], [], [], []
         for step in range(c.steps + 1):
@@ -200,7 +215,7 @@ def teacher_student(config: DendriticConfig, seed: int, device: str):
                 records.append({"step": step, f"ts_{name}_mse": mse[-1], f"ts_{name}_angle": angle_rate[-1]})
             if step == c.steps:
                 break
-            x = torch.rand(c.batch, config.sizes[0], generator=gen).to(device)
+            x = torch.rand(c.batch_size, sizes[0], generator=gen).to(device)
             net.train_step(x, teacher(x), rates)
         arrays.update({f"ts_{name}_step": np.asarray(steps), f"ts_{name}_mse": np.asarray(mse),
                        f"ts_{name}_angle": np.asarray(angle_rate), f"ts_{name}_angle_potential": np.asarray(angle_pot)})
@@ -223,7 +238,7 @@ def classification(config: DendriticConfig, seed: int, device: str):
     c = config.classification
     data = config.load(seed, device)
     x_train, x_test = data.flat()
-    sizes = (data.n_features, *c.hidden, data.n_classes)
+    sizes = (data.n_features, *c.n_hidden, data.n_classes)
     low, high = (float(torch.logit(torch.tensor(p))) for p in (c.target_low, c.target_high))
 
     def targets(y):
@@ -234,8 +249,8 @@ def classification(config: DendriticConfig, seed: int, device: str):
     for name, epochs in runs.items():
         # same init and batch order for every run
         init, shuffle = (make_generator(replicate_seed(seed, 4, stream)) for stream in ("init", "data"))
-        net = place(config.network(sizes, init, feedback="random" if name == "random" else "tied",
-                                   activation=c.activation, init_gain=c.init_gain, bias=True), device)
+        net = place(build(config.network, init, sizes=sizes, feedback="random" if name == "random" else "tied",
+                          activation=c.activation, init_gain=c.init_gain, bias=True), device)
         rates = LearningRates(forward=c.lr, ip=c.lateral_lr, pi=c.lateral_lr)
         if name == "bp":
             mlp = place(as_mlp(net), device)
@@ -246,7 +261,7 @@ def classification(config: DendriticConfig, seed: int, device: str):
             predict = net
         acc = []
         for epoch in range(epochs):
-            for idx in minibatches(len(x_train), c.batch, shuffle):
+            for idx in minibatches(len(x_train), c.batch_size, shuffle):
                 xb, tb = x_train[idx], targets(data.y_train[idx])
                 if name == "bp":
                     opt.zero_grad(set_to_none=True)

@@ -1,6 +1,5 @@
-"""The quick claims of burstccn, burstccn-alignment, burstccn-q and burstccn-continuous, as `brainlearn verify
-... --quick` runs them; config validation; the conv net on a small synthetic CIFAR-10 root; the shared
-contracts (resume to identical records, global RNG untouched, every model placed) of all four."""
+"""burstccn-classification: the quick claims, as `brainlearn verify burstccn-classification --quick` runs them;
+config validation; the conv net on a small synthetic CIFAR-10 root; MNIST IDX files; resumption; the contracts."""
 
 import numpy as np
 import pytest
@@ -16,16 +15,6 @@ def quick_burstccn():
     return run_experiment("burstccn", seed=0, out=None)
 
 
-@pytest.fixture(scope="module")
-def quick_alignment():
-    return run_experiment("burstccn-alignment", seed=0, out=None)
-
-
-@pytest.fixture(scope="module")
-def quick_q():
-    return run_experiment("burstccn-q", seed=0, out=None)
-
-
 def _passed(outcome, claim_id):
     (claim,) = [c for c in outcome.claims if c["id"] == claim_id]
     return claim
@@ -39,30 +28,24 @@ def test_quick_burstccn_claim(quick_burstccn, claim_id):
     assert claim["passed"], claim
 
 
-@pytest.mark.parametrize("claim_id", ["B4-random-aligns", "B4-random-angle-falls"])
-def test_quick_alignment_claim(quick_alignment, claim_id):
-    claim = _passed(quick_alignment, claim_id)
-    assert claim["passed"], claim
-
-
-@pytest.mark.parametrize("claim_id", ["B5-q-aligns", "B5-apical-cancelled", "B5-learns"])
-def test_quick_q_claim(quick_q, claim_id):
-    claim = _passed(quick_q, claim_id)
-    assert claim["passed"], claim
-
-
-def test_figures_are_made(quick_burstccn, quick_q):
+def test_figures_are_made(quick_burstccn):
     exp = experiments.get("burstccn")
     figs = exp.plot(quick_burstccn.result, quick_burstccn.config)
     assert set(figs) == {"learning_curves", "angle_to_bp"}
-    assert "q_learning" in experiments.get("burstccn-q").plot(quick_q.result, quick_q.config)
 
 
-@pytest.mark.parametrize("override", ["methods=bp,sgd", "arch=transformer", "p_baseline=0.8", "lr=0",
-                                      "probe_depth=0", "hidden=0"])
+@pytest.mark.parametrize("override", ["methods=bp,sgd", "arch=transformer", "model.p_baseline=0.8", "lr=0",
+                                      "probe_depth=0", "model.n_hidden=0"])
 def test_bad_config(override):
     with pytest.raises(ConfigError):
         make_config(experiments.get("burstccn"), "quick", [override])
+
+
+def test_old_keys_name_the_new_ones():
+    with pytest.raises(ConfigError, match="model.n_hidden"):
+        make_config(experiments.get("burstccn"), "quick", ["hidden=16"])
+    config = make_config(experiments.get("burstccn"), "quick", ["model.n_hidden=16", "model.q_std=0.3"])
+    assert config.model.n_hidden == (16,) and config.model.q_std == 0.3
 
 
 @pytest.mark.parametrize("method", ["fa", "edn"])
@@ -83,7 +66,7 @@ def test_conv_net_runs_on_a_synthetic_cifar_root(tmp_path):
         images = rng.integers(0, 256, size=(8, 3, 32, 32), dtype=np.uint8)
         write_cifar_batch(tmp_path / name, images, rng.integers(0, 10, size=8))
     exp = experiments.get("burstccn")
-    config = make_config(exp, "cifar10", [f"data_root={tmp_path}", "epochs=1", "hidden=16", "batch_size=8",
+    config = make_config(exp, "cifar10", [f"data_root={tmp_path}", "epochs=1", "model.n_hidden=16", "batch_size=8",
                                           "angle_every=1"])
     outcome = run_experiment(exp, config, seed=0, out=None)
     metrics = outcome.result.metrics
@@ -100,20 +83,24 @@ def test_runs_on_mnist_idx_files_given_a_data_root(tmp_path):
         write_idx(tmp_path / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
         write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n, dtype=np.uint8))
     exp = experiments.get("burstccn")
-    config = make_config(exp, "full", ["dataset=mnist", f"data_root={tmp_path}", "epochs=1", "hidden=20",
+    config = make_config(exp, "full", ["dataset=mnist", f"data_root={tmp_path}", "epochs=1", "model.n_hidden=20",
                                        "angle_every=1"])
     outcome = run_experiment(exp, config, seed=0, out=tmp_path / "runs")
     assert outcome.result.metrics["probe_tied_max_angle"] < 2.0
     assert (outcome.run_dir.path / "figures" / "learning_curves.png").is_file()
 
 
-@pytest.mark.parametrize("name", ["burstccn", "burstccn-alignment", "burstccn-q"])
-def test_interrupted_run_resumes_to_identical_result(tmp_path, monkeypatch, name):
+SMALL = ["epochs=3", "n_train=200", "n_test=100", "model.n_hidden=16", "angle_every=3"]
+
+
+def interrupted_run_resumes_to_identical_result(tmp_path, monkeypatch, name):
+    """Shared by the image experiments' tests: a run interrupted after its second checkpoint resumes to the
+    metrics of an uninterrupted one."""
     from brainlearn.experiments.runner import resume_experiment
     from brainlearn.runtime import RunContext, RunDir
 
     exp = experiments.get(name)
-    config = make_config(exp, "quick", ["epochs=3", "n_train=200", "n_test=100", "hidden=16", "angle_every=3"])
+    config = make_config(exp, "quick", SMALL)
     reference = run_experiment(exp, config, seed=1, out=None)
     original = RunContext.checkpoint
     calls = {"n": 0}
@@ -128,44 +115,17 @@ def test_interrupted_run_resumes_to_identical_result(tmp_path, monkeypatch, name
     with pytest.raises(KeyboardInterrupt):
         run_experiment(exp, config, seed=1, out=tmp_path)
     monkeypatch.setattr(RunContext, "checkpoint", original)
-    (path,) = (tmp_path / name).iterdir()
+    (path,) = (tmp_path / exp.name).iterdir()
     assert RunDir.open(path).status["state"] == "interrupted"
     resumed = resume_experiment(path)
     assert resumed.result.metrics == reference.result.metrics
 
 
-@pytest.fixture(scope="module")
-def quick_continuous():
-    return run_experiment("burstccn-continuous", seed=0, out=None)
+def test_interrupted_run_resumes_to_identical_result(tmp_path, monkeypatch):
+    interrupted_run_resumes_to_identical_result(tmp_path, monkeypatch, "burstccn")
 
 
-@pytest.mark.parametrize("claim_id", ["B6-single-phase", "B6-learns-online", "B6-follows-bp"])
-def test_quick_continuous_claim(quick_continuous, claim_id):
-    claim = _passed(quick_continuous, claim_id)
-    assert claim["passed"], claim
-
-
-def test_continuous_config_is_validated():
-    with pytest.raises(ConfigError):
-        make_config(experiments.get("burstccn-continuous"), "quick", ["dt=0.5"])
-
-
-def test_continuous_figure_is_made(quick_continuous):
-    figs = experiments.get("burstccn-continuous").plot(quick_continuous.result, quick_continuous.config)
-    assert set(figs) == {"continuous"}
-
-
-SMALL = ["epochs=3", "n_train=200", "n_test=100", "hidden=16", "angle_every=3"]
-
-
-@pytest.mark.parametrize("name, overrides, interrupt_after", [
-    ("burstccn", SMALL, 2),
-    ("burstccn-alignment", SMALL, 2),
-    ("burstccn-q", [*SMALL, "probe_size=32"], 2),
-    # rounds: rest, pre-test, 20 training chunks of 5 steps, post-test; interrupted inside training
-    ("burstccn-continuous", ["rest_steps=20", "train_steps=100", "test_steps=20", "angle_every=5"], 10),
-])
-def test_contracts(tmp_path, monkeypatch, name, overrides, interrupt_after):
+def test_contracts(tmp_path, monkeypatch):
     from tests.contracts import check_contracts
 
-    check_contracts(name, overrides, tmp_path, interrupt_after=interrupt_after, monkeypatch=monkeypatch)
+    check_contracts("burstccn-classification", tmp_path, interrupt_after=2, monkeypatch=monkeypatch)

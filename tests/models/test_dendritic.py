@@ -1,4 +1,4 @@
-"""Dendritic cortical microcircuits (Sacramento et al. 2018): steady state, plasticity, dynamics, claims."""
+"""Dendritic cortical microcircuits (Sacramento et al. 2018): steady state, plasticity, dynamics."""
 
 import math
 
@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from brainlearn.errors import ConfigError, ShapeError
-from brainlearn.experiments.runner import run_experiment
 from brainlearn.models.dendritic import (
     Conductances,
     DendriticNetwork,
+    DendriticNetworkConfig,
     LearningRates,
     angles_to_backprop,
     as_mlp,
@@ -21,7 +21,7 @@ from brainlearn.models.dendritic import (
 
 def make(sizes=(12, 9, 7, 5), seed=0, **kw):
     g = torch.Generator().manual_seed(seed)
-    return DendriticNetwork(sizes, generator=g, **kw), g
+    return DendriticNetwork(DendriticNetworkConfig(sizes=tuple(sizes), **kw), generator=g), g
 
 
 def maxabs(tensors):
@@ -78,7 +78,8 @@ def test_weak_nudge_follows_backprop():
     angles = angles_to_backprop(net, x, target, "nudge")
     assert max(angles) < 10.0, angles
     assert max(angles) < 1.0, angles  # the weak-nudging limit is exact up to O(g_som)
-    weaker = DendriticNetwork(net.sizes, conductances=Conductances(g_som=0.002), sweeps=10)
+    weaker = DendriticNetwork(DendriticNetworkConfig(sizes=net.sizes, conductances=Conductances(g_som=0.002),
+                                                     sweeps=10))
     weaker.load_state_dict(net.state_dict())
     assert max(angles_to_backprop(weaker, x, target, "nudge")) < 0.2 * max(angles)
 
@@ -190,7 +191,7 @@ def test_apply_updates_tied_keeps_sps():
 def test_bad_construction(kwargs):
     kwargs = {"sizes": (3, 4, 2), **kwargs}
     with pytest.raises(ConfigError):
-        DendriticNetwork(**kwargs)
+        DendriticNetwork(DendriticNetworkConfig(**kwargs))
 
 
 def test_bad_inputs():
@@ -213,107 +214,10 @@ def test_bad_inputs():
         Conductances(g_B=0.0)
 
 
-# ---------------------------------------------------------------- quick claims
-@pytest.fixture(scope="module")
-def quick():
-    return run_experiment("dendritic", seed=0, out=None)
-
-
-@pytest.mark.parametrize("claim_id", ["S1-self-prediction", "S2-align-hidden", "S3-deep-learns",
-                                      "S3-deep-beats-shallow", "S3-random-beats-shallow", "S4-tied-accuracy",
-                                      "S4-random-accuracy", "S4-near-backprop"])
-def test_quick_claim(quick, claim_id):
-    (claim,) = [c for c in quick.claims if c["id"] == claim_id]
-    assert claim["passed"], claim
-
-
-def test_experiment_configs_validate():
-    from brainlearn.experiments.dendritic.dynamics import DynamicsConfig
-    from brainlearn.experiments.dendritic.parts import (
-        AlignmentConfig,
-        ClassificationConfig,
-        DendriticConfig,
-        SelfPredictionConfig,
-    )
-
-    for bad in (lambda: SelfPredictionConfig(steps=0), lambda: DendriticConfig(sizes=(30, 10)),
-                lambda: ClassificationConfig(target_low=0.9), lambda: AlignmentConfig(g_soms=(0.0,)),
-                lambda: ClassificationConfig(lr=-1.0)):
-        with pytest.raises(ConfigError):
-            bad()
-    for bad in (dict(dt=1.0), dict(patterns=0), dict(noise=-0.1)):
-        with pytest.raises(ConfigError):
-            DynamicsConfig(**bad)
-
-
-@pytest.fixture(scope="module")
-def quick_dynamics():
-    return run_experiment("dendritic-dynamics", seed=0, out=None)
-
-
-@pytest.mark.parametrize("claim_id", ["D1-settles", "D2-self-prediction-dynamics"])
-def test_quick_dynamics_claim(quick_dynamics, claim_id):
-    (claim,) = [c for c in quick_dynamics.claims if c["id"] == claim_id]
-    assert claim["passed"], claim
-
-
-def test_dynamics_run_resumes_exactly(tmp_path):
-    """A resumed continuous-time run continues from its checkpoint with the numbers of an uninterrupted run."""
-    from brainlearn.experiments.dendritic.dynamics import DynamicsConfig
-    from brainlearn.experiments.dendritic.dynamics import run as run_dynamics
-    from brainlearn.runtime import RunContext, RunDir
-
-    small = dict(sizes=(6, 5, 3), settle_ms=5.0, duration=5.0, batch=2, rate_scale=10.0)
-    whole = run_dynamics(DynamicsConfig(patterns=12, **small), 0, RunContext())
-    run_dir = RunDir.create(tmp_path, "dendritic-dynamics", {"experiment": "dendritic-dynamics"})
-    run_dynamics(DynamicsConfig(patterns=10, **small), 0, RunContext(run_dir=run_dir))  # checkpoint at 10
-    resumed = run_dynamics(DynamicsConfig(patterns=12, **small), 0, RunContext(run_dir=run_dir, resume=True))
-    assert resumed.metrics == whole.metrics
-    for key in ("dyn_apical", "dyn_trace"):
-        torch.testing.assert_close(torch.as_tensor(resumed.arrays[key]), torch.as_tensor(whole.arrays[key]))
-
-
-def test_dendritic_run_resumes_finished_parts(tmp_path):
-    """`dendritic` checkpoints after each part; a resumed run reuses finished parts verbatim."""
-    from dataclasses import replace
-
-    from brainlearn.experiments.dendritic.microcircuit import FULL, run
-    from brainlearn.runtime import RunContext, RunDir
-
-    config = replace(FULL, self_prediction=replace(FULL.self_prediction, steps=20),
-                     teacher_student=replace(FULL.teacher_student, steps=20, eval_every=10),
-                     classification=replace(FULL.classification, skip=True),
-                     alignment=replace(FULL.alignment, batches=2))
-    run_dir = RunDir.create(tmp_path, "dendritic", {"experiment": "dendritic"})
-    first = run(config, 0, RunContext(run_dir=run_dir))
-    again = run(config, 0, RunContext(run_dir=run_dir, resume=True))
-    assert again.metrics == first.metrics and set(again.arrays) == set(first.arrays)
-
-
-def test_nested_overrides_reach_the_parts():
-    from brainlearn import experiments
-    from brainlearn.experiments.runner import make_config
-
-    config = make_config(experiments.get("dendritic"), "quick", ["classification.hidden=500,500",
-                                                                 "self_prediction.steps=7", "dataset=digits"])
-    assert config.classification.hidden == (500, 500) and config.self_prediction.steps == 7
-    assert config.classification.epochs_tied == 10  # the rest of the quick preset is kept
+def test_the_config_rates_are_the_default_of_train_step():
+    net, g = make(feedback="random", rates=LearningRates(forward=0.0, ip=0.0, pi=0.0))
+    before = [p.clone() for p in net.parameters()]
+    net.train_step(torch.rand(4, 12, generator=g), torch.randn(4, 5, generator=g))
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), before))
     with pytest.raises(ConfigError):
-        make_config(experiments.get("dendritic"), "quick", ["sps_steps=7"])
-
-
-def test_contracts(tmp_path, monkeypatch):
-    from tests.contracts import check_contracts
-
-    check_contracts("dendritic", ["self_prediction.steps=20", "alignment.batches=2", "teacher_student.steps=20",
-                                  "teacher_student.eval_every=10", "teacher_student.test=64",
-                                  "classification.hidden=16", "classification.epochs_tied=2",
-                                  "classification.epochs_random=2", "n_train=200", "n_test=100"],
-                    tmp_path, interrupt_after=2, monkeypatch=monkeypatch)
-
-
-def test_contracts_dynamics(tmp_path, monkeypatch):
-    from tests.contracts import check_contracts
-
-    check_contracts("dendritic-dynamics", ["sizes=6,5,3", "settle_ms=5", "patterns=4", "duration=5", "batch=2"],
-                    tmp_path, interrupt_after=2, monkeypatch=monkeypatch)
+        LearningRates(ip=-1.0)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from brainlearn.analysis import angle
 from brainlearn.errors import ConfigError, ShapeError
-from brainlearn.models.burstccn import burst_convnet, burst_mlp, matching_mlp
+from brainlearn.models.burstccn import BurstCCN, BurstCCNConfig, burst_convnet, burst_mlp, matching_mlp
 
 
 def _gen(seed=0):
@@ -34,7 +34,7 @@ def test_tied_feedback_follows_backprop_in_every_layer():
 
 
 def test_tied_feedback_follows_backprop_in_the_convnet():
-    net = burst_convnet(in_shape=(3, 16, 16), channels=(4, 6), kernels=(3, 3), strides=(2, 1), hidden=(20,),
+    net = burst_convnet(in_shape=(3, 16, 16), channels=(4, 6), kernels=(3, 3), strides=(2, 1), n_hidden=(20,),
                         generator=_gen())
     g = _gen(2)
     x, y = torch.rand(5, 3, 16, 16, generator=g), torch.randint(0, 10, (5,), generator=g)
@@ -172,18 +172,11 @@ def test_bad_input():
         net.settle(torch.rand(2, 4), dt=1.0)
 
 
-def test_burstprop_is_two_phase_and_close_to_backprop_at_the_output():
-    from brainlearn.models.burstprop import Burstprop
-
-    net = burst_mlp([64, 50, 10], network=Burstprop, generator=_gen())
-    x, y = _batch(64)
-    state = net.backward_local(x, y)
-    assert state.p_free is not None and not torch.equal(state.p[0], state.p_free[0])
-    bp = net.backprop_grads(x, y)
-    assert angle(net.layers[-1].weight.grad, bp[-2]) < 1e-3
-    assert angle(net.layers[0].weight.grad, bp[0]) < 30.0  # approximate, not exact: gain σ'(z̄)β varies
-    net.zero_grad()
-    net.backward_local(x, None)
-    assert all(p.grad.abs().max() == 0 for p in net.forward_parameters())
+def test_the_config_builds_the_network_and_the_builders_agree():
+    config = BurstCCNConfig(in_shape=(5,), n_hidden=(4,), n_out=3, feedback="random")
+    a, b = BurstCCN(config, generator=_gen(7)), burst_mlp([5, 4, 3], feedback="random", generator=_gen(7))
+    assert a.config == b.config
+    for pa, pb in zip(a.state_dict().values(), b.state_dict().values()):
+        assert torch.equal(pa, pb)
     with pytest.raises(ConfigError):
-        burst_mlp([4, 3, 2], network=Burstprop, q_mode="learned")
+        BurstCCNConfig(in_shape=(3, 8))
