@@ -116,3 +116,14 @@ def test_renamed_keys_are_refused_with_the_new_name_and_read_from_old_runs():
     with pytest.raises(ConfigError, match="'batch' was renamed: use 'batch_size'"):
         apply_overrides(Outer(), ["batch=3"])
     assert config_from_dict(Outer, {"hidden": 7, "batch": 2}) == Outer(2, Inner(7))
+
+    @dataclass(frozen=True)
+    class Widths(Config):
+        n_hidden: tuple[int, ...] = param((4,), ge=1)
+
+    @dataclass(frozen=True)
+    class Wider(Config):
+        renamed = {"hidden": "model.n_hidden"}
+        model: Widths = Widths()
+
+    assert config_from_dict(Wider, {"hidden": 7}) == Wider(Widths((7,)))  # an old scalar width: one layer

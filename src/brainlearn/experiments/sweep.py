@@ -30,7 +30,7 @@ from brainlearn.errors import BrainlearnError, ConfigError, quoted
 from brainlearn.experiments.runner import ENDED, make_config, resume_experiment, run_experiment
 from brainlearn.experiments.sweep_pools import LocalPool, RayPool, SubmititPool
 from brainlearn.runtime import RunDir, apply_overrides, resolve_device
-from brainlearn.runtime.config import field_types
+from brainlearn.runtime.config import field_type
 from brainlearn.runtime.rundir import atomic_write_json, short_hash
 
 log = logging.getLogger("brainlearn")
@@ -64,17 +64,18 @@ def parse_grid(experiment: str, preset: str, grid: Sequence[str], overrides: Seq
     """
     exp = experiments.get(experiment)
     base = apply_overrides(exp.preset(preset), overrides)
-    types_ = field_types(type(base))
     axes: dict[str, list[str]] = {}
     for item in grid:
         if "=" not in item:
             raise ConfigError(f"--grid {item!r}: expected key=v1,v2,...")
         key, text = (s.strip() for s in item.split("=", 1))
-        if key not in types_:
-            raise ConfigError(f"--grid: unknown config key {key!r}; valid keys: {', '.join(types_)}")
+        try:
+            tp = field_type(type(base), key)  # dotted keys reach nested configs: model.n_hidden
+        except ConfigError as e:
+            raise ConfigError(f"--grid: {e}") from None
         if key in axes:
             raise ConfigError(f"--grid: key {key!r} given twice")
-        is_tuple = getattr(types_[key], "__origin__", None) is tuple
+        is_tuple = getattr(tp, "__origin__", None) is tuple
         values = [v.strip() for v in text.split(";" if is_tuple else ",")]
         if not all(values):
             raise ConfigError(f"--grid {item!r}: empty value")

@@ -167,6 +167,27 @@ def field_types(config_cls) -> dict[str, Any]:
     return {name: tp for name, (_, tp) in _fields(config_cls).items()}
 
 
+def field_type(config_cls, key: str) -> Any:
+    """The type of the (possibly dotted) field `key` of `config_cls`; an unknown or renamed key raises
+    ConfigError as ``--set`` would."""
+    tp: Any = config_cls
+    for depth, part in enumerate(key.split(".")):
+        types_ = field_types(tp) if _is_config(tp) else {}
+        prefix = ".".join(key.split(".")[:depth])
+        if part not in types_:
+            moved = _renamed(tp).get(part) if _is_config(tp) else None
+            where = f"{prefix}." if prefix else ""
+            if moved:
+                raise ConfigError(f"config key {where + part!r} was renamed: use {where + moved!r}")
+            raise ConfigError(f"unknown config key {key!r}"
+                              + (f"; valid keys: {', '.join(where + k for k in types_)}" if types_ else ""))
+        tp = types_[part]
+    if _is_config(tp):
+        raise ConfigError(f"{key} is a group of settings; give one of its fields, e.g. "
+                          f"{key}.{next(iter(field_types(tp)))}")
+    return tp
+
+
 # ------------------------------------------------------------------------------------ --set overrides
 
 def _describe(tp) -> str:
@@ -311,7 +332,10 @@ def _move_renamed(config_cls, data: dict[str, Any]) -> dict[str, Any]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"config key {old!r} moved to {new!r}, but {part!r} is not a group of settings")
-        node[leaf] = data[old]
+        value = data[old]
+        if get_origin(field_type(config_cls, new)) is tuple and not isinstance(value, list | tuple):
+            value = [value]  # an old scalar field that became a tuple (one hidden width -> widths)
+        node[leaf] = value
     return out
 
 
