@@ -431,3 +431,18 @@ def test_missing_data_in_a_multi_seed_verify_is_reported_once(tmp_path, capsys, 
     assert code == 2
     said = err + "\n".join(r.getMessage() for r in caplog.records)
     assert said.count("mnist not found") == 1, said
+
+
+@pytest.mark.parametrize("constant", ["third", "row", "point3"])
+def test_constant_representations_are_zero_variance_whatever_their_value(constant):
+    from brainlearn.errors import BrainlearnError
+    from brainlearn.similarity import CKA, Procrustes
+    from brainlearn.similarity.cka import cka
+    from brainlearn.similarity.procrustes import procrustes_angle
+
+    X = np.random.default_rng(0).random((50, 5))
+    C = {"third": np.full((50, 5), 1 / 3), "row": np.tile(X[:1], (50, 1)), "point3": np.full((50, 5), 0.3)}[constant]
+    for measure in (lambda: cka(C, X), lambda: procrustes_angle(C, X), lambda: CKA().fit(C, X).score(C, X),
+                    lambda: CKA(kernel="rbf").fit(C, X).score(C, X), lambda: Procrustes().fit(X, C).score(X, C)):
+        with pytest.raises(BrainlearnError, match="zero variance"):
+            measure()

@@ -62,6 +62,19 @@ def samples_by_units(X, name: str) -> torch.Tensor:
     return t.reshape(-1, t.shape[-1])
 
 
+def center_columns(X: torch.Tensor) -> torch.Tensor:
+    """X minus its column means, with every column that is constant up to rounding set exactly to 0.
+
+    Centring a constant column whose value is not exactly representable (1/3) leaves rounding noise of
+    about eps |x|; a scale-invariant measure would normalise that noise up into a shape. A column whose
+    centred values are all below ``4 n eps max|x|`` is constant to working precision and becomes exactly
+    0, so a constant representation is reported as zero variance, whatever its value.
+    """
+    centred = X - X.mean(0)
+    noise = 4 * X.shape[0] * torch.finfo(X.dtype).eps * X.abs().amax(0)
+    return torch.where(centred.abs().amax(0) <= noise, torch.zeros_like(centred), centred)
+
+
 def check_paired(X: torch.Tensor, Y: torch.Tensor) -> None:
     if X.shape[0] != Y.shape[0]:
         raise ShapeError(f"X and Y must have the same number of samples (rows after flattening trials x time); "

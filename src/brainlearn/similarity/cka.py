@@ -30,7 +30,14 @@ import math
 import torch
 
 from brainlearn.errors import ConfigError, ShapeError
-from brainlearn.similarity._base import Metric, check_bool, check_paired, power_of_two_scaled, samples_by_units
+from brainlearn.similarity._base import (
+    Metric,
+    center_columns,
+    check_bool,
+    check_paired,
+    power_of_two_scaled,
+    samples_by_units,
+)
 
 KERNELS = ("linear", "rbf")
 
@@ -81,7 +88,7 @@ def cka(X, Y, kernel: str = "linear", sigma: float = 1.0, debiased: bool = False
     X, Y = samples_by_units(X, "X"), samples_by_units(Y, "Y")
     check_paired(X, Y)
     _check(kernel, sigma, debiased, X.shape[0])
-    return _cka_centred(X - X.mean(0), Y - Y.mean(0), kernel, sigma, debiased)
+    return _cka_centred(center_columns(X), center_columns(Y), kernel, sigma, debiased)
 
 
 def _cka_centred(X: torch.Tensor, Y: torch.Tensor, kernel: str, sigma: float, debiased: bool) -> float:
@@ -147,7 +154,7 @@ class CKA(Metric):
     def prepare(self, X) -> torch.Tensor:
         self._validate_params()
         X = samples_by_units(X, "X")
-        return X - X.mean(0)
+        return center_columns(X)
 
     def _fit_prepared(self, a, b) -> None:
         check_paired(a, b)

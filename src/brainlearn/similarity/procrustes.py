@@ -28,6 +28,7 @@ import torch
 from brainlearn.errors import ConfigError
 from brainlearn.similarity._base import (
     Metric,
+    center_columns,
     check_bool,
     check_paired,
     check_score_method,
@@ -110,7 +111,7 @@ class Procrustes(Metric):
         self._validate_params()
         X = samples_by_units(X, "X")
         if self.center:
-            X = X - X.mean(0)
+            X = center_columns(X)
         if self.alpha in (0.0, 1.0):  # then the distance is scale-invariant: rescale exactly, before any product
             X = power_of_two_scaled(X)
         return _whiten(X, float(self.alpha))
