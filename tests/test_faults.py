@@ -446,3 +446,15 @@ def test_constant_representations_are_zero_variance_whatever_their_value(constan
                     lambda: CKA(kernel="rbf").fit(C, X).score(C, X), lambda: Procrustes().fit(X, C).score(X, C)):
         with pytest.raises(BrainlearnError, match="zero variance"):
             measure()
+
+
+def test_group_statistics_take_label_lists_and_refuse_bad_input():
+    from brainlearn.errors import ShapeError
+    from brainlearn.similarity.stats import nn_accuracy, separation_ratio
+
+    D = np.array([[0, 1, 4, 4], [1, 0, 4, 4], [4, 4, 0, 2], [4, 4, 2, 0]], dtype=float)
+    assert separation_ratio(D, ["a", "a", "b", "b"]) == pytest.approx(4 / 1.5)
+    assert nn_accuracy(D, ["a", "a", "b", "b"]) == 1.0
+    for bad_D, labels in ((D[:3], ["a"] * 3), (D, ["a", "b"]), (D[0], list("aabb")), (D, list("aaab"))):
+        with pytest.raises(ShapeError):
+            separation_ratio(bad_D, labels)

@@ -19,7 +19,6 @@ from __future__ import annotations
 from itertools import combinations
 
 import numpy as np
-import scipy.stats
 from scipy import stats
 
 from brainlearn.errors import ShapeError
@@ -32,14 +31,34 @@ def separation_ratio(D: np.ndarray, labels: np.ndarray) -> float:
         D: (n, n) distances.
         labels: (n,) type of each system; every type needs at least two systems.
     """
+    D, labels = _distances_and_labels(D, labels)
+    types, counts = np.unique(labels, return_counts=True)
+    if len(types) < 2 or counts.min() < 2:
+        raise ShapeError(f"labels: the separation ratio needs at least two types of at least two systems each, "
+                         f"got counts {dict(zip(types.tolist(), counts.tolist()))}")
     same = labels[:, None] == labels[None, :]
     off = ~np.eye(len(labels), dtype=bool)
     return float(D[~same].mean() / max(D[same & off].mean(), 1e-300))
 
 
+def _distances_and_labels(D, labels) -> tuple[np.ndarray, np.ndarray]:
+    """(n, n) distances and (n,) labels (any sequence: a list of names works) as arrays, or ShapeError. A NaN
+    distance (a failed fit) is let through: the statistic is then NaN, and the run reports it."""
+    D = np.asarray(D, dtype=np.float64)
+    labels = np.asarray(labels)
+    if D.ndim != 2 or D.shape[0] != D.shape[1]:
+        raise ShapeError(f"D: expected a square matrix of distances, got shape {D.shape}")
+    if labels.shape != (len(D),):
+        raise ShapeError(f"labels: expected one label per system ({len(D)}), got shape {labels.shape}")
+    return D, labels
+
+
 def nn_accuracy(D: np.ndarray, labels: np.ndarray) -> float:
     """Leave-one-out 1-nearest-neighbour type accuracy: the fraction of the n systems whose nearest other
     system (smallest off-diagonal entry of its row of the (n, n) `D`) has its label in (n,) `labels`."""
+    D, labels = _distances_and_labels(D, labels)
+    if len(D) < 2:
+        raise ShapeError("nearest-neighbour accuracy needs at least two systems")
     D = D + np.diag(np.full(len(D), np.inf))
     return float(np.mean(labels[D.argmin(1)] == labels))
 
@@ -77,7 +96,7 @@ def fdr_bh(p) -> np.ndarray:
         raise ShapeError(f"p: expected a 1-d array of p-values in [0, 1], got {p!r}")
     if len(p) == 0:
         return p.copy()
-    return scipy.stats.false_discovery_control(p, method="bh")
+    return stats.false_discovery_control(p, method="bh")
 
 
 def cohens_d(a, b) -> float:
