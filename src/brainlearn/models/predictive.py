@@ -306,7 +306,7 @@ class HierarchicalPCConfig(Config):
     """Hierarchical predictive coding: the layer widths (input first), the activation and the top prior."""
 
     sizes: tuple[int, ...] = param(ge=1, nonempty=True, help="layer widths, input first (at least 2 layers)")
-    activation: Literal["linear", "tanh", "relu"] = "tanh"
+    activation: Literal["linear", "tanh", "relu"] = param("tanh", help="f of the top-down predictions W f(mu)")
     prior: float = param(0.1, ge=0, help="precision of the top layer's zero-mean Gaussian prior")
 
     def __post_init__(self):
