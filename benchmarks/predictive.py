@@ -25,7 +25,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from brainlearn.models.predictive import HierarchicalPC, PEMicrocircuit, TemporalPC
+from brainlearn.models.predictive import (
+    HierarchicalPC,
+    HierarchicalPCConfig,
+    PEMicrocircuit,
+    PEMicrocircuitConfig,
+    TemporalPC,
+    TemporalPCConfig,
+)
 from brainlearn.paradigms import SequenceProtocol, stimulus_matrix
 from brainlearn.runtime import make_generator
 
@@ -40,7 +47,8 @@ def _sync(device):
 
 
 def microcircuit(n_e: int, n_i: int, device, seconds: float) -> float:
-    c = PEMicrocircuit(n_e=n_e, n_pv=n_i, n_sst=n_i, n_vip=n_i, generator=make_generator(0)).to(device)
+    config = PEMicrocircuitConfig(n_e=n_e, n_pv=n_i, n_sst=n_i, n_vip=n_i)
+    c = PEMicrocircuit(config, generator=make_generator(0)).to(device)
     steps = int(seconds / 0.001)
     S = torch.full((steps, 1), 2.0, device=device)
     c.simulate(S[:10], S[:10])
@@ -54,7 +62,7 @@ def microcircuit(n_e: int, n_i: int, device, seconds: float) -> float:
 def temporal_pc(device) -> float:
     proto = SequenceProtocol(habituation_min=2.0, n_test=0 + 1, n_control=0)
     X = stimulus_matrix(proto.generate(0), proto.element, 16).to(device)[:, None]
-    net = TemporalPC(16, 16, generator=make_generator(0)).to(device)
+    net = TemporalPC(TemporalPCConfig(n_in=16, n_latent=16), generator=make_generator(0)).to(device)
     _sync(device)
     t = time.perf_counter()
     net.run(X, lr=0.05)
@@ -63,7 +71,7 @@ def temporal_pc(device) -> float:
 
 
 def hierarchical_pc(device) -> float:
-    net = HierarchicalPC([784, 256, 64], generator=make_generator(0)).to(device)
+    net = HierarchicalPC(HierarchicalPCConfig((784, 256, 64)), generator=make_generator(0)).to(device)
     x = torch.rand(64, 784, generator=make_generator(1)).to(device)
     net.infer(x, steps=5)
     _sync(device)

@@ -15,16 +15,24 @@
   transition; repeated sequences reduce the error, deviants evoke e+ and omissions e-.
 * :class:`AdaptationModel`: the adaptation-only null model, a depressing input gain per channel
   ``r = g s``, ``dg/dt = (1 - g)/tau_rec - u g s``: stimulus-specific adaptation without prediction.
+
+Each model takes its frozen config (``PEMicrocircuitConfig`` above ``PEMicrocircuit``, and so on), whose
+fields declare their valid ranges; ``generator`` draws the random weights where a model has any.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Literal
 
+import numpy as np
 import torch
 from torch import nn
 
+from brainlearn.analysis.mismatch import classify_pe
 from brainlearn.errors import ShapeError
+from brainlearn.runtime.config import Config, param, require
 
 POPULATIONS = ("E", "D", "PV", "SST", "VIP")
 
@@ -33,41 +41,81 @@ def _relu(x: torch.Tensor) -> torch.Tensor:
     return torch.clamp_min(x, 0.0)
 
 
+# --------------------------------------------------------------------------------------------------
+# The E/I prediction-error microcircuit
+# --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PEMicrocircuitConfig(Config):
+    """The E/I prediction-error microcircuit (population sizes of Hertäg & Sprekeler: 140 E, 20 PV / SST /
+    VIP), its homeostatic training on fully predicted stimuli S = P, and the probe that labels its cells.
+
+    Each interneuron type needs at least 2 cells: a random half (``n // 2``) is driven by S and the rest by
+    P, and a type without an S-driven cell cannot carry a prediction error.
+    """
+
+    renamed = {"batch": "batch_size"}
+
+    n_e: int = param(140, ge=1, help="excitatory cells (each a soma and a dendrite)")
+    n_pv: int = param(20, ge=2, help="PV interneurons (half S-driven, half P-driven)")
+    n_sst: int = param(20, ge=2, help="SST interneurons (half S-driven, half P-driven)")
+    n_vip: int = param(20, ge=2, help="VIP interneurons (half S-driven, half P-driven)")
+    tau_e: float = param(0.06, gt=0, help="E soma / dendrite time constant (s)")
+    tau_i: float = param(0.002, gt=0, help="interneuron time constant (s)")
+    rho_e: float = param(1.0, ge=0, help="somatic target rate (rates are rectified, so >= 0)")
+    rho_d: float = param(0.0, ge=0, help="dendritic target rate")
+    drive: float = param(6.0, ge=0, help="feedforward weight scale: a_i = drive u_i (S onto the soma), "
+                                         "b_i = drive (1 - u_i) (P onto the dendrite)")
+    mix: float = param(0.3, gt=0, help="u_i ~ Beta(mix, mix); below 1 most cells are mostly S- or mostly P-driven")
+    w_ed: float = param(1.0, ge=0, help="dendrite-to-soma coupling")
+    background: float = param(0.0, help="tonic input to the interneurons (the somata get rho_e)")
+    w_ie: float = param(0.0, ge=0, help="E -> interneuron weight (of the mean E rate)")
+    w_init: float = param(0.5, ge=0, help="initial scale of the plastic inhibition onto E (E<-PV, D<-SST); "
+                                          "mean w_init / n_pre")
+    w_init_pv: float = param(0.1, ge=0, help="initial scale of the plastic inhibition onto PV (from SST, VIP)")
+    w_pp: float = param(0.5, ge=0, help="scale of the fixed PV<-PV inhibition")
+    w_sv: float = param(0.5, ge=0, help="scale of the fixed SST<-VIP inhibition")
+    w_vs: float = param(0.5, ge=0, help="scale of the fixed VIP<-SST inhibition")
+    iterations: int = param(80, ge=1, help="damped-relaxation iterations per steady state")
+    relax_rate: float = param(0.3, gt=0, le=1, help="relaxation step alpha: r <- r + alpha ([input(r)]_+ - r)")
+    steps: int = param(200, ge=0, help="training batches of matched stimuli S = P")
+    batch_size: int = param(64, ge=1, help="stimuli per training batch")
+    lr: float = param(0.01, gt=0, help="homeostatic learning rate")
+    lr_final: float | None = param(None, gt=0, help="last learning rate of a geometric schedule from lr "
+                                                    "(none: constant lr)")
+    pv_rate: float = param(0.0, ge=0, help="rate of PV<-SST / PV<-VIP plasticity relative to lr")
+    s_max: float = param(5.0, gt=0, help="training amplitudes s ~ U(0, s_max)")
+    n_amplitudes: int = param(10, ge=1, help="probe amplitudes, evenly spaced in [s_max/n, s_max]")
+    ratio: float = param(5.0, gt=1, help="PE-cell criterion: mismatch response >= ratio x matched response")
+    min_response: float = param(1.0, gt=0, help="PE-cell criterion: mismatch response exceeds matched by this")
+
+
 class PEMicrocircuit(nn.Module):
     """The E/I prediction-error microcircuit; weights are buffers (trained by the homeostatic rule only).
 
+    Cell i gets ``a_i = drive * u_i`` (S onto the soma) and ``b_i = drive * (1 - u_i)`` (P onto the
+    dendrite) with ``u_i ~ Beta(mix, mix)``; a random half of each interneuron type receives S, the rest P.
+    The plastic inhibitory weights onto E (soma, dendrite) and onto PV start with mean ``scale / n_pre``;
+    the fixed PV<-PV, SST<-VIP and VIP<-SST weights likewise (see :class:`PEMicrocircuitConfig`).
+
     Args:
-        n_e, n_pv, n_sst, n_vip: population sizes (140 / 20 / 20 / 20 in Hertäg & Sprekeler).
-        tau_e, tau_i: time constants (s) of excitatory cells (soma and dendrite) and interneurons.
-        rho_e, rho_d: target rates of somata and dendrites.
-        drive: feedforward weight scale; cell i gets ``a_i = drive * u_i`` (S onto the soma) and
-            ``b_i = drive * (1 - u_i)`` (P onto the dendrite) with ``u_i ~ Beta(mix, mix)``.
-        mix: Beta parameter of the S/P mix (below 1: most cells mostly S- or mostly P-driven).
-        w_ed: dendrite-to-soma coupling. background: tonic input to the interneurons (the somata get
-            ``rho_e``: a cell without net drive sits at its target). w_ie: E -> interneuron weight (of the
-            mean E rate).
-        w_init, w_init_pv: initial scales of the plastic inhibitory weights onto E (soma, dendrite) and onto
-            PV (from SST, VIP); mean ``scale / n_pre``.
-        w_pp, w_sv, w_vs: scales of the fixed PV<-PV, SST<-VIP and VIP<-SST weights.
+        config: the circuit, its training and its probe.
         generator: draws the random weights (required: no global RNG).
     """
 
-    def __init__(self, *, n_e: int = 140, n_pv: int = 20, n_sst: int = 20, n_vip: int = 20, tau_e: float = 0.06,
-                 tau_i: float = 0.002, rho_e: float = 1.0, rho_d: float = 0.0, drive: float = 6.0, mix: float = 0.3,
-                 w_ed: float = 1.0, background: float = 0.0, w_ie: float = 0.0, w_init: float = 0.5,
-                 w_init_pv: float = 0.1, w_pp: float = 0.5,
-                 w_sv: float = 0.5, w_vs: float = 0.5,
-                 generator: torch.Generator):
+    PLASTIC = ("W_EP", "W_DS", "W_PS", "W_PV")
+
+    def __init__(self, config: PEMicrocircuitConfig = PEMicrocircuitConfig(), *, generator: torch.Generator):
         super().__init__()
-        if min(n_e, n_pv, n_sst, n_vip) < 1:
-            raise ShapeError(f"population sizes must be >= 1, got {(n_e, n_pv, n_sst, n_vip)}")
+        c = self.config = config
+        n_e, n_pv, n_sst, n_vip = c.n_e, c.n_pv, c.n_sst, c.n_vip
         self.sizes = {"E": n_e, "PV": n_pv, "SST": n_sst, "VIP": n_vip}
-        self.tau_e, self.tau_i, self.rho_e, self.rho_d = tau_e, tau_i, rho_e, rho_d
-        self.w_ed, self.background = w_ed, background
+        self.tau_e, self.tau_i, self.rho_e, self.rho_d = c.tau_e, c.tau_i, c.rho_e, c.rho_d
+        self.w_ed, self.background = c.w_ed, c.background
         g = generator
-        uu = _beta(mix, n_e, g)
-        self.register_buffer("a", drive * uu)                   # S -> soma
-        self.register_buffer("b", drive * (1 - uu))             # P -> dendrite
+        uu = _beta(c.mix, n_e, g)
+        self.register_buffer("a", c.drive * uu)                   # S -> soma
+        self.register_buffer("b", c.drive * (1 - uu))             # P -> dendrite
         for name, n in (("PV", n_pv), ("SST", n_sst), ("VIP", n_vip)):
             s_driven = torch.zeros(n)
             s_driven[torch.randperm(n, generator=g)[: n // 2]] = 1.0
@@ -76,16 +124,14 @@ class PEMicrocircuit(nn.Module):
         def init(rows: int, cols: int, scale: float) -> torch.Tensor:
             return scale * torch.rand(rows, cols, generator=g) * 2 / cols
 
-        self.register_buffer("W_EP", init(n_e, n_pv, w_init))   # plastic
-        self.register_buffer("W_DS", init(n_e, n_sst, w_init))  # plastic
-        self.register_buffer("W_PS", init(n_pv, n_sst, w_init_pv))  # plastic
-        self.register_buffer("W_PV", init(n_pv, n_vip, w_init_pv))  # plastic
-        self.register_buffer("W_PP", init(n_pv, n_pv, w_pp))     # fixed
-        self.register_buffer("W_SV", init(n_sst, n_vip, w_sv))   # fixed
-        self.register_buffer("W_VS", init(n_vip, n_sst, w_vs))   # fixed
-        self.register_buffer("w_ie", torch.full((3,), float(w_ie)))  # E -> PV, SST, VIP (mean E rate)
-
-    PLASTIC = ("W_EP", "W_DS", "W_PS", "W_PV")
+        self.register_buffer("W_EP", init(n_e, n_pv, c.w_init))   # plastic
+        self.register_buffer("W_DS", init(n_e, n_sst, c.w_init))  # plastic
+        self.register_buffer("W_PS", init(n_pv, n_sst, c.w_init_pv))  # plastic
+        self.register_buffer("W_PV", init(n_pv, n_vip, c.w_init_pv))  # plastic
+        self.register_buffer("W_PP", init(n_pv, n_pv, c.w_pp))     # fixed
+        self.register_buffer("W_SV", init(n_sst, n_vip, c.w_sv))   # fixed
+        self.register_buffer("W_VS", init(n_vip, n_sst, c.w_vs))   # fixed
+        self.register_buffer("w_ie", torch.full((3,), float(c.w_ie)))  # E -> PV, SST, VIP (mean E rate)
 
     def initial_state(self, batch: int) -> dict[str, torch.Tensor]:
         dev = self.a.device
@@ -113,11 +159,14 @@ class PEMicrocircuit(nn.Module):
         ke, ki = 1 - math.exp(-dt / self.tau_e), 1 - math.exp(-dt / self.tau_i)
         return {k: r[k] + (ke if k in ("E", "D") else ki) * (t[k] - r[k]) for k in r}
 
-    def steady_state(self, S: torch.Tensor, P: torch.Tensor, *, iterations: int = 80, alpha: float = 0.3,
-                     state: dict | None = None) -> dict[str, torch.Tensor]:
+    def steady_state(self, S: torch.Tensor, P: torch.Tensor, *, iterations: int | None = None,
+                     alpha: float | None = None, state: dict | None = None) -> dict[str, torch.Tensor]:
         """The fixed point for constant inputs S, P (each (batch,)), by damped relaxation
-        ``r <- r + alpha ([input(r)]_+ - r)`` from `state` or the baseline: the fixed point of the rate
-        dynamics does not depend on the time constants, so all populations relax at one rate."""
+        ``r <- r + alpha ([input(r)]_+ - r)`` from `state` or the baseline (`iterations` and `alpha` default
+        to the config's ``iterations`` and ``relax_rate``): the fixed point of the rate dynamics does not
+        depend on the time constants, so all populations relax at one rate."""
+        iterations = self.config.iterations if iterations is None else iterations
+        alpha = self.config.relax_rate if alpha is None else alpha
         S, P = _check_inputs(S, P)
         S, P = S.to(self.a.device), P.to(self.a.device)
         r = state if state is not None else self.initial_state(len(S))
@@ -155,25 +204,33 @@ class PEMicrocircuit(nn.Module):
         self.W_PS.sub_(pv_rate * lr * back.T @ r["SST"] / B).clamp_(min=0)
         self.W_PV.sub_(pv_rate * lr * back.T @ r["VIP"] / B).clamp_(min=0)
 
-    def train_matched(self, steps: int, batch: int, lr: float, generator: torch.Generator, *, s_max: float = 5.0,
-                      iterations: int = 80, lr_final: float | None = None, pv_rate: float = 0.0) -> list[float]:
-        """Homeostatic training on fully predicted stimuli S = P = s, s ~ U(0, s_max): each step simulates a
-        batch to steady state and applies :meth:`plasticity`, the rate going geometrically from `lr` to
-        `lr_final` (default: constant). Returns the mean |r_E - rho_E| per step."""
-        lr_final = lr if lr_final is None else lr_final
+    def train_matched(self, generator: torch.Generator) -> list[float]:
+        """Homeostatic training on fully predicted stimuli S = P = s, s ~ U(0, s_max) drawn from `generator`:
+        each of the config's ``steps`` simulates a batch of ``batch_size`` to steady state and applies
+        :meth:`plasticity`, the rate going geometrically from ``lr`` to ``lr_final`` (none: constant), PV's
+        inputs at ``pv_rate`` x that. Returns the mean |r_E - rho_E| per step."""
+        c = self.config
+        lr, lr_final = c.lr, c.lr if c.lr_final is None else c.lr_final
         dev = self.a.device
         history = []
-        for k in range(steps):
-            s = s_max * torch.rand(batch, generator=generator, device=generator.device).to(dev)
-            r = self.steady_state(s, s, iterations=iterations)
-            self.plasticity(r, lr * (lr_final / lr) ** (k / max(steps - 1, 1)), pv_rate)
+        for k in range(c.steps):
+            s = c.s_max * torch.rand(c.batch_size, generator=generator, device=generator.device).to(dev)
+            r = self.steady_state(s, s)
+            self.plasticity(r, lr * (lr_final / lr) ** (k / max(c.steps - 1, 1)), c.pv_rate)
             history.append(float((r["E"] - self.rho_e).abs().mean()))
         return history
 
-    def probe(self, amplitudes: torch.Tensor, **kw) -> dict[str, torch.Tensor]:
+    def amplitudes(self) -> torch.Tensor:
+        """The config's probe amplitudes: ``n_amplitudes`` evenly spaced in [s_max / n_amplitudes, s_max]."""
+        n, s_max = self.config.n_amplitudes, self.config.s_max
+        return torch.linspace(s_max / n, s_max, n)
+
+    def probe(self, amplitudes: torch.Tensor | None = None, **kw) -> dict[str, torch.Tensor]:
         """Steady somatic rates (amplitudes x cells) for matched (S = P = s), negative mismatch (S = 0, P = s),
-        positive mismatch (S = s, P = 0) and baseline (S = P = 0)."""
-        s = torch.as_tensor(amplitudes, dtype=torch.float32, device=self.a.device)
+        positive mismatch (S = s, P = 0) and baseline (S = P = 0), at `amplitudes` (default
+        :meth:`amplitudes`); `kw` go to :meth:`steady_state`."""
+        s = torch.as_tensor(self.amplitudes() if amplitudes is None else amplitudes, dtype=torch.float32,
+                            device=self.a.device)
         z = torch.zeros_like(s)
         S = torch.cat([s, z, s, z[:1]])
         P = torch.cat([s, s, z, z[:1]])
@@ -181,15 +238,46 @@ class PEMicrocircuit(nn.Module):
         n = len(s)
         return {"matched": E[:n], "negative": E[n:2 * n], "positive": E[2 * n:3 * n], "baseline": E[3 * n]}
 
+    def classify(self, responses: dict) -> np.ndarray:
+        """Label each E cell "nPE", "pPE" or "none" (:func:`brainlearn.analysis.mismatch.classify_pe`) from
+        :meth:`probe`'s responses (amplitudes x cells, tensors or float64 arrays), averaged over the
+        amplitudes in float64, with the config's ``ratio`` and ``min_response``."""
+        mean = {k: _float64(responses[k]).mean(0) for k in ("matched", "negative", "positive")}
+        return classify_pe(mean["matched"], mean["negative"], mean["positive"], ratio=self.config.ratio,
+                           min_response=self.config.min_response)
+
+
+def _float64(x) -> np.ndarray:
+    return x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
+
 
 def _beta(c: float, n: int, g: torch.Generator) -> torch.Tensor:
-    """n draws of Beta(c, c) from generator `g` by Johnk's method (exact for any c > 0; efficient for c <= 1).
-    torch's Beta sampler draws from the global RNG, which library code must not touch."""
+    """n draws of Beta(c, c) from generator `g` (torch's Beta sampler draws from the global RNG, which
+    library code must not touch): Johnk's method for c <= 1, the ratio of two Marsaglia-Tsang gamma draws
+    above (Johnk's acceptance falls like 1 / binom(2c, c) there)."""
+    if c > 1:
+        v1, v2 = _gamma_unit(c, n, g), _gamma_unit(c, n, g)
+        return (v1 / (v1 + v2)).float()
     out = torch.empty(0)
     while len(out) < n:  # Johnk: accept when U^(1/c) + V^(1/c) <= 1; a few rounds at most
         U, V = torch.rand(2, 4 * n, generator=g, dtype=torch.float64) ** (1 / c)
         ok = (U + V <= 1) & (U + V > 0)
         out = torch.cat([out, (U[ok] / (U[ok] + V[ok])).float()])
+    return out[:n]
+
+
+def _gamma_unit(c: float, n: int, g: torch.Generator) -> torch.Tensor:
+    """n draws of Gamma(c) / (c - 1/3) for c >= 1 (Marsaglia & Tsang 2000; acceptance above 95%). The common
+    factor c - 1/3 is left out, so that a ratio of two draws stays finite for any c."""
+    d = c - 1 / 3
+    k = 1 / math.sqrt(9 * d)
+    out = torch.empty(0, dtype=torch.float64)
+    while len(out) < n:
+        x = torch.randn(2 * n, generator=g, dtype=torch.float64)
+        u = torch.rand(2 * n, generator=g, dtype=torch.float64)
+        v = (1 + k * x) ** 3
+        ok = (v > 0) & (torch.log(u) < 0.5 * x ** 2 + d * (1 - v + torch.log(v.clamp_min(1e-300))))
+        out = torch.cat([out, v[ok]])
     return out[:n]
 
 
@@ -202,11 +290,28 @@ def _check_inputs(S, P):
     return S, P
 
 
+# --------------------------------------------------------------------------------------------------
+# Hierarchical predictive coding
+# --------------------------------------------------------------------------------------------------
+
 ACTIVATIONS = {
     "linear": (lambda x: x, lambda x: torch.ones_like(x)),
     "tanh": (torch.tanh, lambda x: 1 - torch.tanh(x) ** 2),
     "relu": (_relu, lambda x: (x > 0).to(x.dtype)),
 }
+
+
+@dataclass(frozen=True)
+class HierarchicalPCConfig(Config):
+    """Hierarchical predictive coding: the layer widths (input first), the activation and the top prior."""
+
+    sizes: tuple[int, ...] = param(ge=1, nonempty=True, help="layer widths, input first (at least 2 layers)")
+    activation: Literal["linear", "tanh", "relu"] = param("tanh", help="f of the top-down predictions W f(mu)")
+    prior: float = param(0.1, ge=0, help="precision of the top layer's zero-mean Gaussian prior")
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(len(self.sizes) >= 2, f"sizes must list at least 2 layer widths, got {self.sizes}")
 
 
 class HierarchicalPC(nn.Module):
@@ -219,18 +324,16 @@ class HierarchicalPC(nn.Module):
     is ``dW_l = lr e_l f(mu_{l+1})^T``, both vectorised over a batch (rows).
 
     Args:
-        sizes: layer widths, input first. activation: "linear", "tanh" or "relu". prior: precision of the
-        top layer's zero-mean prior. generator: draws the initial weights (scale 1/sqrt(fan-in)).
+        config: layer widths, activation and prior. generator: draws the initial weights (scale
+        1/sqrt(fan-in)).
     """
 
-    def __init__(self, sizes, *, activation: str = "tanh", prior: float = 0.1, generator: torch.Generator):
+    def __init__(self, config: HierarchicalPCConfig, *, generator: torch.Generator):
         super().__init__()
-        if len(sizes) < 2 or min(sizes) < 1:
-            raise ShapeError(f"sizes must list >= 2 positive layer widths, got {sizes}")
-        if activation not in ACTIVATIONS:
-            raise ShapeError(f"activation must be one of {list(ACTIVATIONS)}, got {activation!r}")
-        self.sizes, self.prior = tuple(sizes), prior
-        self.f, self.df = ACTIVATIONS[activation]
+        self.config = config
+        sizes = self.sizes = config.sizes
+        self.prior = config.prior
+        self.f, self.df = ACTIVATIONS[config.activation]
         self.weights = nn.ParameterList([
             nn.Parameter(torch.randn(sizes[l], sizes[l + 1], generator=generator) / math.sqrt(sizes[l + 1]),
                          requires_grad=False) for l in range(len(sizes) - 1)])
@@ -268,6 +371,19 @@ class HierarchicalPC(nn.Module):
         return out["energy"][-1]
 
 
+# --------------------------------------------------------------------------------------------------
+# Temporal predictive coding
+# --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TemporalPCConfig(Config):
+    """Temporal predictive coding: input and latent widths and the precision of the temporal prior."""
+
+    n_in: int = param(16, ge=1, help="input units (one per input channel); e+ and e- error units each")
+    n_latent: int = param(16, ge=1, help="latent units")
+    prior: float = param(0.1, gt=0, help="precision of the temporal prior mu ~ N(V mu_{t-1}, 1/prior)")
+
+
 class TemporalPC(nn.Module):
     """The temporal variant of predictive coding: a latent state predicts the next input.
 
@@ -277,19 +393,22 @@ class TemporalPC(nn.Module):
     ``1/2 |x_t - W mu|^2 + prior/2 |mu - mu_hat_t|^2`` (in closed form, or by ``inference_steps`` of
     gradient descent), and learning moves ``W`` along ``(x_t - W mu_t) mu_t^T`` and ``V`` along
     ``(mu_t - mu_hat_t) mu_{t-1}^T``. Linear units, so the sign-split errors recombine exactly.
+
+    Args:
+        config: widths and prior. generator: draws the initial W (orthonormal columns); V starts at 0.
     """
 
-    def __init__(self, n_input: int, n_latent: int, *, prior: float = 0.1, generator: torch.Generator):
+    def __init__(self, config: TemporalPCConfig = TemporalPCConfig(), *, generator: torch.Generator):
         super().__init__()
-        if n_input < 1 or n_latent < 1:
-            raise ShapeError(f"n_input and n_latent must be >= 1, got {n_input}, {n_latent}")
-        q, _ = torch.linalg.qr(torch.randn(max(n_input, n_latent), max(n_input, n_latent), generator=generator))
-        self.W = nn.Parameter(q[:n_input, :n_latent].contiguous(), requires_grad=False)
+        self.config = config
+        n_in, n_latent = config.n_in, config.n_latent
+        q, _ = torch.linalg.qr(torch.randn(max(n_in, n_latent), max(n_in, n_latent), generator=generator))
+        self.W = nn.Parameter(q[:n_in, :n_latent].contiguous(), requires_grad=False)
         self.V = nn.Parameter(torch.zeros(n_latent, n_latent), requires_grad=False)
-        self.prior = prior
+        self.prior = config.prior
 
     def settle(self, x: torch.Tensor, mu_hat: torch.Tensor, steps: int | None = None, rate: float = 0.2):
-        """The settled state for inputs `x` (batch x n_input) given prior means `mu_hat`: closed form if
+        """The settled state for inputs `x` (batch x n_in) given prior means `mu_hat`: closed form if
         `steps` is None, else `steps` of gradient descent on the energy from ``mu_hat``."""
         if steps is None:
             A = self.W.T @ self.W + self.prior * torch.eye(self.W.shape[1], device=x.device)
@@ -301,8 +420,8 @@ class TemporalPC(nn.Module):
 
     @torch.no_grad()
     def run(self, X: torch.Tensor, *, lr: float = 0.0, inference_steps: int | None = None) -> dict[str, torch.Tensor]:
-        """Run over inputs `X` (time x batch x n_input), learning with rate `lr` (0: weights held). Returns
-        the onset errors ``e_pos``, ``e_neg`` (time x batch x n_input) and the predictions ``x_hat``."""
+        """Run over inputs `X` (time x batch x n_in), learning with rate `lr` (0: weights held). Returns
+        the onset errors ``e_pos``, ``e_neg`` (time x batch x n_in) and the predictions ``x_hat``."""
         if X.dim() != 3 or X.shape[2] != self.W.shape[0]:
             raise ShapeError(f"X must be (time, batch, {self.W.shape[0]}), got {tuple(X.shape)}")
         mu = torch.zeros(X.shape[1], self.W.shape[1], device=X.device)
@@ -324,16 +443,28 @@ class TemporalPC(nn.Module):
         return {"e_pos": torch.stack(pos), "e_neg": torch.stack(neg), "x_hat": torch.stack(preds)}
 
 
+# --------------------------------------------------------------------------------------------------
+# The adaptation-only null model
+# --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AdaptationModelConfig(Config):
+    """The depressing input gain of the adaptation-only null model."""
+
+    tau_rec: float = param(2.0, gt=0, help="recovery time constant of the gain (s)")
+    u: float = param(10.0, ge=0, help="depression rate (1/s per unit input)")
+
+
 class AdaptationModel(nn.Module):
     """The adaptation-only null model: per channel, a depressing gain ``r = g s`` with
     ``dg/dt = (1 - g)/tau_rec - u g s``, integrated exactly for inputs held constant within each time bin.
-    The response in a bin is the bin average of ``g(t) s``. No prediction: adaptation is stimulus-specific."""
+    The response in a bin is the bin average of ``g(t) s``. No prediction: adaptation is stimulus-specific.
+    Deterministic: it draws nothing."""
 
-    def __init__(self, *, tau_rec: float = 2.0, u: float = 10.0):
+    def __init__(self, config: AdaptationModelConfig = AdaptationModelConfig()):
         super().__init__()
-        if tau_rec <= 0 or u < 0:
-            raise ShapeError(f"need tau_rec > 0 and u >= 0, got {tau_rec}, {u}")
-        self.tau_rec, self.u = tau_rec, u
+        self.config = config
+        self.tau_rec, self.u = config.tau_rec, config.u
         self.register_buffer("_anchor", torch.zeros(0))  # the device the model was placed on
 
     @torch.no_grad()

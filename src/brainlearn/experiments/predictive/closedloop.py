@@ -1,6 +1,6 @@
-"""pp-closedloop: visuomotor mismatch in the trained PE microcircuit (Keller et al. 2012).
+"""predictive-closedloop: visuomotor mismatch in the trained PE microcircuit (Keller et al. 2012).
 
-A circuit trained on S = P (as in pp-microcircuit) sees a closed-loop session, where the visual flow S
+A circuit trained on S = P (as in predictive-microcircuit) sees a closed-loop session, where the visual flow S
 follows running (the motor prediction P = gain x running speed), with brief halts of the flow during
 running, and then the open-loop playback of the same flow while the animal runs independently. The
 response of the nPE cells to each halt (mean rate during the halt minus the second before) is compared
@@ -16,14 +16,15 @@ import torch
 
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.predictive.common import PAPER, CircuitConfig, probe_circuit, ratio, train_circuit
+from brainlearn.experiments.predictive.common import PAPER, probe_circuit, ratio, train_circuit
+from brainlearn.models.predictive import PEMicrocircuitConfig
 from brainlearn.paradigms import ClosedLoopProtocol
 from brainlearn.runtime import Config, RunContext, param, replicate_seed, run_jobs
 
 
 @dataclass(frozen=True)
 class ClosedLoopConfig(Config):
-    circuit: CircuitConfig = CircuitConfig()
+    circuit: PEMicrocircuitConfig = PEMicrocircuitConfig()
     protocol: ClosedLoopProtocol = ClosedLoopProtocol()
     input_scale: float = param(0.15, gt=0, help="circuit input per cm/s of flow or running")
     substeps: int = param(8, ge=1, help="integration steps per frame")
@@ -32,11 +33,13 @@ class ClosedLoopConfig(Config):
     replicates: int = param(1, ge=1, help="independent circuits and sessions")
 
 
-def replicate(config: ClosedLoopConfig, seed: int, device: str) -> dict:
-    circuit, _ = train_circuit(config.circuit, seed, device)
-    npe = probe_circuit(circuit, config.circuit)["labels"] == "nPE"
+def one_session(config: ClosedLoopConfig, seed: int, replicate: int, device: str) -> dict:
+    """Replicate `replicate`: a trained circuit, its nPE cells, and their responses to the halts of one
+    closed-loop session and its playback (a job of :func:`run`)."""
+    circuit, _ = train_circuit(config.circuit, seed, replicate, device)
+    npe = probe_circuit(circuit)["labels"] == "nPE"
     proto = config.protocol
-    session = proto.generate(replicate_seed(seed, stream="probe"))
+    session = proto.generate(replicate_seed(seed, replicate, "probe"))
     fr = proto.frame_rate
     ev = session.events
     n_pre, n_halt, n_post = (int(round(x * fr)) for x in (config.pre, proto.halt, config.post))
@@ -65,8 +68,8 @@ def replicate(config: ClosedLoopConfig, seed: int, device: str) -> dict:
 
 
 def run(config: ClosedLoopConfig, seed: int, ctx: RunContext) -> Result:
-    jobs = {f"r{k}": (config, replicate_seed(seed, k), str(ctx.device)) for k in range(config.replicates)}
-    done = run_jobs(replicate, jobs, ctx, desc="pp-closedloop",
+    jobs = {f"r{k}": (config, seed, k, str(ctx.device)) for k in range(config.replicates)}
+    done = run_jobs(one_session, jobs, ctx, desc="predictive-closedloop",
                     on_result=lambda name, out: {"step": int(name[1:]), **out["metrics"]})
     # a replicate whose playback has no halt without running measures nothing (NaN): the median is over the rest
     metrics = {k: float(np.nanmedian(v)) if np.isfinite(v := [d["metrics"][k] for d in done.values()]).any()
@@ -102,6 +105,8 @@ def plot(result: Result, config: ClosedLoopConfig) -> dict:
 register(Experiment(
     name="predictive-closedloop", aliases=("pp-closedloop",), paper=PAPER,
     summary="visuomotor mismatch: nPE responses to flow halts during running vs the same halts in playback",
-    presets={"quick": ClosedLoopConfig(), "full": ClosedLoopConfig(replicates=5)},
+    presets={"quick": ClosedLoopConfig(), "full": ClosedLoopConfig(replicates=5),
+             "smoke": ClosedLoopConfig(PEMicrocircuitConfig(n_e=16, n_pv=4, n_sst=4, n_vip=4, steps=20, batch_size=8),
+                                       ClosedLoopProtocol(duration=20.0), substeps=2, replicates=3)},
     run=run, claims=claims, plot=plot,
 ))

@@ -1,4 +1,4 @@
-"""pp-microcircuit: homeostatic inhibitory plasticity on fully predicted stimuli makes nPE and pPE cells.
+"""predictive-microcircuit: homeostatic inhibitory plasticity on fully predicted stimuli makes nPE and pPE cells.
 
 Each replicate builds a PE microcircuit (140 E cells with soma and dendrite; 20 PV, SST, VIP), probes it
 untrained (plasticity frozen at initialisation), trains it on S = P = s with s ~ U(0, 5), and probes it
@@ -14,29 +14,23 @@ import numpy as np
 
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.predictive.common import (
-    PAPER,
-    CircuitConfig,
-    build_circuit,
-    probe_circuit,
-    ratio,
-    train_circuit,
-)
-from brainlearn.runtime import Config, RunContext, param, place, replicate_seed, run_jobs
+from brainlearn.experiments.predictive.common import PAPER, build_circuit, probe_circuit, ratio, train_circuit
+from brainlearn.models.predictive import PEMicrocircuitConfig
+from brainlearn.runtime import Config, RunContext, param, run_jobs
 
 
 @dataclass(frozen=True)
 class MicrocircuitConfig(Config):
-    circuit: CircuitConfig = CircuitConfig()
+    circuit: PEMicrocircuitConfig = PEMicrocircuitConfig()
     replicates: int = param(1, ge=1, help="independent circuits (seeds)")
 
 
-def replicate(config: MicrocircuitConfig, seed: int, device: str) -> dict:
-    """One circuit: probed at initialisation, trained, probed again (a job of :func:`run`)."""
+def one_circuit(config: MicrocircuitConfig, seed: int, replicate: int, device: str) -> dict:
+    """Replicate `replicate`'s circuit: probed at initialisation, trained, probed again (a job of :func:`run`)."""
     cfg = config.circuit
-    frozen = probe_circuit(place(build_circuit(cfg, replicate_seed(seed, stream="init")), device), cfg)
-    circuit, history = train_circuit(cfg, seed, device)
-    p = probe_circuit(circuit, cfg)
+    frozen = probe_circuit(build_circuit(cfg, seed, replicate, device))
+    circuit, history = train_circuit(cfg, seed, replicate, device)
+    p = probe_circuit(circuit)
     M, N, P = p["matched"].mean(0), p["negative"].mean(0), p["positive"].mean(0)
     npe, ppe = p["labels"] == "nPE", p["labels"] == "pPE"
     out = {
@@ -54,8 +48,8 @@ def replicate(config: MicrocircuitConfig, seed: int, device: str) -> dict:
 
 
 def run(config: MicrocircuitConfig, seed: int, ctx: RunContext) -> Result:
-    jobs = {f"r{k}": (config, replicate_seed(seed, k), str(ctx.device)) for k in range(config.replicates)}
-    done = run_jobs(replicate, jobs, ctx, desc="pp-microcircuit",
+    jobs = {f"r{k}": (config, seed, k, str(ctx.device)) for k in range(config.replicates)}
+    done = run_jobs(one_circuit, jobs, ctx, desc="predictive-microcircuit",
                     on_result=lambda name, out: {"step": int(name[1:]), **out["metrics"]})
     metrics = {k: float(np.median([d["metrics"][k] for d in done.values()])) for k in done["r0"]["metrics"]}
     arrays = {k: np.asarray(v) for k, v in done["r0"]["arrays"].items() if k != "labels"}
@@ -65,7 +59,7 @@ def run(config: MicrocircuitConfig, seed: int, ctx: RunContext) -> Result:
 
 def claims(config: MicrocircuitConfig) -> list[Claim]:
     c = config.circuit
-    how = (f"{c.n_e} E cells, {c.n_pv}/{c.n_sst}/{c.n_vip} PV/SST/VIP; {c.steps} batches of {c.batch} matched "
+    how = (f"{c.n_e} E cells, {c.n_pv}/{c.n_sst}/{c.n_vip} PV/SST/VIP; {c.steps} batches of {c.batch_size} matched "
            f"stimuli s ~ U(0, {c.s_max:g}); probes at {c.n_amplitudes} amplitudes; median over replicates")
     tol = 0.1 * c.rho_e + 0.05
     return [
@@ -109,6 +103,8 @@ def plot(result: Result, config: MicrocircuitConfig) -> dict:
 register(Experiment(
     name="predictive-microcircuit", aliases=("pp-microcircuit",), paper=PAPER,
     summary="homeostatic inhibitory plasticity on S = P makes balanced nPE and pPE cells (Hertäg & Sprekeler)",
-    presets={"quick": MicrocircuitConfig(), "full": MicrocircuitConfig(replicates=5)},
+    presets={"quick": MicrocircuitConfig(), "full": MicrocircuitConfig(replicates=5),
+             "smoke": MicrocircuitConfig(PEMicrocircuitConfig(n_e=16, n_pv=4, n_sst=4, n_vip=4, steps=20, batch_size=8,
+                                                              n_amplitudes=3), replicates=3)},
     run=run, claims=claims, plot=plot,
 ))

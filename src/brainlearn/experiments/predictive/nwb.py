@@ -1,4 +1,4 @@
-"""pp-nwb: model responses through an NWB file and back, and the mismatch analysis on both.
+"""predictive-nwb: model responses through an NWB file and back, and the mismatch analysis on both.
 
 The temporal predictive-coding network runs on a short sequence-mismatch session; its error units' responses
 (time x cells at the element rate) and the event table are written in the DANDI / OpenScope ophys layout
@@ -17,30 +17,39 @@ import numpy as np
 
 from brainlearn import plotting
 from brainlearn.analysis.mismatch import align_events, mismatch_index
+from brainlearn.errors import ConfigError
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.predictive.common import PAPER
 from brainlearn.io.nwb import read_nwb, validate_nwb, write_nwb
-from brainlearn.models.predictive import TemporalPC
+from brainlearn.models.predictive import TemporalPC, TemporalPCConfig
 from brainlearn.paradigms import SequenceProtocol, stimulus_matrix
-from brainlearn.runtime import Config, RunContext, make_generator, param, place, replicate_seed, run_jobs
+from brainlearn.runtime import Config, RunContext, make_generator, param, place, replicate_seed, require, run_jobs
 
 
 @dataclass(frozen=True)
 class NWBConfig(Config):
+    """The session, the temporal PC network (its own config; its input is ``pc.n_in`` direction channels)
+    and the analysis."""
+
+    renamed = {"n_channels": "pc.n_in"}
+
     protocol: SequenceProtocol = SequenceProtocol(habituation_min=2.0, n_test=200, n_control=20)
-    n_channels: int = param(16, ge=2, help="direction channels")
+    pc: TemporalPCConfig = TemporalPCConfig(n_in=16, n_latent=16)
     lr: float = param(0.05, gt=0, help="PC learning rate during habituation")
     n_shuffles: int = param(500, ge=1, help="trial shuffles per p-value")
     validate: bool = param(True, help="run pynwb's validator and nwbinspector (their claims need it)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.pc.n_in >= 2, f"pc.n_in (the input's direction channels) must be >= 2, got {self.pc.n_in}")
 
 
 def roundtrip(config: NWBConfig, seed: int, device: str) -> dict:
     proto = config.protocol
     table = proto.generate(replicate_seed(seed, stream="data"))
     dt = proto.element
-    X = stimulus_matrix(table, dt, config.n_channels).to(device)
-    net = place(TemporalPC(config.n_channels, config.n_channels, generator=make_generator(replicate_seed(seed))),
-                device)
+    X = stimulus_matrix(table, dt, config.pc.n_in).to(device)
+    net = place(TemporalPC(config.pc, generator=make_generator(replicate_seed(seed, stream="init"))), device)
     out = net.run(X[:, None], lr=config.lr)
     R = np.concatenate([out["e_pos"][:, 0].cpu().numpy(), out["e_neg"][:, 0].cpu().numpy()], 1).astype(np.float32)
     R = np.concatenate([R, np.zeros((4, R.shape[1]), np.float32)])      # room for the last window
@@ -48,13 +57,14 @@ def roundtrip(config: NWBConfig, seed: int, device: str) -> dict:
     std = ((table["stim_type"] == "standard") & (table["block"] == "test")
            & (table["position"] == proto.deviant_position))
     if not dev.any() or not std.any():
-        from brainlearn.errors import ConfigError
         raise ConfigError("the session has no deviant or no standard at the deviant position: raise protocol.n_test")
     window = {"pre": 0.0, "post": dt}
     rate = 1 / dt
 
+    shuffles = replicate_seed(seed, stream="analysis", index=0)     # the same shuffles for memory and file
+
     def analyse(aligned_dev, aligned_std):
-        return mismatch_index(aligned_dev, aligned_std, n_shuffles=config.n_shuffles, seed=seed)
+        return mismatch_index(aligned_dev, aligned_std, n_shuffles=config.n_shuffles, seed=shuffles)
 
     mem_dev = align_events(R, table["start_time"][dev], rate=rate, **window)
     mem_std = align_events(R, table["start_time"][std], rate=rate, **window)
@@ -86,14 +96,14 @@ def roundtrip(config: NWBConfig, seed: int, device: str) -> dict:
 
 
 def run(config: NWBConfig, seed: int, ctx: RunContext) -> Result:
-    done = run_jobs(roundtrip, {"roundtrip": (config, seed, str(ctx.device))}, ctx, desc="pp-nwb",
+    done = run_jobs(roundtrip, {"roundtrip": (config, seed, str(ctx.device))}, ctx, desc="predictive-nwb",
                     on_result=lambda name, out: {"step": 1, **out["metrics"]})["roundtrip"]
     return Result(done["metrics"], {"mi_memory": np.asarray(done["mi_memory"]), "mi_nwb": np.asarray(done["mi_nwb"]),
                                     "messages": np.asarray(done["messages"], dtype=str)})
 
 
 def claims(config: NWBConfig) -> list[Claim]:
-    how = (f"TemporalPC on a sequence session ({config.protocol.n_test} test sequences); {2 * config.n_channels} "
+    how = (f"TemporalPC on a sequence session ({config.protocol.n_test} test sequences); {2 * config.pc.n_in} "
            "error units written as a RoiResponseSeries in processing['ophys'], events as TimeIntervals")
     return [
         Claim("roundtrip-exact", PAPER, "Writing, reading and recomputing the mismatch indices gives bit-identical "
@@ -121,6 +131,8 @@ register(Experiment(
     name="predictive-nwb", aliases=("pp-nwb",), paper=PAPER,
     summary="model responses written to NWB (DANDI ophys layout), validated, read back; identical mismatch analysis",
     presets={"quick": NWBConfig(),
-             "full": NWBConfig(protocol=SequenceProtocol(habituation_min=10.0, n_test=2000, n_control=200))},
+             "full": NWBConfig(protocol=SequenceProtocol(habituation_min=10.0, n_test=2000, n_control=200)),
+             "smoke": NWBConfig(protocol=SequenceProtocol(habituation_min=0.5, n_test=40, n_control=20, p_deviant=0.3),
+                                n_shuffles=20)},
     run=run, claims=claims, plot=plot,
 ))

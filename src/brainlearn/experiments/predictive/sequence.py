@@ -1,4 +1,4 @@
-"""pp-sequence: temporal predictive coding vs adaptation on the sequence-mismatch paradigm.
+"""predictive-sequence: temporal predictive coding vs adaptation on the sequence-mismatch paradigm.
 
 The sequence protocol (ABCD, 250 ms elements, 500 ms gaps; habituation, a test block with substitutions
 at position 3 and omissions at p = 0.05, and the many-standards control) is binned at the element
@@ -17,26 +17,34 @@ import numpy as np
 
 from brainlearn import plotting
 from brainlearn.analysis.mismatch import contrast, ssa_index
+from brainlearn.errors import ConfigError
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.predictive.common import PAPER, ratio
-from brainlearn.models.predictive import AdaptationModel, TemporalPC
+from brainlearn.models.predictive import AdaptationModel, AdaptationModelConfig, TemporalPC, TemporalPCConfig
 from brainlearn.paradigms import SequenceProtocol, stimulus_matrix
-from brainlearn.runtime import Config, RunContext, make_generator, param, place, replicate_seed, run_jobs
+from brainlearn.runtime import Config, RunContext, make_generator, param, place, replicate_seed, require, run_jobs
 
 NOTE = "docs/experiments/predictive.md#known-non-reproduction-the-adaptation-model"
 
 
 @dataclass(frozen=True)
 class SequenceConfig(Config):
+    """The sequence protocol, the two models (their own configs) and the analysis. The input is ``pc.n_in``
+    one-hot direction channels (360/n deg each), which both models see."""
+
+    renamed = {"n_channels": "pc.n_in", "n_latent": "pc.n_latent", "prior": "pc.prior",
+               "tau_rec": "adaptation.tau_rec", "u": "adaptation.u"}
+
     protocol: SequenceProtocol = SequenceProtocol(habituation_min=5.0, n_test=400, n_control=400)
-    n_channels: int = param(16, ge=2, help="direction channels of the input (360/n deg each)")
-    n_latent: int = param(16, ge=1, help="latent units of the temporal PC network")
-    prior: float = param(0.1, gt=0, help="precision of the temporal prior")
+    pc: TemporalPCConfig = TemporalPCConfig(n_in=16, n_latent=16, prior=0.1)
+    adaptation: AdaptationModelConfig = AdaptationModelConfig(tau_rec=2.0, u=10.0)
     lr: float = param(0.05, gt=0, help="PC learning rate during habituation")
-    tau_rec: float = param(2.0, gt=0, help="adaptation recovery time constant (s)")
-    u: float = param(10.0, ge=0, help="adaptation depression rate (1/s per unit input)")
     end_sequences: int = param(10, ge=1, help="sequences at the end of habituation averaged for the error drop")
     n_shuffles: int = param(500, ge=1, help="trial shuffles per SSA p-value")
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.pc.n_in >= 2, f"pc.n_in (the input's direction channels) must be >= 2, got {self.pc.n_in}")
 
 
 def simulate(config: SequenceConfig, model: str, seed: int, device: str) -> dict:
@@ -44,17 +52,16 @@ def simulate(config: SequenceConfig, model: str, seed: int, device: str) -> dict
     proto = config.protocol
     table = proto.generate(replicate_seed(seed, stream="data"))
     dt = proto.element
-    X = stimulus_matrix(table, dt, config.n_channels).to(device)
+    X = stimulus_matrix(table, dt, config.pc.n_in).to(device)
     n_hab = int(round(proto.n_habituation * (len(proto.orientations) * dt + proto.gap) / dt))
     if model == "pc":
-        net = place(TemporalPC(config.n_channels, config.n_latent, prior=config.prior,
-                               generator=make_generator(replicate_seed(seed, stream="init"))), device)
+        net = place(TemporalPC(config.pc, generator=make_generator(replicate_seed(seed, stream="init"))), device)
         h = net.run(X[:n_hab, None], lr=config.lr)
         t = net.run(X[n_hab:, None], lr=0.0)
         pos = np.concatenate([h["e_pos"][:, 0].cpu().numpy(), t["e_pos"][:, 0].cpu().numpy()])
         neg = np.concatenate([h["e_neg"][:, 0].cpu().numpy(), t["e_neg"][:, 0].cpu().numpy()])
     else:
-        r = place(AdaptationModel(tau_rec=config.tau_rec, u=config.u), device).run(X[:, None], dt)["r"][:, 0]
+        r = place(AdaptationModel(config.adaptation), device).run(X[:, None], dt)["r"][:, 0]
         pos, neg = r.cpu().numpy(), np.zeros_like(r.cpu().numpy())
     onset = np.round(table["start_time"] / dt).astype(int)
     cells = np.concatenate([pos, neg], 1)[onset].T.astype(np.float64)          # cells x events
@@ -66,11 +73,10 @@ def simulate(config: SequenceConfig, model: str, seed: int, device: str) -> dict
     std_dev = (st == "standard") & (blk == "test") & (posn == proto.deviant_position)
     std_om = (st == "standard") & (blk == "test") & (posn == proto.omission_position)
     ctrl = (blk == "control") & (table["orientation"] == proto.deviant_orientation)
-    C = config.n_channels
+    C = config.pc.n_in
     e_pos, e_neg = cells[:C].sum(0), cells[C:].sum(0)
     total = cells.sum(0)
     if not (dev.any() and om.any() and ctrl.any()):
-        from brainlearn.errors import ConfigError
         raise ConfigError("the session has no deviant, omission or control presentation of the deviant: "
                           "raise protocol.n_test / n_control or the deviant probabilities")
     metrics = {
@@ -80,7 +86,8 @@ def simulate(config: SequenceConfig, model: str, seed: int, device: str) -> dict
         "mi_ctrl": float(contrast(total[dev].mean(), total[ctrl].mean())),
         "n_deviants": int(dev.sum()), "n_control": int(ctrl.sum()),
     }
-    ssa = ssa_index(cells[:, dev], cells[:, ctrl], n_shuffles=config.n_shuffles, seed=seed)
+    ssa = ssa_index(cells[:, dev], cells[:, ctrl], n_shuffles=config.n_shuffles,
+                    seed=replicate_seed(seed, stream="analysis", index=0))     # the same shuffles for both models
     return {"metrics": metrics, "seq_err": seq_err.tolist(), "ssa": ssa["index"].tolist(), "ssa_p": ssa["p"].tolist(),
             "trace": total[: 40 * per_seq].tolist(),
             "test_trace": total[(blk == "test")][: 40 * per_seq].tolist(),
@@ -89,7 +96,7 @@ def simulate(config: SequenceConfig, model: str, seed: int, device: str) -> dict
 
 def run(config: SequenceConfig, seed: int, ctx: RunContext) -> Result:
     jobs = {m: (config, m, seed, str(ctx.device)) for m in ("pc", "adaptation")}
-    done = run_jobs(simulate, jobs, ctx, desc="pp-sequence",
+    done = run_jobs(simulate, jobs, ctx, desc="predictive-sequence",
                     on_result=lambda name, out: {"step": list(jobs).index(name) + 1, "model": name, **out["metrics"]})
     metrics = {f"{m}_{k}": v for m, out in done.items() for k, v in out["metrics"].items()}
     arrays = {f"{m}_{k}": np.asarray(out[k]) for m, out in done.items()
@@ -101,7 +108,7 @@ def run(config: SequenceConfig, seed: int, ctx: RunContext) -> Result:
 def claims(config: SequenceConfig) -> list[Claim]:
     p = config.protocol
     how = (f"{p.habituation_min:g} min habituation, {p.n_test} test and {p.n_control} control sequences; "
-           f"{config.n_channels} one-hot direction channels binned at {p.element:g} s; cells = e+ and e- units")
+           f"{config.pc.n_in} one-hot direction channels binned at {p.element:g} s; cells = e+ and e- units")
     return [
         Claim("pc-error-drop", PAPER, "Repeating a sequence reduces the prediction error within the block to "
               "below half its value at block start.", "pc_error_drop", "<", 0.5, how=how + "; mean total error "
@@ -152,6 +159,9 @@ register(Experiment(
     name="predictive-sequence", aliases=("pp-sequence",), paper=PAPER,
     summary="temporal predictive coding vs adaptation on sequence mismatch; the many-standards control separates them",
     presets={"quick": SequenceConfig(),
-             "full": SequenceConfig(protocol=SequenceProtocol(habituation_min=20.0, n_test=2000, n_control=2000))},
+             "full": SequenceConfig(protocol=SequenceProtocol(habituation_min=20.0, n_test=2000, n_control=2000)),
+             "smoke": SequenceConfig(protocol=SequenceProtocol(habituation_min=1.0, n_test=60, n_control=60,
+                                                               p_deviant=0.3, p_omission=0.3, control_orientations=4,
+                                                               deviant_orientation=90.0), n_shuffles=20)},
     run=run, claims=claims, plot=plot,
 ))

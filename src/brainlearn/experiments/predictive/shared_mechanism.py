@@ -1,6 +1,6 @@
-"""pp-shared-mechanism: do motor, omission and oddball mismatches engage shared or distinct cells?
+"""predictive-shared-mechanism: do motor, omission and oddball mismatches engage shared or distinct cells?
 
-Three PE microcircuits are trained on S = P (as in pp-microcircuit) and probed, trial by trial with
+Three PE microcircuits are trained on S = P (as in predictive-microcircuit) and probed, trial by trial with
 response noise, with three mismatch types: a visuomotor halt (flow S = 0 while the running prediction
 P = s), an omission (S = 0 while the sequence prediction P = s) and an oddball (an unpredicted stimulus,
 S = s, P = 0), each against matched trials (S = P = s). Two hypotheses route the same inputs differently:
@@ -24,15 +24,18 @@ import torch
 from brainlearn import plotting
 from brainlearn.analysis.mismatch import mismatch_index, shared_vs_distinct
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.predictive.common import PAPER, CircuitConfig, train_circuit
+from brainlearn.experiments.predictive.common import PAPER, train_circuit
+from brainlearn.models.predictive import PEMicrocircuitConfig
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, run_jobs
 
 TYPES = ("motor", "omission", "oddball")
+#: the analysis stream's index of the cell-identity permutations (indices 0, 1, 2 are the types' trial shuffles)
+PERMUTATIONS = len(TYPES)
 
 
 @dataclass(frozen=True)
 class SharedConfig(Config):
-    circuit: CircuitConfig = CircuitConfig()
+    circuit: PEMicrocircuitConfig = PEMicrocircuitConfig()
     n_trials: int = param(40, ge=2, help="trials per mismatch type and per matched condition")
     s_min: float = param(1.0, ge=0, help="trial amplitudes s ~ U(s_min, s_max of the circuit)")
     noise_sd: float = param(0.5, ge=0, help="response noise per trial (rate units)")
@@ -41,10 +44,11 @@ class SharedConfig(Config):
     n_permutations: int = param(2000, ge=1, help="cell-identity permutations of the overlap test")
 
 
-def circuit_responses(config: SharedConfig, seed: int, device: str) -> dict:
-    """One trained circuit's steady responses (cells x trials) to each mismatch type and to matched trials."""
-    circuit, _ = train_circuit(config.circuit, seed, device)
-    g = make_generator(replicate_seed(seed, stream="probe"))
+def circuit_responses(config: SharedConfig, seed: int, replicate: int, device: str) -> dict:
+    """Circuit `replicate`'s steady responses (cells x trials) to each mismatch type and to matched trials,
+    trained and probed on its own seed streams (a job of :func:`run`)."""
+    circuit, _ = train_circuit(config.circuit, seed, replicate, device)
+    g = make_generator(replicate_seed(seed, replicate, "probe"))
     n = config.n_trials
     s = config.s_min + (config.circuit.s_max - config.s_min) * torch.rand(len(TYPES) + 1, n, generator=g)
     z = torch.zeros(n)
@@ -52,7 +56,7 @@ def circuit_responses(config: SharedConfig, seed: int, device: str) -> dict:
     S = torch.cat([inputs[t][0] for t in TYPES] + [s[k] for k in range(len(TYPES))] + [s[3]])
     P = torch.cat([inputs[t][1] for t in TYPES] + [s[k] for k in range(len(TYPES))] + [s[3]])
     E = circuit.steady_state(S.to(device), P.to(device))["E"].cpu().double()
-    noise = make_generator(replicate_seed(seed, stream="noise"))
+    noise = make_generator(replicate_seed(seed, replicate, "noise"))
     E = (E + config.noise_sd * torch.randn(E.shape, generator=noise, dtype=torch.float64)).numpy().T  # cells x trials
     blocks = np.split(E, 2 * len(TYPES) + 1, axis=1)
     return {"mismatch": {t: blocks[k].tolist() for k, t in enumerate(TYPES)},
@@ -61,18 +65,23 @@ def circuit_responses(config: SharedConfig, seed: int, device: str) -> dict:
 
 
 def analyse(pop: dict[str, np.ndarray], matched: np.ndarray, config: SharedConfig, seed: int) -> dict:
+    """Responsive cells per type (trial shuffles: stream "analysis", index k for type k) and the overlap test
+    (cell permutations: index :data:`PERMUTATIONS`). Both hypotheses get the same shuffles and permutations,
+    so their difference is the routing alone."""
     idx, sig = {}, {}
     for k, t in enumerate(TYPES):
-        r = mismatch_index(pop[t], matched, n_shuffles=config.n_shuffles, seed=seed + k)
+        r = mismatch_index(pop[t], matched, n_shuffles=config.n_shuffles,
+                           seed=replicate_seed(seed, stream="analysis", index=k))
         idx[t], sig[t] = r["index"], (r["p"] < config.alpha) & (r["index"] > 0)
-    out = shared_vs_distinct(idx, sig, n_permutations=config.n_permutations, seed=seed)
+    out = shared_vs_distinct(idx, sig, n_permutations=config.n_permutations,
+                             seed=replicate_seed(seed, stream="analysis", index=PERMUTATIONS))
     out["frac"] = {t: float(sig[t].mean()) for t in TYPES}
     return out
 
 
 def run(config: SharedConfig, seed: int, ctx: RunContext) -> Result:
-    jobs = {f"c{k}": (config, replicate_seed(seed, k), str(ctx.device)) for k in range(len(TYPES))}
-    done = run_jobs(circuit_responses, jobs, ctx, desc="pp-shared-mechanism",
+    jobs = {f"c{k}": (config, seed, k, str(ctx.device)) for k in range(len(TYPES))}
+    done = run_jobs(circuit_responses, jobs, ctx, desc="predictive-shared-mechanism",
                     on_result=lambda name, out: [{"step": int(name[1:]) + 1}])
     circuits = [done[f"c{k}"] for k in range(len(TYPES))]
     matched = np.concatenate([np.asarray(c["matched"]) for c in circuits])
@@ -124,6 +133,8 @@ def plot(result: Result, config: SharedConfig) -> dict:
 register(Experiment(
     name="predictive-shared-mechanism", aliases=("pp-shared-mechanism",), paper=PAPER,
     summary="shared vs distinct mechanisms for motor, omission and oddball mismatches, told apart by one analysis",
-    presets={"quick": SharedConfig(), "full": SharedConfig(n_trials=100, n_permutations=5000)},
+    presets={"quick": SharedConfig(), "full": SharedConfig(n_trials=100, n_permutations=5000),
+             "smoke": SharedConfig(PEMicrocircuitConfig(n_e=16, n_pv=4, n_sst=4, n_vip=4, steps=20, batch_size=8),
+                                   n_trials=6, n_shuffles=20, n_permutations=50)},
     run=run, claims=claims, plot=plot,
 ))

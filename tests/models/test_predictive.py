@@ -2,18 +2,27 @@ import numpy as np
 import pytest
 import torch
 
-from brainlearn.errors import ShapeError
-from brainlearn.models.predictive import AdaptationModel, HierarchicalPC, PEMicrocircuit, TemporalPC
+from brainlearn.errors import ConfigError, ShapeError
+from brainlearn.models.predictive import (
+    AdaptationModel,
+    AdaptationModelConfig,
+    HierarchicalPC,
+    HierarchicalPCConfig,
+    PEMicrocircuit,
+    PEMicrocircuitConfig,
+    TemporalPC,
+    TemporalPCConfig,
+)
 from brainlearn.runtime import make_generator
 
 
 def _small_circuit(seed=0, **kw):
-    return PEMicrocircuit(n_e=30, n_pv=8, n_sst=8, n_vip=8, generator=make_generator(seed), **kw)
+    return PEMicrocircuit(PEMicrocircuitConfig(n_e=30, n_pv=8, n_sst=8, n_vip=8, **kw), generator=make_generator(seed))
 
 
 def test_microcircuit_steady_state_at_s_equals_p_after_training():
-    c = _small_circuit()
-    c.train_matched(100, 32, 0.01, make_generator(1))
+    c = _small_circuit(steps=100, batch_size=32, lr=0.01)
+    c.train_matched(make_generator(1))
     s = torch.linspace(0.5, 5, 6)
     r = c.steady_state(s, s)
     assert (r["E"] - c.rho_e).abs().mean() < 0.1 * c.rho_e + 0.05
@@ -41,8 +50,8 @@ def test_microcircuit_is_deterministic_and_rejects_bad_input():
         a.steady_state(torch.tensor([float("nan")]), torch.zeros(1))
     with pytest.raises(ShapeError):
         a.simulate(torch.zeros(3), torch.zeros(3))
-    with pytest.raises(ShapeError):
-        PEMicrocircuit(n_e=0, generator=make_generator(0))
+    with pytest.raises(ConfigError):  # a declared bound of the config
+        PEMicrocircuit(PEMicrocircuitConfig(n_e=0), generator=make_generator(0))
 
 
 def test_plasticity_signs():
@@ -58,7 +67,7 @@ def test_plasticity_signs():
 
 
 def test_hierarchical_pc_linear_inference_reaches_the_map_and_errors_split():
-    pc = HierarchicalPC([6, 4], activation="linear", prior=0.5, generator=make_generator(0))
+    pc = HierarchicalPC(HierarchicalPCConfig((6, 4), activation="linear", prior=0.5), generator=make_generator(0))
     x = torch.randn(5, 6, generator=make_generator(1))
     out = pc.infer(x, steps=2000, rate=0.05)
     W = pc.weights[0]
@@ -71,7 +80,7 @@ def test_hierarchical_pc_linear_inference_reaches_the_map_and_errors_split():
 
 
 def test_hierarchical_pc_learning_reduces_error_on_repeated_patterns():
-    pc = HierarchicalPC([8, 6, 3], activation="tanh", generator=make_generator(0))
+    pc = HierarchicalPC(HierarchicalPCConfig((8, 6, 3), activation="tanh"), generator=make_generator(0))
     x = torch.randn(4, 8, generator=make_generator(1))
     first = pc.learn(x, lr=0.05, steps=40)
     for _ in range(50):
@@ -80,13 +89,13 @@ def test_hierarchical_pc_learning_reduces_error_on_repeated_patterns():
 
 
 def test_temporal_pc_iterative_settling_equals_closed_form():
-    pc = TemporalPC(5, 4, prior=0.3, generator=make_generator(0))
+    pc = TemporalPC(TemporalPCConfig(n_in=5, n_latent=4, prior=0.3), generator=make_generator(0))
     x, mu_hat = torch.randn(3, 5, generator=make_generator(1)), torch.randn(3, 4, generator=make_generator(2))
     assert torch.allclose(pc.settle(x, mu_hat, steps=3000, rate=0.1), pc.settle(x, mu_hat), atol=1e-5)
 
 
 def test_temporal_pc_learns_a_sequence_then_signals_deviants_and_omissions():
-    pc = TemporalPC(6, 6, generator=make_generator(0))
+    pc = TemporalPC(TemporalPCConfig(n_in=6, n_latent=6), generator=make_generator(0))
     seq = torch.eye(6)[[0, 1, 2, 3, 4, 4]]        # A B C D, two blank-ish steps of channel 4
     seq[4:] = 0
     X = seq.repeat(150, 1)[:, None]
@@ -100,7 +109,7 @@ def test_temporal_pc_learns_a_sequence_then_signals_deviants_and_omissions():
 
 
 def test_adaptation_exact_update_matches_fine_euler():
-    m = AdaptationModel(tau_rec=1.5, u=4.0)
+    m = AdaptationModel(AdaptationModelConfig(tau_rec=1.5, u=4.0))
     X = (torch.rand(20, 2, 3, generator=make_generator(0)) > 0.5).float()
     r = m.run(X, 0.25)["r"]
     g, fine, k = torch.ones(2, 3), [], 250
@@ -123,3 +132,33 @@ def test_adaptation_shows_stimulus_specific_adaptation():
     r = m.run(X, 0.25)["r"][:, 0]
     assert float(r[39, 1]) > 1.5 * float(r[38, 0])
     assert np.isfinite(r.numpy()).all()
+
+
+def test_configs_declare_the_models_ranges():
+    # each interneuron type needs an S-driven and a P-driven half: at least 2 cells
+    for field in ("n_pv", "n_sst", "n_vip"):
+        with pytest.raises(ConfigError, match=field):
+            PEMicrocircuitConfig(**{field: 1})
+    PEMicrocircuitConfig(n_e=1, n_pv=2, n_sst=2, n_vip=2)
+    with pytest.raises(ConfigError, match="at least 2 layer"):
+        HierarchicalPCConfig((6,))
+    with pytest.raises(ConfigError):
+        TemporalPCConfig(prior=0.0)
+    with pytest.raises(ConfigError):
+        AdaptationModelConfig(tau_rec=0.0)
+
+
+def test_beta_mixing_draws_any_shape():
+    # Johnk's method below 1 (the default 0.3), gamma ratios above: mean 1/2, variance 1 / (4 (2c + 1))
+    for mix in (0.3, 3.0, 1e6):
+        c = PEMicrocircuit(PEMicrocircuitConfig(n_e=4000, mix=mix, drive=1.0), generator=make_generator(0))
+        assert abs(float(c.a.mean()) - 0.5) < 0.02
+        assert abs(float(c.a.var()) - 1 / (4 * (2 * mix + 1))) < 0.01
+
+
+def test_probe_and_classify_use_the_config():
+    c = _small_circuit(4, n_amplitudes=3, s_max=3.0)
+    assert c.amplitudes().tolist() == [1.0, 2.0, 3.0]
+    p = c.probe()
+    assert p["matched"].shape == (3, 30)
+    assert set(c.classify(p)) <= {"nPE", "pPE", "none"}

@@ -1,0 +1,31 @@
+"""predictive-shared-mechanism: contracts at the smoke preset and (slow) the quick claims."""
+
+import pytest
+
+from brainlearn.experiments import get
+from brainlearn.experiments.base import claim_ok
+from brainlearn.experiments.runner import make_config, run_experiment
+from tests.contracts import check_contracts
+
+NAME = "predictive-shared-mechanism"
+
+
+def _claims():
+    outcome = run_experiment(NAME, seed=0, out=None, figures=False)
+    return {c["id"]: c for c in outcome.claims}
+
+
+def _gated():
+    exp = get(NAME)
+    return [c.id for c in exp.claims(make_config(exp, "quick", [])) if c.gated]
+
+
+
+def test_contracts(tmp_path):
+    check_contracts(NAME, tmp_path, interrupt_after=2)
+
+
+@pytest.mark.slow
+def test_quick_claims():
+    for row in _claims().values():
+        assert claim_ok(row), row
