@@ -69,3 +69,15 @@ def test_bad_protocol_configs():
         SequenceProtocol(deviant_position=4)
     with pytest.raises(ConfigError):
         SequenceProtocol(p_deviant=-0.1)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"smoothing": 0.001}, "smoothing must be at least one frame"),
+    ({"duration": 1e-6}, "duration must hold a halt"),
+    ({"halt": 0.001}, "halt must last at least one frame"),
+])
+def test_closed_loop_bounds_are_what_is_stable_and_meaningful(change, message):
+    with pytest.raises(ConfigError, match=message):
+        ClosedLoopProtocol(**change)
+    session = ClosedLoopProtocol(duration=10.0, smoothing=1 / 60).generate(0)  # the edge: one frame, still finite
+    assert all(np.isfinite(v.numpy()).all() for v in session.running.values())

@@ -180,6 +180,18 @@ class ClosedLoopProtocol(Config):
     gain: float = param(1.0, gt=0, help="visuomotor gain: flow = gain x running speed in closed loop")
     wheel_scale: float = param(300.0, gt=0, help="grating phase (deg) = wheel position / wheel_scale mod 360")
 
+    def __post_init__(self):
+        super().__post_init__()
+        frame = 1.0 / self.frame_rate
+        # the first-order speed filter x_t = a u_t + (1 - a) x_{t-1}, a = frame / smoothing, is stable and
+        # monotone only for a <= 1: a time constant below one frame makes it oscillate and blow up
+        require(self.smoothing >= frame, f"smoothing must be at least one frame (1/frame_rate = {frame:g} s), "
+                                         f"got {self.smoothing:g}")
+        require(self.halt >= frame, f"halt must last at least one frame ({frame:g} s), got {self.halt:g}")
+        require(self.duration >= self.min_gap + 2 * self.halt,
+                f"duration must hold a halt with its gap (min_gap + 2 halt = {self.min_gap + 2 * self.halt:g} s), "
+                f"got {self.duration:g}")
+
     def _running(self, rng) -> np.ndarray:
         n = int(round(self.duration * self.frame_rate))
         dt = 1.0 / self.frame_rate

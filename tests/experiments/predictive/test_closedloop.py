@@ -29,3 +29,10 @@ def test_contracts(tmp_path):
 def test_quick_claims():
     for row in _claims().values():
         assert claim_ok(row), row
+
+
+def test_a_session_without_halts_ends_diverged_not_finished(tmp_path):
+    exp = get("predictive-closedloop")
+    outcome = run_experiment(exp, make_config(exp, "smoke", ["protocol.halt_rate=1e-9"]), 0, out=tmp_path)
+    assert outcome.diverged["metric"] == "halt_ratio"
+    assert outcome.run_dir.status["state"] == "diverged"
