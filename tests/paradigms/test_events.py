@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 
 from brainlearn.errors import ShapeError
-from brainlearn.paradigms import EventTable, OddballProtocol, SequenceProtocol, grating_frames, stimulus_matrix
+from brainlearn.paradigms import (
+    EventTable,
+    OddballProtocol,
+    SequenceProtocol,
+    grating_frames,
+    make_table,
+    orientation_channel,
+    stimulus_matrix,
+)
 
 
 def test_stimulus_matrix_and_frames():
@@ -36,3 +44,24 @@ def test_bad_event_tables():
     with pytest.raises(ShapeError):
         EventTable({"start_time": np.zeros(2), "stop_time": np.zeros(3), "stim_type": np.zeros(2),
                     "orientation": np.zeros(2), "block": np.zeros(2)})
+
+
+@pytest.mark.parametrize("start, stop, stim_type, orientation, message", [
+    ([1.0], [0.5], "standard", 0.0, "stops before it starts"),
+    ([np.nan], [1.0], "standard", 0.0, "must be finite"),
+    ([0.0], [np.inf], "standard", 0.0, "must be finite"),
+    ([0.0], [1.0], "flash", 0.0, "unknown stim_type 'flash'"),
+    ([0.0], [1.0], "standard", np.inf, "orientations must be finite"),
+])
+def test_event_tables_refuse_impossible_events(start, stop, stim_type, orientation, message):
+    with pytest.raises(ShapeError, match=message):
+        make_table(start, stop, stim_type, orientation, "b")
+
+
+def test_a_nan_orientation_has_no_channel():
+    with pytest.raises(ShapeError, match="no channel"):
+        orientation_channel(np.array([0.0, np.nan]), 4)
+    assert orientation_channel(np.array([0.0, 90.0, 359.0]), 4).tolist() == [0, 1, 0]
+    table = make_table([0.0, 1.0], [1.0, 2.0], ["standard", "omission"], [90.0, np.nan], "b")
+    m = stimulus_matrix(table, 0.5, 4)
+    assert m[:, 3].sum() == 0 and m[:2, 1].tolist() == [1.0, 1.0]  # the omission drives no channel, not the last

@@ -42,6 +42,21 @@ class EventTable:
         lengths = {k: v.shape for k, v in self.columns.items()}
         if any(len(s) != 1 for s in lengths.values()) or len({s[0] for s in lengths.values()}) != 1:
             raise ShapeError(f"event-table columns must be 1-D of one length; got shapes {lengths}")
+        try:
+            start, stop = (self.columns[k].astype(float) for k in ("start_time", "stop_time"))
+            orientation = self.columns["orientation"].astype(float)
+        except (TypeError, ValueError):
+            raise ShapeError("event-table start_time, stop_time and orientation must be numbers") from None
+        if not (np.isfinite(start).all() and np.isfinite(stop).all()):
+            raise ShapeError("event-table times must be finite (no NaN or infinite start_time or stop_time)")
+        if (stop < start).any():
+            k = int(np.flatnonzero(stop < start)[0])
+            raise ShapeError(f"event {k} stops before it starts ({stop[k]:g} s < {start[k]:g} s)")
+        if np.isinf(orientation).any():
+            raise ShapeError("event-table orientations must be finite degrees, or NaN where no grating is shown")
+        unknown = sorted(set(self.columns["stim_type"].astype(str).tolist()) - set(STIM_TYPES))
+        if unknown:
+            raise ShapeError(f"unknown stim_type {unknown[0]!r}; expected one of {', '.join(STIM_TYPES)}")
 
     def __len__(self) -> int:
         return len(self.columns["start_time"])
@@ -99,10 +114,15 @@ def make_table(start, stop, stim_type, orientation, block, frame_rate=None, **ex
 
 
 def orientation_channel(orientation: np.ndarray, n_channels: int) -> np.ndarray:
-    """The channel (of `n_channels` directions spaced 360/n_channels deg) nearest each orientation; -1 for NaN."""
+    """The channel (of `n_channels` directions spaced 360/n_channels deg) nearest each orientation.
+
+    A NaN orientation (no grating) has no channel and raises ShapeError: select the events that show a grating
+    first (an index of -1 would silently address the last channel)."""
     o = np.asarray(orientation, dtype=float)
-    ch = np.round(np.nan_to_num(o, nan=0.0) / (360.0 / n_channels)).astype(int) % n_channels
-    return np.where(np.isnan(o), -1, ch)
+    if not np.isfinite(o).all():
+        raise ShapeError("orientation_channel: NaN or infinite orientations have no channel; select the events "
+                         "that show a grating first")
+    return np.round(o / (360.0 / n_channels)).astype(int) % n_channels
 
 
 def stimulus_matrix(table: EventTable, dt: float, n_channels: int, duration: float | None = None,
@@ -115,9 +135,9 @@ def stimulus_matrix(table: EventTable, dt: float, n_channels: int, duration: flo
     end = float(table["stop_time"].max()) if duration is None else duration
     n_bins = int(np.ceil(end / dt - 1e-9))
     contrast = table.columns.get("contrast", np.ones(len(table)))
-    shown = ~np.isin(table["stim_type"], ["omission", "blank"]) & (contrast > 0)
-    ch = orientation_channel(table["orientation"], n_channels)
-    shown &= ch >= 0
+    shown = ~np.isin(table["stim_type"], ["omission", "blank"]) & (contrast > 0) & ~np.isnan(table["orientation"])
+    ch = np.full(len(table), -1)
+    ch[shown] = orientation_channel(table["orientation"][shown], n_channels)
     start, stop = table["start_time"][shown], table["stop_time"][shown]
     # each event overlaps at most `span` consecutive bins: events x span overlaps, vectorised
     first = np.floor(start / dt + 1e-9).astype(int)
