@@ -159,6 +159,8 @@ def plot(result: Result, config: AttractorsConfig) -> dict:
 register(Experiment(
     name="similarity-attractors", paper=papers.OSTROW,
     summary="DSA vs Procrustes vs CKA on saddle/line/point attractors with matched condition averages",
-    presets={"quick": AttractorsConfig(sigmas=(0.05, 0.1), n_steps=10_000), "full": AttractorsConfig()},
+    presets={"smoke": AttractorsConfig(sigmas=(0.05, 0.1), n_per_type=2, n_trials=10, n_steps=1000, n_delays=5, rank=5,
+                                       max_iter=50),
+             "quick": AttractorsConfig(sigmas=(0.05, 0.1), n_steps=10_000), "full": AttractorsConfig()},
     run=run, claims=claims, plot=plot, cpu_only=True,
 ))

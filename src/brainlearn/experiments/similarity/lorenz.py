@@ -211,6 +211,8 @@ def plot(result: Result, config: LorenzConfig) -> dict:
 register(Experiment(
     name="similarity-lorenz", paper=papers.GUILHOT,
     summary="Lorenz test case of 2410.24070: class identification and mixing linearity",
-    presets={"quick": LorenzConfig(n_traj=30, mixing_rank=20, patterns=(0.5, 5.0, 30.0)), "full": LorenzConfig()},
+    presets={"smoke": LorenzConfig(n_traj=5, n_steps=60, n_delays=5, delay_interval=2, rank=5, mixing_rank=5,
+                                   patterns=(0.5, 30.0)),
+             "quick": LorenzConfig(n_traj=30, mixing_rank=20, patterns=(0.5, 5.0, 30.0)), "full": LorenzConfig()},
     run=run, claims=claims, plot=plot, cpu_only=True,
 ))

@@ -189,6 +189,7 @@ def claims(config: SolverConfig) -> list[Claim]:
 register(Experiment(
     name="similarity-solver", paper=papers.OSTROW,
     summary="DSA's orthogonal-group solver and DMD fit: exactness, metric axioms, invariances",
-    presets={"quick": SolverConfig(sizes=(10, 20), pairs_per_size=1), "full": SolverConfig()},
+    presets={"smoke": SolverConfig(sizes=(4, 6), pairs_per_size=1, triangle_size=4, triangle_matrices=3, max_iter=50),
+             "quick": SolverConfig(sizes=(10, 20), pairs_per_size=1), "full": SolverConfig()},
     run=run, claims=claims, cpu_only=True,
 ))
