@@ -4,10 +4,10 @@ One run trains `replicates` MoP models (routing cost + performance scaling + exp
 ``baseline=True``, as many baseline models (same architecture, no biases) on continuous streams of mixed
 tasks, then measures per task in inference mode the response accuracy, the response-period learned pathway
 complexity (LPC) and the routing weights, with and without low-weight experts (self-sufficiency) and with
-the largest expert lesioned. Claims A1-A5 compare the two conditions. Replicate r of run seed s has base
-seed ``replicate_seed(s, r)`` (= 1000 s + r): its weights and its training windows are drawn from that
-seed, its expert dropout from the replicate's ``data`` stream. The evaluation windows come from the run's
-``eval`` stream, shared by all models of the run (not the training data, unlike the reference).
+the largest expert lesioned. Claims A1-A5 compare the two conditions. Replicate r of run seed s draws its
+weights from ``replicate_seed(s, r, "init")``, its training windows from its ``data`` stream and its expert
+dropout from its ``noise`` stream. The evaluation windows come from the run's ``eval`` stream, shared by all
+models of the run (not the training data, unlike the reference).
 """
 
 from __future__ import annotations
@@ -104,11 +104,11 @@ def train_model(config: PathwaysConfig, seed: int, replicate: int, device, eval_
     """Train replicate `replicate` of run seed `seed`; returns the model and its curves (loss per step,
     response LPC per task at checkpoints). With `ctx`, logs the loss and LPC every `eval_every` steps."""
     suite = TaskSuite(config.tasks)
-    init = replicate_seed(seed, replicate, "init")
-    model = build_model(config, init, device)
+    model = build_model(config, replicate_seed(seed, replicate, "init"), device)
     optimizer = make_adamw(model.parameters(), config.lr, schedule_free=config.optimizer == "schedulefree")
-    data = suite.stream(config.batch_size, config.seq_len, make_generator(init, device))
-    drops = make_generator(replicate_seed(seed, replicate, "data"), device)
+    data = suite.stream(config.batch_size, config.seq_len, make_generator(replicate_seed(seed, replicate, "data"),
+                                                                          device))
+    drops = make_generator(replicate_seed(seed, replicate, "noise"), device)
     curves = {"loss": [], "lpc_step": [], "lpc_curve": []}
     k = len(config.tasks)
     for step in range(config.steps + 1):
