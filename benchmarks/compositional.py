@@ -15,7 +15,7 @@ import time
 import torch
 
 from brainlearn.data.cognitive.motifs import MotifTasks
-from brainlearn.models.compositional import build_network, parallel_scan, sequential_scan
+from brainlearn.models.compositional import CompositionalNetworkConfig, build_network, parallel_scan, sequential_scan
 from brainlearn.runtime import make_generator
 
 
@@ -33,8 +33,9 @@ def training_steps(args) -> dict:
     out = {}
     for arch in ("rnn", "gru", "ssm"):
         hidden = args.d_model if arch == "ssm" else args.hidden
-        net = build_network(arch, tasks.n_inputs, tasks.n_outputs, hidden, dt=args.dt,
-                            generator=make_generator(0)).to(args.device)
+        config = CompositionalNetworkConfig(architecture=arch, n_in=tasks.n_inputs, n_out=tasks.n_outputs,
+                                            n_hidden=hidden, dt=args.dt)
+        net = build_network(config, generator=make_generator(0)).to(args.device)
         opt = torch.optim.Adam(net.parameters(), 1e-3)
 
         def step(net=net, opt=opt):
@@ -59,15 +60,15 @@ def scans(args) -> dict:
 
 
 def comparison(args) -> dict:
-    from brainlearn.experiments.similarity.compositional import OTHERS, CompositionalConfig, metric_objects
+    from brainlearn.experiments.similarity.common import OTHERS, CompositionalConfig, metric_objects
     from brainlearn.similarity import pairwise
 
-    config = CompositionalConfig(dt=200.0, n_hidden=32, n_delays=5, rank=10)
-    tasks = MotifTasks("pdm", dt=config.dt)
+    config = CompositionalConfig(model=CompositionalNetworkConfig(dt=200.0, n_hidden=32), n_delays=5, rank=10)
+    tasks = MotifTasks("pdm", dt=config.model.dt)
     steps = tasks.stimulus_steps(config.drop_ms)
     g = torch.Generator().manual_seed(0)
-    systems = [torch.randn(config.n_test, steps.stop - steps.start, config.n_hidden, generator=g).cumsum(1).double()
-               .numpy() for _ in range(len(OTHERS) + 1)]
+    shape = (config.n_test, steps.stop - steps.start, config.model.n_hidden)
+    systems = [torch.randn(shape, generator=g).cumsum(1).double().numpy() for _ in range(len(OTHERS) + 1)]
     out = {}
     for name, metric in metric_objects(config).items():
         start = time.perf_counter()

@@ -20,14 +20,13 @@ import torch
 
 from brainlearn.data.cognitive import TaskSuite
 from brainlearn.experiments.pathways.mixture import PathwaysConfig, build_model
-from brainlearn.models.pathways import make_adamw, pathway_loss
+from brainlearn.models.pathways import MixtureOfPathwaysConfig, make_adamw, pathway_loss
 from brainlearn.runtime import make_generator
 
 
 def bench(batch: int, seq_len: int, layout: str, repeats: int, device: str, tasks: str) -> dict:
     suite = TaskSuite(tasks)
-    config = PathwaysConfig(tasks=suite.names, experts="0,16,32;0,16,32;0,16,32", d=64, router_dim=64,
-                            task_dim=16, alpha=1e-5)
+    config = PathwaysConfig(tasks=suite.names, model=MixtureOfPathwaysConfig(n_tasks=len(suite.names)), alpha=1e-5)
     model = build_model(config, 0, device)
     model.layout = layout
     opt = make_adamw(model.parameters(), config.lr)

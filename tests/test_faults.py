@@ -341,7 +341,7 @@ def test_tasks_show_errors_write_nothing(tmp_path, capsys):
 
 def test_models_reject_bad_values():
     from brainlearn.errors import ShapeError
-    from brainlearn.models.pathways import MixtureOfPathways
+    from brainlearn.models.pathways import MixtureOfPathwaysConfig
     from brainlearn.nn import MLP, MLPConfig
     from brainlearn.rules import FALinear
 
@@ -351,8 +351,8 @@ def test_models_reject_bad_values():
         MLP(MLPConfig(n_in=3, n_hidden=(), n_out=2))(torch.full((2, 3), float("nan")))
     with pytest.raises(ConfigError, match="in_features must be an integer >= 1"):
         FALinear(0, 5)
-    with pytest.raises(ConfigError, match="d must be an integer >= 1"):
-        MixtureOfPathways(3, d=0)
+    with pytest.raises(ConfigError, match="n_hidden must be >= 1"):
+        MixtureOfPathwaysConfig(n_tasks=3, n_hidden=0)
 
 
 @pytest.mark.parametrize("scale", [1e150, 1e160, 1e-150, 1e-170, 1e-300])

@@ -1,8 +1,11 @@
 """Networks for compositional learning on motif tasks (Driscoll, Shenoy & Sussillo; Guilhot et al.
-arXiv:2410.24070): a leaky RNN, a leaky GRU and a Mamba-style selective state-space model, each with a
-separate input layer (the weights a "frozen" network still trains) and each returning its hidden states.
+arXiv:2410.24070): :class:`CompositionalRNN` (a leaky rate RNN), :class:`CompositionalGRU` (a leaky GRU) and
+:class:`SelectiveSSM` (a Mamba-style selective state-space model), each with a separate input layer (the weights
+a "frozen" network still trains) and each returning its hidden states. Each takes its frozen config
+(:class:`CompositionalRNNConfig`, ...); :func:`build_network` builds one from a
+:class:`CompositionalNetworkConfig`, which names the architecture.
 
-Every network maps inputs x (B, T, n_inputs) to ``(logits (B, T, n_outputs), hidden (B, T, n_hidden))``.
+Every network maps inputs x (B, T, n_in) to ``(logits (B, T, n_out), hidden (B, T, n_hidden))``.
 
 **Leaky RNN** (decay a = exp(-dt / tau)):
 
@@ -33,33 +36,29 @@ are the residual stream after the last block (B, T, d_model).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from brainlearn.data.cognitive.motifs import MotifTasks
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
+from brainlearn.runtime.config import Config, param, require
 
 ACTIVATIONS = {"relu": torch.relu, "leaky_relu": F.leaky_relu, "softplus": F.softplus, "tanh": torch.tanh}
 ARCHITECTURES = ("rnn", "gru", "ssm")
+Activation = Literal["relu", "leaky_relu", "softplus", "tanh"]
+Architecture = Literal["rnn", "gru", "ssm"]
+Scan = Literal["parallel", "sequential"]
+N_IN, N_OUT = MotifTasks.n_inputs, MotifTasks.n_outputs       # the motif tasks' widths: the defaults
 
 
-def _activation(name: str):
-    if name not in ACTIVATIONS:
-        raise ConfigError(f"activation={name!r} is not valid; expected one of {', '.join(ACTIVATIONS)}")
-    return ACTIVATIONS[name]
-
-
-def _check_input(x: torch.Tensor, n_inputs: int) -> None:
+def _check_input(x: torch.Tensor, n_in: int) -> None:
     check_tensor(x, "x", ndim=3)
-    if x.shape[-1] != n_inputs:
-        raise ShapeError(f"x: expected (batch, time, {n_inputs}) inputs, got shape {tuple(x.shape)}")
-
-
-def _decay(dt: float, tau: float) -> float:
-    if not (dt > 0 and tau > 0):
-        raise ConfigError(f"dt and tau must be > 0, got dt={dt!r}, tau={tau!r}")
-    return math.exp(-dt / tau)
+    if x.shape[-1] != n_in:
+        raise ShapeError(f"x: expected (batch, time, {n_in}) inputs, got shape {tuple(x.shape)}")
 
 
 def _normal_(weight: torch.Tensor, std: float, generator: torch.Generator | None) -> None:
@@ -78,23 +77,37 @@ def _orthogonal_(weight: torch.Tensor, gain: float, generator: torch.Generator |
         weight.copy_(torch.cat(blocks)[:rows] * gain)
 
 
+# ------------------------------------------------------------------------------------------------
+# Leaky RNN and leaky GRU
+
+@dataclass(frozen=True)
+class CompositionalRNNConfig(Config):
+    """The leaky RNN's settings (the leaky GRU's are the same: :class:`CompositionalGRUConfig`)."""
+
+    n_in: int = param(N_IN, ge=1, help="input units (37 for the motif tasks: 33 sensory + 4 rules)")
+    n_hidden: int = param(64, ge=1, help="hidden units")
+    n_out: int = param(N_OUT, ge=1, help="output classes (17 for the motif tasks)")
+    dt: float = param(100.0, gt=0, help="Euler step in ms (the decay is a = exp(-dt / tau))")
+    tau: float = param(100.0, gt=0, help="time constant in ms")
+    sigma_rec: float = param(0.05, ge=0, help="recurrent noise sd (drawn only when forward gets a generator)")
+    activation: Activation = param("tanh", help="f: relu, leaky_relu, softplus or tanh")
+    gain: float = param(1.0, help="gain of the orthogonal recurrent weights at init")
+
+
 class _Recurrent(nn.Module):
     """What the leaky RNN and GRU share: input layer, readout, noise and the time loop."""
 
-    def __init__(self, n_inputs: int, n_hidden: int, n_outputs: int, gates: int, dt: float, tau: float,
-                 sigma_rec: float, activation: str, generator: torch.Generator | None):
+    def __init__(self, config: CompositionalRNNConfig, gates: int, generator: torch.Generator | None):
         super().__init__()
-        for name, value in (("n_inputs", n_inputs), ("n_hidden", n_hidden), ("n_outputs", n_outputs)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive int, got {value!r}")
-        if not sigma_rec >= 0:
-            raise ConfigError(f"sigma_rec must be >= 0, got {sigma_rec!r}")
-        self.n_inputs, self.n_hidden, self.n_outputs = n_inputs, n_hidden, n_outputs
-        self.decay, self.sigma_rec, self.activation = _decay(dt, tau), float(sigma_rec), activation
-        self.f = _activation(activation)
-        self.input = nn.Linear(n_inputs, gates * n_hidden)
-        self.readout = nn.Linear(n_hidden, n_outputs)
-        _normal_(self.input.weight, 1 / math.sqrt(n_inputs), generator)
+        self.config = config
+        n_in, n_hidden, n_out = config.n_in, config.n_hidden, config.n_out
+        self.n_in, self.n_hidden, self.n_out = n_in, n_hidden, n_out
+        self.decay, self.sigma_rec = math.exp(-config.dt / config.tau), float(config.sigma_rec)
+        self.activation = config.activation
+        self.f = ACTIVATIONS[config.activation]
+        self.input = nn.Linear(n_in, gates * n_hidden)
+        self.readout = nn.Linear(n_hidden, n_out)
+        _normal_(self.input.weight, 1 / math.sqrt(n_in), generator)
         _normal_(self.readout.weight, 1 / math.sqrt(n_hidden), generator)
         nn.init.zeros_(self.input.bias)
         nn.init.zeros_(self.readout.bias)
@@ -111,8 +124,8 @@ class _Recurrent(nn.Module):
         raise NotImplementedError  # pragma: no cover - interface
 
     def forward(self, x: torch.Tensor, noise: torch.Generator | None = None):
-        """x (B, T, n_inputs) -> logits (B, T, n_outputs), hidden (B, T, n_hidden); h_0 = 0."""
-        _check_input(x, self.n_inputs)
+        """x (B, T, n_in) -> logits (B, T, n_out), hidden (B, T, n_hidden); h_0 = 0."""
+        _check_input(x, self.n_in)
         B, T, _ = x.shape
         drive = self.input(x)                                   # (B, T, gates * H): all input terms at once
         h = x.new_zeros(B, self.n_hidden)
@@ -127,15 +140,14 @@ class _Recurrent(nn.Module):
         return self.readout(hidden), hidden
 
 
-class LeakyRNN(_Recurrent):
+class CompositionalRNN(_Recurrent):
     """Leaky rate RNN (see the module docstring); recurrent weights orthogonal times `gain` at init."""
 
-    def __init__(self, n_inputs: int, n_hidden: int, n_outputs: int, dt: float = 100.0, tau: float = 100.0,
-                 sigma_rec: float = 0.05, activation: str = "tanh", gain: float = 1.0,
+    def __init__(self, config: CompositionalRNNConfig = CompositionalRNNConfig(), *,
                  generator: torch.Generator | None = None):
-        super().__init__(n_inputs, n_hidden, n_outputs, 1, dt, tau, sigma_rec, activation, generator)
-        self.recurrent = nn.Linear(n_hidden, n_hidden, bias=False)
-        _orthogonal_(self.recurrent.weight, gain, generator)
+        super().__init__(config, 1, generator)
+        self.recurrent = nn.Linear(config.n_hidden, config.n_hidden, bias=False)
+        _orthogonal_(self.recurrent.weight, config.gain, generator)
 
     def _step(self, drive, h, xi):
         pre = drive + self.recurrent(h)
@@ -144,15 +156,19 @@ class LeakyRNN(_Recurrent):
         return self.decay * h + (1 - self.decay) * self.f(pre)
 
 
-class LeakyGRU(_Recurrent):
+@dataclass(frozen=True)
+class CompositionalGRUConfig(CompositionalRNNConfig):
+    """The leaky GRU's settings: those of the leaky RNN (``gain`` scales each orthogonal gate block)."""
+
+
+class CompositionalGRU(_Recurrent):
     """Leaky GRU (see the module docstring); each recurrent gate block orthogonal at init."""
 
-    def __init__(self, n_inputs: int, n_hidden: int, n_outputs: int, dt: float = 100.0, tau: float = 100.0,
-                 sigma_rec: float = 0.05, activation: str = "tanh", gain: float = 1.0,
+    def __init__(self, config: CompositionalGRUConfig = CompositionalGRUConfig(), *,
                  generator: torch.Generator | None = None):
-        super().__init__(n_inputs, n_hidden, n_outputs, 3, dt, tau, sigma_rec, activation, generator)
-        self.recurrent = nn.Linear(n_hidden, 3 * n_hidden, bias=False)
-        _orthogonal_(self.recurrent.weight, gain, generator)
+        super().__init__(config, 3, generator)
+        self.recurrent = nn.Linear(config.n_hidden, 3 * config.n_hidden, bias=False)
+        _orthogonal_(self.recurrent.weight, config.gain, generator)
 
     def _step(self, drive, h, xi):
         H = self.n_hidden
@@ -215,8 +231,7 @@ class SelectiveMixer(nn.Module):
                  dt_min: float = 1e-3, dt_max: float = 1e-1, scan: str = "parallel",
                  generator: torch.Generator | None = None):
         super().__init__()
-        if scan not in ("parallel", "sequential"):
-            raise ConfigError(f"scan={scan!r} is not valid; expected parallel or sequential")
+        require(scan in ("parallel", "sequential"), f"scan={scan!r} is not valid; expected parallel or sequential")
         d_inner = expand * d_model
         self.d_inner, self.d_state, self.scan = d_inner, d_state, scan
         self.dt_rank = math.ceil(d_model / 16)
@@ -252,29 +267,43 @@ class SelectiveMixer(nn.Module):
         return self.out_proj(y * F.silu(z))
 
 
+@dataclass(frozen=True)
+class SelectiveSSMConfig(Config):
+    """The selective SSM's settings."""
+
+    n_in: int = param(N_IN, ge=1, help="input units (37 for the motif tasks)")
+    n_hidden: int = param(16, ge=1, help="d_model: width of the residual stream, whose states are the hidden states")
+    n_out: int = param(N_OUT, ge=1, help="output classes (17 for the motif tasks)")
+    n_layers: int = param(1, ge=1, help="residual Mamba blocks")
+    d_state: int = param(8, ge=1, help="state size per channel")
+    expand: int = param(2, ge=1, help="d_inner = expand * d_model")
+    d_conv: int = param(4, ge=1, help="width of the causal depthwise convolution")
+    scan: Scan = param("parallel", help="parallel or sequential scan (the same numbers; sequential is faster on "
+                                        "a CPU for short trials)")
+
+
 class SelectiveSSM(nn.Module):
     """Mamba-style selective SSM: embedding (input layer), `n_layers` residual blocks, RMSNorm, head.
 
-    ``forward(x)`` returns logits (B, T, n_outputs) and the residual stream after the last block
-    (B, T, d_model) as the hidden states. ``noise`` is accepted for a common interface and unused (the
-    model is deterministic).
+    ``forward(x)`` returns logits (B, T, n_out) and the residual stream after the last block
+    (B, T, n_hidden = d_model) as the hidden states. ``noise`` is accepted for a common interface and unused
+    (the model is deterministic).
     """
 
-    def __init__(self, n_inputs: int, n_outputs: int, d_model: int = 16, n_layers: int = 1, d_state: int = 8,
-                 expand: int = 2, d_conv: int = 4, scan: str = "parallel", generator: torch.Generator | None = None):
+    def __init__(self, config: SelectiveSSMConfig = SelectiveSSMConfig(), *,
+                 generator: torch.Generator | None = None):
         super().__init__()
-        for name, value in (("n_inputs", n_inputs), ("n_outputs", n_outputs), ("d_model", d_model),
-                            ("n_layers", n_layers), ("d_state", d_state), ("expand", expand), ("d_conv", d_conv)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive int, got {value!r}")
-        self.n_inputs, self.n_hidden, self.n_outputs = n_inputs, d_model, n_outputs
-        self.input = nn.Linear(n_inputs, d_model)
-        self.norms = nn.ModuleList(RMSNorm(d_model) for _ in range(n_layers))
-        self.mixers = nn.ModuleList(SelectiveMixer(d_model, d_state, expand, d_conv, scan=scan, generator=generator)
-                                    for _ in range(n_layers))
+        self.config = config
+        n_in, d_model, n_out = config.n_in, config.n_hidden, config.n_out
+        self.n_in, self.n_hidden, self.n_out = n_in, d_model, n_out
+        self.input = nn.Linear(n_in, d_model)
+        self.norms = nn.ModuleList(RMSNorm(d_model) for _ in range(config.n_layers))
+        self.mixers = nn.ModuleList(SelectiveMixer(d_model, config.d_state, config.expand, config.d_conv,
+                                                   scan=config.scan, generator=generator)
+                                    for _ in range(config.n_layers))
         self.norm_f = RMSNorm(d_model)
-        self.readout = nn.Linear(d_model, n_outputs)
-        _normal_(self.input.weight, 1 / math.sqrt(n_inputs), generator)
+        self.readout = nn.Linear(d_model, n_out)
+        _normal_(self.input.weight, 1 / math.sqrt(n_in), generator)
         _normal_(self.readout.weight, 1 / math.sqrt(d_model), generator)
         nn.init.zeros_(self.input.bias)
         nn.init.zeros_(self.readout.bias)
@@ -284,22 +313,59 @@ class SelectiveSSM(nn.Module):
         return list(self.input.parameters())
 
     def forward(self, x: torch.Tensor, noise: torch.Generator | None = None):
-        _check_input(x, self.n_inputs)
+        _check_input(x, self.n_in)
         h = self.input(x)
         for norm, mixer in zip(self.norms, self.mixers):
             h = h + mixer(norm(h))
         return self.readout(self.norm_f(h)), h
 
 
-def build_network(architecture: str, n_inputs: int, n_outputs: int, n_hidden: int, *, dt: float = 100.0,
-                  tau: float = 100.0, sigma_rec: float = 0.05, activation: str = "tanh", n_layers: int = 1,
-                  d_state: int = 8, scan: str = "parallel", generator: torch.Generator | None = None) -> nn.Module:
-    """A network by name: "rnn" (LeakyRNN), "gru" (LeakyGRU) or "ssm" (SelectiveSSM, d_model = n_hidden, its
-    scan "parallel" or "sequential": the same numbers, the sequential one faster on a CPU for short trials)."""
-    if architecture == "rnn":
-        return LeakyRNN(n_inputs, n_hidden, n_outputs, dt, tau, sigma_rec, activation, generator=generator)
-    if architecture == "gru":
-        return LeakyGRU(n_inputs, n_hidden, n_outputs, dt, tau, sigma_rec, activation, generator=generator)
-    if architecture == "ssm":
-        return SelectiveSSM(n_inputs, n_outputs, n_hidden, n_layers, d_state, scan=scan, generator=generator)
-    raise ConfigError(f"architecture={architecture!r} is not valid; expected one of {', '.join(ARCHITECTURES)}")
+# ------------------------------------------------------------------------------------------------
+# One of the three by name
+
+@dataclass(frozen=True)
+class CompositionalNetworkConfig(Config):
+    """A network of the compositional-learning experiments: its `architecture` and the settings of all three
+    (each architecture reads its own: the RNN and GRU ``dt ... gain``, the SSM ``n_layers ... scan``, with
+    ``n_hidden`` its d_model). ``dt`` is also the step of the task the experiments generate."""
+
+    architecture: Architecture = param("rnn", help="rnn (CompositionalRNN), gru (CompositionalGRU) or ssm "
+                                                   "(SelectiveSSM)")
+    n_in: int = param(N_IN, ge=1, help="input units (37 for the motif tasks)")
+    n_hidden: int = param(64, ge=1, help="hidden units (d_model for the SSM)")
+    n_out: int = param(N_OUT, ge=1, help="output classes (17 for the motif tasks)")
+    dt: float = param(100.0, gt=0, help="step length in ms (the task's; the RNN/GRU's Euler step)")
+    tau: float = param(100.0, gt=0, help="RNN/GRU time constant in ms")
+    sigma_rec: float = param(0.05, ge=0, help="RNN/GRU recurrent noise sd")
+    activation: Activation = param("tanh", help="RNN/GRU activation: relu, leaky_relu, softplus or tanh")
+    gain: float = param(1.0, help="RNN/GRU gain of the orthogonal recurrent weights at init")
+    n_layers: int = param(1, ge=1, help="SSM residual blocks")
+    d_state: int = param(8, ge=1, help="SSM state size per channel")
+    expand: int = param(2, ge=1, help="SSM d_inner = expand * d_model")
+    d_conv: int = param(4, ge=1, help="SSM causal convolution width")
+    scan: Scan = param("parallel", help="SSM scan: parallel or sequential (the same numbers)")
+
+    def model_config(self) -> CompositionalRNNConfig | CompositionalGRUConfig | SelectiveSSMConfig:
+        """The config of the network `architecture` names."""
+        widths = {"n_in": self.n_in, "n_hidden": self.n_hidden, "n_out": self.n_out}
+        if self.architecture == "ssm":
+            return SelectiveSSMConfig(**widths, n_layers=self.n_layers, d_state=self.d_state, expand=self.expand,
+                                      d_conv=self.d_conv, scan=self.scan)
+        cls = CompositionalRNNConfig if self.architecture == "rnn" else CompositionalGRUConfig
+        return cls(**widths, dt=self.dt, tau=self.tau, sigma_rec=self.sigma_rec, activation=self.activation,
+                   gain=self.gain)
+
+
+MODELS = {CompositionalRNNConfig: CompositionalRNN, CompositionalGRUConfig: CompositionalGRU,
+          SelectiveSSMConfig: SelectiveSSM}
+
+
+def build_network(config: CompositionalNetworkConfig | CompositionalRNNConfig | CompositionalGRUConfig
+                  | SelectiveSSMConfig, *, generator: torch.Generator | None = None) -> nn.Module:
+    """The network a config describes: a :class:`CompositionalNetworkConfig` (its `architecture` names it) or
+    one network's own config."""
+    if isinstance(config, CompositionalNetworkConfig):
+        config = config.model_config()
+    if type(config) not in MODELS:
+        raise ConfigError(f"build_network: expected a compositional network config, got {type(config).__name__}")
+    return MODELS[type(config)](config, generator=generator)

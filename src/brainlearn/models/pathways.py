@@ -25,17 +25,15 @@ one flattened B*T stream), for the benchmark only.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from brainlearn.data.cognitive import N_CLASSES, N_SENSORY  # 33 sensory inputs (the task one-hot follows), 17 classes
 from brainlearn.errors import ConfigError, ShapeError
-
-N_SENSORY = 33  # fixation + two 16-unit rings (Mod-Cog); the task one-hot follows
-N_CLASSES = 17
+from brainlearn.runtime.config import Config, param
 
 
 def parse_experts(spec) -> tuple[tuple[int, ...], ...]:
@@ -205,47 +203,53 @@ class PathwayOutput:
     cost: torch.Tensor
 
 
-class MixtureOfPathways(nn.Module):
-    """The MoP model: task embedding -> Linear(33 + task_dim -> d) -> L heterogeneous MoE blocks -> Linear(d -> 17).
+@dataclass(frozen=True)
+class MixtureOfPathwaysConfig(Config):
+    """The MoP model's settings (the baseline is the same model with ``expert_dropout=False``, trained without
+    the routing cost)."""
 
-    Args:
-        n_tasks: K, the length of the task one-hot at the end of each observation (33 + K inputs).
-        experts: expert sizes per block (0 = skip); default three blocks of (0, 16, 32).
-        d: width of the stream between blocks (64); router_dim: router GRU width (64); task_dim: task
-            embedding width (16). ``task_embedding=False`` feeds the raw 33 + K inputs to the input layer.
-        cost_exponent: k in the expert cost s^k (2).
-        expert_dropout: randomised expert dropout in training mode, with ``dropout_max_prob`` (beta, 0.8)
-            and ``dropout_threshold`` (gamma, 0.1).
+    n_tasks: int = param(8, ge=1, help="K, the length of the task one-hot after the 33 sensory inputs")
+    experts: str = param("0,16,32;0,16,32;0,16,32", help="expert sizes per block, blocks separated by ';' "
+                                                         "(0 = the skip expert)")
+    n_hidden: int = param(64, ge=1, help="d, the width of the stream between blocks")
+    n_out: int = param(N_CLASSES, ge=1, help="output classes (17 for Mod-Cog)")
+    router_dim: int = param(64, ge=1, help="router GRU width")
+    task_dim: int = param(16, ge=1, help="task embedding width")
+    task_embedding: bool = param(True, help="embed the task id; false feeds the raw 33 + K inputs")
+    cost_exponent: float = param(2.0, help="k in the expert cost s^k")
+    expert_dropout: bool = param(True, help="randomised expert dropout in training mode")
+    dropout_max_prob: float = param(0.8, ge=0, le=1, help="beta, the largest dropout probability")
+    dropout_threshold: float = param(0.1, gt=0, le=1, help="gamma: experts with weight below it may be dropped")
+
+    def __post_init__(self):
+        super().__post_init__()
+        parse_experts(self.experts)
+
+
+class MixtureOfPathways(nn.Module):
+    """The MoP model: task embedding -> Linear(33 + task_dim -> d) -> L heterogeneous MoE blocks -> Linear(d -> 17),
+    d = ``config.n_hidden``; the settings are those of :class:`MixtureOfPathwaysConfig`.
 
     ``forward(inputs (B, T, 33 + K), task=None)`` -> :class:`PathwayOutput`; the task ids (B, T) default to
     the argmax of the one-hot. In eval mode, ``prune_below`` removes experts whose weight is below it
     (and renormalises) and ``lesion_largest`` removes each block's largest expert: the analyses' tests.
+    Its weights come from torch.nn's initialisers (the global RNG: build it inside ``runtime.isolated_rng``).
     """
 
-    def __init__(self, n_tasks: int, experts=((0, 16, 32),) * 3, d: int = 64, router_dim: int = 64,
-                 task_dim: int = 16, n_classes: int = N_CLASSES, task_embedding: bool = True,
-                 cost_exponent: float = 2.0, expert_dropout: bool = True, dropout_max_prob: float = 0.8,
-                 dropout_threshold: float = 0.1):
+    def __init__(self, config: MixtureOfPathwaysConfig = MixtureOfPathwaysConfig()):
         super().__init__()
-        if n_tasks < 1:
-            raise ConfigError(f"n_tasks must be >= 1, got {n_tasks}")
-        for name, value in (("d", d), ("router_dim", router_dim), ("task_dim", task_dim), ("n_classes", n_classes)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
-        if not (isinstance(cost_exponent, int | float) and math.isfinite(cost_exponent)):
-            raise ConfigError(f"cost_exponent must be a finite number, got {cost_exponent!r}")
-        if not 0 <= dropout_max_prob <= 1 or not 0 < dropout_threshold <= 1:
-            raise ConfigError(f"need 0 <= dropout_max_prob <= 1 and 0 < dropout_threshold <= 1, "
-                              f"got {dropout_max_prob}, {dropout_threshold}")
-        self.experts = parse_experts(experts)
+        self.config = config
+        n_tasks, d, task_dim = config.n_tasks, config.n_hidden, config.task_dim
+        self.experts = parse_experts(config.experts)
         self.n_tasks, self.n_inputs = n_tasks, N_SENSORY + n_tasks
-        self.expert_dropout, self.beta, self.gamma = expert_dropout, dropout_max_prob, dropout_threshold
-        self.task_embedding = nn.Embedding(n_tasks, task_dim) if task_embedding else None
-        self.inp = nn.Linear(N_SENSORY + (task_dim if task_embedding else n_tasks), d)
-        self.blocks = nn.ModuleList([Block(d, sizes, router_dim) for sizes in self.experts])
-        self.readout = nn.Linear(d, n_classes)
+        self.expert_dropout, self.beta = config.expert_dropout, config.dropout_max_prob
+        self.gamma = config.dropout_threshold
+        self.task_embedding = nn.Embedding(n_tasks, task_dim) if config.task_embedding else None
+        self.inp = nn.Linear(N_SENSORY + (task_dim if config.task_embedding else n_tasks), d)
+        self.blocks = nn.ModuleList([Block(d, sizes, config.router_dim) for sizes in self.experts])
+        self.readout = nn.Linear(d, config.n_out)
         for i, sizes in enumerate(self.experts):
-            self.register_buffer(f"cost_{i}", expert_costs(sizes, cost_exponent))
+            self.register_buffer(f"cost_{i}", expert_costs(sizes, config.cost_exponent))
         self.layout = "batch_first"
 
     def costs(self, i: int) -> torch.Tensor:

@@ -156,10 +156,12 @@ def lorenz_classes(n_traj: int = 200, n_steps: int = 200, seed: int = 0) -> tupl
     """The nine Lorenz configurations and their class labels.
 
     As in the reference notebook of 2410.24070, each configuration draws its own initial points
-    (configuration i uses seed ``100 seed + i``), so within-class distances include sampling differences.
+    (configuration i from ``replicate_seed(seed, stream="systems", index=i)``), so within-class distances
+    include sampling differences.
     """
     rhos = [rho for group in LORENZ_CLASSES.values() for rho in group]
-    systems = [lorenz(rho, n_traj, n_steps, seed=100 * seed + i) for i, rho in enumerate(rhos)]
+    systems = [lorenz(rho, n_traj, n_steps, seed=replicate_seed(seed, stream="systems", index=i))
+               for i, rho in enumerate(rhos)]
     labels = [name for name, group in LORENZ_CLASSES.items() for _ in group]
     return systems, np.array(labels)
 
@@ -183,8 +185,8 @@ def mixing_test(patterns, noise, mixing, n_traj: int = 200, n_steps: int = 200,
                 seed: int = 0) -> tuple[list[tuple[float, float]], dict[str, list[np.ndarray]]]:
     """The noise / ratio test of 2410.24070 over every ordered pair of base patterns.
 
-    Base pattern i (a Lorenz rho in `patterns`) draws its initial points with seed ``100 seed + 50 + i``,
-    clear of the nine configurations of :func:`lorenz_classes` (``100 seed + 0..8``). For each ordered pair
+    Base pattern i (a Lorenz rho in `patterns`) draws its initial points from item 50 + i of the ``"systems"``
+    stream of `seed`, clear of the nine configurations of :func:`lorenz_classes` (items 0..8). For each ordered pair
     (a, b), a != b, and each pseudo-epoch (noise level s, mixing weight m) of the schedules `noise` and
     `mixing`, :func:`mixing_networks` gives M1, M2, M3; all their noise comes from one generator (the
     ``"noise"`` seed stream of `seed`), drawn pair by pair and epoch by epoch.
@@ -194,7 +196,8 @@ def mixing_test(patterns, noise, mixing, n_traj: int = 200, n_steps: int = 200,
         nets: ``{"M1", "M2", "M3"} ->`` list of (n_traj, n_steps, 3) arrays, pair-major then epoch.
     """
     require(len(noise) == len(mixing), "noise and mixing schedules need the same length")
-    base = {rho: lorenz(rho, n_traj, n_steps, seed=seed * 100 + 50 + i) for i, rho in enumerate(patterns)}
+    base = {rho: lorenz(rho, n_traj, n_steps, seed=replicate_seed(seed, stream="systems", index=50 + i))
+            for i, rho in enumerate(patterns)}
     g = make_generator(replicate_seed(seed, stream="noise"))
     pairs = [(a, b) for a in patterns for b in patterns if a != b]
     nets: dict[str, list[np.ndarray]] = {"M1": [], "M2": [], "M3": []}

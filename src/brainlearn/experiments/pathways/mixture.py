@@ -4,10 +4,10 @@ One run trains `replicates` MoP models (routing cost + performance scaling + exp
 ``baseline=True``, as many baseline models (same architecture, no biases) on continuous streams of mixed
 tasks, then measures per task in inference mode the response accuracy, the response-period learned pathway
 complexity (LPC) and the routing weights, with and without low-weight experts (self-sufficiency) and with
-the largest expert lesioned. Claims A1-A5 compare the two conditions. Replicate r of run seed s has base
-seed ``replicate_seed(s, r)`` (= 1000 s + r): its weights and its training windows are drawn from that
-seed, its expert dropout from the replicate's ``data`` stream. The evaluation windows come from the run's
-``eval`` stream, shared by all models of the run (not the training data, unlike the reference).
+the largest expert lesioned. Claims A1-A5 compare the two conditions. Replicate r of run seed s draws its
+weights from ``replicate_seed(s, r, "init")``, its training windows from its ``data`` stream and its expert
+dropout from its ``noise`` stream. The evaluation windows come from the run's ``eval`` stream, shared by all
+models of the run (not the training data, unlike the reference).
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from typing import Literal
 
 import numpy as np
 
-from brainlearn import plotting
+from brainlearn import papers, plotting
 from brainlearn.data.cognitive import N_CLASSES, TaskSuite
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule, revise
 from brainlearn.models.pathways import (
     MixtureOfPathways,
+    MixtureOfPathwaysConfig,
     make_adamw,
     parse_experts,
     pathway_loss,
@@ -45,21 +46,18 @@ from brainlearn.runtime import (
     param,
     place,
     replicate_seed,
+    require,
     run_jobs,
 )
 
-MOP = "2506.02813"  # Cook, Akarca, Costa, Achterberg, "Brain-like processing pathways form in models with ..."
 CPU_TASKS = ("rtgo", "rtanti", "go", "anti", "dm1", "dlydm1", "dms", "dlygointr")  # spans the difficulty range
 
 
 @dataclass(frozen=True)
 class PathwaysConfig(Config):
-    tasks: tuple[str, ...] = param(CPU_TASKS, nonempty=True, help="Mod-Cog task names")
-    experts: str = param("0,8,16;0,8,16", help="expert sizes per block, blocks separated by ';' (0 = skip)")
-    d: int = param(32, ge=1, help="width of the stream between blocks")
-    router_dim: int = param(32, ge=1)
-    task_dim: int = param(8, ge=1)
-    task_embedding: bool = True
+    tasks: tuple[str, ...] = param(CPU_TASKS, nonempty=True, help="Mod-Cog task names (model.n_tasks must match)")
+    model: MixtureOfPathwaysConfig = MixtureOfPathwaysConfig(n_tasks=len(CPU_TASKS), experts="0,8,16;0,8,16",
+                                                             n_hidden=32, router_dim=32, task_dim=8)
     batch_size: int = param(16, ge=1)
     seq_len: int = param(50, ge=1)
     steps: int = param(100, ge=1)
@@ -67,15 +65,11 @@ class PathwaysConfig(Config):
     baseline: bool = True
     optimizer: Literal["schedulefree", "adamw"] = "schedulefree"
     lr: float = param(1e-2, gt=0)
-    # the three biases of MoP (the baseline turns all off)
+    # the loss's two biases of MoP (the third, expert dropout, is model.expert_dropout; the baseline turns all off)
     alpha: float = param(3e-4, ge=0, help="weight of the routing cost")
     eps: float = param(1e-2, gt=0, help="epsilon of the performance scaling alpha LPC / (L + eps)")
-    cost_exponent: float = 2.0
     scaling: bool = True
     detach_denominator: bool = False
-    expert_dropout: bool = True
-    dropout_max_prob: float = param(0.8, ge=0, le=1)
-    dropout_threshold: float = param(0.1, gt=0, le=1)
     fixation_loss: bool = True
     # evaluation
     eval_batches: int = param(2, ge=1)
@@ -84,23 +78,24 @@ class PathwaysConfig(Config):
     # A1, A4 and A5 are reported but not gated (the quick preset is too short for pathways to form)
     exploratory: bool = False
 
+    renamed = {"d": "model.n_hidden", **{k: f"model.{k}" for k in (
+        "experts", "router_dim", "task_dim", "task_embedding", "cost_exponent", "expert_dropout", "dropout_max_prob",
+        "dropout_threshold")}}
+
     def __post_init__(self):
         super().__post_init__()
-        parse_experts(self.experts)
         TaskSuite(self.tasks)
+        require(self.model.n_tasks == len(self.tasks), f"model.n_tasks={self.model.n_tasks} must be the number of "
+                f"tasks, {len(self.tasks)}: set model.n_tasks={len(self.tasks)} with tasks")
 
     def baseline_config(self) -> PathwaysConfig:
         """The same architecture and budget with all three biases off."""
-        return replace(self, alpha=0.0, scaling=False, expert_dropout=False)
+        return replace(self, alpha=0.0, scaling=False, model=replace(self.model, expert_dropout=False))
 
 
 def build_model(config: PathwaysConfig, seed: int, device) -> MixtureOfPathways:
     with isolated_rng(seed):  # nn.Module initialisation draws from the global RNG
-        model = MixtureOfPathways(len(config.tasks), config.experts, d=config.d, router_dim=config.router_dim,
-                                  task_dim=config.task_dim, task_embedding=config.task_embedding,
-                                  cost_exponent=config.cost_exponent, expert_dropout=config.expert_dropout,
-                                  dropout_max_prob=config.dropout_max_prob,
-                                  dropout_threshold=config.dropout_threshold)
+        model = MixtureOfPathways(config.model)
     return place(model, device)
 
 
@@ -109,11 +104,11 @@ def train_model(config: PathwaysConfig, seed: int, replicate: int, device, eval_
     """Train replicate `replicate` of run seed `seed`; returns the model and its curves (loss per step,
     response LPC per task at checkpoints). With `ctx`, logs the loss and LPC every `eval_every` steps."""
     suite = TaskSuite(config.tasks)
-    init = replicate_seed(seed, replicate, "init")
-    model = build_model(config, init, device)
+    model = build_model(config, replicate_seed(seed, replicate, "init"), device)
     optimizer = make_adamw(model.parameters(), config.lr, schedule_free=config.optimizer == "schedulefree")
-    data = suite.stream(config.batch_size, config.seq_len, make_generator(init, device))
-    drops = make_generator(replicate_seed(seed, replicate, "data"), device)
+    data = suite.stream(config.batch_size, config.seq_len, make_generator(replicate_seed(seed, replicate, "data"),
+                                                                          device))
+    drops = make_generator(replicate_seed(seed, replicate, "noise"), device)
     curves = {"loss": [], "lpc_step": [], "lpc_curve": []}
     k = len(config.tasks)
     for step in range(config.steps + 1):
@@ -208,32 +203,35 @@ def claims(config: PathwaysConfig) -> list[Claim]:
     before the first run, from the paper's reported values where it gives them, and not tuned to any result."""
     ungated = config.exploratory  # the quick preset is too short for the pathway claims (see the docs)
     out = [
-        Claim("A1-difficulty-lpc", MOP, "Harder tasks recruit more complex experts: difficulty and response-period "
-              "LPC correlate across tasks in MoP.", "mop_rho", ">=", 0.5,
+        Claim("A1-difficulty-lpc", papers.MOP, "Harder tasks recruit more complex experts: difficulty and "
+              "response-period LPC correlate across tasks in MoP.", "mop_rho", ">=", 0.5,
               how="Spearman rho(difficulty_i, LPC_i) over the tasks, mean over replicates (inference mode)",
               reason="the paper reports r = 0.54 on 82 tasks; 0.5 asks for a correlation of that size",
               gated=not ungated, kind="outcome"),
-        Claim("A1-gap", MOP, "The difficulty-complexity correlation is a product of the biases (baseline ~0).",
+        Claim("A1-gap", papers.MOP, "The difficulty-complexity correlation is a product of the biases (baseline ~0).",
               "rho_gap", ">=", 0.4, how="MoP rho minus baseline rho",
               reason="the paper's MoP and baseline correlations are 0.54 and -0.01; 0.4 keeps most of that gap",
               gated=not ungated, kind="outcome"),
-        Claim("A2-cost", MOP, "The routing cost shifts tokens to the skip and small experts.", "lpc_ratio", "<=", 0.5,
+        Claim("A2-cost", papers.MOP, "The routing cost shifts tokens to the skip and small experts.", "lpc_ratio",
+              "<=", 0.5,
               how="mean response-period LPC of MoP over that of the baseline",
               reason="the cost must at least halve the complexity of the routes the uncosted baseline takes",
               kind="outcome"),
-        Claim("A3-accuracy-kept", MOP, "Pathway formation costs only a little accuracy.", "accuracy_ratio", ">=", 0.85,
+        Claim("A3-accuracy-kept", papers.MOP, "Pathway formation costs only a little accuracy.", "accuracy_ratio",
+              ">=", 0.85,
               how="MoP over baseline response accuracy (tasks weighted equally)",
               reason="the paper's ratio is 83 / 91 = 0.91; 0.85 leaves a margin below it", kind="outcome"),
-        Claim("A3-above-chance", MOP, "MoP solves the tasks well above chance.", "mop_accuracy_x_chance", ">=", 3.0,
+        Claim("A3-above-chance", papers.MOP, "MoP solves the tasks well above chance.", "mop_accuracy_x_chance",
+              ">=", 3.0,
               how="MoP response accuracy times 17 classes",
               reason="chance is 1 in 17; three times chance means the tasks are being solved, not guessed",
               kind="outcome"),
-        Claim("A4-consistency", MOP, "Independently trained MoP models route the tasks alike (pathways are "
+        Claim("A4-consistency", papers.MOP, "Independently trained MoP models route the tasks alike (pathways are "
               "consistent); baseline models do not.", "consistency_gap", ">=", 0.3,
               how="mean pairwise Pearson r of per-task LPC vectors across replicates, MoP minus baseline",
               reason="the paper reports 0.51 for MoP against 0.03 for the baseline; 0.3 keeps most of that gap",
               gated=not ungated, kind="outcome"),
-        Claim("A5-self-sufficiency", MOP, "MoP pathways are self-sufficient: removing experts with weight < 0.1 "
+        Claim("A5-self-sufficiency", papers.MOP, "MoP pathways are self-sufficient: removing experts with weight < 0.1 "
               "costs MoP less accuracy than the baseline.", "prune_drop_gap", ">", 0.0,
               how="baseline accuracy drop minus MoP accuracy drop when experts with w < 0.1 are removed",
               reason="in the paper MoP drops 11 points and the baseline 82; the claim is the sign of that gap",
@@ -254,7 +252,7 @@ def claims(config: PathwaysConfig) -> list[Claim]:
 def plot(result: Result, config: PathwaysConfig) -> dict:
     a, figs = result.arrays, {}
     conds = [c for c in ("mop", "baseline") if f"{c}_routing" in a]
-    sizes = parse_experts(config.experts)
+    sizes = parse_experts(config.model.experts)
     n_tasks = a[f"{conds[0]}_routing"].shape[1]
     fig, axes = plotting.figure(len(conds), panel=(5, 0.35 * n_tasks + 1.5))
     for ax, c in zip(axes, conds):
@@ -294,18 +292,20 @@ def plot(result: Result, config: PathwaysConfig) -> dict:
 
 SELF_SUFFICIENCY_ANALYSIS = "docs/experiments/pathways.md#known-non-reproduction-a5-self-sufficiency-at-the-full-budget"
 QUICK = PathwaysConfig(exploratory=True)
-FULL = PathwaysConfig(experts="0,16,32;0,16,32;0,16,32", d=64, router_dim=64, task_dim=16, batch_size=32,
-                      seq_len=100, steps=1200, replicates=3, alpha=1e-4, eval_batches=8, eval_every=100)
-PAPER = replace(FULL, tasks=tuple(TaskSuite("modcog/all").names), batch_size=128, seq_len=350, steps=10_000,
-                alpha=1e-5, eval_batches=50, eval_every=1000)
+SMOKE = replace(QUICK, steps=6, batch_size=4, seq_len=30, eval_batches=1, eval_every=1, lr=0.05)
+FULL = PathwaysConfig(model=MixtureOfPathwaysConfig(n_tasks=len(CPU_TASKS)), batch_size=32, seq_len=100, steps=1200,
+                      replicates=3, alpha=1e-4, eval_batches=8, eval_every=100)
+MODCOG = tuple(TaskSuite("modcog/all").names)
+PAPER = replace(FULL, tasks=MODCOG, model=MixtureOfPathwaysConfig(n_tasks=len(MODCOG)), batch_size=128, seq_len=350,
+                steps=10_000, alpha=1e-5, eval_batches=50, eval_every=1000)
 
 register(Experiment(
-    name="pathways-mixture", aliases=("pathways",), paper=MOP,
+    name="pathways-mixture", aliases=("pathways",), paper=papers.MOP,
     summary="Mixture-of-Pathways vs heterogeneous-MoE baseline on Mod-Cog: difficulty vs complexity, "
             "consistency, self-sufficiency",
-    presets={"quick": QUICK, "full": FULL, "paper": PAPER,
+    presets={"smoke": SMOKE, "quick": QUICK, "full": FULL, "paper": PAPER,
              "no-cost": replace(FULL, alpha=0.0), "no-scaling": replace(FULL, scaling=False),
-             "no-dropout": replace(FULL, expert_dropout=False),
+             "no-dropout": replace(FULL, model=replace(FULL.model, expert_dropout=False)),
              "alpha-1e-4": replace(FULL, alpha=1e-4), "alpha-1e-6": replace(FULL, alpha=1e-6),
              "detached": replace(FULL, detach_denominator=True)},
     run=run, claims=claims, plot=plot,

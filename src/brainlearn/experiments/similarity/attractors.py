@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from brainlearn import plotting
+from brainlearn import papers, plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule
-from brainlearn.experiments.similarity.common import DSA_PAPER, plot_matrices, plot_mds
+from brainlearn.experiments.similarity.common import plot_matrices, plot_mds
 from brainlearn.runtime import Config, RunContext, param, replicate_seed, require, run_jobs
 from brainlearn.similarity import CKA, DSA, Procrustes, condition_average, nn_accuracy, pairwise, separation_ratio
 from brainlearn.similarity import testcases as tc
@@ -100,37 +100,37 @@ def claims(config: AttractorsConfig) -> list[Claim]:
     if 0.05 in config.sigmas:
         s = 0.05
         out += [
-            Claim("dsa-ratio", DSA_PAPER, "Angular DSA separates saddle, line and point attractors whose condition "
+            Claim("dsa-ratio", papers.OSTROW, "Angular DSA separates saddle, line and point attractors whose condition "
                   "averages are identical (sigma = 0.05).", _key("dsa_angular", "ratio", s), ">=", 2.5, how=how,
                   reason=f"{ref}: it gives 4.3 (3.9 at 300 iterations)", kind="outcome"),
-            Claim("dsa-nn", DSA_PAPER, "Angular DSA identifies each system's type (sigma = 0.05).",
+            Claim("dsa-nn", papers.OSTROW, "Angular DSA identifies each system's type (sigma = 0.05).",
                   _key("dsa_angular", "nn", s), ">=", 0.9, how=how, reason=f"{ref}: it gives 1.0", kind="outcome"),
-            Claim("wasserstein-ratio", DSA_PAPER, "Eigenvalue-Wasserstein DSA separates the three types "
+            Claim("wasserstein-ratio", papers.OSTROW, "Eigenvalue-Wasserstein DSA separates the three types "
                   "(sigma = 0.05).", _key("dsa_wasserstein", "ratio", s), ">=", 5.0, how=how + " (on W2^2)",
                   reason=f"{ref}: it gives 13.3 on its W2^2 convention", kind="outcome"),
-            Claim("procrustes-blind", DSA_PAPER, "Procrustes on trials cannot separate the types.",
+            Claim("procrustes-blind", papers.OSTROW, "Procrustes on trials cannot separate the types.",
                   _key("procrustes", "ratio", s), "<=", 1.4, how=how, reason=f"{ref}: it gives 1.21", kind="outcome"),
-            Claim("procrustes-nn-chance", DSA_PAPER, "Procrustes on trials does not identify the types.",
+            Claim("procrustes-nn-chance", papers.OSTROW, "Procrustes on trials does not identify the types.",
                   _key("procrustes", "nn", s), "<=", 0.5, how=how, reason=f"{ref}: it gives 0.00", kind="outcome"),
-            Claim("procrustes-avg-closer", DSA_PAPER, "On condition averages, Procrustes puts different types "
+            Claim("procrustes-avg-closer", papers.OSTROW, "On condition averages, Procrustes puts different types "
                   "closer than same types (the means are matched).", _key("procrustes_avg", "ratio", s), "<", 1.0,
                   how=how, reason=f"{ref}: it gives 0.52", kind="outcome"),
-            Claim("cka-blind", DSA_PAPER, "CKA on trials cannot separate the types.", _key("cka", "ratio", s), "<=",
+            Claim("cka-blind", papers.OSTROW, "CKA on trials cannot separate the types.", _key("cka", "ratio", s), "<=",
                   1.4, how=how, reason=f"{ref}: it gives 0.88", kind="outcome"),
-            Claim("cka-nn-chance", DSA_PAPER, "CKA on trials does not identify the types.", _key("cka", "nn", s),
+            Claim("cka-nn-chance", papers.OSTROW, "CKA on trials does not identify the types.", _key("cka", "nn", s),
                   "<=", 0.5, how=how, reason=f"{ref}: it gives 0.00", kind="outcome"),
-            Claim("cka-avg-blind", DSA_PAPER, "CKA on condition averages cannot separate the types.",
+            Claim("cka-avg-blind", papers.OSTROW, "CKA on condition averages cannot separate the types.",
                   _key("cka_avg", "ratio", s), "<=", 1.4, how=how,
                   reason="the same bound as cka-blind: no separation beyond a 1.4 between/within ratio",
                   kind="outcome"),
         ]
     for s in config.sigmas:
         if s in (0.05, 0.1):
-            out.append(Claim(f"wasserstein-nn-{s:g}", DSA_PAPER, f"Eigenvalue-Wasserstein DSA identifies the types "
+            out.append(Claim(f"wasserstein-nn-{s:g}", papers.OSTROW, f"Eigenvalue-Wasserstein DSA identifies the types "
                              f"at sigma = {s:g}.", _key("dsa_wasserstein", "nn", s), ">=", 0.9, how=how,
                              reason=f"{ref}: it gives 1.0 at both 0.05 and 0.1", kind="outcome"))
         if s != 0.05:
-            out.append(Claim(f"dsa-nn-{s:g}", DSA_PAPER, f"Angular DSA 1-NN accuracy at sigma = {s:g} "
+            out.append(Claim(f"dsa-nn-{s:g}", papers.OSTROW, f"Angular DSA 1-NN accuracy at sigma = {s:g} "
                              "(reported: the separation is non-monotonic in noise).", _key("dsa_angular", "nn", s),
                              ">=", 0.8, how=how, reason="report only; the reference library gives 0.50 / 0.67 / "
                              "0.50 at 0.02 / 0.1 / 0.2", gated=False, kind="outcome"))
@@ -157,8 +157,10 @@ def plot(result: Result, config: AttractorsConfig) -> dict:
 
 
 register(Experiment(
-    name="similarity-attractors", paper=DSA_PAPER,
+    name="similarity-attractors", paper=papers.OSTROW,
     summary="DSA vs Procrustes vs CKA on saddle/line/point attractors with matched condition averages",
-    presets={"quick": AttractorsConfig(sigmas=(0.05, 0.1), n_steps=10_000), "full": AttractorsConfig()},
+    presets={"smoke": AttractorsConfig(sigmas=(0.05, 0.1), n_per_type=2, n_trials=10, n_steps=1000, n_delays=5, rank=5,
+                                       max_iter=50),
+             "quick": AttractorsConfig(sigmas=(0.05, 0.1), n_steps=10_000), "full": AttractorsConfig()},
     run=run, claims=claims, plot=plot, cpu_only=True,
 ))

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from brainlearn import plotting
+from brainlearn import papers, plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule, revise
-from brainlearn.experiments.similarity.common import GUILHOT, plot_matrices, plot_mds
+from brainlearn.experiments.similarity.common import plot_matrices, plot_mds
 from brainlearn.runtime import Config, RunContext, param, replicate_seed, require, run_jobs
 from brainlearn.similarity import CKA, DSA, Procrustes, nn_accuracy, pairwise, separation_ratio
 from brainlearn.similarity import testcases as tc
@@ -131,42 +131,45 @@ def claims(config: LorenzConfig) -> list[Claim]:
             f"{config.mixing_rank}; d(M2, M3) against "
             f"m in {config.mixing} (noise {config.noise})")
     out = [
-        Claim("dsa-classes-ratio", GUILHOT, "DSA separates the three Lorenz classes (one fixed point, two stable "
+        Claim("dsa-classes-ratio", papers.GUILHOT, "DSA separates the three Lorenz classes (one fixed point, two "
+              "stable "
               "foci, chaotic): between-class distances exceed within-class ones.", "dsa_class_ratio", ">=", 1.5,
               how=how5, reason="the reference notebook gives ~2 (0.45-0.49 between vs 0.16-0.29 rad within); "
               "1.5 asks for a clear separation below that", kind="outcome"),
-        Claim("dsa-classes-nn", GUILHOT, "DSA's nearest neighbour of each configuration is in its class.",
+        Claim("dsa-classes-nn", papers.GUILHOT, "DSA's nearest neighbour of each configuration is in its class.",
               "dsa_class_nn", ">=", 0.8, how=how5,
               reason="at most one of the nine configurations misplaced (7/9 = 0.78 fails, 8/9 passes)", kind="outcome"),
-        Claim("dsa-mixing-linear", GUILHOT, "d(M2, M3) falls linearly as the admixed attractor's weight m shrinks.",
+        Claim("dsa-mixing-linear", papers.GUILHOT, "d(M2, M3) falls linearly as the admixed attractor's weight m "
+              "shrinks.",
               "dsa_mixing_r2", ">=", 0.95, how=how6 + "; R^2 of the pair-averaged curve",
               reason="the paper reports R^2 = 1.000 for DSA; 0.95 allows for sampling noise", kind="outcome"),
-        Claim("dsa-mixing-monotone", GUILHOT, "d(M2, M3) shrinks with m for every ordered pattern pair.",
+        Claim("dsa-mixing-monotone", papers.GUILHOT, "d(M2, M3) shrinks with m for every ordered pattern pair.",
               "dsa_mixing_monotone", ">=", 1.0, how=how6 + "; fraction of pairs with a strictly decreasing curve",
               reason="the statement is about every pair", kind="outcome"),
-        Claim("dsa-classes-beats-others", GUILHOT, "DSA identifies the dynamical classes better than Procrustes "
+        Claim("dsa-classes-beats-others", papers.GUILHOT, "DSA identifies the dynamical classes better than Procrustes "
               "and CKA: its class separation is the largest of the three.", "dsa_class_ratio_margin", ">", 0.0,
               how=how5 + "; DSA's between/within ratio minus the larger of Procrustes's and CKA's",
               reason="the paper's claim is comparative; the sign of the margin is the statement (set by the "
                      "project owner before it was measured)", kind="outcome"),
-        Claim("dsa-monotone-beats-others", GUILHOT, "DSA tracks the compositional admixture more faithfully than "
+        Claim("dsa-monotone-beats-others", papers.GUILHOT, "DSA tracks the compositional admixture more faithfully "
+              "than "
               "Procrustes and CKA: more pattern pairs shrink monotonically with m.", "dsa_monotone_pairs_margin",
               ">", 0.0, how=how6 + "; DSA's count of strictly decreasing pairs minus the larger of Procrustes's "
               "and CKA's", reason="the paper's claim is comparative; the sign of the margin is the statement (set "
               "by the project owner before it was measured)", kind="outcome"),
-        *[Claim(f"{m}-classes-nn", GUILHOT, f"{label}'s nearest neighbour of each configuration is in its class "
+        *[Claim(f"{m}-classes-nn", papers.GUILHOT, f"{label}'s nearest neighbour of each configuration is in its class "
                 "(reported).", f"{m}_class_nn", ">=", 0.8, how=how5, gated=False,
                 reason="reported for comparison with DSA's; the same 8/9 bar", kind="outcome")
           for m, label in (("procrustes", "Procrustes"), ("cka", "CKA"))],
-        Claim("dsa-mixing-linear-epoch", GUILHOT, "d(M2, M3) falls linearly over the pseudo-epochs (the paper's "
+        Claim("dsa-mixing-linear-epoch", papers.GUILHOT, "d(M2, M3) falls linearly over the pseudo-epochs (the paper's "
               "statistic: R^2 against the epoch index; reported).", "dsa_mixing_r2_epoch", ">=", 0.95,
               how=how6 + "; R^2 of the pair-averaged curve against epoch 1, 2, 3",
               reason="the paper fits against the epoch index, the gated claim against m; reported only",
               gated=False, kind="outcome"),
-        Claim("procrustes-mixing-linear", GUILHOT, "Procrustes d(M2, M3) is also linear in m (reported).",
+        Claim("procrustes-mixing-linear", papers.GUILHOT, "Procrustes d(M2, M3) is also linear in m (reported).",
               "procrustes_mixing_r2", ">=", 0.95, how=how6, reason="reference R^2 = 0.997", gated=False,
               kind="outcome"),
-        Claim("cka-mixing-linear", GUILHOT, "CKA d(M2, M3) is also linear in m (reported).", "cka_mixing_r2",
+        Claim("cka-mixing-linear", papers.GUILHOT, "CKA d(M2, M3) is also linear in m (reported).", "cka_mixing_r2",
               ">=", 0.95, how=how6, reason="reference R^2 = 0.999", gated=False, kind="outcome"),
     ]
     comparative = ("the paper's claim is comparative (DSA identifies the dynamical structure better than "
@@ -206,8 +209,10 @@ def plot(result: Result, config: LorenzConfig) -> dict:
 
 
 register(Experiment(
-    name="similarity-lorenz", paper=GUILHOT,
+    name="similarity-lorenz", paper=papers.GUILHOT,
     summary="Lorenz test case of 2410.24070: class identification and mixing linearity",
-    presets={"quick": LorenzConfig(n_traj=30, mixing_rank=20, patterns=(0.5, 5.0, 30.0)), "full": LorenzConfig()},
+    presets={"smoke": LorenzConfig(n_traj=5, n_steps=60, n_delays=5, delay_interval=2, rank=5, mixing_rank=5,
+                                   patterns=(0.5, 30.0)),
+             "quick": LorenzConfig(n_traj=30, mixing_rank=20, patterns=(0.5, 5.0, 30.0)), "full": LorenzConfig()},
     run=run, claims=claims, plot=plot, cpu_only=True,
 ))

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from brainlearn import papers
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import AGGREGATE_RULE, revise
-from brainlearn.experiments.similarity.common import DSA_PAPER
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, train
 from brainlearn.similarity import DSA
 from brainlearn.similarity import testcases as tc
@@ -142,41 +142,41 @@ def run(config: SolverConfig, seed: int, ctx: RunContext) -> Result:
 def claims(config: SolverConfig) -> list[Claim]:
     tolerance = "the solver tolerance 0.02 rad, the reference library's test tolerance SIMTOL"
     out = [
-        Claim("conjugate-pairs", DSA_PAPER, "Exactly conjugate operators (B = Q A Q^T, Q in O(n), both det signs) "
+        Claim("conjugate-pairs", papers.OSTROW, "Exactly conjugate operators (B = Q A Q^T, Q in O(n), both det signs) "
               "are at distance 0.", "conjugate_angle_max", "<", 0.02,
               how=f"max angle (rad) over {2 * config.pairs_per_size} pairs for each n in {config.sizes}",
               reason="the reference library's test tolerance SIMTOL = 0.02 rad",
               kind="limit"),
-        *[Claim(f"conjugate-pairs-cold-n{n}", DSA_PAPER, f"Without the eigenbasis warm start, the L-BFGS "
+        *[Claim(f"conjugate-pairs-cold-n{n}", papers.OSTROW, f"Without the eigenbasis warm start, the L-BFGS "
                 f"iteration from identity, reflection and random starts alone recovers conjugate pairs (n = {n}).",
                 f"conjugate_angle_cold_max_n{n}", "<", 0.02,
                 how="as conjugate-pairs with warm_start=False", reason="exploratory: shows the search itself",
                 gated=False, kind="limit") for n in config.sizes],
-        Claim("orthogonal-C", DSA_PAPER, "The fitted C is orthogonal: C^T C = I.", "orthogonality_residual",
+        Claim("orthogonal-C", papers.OSTROW, "The fitted C is orthogonal: C^T C = I.", "orthogonality_residual",
               "<", 1e-3, how="max |C^T C - I| entry over all conjugate pairs",
               reason="reference test_ortho_c; ours is a polar factor, exact to rounding", kind="limit"),
-        Claim("identity", DSA_PAPER, "d(A, A) = 0.", "self_distance_max", "<", 1e-3,
+        Claim("identity", papers.OSTROW, "d(A, A) = 0.", "self_distance_max", "<", 1e-3,
               how="max diagonal of the distance matrix of random operators",
               reason="a distance of a system to itself is zero; 1e-3 rad leaves room for the iteration's rounding",
               kind="limit"),
-        Claim("symmetry", DSA_PAPER, "d(A, B) = d(B, A).", "asymmetry_max", "<", 0.02,
+        Claim("symmetry", papers.OSTROW, "d(A, B) = d(B, A).", "asymmetry_max", "<", 0.02,
               how="max |D - D^T|", reason=f"within {tolerance}", kind="limit"),
-        Claim("triangle", DSA_PAPER, "The angular distance obeys the triangle inequality.",
+        Claim("triangle", papers.OSTROW, "The angular distance obeys the triangle inequality.",
               "triangle_violation_max", "<", 0.02,
               how=f"max violation over all triples of {config.triangle_matrices} random operators",
               reason=f"within {tolerance}", kind="limit"),
-        Claim("dmd-eigenvalues", DSA_PAPER, "DMD of a noiseless linear system recovers eig(A).",
+        Claim("dmd-eigenvalues", papers.OSTROW, "DMD of a noiseless linear system recovers eig(A).",
               "eigenvalue_error", "<", 1e-6,
               how="eigenvalue W2 between A_v and A (N=5, d=1, full rank, 20 initial conditions)",
               reason="float64 exactness: the fit is a least-squares solve on noiseless data", kind="limit"),
-        Claim("invertible-invariance", DSA_PAPER, "At full rank DSA is invariant to invertible linear maps "
+        Claim("invertible-invariance", papers.OSTROW, "At full rank DSA is invariant to invertible linear maps "
               "of the data.", "invertible_map_angle", "<", 0.03,
               how="d(DMD(X), DMD(X M)), noisy ring attractor in 2 units, d = 8, full rank (16)",
               reason="the reference library reaches 0.027 rad on this test, its optimiser's residue", kind="limit"),
-        Claim("orthogonal-invariance", DSA_PAPER, "DSA is invariant to orthogonal maps of the data.",
+        Claim("orthogonal-invariance", papers.OSTROW, "DSA is invariant to orthogonal maps of the data.",
               "orthogonal_map_angle", "<", 0.03, how="as above with M orthogonal, det -1",
               reason="as invertible-invariance (an orthogonal map is invertible)", kind="limit"),
-        Claim("truncated-rank-deviation", DSA_PAPER, "Rank truncation breaks the invertible-map invariance "
+        Claim("truncated-rank-deviation", papers.OSTROW, "Rank truncation breaks the invertible-map invariance "
               "(reported, not asserted).", "invertible_map_angle_rank6", ">=", 0.0,
               how="as invertible-invariance with rank 6 of 16", reason="exploratory: the reference gives 0.62 rad",
               gated=False, kind="outcome"),
@@ -187,8 +187,9 @@ def claims(config: SolverConfig) -> list[Claim]:
 
 
 register(Experiment(
-    name="similarity-solver", paper=DSA_PAPER,
+    name="similarity-solver", paper=papers.OSTROW,
     summary="DSA's orthogonal-group solver and DMD fit: exactness, metric axioms, invariances",
-    presets={"quick": SolverConfig(sizes=(10, 20), pairs_per_size=1), "full": SolverConfig()},
+    presets={"smoke": SolverConfig(sizes=(4, 6), pairs_per_size=1, triangle_size=4, triangle_matrices=3, max_iter=50),
+             "quick": SolverConfig(sizes=(10, 20), pairs_per_size=1), "full": SolverConfig()},
     run=run, claims=claims, cpu_only=True,
 ))

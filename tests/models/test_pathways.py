@@ -1,8 +1,7 @@
-"""Mixture-of-Pathways: the three biases in closed form, the model's shapes and switches, the analyses."""
+"""Mixture-of-Pathways: the three biases in closed form, the model's shapes and switches."""
 
 import math
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -10,9 +9,9 @@ from hypothesis import strategies as st
 
 from brainlearn.data.cognitive import TaskSuite
 from brainlearn.errors import ConfigError, ShapeError
-from brainlearn.experiments.pathways.mixture import PathwaysConfig
 from brainlearn.models.pathways import (
     MixtureOfPathways,
+    MixtureOfPathwaysConfig,
     drop_experts,
     dropout_probability,
     expert_costs,
@@ -21,7 +20,6 @@ from brainlearn.models.pathways import (
     pathway_loss,
     per_task_mean,
 )
-from brainlearn.models.pathways_analysis import consistency, distinctness, evaluate, lpc_rise, spearman
 from brainlearn.runtime import make_generator
 
 TASKS = ("rtgo", "go", "dm1")
@@ -34,7 +32,8 @@ def window():
 
 def small_model(**kw):
     torch.manual_seed(0)
-    return MixtureOfPathways(len(TASKS), "0,4,8;0,4,8", d=16, router_dim=8, task_dim=4, **kw)
+    return MixtureOfPathways(MixtureOfPathwaysConfig(n_tasks=len(TASKS), experts="0,4,8;0,4,8", n_hidden=16,
+                                                     router_dim=8, task_dim=4, **kw))
 
 
 # ----------------------------------------------------------------------------- expert dropout
@@ -197,13 +196,9 @@ def test_bad_inputs():
     with pytest.raises(ConfigError):
         parse_experts("0,-1")
     with pytest.raises(ConfigError):
-        MixtureOfPathways(3, dropout_max_prob=1.5)
+        MixtureOfPathways(MixtureOfPathwaysConfig(n_tasks=3, dropout_max_prob=1.5))
     with pytest.raises(ShapeError):
         small_model()(torch.zeros(2, 5, 7))
-    with pytest.raises(ConfigError):
-        PathwaysConfig(alpha=-1.0)
-    with pytest.raises(ConfigError):
-        PathwaysConfig(tasks=("nosuchtask",))
     assert parse_experts("0,16,32;0,16,32") == ((0, 16, 32), (0, 16, 32))
 
 
@@ -215,43 +210,6 @@ def test_missing_schedulefree_is_a_config_error(monkeypatch):
         make_adamw([torch.zeros(1, requires_grad=True)], lr=1e-2)
     assert isinstance(make_adamw([torch.zeros(1, requires_grad=True)], lr=1e-2, schedule_free=False),
                       torch.optim.AdamW)
-
-
-# ----------------------------------------------------------------------------- analyses
-def test_evaluate_per_task(window):
-    model = small_model().eval()
-    m = evaluate(model, [window])
-    assert m["accuracy"].shape == (3,) and m["routing"].shape == (3, 2, 3)
-    with torch.no_grad():
-        out = model(window.inputs, window.task)
-    mask = window.response_mask & (window.task == 1)
-    hit = (out.logits.argmax(-1) == window.targets)[mask].float().mean()
-    assert math.isclose(m["accuracy"][1], hit.item(), rel_tol=1e-5)
-    assert math.isclose(m["lpc"][1], out.cost[mask].mean().item(), rel_tol=1e-4)
-
-
-@settings(max_examples=30, deadline=None)
-@given(st.integers(0, 10_000))
-def test_consistency_properties(seed):
-    rng = np.random.default_rng(seed)
-    v = rng.normal(size=8)
-    assert math.isclose(consistency([v, 2 * v + 1, v]), 1.0, rel_tol=1e-9)
-    assert math.isclose(consistency([v, -v]), -1.0, rel_tol=1e-9)
-    r = rng.normal(size=(4, 8))
-    assert -1 <= consistency(r) <= 1
-
-
-def test_distinctness_and_rise_and_spearman():
-    same = np.tile(np.array([[0.2, 0.3, 0.5]]), (4, 2, 1)).reshape(4, 2, 3)
-    assert distinctness(same) == 0.0
-    disjoint = np.zeros((3, 1, 3))
-    disjoint[np.arange(3), 0, np.arange(3)] = 1
-    assert math.isclose(distinctness(disjoint), 1.0)
-    assert lpc_rise([[1.0, 5.0], [3.0, 4.0], [0.5, 2.0]]).tolist() == [2.0, 0.0]
-    assert math.isclose(spearman([1, 2, 3, 4], [10, 20, 30, 25]), 0.8)
-    assert math.isnan(spearman([1, 2], [3, 4]))
-    with pytest.raises(ShapeError):
-        distinctness(np.zeros((3, 3)))
 
 
 def test_task_without_response_steps_keeps_gradients_finite():
@@ -267,21 +225,3 @@ def test_task_without_response_steps_keeps_gradients_finite():
     assert torch.isfinite(logits.grad).all() and torch.isfinite(cost.grad).all()
     cost_terms = parts["cost"].detach()
     assert math.isnan(cost_terms[1]) and math.isfinite(cost_terms[0])
-
-
-def test_stored_difficulty_orders_the_task_families():
-    from brainlearn.models.pathways_analysis import DIFFICULTY
-
-    assert set(DIFFICULTY) == {"rtgo", "rtanti", "go", "anti", "dm1", "dlydm1", "dms", "dlygointr"}
-    assert max(DIFFICULTY["rtgo"], DIFFICULTY["rtanti"]) < min(DIFFICULTY["go"], DIFFICULTY["anti"])
-    assert max(DIFFICULTY["go"], DIFFICULTY["anti"]) < min(DIFFICULTY[t] for t in ("dm1", "dlydm1", "dlygointr"))
-
-
-@pytest.mark.slow
-def test_difficulty_recomputed_matches_stored():
-    """Re-check the stored difficulties of two tasks at the two ends of the range (a few minutes on CPU)."""
-    from brainlearn.models.pathways_analysis import DIFFICULTY, task_difficulty
-
-    fresh = task_difficulty(["rtgo", "dm1"], seeds=3, max_steps=500)
-    for task, value in fresh.items():
-        assert math.isclose(value["difficulty"], DIFFICULTY[task], abs_tol=0.2), (task, value)

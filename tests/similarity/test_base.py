@@ -1,5 +1,5 @@
-"""The metrics as scikit-learn estimators: parameters, clone, validation after set_params, fitted-state
-checks, transform, cross-validated pairwise matrices, sklearn model-selection utilities, and the
+"""The metrics as scikit-learn estimators (similarity._base): parameters, clone, validation after set_params,
+fitted-state checks, transform, clear errors on bad input, sklearn model-selection utilities, and the
 self-distance / symmetry properties of every metric and score method (hypothesis)."""
 
 import math
@@ -191,69 +191,8 @@ def test_dsa_transform_returns_the_aligned_operators():
     assert torch.equal(A, w.fits_[0].A) and torch.equal(B, w.fits_[1].A)
 
 
-# ---------------------------------------------------------------- cross-validated pairwise
-
 def _split(systems):
     return [s[: len(s) // 2] for s in systems], [s[len(s) // 2:] for s in systems]
-
-
-@pytest.mark.parametrize("metric", [CKA(), Procrustes(), Procrustes(alpha=0.5), DSA(n_delays=2, rank=4),
-                                    DSA(n_delays=2, rank=4, score_method="euclidean"),
-                                    DSA(n_delays=2, rank=4, score_method="wasserstein")], ids=repr)
-def test_cross_validated_pairwise_fits_on_systems_and_scores_on_testdata(metric):
-    if isinstance(metric, DSA):
-        train, test = _split([walk(s, trials=8) for s in range(4)])     # split by trials
-    else:
-        train, test = _split([rand(s, 60, 3) @ rand(10 + s, 3, 3) for s in range(4)])
-    D = pairwise(train, metric, testdata=test)
-    assert D.shape == (4, 4) and np.array_equal(D, D.T) and np.all(np.diag(D) == 0)
-    for i in range(4):
-        for j in range(i + 1, 4):
-            one = clone(metric).fit(train[i], train[j]).score(test[i], test[j])
-            assert D[i, j] == pytest.approx(one, abs=1e-9)
-    R = pairwise(train[:2], metric, others=train, testdata=test[:2], others_testdata=test)
-    assert R.shape == (2, 4) and np.allclose(R[:, 2:], D[:2, 2:], atol=1e-9)
-    same = pairwise(train, metric, testdata=train)                      # held-out = fitted data: the plain matrix
-    assert np.allclose(same, pairwise(train, metric), atol=1e-7)
-
-
-def test_cross_validation_tells_a_shared_map_from_overfitting():
-    """Pure-noise systems look alike in-sample at high width, not out of sample; a real shared map holds."""
-    rng = np.random.default_rng(0)
-    noise = [rng.normal(size=(40, 20)) for _ in range(3)]
-    X = rng.normal(size=(200, 20))
-    shared = [X, X @ orthogonal(1, 20) + 0.1 * rng.normal(size=(200, 20))]
-    fitted = pairwise([n[:20] for n in noise], Procrustes())
-    held_out = pairwise([n[:20] for n in noise], Procrustes(), testdata=[n[20:] for n in noise])
-    assert held_out[0, 1] > fitted[0, 1] + 0.3                         # the in-sample map does not generalise
-    cv = pairwise([s[:100] for s in shared], Procrustes(), testdata=[s[100:] for s in shared])
-    assert cv[0, 1] < 0.2
-
-
-def test_pairwise_leaves_the_metric_as_it_was():
-    X, Y = rand(0, 30, 3), rand(1, 30, 3)
-    m = Procrustes().fit(X, Y)
-    Q = m.Q_.clone()
-    pairwise([rand(s, 30, 3) for s in range(3)], m)
-    pairwise([rand(s, 30, 3) for s in range(3)], m, testdata=[rand(s + 5, 30, 3) for s in range(3)])
-    assert torch.equal(m.Q_, Q)
-    assert not hasattr(unfitted := CKA(), "n_units_") and pairwise([X, Y], unfitted).shape == (2, 2)
-    assert not hasattr(unfitted, "n_units_")
-
-
-def test_cross_validated_pairwise_errors():
-    systems = [rand(s, 30, 3) for s in range(3)]
-    with pytest.raises(ConfigError, match="one held-out data set per system.*got 2 for 3"):
-        pairwise(systems, "procrustes", testdata=systems[:2])
-    with pytest.raises(ConfigError, match="needs others_testdata"):
-        pairwise(systems, "procrustes", others=systems, testdata=systems)
-    with pytest.raises(ConfigError, match="needs testdata"):
-        pairwise(systems, "procrustes", others=systems, others_testdata=systems)
-    with pytest.raises(ConfigError, match="others_testdata must hold.*got 1 for 3"):
-        pairwise(systems, "procrustes", others=systems, testdata=systems, others_testdata=systems[:1])
-    train = [walk(0), walk(1)]
-    with pytest.raises(ShapeError, match="differ in size"):
-        pairwise(train, DSA(n_delays=2, rank=4), testdata=[DSA(n_delays=2, rank=3).prepare(x) for x in train])
 
 
 # ---------------------------------------------------------------- scikit-learn utilities
@@ -307,3 +246,34 @@ def test_self_distance_is_zero_and_every_metric_is_symmetric(seed, scale):
         assert m.fit(X, X).score(X, X) < 1e-6, m
         assert abs(m.fit_score(X, Y) - m.fit_score(Y, X)) < 1e-6, m
         assert m.fit_score(X, Y) >= 0, m
+
+
+# ---------------------------------------------------------------- bad input
+
+def test_bad_input_gives_clear_errors():
+    X = rand(0, 50, 3)
+    with pytest.raises(ShapeError, match="same number of samples"):
+        CKA().fit_score(X, X[:40])
+    with pytest.raises(ShapeError, match="same number of samples"):
+        Procrustes().fit_score(X, X[:40])
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    for metric in (CKA(), Procrustes(), DSA()):
+        with pytest.raises(ShapeError, match="NaN"):
+            metric.fit_score(X, bad)
+    with pytest.raises(ShapeError, match="rank=7"):
+        DSA(rank=7).fit_score(X, X)
+    with pytest.raises(ShapeError, match="time points"):
+        DSA(n_delays=60).fit_score(X, X)
+    with pytest.raises(ShapeError, match="different sizes"):
+        pairwise([X, rand(1, 50, 2)], DSA())
+    with pytest.raises(ConfigError):
+        DSA(rank=3, rank_thresh=0.1)
+    with pytest.raises(ConfigError, match="torch device"):
+        DSA(device="abacus")
+    with pytest.raises(ConfigError):
+        CKA(kernel="cosine")
+    with pytest.raises(ConfigError, match="unknown metric"):
+        pairwise([X], "rsa")
+    with pytest.raises(ShapeError, match="expected a 2-d or 3-d"):
+        CKA().fit_score(X[0], X[0])

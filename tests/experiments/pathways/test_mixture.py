@@ -1,5 +1,5 @@
-"""The pathways experiment: quick claims as `brainlearn verify pathways --quick` runs them, the 82-task preset's
-smoke test, determinism and resumption."""
+"""pathways-mixture: quick claims as `brainlearn verify pathways-mixture --quick` runs them, the 82-task preset
+run for a few steps, config validation, determinism and resumption."""
 
 import math
 
@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from brainlearn import experiments
+from brainlearn.errors import ConfigError
+from brainlearn.experiments.pathways.mixture import PathwaysConfig
 from brainlearn.experiments.runner import make_config, run_experiment
 
 # The quick preset (2 replicates x {MoP, baseline}, 100 steps of a small model) can show the cost and the
@@ -16,7 +18,7 @@ QUICK_GATED = ["A2-cost", "A3-accuracy-kept", "A3-above-chance"]
 
 @pytest.fixture(scope="module")
 def quick():
-    return run_experiment("pathways", seed=0, out=None)
+    return run_experiment("pathways-mixture", seed=0, out=None)
 
 
 @pytest.mark.parametrize("claim_id", QUICK_GATED)
@@ -34,7 +36,7 @@ def test_quick_reports_every_claim(quick):
 
 
 def test_paper_preset_runs_a_few_steps_on_cpu(tmp_path):
-    exp = experiments.get("pathways")
+    exp = experiments.get("pathways-mixture")
     config = make_config(exp, "paper", ["steps=2", "batch_size=4", "seq_len=30", "replicates=1", "eval_batches=1",
                                         "eval_every=1"])
     assert len(config.tasks) == 82
@@ -47,7 +49,7 @@ def test_paper_preset_runs_a_few_steps_on_cpu(tmp_path):
 def test_same_seed_same_numbers_and_resume(tmp_path):
     from brainlearn.experiments.runner import resume_experiment
 
-    exp = experiments.get("pathways")
+    exp = experiments.get("pathways-mixture")
     config = make_config(exp, "quick", ["steps=3", "batch_size=4", "seq_len=30", "eval_batches=1", "eval_every=2"])
     a = run_experiment(exp, config, seed=1, out=None).result.metrics
     b = run_experiment(exp, config, seed=1, out=tmp_path, figures=False)
@@ -58,7 +60,7 @@ def test_same_seed_same_numbers_and_resume(tmp_path):
 
 
 def test_worker_processes_give_the_same_numbers():
-    exp = experiments.get("pathways")
+    exp = experiments.get("pathways-mixture")
     small = ["steps=3", "batch_size=4", "seq_len=30", "eval_batches=1", "eval_every=2"]
     one = run_experiment(exp, make_config(exp, "quick", small), seed=2, out=None).result.metrics
     two = run_experiment(exp, make_config(exp, "quick", small), seed=2, out=None, workers=2).result.metrics
@@ -68,6 +70,20 @@ def test_worker_processes_give_the_same_numbers():
 def test_contracts(tmp_path, monkeypatch):
     from tests.contracts import check_contracts
 
-    # lr 0.05 and an LPC checkpoint every step: every metric is finite (a NaN never equals itself)
-    check_contracts("pathways", ["steps=3", "batch_size=4", "seq_len=30", "eval_batches=1", "eval_every=1",
-                                 "replicates=2", "lr=0.05"], tmp_path, interrupt_after=2, monkeypatch=monkeypatch)
+    # the smoke preset: lr 0.05 and an LPC checkpoint every step, so every metric is finite (a NaN never equals
+    # itself); 3 steps as this test always ran
+    check_contracts("pathways-mixture", tmp_path, overrides=["steps=3"], interrupt_after=2, monkeypatch=monkeypatch)
+
+
+def test_config_rejects_bad_values_and_names_renamed_keys():
+    with pytest.raises(ConfigError):
+        PathwaysConfig(alpha=-1.0)
+    with pytest.raises(ConfigError):
+        PathwaysConfig(tasks=("nosuchtask",))
+    with pytest.raises(ConfigError, match="model.n_tasks"):
+        PathwaysConfig(tasks=("go", "anti"))
+    exp = experiments.get("pathways-mixture")
+    for old, new in (("d=16", "model.n_hidden"), ("experts=0,4", "model.experts"),
+                     ("expert_dropout=false", "model.expert_dropout")):
+        with pytest.raises(ConfigError, match=new):
+            make_config(exp, "quick", [old])

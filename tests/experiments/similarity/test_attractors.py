@@ -1,0 +1,27 @@
+"""similarity-attractors: its quick claims and its contracts (smoke preset)."""
+
+import pytest
+
+from brainlearn.experiments import get
+from brainlearn.experiments.base import claim_ok
+from brainlearn.experiments.runner import run_experiment
+
+
+@pytest.fixture(scope="module")
+def attractors():
+    return {c["id"]: c for c in run_experiment("similarity-attractors", seed=0, out=None).claims}
+
+
+def _gated(name):
+    return [c.id for c in get(name).claims(get(name).preset("quick")) if c.gated]
+
+
+@pytest.mark.parametrize("claim_id", _gated("similarity-attractors"))
+def test_attractors_claim(attractors, claim_id):
+    assert claim_ok(attractors[claim_id]), attractors[claim_id]  # PASS, or XFAIL for a known non-reproduction
+
+
+def test_attractors_contracts(tmp_path, monkeypatch):
+    from tests.contracts import check_contracts
+
+    check_contracts("similarity-attractors", tmp_path, interrupt_after=1, monkeypatch=monkeypatch)

@@ -1,0 +1,127 @@
+"""DSA: delay embedding and DMD, the orthogonal-group solver, its axioms (hypothesis) and devices."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from brainlearn.similarity import DSA, dsa
+from brainlearn.similarity.dsa import align_operators, delay_embed, eigenvalue_wasserstein, fit_havok
+
+seeds = st.integers(0, 2**31 - 1)
+
+
+def rand(seed, *shape):
+    return np.random.default_rng(seed).normal(size=shape)
+
+
+def orthogonal(seed, n, det=1):
+    Q, R = np.linalg.qr(rand(seed, n, n))
+    Q = Q * np.sign(np.diag(R))
+    if np.sign(np.linalg.det(Q)) != det:
+        Q[:, 0] *= -1
+    return Q
+
+
+# ---------------------------------------------------------------- DSA: embedding and DMD
+
+def test_delay_embedding_layout():
+    X = np.arange(12.0).reshape(1, 6, 2)
+    H = delay_embed(X, n_delays=3, delay_interval=2)
+    assert H.shape == (1, 2, 6)
+    # row 0 = [x_4, x_2, x_0]
+    assert H[0, 0].tolist() == [8, 9, 4, 5, 0, 1]
+
+
+def test_dmd_recovers_linear_system_eigenvalues():
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(5, 5))
+    A *= 0.95 / np.abs(np.linalg.eigvals(A)).max()
+    x = rng.normal(size=(20, 5))
+    traj = [x]
+    for _ in range(30):
+        x = x @ A.T
+        traj.append(x)
+    X = np.stack(traj, 1)                                                # (20 trials, 31, 5)
+    fit = fit_havok(X)
+    assert fit.rank == 5
+    ours = np.sort_complex(np.round(fit.eigenvalues, 12))
+    true = np.sort_complex(np.round(np.linalg.eigvals(A), 12))
+    assert np.max(np.abs(ours - true)) < 1e-6
+    assert eigenvalue_wasserstein(fit, A) < 1e-6
+
+
+def test_full_rank_dsa_is_invariant_to_invertible_maps():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(10, 300, 3)).cumsum(1) * 0.05
+    M = rng.normal(size=(3, 3)) + 2 * np.eye(3)
+    metric = DSA(n_delays=3)
+    assert metric.fit_score(X, X @ M) < 0.03
+    assert metric.fit_score(X, X @ orthogonal(2, 3, det=-1)) < 1e-6
+
+
+# ---------------------------------------------------------------- DSA: the solver
+
+@pytest.mark.parametrize("n", [10, 20, 50])
+@pytest.mark.parametrize("det", [1, -1])
+def test_exactly_conjugate_pair_scores_zero(n, det):
+    A = rand(n, n, n)
+    A *= 0.95 / np.abs(np.linalg.eigvals(A)).max()
+    Q = orthogonal(n + 1, n, det)
+    res = align_operators(A, Q @ A @ Q.T)
+    assert float(res.angle[0]) < 0.02
+    C = res.C[0].numpy()
+    assert np.abs(C.T @ C - np.eye(n)).max() < 1e-10
+
+
+@settings(max_examples=8, deadline=None)
+@given(seeds)
+def test_dsa_angle_axioms(seed):
+    n = 6
+    A, B, Z = (torch.tensor(rand(seed + k, n, n)) for k in range(3))
+    Q = torch.tensor(orthogonal(seed, n, det=-1))
+    lefts, rights = zip((A, A), (A, B), (B, A), (A, Z), (B, Z), (A, Q @ A @ Q.T), (A, 3.0 * A))
+    d_aa, d_ab, d_ba, d_az, d_bz, d_conj, d_scaled = align_operators(torch.stack(lefts), torch.stack(rights)).angle
+    assert d_aa < 1e-3 and d_scaled < 1e-6 and d_conj < 0.02
+    assert abs(d_ab - d_ba) < 0.02
+    assert d_az <= d_ab + d_bz + 0.02
+
+
+def test_hessian_diagonal_matches_autograd():
+    """The preconditioner: the diagonal of the Hessian of w -> g(C cayley(Omega(w))) at 0, by autograd."""
+    n = 5
+    A0, B0 = (dsa._traceless(torch.tensor(rand(k, 1, n, n))) for k in (1, 2))
+    C = torch.tensor(orthogonal(3, n))[None]
+    i, j = torch.triu_indices(n, n, 1)
+
+    def g(w):
+        Om = torch.zeros(n, n, dtype=torch.float64).index_put((i, j), w).index_put((j, i), -w)
+        X = C[0] @ dsa._cayley(Om[None])[0]
+        return torch.trace(A0[0].T @ X @ B0[0] @ X.T)
+
+    w0 = torch.zeros(len(i), dtype=torch.float64)
+    H = torch.autograd.functional.hessian(g, w0)
+    At = dsa._conjugated(C, A0)
+    grad = torch.autograd.functional.jacobian(g, w0)
+    assert torch.allclose(2 * dsa._value_and_gradient(At, B0)[1][0, i, j], grad, atol=1e-12)
+    assert torch.allclose(dsa._hessian_diagonal(At, B0)[0, i, j], H.diagonal(), atol=1e-12)
+
+
+def test_alignment_is_exactly_symmetric_and_blocks_do_not_change_it(monkeypatch):
+    A, B = (torch.tensor(rand(k, 6, 7, 7)) for k in (4, 5))
+    ab, ba = align_operators(A, B), align_operators(B, A)
+    assert torch.allclose(ab.angle, ba.angle, atol=1e-12, rtol=0) and torch.equal(ab.C, ba.C.mT)
+    monkeypatch.setattr(dsa, "_chunk_size", lambda *args: 1)      # one pair per batch
+    one = align_operators(A, B)
+    assert torch.allclose(one.angle, ab.angle, atol=1e-12, rtol=0) and bool(ab.converged.all())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_alignment_on_cuda_matches_cpu():
+    A, B = (torch.tensor(rand(k, 20, 10, 10)) for k in (6, 7))
+    cpu, gpu = align_operators(A, B), align_operators(A.cuda(), B.cuda())
+    assert gpu.angle.device.type == "cuda" and torch.allclose(gpu.angle.cpu(), cpu.angle, atol=1e-8)
+    X = rand(8, 5, 100, 3).cumsum(1) * 0.1
+    Y = X[..., ::-1] + rand(9, 5, 100, 3) * 0.01
+    assert abs(DSA(n_delays=2, device="cuda").fit_score(X, Y) - DSA(n_delays=2).fit_score(X, Y)) < 1e-8
