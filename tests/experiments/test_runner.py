@@ -126,3 +126,23 @@ def test_a_run_with_non_finite_metrics_ends_diverged(tmp_path, monkeypatch, caps
     monkeypatch.setitem(experiments._REGISTRY, "nan-toy", _nan_toy(nan_metrics=("loss", "steps_to_*")))
     outcome = run_experiment("nan-toy", out=tmp_path / "ok")
     assert outcome.diverged is None and outcome.run_dir.status["state"] == "finished"
+
+
+def test_an_old_run_of_an_experiment_whose_draws_changed_is_refused_on_resume(tmp_path, monkeypatch):
+    import dataclasses
+
+    exp = experiments.get("fa-vs-bp")
+    monkeypatch.setitem(experiments._REGISTRY, exp.name, dataclasses.replace(exp, seed_schemes=(2,)))
+
+    def stop(self, step, state):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunContext, "checkpoint", stop)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment("fa-vs-bp", preset="smoke", out=tmp_path)
+    (path,) = (tmp_path / "fa-vs-bp").iterdir()
+    header = json.loads((path / "config.json").read_text())
+    del header["seed_scheme"]  # as written before scheme 2
+    (path / "config.json").write_text(json.dumps(header))
+    with pytest.raises(ConfigError, match="made under seed scheme 1"):
+        resume_experiment(path)

@@ -233,6 +233,9 @@ class Experiment:
         aliases: earlier names of the experiment; they keep working and say once that it was renamed.
         nan_metrics: metrics that are NaN by design when undefined (a threshold never reached), as names or
             fnmatch patterns. Any other final metric that is NaN or infinite ends the run as "diverged".
+        seed_schemes: the seed schemes whose runs this experiment resumes exactly; an experiment whose draws
+            changed with scheme 2 beyond the scheme itself (a stream that shared the weights' seed) lists
+            only 2, and an old run of it is refused on resume rather than continued with other numbers.
     """
 
     name: str
@@ -245,6 +248,7 @@ class Experiment:
     cpu_only: bool = False
     aliases: tuple[str, ...] = ()
     nan_metrics: tuple[str, ...] = ()
+    seed_schemes: tuple[int, ...] = (1, 2)
 
     def __post_init__(self):
         missing = {"quick", "full"} - set(self.presets)

@@ -135,6 +135,9 @@ def resume_experiment(path: str | Path, *, device: str | None = None, quiet: boo
     dev = exp.device_for(resolve_device(device or header.get("device", "cpu")))
     # a run made before seed scheme 2 records none: it resumes under scheme 1, drawing what it started with
     scheme = header.get("seed_scheme", 1)
+    if scheme not in exp.seed_schemes:
+        raise ConfigError(f"{quoted(run_dir.path)} was made under seed scheme {scheme}, whose draws {exp.name} no "
+                          f"longer reproduces (it drew its data from its weights' seed); start a new run")
     return _execute(exp, config, seed, dev, run_dir, quiet, True, resume=True, workers=workers, threads=threads,
                     scheme=scheme)
 
