@@ -32,6 +32,9 @@ from brainlearn.runtime import Config, RunContext, param, require, run_jobs
 
 CALIBRATED_STEPS = 1500  # the budget of the criteria; below it the R2R BCE ratio has not yet grown to 1.3
 QUICK_NOTE = "docs/experiments/generalisation.md#known-non-reproduction-r2r-bce-at-the-quick-budget"
+# under seed scheme 2 the 1,000-step VAE has often not yet learnt to render shape (seeds 0-2): see this section
+QUICK_SHAPE_NOTE = ("docs/experiments/generalisation.md#known-non-reproduction-r2r-decoded-shape-and-r2r-posx-at-the-"
+                    "quick-budget")
 R2R, R2E_LARGE, R2E_SMALL = "recomb2range/sqr2tx", "recomb2element/sqr_corner", "recomb2element/sqr_centre"
 SHAPES = ("square", "ellipse", "heart")
 
@@ -127,7 +130,8 @@ def claims(config: DSpritesConfig) -> list[Claim]:
                          "R2E split exceeds that of the 4-image split by more than 0.3.", "exclusion_effect", ">",
                          0.3, how=how + "; difference of BCE ratios", reason=crit, kind="outcome"))
     if config.model.steps < CALIBRATED_STEPS:
-        out = [dataclasses.replace(c, expected="fail", note=QUICK_NOTE) if c.id == "r2r-bce" else c for c in out]
+        notes = {"r2r-bce": QUICK_NOTE, "r2r-decoded-shape": QUICK_SHAPE_NOTE, "r2r-posx": QUICK_SHAPE_NOTE}
+        out = [dataclasses.replace(c, expected="fail", note=notes[c.id]) if c.id in notes else c for c in out]
     return out
 
 
