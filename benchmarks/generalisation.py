@@ -25,7 +25,7 @@ import torch
 
 from brainlearn.analysis.disentanglement import best_iou_match
 from brainlearn.data.factors import DSprites, render_dsprites
-from brainlearn.models.generative import Trainer, build_model
+from brainlearn.models.generative import Trainer, VAEConfig, build_model
 
 
 def _load() -> str:
@@ -50,7 +50,7 @@ def full_grid() -> float:
 
 def train(size: int, steps: int, device: str) -> float:
     torch.manual_seed(0)
-    model = build_model("vae", "burgess", (1, size, size)).to(device)
+    model = build_model("vae", (1, size, size), VAEConfig(arch="burgess")).to(device)
     trainer = Trainer(model)
     x = (torch.rand(64, 1, size, size, device=device) > 0.8).float()
     trainer.step(x)

@@ -77,9 +77,9 @@ def bench_ours(args) -> dict:
         return {k: torch.from_numpy(v).to(dev) for k, v in rows.items()}
 
     def sample_update(i):
-        _, w, idx = buf.sample(args.batch, beta=0.4, generator=gen)
+        _, info = buf.sample(args.batch, gen, beta=0.4)    # a generator on the device: no host round-trip
         p = torch.rand(args.batch, generator=prio, device=dev)
-        return lambda: buf.update_priorities(idx, p)
+        return lambda: buf.update_priorities(info["index"], p)
 
     cache = {}
 
@@ -148,9 +148,9 @@ def bench_torchrl(args) -> dict:
 
 def bench_planning(args) -> dict:
     """Gain x need backups per second of the prioritised-memory-access agent on the open maze (47 states)."""
-    from brainlearn.models.pma import OPEN_MAZE, GridMaze, PMAgent, PMAParams
+    from brainlearn.models.pma import OPEN_MAZE, GridMaze, PMAgent, PMAgentConfig
 
-    agent = PMAgent(GridMaze(OPEN_MAZE), PMAParams(), seed=0)
+    agent = PMAgent(PMAgentConfig(), GridMaze(OPEN_MAZE), seed=0)
     for _ in range(5):
         agent.episode()
     bouts = max(1, args.repeats // 10)

@@ -7,14 +7,19 @@ an MLP ``features`` (input -> hidden, ReLU) + ``head`` (hidden -> classes), trai
 current task with cross-entropy over the classes seen so far, plus the loss of a replayed minibatch that a
 *plugin* supplies (equal weights), in the style of Avalanche's strategy plugins:
 
+Each class takes its config (:class:`SolverConfig`, :class:`ReplayVAEConfig`, :class:`ExactReplayConfig`,
+:class:`GenerativeReplayConfig`, :class:`ContinualLearnerConfig`); the data-dependent sizes (input width,
+classes) are arguments.
+
 - :class:`ExactReplay`: a reservoir memory (:class:`brainlearn.replay.ReservoirBuffer`) of M past examples
   with their labels; every minibatch is half current data, half memory.
-- :class:`GenerativeReplay` (Shin et al. 2017; van de Ven et al. 2020): a VAE generator is trained on each
-  task's data plus samples of the previous generator; the solver replays samples of the previous generator
-  with the previous solver's soft targets over the classes seen so far (distillation, temperature T).
-- :class:`FeatureReplay` ("brain-inspired" replay, van de Ven et al. 2020): the same, but the generator models
-  the solver's hidden features, ``features`` is frozen after the first task, and the replayed features train
-  only the ``head``.
+- :class:`GenerativeReplay` (Shin et al. 2017; van de Ven et al. 2020): a VAE generator (:class:`ReplayVAE`)
+  is trained on each task's data plus samples of the previous generator (for as many epochs as the solver);
+  the solver replays samples of the previous generator with the previous solver's soft targets over the
+  classes seen so far (distillation, temperature T).
+- Feature replay (``GenerativeReplayConfig(level="features")``; "brain-inspired" replay, van de Ven et al.
+  2020): the same, but the generator models the solver's hidden features, ``features`` is frozen after the
+  first task, and the replayed features train only the ``head``.
 
 With no plugin the loop is naive fine-tuning. :func:`accuracy_matrix`-style results come from
 :meth:`ContinualLearner.fit`: R[i, j] is the accuracy on task j's test classes after training task i.
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -31,10 +37,11 @@ from torch import nn
 
 from brainlearn.errors import ConfigError, ShapeError
 from brainlearn.replay import ReservoirBuffer
+from brainlearn.runtime.config import Config, param, require
 
 
 @dataclass
-class Task:
+class TaskSplit:
     """One task of a split benchmark: its classes and its train / test data (x flat float, y int64)."""
 
     classes: tuple[int, ...]
@@ -44,7 +51,7 @@ class Task:
     y_test: torch.Tensor
 
 
-def split_tasks(x_train, y_train, x_test, y_test, classes_per_task: int = 2) -> list[Task]:
+def split_tasks(x_train, y_train, x_test, y_test, classes_per_task: int = 2) -> list[TaskSplit]:
     """Cut a dataset (x (N, D) float, y (N,) int64 in 0..C-1) into tasks of ``classes_per_task`` classes, in
     class order."""
     if x_train.ndim != 2 or x_test.ndim != 2:
@@ -56,32 +63,51 @@ def split_tasks(x_train, y_train, x_test, y_test, classes_per_task: int = 2) -> 
     for start in range(0, n_classes, classes_per_task):
         cls = tuple(range(start, start + classes_per_task))
         tr, te = torch.isin(y_train, torch.tensor(cls)), torch.isin(y_test, torch.tensor(cls))
-        tasks.append(Task(cls, x_train[tr], y_train[tr], x_test[te], y_test[te]))
+        tasks.append(TaskSplit(cls, x_train[tr], y_train[tr], x_test[te], y_test[te]))
     return tasks
 
 
-class Solver(nn.Module):
-    """``features``: Linear(n_in, hidden) + ReLU; ``head``: Linear(hidden, n_classes)."""
+@dataclass(frozen=True)
+class SolverConfig(Config):
+    """The solver's width (its input and output sizes come from the data)."""
 
-    def __init__(self, n_in: int, hidden: int, n_classes: int):
+    n_hidden: int = param(128, ge=1, help="solver hidden units")
+
+
+class Solver(nn.Module):
+    """``features``: Linear(n_in, n_hidden) + ReLU; ``head``: Linear(n_hidden, n_out) (one logit per class)."""
+
+    def __init__(self, config: SolverConfig, n_in: int, n_out: int):
         super().__init__()
-        self.features = nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU())
-        self.head = nn.Linear(hidden, n_classes)
+        self.config = config
+        self.features = nn.Sequential(nn.Linear(n_in, config.n_hidden), nn.ReLU())
+        self.head = nn.Linear(config.n_hidden, n_out)
 
     def forward(self, x):
         return self.head(self.features(x))
 
 
-class VAE(nn.Module):
-    """A fully connected VAE: n_in -> hidden -> (mu, log var) of z -> hidden -> n_in.
+@dataclass(frozen=True)
+class ReplayVAEConfig(Config):
+    """The replay generator's sizes and likelihood."""
+
+    n_hidden: int = param(100, ge=1, help="generator hidden units")
+    n_latent: int = param(8, ge=1, help="generator latent size")
+    bernoulli: bool = param(True, help="Bernoulli likelihood (inputs in [0, 1]); False: unit Gaussian (features)")
+
+
+class ReplayVAE(nn.Module):
+    """The replay generator, a fully connected VAE: n_in -> n_hidden -> (mu, log var) of z -> n_hidden -> n_in.
 
     ``bernoulli`` outputs are sigmoid means with a binary cross-entropy likelihood (pixels in [0, 1]);
     otherwise linear means with a unit-variance Gaussian (squared error), for features.
     """
 
-    def __init__(self, n_in: int, hidden: int = 100, z: int = 8, bernoulli: bool = True):
+    def __init__(self, config: ReplayVAEConfig, n_in: int):
         super().__init__()
-        self.z, self.bernoulli = z, bernoulli
+        self.config = config
+        hidden, z = config.n_hidden, config.n_latent
+        self.z, self.bernoulli = z, config.bernoulli
         self.enc = nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, 2 * z))
         self.dec = nn.Sequential(nn.Linear(z, hidden), nn.ReLU(), nn.Linear(hidden, n_in))
 
@@ -129,25 +155,34 @@ def distillation(logits: torch.Tensor, teacher: torch.Tensor, temperature: float
 class Plugin:
     """A replay strategy's hooks on :class:`ContinualLearner` (all optional)."""
 
-    def before_task(self, learner: ContinualLearner, t: int, task: Task) -> None: ...
+    def before_task(self, learner: ContinualLearner, t: int, task: TaskSplit) -> None: ...
 
     def replay_loss(self, learner: ContinualLearner, n: int) -> torch.Tensor | None:
         """The loss of a replayed minibatch of ``n`` items, or None (nothing to replay yet)."""
         return None
 
-    def after_task(self, learner: ContinualLearner, t: int, task: Task) -> None: ...
+    def after_task(self, learner: ContinualLearner, t: int, task: TaskSplit) -> None: ...
+
+
+@dataclass(frozen=True)
+class ExactReplayConfig(Config):
+    """Exact replay's memory."""
+
+    memory: int = param(200, ge=1, help="reservoir capacity (examples kept over all tasks)")
 
 
 class ExactReplay(Plugin):
-    """Replay of stored examples: a reservoir memory of ``memory`` items of all the tasks seen."""
+    """Replay of stored examples: a reservoir memory of ``memory`` items of all the tasks seen (its keep /
+    replace decisions drawn from `seed`)."""
 
-    def __init__(self, memory: int, device, seed: int = 0):
-        self.buffer = ReservoirBuffer(memory, device, seed=seed)
+    def __init__(self, config: ExactReplayConfig, *, device="cpu", seed: int = 0):
+        self.config = config
+        self.buffer = ReservoirBuffer(config.memory, device, seed=seed)
 
     def replay_loss(self, learner, n):
         if len(self.buffer) == 0:
             return None
-        batch, _ = self.buffer.sample(min(n, len(self.buffer)), generator=learner.generator)
+        batch, _ = self.buffer.sample(min(n, len(self.buffer)), learner.generator)
         return F.cross_entropy(_masked(learner.solver(batch["x"]), learner.seen), batch["y"])
 
     def after_task(self, learner, t, task):
@@ -155,17 +190,32 @@ class ExactReplay(Plugin):
         self.buffer.extend({"x": task.x_train[order], "y": task.y_train[order]})
 
 
+@dataclass(frozen=True)
+class GenerativeReplayConfig(Config):
+    """Generative (``level="input"``) or feature (``level="features"``) replay: the generator and its training."""
+
+    vae: ReplayVAEConfig = ReplayVAEConfig()
+    level: Literal["input", "features"] = param("input", help="replay generated inputs or hidden features")
+    epochs: int | None = param(None, ge=1, help="the generator's epochs per task (none: the learner's epochs)")
+    lr: float = param(1e-3, gt=0, help="the generator's Adam learning rate")
+    temperature: float = param(2.0, gt=0, help="distillation temperature")
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.level == "input" or not self.vae.bernoulli,
+                "level='features' needs vae.bernoulli=False (hidden features are not in [0, 1])")
+
+
 class GenerativeReplay(Plugin):
     """Replay of generated inputs (``level="input"``) or hidden features (``level="features"``) with the
-    previous solver's soft targets. A new VAE is trained after each task on that task's data (or features)
-    plus as many samples of the previous VAE."""
+    previous solver's soft targets. A new :class:`ReplayVAE` (``config.vae``) is trained after each task, for
+    ``config.epochs`` (by default the learner's), on that task's data (or features) plus as many samples of
+    the previous VAE."""
 
-    def __init__(self, vae_factory, epochs: int, lr: float = 1e-3, temperature: float = 2.0, level: str = "input"):
-        if level not in ("input", "features"):
-            raise ConfigError(f"level: expected 'input' or 'features', got {level!r}")
-        self.vae_factory, self.epochs, self.lr = vae_factory, epochs, lr
-        self.temperature, self.level = temperature, level
-        self.vae: VAE | None = None
+    def __init__(self, config: GenerativeReplayConfig):
+        self.config = config
+        self.lr, self.temperature, self.level = config.lr, config.temperature, config.level
+        self.vae: ReplayVAE | None = None
         self.teacher: Solver | None = None
         self.teacher_seen = 0
 
@@ -189,9 +239,9 @@ class GenerativeReplay(Plugin):
             for p in learner.solver.features.parameters():     # the "pre-trained", fixed lower layers
                 p.requires_grad_(False)
         data = self._data(learner, task)
-        vae = learner.place(self.vae_factory(data.shape[1]))
+        vae = learner.place(ReplayVAE(self.config.vae, data.shape[1]))
         opt = torch.optim.Adam(vae.parameters(), lr=self.lr)
-        for _ in range(self.epochs):
+        for _ in range(self.config.epochs or learner.epochs):
             for idx in torch.randperm(len(data), generator=learner.generator).split(learner.batch_size):
                 x = data[idx.to(data.device)]
                 if self.vae is not None:
@@ -205,18 +255,30 @@ class GenerativeReplay(Plugin):
         self.teacher_seen = learner.seen
 
 
+@dataclass(frozen=True)
+class ContinualLearnerConfig(Config):
+    """The training loop's settings (the generators of generative replay train for the same epochs)."""
+
+    epochs: int = param(60, ge=1, help="epochs per task (solver and generator)")
+    batch_size: int = param(32, ge=1, help="current-task examples per minibatch (as many replayed)")
+    lr: float = param(1e-3, gt=0, help="the solver's Adam learning rate")
+
+
 class ContinualLearner:
     """The training loop: for each task, ``epochs`` passes of minibatches of the current task, each with the
     replay loss of every plugin added (weight 1/2 each for current and replayed data when replaying).
 
-    ``place`` puts every model built (the solver is built by the caller) on the run's device.
+    Every draw (minibatch order, replayed items, generator noise) comes from `generator`; ``place`` puts every
+    model built (the solver is built by the caller) on the run's device.
     """
 
-    def __init__(self, solver: Solver, plugins: list[Plugin], *, epochs: int, batch_size: int, lr: float,
-                 generator: torch.Generator, place=lambda m: m):
+    def __init__(self, config: ContinualLearnerConfig, solver: Solver, plugins: list[Plugin], *,
+                 generator: torch.Generator | None = None, place=lambda m: m):
+        self.config = config
         self.solver, self.plugins = solver, list(plugins)
-        self.epochs, self.batch_size, self.lr = epochs, batch_size, lr
-        self.generator, self.place = generator, place
+        self.epochs, self.batch_size, self.lr = config.epochs, config.batch_size, config.lr
+        self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
+        self.place = place
         self.seen = 0
 
     @torch.no_grad()
@@ -225,7 +287,7 @@ class ContinualLearner:
             return float("nan")
         return float((self.solver(x).argmax(1) == y).double().mean())
 
-    def train_task(self, t: int, task: Task) -> None:
+    def train_task(self, t: int, task: TaskSplit) -> None:
         self.seen = max(self.seen, max(task.classes) + 1)
         for plugin in self.plugins:
             plugin.before_task(self, t, task)
@@ -244,7 +306,7 @@ class ContinualLearner:
         for plugin in self.plugins:
             plugin.after_task(self, t, task)
 
-    def fit(self, tasks: list[Task]) -> dict:
+    def fit(self, tasks: list[TaskSplit]) -> dict:
         """Train on the tasks in order; return the accuracy matrix R (tasks x tasks, list of lists), the final
         accuracy on all test data, the average final task accuracy and the average forgetting."""
         R = []
@@ -254,7 +316,7 @@ class ContinualLearner:
         return summarise(R, tasks, self)
 
 
-def summarise(R: list[list[float]], tasks: list[Task], learner: ContinualLearner) -> dict:
+def summarise(R: list[list[float]], tasks: list[TaskSplit], learner: ContinualLearner) -> dict:
     T = len(tasks)
     x = torch.cat([s.x_test for s in tasks])
     y = torch.cat([s.y_test for s in tasks])

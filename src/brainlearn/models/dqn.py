@@ -5,16 +5,20 @@ procedural gridworld with the gymnasium API.
 probability ``wall_p``, redrawn until the goal is reachable); the agent starts in the top-left corner, the goal
 is the bottom-right; observations are one-hot positions (float32, n * n); four actions; reward 1 at the goal
 (termination) and ``-step_cost`` per move; truncation after ``max_steps``. It passes gymnasium's env checker
-(gymnasium is the optional extra ``brainlearn[gym]``).
+(gymnasium is the optional extra ``brainlearn[gym]``). Its settings are a :class:`ProceduralGridConfig`; the
+layout seed is an argument; :meth:`ProceduralGrid.copy` gives an independent copy (same layout and state).
 
-:class:`DQNAgent`: an MLP Q-network with a target network (hard update every ``target_every`` updates),
-epsilon-greedy exploration annealed linearly, Huber loss on the TD error; with ``prioritized`` the loss of each
-sampled transition is weighted by its importance weight and its priority set to |TD error|.
+:class:`DQNAgent` (settings: :class:`DQNAgentConfig`): an MLP Q-network (:func:`q_network`) with a target
+network (hard update every ``target_every`` updates), epsilon-greedy exploration annealed linearly over
+``eps_fraction`` of ``steps``, Huber loss on the TD error; with ``prioritized`` the loss of each sampled
+transition is weighted by its importance weight (beta annealed from ``beta0`` to 1) and its priority set to
+|TD error|.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -23,6 +27,7 @@ from torch import nn
 
 from brainlearn.errors import ConfigError
 from brainlearn.replay import PrioritizedReplayBuffer, RingBuffer, linear_beta
+from brainlearn.runtime.config import Config, param
 
 try:                                  # optional (pip install 'brainlearn[gym]'); the agent works without it
     import gymnasium as gym
@@ -58,23 +63,38 @@ def _distance(walls: np.ndarray) -> int | None:
     return None
 
 
+@dataclass(frozen=True)
+class ProceduralGridConfig(Config):
+    """The gridworld's settings (the layout seed is an argument of :class:`ProceduralGrid`)."""
+
+    size: int = param(5, ge=2, help="grid side")
+    wall_p: float = param(0.2, ge=0, lt=1, help="probability that a cell is a wall")
+    max_steps: int = param(50, ge=1, help="episode length limit")
+    step_cost: float = param(0.01, ge=0, help="reward subtracted per move")
+
+
 class ProceduralGrid(_Env):
     """A procedural gridworld (see the module docstring); ``layout_seed`` fixes the walls."""
 
     metadata = {"render_modes": []}
 
-    def __init__(self, size: int = 5, wall_p: float = 0.2, layout_seed: int = 0, max_steps: int = 50,
-                 step_cost: float = 0.01):
+    def __init__(self, config: ProceduralGridConfig = ProceduralGridConfig(), *, layout_seed: int = 0):
         if gym is None:
             raise ImportError("ProceduralGrid needs gymnasium >= 1.0: pip install 'brainlearn[gym]'")
-        if size < 2 or not 0 <= wall_p < 1 or max_steps < 1:
-            raise ConfigError(f"need size >= 2, 0 <= wall_p < 1 and max_steps >= 1, got {size}, {wall_p}, {max_steps}")
-        self.size, self.max_steps, self.step_cost = size, max_steps, step_cost
-        self.walls = _layout(size, wall_p, np.random.default_rng(layout_seed))
+        self.config, self.layout_seed = config, int(layout_seed)
+        size = config.size
+        self.size, self.max_steps, self.step_cost = size, config.max_steps, config.step_cost
+        self.walls = _layout(size, config.wall_p, np.random.default_rng(self.layout_seed))
         self.shortest = _distance(self.walls)
         self.observation_space = gym.spaces.Box(0.0, 1.0, (size * size,), np.float32)
         self.action_space = gym.spaces.Discrete(4)
         self.pos, self.t = (0, 0), 0
+
+    def copy(self) -> ProceduralGrid:
+        """An independent environment with this one's config, layout and current position and time."""
+        other = ProceduralGrid(self.config, layout_seed=self.layout_seed)
+        other.pos, other.t = self.pos, self.t
+        return other
 
     @property
     def optimal_return(self) -> float:
@@ -101,28 +121,49 @@ class ProceduralGrid(_Env):
         return self._obs(), float(reward), terminated, self.t >= self.max_steps and not terminated, {}
 
 
-def q_network(n_obs: int, hidden: int, n_actions: int) -> nn.Module:
-    return nn.Sequential(nn.Linear(n_obs, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                         nn.Linear(hidden, n_actions))
+@dataclass(frozen=True)
+class DQNAgentConfig(Config):
+    """The agent's settings: replay, optimisation, exploration and its Q-network's width."""
+
+    prioritized: bool = param(False, help="prioritised (True) or uniform (False) experience replay")
+    steps: int = param(4000, ge=1, help="environment steps of training (exploration and beta anneal over them)")
+    warmup: int = param(200, ge=0, help="steps before the first update")
+    capacity: int = param(10_000, ge=1, help="replay capacity")
+    batch_size: int = param(32, ge=1, help="transitions per update")
+    n_hidden: int = param(64, ge=1, help="Q-network hidden units (two layers)")
+    lr: float = param(1e-3, gt=0, help="Adam learning rate")
+    gamma: float = param(0.95, ge=0, lt=1, help="discount")
+    target_every: int = param(100, ge=1, help="updates between target-network copies")
+    eps_end: float = param(0.05, ge=0, le=1, help="final exploration rate")
+    eps_fraction: float = param(0.5, gt=0, le=1, help="fraction of the steps over which epsilon anneals")
+    alpha: float = param(0.6, ge=0, le=1, help="PER priority exponent")
+    beta0: float = param(0.4, ge=0, le=1, help="PER initial importance exponent (annealed to 1)")
+
+
+def q_network(config: DQNAgentConfig, n_obs: int, n_actions: int) -> nn.Module:
+    """The Q-network: ``n_obs -> n_hidden -> n_hidden -> n_actions`` with ReLUs."""
+    h = config.n_hidden
+    return nn.Sequential(nn.Linear(n_obs, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, n_actions))
 
 
 class DQNAgent:
     """DQN on one environment; :meth:`train_steps` runs environment steps with learning, :meth:`evaluate`
-    greedy episodes. ``net`` and ``target`` must already be on ``device``."""
+    greedy episodes. ``net`` and ``target`` (:func:`q_network`) must already be on ``device``; every draw
+    (exploration and replay) comes from ``generator``."""
 
-    def __init__(self, env: ProceduralGrid, net: nn.Module, target: nn.Module, *, prioritized: bool,
-                 capacity: int, batch_size: int, lr: float, gamma: float, total_steps: int, warmup: int,
-                 target_every: int, eps_end: float, eps_fraction: float, alpha: float, beta0: float,
-                 device, generator: torch.Generator):
-        self.env, self.net, self.target, self.device = env, net, target, torch.device(device)
+    def __init__(self, config: DQNAgentConfig, env: ProceduralGrid, net: nn.Module, target: nn.Module, *,
+                 device="cpu", generator: torch.Generator | None = None):
+        self.config, self.env, self.net, self.target, self.device = config, env, net, target, torch.device(device)
         self.target.load_state_dict(self.net.state_dict())
-        self.prioritized = prioritized
-        self.buffer = (PrioritizedReplayBuffer(capacity, alpha=alpha, device=device) if prioritized
-                       else RingBuffer(capacity, device))
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
-        self.batch_size, self.gamma, self.total_steps, self.warmup = batch_size, gamma, total_steps, warmup
-        self.target_every, self.eps_end, self.eps_fraction, self.beta0 = target_every, eps_end, eps_fraction, beta0
-        self.generator = generator
+        self.prioritized = config.prioritized
+        self.buffer = (PrioritizedReplayBuffer(config.capacity, alpha=config.alpha, device=device)
+                       if config.prioritized else RingBuffer(config.capacity, device))
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=config.lr)
+        self.batch_size, self.gamma, self.total_steps, self.warmup = (config.batch_size, config.gamma, config.steps,
+                                                                      config.warmup)
+        self.target_every, self.eps_end = config.target_every, config.eps_end
+        self.eps_fraction, self.beta0 = config.eps_fraction, config.beta0
+        self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
         self.steps, self.updates, self.episode_return = 0, 0, 0.0
         self.obs, _ = env.reset()
         self.returns: list[float] = []                     # training-episode returns
@@ -157,12 +198,10 @@ class DQNAgent:
                 self.update()
 
     def update(self) -> float:
-        if self.prioritized:
-            beta = linear_beta(self.steps, self.total_steps, start=self.beta0)
-            batch, weights, idx = self.buffer.sample(self.batch_size, beta=beta, generator=self.generator)
-        else:
-            batch, idx = self.buffer.sample(self.batch_size, generator=self.generator)
-            weights = torch.ones(self.batch_size, device=self.device)
+        kw = {"beta": linear_beta(self.steps, self.total_steps, start=self.beta0)} if self.prioritized else {}
+        batch, info = self.buffer.sample(self.batch_size, self.generator, **kw)
+        idx = info["index"]
+        weights = info.get("weight", torch.ones(self.batch_size, device=self.device))
         q = self.net(batch["obs"]).gather(1, batch["action"].long()[:, None]).squeeze(1)
         with torch.no_grad():
             nxt = self.target(batch["next_obs"]).max(1).values
@@ -181,8 +220,7 @@ class DQNAgent:
 
     def evaluate(self, episodes: int = 1) -> tuple[float, float]:
         """Greedy return and success rate over ``episodes`` episodes of a separate copy of the environment."""
-        env = ProceduralGrid.__new__(ProceduralGrid)
-        env.__dict__.update(self.env.__dict__)
+        env = self.env.copy()
         total, wins = 0.0, 0
         for _ in range(episodes):
             obs, _ = env.reset()

@@ -27,13 +27,18 @@ reconstruction term, BCE with logits for binary images or squared error:
 factors) and :class:`CompositionNet` (reference and command images plus a one-hot action -> the reference
 with the named factor taken from the command; mixers ``linear``, ``interp``, ``gate``, ``mlp``).
 
-:class:`Trainer` runs Adam on any of them (and FactorVAE's discriminator) one batch at a time.
+Each model takes its config (:class:`AEConfig`, :class:`VAEConfig`, :class:`CCIVAEConfig`,
+:class:`FactorVAEConfig`, :class:`WAEConfig`, :class:`GroundTruthDecoderConfig`, :class:`SupervisedEncoderConfig`,
+:class:`CompositionNetConfig`) and the data's image shape. :class:`Trainer` runs Adam on any of them (and
+FactorVAE's discriminator) one batch at a time.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +46,7 @@ from torch import nn
 
 from brainlearn.analysis.disentanglement import reconstruction_loss
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
+from brainlearn.runtime.config import Config, param, require
 
 ARCHS = ("burgess", "kim", "montero", "higgins")
 MODELS = ("ae", "vae", "cci-vae", "factor-vae", "wae-mmd")
@@ -141,6 +147,23 @@ def mmd_imq(z: torch.Tensor, prior: torch.Tensor, scale: float = 2.0) -> torch.T
     return kzz + kpp - 2 * k(z, prior).mean()
 
 
+RECONS = ("bce", "mse")
+
+
+@dataclass(frozen=True)
+class GenerativeConfig(Config):
+    """What every generative model has: its architecture, latent size and reconstruction loss (the image shape
+    comes from the data)."""
+
+    arch: Literal["burgess", "kim", "montero", "higgins"] = param("burgess", help="encoder / decoder architecture")
+    n_latent: int = param(10, ge=1, help="latent size")
+    recon: str = param("bce", help="reconstruction loss: bce (binary images, logits) or mse")
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.recon in RECONS, f"unknown reconstruction loss {self.recon!r}; expected bce or mse")
+
+
 class GenerativeModel(nn.Module):
     """An encoder and a decoder. ``encode(x)`` gives the latent code used for analysis (the posterior
     mean for VAEs), ``forward(x)`` the reconstruction logits, ``loss(x, step, generator)`` the training
@@ -148,12 +171,14 @@ class GenerativeModel(nn.Module):
 
     variational = False
 
-    def __init__(self, arch: str, image_shape: Sequence[int], n_latent: int = 10, recon: str = "bce"):
+    def __init__(self, config: GenerativeConfig, image_shape: Sequence[int]):
         super().__init__()
-        self.arch, self.image_shape, self.n_latent, self.recon = arch, tuple(image_shape), n_latent, recon
-        reconstruction_loss(torch.zeros(1, 1), torch.zeros(1, 1), recon)       # checks `recon`
-        self.encoder = encoder(arch, image_shape, 2 * n_latent if self.variational else n_latent)
-        self.decoder = decoder(arch, image_shape, n_latent)
+        self.config = config
+        self.arch, self.image_shape, self.n_latent, self.recon = (config.arch, tuple(image_shape), config.n_latent,
+                                                                  config.recon)
+        n = config.n_latent
+        self.encoder = encoder(config.arch, image_shape, 2 * n if self.variational else n)
+        self.decoder = decoder(config.arch, image_shape, n)
 
     def _check(self, x: torch.Tensor) -> torch.Tensor:
         check_tensor(x, "x", ndim=4)
@@ -190,8 +215,23 @@ class GenerativeModel(nn.Module):
         return rec, {"rec": float(rec.detach())}
 
 
+@dataclass(frozen=True)
+class AEConfig(GenerativeConfig):
+    """The deterministic autoencoder: architecture, latent size and reconstruction loss only."""
+
+
 class AE(GenerativeModel):
     """Deterministic autoencoder: loss ``rec``."""
+
+    def __init__(self, config: AEConfig, image_shape: Sequence[int]):
+        super().__init__(config, image_shape)
+
+
+@dataclass(frozen=True)
+class VAEConfig(GenerativeConfig):
+    """The (beta-)VAE."""
+
+    beta: float = param(1.0, ge=0, help="weight of the KL term (1: the VAE; > 1: beta-VAE)")
 
 
 class VAE(GenerativeModel):
@@ -199,9 +239,8 @@ class VAE(GenerativeModel):
 
     variational = True
 
-    def __init__(self, arch, image_shape, n_latent=10, recon="bce", beta: float = 1.0):
-        super().__init__(arch, image_shape, n_latent, recon)
-        self.beta = beta
+    def __init__(self, config: VAEConfig, image_shape: Sequence[int]):
+        super().__init__(config, image_shape)
 
     def terms(self, x, generator=None):
         z, mu, logvar = self.sample_latent(x, generator)
@@ -210,52 +249,73 @@ class VAE(GenerativeModel):
 
     def loss(self, x, step=0, generator=None):
         _, rec, kl = self.terms(x, generator)
-        return rec + self.beta * kl, {"rec": float(rec.detach()), "kl": float(kl.detach())}
+        return rec + self.config.beta * kl, {"rec": float(rec.detach()), "kl": float(kl.detach())}
+
+
+@dataclass(frozen=True)
+class CCIVAEConfig(GenerativeConfig):
+    """The capacity-controlled VAE (Burgess et al. 2018)."""
+
+    gamma: float = param(50.0, ge=0, help="weight on |KL - C(t)|")
+    c_max: float = param(20.0, ge=0, help="final capacity C_max (nats)")
+    c_steps: int = param(10_000, ge=1, help="steps over which C rises linearly from 0 to C_max")
 
 
 class CCIVAE(VAE):
     """Capacity-controlled beta-VAE: ``rec + gamma |KL - C(t)|``, C rising linearly from 0 to `c_max`
     nats over `c_steps` steps."""
 
-    def __init__(self, arch, image_shape, n_latent=10, recon="bce", gamma: float = 50.0, c_max: float = 20.0,
-                 c_steps: int = 10_000):
-        super().__init__(arch, image_shape, n_latent, recon)
-        self.gamma, self.c_max, self.c_steps = gamma, c_max, c_steps
+    def __init__(self, config: CCIVAEConfig, image_shape: Sequence[int]):
+        super().__init__(config, image_shape)
 
     def capacity(self, step: int) -> float:
-        return min(self.c_max, self.c_max * step / self.c_steps)
+        c = self.config
+        return min(c.c_max, c.c_max * step / c.c_steps)
 
     def loss(self, x, step=0, generator=None):
         _, rec, kl = self.terms(x, generator)
         c = self.capacity(step)
-        return rec + self.gamma * (kl - c).abs(), {"rec": float(rec.detach()), "kl": float(kl.detach()), "capacity": c}
+        return (rec + self.config.gamma * (kl - c).abs(),
+                {"rec": float(rec.detach()), "kl": float(kl.detach()), "capacity": c})
+
+
+@dataclass(frozen=True)
+class FactorVAEConfig(GenerativeConfig):
+    """FactorVAE (Kim & Mnih 2018) and its discriminator."""
+
+    gamma: float = param(20.0, ge=0, help="weight of the total-correlation term")
+    d_hidden: int = param(1000, ge=1, help="discriminator hidden units")
+    d_layers: int = param(6, ge=0, help="discriminator hidden layers (LeakyReLU 0.2)")
+    d_lr: float = param(1e-4, gt=0, help="discriminator Adam learning rate (betas 0.5, 0.9)")
 
 
 class FactorVAE(VAE):
     """FactorVAE: ``rec + KL + gamma TC`` with a density-ratio discriminator on ``z`` vs
-    ``permute_dims(z)``; :meth:`discriminator_loss` trains the discriminator."""
+    ``permute_dims(z)``; :meth:`discriminator_loss` trains the discriminator on the latents that
+    :meth:`vae_loss` returns."""
 
-    def __init__(self, arch, image_shape, n_latent=10, recon="bce", gamma: float = 20.0, d_hidden: int = 1000,
-                 d_layers: int = 6):
-        super().__init__(arch, image_shape, n_latent, recon)
-        self.gamma = gamma
-        layers, width = [], n_latent
-        for _ in range(d_layers):
-            layers += [nn.Linear(width, d_hidden), nn.LeakyReLU(0.2)]
-            width = d_hidden
+    def __init__(self, config: FactorVAEConfig, image_shape: Sequence[int]):
+        super().__init__(config, image_shape)
+        layers, width = [], config.n_latent
+        for _ in range(config.d_layers):
+            layers += [nn.Linear(width, config.d_hidden), nn.LeakyReLU(0.2)]
+            width = config.d_hidden
         self.discriminator = nn.Sequential(*layers, nn.Linear(width, 2))
-        self._last_z: torch.Tensor | None = None
 
     def vae_parameters(self):
         return [p for n, p in self.named_parameters() if not n.startswith("discriminator.")]
 
-    def loss(self, x, step=0, generator=None):
+    def vae_loss(self, x, step=0, generator=None) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        """:meth:`loss` and the sampled latents ``z`` (N, n_latent), detached (the discriminator's class-0
+        samples)."""
         z, rec, kl = self.terms(x, generator)
         logits = self.discriminator(z)
         tc = (logits[:, 0] - logits[:, 1]).mean()
-        self._last_z = z.detach()
         stats = {"rec": float(rec.detach()), "kl": float(kl.detach()), "tc": float(tc.detach())}
-        return rec + kl + self.gamma * tc, stats
+        return rec + kl + self.config.gamma * tc, stats, z.detach()
+
+    def loss(self, x, step=0, generator=None):
+        return self.vae_loss(x, step, generator)[:2]
 
     def discriminator_loss(self, z: torch.Tensor, z_other: torch.Tensor, generator=None) -> torch.Tensor:
         """Cross-entropy of D on ``z`` (class 0) and on ``permute_dims(z_other)`` (class 1)."""
@@ -265,40 +325,64 @@ class FactorVAE(VAE):
         return F.cross_entropy(logits, labels)
 
 
+@dataclass(frozen=True)
+class WAEConfig(GenerativeConfig):
+    """WAE-MMD (Tolstikhin et al. 2018)."""
+
+    lam: float = param(10.0, ge=0, help="weight of the MMD term")
+    prior_var: float = param(2.0, gt=0, help="variance of the Gaussian prior (and the kernel's scale)")
+
+
 class WAE(GenerativeModel):
     """WAE-MMD: deterministic encoder, ``rec + lambda MMD_imq(z, N(0, prior_var I))``."""
 
-    def __init__(self, arch, image_shape, n_latent=10, recon="bce", lam: float = 10.0, prior_var: float = 2.0):
-        super().__init__(arch, image_shape, n_latent, recon)
-        self.lam, self.prior_var = lam, prior_var
+    def __init__(self, config: WAEConfig, image_shape: Sequence[int]):
+        super().__init__(config, image_shape)
 
     def loss(self, x, step=0, generator=None):
         z = self.encode(x)
         rec = reconstruction_loss(self.decode(z), x, self.recon).mean()
-        prior = torch.randn(z.shape, generator=generator, device="cpu").to(z.device) * math.sqrt(self.prior_var)
-        mmd = mmd_imq(z, prior, self.prior_var)
-        return rec + self.lam * mmd, {"rec": float(rec.detach()), "mmd": float(mmd.detach())}
+        var = self.config.prior_var
+        prior = torch.randn(z.shape, generator=generator, device="cpu").to(z.device) * math.sqrt(var)
+        mmd = mmd_imq(z, prior, var)
+        return rec + self.config.lam * mmd, {"rec": float(rec.detach()), "mmd": float(mmd.detach())}
 
 
-def build_model(kind: str, arch: str, image_shape: Sequence[int], n_latent: int = 10, recon: str = "bce",
-                **params) -> GenerativeModel:
-    """A model of family `kind` (:data:`MODELS`) with its hyperparameters in `params` (beta; gamma,
-    c_max, c_steps; gamma; lam)."""
-    cls = {"ae": AE, "vae": VAE, "cci-vae": CCIVAE, "factor-vae": FactorVAE, "wae-mmd": WAE}.get(kind)
-    if cls is None:
+#: Each model family: its class and its config class.
+FAMILIES: dict[str, tuple[type[GenerativeModel], type[GenerativeConfig]]] = {
+    "ae": (AE, AEConfig), "vae": (VAE, VAEConfig), "cci-vae": (CCIVAE, CCIVAEConfig),
+    "factor-vae": (FactorVAE, FactorVAEConfig), "wae-mmd": (WAE, WAEConfig)}
+
+
+def build_model(kind: str, image_shape: Sequence[int], config: GenerativeConfig | None = None) -> GenerativeModel:
+    """A model of family `kind` (:data:`MODELS`) with `config` (that family's config class; default: its
+    defaults)."""
+    if kind not in FAMILIES:
         raise ConfigError(f"unknown model {kind!r}; expected one of {', '.join(MODELS)}")
-    return cls(arch, image_shape, n_latent, recon, **params)
+    cls, config_cls = FAMILIES[kind]
+    config = config_cls() if config is None else config
+    if type(config) is not config_cls:
+        raise ConfigError(f"model {kind!r} takes a {config_cls.__name__}, got a {type(config).__name__}")
+    return cls(config, image_shape)
+
+
+@dataclass(frozen=True)
+class GroundTruthDecoderConfig(GenerativeConfig):
+    """The ground-truth decoder: the `arch` decoder behind a small embedding of the true factors."""
+
+    n_hidden: int = param(256, ge=1, help="hidden units of the factor embedding")
 
 
 class GroundTruthDecoder(nn.Module):
-    """The decoder fed the true factors: features ``(N, F)`` -> FC -> the `arch` decoder -> logits."""
+    """The decoder fed the true factors: features ``(N, n_in)`` -> FC -> the `arch` decoder -> logits."""
 
-    def __init__(self, n_inputs: int, arch: str, image_shape: Sequence[int], n_latent: int = 10,
-                 recon: str = "bce"):
+    def __init__(self, config: GroundTruthDecoderConfig, n_in: int, image_shape: Sequence[int]):
         super().__init__()
-        self.recon, self.image_shape = recon, tuple(image_shape)
-        self.embed = nn.Sequential(nn.Linear(n_inputs, 256), nn.ReLU(), nn.Linear(256, n_latent))
-        self.decoder = decoder(arch, image_shape, n_latent)
+        self.config = config
+        self.recon, self.image_shape = config.recon, tuple(image_shape)
+        self.embed = nn.Sequential(nn.Linear(n_in, config.n_hidden), nn.ReLU(),
+                                   nn.Linear(config.n_hidden, config.n_latent))
+        self.decoder = decoder(config.arch, image_shape, config.n_latent)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.embed(check_tensor(features, "features", ndim=2)))
@@ -308,14 +392,23 @@ class GroundTruthDecoder(nn.Module):
         return rec, {"rec": float(rec.detach())}
 
 
+@dataclass(frozen=True)
+class SupervisedEncoderConfig(Config):
+    """The supervised encoder's architecture (its heads' sizes come from the data)."""
+
+    arch: Literal["burgess", "kim", "montero", "higgins"] = param("burgess", help="encoder architecture")
+
+
 class SupervisedEncoder(nn.Module):
     """Image -> factors: the `arch` encoder with one logit head per categorical factor (sizes in
     `classes`) and one regression output per continuous factor; loss = sum of cross-entropies + MSE."""
 
-    def __init__(self, arch: str, image_shape: Sequence[int], classes: Sequence[int], n_continuous: int):
+    def __init__(self, config: SupervisedEncoderConfig, image_shape: Sequence[int], classes: Sequence[int],
+                 n_continuous: int):
         super().__init__()
+        self.config = config
         self.classes, self.n_continuous = tuple(classes), n_continuous
-        self.net = encoder(arch, image_shape, sum(self.classes) + n_continuous)
+        self.net = encoder(config.arch, image_shape, sum(self.classes) + n_continuous)
 
     def forward(self, x):
         out = self.net(check_tensor(x, "x", ndim=4))
@@ -333,6 +426,15 @@ class SupervisedEncoder(nn.Module):
 MIXERS = ("linear", "interp", "gate", "mlp")
 
 
+@dataclass(frozen=True)
+class CompositionNetConfig(Config):
+    """CompositionNet: its VAE and its mixer."""
+
+    vae: VAEConfig = VAEConfig()
+    mixer: Literal["linear", "interp", "gate", "mlp"] = param("linear", help="how the two latents combine")
+    n_hidden: int = param(256, ge=1, help="hidden units of the mlp mixer")
+
+
 class CompositionNet(nn.Module):
     """CompositionNet: a VAE encodes a reference and a command image; a mixer combines their latents under
     a one-hot action ``a`` (which factor to take from the command); the decoder renders the result.
@@ -342,12 +444,11 @@ class CompositionNet(nn.Module):
     the same with a learned ``m = sigmoid(W a + b)``; ``mlp`` an MLP of ``[z_ref; z_cmd; a]``.
     """
 
-    def __init__(self, arch, image_shape, n_actions: int, n_latent: int = 10, recon: str = "bce",
-                 mixer: str = "linear", beta: float = 1.0):
+    def __init__(self, config: CompositionNetConfig, image_shape: Sequence[int], n_actions: int):
         super().__init__()
-        if mixer not in MIXERS:
-            raise ConfigError(f"unknown mixer {mixer!r}; expected one of {', '.join(MIXERS)}")
-        self.vae = VAE(arch, image_shape, n_latent, recon, beta)
+        self.config = config
+        mixer, n_latent = config.mixer, config.vae.n_latent
+        self.vae = VAE(config.vae, image_shape)
         self.mixer, self.n_actions = mixer, n_actions
         width = 2 * n_latent + n_actions
         if mixer == "linear":
@@ -355,7 +456,7 @@ class CompositionNet(nn.Module):
         elif mixer == "gate":
             self.mix = nn.Linear(n_actions, n_latent)
         elif mixer == "mlp":
-            self.mix = nn.Sequential(nn.Linear(width, 256), nn.ReLU(), nn.Linear(256, n_latent))
+            self.mix = nn.Sequential(nn.Linear(width, config.n_hidden), nn.ReLU(), nn.Linear(config.n_hidden, n_latent))
         assign = torch.zeros(n_actions, n_latent)
         assign[torch.arange(n_latent) % n_actions, torch.arange(n_latent)] = 1.0
         self.register_buffer("assign", assign)
@@ -376,33 +477,37 @@ class CompositionNet(nn.Module):
         z_cmd, mu_c, lv_c = self.vae.sample_latent(cmd, generator)
         rec = reconstruction_loss(self.vae.decode(self.compose(z_ref, z_cmd, action)), target, self.vae.recon).mean()
         kl = 0.5 * (kl_normal(mu_r, lv_r) + kl_normal(mu_c, lv_c)).mean()
-        return rec + self.vae.beta * kl, {"rec": float(rec.detach()), "kl": float(kl.detach())}
+        return rec + self.config.vae.beta * kl, {"rec": float(rec.detach()), "kl": float(kl.detach())}
 
 
 class Trainer:
-    """Adam on a generative model, one batch per :meth:`step` (FactorVAE: also its discriminator, Adam
-    lr `d_lr`, betas (0.5, 0.9), on a second half-batch)."""
+    """Adam (learning rate `lr`) on a generative model, one batch per :meth:`step` (FactorVAE: also its
+    discriminator, Adam lr ``config.d_lr``, betas (0.5, 0.9), on a second half-batch, against the latents
+    that :meth:`FactorVAE.vae_loss` returned). A training loop, not a model: its one setting is an argument."""
 
-    def __init__(self, model: GenerativeModel, lr: float = 5e-4, d_lr: float = 1e-4):
+    def __init__(self, model: GenerativeModel, lr: float = 5e-4):
         self.model = model
         self.factor = isinstance(model, FactorVAE)
         params = model.vae_parameters() if self.factor else list(model.parameters())
         self.opt = torch.optim.Adam(params, lr=lr)
-        self.d_opt = (torch.optim.Adam(model.discriminator.parameters(), lr=d_lr, betas=(0.5, 0.9))
+        self.d_opt = (torch.optim.Adam(model.discriminator.parameters(), lr=model.config.d_lr, betas=(0.5, 0.9))
                       if self.factor else None)
         self.steps = 0
 
     def step(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, float]:
         self.model.train()
         x1, x2 = (x.chunk(2) if self.factor else (x, None))
-        loss, stats = self.model.loss(x1, self.steps, generator)
+        if self.factor:
+            loss, stats, z1 = self.model.vae_loss(x1, self.steps, generator)
+        else:
+            loss, stats = self.model.loss(x1, self.steps, generator)
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
         if self.factor and len(x2) > 1:
             with torch.no_grad():
                 z2 = self.model.sample_latent(x2, generator)[0]
-            d_loss = self.model.discriminator_loss(self.model._last_z[: len(z2)], z2, generator)
+            d_loss = self.model.discriminator_loss(z1[: len(z2)], z2, generator)
             self.d_opt.zero_grad()
             d_loss.backward()
             self.d_opt.step()

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from brainlearn.errors import ConfigError
+from brainlearn.runtime.config import Config, param
 
 ACTIONS = ((-1, 0), (1, 0), (0, -1), (0, 1))      # up, down, left, right
 MODES = ("prioritized", "random", "none")
@@ -136,44 +138,40 @@ def stationary_need(T: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class PMAParams:
-    """Parameters of the agent (defaults: Mattar & Daw's ``setParams.m``)."""
+class PMAgentConfig(Config):
+    """The agent's settings (defaults: Mattar & Daw's ``setParams.m``)."""
 
-    gamma: float = 0.9          # discount
-    alpha: float = 1.0          # learning rate of Q, for real and replayed backups
-    beta: float = 5.0           # softmax inverse temperature
-    t_lr: float = 0.9           # learning rate of the transition matrix T
-    n_plan: int = 20            # backups per planning bout
-    evb_threshold: float = 0.0  # stop a bout when no candidate's EVB exceeds this
-    baseline_gain: float = 1e-10
-    mode: str = "prioritized"   # prioritized (gain x need), random (uniform one-step backups) or none
-    need: str = "sr"            # sr (online) or stationary (offline)
-    extend: str = "forward"     # n-step extensions of the last backup considered: forward, both or none
-    reward: float = 1.0
-    reward_sd: float = 0.1
-    max_steps: int = 10_000     # cap on the moves of one episode
-
-    def __post_init__(self):
-        if self.mode not in MODES:
-            raise ConfigError(f"mode: expected one of {MODES}, got {self.mode!r}")
-        if self.extend not in EXTENDS:
-            raise ConfigError(f"extend: expected one of {EXTENDS}, got {self.extend!r}")
-        if self.need not in NEEDS:
-            raise ConfigError(f"need: expected one of {NEEDS}, got {self.need!r}")
-        if not 0 <= self.gamma < 1 or not 0 < self.alpha <= 1 or not 0 < self.t_lr <= 1 or self.n_plan < 0:
-            raise ConfigError(f"need 0 <= gamma < 1, 0 < alpha, t_lr <= 1 and n_plan >= 0, got {self}")
+    gamma: float = param(0.9, ge=0, lt=1, help="discount")
+    alpha: float = param(1.0, gt=0, le=1, help="learning rate of Q, for real and replayed backups")
+    beta: float = param(5.0, ge=0, help="softmax inverse temperature")
+    t_lr: float = param(0.9, gt=0, le=1, help="learning rate of the transition matrix T")
+    n_plan: int = param(20, ge=0, help="backups per planning bout")
+    evb_threshold: float = param(0.0, help="stop a bout when no candidate's EVB exceeds this")
+    baseline_gain: float = param(1e-10, ge=0, help="floor of a candidate's gain in its EVB")
+    mode: Literal["prioritized", "random", "none"] = param(
+        "prioritized", help="replay: prioritized (gain x need), random (uniform one-step backups) or none")
+    need: Literal["sr", "stationary"] = param("sr", help="need: sr (online) or stationary (offline)")
+    extend: Literal["forward", "both", "none"] = param(
+        "forward", help="n-step extensions of the last backup considered")
+    reward: float = param(1.0, help="mean reward at the goal")
+    reward_sd: float = param(0.1, ge=0, help="standard deviation of the goal reward")
+    max_steps: int = param(10_000, ge=1, help="cap on the moves of one episode")
 
 
 class PMAgent:
     """Tabular Dyna-Q agent with prioritised (gain x need), random or no replay at the start and the goal.
 
-    >>> agent = PMAgent(GridMaze(OPEN_MAZE), PMAParams(), seed=0)
+    >>> agent = PMAgent(PMAgentConfig(), GridMaze(OPEN_MAZE), seed=0)
     >>> steps = [agent.episode() for _ in range(5)]         # moves per episode
     >>> agent.events[0]                                      # the replay event log: one dict per backup
+
+    Every draw (actions, reward noise, ties, random replay) comes from the agent's own
+    ``numpy.random.Generator`` seeded with `seed`; its state is part of ``state_dict``.
     """
 
-    def __init__(self, maze: GridMaze, params: PMAParams = PMAParams(), seed: int = 0):
-        self.maze, self.p = maze, params
+    def __init__(self, config: PMAgentConfig, maze: GridMaze, *, seed: int = 0):
+        self.config = config
+        self.maze, self.p = maze, config
         self.rng = np.random.default_rng(seed)
         S, A = maze.n_states, maze.n_actions
         self.Q = np.zeros((S, A))

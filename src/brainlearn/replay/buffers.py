@@ -3,19 +3,26 @@
 An item is a dict of tensors (a transition ``{"obs", "action", "reward", "next_obs", "done"}``, or anything
 else); ``extend`` takes the same dict with a leading batch axis. Storage is allocated on the first write from
 that item's keys, per-item shapes and dtypes (lazily, like TorchRL's ``LazyTensorStorage``), on the device
-given at construction; later writes must match the keys and shapes. Sampling is uniform with replacement and
-draws only from the ``torch.Generator`` passed in, never from the global RNG.
+given at construction; later writes must match the keys and shapes. Sampling is uniform with replacement.
+
+**The sample contract** (every buffer of :mod:`brainlearn.replay`): ``sample(batch_size, generator=None) ->
+(batch, info)``, where ``batch`` is a dict of ``(batch_size, ...)`` tensors and ``info["index"]`` the slots drawn
+(prioritised buffers add ``info["weight"]``, the importance weights). Every buffer owns a ``torch.Generator``
+seeded at construction (``seed=``) and draws from it; a ``generator=`` passed to ``sample`` overrides it for
+that call. Nothing draws from the global RNG.
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 
 import torch
 
 from brainlearn.errors import ConfigError, ShapeError
 
-Batch = dict[str, torch.Tensor]
+Transitions = dict[str, torch.Tensor]
+"""A dict of tensors sharing a leading batch axis (a batch of transitions, or of any items)."""
 
 
 def _check_capacity(capacity) -> int:
@@ -40,11 +47,11 @@ class _Storage:
 
     def __init__(self, capacity: int, device):
         self.capacity, self.device = capacity, torch.device(device)
-        self.data: Batch = {}
+        self.data: Transitions = {}
         self._np_cols: dict = {}
-        self._np_of: Batch | None = None           # the columns _np_cols views (rebuilt when data is replaced)
+        self._np_of: Transitions | None = None           # the columns _np_cols views (rebuilt when data is replaced)
 
-    def as_batch(self, batch: Mapping) -> tuple[Batch, int]:
+    def as_batch(self, batch: Mapping) -> tuple[Transitions, int]:
         """``batch`` as tensors with a shared leading axis, checked against the stored keys and shapes."""
         if not isinstance(batch, Mapping) or not batch:
             raise ShapeError(f"expected a non-empty dict of tensors, got {type(batch).__name__}")
@@ -64,7 +71,7 @@ class _Storage:
                     raise ShapeError(f"{k!r}: expected per-item shape {want}, got {tuple(v.shape[1:])}")
         return out, next(iter(lengths.values()))
 
-    def write(self, slots: torch.Tensor, batch: Batch, rows: torch.Tensor | slice = slice(None),
+    def write(self, slots: torch.Tensor, batch: Transitions, rows: torch.Tensor | slice = slice(None),
               run: tuple[int, int] | None = None) -> None:
         """``data[k][slots] = batch[k][rows]`` for every key (slots must be distinct). ``run=(start, stop)``
         says that ``slots`` is ``start, ..., stop - 1``: a plain block copy then."""
@@ -89,10 +96,10 @@ class _Storage:
             else:
                 col.index_copy_(0, slots, v)
 
-    def gather(self, idx: torch.Tensor) -> Batch:
+    def gather(self, idx: torch.Tensor) -> Transitions:
         return {k: v.index_select(0, idx) for k, v in self.data.items()}
 
-    def state(self, size: int) -> Batch:
+    def state(self, size: int) -> Transitions:
         return {k: v[:size].clone() for k, v in self.data.items()}
 
     def load(self, data: Mapping, size: int) -> None:
@@ -105,22 +112,38 @@ class _Storage:
             self.write(torch.arange(size, device=self.device), cols)
 
 
-def _draw_indices(n: int, size: int, generator: torch.Generator, device) -> torch.Tensor:
+def check_generator(generator) -> torch.Generator:
+    """`generator` if it is a ``torch.Generator``; otherwise a :class:`ConfigError` naming what was given."""
     if not isinstance(generator, torch.Generator):
         raise ConfigError(f"generator: expected a torch.Generator, got {type(generator).__name__}")
+    return generator
+
+
+def check_seed(seed) -> int:
+    """`seed` if it is a non-negative int; otherwise a :class:`ConfigError`."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ConfigError(f"seed: expected a non-negative int, got {seed!r}")
+    return int(seed)
+
+
+def _draw_indices(n: int, size: int, generator: torch.Generator, device) -> torch.Tensor:
     return torch.randint(0, size, (n,), generator=generator, device=generator.device).to(device)
 
 
 class RingBuffer:
     """FIFO replay memory of ``capacity`` items: once full, each new item overwrites the oldest.
 
-    >>> buf = RingBuffer(10_000, device="cpu")
+    >>> buf = RingBuffer(10_000, device="cpu", seed=0)
     >>> buf.extend({"obs": torch.zeros(32, 4), "action": torch.zeros(32, dtype=torch.long)})
-    >>> batch, idx = buf.sample(8, generator=torch.Generator().manual_seed(0))   # batch["obs"]: (8, 4)
+    >>> batch, info = buf.sample(8)            # batch["obs"]: (8, 4); info["index"]: the slots drawn
+
+    ``seed`` seeds the buffer's own generator (:attr:`generator`), which :meth:`sample` draws from unless a
+    ``generator`` is passed to it; its state is part of ``state_dict``.
     """
 
-    def __init__(self, capacity: int, device: str | torch.device = "cpu"):
+    def __init__(self, capacity: int, device: str | torch.device = "cpu", *, seed: int = 0):
         self._storage = _Storage(_check_capacity(capacity), device)
+        self.generator = torch.Generator().manual_seed(check_seed(seed))
         self._size = 0
         self._cursor = 0          # the slot the next item is written to
         self._added = 0           # items ever offered, for bookkeeping and checkpoints
@@ -137,7 +160,7 @@ class RingBuffer:
         return self._size
 
     @property
-    def data(self) -> Batch:
+    def data(self) -> Transitions:
         """The storage columns, ``(capacity, *item_shape)`` each; only the first ``len(self)`` rows are filled
         (in slot order, not insertion order)."""
         return self._storage.data
@@ -165,16 +188,23 @@ class RingBuffer:
         self._added += n
         return slots
 
-    def sample(self, batch_size: int, *, generator: torch.Generator) -> tuple[Batch, torch.Tensor]:
-        """Uniform draw with replacement: (dict of (batch_size, ...) tensors, slot indices (batch_size,))."""
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[Transitions, dict]:
+        """Uniform draw with replacement from `generator` (default: the buffer's own): (dict of
+        (batch_size, ...) tensors, ``{"index": slot indices (batch_size,) long}``)."""
         check_batch_size(batch_size, self._size)
-        idx = _draw_indices(batch_size, self._size, generator, self.device)
-        return self._storage.gather(idx), idx
+        gen = self.generator if generator is None else check_generator(generator)
+        idx = _draw_indices(batch_size, self._size, gen, self.device)
+        return self.gather(idx), {"index": idx}
+
+    def gather(self, idx: torch.Tensor) -> Transitions:
+        """The stored items at slots `idx` (B,): a dict of (B, ...) tensors."""
+        return self._storage.gather(idx)
 
     def state_dict(self) -> dict:
         """Tensors, ints and strings only, so that ``torch.load(..., weights_only=True)`` reads it."""
         return {"kind": type(self).__name__, "capacity": self.capacity, "size": self._size,
-                "cursor": self._cursor, "added": self._added, "data": self._storage.state(self._size)}
+                "cursor": self._cursor, "added": self._added, "data": self._storage.state(self._size),
+                "generator": self.generator.get_state()}
 
     def load_state_dict(self, state: Mapping) -> None:
         if state.get("kind") != type(self).__name__:
@@ -183,22 +213,21 @@ class RingBuffer:
             raise ConfigError(f"state_dict has capacity {state['capacity']}, this buffer {self.capacity}")
         self._size, self._cursor, self._added = int(state["size"]), int(state["cursor"]), int(state["added"])
         self._storage.load(state["data"], self._size)
+        if "generator" in state:                  # checkpoints written before buffers owned a generator lack it
+            self.generator.set_state(state["generator"])
 
 
 class ReservoirBuffer(RingBuffer):
     """Reservoir sampling (Vitter's algorithm R): after n items have been offered, each is held with probability
     ``capacity / n``, so the memory stays a uniform sample of the whole stream (continual-learning replay).
 
-    The keep/replace decisions draw from the buffer's own generator (``seed`` or ``generator``), whose state is
-    part of ``state_dict``; ``sample`` draws from the generator passed to it, as in :class:`RingBuffer`.
+    The keep/replace decisions draw from the buffer's own generator (seeded with ``seed``), whose state is
+    part of ``state_dict``; ``sample`` draws from it too unless a ``generator`` is passed, as in
+    :class:`RingBuffer`.
     """
 
-    def __init__(self, capacity: int, device: str | torch.device = "cpu", *, seed: int = 0,
-                 generator: torch.Generator | None = None):
-        super().__init__(capacity, device)
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise ConfigError(f"generator: expected a torch.Generator, got {type(generator).__name__}")
-        self.generator = generator if generator is not None else torch.Generator().manual_seed(seed)
+    def __init__(self, capacity: int, device: str | torch.device = "cpu", *, seed: int = 0):
+        super().__init__(capacity, device, seed=seed)
 
     def extend(self, batch: Mapping) -> torch.Tensor:
         """Offer a batch; return the slots written (items not kept write nothing). Exactly equivalent to
@@ -222,11 +251,3 @@ class ReservoirBuffer(RingBuffer):
         self._cursor = self._size % cap
         return slots
 
-    def state_dict(self) -> dict:
-        state = super().state_dict()
-        state["generator"] = self.generator.get_state()
-        return state
-
-    def load_state_dict(self, state: Mapping) -> None:
-        super().load_state_dict(state)
-        self.generator.set_state(state["generator"])

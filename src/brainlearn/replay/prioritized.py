@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from brainlearn.errors import ConfigError, ShapeError
-from brainlearn.replay.buffers import Batch, RingBuffer, check_batch_size
+from brainlearn.replay.buffers import RingBuffer, Transitions, check_batch_size, check_generator, check_seed
 
 
 def _check_unit(value, name: str) -> float:
@@ -263,20 +263,24 @@ class PrioritizedReplayBuffer:
     priority given to :meth:`update_priorities` (p = |delta| + eps in the paper) so that an item with zero TD
     error stays reachable.
 
-    >>> buf = PrioritizedReplayBuffer(100_000, alpha=0.6, device="cpu")
+    >>> buf = PrioritizedReplayBuffer(100_000, alpha=0.6, device="cpu", seed=0)
     >>> buf.extend({"obs": torch.zeros(256, 4), "reward": torch.zeros(256)})
-    >>> batch, weights, idx = buf.sample(32, beta=0.4, generator=torch.Generator().manual_seed(0))
-    >>> buf.update_priorities(idx, torch.rand(32))          # |TD error| of each drawn item, in practice
+    >>> batch, info = buf.sample(32, beta=0.4)        # info["weight"]: importance weights, info["index"]: slots
+    >>> buf.update_priorities(info["index"], torch.rand(32))   # |TD error| of each drawn item, in practice
+
+    ``seed`` seeds the buffer's own generator (:attr:`generator`, part of ``state_dict``), which
+    :meth:`sample` draws from unless a ``generator`` is passed to it.
     """
 
     def __init__(self, capacity: int, alpha: float = 0.6, device: str | torch.device = "cpu", *,
-                 eps: float = 1e-6, stratified: bool = True):
+                 eps: float = 1e-6, stratified: bool = True, seed: int = 0):
         self.alpha = _check_unit(alpha, "alpha")
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0.0 <= eps < math.inf:
             raise ConfigError(f"eps: expected a finite number >= 0, got {eps!r}")
         self.eps = float(eps)
         self.stratified = bool(stratified)
         self._ring = RingBuffer(capacity, device)
+        self.generator = torch.Generator().manual_seed(check_seed(seed))
         self.tree = SumMinTree(capacity, device)
         self._max_priority = torch.ones((), dtype=torch.float64, device=self.device)
 
@@ -289,7 +293,7 @@ class PrioritizedReplayBuffer:
         return self._ring.device
 
     @property
-    def data(self) -> Batch:
+    def data(self) -> Transitions:
         return self._ring.data
 
     @property
@@ -329,20 +333,21 @@ class PrioritizedReplayBuffer:
         """P(i) for every stored slot, shape (len(self),), float64."""
         return self.tree.values(len(self)) / self.tree.total()
 
-    def sample(self, batch_size: int, *, beta: float, generator: torch.Generator
-               ) -> tuple[Batch, torch.Tensor, torch.Tensor]:
-        """Draw ``batch_size`` items with P(i) proportional to p_i^alpha.
+    def sample(self, batch_size: int, generator: torch.Generator | None = None, *, beta: float = 1.0
+               ) -> tuple[Transitions, dict]:
+        """Draw ``batch_size`` items with P(i) proportional to p_i^alpha, from `generator` (default: the
+        buffer's own).
 
         With ``stratified`` (the default, as in the paper) the total mass is cut into ``batch_size`` equal
         segments and one item is drawn from each, which lowers the variance of a batch without changing P(i).
-        Returns (batch dict, importance weights (batch_size,) float32 with maximum weight over the buffer 1,
-        slot indices (batch_size,) long).
+        ``beta`` is the importance-sampling exponent (1: the full correction; anneal it with
+        :func:`linear_beta`). Returns (batch dict, ``{"index": slot indices (batch_size,) long, "weight":
+        importance weights (batch_size,) float32 with maximum weight over the buffer 1}``).
         """
         beta = _check_unit(beta, "beta")
         size = len(self)
         check_batch_size(batch_size, size)
-        if not isinstance(generator, torch.Generator):
-            raise ConfigError(f"generator: expected a torch.Generator, got {type(generator).__name__}")
+        generator = self.generator if generator is None else check_generator(generator)
         u = torch.rand(batch_size, generator=generator, dtype=torch.float64, device=generator.device).to(self.device)
         total = self.tree.total()
         if self.stratified:
@@ -353,7 +358,7 @@ class PrioritizedReplayBuffer:
         mass = self.tree.get(idx)
         # w_i / max_j w_j = (P(i) / P_min)^-beta = (m_i / m_min)^-beta; the N and the total cancel
         weights = (mass / self.tree.minimum()).pow(-beta).to(torch.float32)
-        return self._ring._storage.gather(idx), weights, idx
+        return self._ring.gather(idx), {"index": idx, "weight": weights}
 
     def update_priorities(self, indices, priorities) -> None:
         """Set the priorities of slots ``indices`` (B,) to ``priorities + eps`` (B,), all at once.
@@ -413,7 +418,8 @@ class PrioritizedReplayBuffer:
         """Tensors, numbers and strings only (``torch.load(..., weights_only=True)`` reads it)."""
         return {"kind": type(self).__name__, "alpha": self.alpha, "eps": self.eps, "stratified": self.stratified,
                 "max_priority": self._max_priority.clone(), "ring": self._ring.state_dict(),
-                "mass": self.tree.values(len(self)).clone(), "tree": self.tree.state_dict()}
+                "mass": self.tree.values(len(self)).clone(), "tree": self.tree.state_dict(),
+                "generator": self.generator.get_state()}
 
     def load_state_dict(self, state: Mapping) -> None:
         if state.get("kind") != type(self).__name__:
@@ -421,6 +427,8 @@ class PrioritizedReplayBuffer:
         self.alpha, self.eps = _check_unit(state["alpha"], "alpha"), float(state["eps"])
         self.stratified = bool(state["stratified"])
         self._ring.load_state_dict(state["ring"])
+        if "generator" in state:                  # checkpoints written before buffers owned a generator lack it
+            self.generator.set_state(state["generator"])
         self._max_priority = torch.as_tensor(state["max_priority"], dtype=torch.float64).to(self.device)
         if "tree" in state and int(state["tree"]["branching"]) == self.tree.branching:
             self.tree.load_state_dict(state["tree"])     # the inner nodes too: the same rounding from here on

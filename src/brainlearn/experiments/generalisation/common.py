@@ -1,5 +1,6 @@
-"""What the generalisation experiments share: the data config, splits into train / ID-test / held-out,
-model training (one job per (split, model, replicate)) and the evaluation of a trained model."""
+"""What the generalisation experiments share: the data config, the model config (the family and one nested
+config per family: ``--set model.kind=factor-vae model.factor_vae.gamma=10``), splits into train / ID-test /
+held-out, model training (one job per (split, model, replicate)) and the evaluation of a trained model."""
 
 from __future__ import annotations
 
@@ -17,29 +18,51 @@ from brainlearn.analysis.disentanglement import (
 )
 from brainlearn.data.factors import ColourDSprites, DSprites, FactorDataset
 from brainlearn.data.splits import get_split, split_masks
-from brainlearn.models.generative import ARCHS, MODELS, Trainer, build_model
-from brainlearn.runtime import Config, isolated_rng, make_generator, param, place, replicate_seed
+from brainlearn.models.generative import (
+    MODELS,
+    AEConfig,
+    CCIVAEConfig,
+    FactorVAEConfig,
+    GenerativeConfig,
+    Trainer,
+    VAEConfig,
+    WAEConfig,
+    build_model,
+)
+from brainlearn.runtime import Config, isolated_rng, make_generator, param, place, replicate_seed, require
 
-PAPER = "2204.02283"  # Montero, Bowers, Costa, Ludwig & Malhotra, "Lost in latent space" (NeurIPS 2022)
 DATASETS = ("dsprites-lite", "dsprites", "colour-dsprites-lite")
 
 
 @dataclass(frozen=True)
 class ModelConfig(Config):
-    """One generative model and its training."""
+    """One generative model and its training: `kind` picks the family, whose nested config (``ae``, ``vae``,
+    ``cci_vae``, ``factor_vae``, ``wae_mmd``) sets its architecture, latent size and loss weights."""
 
-    kind: Literal["ae", "vae", "cci-vae", "factor-vae", "wae-mmd"] = "vae"
-    arch: Literal["burgess", "kim", "montero", "higgins"] = "burgess"
-    latent: int = param(10, ge=2, help="latent size")
-    beta: float = param(1.0, gt=0, help="beta of the (beta-)VAE")
-    tc_gamma: float = param(20.0, gt=0, help="FactorVAE's total-correlation weight")
-    capacity_gamma: float = param(50.0, gt=0, help="CCI-VAE's weight on |KL - C|")
-    capacity: float = param(20.0, gt=0, help="CCI-VAE's final capacity C_max (nats)")
-    capacity_steps: int = param(10_000, ge=1, help="CCI-VAE's steps to reach C_max")
-    lam: float = param(10.0, gt=0, help="WAE-MMD's MMD weight")
+    kind: Literal["ae", "vae", "cci-vae", "factor-vae", "wae-mmd"] = param("vae", help="the model family")
+    ae: AEConfig = AEConfig()
+    vae: VAEConfig = VAEConfig()
+    cci_vae: CCIVAEConfig = CCIVAEConfig()
+    factor_vae: FactorVAEConfig = FactorVAEConfig()
+    wae_mmd: WAEConfig = WAEConfig()
     steps: int = param(1500, ge=1, help="training steps")
-    batch_size: int = param(64, ge=2)
-    lr: float = param(5e-4, gt=0)
+    batch_size: int = param(64, ge=2, help="images per step (FactorVAE: twice as many, half for its discriminator)")
+    lr: float = param(5e-4, gt=0, help="Adam learning rate")
+
+    # the old flat keys; arch and latent were every family's, and go to the default family's config
+    renamed = {"arch": "vae.arch", "latent": "vae.n_latent", "beta": "vae.beta", "tc_gamma": "factor_vae.gamma",
+               "capacity_gamma": "cci_vae.gamma", "capacity": "cci_vae.c_max", "capacity_steps": "cci_vae.c_steps",
+               "lam": "wae_mmd.lam"}
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.family.n_latent >= 2, f"model.{self.kind.replace('-', '_')}.n_latent must be >= 2 here: the "
+                "evaluation maps the latents onto two principal components")
+
+    @property
+    def family(self) -> GenerativeConfig:
+        """The config of the chosen family (`kind`)."""
+        return getattr(self, self.kind.replace("-", "_"))
 
 
 @dataclass(frozen=True)
@@ -52,7 +75,7 @@ class DataConfig(Config):
     max_eval: int = param(2000, ge=10, help="most images per evaluation set (a random subset beyond)")
 
 
-assert len(MODELS) == 5 and len(ARCHS) == 4  # the Literal lists of ModelConfig mirror these
+assert len(MODELS) == 5  # the Literal list of ModelConfig.kind mirrors it
 
 
 def make_dataset(config: DataConfig) -> FactorDataset:
@@ -88,18 +111,12 @@ def partition(ds: FactorDataset, split: str, data: DataConfig, seed: int, replic
     return {"train": np.sort(perm[n_id:]), "id": cap(perm[:n_id]), "heldout": cap(held)}
 
 
-def model_params(m: ModelConfig) -> dict:
-    return {"vae": {"beta": m.beta},
-            "cci-vae": {"gamma": m.capacity_gamma, "c_max": m.capacity, "c_steps": m.capacity_steps},
-            "factor-vae": {"gamma": m.tc_gamma}, "wae-mmd": {"lam": m.lam}}.get(m.kind, {})
-
-
 def fit_generative(ds: FactorDataset, train_idx: np.ndarray, m: ModelConfig, seed: int, replicate: int,
                    device: str) -> Trainer:
     """A generative model trained on the training images: weights from stream ``init``, batches from
     ``batches``, posterior and prior noise from ``noise`` of replicate `replicate`."""
     with isolated_rng(replicate_seed(seed, replicate, "init")):
-        model = build_model(m.kind, m.arch, ds.image_shape, m.latent, "bce", **model_params(m))
+        model = build_model(m.kind, ds.image_shape, m.family)
     trainer = Trainer(place(model, torch.device(device)), lr=m.lr)
     order = make_generator(replicate_seed(seed, replicate, "batches"))
     noise = make_generator(replicate_seed(seed, replicate, "noise"))

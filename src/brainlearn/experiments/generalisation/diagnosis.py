@@ -17,12 +17,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from brainlearn import plotting
+from brainlearn import papers, plotting
 from brainlearn.analysis.disentanglement import best_iou_match, reconstruction_loss
 from brainlearn.data.factors import FactorDataset
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.generalisation.common import (
-    PAPER,
     DataConfig,
     ModelConfig,
     evaluate,
@@ -32,7 +31,12 @@ from brainlearn.experiments.generalisation.common import (
     partition,
     show_images,
 )
-from brainlearn.models.generative import GroundTruthDecoder, SupervisedEncoder
+from brainlearn.models.generative import (
+    GroundTruthDecoder,
+    GroundTruthDecoderConfig,
+    SupervisedEncoder,
+    SupervisedEncoderConfig,
+)
 from brainlearn.runtime import Config, RunContext, isolated_rng, make_generator, param, place, replicate_seed, run_jobs
 
 PARTS = ("vae", "gt-decoder", "supervised")
@@ -79,10 +83,12 @@ def fit_part(config: DiagnosisConfig, part: str, seed: int, replicate: int, devi
         return {"metrics": metrics, "arrays": {k: torch.as_tensor(np.asarray(v)) for k, v in arrays.items()}}
     labels, cont, feats = factor_targets(ds, sets["train"])
     x = ds.images(sets["train"]).to(dev)
+    fam = m.family                      # the diagnostic models share the generative model's architecture
     with isolated_rng(replicate_seed(seed, replicate, "init")):
-        net = (GroundTruthDecoder(feats.shape[1], m.arch, ds.image_shape, m.latent) if part == "gt-decoder"
-               else SupervisedEncoder(m.arch, ds.image_shape, (ds.factor_sizes[ds.factor_index("shape")],),
-                                      cont.shape[1]))
+        net = (GroundTruthDecoder(GroundTruthDecoderConfig(arch=fam.arch, n_latent=fam.n_latent), feats.shape[1],
+                                  ds.image_shape) if part == "gt-decoder"
+               else SupervisedEncoder(SupervisedEncoderConfig(arch=fam.arch), ds.image_shape,
+                                      (ds.factor_sizes[ds.factor_index("shape")],), cont.shape[1]))
     net = place(net, dev)
     opt = torch.optim.Adam(net.parameters(), lr=m.lr)
     labels, cont, feats = labels.to(dev), cont.to(dev), feats.to(dev)
@@ -141,27 +147,28 @@ def run(config: DiagnosisConfig, seed: int, ctx: RunContext) -> Result:
 
 
 def claims(config: DiagnosisConfig) -> list[Claim]:
+    paper = papers.MONTERO
     how = (f"split {config.split}, {config.data.dataset} at {config.data.size} px, {config.model.steps} steps "
            f"each; median over {config.replicates} replicates")
     reason = "the direction of the paper's statement, set before any run: the ratio must fall below 1"
     crit = "the acceptance criterion of the R2R readouts (held-out at least 0.3 below ID), set before any run"
     out = [
-        Claim("gt-decoder-renders", PAPER, "Given the true factors, a decoder renders the held-out combinations "
+        Claim("gt-decoder-renders", paper, "Given the true factors, a decoder renders the held-out combinations "
               "better than the VAE does (the decoding half is not what fails).", "gt_over_vae_heldout", "<", 1.0,
               how=how + "; held-out BCE of the ground-truth decoder / of the VAE", reason=reason, expected="fail",
               note="docs/experiments/generalisation.md#known-non-reproduction-the-ground-truth-decoder-also-fails",
               kind="outcome"),
-        Claim("gt-decoded-shape", PAPER, "The ground-truth decoder's held-out renderings have the right shape "
+        Claim("gt-decoded-shape", paper, "The ground-truth decoder's held-out renderings have the right shape "
               "more often than the VAE's.", "gt_minus_vae_decoded_shape", ">", 0.0,
               how=how + "; best-IoU decoded shape, ground-truth decoder minus VAE", reason=reason, gated=False,
               kind="outcome"),
-        Claim("supervised-misreads", PAPER, "A supervised encoder trained to read the factors misreads the "
+        Claim("supervised-misreads", paper, "A supervised encoder trained to read the factors misreads the "
               "held-out combinations' shape (the encoding half fails).", "sup_shape_gap", ">=", 0.3,
               how=how + "; shape accuracy ID minus held-out", reason=crit, kind="outcome"),
-        Claim("supervised-reads-posx", PAPER, "... while it still reads their position.", "sup_posx_r2_heldout",
+        Claim("supervised-reads-posx", paper, "... while it still reads their position.", "sup_posx_r2_heldout",
               ">=", 0.5, how=how + "; R^2 of the predicted posX on held-out images",
               reason="the R2R posX criterion (R^2 >= 0.5), set before any run", kind="outcome"),
-        Claim("vae-encoder-fails", PAPER, "The VAE's encoder maps held-out squares outside the square region: a "
+        Claim("vae-encoder-fails", paper, "The VAE's encoder maps held-out squares outside the square region: a "
               "shape readout of its latents calls (almost) none of them squares.", "vae_shape_probe_heldout", "<=",
               0.1, how=how + "; logistic readout fitted on training encodings",
               reason="the R2R shape-probe criterion (<= 0.1), set before any run", kind="outcome"),
@@ -185,9 +192,11 @@ def plot(result: Result, config: DiagnosisConfig) -> dict:
 
 
 register(Experiment(
-    name="generalisation-diagnosis", paper=PAPER,
+    name="generalisation-diagnosis", paper=papers.MONTERO,
     summary="encoder or decoder? ground-truth decoder and supervised encoder on a failing split",
     presets={"quick": DiagnosisConfig(model=ModelConfig(steps=1000), replicates=1), "full": DiagnosisConfig(),
+             "smoke": DiagnosisConfig(data=DataConfig(max_eval=40), model=ModelConfig(steps=4, batch_size=8),
+                                      replicates=1),
              "paper": DiagnosisConfig(data=DataConfig(dataset="dsprites", size=64, max_eval=5000),
                                       model=ModelConfig(steps=50_000))},
     run=run, claims=claims, plot=plot,

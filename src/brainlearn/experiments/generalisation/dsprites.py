@@ -16,10 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from brainlearn import plotting
+from brainlearn import papers, plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.generalisation.common import (
-    PAPER,
     DataConfig,
     ModelConfig,
     evaluate,
@@ -33,6 +32,9 @@ from brainlearn.runtime import Config, RunContext, param, require, run_jobs
 
 CALIBRATED_STEPS = 1500  # the budget of the criteria; below it the R2R BCE ratio has not yet grown to 1.3
 QUICK_NOTE = "docs/experiments/generalisation.md#known-non-reproduction-r2r-bce-at-the-quick-budget"
+# under seed scheme 2 the 1,000-step VAE has often not yet learnt to render shape (seeds 0-2): see this section
+QUICK_SHAPE_NOTE = ("docs/experiments/generalisation.md#known-non-reproduction-r2r-decoded-shape-and-r2r-posx-at-the-"
+                    "quick-budget")
 R2R, R2E_LARGE, R2E_SMALL = "recomb2range/sqr2tx", "recomb2element/sqr_corner", "recomb2element/sqr_centre"
 SHAPES = ("square", "ellipse", "heart")
 
@@ -88,8 +90,10 @@ def run(config: DSpritesConfig, seed: int, ctx: RunContext) -> Result:
 
 
 def claims(config: DSpritesConfig) -> list[Claim]:
-    how = (f"{config.data.dataset} at {config.data.size} px, {config.model.kind} ({config.model.arch}, "
-           f"z={config.model.latent}), {config.model.steps} steps; median over {config.replicates} replicates; "
+    paper = papers.MONTERO
+    fam = config.model.family
+    how = (f"{config.data.dataset} at {config.data.size} px, {config.model.kind} ({fam.arch}, "
+           f"z={fam.n_latent}), {config.model.steps} steps; median over {config.replicates} replicates; "
            "decoded factors = best-IoU match of the binarised reconstruction in the whole grid")
     crit = ("the acceptance criterion set before any run, from the dSprites-lite calibration "
             "(3 shapes x 2 scales x 16 x 16 positions at 32 px, conv VAE, 1.5k-3k steps)")
@@ -97,36 +101,37 @@ def claims(config: DSpritesConfig) -> list[Claim]:
     if R2R in config.splits:
         k = key(R2R)
         out += [
-            Claim("r2r-bce", PAPER, "Recombination-to-range fails: held-out squares on the right are reconstructed "
+            Claim("r2r-bce", paper, "Recombination-to-range fails: held-out squares on the right are reconstructed "
                   "worse than in-distribution images.", f"{k}_bce_ratio", ">=", 1.3, how=how + "; BCE held-out / ID",
                   reason=crit, kind="outcome"),
-            Claim("r2r-decoded-shape", PAPER, "Held-out squares are rendered with the wrong shape: decoded-shape "
+            Claim("r2r-decoded-shape", paper, "Held-out squares are rendered with the wrong shape: decoded-shape "
                   "accuracy falls at least 0.3 below its in-distribution value.", f"{k}_decoded_shape_gap", ">=",
                   0.3, how=how + "; ID minus held-out decoded-shape accuracy", reason=crit, kind="outcome"),
-            Claim("r2r-shape-probe", PAPER, "The encoder fails too: a logistic shape readout fitted on training "
+            Claim("r2r-shape-probe", paper, "The encoder fails too: a logistic shape readout fitted on training "
                   "encodings calls (almost) no held-out square a square.", f"{k}_shape_probe_heldout", "<=", 0.1,
                   how=how + "; logistic regression on latent means", reason=crit, kind="outcome"),
-            Claim("r2r-shape-probe-id", PAPER, "The shape readout works in distribution (above chance).",
+            Claim("r2r-shape-probe-id", paper, "The shape readout works in distribution (above chance).",
                   f"{k}_shape_probe_id", ">=", 0.45, how=how, reason=crit + "; chance is 1/3", kind="outcome"),
-            Claim("r2r-posx", PAPER, "The failure is shape-specific: posX is still read out linearly from held-out "
+            Claim("r2r-posx", paper, "The failure is shape-specific: posX is still read out linearly from held-out "
                   "encodings.", f"{k}_posx_r2_heldout", ">=", 0.5, how=how + "; ridge regression R^2", reason=crit,
                   kind="outcome"),
         ]
     if R2E_SMALL in config.splits:
         k = key(R2E_SMALL)
         out += [
-            Claim("r2e-small-bce", PAPER, "Recombination-to-element with few excluded combinations succeeds: "
+            Claim("r2e-small-bce", paper, "Recombination-to-element with few excluded combinations succeeds: "
                   "held-out images are reconstructed about as well as ID ones.", f"{k}_bce_ratio", "<=", 1.2,
                   how=how + "; BCE held-out / ID", reason=crit, kind="outcome"),
-            Claim("r2e-small-decoded", PAPER, "... and are decoded with the right shape (within 0.1 of ID).",
+            Claim("r2e-small-decoded", paper, "... and are decoded with the right shape (within 0.1 of ID).",
                   f"{k}_decoded_shape_gap", "<=", 0.1, how=how, reason=crit, kind="outcome"),
         ]
     if R2E_LARGE in config.splits and R2E_SMALL in config.splits:
-        out.append(Claim("exclusion-size", PAPER, "Excluding more combinations hurts: the BCE ratio of the 36-image "
+        out.append(Claim("exclusion-size", paper, "Excluding more combinations hurts: the BCE ratio of the 36-image "
                          "R2E split exceeds that of the 4-image split by more than 0.3.", "exclusion_effect", ">",
                          0.3, how=how + "; difference of BCE ratios", reason=crit, kind="outcome"))
     if config.model.steps < CALIBRATED_STEPS:
-        out = [dataclasses.replace(c, expected="fail", note=QUICK_NOTE) if c.id == "r2r-bce" else c for c in out]
+        notes = {"r2r-bce": QUICK_NOTE, "r2r-decoded-shape": QUICK_SHAPE_NOTE, "r2r-posx": QUICK_SHAPE_NOTE}
+        out = [dataclasses.replace(c, expected="fail", note=notes[c.id]) if c.id in notes else c for c in out]
     return out
 
 
@@ -164,10 +169,12 @@ def plot(result: Result, config: DSpritesConfig) -> dict:
 
 
 QUICK = DSpritesConfig(model=ModelConfig(steps=1000), splits=(R2R,), replicates=1)
+SMOKE = DSpritesConfig(data=DataConfig(max_eval=40), model=ModelConfig(steps=4, batch_size=8), splits=(R2R, R2E_SMALL),
+                       replicates=2)
 register(Experiment(
-    name="generalisation-dsprites", paper=PAPER,
+    name="generalisation-dsprites", paper=papers.MONTERO,
     summary="VAEs on dSprites splits: R2R fails through the shape encoding, small R2E succeeds",
-    presets={"quick": QUICK, "full": DSpritesConfig(),
+    presets={"quick": QUICK, "full": DSpritesConfig(), "smoke": SMOKE,
              "paper": DSpritesConfig(data=DataConfig(dataset="dsprites", size=64, max_eval=5000),
                                      model=ModelConfig(steps=50_000),
                                      splits=(R2R, "recomb2element/leave1out", "extrp/blank_side"), replicates=3)},

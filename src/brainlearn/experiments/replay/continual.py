@@ -2,22 +2,36 @@
 exact replay, generative replay and feature replay (:mod:`brainlearn.models.continual`).
 
 Each strategy is one job: the same initial solver, trained on the five two-class tasks in order, then
-tested on every task after each one (the accuracy matrix) and on all ten classes at the end.
+tested on every task after each one (the accuracy matrix) and on all ten classes at the end. The models'
+settings are their configs: ``solver.n_hidden``, ``learner.epochs`` (solver and generator), ``exact.memory``,
+``generative.vae.n_latent``, ...; the generative and feature strategies share ``generative`` (their ``level``
+and likelihood are set by the strategy).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
 import numpy as np
 
-from brainlearn import plotting
+from brainlearn import papers, plotting
 from brainlearn.data.images import ImageDataConfig
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.replay.common import GR_PAPER, REVIEW
-from brainlearn.models.continual import VAE, ContinualLearner, ExactReplay, GenerativeReplay, Solver, split_tasks
+from brainlearn.models.continual import (
+    ContinualLearner,
+    ContinualLearnerConfig,
+    ExactReplay,
+    ExactReplayConfig,
+    GenerativeReplay,
+    GenerativeReplayConfig,
+    ReplayVAEConfig,
+    Solver,
+    SolverConfig,
+    split_tasks,
+)
 from brainlearn.runtime import RunContext, isolated_rng, make_generator, param, place, replicate_seed, run_jobs
 
 STRATEGIES = ("naive", "exact", "generative", "feature")
@@ -29,23 +43,24 @@ class ContinualConfig(ImageDataConfig):
     strategies: tuple[Literal["naive", "exact", "generative", "feature"], ...] = param(
         STRATEGIES, nonempty=True, help="strategies to run")
     classes_per_task: int = param(2, ge=1, help="classes per task")
-    hidden: int = param(128, ge=1, help="solver hidden units")
-    epochs: int = param(60, ge=1, help="epochs per task (solver and generator)")
-    batch_size: int = param(32, ge=1, help="current-task examples per minibatch (as many replayed)")
-    lr: float = param(1e-3, gt=0, help="Adam learning rate")
-    memory: int = param(200, ge=1, help="exact replay: reservoir capacity")
-    z: int = param(8, ge=1, help="generator latent size")
-    vae_hidden: int = param(100, ge=1, help="generator hidden units")
-    temperature: float = param(2.0, gt=0, help="distillation temperature")
+    solver: SolverConfig = SolverConfig()
+    learner: ContinualLearnerConfig = ContinualLearnerConfig()
+    exact: ExactReplayConfig = ExactReplayConfig()
+    generative: GenerativeReplayConfig = GenerativeReplayConfig()
+
+    renamed = {"hidden": "solver.n_hidden", "epochs": "learner.epochs", "batch_size": "learner.batch_size",
+               "lr": "learner.lr", "memory": "exact.memory", "z": "generative.vae.n_latent",
+               "vae_hidden": "generative.vae.n_hidden", "temperature": "generative.temperature"}
 
 
 def _plugins(config: ContinualConfig, name: str, device, seed: int):
     if name == "exact":
-        return [ExactReplay(config.memory, device, seed=replicate_seed(seed, stream="data"))]
+        return [ExactReplay(config.exact, device=device, seed=replicate_seed(seed, stream="data"))]
     if name in ("generative", "feature"):
-        factory = partial(VAE, hidden=config.vae_hidden, z=config.z, bernoulli=name == "generative")
-        return [GenerativeReplay(factory, config.epochs, lr=config.lr, temperature=config.temperature,
-                                 level="input" if name == "generative" else "features")]
+        g = config.generative
+        g = dataclasses.replace(g, level="input" if name == "generative" else "features",
+                                vae=dataclasses.replace(g.vae, bernoulli=name == "generative"))
+        return [GenerativeReplay(g)]
     return []
 
 
@@ -55,11 +70,10 @@ def strategy_job(config: ContinualConfig, name: str, seed: int, device: str) -> 
     xtr, xte = data.flat()
     tasks = split_tasks(xtr, data.y_train, xte, data.y_test, config.classes_per_task)
     with isolated_rng(replicate_seed(seed, stream="init")):       # torch.nn's initialisers draw globally
-        solver = place(Solver(xtr.shape[1], config.hidden, data.n_classes), device)
+        solver = place(Solver(config.solver, xtr.shape[1], data.n_classes), device)
         plugins = _plugins(config, name, device, seed)
         gen = make_generator(replicate_seed(seed, stream="batches"))
-        learner = ContinualLearner(solver, plugins, epochs=config.epochs, batch_size=config.batch_size,
-                                   lr=config.lr, generator=gen, place=partial(place, device=device))
+        learner = ContinualLearner(config.learner, solver, plugins, generator=gen, place=partial(place, device=device))
         return learner.fit(tasks)
 
 
@@ -85,32 +99,33 @@ def run(config: ContinualConfig, seed: int, ctx: RunContext) -> Result:
 
 def claims(config: ContinualConfig) -> list[Claim]:
     how = (f"class-incremental split {config.dataset}, {config.classes_per_task} classes per task, MLP "
-           f"{config.hidden} hidden, Adam {config.lr:g}, {config.epochs} epochs per task; accuracy on all test "
-           "classes after the last task")
+           f"{config.solver.n_hidden} hidden, Adam {config.learner.lr:g}, {config.learner.epochs} epochs per task; "
+           "accuracy on all test classes after the last task")
     calib = "acceptance criterion for split digits (a calibration gave naive 0.19, exact 0.89, generative 0.73)"
     s = set(config.strategies)
     out = []
     if "naive" in s:
-        out.append(Claim("naive-forgets", REVIEW, "Naive fine-tuning forgets the earlier tasks "
+        out.append(Claim("naive-forgets", papers.ROSCOW, "Naive fine-tuning forgets the earlier tasks "
                          "(catastrophic forgetting).", "final_acc_naive", "<=", 0.30, how=how, reason=calib,
                          kind="outcome"))
     if "exact" in s:
-        out.append(Claim("exact-replay", REVIEW, "Exact replay of a small memory (M = 200) prevents most "
-                         "forgetting.", "final_acc_exact", ">=", 0.75, how=how + f"; M = {config.memory}",
+        out.append(Claim("exact-replay", papers.ROSCOW, "Exact replay of a small memory (M = 200) prevents most "
+                         "forgetting.", "final_acc_exact", ">=", 0.75, how=how + f"; M = {config.exact.memory}",
                          reason=calib, kind="outcome"))
     if "generative" in s:
-        out.append(Claim("generative-replay", GR_PAPER, "Generative replay with distillation prevents much of "
-                         "the forgetting.", "final_acc_generative", ">=", 0.55, how=how + f"; VAE z = {config.z}",
+        out.append(Claim("generative-replay", papers.SHIN, "Generative replay with distillation prevents much of "
+                         "the forgetting.", "final_acc_generative", ">=", 0.55,
+                         how=how + f"; VAE z = {config.generative.vae.n_latent}",
                          reason=calib, kind="outcome"))
     if {"naive", "generative"} <= s:
-        out.append(Claim("generative-beats-naive", GR_PAPER, "Generative replay beats naive fine-tuning by a "
+        out.append(Claim("generative-beats-naive", papers.SHIN, "Generative replay beats naive fine-tuning by a "
                          "wide margin.", "generative_minus_naive", ">=", 0.3, how=how, reason=calib, kind="outcome"))
     if {"exact", "generative"} <= s:
-        out.append(Claim("exact-beats-generative", REVIEW, "Exact replay beats generative replay "
+        out.append(Claim("exact-beats-generative", papers.ROSCOW, "Exact replay beats generative replay "
                          "(naive < generative < exact).", "exact_minus_generative", ">", 0.0, how=how,
                          reason="the ordering itself: any positive difference", kind="outcome"))
     if {"naive", "feature"} <= s:
-        out.append(Claim("feature-replay", REVIEW, "Replaying hidden features instead of inputs "
+        out.append(Claim("feature-replay", papers.ROSCOW, "Replaying hidden features instead of inputs "
                          "(brain-inspired replay) also reduces forgetting (reported).", "feature_minus_naive",
                          ">", 0.0, how=how + "; features frozen after the first task", gated=False,
                          reason="reported only: the review states no size for this effect", kind="outcome"))
@@ -132,8 +147,11 @@ def plot(result: Result, config: ContinualConfig) -> dict:
 
 
 register(Experiment(
-    name="replay-continual", paper=REVIEW,
+    name="replay-continual", paper=papers.ROSCOW,
     summary="class-incremental split digits: naive vs exact vs generative vs feature replay",
-    presets={"quick": ContinualConfig(epochs=20), "full": ContinualConfig()},
+    presets={"quick": ContinualConfig(learner=ContinualLearnerConfig(epochs=20)), "full": ContinualConfig(),
+             "smoke": ContinualConfig(n_train=200, n_test=100, solver=SolverConfig(n_hidden=16),
+                                      learner=ContinualLearnerConfig(epochs=1), exact=ExactReplayConfig(memory=20),
+                                      generative=GenerativeReplayConfig(vae=ReplayVAEConfig(n_hidden=16)))},
     run=run, claims=claims, plot=plot,
 ))

@@ -9,14 +9,21 @@ import torch.nn.functional as F
 from brainlearn.errors import ConfigError, ShapeError
 from brainlearn.models.generative import (
     ARCHS,
+    FAMILIES,
     MIXERS,
     MODELS,
     VAE,
+    CCIVAEConfig,
     CompositionNet,
+    CompositionNetConfig,
     FactorVAE,
+    FactorVAEConfig,
     GroundTruthDecoder,
+    GroundTruthDecoderConfig,
     SupervisedEncoder,
+    SupervisedEncoderConfig,
     Trainer,
+    VAEConfig,
     build_model,
     convs,
     decoder,
@@ -39,7 +46,7 @@ def test_encoder_decoder_shapes(arch, size):
 
 def test_beta_vae_loss_by_hand():
     torch.manual_seed(0)
-    model = VAE("burgess", (1, 32, 32), n_latent=3, beta=4.0)
+    model = VAE(VAEConfig(n_latent=3, beta=4.0), (1, 32, 32))
     x = (torch.rand(2, 1, 32, 32) > 0.5).float()
     mu = torch.tensor([[0.5, -1.0, 0.0], [0.2, 0.3, -0.4]])
     logvar = torch.tensor([[0.0, -1.0, 0.5], [0.1, 0.2, -0.3]])
@@ -72,7 +79,7 @@ def test_mmd_and_capacity():
     g = make_generator(0)
     a, b = torch.randn(300, 4, generator=g) * 2 ** 0.5, torch.randn(300, 4, generator=g) * 2 ** 0.5
     assert abs(mmd_imq(a, b).item()) < 0.01 and mmd_imq(a + 3, b).item() > 0.1
-    cci = build_model("cci-vae", "burgess", (1, 32, 32), c_max=20, c_steps=100)
+    cci = build_model("cci-vae", (1, 32, 32), CCIVAEConfig(c_max=20, c_steps=100))
     assert cci.capacity(0) == 0 and cci.capacity(50) == 10 and cci.capacity(500) == 20
 
 
@@ -80,7 +87,11 @@ def test_mmd_and_capacity():
 def test_every_model_trains(kind):
     torch.manual_seed(0)
     x = (torch.rand(16, 1, 32, 32) > 0.7).float()
-    model = build_model(kind, "burgess", (1, 32, 32), n_latent=4)
+    def small():
+        _, config_cls = FAMILIES[kind]
+        return build_model(kind, (1, 32, 32), config_cls(n_latent=4))
+
+    model = small()
     trainer = Trainer(model, lr=1e-3)
     g = make_generator(0)
     first = trainer.step(x, g)["rec"]
@@ -90,14 +101,14 @@ def test_every_model_trains(kind):
     if kind == "factor-vae":
         assert "d_loss" in trainer.step(x, g)
     state = trainer.state_dict()
-    other = Trainer(build_model(kind, "burgess", (1, 32, 32), n_latent=4), lr=1e-3)
+    other = Trainer(small(), lr=1e-3)
     other.load_state_dict(state)
     assert other.steps == trainer.steps
 
 
 def test_factor_vae_discriminator_learns_dependence():
     torch.manual_seed(0)
-    model = FactorVAE("burgess", (1, 32, 32), n_latent=2, d_hidden=32, d_layers=2)
+    model = FactorVAE(FactorVAEConfig(n_latent=2, d_hidden=32, d_layers=2), (1, 32, 32))
     opt = torch.optim.Adam(model.discriminator.parameters(), lr=1e-2)
     g = make_generator(1)
     for _ in range(150):
@@ -111,20 +122,20 @@ def test_factor_vae_discriminator_learns_dependence():
 
 def test_diagnostic_models():
     torch.manual_seed(0)
-    gt = GroundTruthDecoder(5, "burgess", (1, 32, 32))
+    gt = GroundTruthDecoder(GroundTruthDecoderConfig(), 5, (1, 32, 32))
     assert gt(torch.randn(3, 5)).shape == (3, 1, 32, 32)
-    enc = SupervisedEncoder("burgess", (1, 32, 32), classes=(3,), n_continuous=2)
+    enc = SupervisedEncoder(SupervisedEncoderConfig(), (1, 32, 32), classes=(3,), n_continuous=2)
     logits, cont = enc(torch.rand(4, 1, 32, 32))
     assert logits[0].shape == (4, 3) and cont.shape == (4, 2)
     loss, _ = enc.loss(torch.rand(4, 1, 32, 32), torch.tensor([[0], [1], [2], [0]]), torch.rand(4, 2))
     loss.backward()
     for mixer in MIXERS:
-        net = CompositionNet("burgess", (1, 32, 32), n_actions=3, n_latent=6, mixer=mixer)
+        net = CompositionNet(CompositionNetConfig(VAEConfig(n_latent=6), mixer=mixer), (1, 32, 32), n_actions=3)
         ref, cmd = torch.rand(2, 1, 32, 32), torch.rand(2, 1, 32, 32)
         a = F.one_hot(torch.tensor([0, 2]), 3).float()
         assert net(ref, cmd, a).shape == (2, 1, 32, 32)
         net.loss(ref, cmd, a, ref, make_generator(0))[0].backward()
-    fixed = CompositionNet("burgess", (1, 32, 32), n_actions=2, n_latent=4, mixer="interp")
+    fixed = CompositionNet(CompositionNetConfig(VAEConfig(n_latent=4), mixer="interp"), (1, 32, 32), n_actions=2)
     z_ref, z_cmd = torch.zeros(1, 4), torch.ones(1, 4)
     assert fixed.compose(z_ref, z_cmd, torch.tensor([[1.0, 0.0]])).tolist() == [[1, 0, 1, 0]]
 
@@ -140,13 +151,24 @@ def test_bad_input():
     with pytest.raises(ShapeError, match="square"):
         encoder("burgess", (1, 32, 64), 10)
     with pytest.raises(ConfigError, match="unknown model"):
-        build_model("gan", "burgess", (1, 32, 32))
+        build_model("gan", (1, 32, 32))
     with pytest.raises(ConfigError, match="reconstruction"):
-        build_model("vae", "burgess", (1, 32, 32), recon="l1")
+        build_model("vae", (1, 32, 32), VAEConfig(recon="l1"))
     with pytest.raises(ConfigError, match="mixer"):
-        CompositionNet("burgess", (1, 32, 32), 3, mixer="add")
-    model = build_model("vae", "burgess", (1, 32, 32))
+        CompositionNet(CompositionNetConfig(mixer="add"), (1, 32, 32), 3)
+    model = build_model("vae", (1, 32, 32))
     with pytest.raises(ShapeError, match="expected images"):
         model.encode(torch.rand(2, 1, 64, 64))
     with pytest.raises(ShapeError, match="NaN"):
         model.encode(torch.full((1, 1, 32, 32), float("nan")))
+
+
+def test_trainer_reads_factor_vae_latents_from_its_public_return():
+    """The discriminator step uses the latents vae_loss returns: same numbers as the loss it reports."""
+    torch.manual_seed(0)
+    model = FactorVAE(FactorVAEConfig(n_latent=3, d_hidden=16, d_layers=1), (1, 32, 32))
+    x = (torch.rand(8, 1, 32, 32) > 0.7).float()
+    loss, stats, z = model.vae_loss(x, generator=make_generator(0))
+    again, stats2 = model.loss(x, generator=make_generator(0))
+    assert z.shape == (8, 3) and not z.requires_grad and torch.equal(loss, again) and stats == stats2
+    assert not hasattr(model, "_last_z")

@@ -1,25 +1,21 @@
-"""Prioritised memory access (brainlearn.models.pma): gain, need, mazes, the agent, and the replay-maze experiment."""
+"""Prioritised memory access (brainlearn.models.pma): gain, need, mazes, the agent."""
 
 import numpy as np
 import pytest
 
 from brainlearn.errors import ConfigError
-from brainlearn.experiments import get
-from brainlearn.experiments.base import claim_ok
-from brainlearn.experiments.runner import run_experiment
 from brainlearn.models.pma import (
     LINEAR_TRACK,
     OPEN_MAZE,
     GridMaze,
     PMAgent,
-    PMAParams,
+    PMAgentConfig,
     gain,
     replay_events,
     softmax,
     stationary_need,
     successor_need,
 )
-from tests.contracts import check_contracts
 
 
 def test_open_maze_geometry():
@@ -82,7 +78,7 @@ def test_gain_is_positive_when_a_backup_propagates_a_new_reward():
 
 
 def test_first_goal_bout_replays_in_reverse_from_the_goal():
-    agent = PMAgent(GridMaze(OPEN_MAZE), PMAParams(), seed=0)
+    agent = PMAgent(PMAgentConfig(), GridMaze(OPEN_MAZE), seed=0)
     agent.episode()
     bout = [e for e in agent.events if e["where"] == "goal"]
     assert len(bout) == 20 and all(e["gain"] > 0 for e in bout)
@@ -105,10 +101,10 @@ def test_replay_events_cut_directions():
 
 def test_modes_and_checkpoint_round_trip():
     maze = GridMaze(OPEN_MAZE)
-    none = PMAgent(maze, PMAParams(mode="none"), seed=3)
+    none = PMAgent(PMAgentConfig(mode="none"), maze, seed=3)
     none.episode()
     assert none.events == []
-    a, b = PMAgent(maze, PMAParams(), seed=3), PMAgent(maze, PMAParams(), seed=99)
+    a, b = PMAgent(PMAgentConfig(), maze, seed=3), PMAgent(PMAgentConfig(), maze, seed=99)
     for _ in range(3):
         a.episode()
     b.load_state_dict(a.state_dict())
@@ -117,26 +113,11 @@ def test_modes_and_checkpoint_round_trip():
     assert a.events == b.events
     for bad in ({"mode": "dream"}, {"need": "x"}, {"extend": "sideways"}, {"gamma": 1.0}):
         with pytest.raises(ConfigError):
-            PMAParams(**bad)
+            PMAgentConfig(**bad)
 
 
 def test_offline_need_runs():
-    agent = PMAgent(GridMaze(OPEN_MAZE), PMAParams(need="stationary", extend="both"), seed=1)
+    agent = PMAgent(PMAgentConfig(need="stationary", extend="both"), GridMaze(OPEN_MAZE), seed=1)
     steps = [agent.episode() for _ in range(3)]
     assert all(s > 0 for s in steps) and {e["kind"] for e in agent.events} <= {"one", "forward", "reverse"}
 
-
-def test_contracts(tmp_path):
-    check_contracts("replay-maze", ["replicates=1", "episodes=4", "late_from=2", "track_before=3", "track_after=1"],
-                    tmp_path, interrupt_after=2)
-
-
-@pytest.fixture(scope="module")
-def quick():
-    return {c["id"]: c for c in run_experiment("replay-maze", seed=0, out=None).claims}
-
-
-@pytest.mark.parametrize("claim_id", [c.id for c in get("replay-maze").claims(get("replay-maze").preset("quick"))
-                                      if c.gated])
-def test_quick_claim(quick, claim_id):
-    assert claim_ok(quick[claim_id]), quick[claim_id]   # PASS, or XFAIL for a known non-reproduction
