@@ -126,3 +126,44 @@ def test_every_buffer_owns_a_seeded_generator_and_an_explicit_one_overrides_it()
         assert torch.equal(info["index"], a.sample(8, generator=gen(1))[1]["index"])
         assert set(batch) == set(transitions(1)) and info["index"].shape == (8,)
         assert ("weight" in info) == isinstance(c, PrioritizedReplayBuffer)
+
+
+@pytest.mark.parametrize("value, column", [
+    (torch.tensor([1.7, -2.9]), torch.long),           # fractions into an integer column
+    (torch.tensor([300.0, 1.0]), torch.uint8),         # out of range
+    (torch.tensor([300, 1]), torch.uint8),
+    (torch.tensor([float("nan"), 1.0]), torch.long),
+    (torch.tensor([0.5, 1.0]), torch.bool),
+    (torch.tensor([1e39, 1.0], dtype=torch.float64), torch.float32),   # overflows float32
+])
+def test_writes_that_would_change_a_value_are_refused(value, column):
+    buf = RingBuffer(10)
+    buf.extend({"x": torch.zeros(2, dtype=column)})
+    with pytest.raises(ShapeError, match="'x'"):
+        buf.extend({"x": value})
+    assert len(buf) == 2
+
+
+def test_casts_that_keep_every_value_are_fine():
+    buf = RingBuffer(10)
+    buf.extend({"a": torch.zeros(2, dtype=torch.long), "u": torch.zeros(2, dtype=torch.uint8),
+                "f": torch.zeros(2, dtype=torch.float32)})
+    buf.extend({"a": torch.tensor([1.0, -2.0]), "u": torch.tensor([255, 3]), "f": torch.tensor([0.1, 2.0],
+                                                                                              dtype=torch.float64)})
+    assert buf.data["a"][2:4].tolist() == [1, -2] and buf.data["u"][2:4].tolist() == [255, 3]
+
+
+def test_restored_state_is_validated():
+    buf = RingBuffer(4)
+    buf.extend({"x": torch.arange(3.0)})
+    state = buf.state_dict()
+    for bad in ({"size": 9}, {"cursor": -1}, {"added": 1}):
+        with pytest.raises(ConfigError, match="inconsistent"):
+            RingBuffer(4).load_state_dict({**state, **bad})
+
+
+def test_impossible_sizes_and_seeds_are_config_errors():
+    with pytest.raises(ConfigError, match="seed"):
+        ReservoirBuffer(5, seed=2**70)
+    with pytest.raises(ConfigError, match="more than this machine can allocate"):
+        RingBuffer(10**13).add({"x": torch.zeros(1000)})

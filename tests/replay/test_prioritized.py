@@ -324,3 +324,27 @@ def test_set_range_equals_set():
         a.set_range(start, v)
         b.set(torch.arange(start, start + n), v, unique=True)
         assert torch.equal(a.min, b.min) and torch.allclose(a.sum, b.sum, rtol=1e-13, atol=0)
+
+
+def test_huge_priorities_cannot_overflow_the_sum_tree():
+    buf = PrioritizedReplayBuffer(10)
+    buf.extend({"x": torch.zeros(3)})
+    with pytest.raises(ShapeError, match="priorities must be <="):
+        buf.update_priorities([0, 1], [1e308, 1e308])
+    buf.update_priorities([0, 1], [1e99, 1e99])
+    assert math.isfinite(float(buf.tree.total())) and buf.sample(3)[1]["index"].max() <= 2
+
+
+def test_a_state_with_nan_masses_is_refused():
+    buf = PrioritizedReplayBuffer(10)
+    buf.extend({"x": torch.zeros(3)})
+    state = buf.state_dict()
+    for change in ({"mass": state["mass"] * float("nan")}, {"max_priority": torch.tensor(float("nan"))},
+                   {"tree": {**state["tree"], "sum": state["tree"]["sum"] * float("nan")}}):
+        with pytest.raises(ConfigError):
+            PrioritizedReplayBuffer(10).load_state_dict({**state, **change})
+
+
+def test_a_capacity_beyond_the_machine_is_a_config_error():
+    with pytest.raises(ConfigError, match="priority trees of capacity 1000000000000"):
+        PrioritizedReplayBuffer(10**12)

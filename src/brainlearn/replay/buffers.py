@@ -31,6 +31,44 @@ def _check_capacity(capacity) -> int:
     return capacity
 
 
+def allocate(make, what: str, nbytes: int):
+    """``make()``, with an allocation that cannot be had turned into a ConfigError saying how much it needed."""
+    try:
+        return make()
+    except (MemoryError, RuntimeError) as e:
+        if isinstance(e, RuntimeError) and "alloc" not in str(e).lower() and "memory" not in str(e).lower():
+            raise
+        raise ConfigError(f"{what} needs {nbytes / 2**30:.3g} GiB, more than this machine can allocate: "
+                          "choose a smaller capacity") from None
+
+
+def _cast(key: str, value: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """`value` in the stored column's `dtype`, or ShapeError where the cast would change a value (a float
+    into an integer column, 300 into uint8, a fraction into bool): buffers never corrupt data silently."""
+    if value.dtype == dtype:
+        return value
+    if value.is_complex() and not dtype.is_complex:
+        raise ShapeError(f"{key!r}: complex values cannot go into a {dtype} column")
+    if dtype.is_floating_point or dtype.is_complex:
+        cast = value.to(dtype)
+        if bool((torch.isinf(cast) & ~torch.isinf(value)).any()):
+            raise ShapeError(f"{key!r}: values overflow the stored {dtype} column")
+        return cast
+    ok = bool(torch.isfinite(value).all()) if value.is_floating_point() else True
+    if ok and value.is_floating_point():
+        ok = bool((value == value.round()).all())
+    if ok and value.numel() and dtype != torch.bool:
+        info = torch.iinfo(dtype)
+        lo, hi = value.min(), value.max()
+        ok = bool(lo >= info.min) and bool(hi <= info.max)
+    elif ok and value.numel() and dtype == torch.bool:
+        ok = bool(((value == 0) | (value == 1)).all())
+    if not ok:
+        raise ShapeError(f"{key!r}: the stored column is {dtype}; these {value.dtype} values would change in the "
+                         "cast (fractions, out-of-range or non-finite values): convert them yourself")
+    return value.to(dtype)
+
+
 def check_batch_size(batch_size, stored: int, name: str = "batch_size") -> int:
     """Validate a sample size against the buffer's content; raise :class:`ConfigError` saying both."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -69,6 +107,7 @@ class _Storage:
                 want = tuple(self.data[k].shape[1:])
                 if tuple(v.shape[1:]) != want:
                     raise ShapeError(f"{k!r}: expected per-item shape {want}, got {tuple(v.shape[1:])}")
+                out[k] = _cast(k, v, self.data[k].dtype)
         return out, next(iter(lengths.values()))
 
     def write(self, slots: torch.Tensor, batch: Transitions, rows: torch.Tensor | slice = slice(None),
@@ -76,8 +115,10 @@ class _Storage:
         """``data[k][slots] = batch[k][rows]`` for every key (slots must be distinct). ``run=(start, stop)``
         says that ``slots`` is ``start, ..., stop - 1``: a plain block copy then."""
         if not self.data:
-            self.data = {k: torch.zeros((self.capacity, *v.shape[1:]), dtype=v.dtype, device=self.device)
-                         for k, v in batch.items()}
+            nbytes = sum(self.capacity * v[:1].numel() * v.element_size() for v in batch.values())
+            self.data = allocate(lambda: {k: torch.zeros((self.capacity, *v.shape[1:]), dtype=v.dtype,
+                                                         device=self.device) for k, v in batch.items()},
+                                 f"a buffer of capacity {self.capacity}", nbytes)
         if run is not None and self.device.type == "cpu":
             # one contiguous block of slots on the CPU: numpy block copies (smaller fixed cost than torch's)
             if self._np_of is not self.data:
@@ -120,9 +161,9 @@ def check_generator(generator) -> torch.Generator:
 
 
 def check_seed(seed) -> int:
-    """`seed` if it is a non-negative int; otherwise a :class:`ConfigError`."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ConfigError(f"seed: expected a non-negative int, got {seed!r}")
+    """`seed` if it is an int in [0, 2**64) (what a torch.Generator takes); otherwise a :class:`ConfigError`."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**64:
+        raise ConfigError(f"seed: expected an int in [0, 2**64), got {seed!r}")
     return int(seed)
 
 
@@ -211,7 +252,11 @@ class RingBuffer:
             raise ConfigError(f"state_dict is for a {state.get('kind')!r}, not a {type(self).__name__}")
         if int(state["capacity"]) != self.capacity:
             raise ConfigError(f"state_dict has capacity {state['capacity']}, this buffer {self.capacity}")
-        self._size, self._cursor, self._added = int(state["size"]), int(state["cursor"]), int(state["added"])
+        size, cursor, added = int(state["size"]), int(state["cursor"]), int(state["added"])
+        if not (0 <= size <= self.capacity and 0 <= cursor < self.capacity and added >= size):
+            raise ConfigError(f"state_dict is inconsistent: size {size}, cursor {cursor}, added {added} for "
+                              f"capacity {self.capacity}")
+        self._size, self._cursor, self._added = size, cursor, added
         self._storage.load(state["data"], self._size)
         if "generator" in state:                  # checkpoints written before buffers owned a generator lack it
             self.generator.set_state(state["generator"])

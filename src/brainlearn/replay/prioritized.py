@@ -21,7 +21,18 @@ import numpy as np
 import torch
 
 from brainlearn.errors import ConfigError, ShapeError
-from brainlearn.replay.buffers import RingBuffer, Transitions, check_batch_size, check_generator, check_seed
+from brainlearn.replay.buffers import (
+    RingBuffer,
+    Transitions,
+    allocate,
+    check_batch_size,
+    check_generator,
+    check_seed,
+)
+
+#: The largest priority a buffer takes: capacity x MAX_PRIORITY^alpha stays far below float64's range, so the
+#: sum tree cannot overflow (|TD errors| are many orders of magnitude smaller).
+MAX_PRIORITY = 1e100
 
 
 def _check_unit(value, name: str) -> float:
@@ -69,8 +80,10 @@ class SumMinTree:
             self.offsets.append(self.offsets[-1] + size)
         total = self.offsets[-1] + sizes[-1]
         self.depth = len(sizes) - 1
-        self.sum = torch.zeros(total, dtype=torch.float64, device=self.device)
-        self.min = torch.full((total,), math.inf, dtype=torch.float64, device=self.device)
+        what = f"the priority trees of capacity {capacity}"
+        self.sum = allocate(lambda: torch.zeros(total, dtype=torch.float64, device=self.device), what, 16 * total)
+        self.min = allocate(lambda: torch.full((total,), math.inf, dtype=torch.float64, device=self.device),
+                            what, 16 * total)
         self._np = self.device.type == "cpu"
         self._written = 0                                      # leaf writes since the last exact resync
         self._stamp: np.ndarray | None = None                  # scratch for de-duplicating indices
@@ -225,6 +238,10 @@ class SumMinTree:
     def load_state_dict(self, state) -> None:
         if tuple(state["sum"].shape) != tuple(self.sum.shape):
             raise ConfigError(f"tree state has {state['sum'].shape[0]} nodes, this tree {self.sum.shape[0]}")
+        sums, mins = torch.as_tensor(state["sum"]), torch.as_tensor(state["min"])
+        if not (bool(torch.isfinite(sums).all()) and bool((sums >= 0).all()) and bool((mins >= 0).all())
+                and not bool(torch.isnan(mins).any())):
+            raise ConfigError("tree state holds NaN, infinite or negative masses: not a state this tree wrote")
         self.sum.copy_(state["sum"])
         self.min.copy_(state["min"])
         self._written = int(state["written"])
@@ -381,6 +398,9 @@ class PrioritizedReplayBuffer:
             raise ShapeError(f"update_priorities: priorities must be >= 0, got minimum {float(lo)}")
         if float(lo) + self.eps <= 0:
             raise ShapeError("update_priorities: a priority is 0 and eps is 0; it could never be drawn again")
+        if float(hi) > MAX_PRIORITY:
+            raise ShapeError(f"update_priorities: priorities must be <= {MAX_PRIORITY:g} (so the sum tree cannot "
+                             f"overflow), got {float(hi):g}")
         p = p + self.eps
         ilo, ihi = torch.aminmax(idx)
         if int(ilo) < 0 or int(ihi) >= len(self):
@@ -407,6 +427,9 @@ class PrioritizedReplayBuffer:
             raise ShapeError(f"update_priorities: priorities must be >= 0, got minimum {lo}")
         if lo + self.eps <= 0:
             raise ShapeError("update_priorities: a priority is 0 and eps is 0; it could never be drawn again")
+        if hi > MAX_PRIORITY:
+            raise ShapeError(f"update_priorities: priorities must be <= {MAX_PRIORITY:g} (so the sum tree cannot "
+                             f"overflow), got {hi:g}")
         ilo, ihi = int(idx.min()), int(idx.max())
         if ilo < 0 or ihi >= len(self):
             raise ShapeError(f"update_priorities: indices must be in [0, {len(self)}), got [{ilo}, {ihi}]")
@@ -430,6 +453,11 @@ class PrioritizedReplayBuffer:
         if "generator" in state:                  # checkpoints written before buffers owned a generator lack it
             self.generator.set_state(state["generator"])
         self._max_priority = torch.as_tensor(state["max_priority"], dtype=torch.float64).to(self.device)
+        mass = torch.as_tensor(state["mass"], dtype=torch.float64)
+        if not (0 < float(self._max_priority) <= MAX_PRIORITY + self.eps) or mass.shape != (len(self),) or not (
+                bool(torch.isfinite(mass).all()) and bool((mass >= 0).all())):
+            raise ConfigError("state_dict holds invalid priorities (NaN, infinite, negative or too many masses, or "
+                              "a bad max_priority): not a state this buffer wrote")
         if "tree" in state and int(state["tree"]["branching"]) == self.tree.branching:
             self.tree.load_state_dict(state["tree"])     # the inner nodes too: the same rounding from here on
         else:
