@@ -144,3 +144,67 @@ def test_mpi3d_and_shapes3d_loaders(tmp_path):
     (tmp_path / "bad.h5").write_bytes(b"junk")
     with pytest.raises(DataError, match="HDF5"):
         load_shapes3d_h5(tmp_path / "bad.h5")
+
+
+def _small_dsprites(tmp_path, **changes):
+    d = DSprites(size=8, scale=(0.5, 1.0), orientation=(0.0,), posX=(0.0, 1.0), posY=(0.0, 0.5, 1.0))
+    arrays = {"imgs": d.images_uint8(np.arange(len(d)))[:, 0] // 255, "latents_classes": d.factor_classes,
+              "latents_values": d.factor_values}
+    for k, v in changes.items():
+        arrays[k] = v(arrays[k])
+    path = tmp_path / "d.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+def _huge(classes):
+    classes = classes.copy()
+    classes[0, 5] = 10**12   # a grid of 7 TiB if allocated
+    return classes
+
+
+@pytest.mark.parametrize("change", [
+    {"latents_classes": lambda c: -c},
+    {"latents_classes": _huge},
+    {"latents_values": lambda v: v * np.nan},
+    {"imgs": lambda x: x.astype(float) * 1000},
+    {"imgs": lambda x: x.astype(object)},
+], ids=["negative-classes", "huge-classes", "nan-values", "pixels-out-of-range", "object-array"])
+def test_dsprites_npz_with_impossible_contents_is_a_data_error(tmp_path, change):
+    with pytest.raises(DataError):
+        load_dsprites_npz(_small_dsprites(tmp_path, **change))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "cut", "flip"])
+def test_damaged_npz_files_are_data_errors(tmp_path, damage):
+    path = _small_dsprites(tmp_path)
+    data = bytearray(path.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    elif damage == "cut":
+        data = data[len(data) // 3:]
+    else:
+        for k in range(200, len(data) - 100, 97):
+            data[k] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="not a readable|row-major|lacks|pixel|classes|values"):
+        load_dsprites_npz(path)
+
+
+def test_shapes3d_in_wrong_layouts_is_a_data_error(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(tmp_path / "group.h5", "w") as f:
+        f.create_group("images")
+        f["labels"] = np.zeros((2, 6))
+    with pytest.raises(DataError, match="datasets 'images' and 'labels'"):
+        load_shapes3d_h5(tmp_path / "group.h5")
+    with h5py.File(tmp_path / "nan.h5", "w") as f:
+        f["images"] = np.zeros((2, 4, 4, 3), dtype=np.uint8)
+        f["labels"] = np.full((2, 6), np.nan)
+    with pytest.raises(DataError, match="NaN"):
+        load_shapes3d_h5(tmp_path / "nan.h5")
+
+
+def test_a_dsprites_size_beyond_the_renderer_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"size must be an int in \[8, 256\]"):
+        DSprites(size=10**6)

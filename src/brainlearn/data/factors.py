@@ -233,6 +233,10 @@ def _heart(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return (x2 + y * y - 1) ** 3 - x2 * y ** 3 <= 0
 
 
+#: The largest image side :class:`DSprites` renders (a cached block of 4,096 images is then 256 MB).
+MAX_SIZE = 256
+
+
 class DSprites(FactorDataset):
     """Procedural dSprites on the official grid (default) or a sub-grid, at resolution `size`.
 
@@ -244,8 +248,8 @@ class DSprites(FactorDataset):
     """
 
     def __init__(self, size: int = 64, name: str = "dsprites", cache_blocks: int = 256, **grid):
-        if size < 8:
-            raise ConfigError(f"DSprites: size must be >= 8 pixels, got {size}")
+        if isinstance(size, bool) or not isinstance(size, int) or not 8 <= size <= MAX_SIZE:
+            raise ConfigError(f"DSprites: size must be an int in [8, {MAX_SIZE}] pixels, got {size!r}")
         unknown = set(grid) - set(DSPRITES_GRID)
         if unknown:
             raise ConfigError(f"DSprites: unknown factors {sorted(unknown)}; factors: {', '.join(DSPRITES_GRID)}")
@@ -305,23 +309,45 @@ class ArrayFactorDataset(FactorDataset):
         return (self._images[idx] * self._scale).astype(np.uint8)
 
 
-def _open_npz(path, keys: Sequence[str], what: str):
+def _open_npz(path, keys: Sequence[str], what: str) -> dict[str, np.ndarray]:
+    """The arrays `keys` of the .npz file at `path`, read in full; a missing, truncated, corrupt or
+    code-carrying file (object arrays) raises DataError naming it."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(f"{what}: no file at {quoted(path)}; download it and pass its path")
     try:
-        data = np.load(path, allow_pickle=False)
-        missing = [k for k in keys if k not in data.files]
-    except (OSError, ValueError) as e:
-        raise DataError(f"{what}: {quoted(path)} is not a readable .npz file ({e})") from None
-    if missing:
-        raise DataError(f"{what}: {quoted(path)} lacks the arrays {missing}; expected {list(keys)}, "
-                        f"found {data.files}")
-    return data
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in keys if k not in data.files]
+            if missing:
+                raise DataError(f"{what}: {quoted(path)} lacks the arrays {missing}; expected {list(keys)}, "
+                                f"found {data.files}")
+            return {k: data[k] for k in keys}
+    except DataError:
+        raise
+    except Exception as e:  # noqa: BLE001 - zipfile, zlib and numpy raise many kinds on a damaged file
+        raise DataError(f"{what}: {quoted(path)} is not a readable .npz file of plain arrays "
+                        f"({type(e).__name__}: {e})") from None
+
+
+def _check_pixels(name: str, images: np.ndarray, path) -> None:
+    if images.dtype.kind not in "biuf" or (images.dtype.kind == "f" and not np.isfinite(images).all()):
+        raise DataError(f"{name}: {quoted(path)} holds images of dtype {images.dtype} or non-finite pixels; "
+                        "expected numbers in [0, 1] or [0, 255]")
+    if images.size and (images.min() < 0 or images.max() > 255):
+        raise DataError(f"{name}: {quoted(path)} holds pixel values outside [0, 255] "
+                        f"({images.min()} to {images.max()})")
 
 
 def _grid_from_classes(name: str, classes: np.ndarray, values: np.ndarray, names, path) -> list[np.ndarray]:
     """Per-factor grids from per-image classes and values; checks the file is the full row-major grid."""
+    if classes.dtype.kind not in "iu" or (classes.size and classes.min() < 0):
+        raise DataError(f"{name}: {quoted(path)} holds factor classes that are not non-negative integers")
+    if values.dtype.kind not in "iuf" or not np.isfinite(values).all():
+        raise DataError(f"{name}: {quoted(path)} holds NaN, infinite or non-numeric factor values")
+    sizes = [int(classes[:, k].max()) + 1 if len(classes) else 0 for k in range(classes.shape[1])]
+    if math.prod(sizes) != len(classes):   # checked before anything the size of the grid is allocated
+        raise DataError(f"{name}: {quoted(path)} is not the full factor grid in row-major order "
+                        f"({len(classes)} images, class counts {sizes})")
     grid = []
     for k in range(classes.shape[1]):
         n_k = int(classes[:, k].max()) + 1
@@ -339,10 +365,11 @@ def load_dsprites_npz(path) -> ArrayFactorDataset:
     """The official ``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz`` (arrays ``imgs``, ``latents_classes``,
     ``latents_values``) as a factor dataset with the factors of :class:`DSprites`."""
     data = _open_npz(path, ("imgs", "latents_classes", "latents_values"), "dSprites")
-    imgs, classes, values = data["imgs"], data["latents_classes"].astype(np.int64), data["latents_values"]
+    imgs, classes, values = data["imgs"], data["latents_classes"], data["latents_values"]
     if imgs.ndim != 3 or classes.shape != (len(imgs), 6) or values.shape != (len(imgs), 6):
         raise DataError(f"dSprites: expected imgs (N, H, W) and latents (N, 6), got {imgs.shape}, "
                         f"{classes.shape}, {values.shape}")
+    _check_pixels("dSprites", imgs, path)
     grid = _grid_from_classes("dsprites", classes, values, list(DSPRITES_GRID), path)
     return ArrayFactorDataset("dsprites", list(DSPRITES_GRID), grid, imgs)
 
@@ -369,15 +396,20 @@ def load_shapes3d_h5(path, grid: dict[str, Sequence[float]] | None = None) -> Ar
         raise DataError(f"3DShapes: no file at {quoted(path)}; download 3dshapes.h5 and pass its path")
     try:
         with h5py.File(path, "r") as f:
-            if "images" not in f or "labels" not in f:
-                raise DataError(f"3DShapes: {quoted(path)} lacks 'images' or 'labels'; found {list(f)}")
-            images, labels = f["images"][()], f["labels"][()]
-    except OSError as e:
-        raise DataError(f"3DShapes: {quoted(path)} is not a readable HDF5 file ({e})") from None
+            if not all(isinstance(f.get(k), h5py.Dataset) for k in ("images", "labels")):
+                raise DataError(f"3DShapes: {quoted(path)} lacks the datasets 'images' and 'labels'; found {list(f)}")
+            images, labels = np.asarray(f["images"][()]), np.asarray(f["labels"][()])
+    except DataError:
+        raise
+    except Exception as e:  # noqa: BLE001 - h5py raises many kinds on a damaged or foreign file
+        raise DataError(f"3DShapes: {quoted(path)} is not a readable HDF5 file ({type(e).__name__}: {e})") from None
     grid = {k: np.asarray(v, dtype=np.float64) for k, v in (grid or SHAPES3D_GRID).items()}
     if images.ndim != 4 or images.shape[-1] != 3 or labels.shape != (len(images), len(grid)):
         raise DataError(f"3DShapes: expected images (N, H, W, 3) and labels (N, {len(grid)}), got "
                         f"{images.shape} and {labels.shape}")
+    _check_pixels("3DShapes", images, path)
+    if labels.dtype.kind not in "iuf" or not np.isfinite(labels).all():
+        raise DataError(f"3DShapes: {quoted(path)} holds NaN, infinite or non-numeric labels")
     classes = np.stack([np.abs(labels[:, k][:, None] - g[None]).argmin(1) for k, g in enumerate(grid.values())], 1)
     _grid_from_classes("shapes3d", classes, np.stack([g[classes[:, k]] for k, g in enumerate(grid.values())], 1),
                        list(grid), path)
@@ -394,5 +426,6 @@ def load_mpi3d_npz(path, sizes: dict[str, int] | None = None) -> ArrayFactorData
     if images.ndim != 4 or images.shape[-1] != 3 or len(images) != n:
         raise DataError(f"MPI3D: expected images ({n}, H, W, 3) for factor sizes {list(sizes.values())}, "
                         f"got {images.shape}")
+    _check_pixels("MPI3D", images, path)
     return ArrayFactorDataset("mpi3d", list(sizes), [np.arange(s, dtype=float) for s in sizes.values()], images,
                               channels_last=True)
