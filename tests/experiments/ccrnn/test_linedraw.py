@@ -1,9 +1,10 @@
-"""The quick claims of the ccRNN experiments, as `brainlearn verify ccrnn-... --quick` runs them."""
+"""ccrnn-linedraw: its gated quick claims as `brainlearn verify ccrnn-linedraw --quick` runs them, its
+measures, worker processes, resume, and the contracts at its smoke preset."""
 
 import pytest
 
 from brainlearn.experiments import get
-from brainlearn.experiments.runner import run_experiment
+from brainlearn.experiments.runner import make_config, run_experiment
 
 
 def gated(name):
@@ -13,11 +14,6 @@ def gated(name):
 @pytest.fixture(scope="module")
 def linedraw():
     return run_experiment("ccrnn-linedraw", seed=0, out=None)
-
-
-@pytest.fixture(scope="module")
-def seqclass():
-    return run_experiment("ccrnn-seqclass", seed=0, out=None)
 
 
 @pytest.mark.parametrize("claim_id", gated("ccrnn-linedraw"))
@@ -34,39 +30,22 @@ def test_linedraw_reports_every_measure(linedraw):
     assert -1 <= m["cos_future_gradient"] <= 1
 
 
-@pytest.mark.parametrize("claim_id", gated("ccrnn-seqclass"))
-def test_seqclass_quick_claim(seqclass, claim_id):
-    (claim,) = [c for c in seqclass.claims if c["id"] == claim_id]
-    assert claim["passed"], claim
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["ccrnn-seqdraw", "ccrnn-caption"])
-def test_smoke_quick_claims(name):
-    outcome = run_experiment(name, seed=0, out=None)
-    for claim in outcome.claims:
-        if claim["gated"]:
-            assert claim["passed"], claim
-
-
-SMALL = ["replicates=3", "bptt_replicates=1", "epochs=2", "train_size=100", "cerebellum=16", "align_every=1"]
+SMALL = ["replicates=3"]  # on the smoke preset
 
 
 def test_worker_processes_give_the_same_numbers():
-    from brainlearn.experiments.runner import make_config
-
     exp = get("ccrnn-linedraw")
-    one = run_experiment(exp, make_config(exp, "quick", SMALL), seed=3, out=None).result.metrics
-    two = run_experiment(exp, make_config(exp, "quick", SMALL), seed=3, out=None, workers=2).result.metrics
+    one = run_experiment(exp, make_config(exp, "smoke", SMALL), seed=3, out=None).result.metrics
+    two = run_experiment(exp, make_config(exp, "smoke", SMALL), seed=3, out=None, workers=2).result.metrics
     assert one == two
 
 
 def test_interrupted_run_resumes_to_identical_result(tmp_path, monkeypatch):
-    from brainlearn.experiments.runner import make_config, resume_experiment
+    from brainlearn.experiments.runner import resume_experiment
     from brainlearn.runtime import RunContext, RunDir
 
     exp = get("ccrnn-linedraw")
-    config = make_config(exp, "quick", SMALL)
+    config = make_config(exp, "smoke", SMALL)
     reference = run_experiment(exp, config, seed=1, out=None).result.metrics
     original = RunContext.checkpoint
 
@@ -84,19 +63,20 @@ def test_interrupted_run_resumes_to_identical_result(tmp_path, monkeypatch):
     assert resume_experiment(path).result.metrics == reference
 
 
+def test_old_keys_name_the_nested_model_config():
+    from brainlearn.errors import ConfigError
 
-CONTRACT_OVERRIDES = {  # (overrides, interrupt after this many of the run's jobs)
-    "ccrnn-linedraw": (["replicates=2", "bptt_replicates=1", "epochs=2", "train_size=100", "cerebellum=16",
-                        "align_every=1"], 2),
-    "ccrnn-seqdraw": (["epochs=1", "n_train=64", "n_test=32", "cerebellum=16", "hidden=8", "windows=1,2"], 2),
-    "ccrnn-seqclass": (["epochs=1", "n_train=64", "n_test=32", "cerebellum=16", "hidden=8"], 1),
-    "ccrnn-caption": (["epochs=1", "n_train=100", "n_test=20", "cerebellum=16", "hidden=8", "embed=8"], 1),
-}
+    exp = get("ccrnn-linedraw")
+    for old, new in (("hidden", "model.n_hidden"), ("cerebellum", "model.cerebellum"), ("window", "model.window"),
+                     ("bootstrap", "model.bootstrap_discount")):
+        with pytest.raises(ConfigError, match=new):
+            make_config(exp, "quick", [f"{old}=1"])
+    config = make_config(exp, "quick", ["model.n_hidden=7", "model.cerebellum=none", "model.bootstrap_discount=0.5"])
+    assert config.model.n_hidden == 7 and config.model.bootstrap_discount == 0.5
+    assert make_config(exp, "quick", ["model.cerebellum=8,8"]).model.cerebellum == (8, 8)
 
 
-@pytest.mark.parametrize("name", CONTRACT_OVERRIDES)
-def test_contracts(name, tmp_path, monkeypatch):
+def test_contracts(tmp_path, monkeypatch):
     from tests.contracts import check_contracts
 
-    overrides, interrupt_after = CONTRACT_OVERRIDES[name]
-    check_contracts(name, overrides, tmp_path, interrupt_after=interrupt_after, monkeypatch=monkeypatch)
+    check_contracts("ccrnn-linedraw", tmp_path, interrupt_after=2, monkeypatch=monkeypatch)

@@ -9,6 +9,7 @@ biased early on, most at long delays; the bias fades with updates.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -35,6 +36,18 @@ from brainlearn.runtime import (
 
 
 @dataclass(frozen=True)
+class ToyRNNConfig(OnlineRNNConfig):
+    """The toy task's fixed network: a linear vanilla RNN of 30 units, 10 cue inputs, 2 outputs."""
+
+    n_in: int = param(10, ge=1, help="cue width (the cue state is s_0 = W_in c)")
+    n_hidden: int = param(30, ge=1, help="recurrent units")
+    n_out: int = param(2, ge=1, help="readout width (the task's target (0, 1) needs 2)")
+    cell: Literal["rnn", "lstm"] = param("rnn", help="vanilla RNN or LSTM")
+    nonlinearity: Literal["tanh", "linear"] = param("linear", help="the vanilla cell's f")
+    spectral_radius: float = param(0.95, gt=0, help="the vanilla cell's spectral radius (fixed: it does not learn)")
+
+
+@dataclass(frozen=True)
 class AlignmentConfig(Config):
     """The toy task of the paper.
 
@@ -48,8 +61,7 @@ class AlignmentConfig(Config):
     renamed = {"n_hidden": "model.n_hidden", "n_cue": "model.n_in", "spectral_radius": "model.spectral_radius",
                "updates": "steps", "long_updates": "long_steps"}
 
-    model: OnlineRNNConfig = OnlineRNNConfig(n_in=10, n_hidden=30, n_out=2, cell="rnn", nonlinearity="linear",
-                                             spectral_radius=0.95)
+    model: ToyRNNConfig = ToyRNNConfig()
     n_cues: int = param(1, ge=1, help="distinct cue patterns in a batch (1: a batch of identical sequences)")
     lambdas: tuple[float, ...] = param((0.0, 0.5, 1.0), ge=0, le=1, help="λ values at delay T = `delay`")
     gamma: float = param(1.0, ge=0, le=1)
