@@ -17,7 +17,7 @@ import torch
 from brainlearn import papers, plotting
 from brainlearn.analysis import cosine
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.base import predates_aggregate_rule
+from brainlearn.experiments.base import predates_aggregate_rule, revise
 from brainlearn.experiments.bplambda.common import mse_loss
 from brainlearn.models.online_rnn import OnlineRNN, OnlineRNNConfig, future_gradients, online_gradients
 from brainlearn.nn import Synthesiser, SynthesiserConfig
@@ -233,8 +233,18 @@ def claims(config: AlignmentConfig) -> list[Claim]:
                      "higher); λ = 0's cosine oscillates between 0.6 and 0.9 over updates under Adam's noise",
                      kind="limit"),
     ]
-    return predates_aggregate_rule(out, was={"lambda-ordering": "mean", "lambda-middle": "mean",
-                                             "long-lambda0-biased": "mean"})
+    out = predates_aggregate_rule(out, was={"lambda-ordering": "mean", "lambda-middle": "mean",
+                                            "long-lambda0-biased": "mean"})
+    if config.replicates == 1:  # one task seed (quick): the gap is one draw from a wide spread, see the docs
+        out = revise(out, {"lambda-ordering": {"expected": "fail", "note": ORDERING_ANALYSIS}}, date="2026-12-07",
+                     reason="seed scheme 2 changed the quick preset's task seed: its gap is one draw from a spread "
+                            "(0.16-1.14 over five seeds) that straddles 0.3; a known non-reproduction at one task "
+                            "seed, the median over seeds holds",
+                     measured={"lambda-ordering": "quick, seed 0: 0.319 (scheme 1), 0.232 (scheme 2)"})
+    return out
+
+
+ORDERING_ANALYSIS = "docs/experiments/bplambda.md#bplambda-alignment-under-seed-scheme-2"
 
 
 def _lambdas(arrays: dict, prefix: str) -> dict[str, np.ndarray]:
