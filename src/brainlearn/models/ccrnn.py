@@ -46,8 +46,8 @@ class CorticoCerebellarRNNConfig(SyntheticGradientRNNConfig):
     """The cortex (its sizes and cell), the cerebellum's widths, and the truncation and synthetic gradient
     (K = `window`, β = `sg_scale`, γ = `bootstrap_discount`; see :class:`SyntheticGradientRNNConfig`)."""
 
-    n_in: int = param(1, ge=1, help="per-step input width")
-    n_out: int = param(2, ge=1, help="per-step output width")
+    n_in: int = param(1, ge=1, help="per-step input width (an experiment sets it from its task)")
+    n_out: int = param(2, ge=1, help="per-step output width (an experiment sets it from its task)")
     n_hidden: int = param(50, ge=1, help="cortical units n (the LSTM state [h; c] has 2n values)")
     cerebellum: tuple[int, ...] | None = param((400, 400), ge=1, help="hidden widths of the cerebellar MLP "
                                                "(empty: linear; none: no cerebellum, the cRNN)")
@@ -106,8 +106,8 @@ class CaptionModelConfig(SyntheticGradientRNNConfig):
     """The captioner's sizes, its cerebellum and its cortex's truncation (an LSTM cortex, see
     :class:`CorticoCerebellarRNNConfig`)."""
 
-    n_features: int = param(1, ge=1, help="width of the image features")
-    n_vocab: int = param(2, ge=1, help="vocabulary size (the readout predicts the next word)")
+    n_features: int = param(1, ge=1, help="width of the image features (an experiment sets it from its data)")
+    n_vocab: int = param(2, ge=1, help="vocabulary size: the readout predicts the next word (set from the data)")
     embed: int = param(32, ge=1, help="word-embedding width")
     n_hidden: int = param(50, ge=1, help="cortical (LSTM) units")
     cerebellum: tuple[int, ...] | None = param((400, 400), ge=1, help="hidden widths of the cerebellar MLP "

@@ -140,9 +140,9 @@ class LSTMCell(nn.Module):
 class OnlineRNNConfig(Config):
     """The network's sizes and cell (the vanilla cell's nonlinearity and spectral radius)."""
 
-    n_in: int = param(1, ge=1, help="input width")
+    n_in: int = param(1, ge=1, help="input width (an experiment sets it from its task)")
     n_hidden: int = param(16, ge=1, help="recurrent units (the state has n_hidden values, 2 n_hidden for an LSTM)")
-    n_out: int = param(1, ge=1, help="readout width")
+    n_out: int = param(1, ge=1, help="readout width (an experiment sets it from its task)")
     cell: Literal["rnn", "lstm"] = param("lstm", help="vanilla RNN or LSTM")
     nonlinearity: Literal["tanh", "linear"] = param("tanh", help="the vanilla cell's f")
     spectral_radius: float = param(0.9, gt=0, help="the vanilla cell's initial spectral radius")
