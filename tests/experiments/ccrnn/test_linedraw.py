@@ -71,8 +71,10 @@ def test_old_keys_name_the_nested_model_config():
                      ("bootstrap", "model.bootstrap_discount")):
         with pytest.raises(ConfigError, match=new):
             make_config(exp, "quick", [f"{old}=1"])
-    config = make_config(exp, "quick", ["model.n_hidden=7", "model.cerebellum=none", "model.bootstrap_discount=0.5"])
+    config = make_config(exp, "quick", ["model.n_hidden=7", "model.bootstrap_discount=0.5"])
     assert config.model.n_hidden == 7 and config.model.bootstrap_discount == 0.5
+    with pytest.raises(ConfigError, match="cerebellum"):  # the ccRNN learner needs one
+        make_config(exp, "quick", ["model.cerebellum=none"])
     assert make_config(exp, "quick", ["model.cerebellum=8,8"]).model.cerebellum == (8, 8)
 
 
