@@ -7,7 +7,7 @@ subprocess; we report the peak resident-set growth over the process baseline and
 saves for its backward pass (``saved_tensors_hooks``) against the bytes of BP(λ)'s eligibility trace.
 
     python benchmarks/bplambda.py                     # small defaults, JSON on stdout
-    python benchmarks/bplambda.py --lengths 28 280 2800 --updates 5
+    python benchmarks/bplambda.py --lengths 28 280 2800 --steps 5
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import time
 import torch
 
 from brainlearn.experiments.bplambda.common import METHODS, LearningConfig, MethodTrainer, cross_entropy, mse_loss
-from brainlearn.models.online_rnn import OnlineRNN
+from brainlearn.models.online_rnn import OnlineRNN, OnlineRNNConfig
 
 
 def toy_batch(batch, steps, n_in, gen):
@@ -47,19 +47,19 @@ def fmnist_batch(batch, gen):
 
 def throughput(task, method, args):
     gen = torch.Generator().manual_seed(0)
-    config = LearningConfig(n_hidden=args.hidden, batch_size=args.batch)
+    config = LearningConfig(model=OnlineRNNConfig(n_hidden=args.n_hidden, cell="lstm"), batch_size=args.batch_size)
     if task == "toy":
-        x, targets, mask = toy_batch(args.batch, args.toy_steps, 10, gen)
-        model, loss = OnlineRNN(10, args.hidden, 2, cell="lstm", generator=gen), mse_loss
+        x, targets, mask = toy_batch(args.batch_size, args.toy_steps, 10, gen)
+        model, loss = OnlineRNN(config.network(10, 2), generator=gen), mse_loss
     else:
-        x, targets, mask = fmnist_batch(args.batch, gen)
-        model, loss = OnlineRNN(28, args.hidden, 10, cell="lstm", generator=gen), cross_entropy
+        x, targets, mask = fmnist_batch(args.batch_size, gen)
+        model, loss = OnlineRNN(config.network(28, 10), generator=gen), cross_entropy
     trainer = MethodTrainer(method, model, config, loss)
     trainer.train_batch(x, targets, mask)  # warm-up
     t0 = time.perf_counter()
-    for _ in range(args.updates):
+    for _ in range(args.steps):
         trainer.train_batch(x, targets, mask)
-    return args.updates / (time.perf_counter() - t0)
+    return args.steps / (time.perf_counter() - t0)
 
 
 def _status_kb(field):
@@ -67,13 +67,14 @@ def _status_kb(field):
         return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
 
 
-def memory_child(method, steps, hidden, batch):
+def memory_child(method, steps, n_hidden, batch_size):
     """Run one update at length `steps`; print {"peak_rss_mb", "saved_mb", "trace_mb"} (called in a subprocess)."""
     torch.set_num_threads(1)
     gen = torch.Generator().manual_seed(0)
-    x, targets, mask = toy_batch(batch, steps, 28, gen)
-    model = OnlineRNN(28, hidden, 2, cell="lstm", generator=gen)
-    trainer = MethodTrainer(method, model, LearningConfig(n_hidden=hidden, batch_size=batch), mse_loss)
+    x, targets, mask = toy_batch(batch_size, steps, 28, gen)
+    config = LearningConfig(model=OnlineRNNConfig(n_hidden=n_hidden, cell="lstm"), batch_size=batch_size)
+    model = OnlineRNN(config.network(28, 2), generator=gen)
+    trainer = MethodTrainer(method, model, config, mse_loss)
     with open("/proc/self/clear_refs", "w") as f:  # reset the peak RSS (VmHWM) to the current RSS
         f.write("5")
     base = _status_kb("VmRSS")
@@ -103,28 +104,28 @@ def memory_child(method, steps, hidden, batch):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    p.add_argument("--hidden", type=int, default=30)
-    p.add_argument("--batch", type=int, default=50)
+    p.add_argument("--n-hidden", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--toy-steps", type=int, default=10)
-    p.add_argument("--updates", type=int, default=5)
+    p.add_argument("--steps", type=int, default=5, help="timed updates per method")
     p.add_argument("--lengths", type=int, nargs="+", default=[28, 280, 2800])
-    p.add_argument("--memory-batch", type=int, default=16)
-    p.add_argument("--memory-hidden", type=int, default=16)
+    p.add_argument("--memory-batch-size", type=int, default=16)
+    p.add_argument("--memory-n-hidden", type=int, default=16)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-throughput", action="store_true", help="memory scaling only")
     p.add_argument("--child", nargs=2, metavar=("METHOD", "STEPS"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.child:
-        return memory_child(args.child[0], int(args.child[1]), args.memory_hidden, args.memory_batch)
+        return memory_child(args.child[0], int(args.child[1]), args.memory_n_hidden, args.memory_batch_size)
     out = {"config": vars(args), "torch": torch.__version__, "updates_per_s": {}, "memory": {}}
     for task in () if args.no_throughput else ("toy", "seq-fashion-mnist"):
         out["updates_per_s"][task] = {m: round(throughput(task, m, args), 3) for m in args.methods}
     for method in ("bptt", "bplambda"):
         out["memory"][method] = {}
         for steps in args.lengths:
-            res = subprocess.run([sys.executable, __file__, "--child", method, str(steps), "--memory-hidden",
-                                  str(args.memory_hidden), "--memory-batch", str(args.memory_batch)],
+            res = subprocess.run([sys.executable, __file__, "--child", method, str(steps), "--memory-n-hidden",
+                                  str(args.memory_n_hidden), "--memory-batch-size", str(args.memory_batch_size)],
                                  capture_output=True, text=True, check=True)
             out["memory"][method][steps] = json.loads(res.stdout.strip().splitlines()[-1])
     with open("/proc/loadavg") as f:

@@ -23,50 +23,53 @@ captioning model (:class:`CaptionModel`: image features set the cortex's initial
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from brainlearn.analysis import cosine
-from brainlearn.errors import ConfigError, ShapeError, check_tensor
-from brainlearn.nn import Synthesiser
-from brainlearn.rules.sg_rnn import SGStats, SyntheticGradientRNN, WindowLoss
+from brainlearn.errors import ShapeError, check_tensor
+from brainlearn.nn import Synthesiser, SynthesiserConfig
+from brainlearn.rules.sg_rnn import SGStats, SyntheticGradientRNN, SyntheticGradientRNNConfig, WindowLoss
+from brainlearn.runtime.config import param
 
 CELL_TYPES = {"lstm": nn.LSTMCell, "gru": nn.GRUCell, "tanh": nn.RNNCell}
+
+
+@dataclass(frozen=True)
+class CorticoCerebellarRNNConfig(SyntheticGradientRNNConfig):
+    """The cortex (its sizes and cell), the cerebellum's widths, and the truncation and synthetic gradient
+    (K = `window`, β = `sg_scale`, γ = `bootstrap_discount`; see :class:`SyntheticGradientRNNConfig`)."""
+
+    n_in: int = param(1, ge=1, help="per-step input width (an experiment sets it from its task)")
+    n_out: int = param(2, ge=1, help="per-step output width (an experiment sets it from its task)")
+    n_hidden: int = param(50, ge=1, help="cortical units n (the LSTM state [h; c] has 2n values)")
+    cerebellum: tuple[int, ...] | None = param((400, 400), ge=1, help="hidden widths of the cerebellar MLP "
+                                               "(empty: linear; none: no cerebellum, the cRNN)")
+    cell: Literal["lstm", "gru", "tanh"] = param("lstm", help="the cortex's cell (the paper's is an LSTM)")
 
 
 class CorticoCerebellarRNN(SyntheticGradientRNN):
     """Cortex (RNN cell + linear readout) with an optional cerebellum (synthesiser of future feedback).
 
     Args:
-        input_size, output_size: per-step input and output widths.
-        hidden_size: cortical units n (the LSTM state is 2n: [h; c]).
-        cerebellum: hidden widths of the cerebellar MLP, e.g. (400, 400); () is a linear cerebellum;
-            None removes it (the cRNN, i.e. plain truncated BPTT).
-        window: K, the cortical feedback horizon (truncation); K >= T is full BPTT.
-        sg_scale: β; bootstrap_discount: "reference" (γ = β) or γ in [0, 1] (1.0 is unbiased).
-        cell: "lstm" (the paper's cortex), "gru" or "tanh".
+        config: sizes, cell, cerebellum and the truncation (see :class:`CorticoCerebellarRNNConfig`);
+            ``cerebellum=None`` removes the cerebellum (the cRNN, i.e. plain truncated BPTT).
         encoder: optional input module (e.g. a word embedding), see :class:`SyntheticGradientRNN`.
         generator: torch.Generator for all initial weights (PyTorch's default uniform ranges).
     """
 
-    def __init__(self, input_size: int, output_size: int, hidden_size: int = 50,
-                 cerebellum: Sequence[int] | None = (400, 400), *, window: int = 1, sg_scale: float = 0.1,
-                 bootstrap_discount: str | float = "reference", cell: str = "lstm",
-                 encoder: nn.Module | None = None, generator: torch.Generator | None = None):
-        if cell not in CELL_TYPES:
-            raise ConfigError(f"cell={cell!r}; expected one of {', '.join(CELL_TYPES)}")
-        if min(input_size, output_size, hidden_size) < 1:
-            raise ConfigError(f"sizes must be >= 1, got input_size={input_size}, output_size={output_size}, "
-                              f"hidden_size={hidden_size}")
-        core = CELL_TYPES[cell](input_size, hidden_size)
-        state_dim = hidden_size * (2 if cell == "lstm" else 1)
-        synth = None if cerebellum is None else Synthesiser(state_dim, tuple(cerebellum))
-        super().__init__(core, nn.Linear(hidden_size, output_size), synth, window=window, sg_scale=sg_scale,
-                         bootstrap_discount=bootstrap_discount, encoder=encoder)
+    def __init__(self, config: CorticoCerebellarRNNConfig, *, encoder: nn.Module | None = None,
+                 generator: torch.Generator | None = None):
+        core = CELL_TYPES[config.cell](config.n_in, config.n_hidden)
+        state_dim = config.n_hidden * (2 if config.cell == "lstm" else 1)
+        synth = None if config.cerebellum is None else Synthesiser(SynthesiserConfig(state_dim, config.cerebellum))
+        super().__init__(config, core, nn.Linear(config.n_hidden, config.n_out), synth, encoder=encoder)
         self.reset_parameters(generator)
 
     @torch.no_grad()
@@ -98,30 +101,45 @@ class CorticoCerebellarRNN(SyntheticGradientRNN):
         self.learn_sg = False
 
 
+@dataclass(frozen=True)
+class CaptionModelConfig(SyntheticGradientRNNConfig):
+    """The captioner's sizes, its cerebellum and its cortex's truncation (an LSTM cortex, see
+    :class:`CorticoCerebellarRNNConfig`)."""
+
+    n_features: int = param(1, ge=1, help="width of the image features (an experiment sets it from its data)")
+    n_vocab: int = param(2, ge=1, help="vocabulary size: the readout predicts the next word (set from the data)")
+    embed: int = param(32, ge=1, help="word-embedding width")
+    n_hidden: int = param(50, ge=1, help="cortical (LSTM) units")
+    cerebellum: tuple[int, ...] | None = param((400, 400), ge=1, help="hidden widths of the cerebellar MLP "
+                                               "(empty: linear; none: no cerebellum)")
+
+    def cortex(self) -> CorticoCerebellarRNNConfig:
+        """The config of the captioner's cortex: an LSTM from word embeddings to next-word logits."""
+        sg = {f.name: getattr(self, f.name) for f in dataclasses.fields(SyntheticGradientRNNConfig)}
+        return CorticoCerebellarRNNConfig(n_in=self.embed, n_out=self.n_vocab, n_hidden=self.n_hidden,
+                                          cerebellum=self.cerebellum, cell="lstm", **sg)
+
+
 class CaptionModel(nn.Module):
     """A captioner: image features -> the cortex's initial state h_0 = tanh(W f) (c_0 = 0); the words
     enter the cortex through an embedding, and its readout predicts the next word.
 
     Args:
-        n_features: width of the image features; vocab: vocabulary size; embed: word-embedding width.
-        hidden_size, cerebellum, window, sg_scale, bootstrap_discount: as :class:`CorticoCerebellarRNN`
-            (an LSTM cortex).
+        config: sizes, cerebellum and truncation (see :class:`CaptionModelConfig`).
         generator: torch.Generator for all initial weights, drawn in this order: the embedding (standard
             normal), the cortex and cerebellum, the image layer (U(±1/√n_features)).
     """
 
-    def __init__(self, n_features: int, vocab: int, embed: int, hidden_size: int,
-                 cerebellum: Sequence[int] | None, *, window: int, sg_scale: float = 0.1,
-                 bootstrap_discount: str | float = "reference", generator: torch.Generator | None = None):
+    def __init__(self, config: CaptionModelConfig, *, generator: torch.Generator | None = None):
         super().__init__()
-        emb = nn.Embedding(vocab, embed)
+        self.config = config
+        emb = nn.Embedding(config.n_vocab, config.embed)
         with torch.no_grad():
             emb.weight.copy_(torch.randn(emb.weight.shape, generator=generator))
-        self.rnn = CorticoCerebellarRNN(embed, vocab, hidden_size, cerebellum, window=window, sg_scale=sg_scale,
-                                        bootstrap_discount=bootstrap_discount, encoder=emb, generator=generator)
-        self.image = nn.Linear(n_features, hidden_size)
+        self.rnn = CorticoCerebellarRNN(config.cortex(), encoder=emb, generator=generator)
+        self.image = nn.Linear(config.n_features, config.n_hidden)
         with torch.no_grad():
-            bound = 1 / math.sqrt(n_features)
+            bound = 1 / math.sqrt(config.n_features)
             for p in self.image.parameters():
                 p.copy_(torch.rand(p.shape, generator=generator) * 2 * bound - bound)
 

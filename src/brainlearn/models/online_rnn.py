@@ -20,32 +20,40 @@ is True; states (B, state_dim).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import nn
 
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
-from brainlearn.nn.synthetic import Synthesiser
+from brainlearn.nn.synthetic import Synthesiser, SynthesiserConfig
 from brainlearn.rules.bplambda import BPLambda, online_step
-from brainlearn.rules.sg_rnn import SyntheticGradientRNN
+from brainlearn.rules.recurrent import LossFn
+from brainlearn.rules.sg_rnn import SyntheticGradientRNN, SyntheticGradientRNNConfig
+from brainlearn.runtime.config import Config, param
 
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits (B, n_out), target) -> (B,)
+
+@dataclass(frozen=True)
+class VanillaRNNCellConfig(Config):
+    """A vanilla cell's sizes, nonlinearity and the spectral radius of its initial recurrent weights."""
+
+    n_in: int = param(1, ge=1, help="input width")
+    n_hidden: int = param(16, ge=1, help="recurrent units (the state has n_hidden values)")
+    nonlinearity: Literal["tanh", "linear"] = param("tanh", help="f: tanh or identity")
+    spectral_radius: float = param(0.9, gt=0, help="spectral radius of the initial W_rec (Gaussian, rescaled)")
 
 
 class VanillaRNNCell(nn.Module):
     """s_t = f(W_in x_t + W_rec s_{t-1} + b), f = tanh or identity; J_t = diag(f'(a_t)) W_rec."""
 
-    def __init__(self, n_in: int, n_hidden: int, nonlinearity: Literal["tanh", "linear"] = "tanh",
-                 spectral_radius: float = 0.9, generator: torch.Generator | None = None):
+    def __init__(self, config: VanillaRNNCellConfig, *, generator: torch.Generator | None = None):
         super().__init__()
-        if n_in < 1 or n_hidden < 1 or nonlinearity not in ("tanh", "linear") or spectral_radius <= 0:
-            raise ConfigError(f"VanillaRNNCell: need n_in, n_hidden >= 1, nonlinearity tanh|linear and "
-                              f"spectral_radius > 0; got {n_in}, {n_hidden}, {nonlinearity!r}, {spectral_radius}")
-        self.n_in, self.n_hidden, self.state_dim, self.nonlinearity = n_in, n_hidden, n_hidden, nonlinearity
+        self.config = config
+        n_in, n_hidden = config.n_in, config.n_hidden
+        self.n_in, self.n_hidden, self.state_dim, self.nonlinearity = n_in, n_hidden, n_hidden, config.nonlinearity
         w = torch.randn(n_hidden, n_hidden, generator=generator)
-        w *= spectral_radius / torch.linalg.eigvals(w).abs().max()
+        w *= config.spectral_radius / torch.linalg.eigvals(w).abs().max()
         self.w_rec = nn.Parameter(w)
         self.w_in = nn.Parameter(torch.randn(n_hidden, n_in, generator=generator) / n_in ** 0.5)
         self.bias = nn.Parameter(torch.zeros(n_hidden))
@@ -66,6 +74,14 @@ class VanillaRNNCell(nn.Module):
         return (1 - s_new ** 2)[:, :, None] * self.w_rec
 
 
+@dataclass(frozen=True)
+class LSTMCellConfig(Config):
+    """An LSTM cell's sizes."""
+
+    n_in: int = param(1, ge=1, help="input width")
+    n_hidden: int = param(16, ge=1, help="LSTM units n (the state [h; c] has 2n values)")
+
+
 class LSTMCell(nn.Module):
     """An LSTM cell with state s = [h; c] (2n values) and its analytic Jacobian ∂s_t/∂s_{t-1}.
 
@@ -73,10 +89,10 @@ class LSTMCell(nn.Module):
     Initialised like ``torch.nn.LSTMCell`` (uniform ±1/√n), with the forget-gate bias at 1.
     """
 
-    def __init__(self, n_in: int, n_hidden: int, generator: torch.Generator | None = None):
+    def __init__(self, config: LSTMCellConfig, *, generator: torch.Generator | None = None):
         super().__init__()
-        if n_in < 1 or n_hidden < 1:
-            raise ConfigError(f"LSTMCell: need n_in, n_hidden >= 1, got {n_in}, {n_hidden}")
+        self.config = config
+        n_in, n_hidden = config.n_in, config.n_hidden
         self.n_in, self.n_hidden, self.state_dim = n_in, n_hidden, 2 * n_hidden
         k = n_hidden ** -0.5
 
@@ -120,27 +136,37 @@ class LSTMCell(nn.Module):
         return jac
 
 
+@dataclass(frozen=True)
+class OnlineRNNConfig(Config):
+    """The network's sizes and cell (the vanilla cell's nonlinearity and spectral radius)."""
+
+    n_in: int = param(1, ge=1, help="input width (an experiment sets it from its task)")
+    n_hidden: int = param(16, ge=1, help="recurrent units (the state has n_hidden values, 2 n_hidden for an LSTM)")
+    n_out: int = param(1, ge=1, help="readout width (an experiment sets it from its task)")
+    cell: Literal["rnn", "lstm"] = param("lstm", help="vanilla RNN or LSTM")
+    nonlinearity: Literal["tanh", "linear"] = param("tanh", help="the vanilla cell's f")
+    spectral_radius: float = param(0.9, gt=0, help="the vanilla cell's initial spectral radius")
+
+    def cell_config(self) -> VanillaRNNCellConfig | LSTMCellConfig:
+        """The config of the recurrent cell."""
+        if self.cell == "rnn":
+            return VanillaRNNCellConfig(self.n_in, self.n_hidden, self.nonlinearity, self.spectral_radius)
+        return LSTMCellConfig(self.n_in, self.n_hidden)
+
+
 class OnlineRNN(nn.Module):
     """A recurrent cell plus a linear readout of its output h_t; the initial state is zero.
 
-    Args:
-        cell: "rnn" (vanilla) or "lstm".
-        n_in, n_hidden, n_out: sizes; the state has n_hidden (rnn) or 2 n_hidden (lstm) values.
-        nonlinearity, spectral_radius: for the vanilla cell.
+    The state has n_hidden (rnn) or 2 n_hidden (lstm) values. `generator` draws the cell's weights, then
+    the readout's (U(±1/√n_hidden), bias 0).
     """
 
-    def __init__(self, n_in: int, n_hidden: int, n_out: int, cell: Literal["rnn", "lstm"] = "lstm",
-                 nonlinearity: Literal["tanh", "linear"] = "tanh", spectral_radius: float = 0.9,
-                 generator: torch.Generator | None = None):
+    def __init__(self, config: OnlineRNNConfig, *, generator: torch.Generator | None = None):
         super().__init__()
-        if cell == "rnn":
-            self.cell = VanillaRNNCell(n_in, n_hidden, nonlinearity, spectral_radius, generator)
-        elif cell == "lstm":
-            self.cell = LSTMCell(n_in, n_hidden, generator)
-        else:
-            raise ConfigError(f"OnlineRNN: cell={cell!r} is not valid; expected rnn or lstm")
-        if n_out < 1:
-            raise ConfigError(f"OnlineRNN: n_out must be >= 1, got {n_out}")
+        self.config = config
+        cell = VanillaRNNCell if config.cell == "rnn" else LSTMCell
+        self.cell = cell(config.cell_config(), generator=generator)
+        n_hidden, n_out = config.n_hidden, config.n_out
         self.readout = nn.Linear(n_hidden, n_out)
         with torch.no_grad():
             self.readout.weight.copy_((torch.rand(n_out, n_hidden, generator=generator) * 2 - 1) / n_hidden ** 0.5)
@@ -259,16 +285,11 @@ def future_gradients(model: OnlineRNN, x: torch.Tensor, targets: torch.Tensor, m
     return torch.stack(future).detach()
 
 
-def dni_network(model: OnlineRNN, synth_hidden: tuple[int, ...] = (), *, window: int, sg_scale: float,
-                bootstrap_discount: float) -> SyntheticGradientRNN:
-    """n-step DNI (:class:`~brainlearn.nn.SyntheticGradientRNN`) on a ``torch.nn.LSTMCell`` that starts
-    from the weights of `model` (an LSTM :class:`OnlineRNN`), with a zero-initialised synthesiser.
-
-    Args:
-        synth_hidden: hidden widths of the synthesiser (() is linear).
-        window: K, the truncated-BPTT window.
-        sg_scale: scale of the synthetic gradient injected at each window's end.
-        bootstrap_discount: γ of the synthesiser's bootstrapped target.
+def dni_network(model: OnlineRNN, config: SyntheticGradientRNNConfig, synth_hidden: tuple[int, ...] = ()
+                ) -> SyntheticGradientRNN:
+    """n-step DNI (:class:`~brainlearn.rules.sg_rnn.SyntheticGradientRNN` with `config`: window K, sg_scale,
+    bootstrap_discount) on a ``torch.nn.LSTMCell`` that starts from the weights of `model` (an LSTM
+    :class:`OnlineRNN`), with a zero-initialised synthesiser of hidden widths `synth_hidden` (() is linear).
 
     The network is built on the CPU; move it with ``runtime.place``.
     """
@@ -283,5 +304,4 @@ def dni_network(model: OnlineRNN, synth_hidden: tuple[int, ...] = (), *, window:
         lstm.bias_ih.copy_(cell.bias)
         lstm.bias_hh.zero_()
         readout.load_state_dict(model.readout.state_dict())
-    return SyntheticGradientRNN(lstm, readout, Synthesiser(model.state_dim, synth_hidden), window=window,
-                                sg_scale=sg_scale, bootstrap_discount=bootstrap_discount)
+    return SyntheticGradientRNN(config, lstm, readout, Synthesiser(SynthesiserConfig(model.state_dim, synth_hidden)))

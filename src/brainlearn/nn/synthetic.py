@@ -5,12 +5,23 @@ Shared by the cortico-cerebellar RNN (the synthesiser is the "cerebellum") and a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from brainlearn.errors import ConfigError, ShapeError
+from brainlearn.errors import ShapeError
+from brainlearn.runtime.config import Config, param
+
+
+@dataclass(frozen=True)
+class SynthesiserConfig(Config):
+    """The synthesiser's shape: its state, its hidden widths and an optional context input."""
+
+    state_dim: int = param(ge=1, help="size of the state s (for an LSTM, s = [h; c]: 2 x its n_hidden)")
+    hidden: tuple[int, ...] = param((), ge=1, help="hidden widths of the ReLU MLP (empty: linear, g(s) = A s + c)")
+    context_dim: int = param(0, ge=0, help="size of an optional context input (cDNI); 0: none")
 
 
 class Synthesiser(nn.Module):
@@ -18,25 +29,26 @@ class Synthesiser(nn.Module):
 
     The output layer's weight **and** bias start at zero, so g ≡ 0 at initialisation and a network
     trained with synthetic gradients starts exactly as its truncated-BPTT counterpart. (dni-pytorch
-    zeroes only the weight, leaving a random constant bias; we follow the papers' intent.)
-
-    Args:
-        state_dim: size of the state s (for an LSTM, s = [h; c], so 2 x hidden size).
-        hidden: hidden widths; () gives the linear synthesiser g(s) = A s + c.
-        context_dim: size of an optional context input (cDNI), added after the first linear map.
+    zeroes only the weight, leaving a random constant bias; we follow the papers' intent.) The other
+    layers start at PyTorch's default U(±1/√fan_in), drawn from `generator` when one is given (else from
+    torch's global generator).
 
     Shapes: ``state`` (batch, state_dim), ``context`` (batch, context_dim) -> (batch, state_dim).
     """
 
-    def __init__(self, state_dim: int, hidden: Sequence[int] = (), context_dim: int = 0):
+    def __init__(self, config: SynthesiserConfig, *, generator: torch.Generator | None = None):
         super().__init__()
-        if state_dim < 1 or any(h < 1 for h in hidden) or context_dim < 0:
-            raise ConfigError(f"Synthesiser: need state_dim >= 1 and positive hidden widths, got "
-                              f"state_dim={state_dim}, hidden={tuple(hidden)}, context_dim={context_dim}")
-        self.state_dim, self.hidden, self.context_dim = state_dim, tuple(hidden), context_dim
-        widths = (state_dim, *self.hidden, state_dim)
+        self.config = config
+        self.state_dim, self.hidden, self.context_dim = config.state_dim, config.hidden, config.context_dim
+        widths = (self.state_dim, *self.hidden, self.state_dim)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
-        self.context = nn.Linear(context_dim, widths[1], bias=False) if context_dim else None
+        self.context = nn.Linear(self.context_dim, widths[1], bias=False) if self.context_dim else None
+        if generator is not None:
+            with torch.no_grad():
+                for layer in [*self.layers[:-1], *([self.context] if self.context is not None else [])]:
+                    bound = 1 / math.sqrt(layer.in_features)
+                    for p in layer.parameters():
+                        p.copy_(torch.rand(p.shape, generator=generator) * 2 * bound - bound)
         nn.init.zeros_(self.layers[-1].weight)
         nn.init.zeros_(self.layers[-1].bias)
 

@@ -30,9 +30,12 @@ reference implementation, which keeps the trace cheap: with features h̃ = [relu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
+from brainlearn.runtime.config import Config, param
 
 
 def _is_synthesiser(module) -> bool:
@@ -46,12 +49,23 @@ def _is_synthesiser(module) -> bool:
             and isinstance(getattr(module, "layers", None), torch.nn.ModuleList) and hasattr(module, "context"))
 
 
+@dataclass(frozen=True)
+class BPLambdaConfig(Config):
+    """The discount, the trace decay and the per-step update bound of accumulate BP(λ)."""
+
+    gamma: float = param(1.0, ge=0, le=1, help="discount γ of the λ-return")
+    lam: float = param(1.0, ge=0, le=1, help="trace decay λ (0: one-step bootstrapping; 1 with γ = 1: the true "
+                                              "BPTT gradient)")
+    clip: float | None = param(1.0, gt=0, help="each step's Δθ is rescaled to norm <= clip (as in the reference); "
+                                              "none: no clipping")
+
+
 class BPLambda:
     """The accumulate BP(λ) learner for a :class:`~brainlearn.nn.Synthesiser`.
 
     Usage, for one batch of sequences (states (B, n), Jacobians (B, n, n), loss gradients (B, n))::
 
-        learner = BPLambda(synth, gamma=1.0, lam=1.0)
+        learner = BPLambda(synth, BPLambdaConfig(gamma=1.0, lam=1.0))
         g0 = learner.begin(s0)                       # starts the traces at s_0
         for t in 1..T:
             g_t = learner.step(s_t, J_t, dl_ds_t, last=(t == T))   # prediction of G_t (0 at the end)
@@ -59,25 +73,19 @@ class BPLambda:
 
     Args:
         synthesiser: the module g_θ (no context input); only its output layer is trained.
-        gamma: discount γ in [0, 1].
-        lam: trace decay λ in [0, 1].
-        clip: each step's Δθ is rescaled to norm <= clip (as in the reference); None: no clipping.
+        config: γ, λ and the per-step clip (see :class:`BPLambdaConfig`).
 
     Gradients are per sample: ``loss_grad`` should be ∂ℓ_t^{(b)}/∂s_t^{(b)} of each sequence's own
     loss (not of a batch mean), so that g predicts a per-sequence gradient whatever the batch size.
     """
 
-    def __init__(self, synthesiser: torch.nn.Module, gamma: float = 1.0, lam: float = 1.0,
-                 clip: float | None = 1.0):
+    def __init__(self, synthesiser: torch.nn.Module, config: BPLambdaConfig = BPLambdaConfig()):
         if not _is_synthesiser(synthesiser):
             raise ConfigError(f"BPLambda: expected a brainlearn.nn.Synthesiser, got {type(synthesiser).__name__}")
         if synthesiser.context is not None:
             raise ConfigError("BPLambda: synthesisers with a context input are not supported")
-        if not (0.0 <= gamma <= 1.0 and 0.0 <= lam <= 1.0):
-            raise ConfigError(f"BPLambda: gamma and lam must lie in [0, 1], got gamma={gamma}, lam={lam}")
-        if clip is not None and clip <= 0:
-            raise ConfigError(f"BPLambda: clip must be > 0 or None, got {clip}")
-        self.synthesiser, self.gamma, self.lam, self.clip = synthesiser, gamma, lam, clip
+        self.config, self.synthesiser = config, synthesiser
+        self.gamma, self.lam, self.clip = config.gamma, config.lam, config.clip
         self.n = synthesiser.state_dim
         self.trace: torch.Tensor | None = None  # (B, n, n, H+1)
         self.update = torch.zeros(self.n, synthesiser.layers[-1].in_features + 1)  # Σ Δθ, as [W | b]

@@ -28,11 +28,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
 
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
+from brainlearn.runtime.config import Config, param
 
 CELLS = (nn.RNNCell, nn.GRUCell, nn.LSTMCell)
 
@@ -111,43 +113,45 @@ class SGStats:
     targets: torch.Tensor
 
 
+@dataclass(frozen=True)
+class SyntheticGradientRNNConfig(Config):
+    """The truncation and the synthetic gradient of :class:`SyntheticGradientRNN`."""
+
+    window: int = param(1, ge=1, help="K, the truncation length (feedback horizon); K >= T is full BPTT")
+    sg_scale: float = param(0.1, ge=0, help="β, the scale of the injected synthetic gradient (0.1 in the reference)")
+    bootstrap_discount: Literal["reference", "unbiased"] | float = param(
+        "reference", ge=0, le=1, help="γ of the synthesiser's target: 'reference' (γ = β, as dni-pytorch and ccDNI), "
+        "'unbiased' (γ = 1, whose fixed point is the true future gradient) or a number in [0, 1]")
+    observe_only: bool = param(False, help="train the synthesiser but do not inject its gradient (pure truncated BPTT)")
+    sg_at_final_state: bool = param(False, help="also inject g(s_T) after the last window (a reference-code quirk)")
+
+
 class SyntheticGradientRNN(nn.Module):
     """An RNN trained by truncated BPTT over windows of `window` steps, with a synthesiser's prediction
     of the future gradient injected at each window's end (DNI).
 
     Args:
+        config: the window K, β, γ and the two switches (see :class:`SyntheticGradientRNNConfig`).
         cell: ``nn.RNNCell``, ``nn.GRUCell`` or ``nn.LSTMCell`` (the recurrent "cortex").
         readout: maps h (batch, k, hidden_size) to outputs (batch, k, out); e.g. ``nn.Linear``.
         synthesiser: g(s): (batch, state_dim) -> (batch, state_dim), e.g. :class:`brainlearn.nn.Synthesiser`;
             None gives plain truncated BPTT.
-        window: truncation length K (the feedback horizon); K >= T is full BPTT.
-        sg_scale: β, the scale of the injected synthetic gradient (0.1 in the reference code).
-        bootstrap_discount: γ in the target δ_i; "reference" (= β, as dni-pytorch and ccDNI do) or a
-            number in [0, 1] (1.0 is the unbiased target, whose fixed point is the true future gradient).
-        observe_only: train the synthesiser but do not inject its gradient (a warm-up with pure truncated
-            BPTT); same as setting ``inject_sg = False``.
-        sg_at_final_state: also inject g(s_T) after the last window, where no future loss exists (a quirk
-            of the reference code; off by default).
         encoder: optional module applied to each window's inputs, (batch, k, *) -> (batch, k, input_size)
             (e.g. a word embedding); its parameters are trained through the windows like the cell's.
 
+    ``observe_only`` trains the synthesiser without injecting its gradient (a warm-up with pure truncated
+    BPTT; same as ``inject_sg = False``); ``sg_at_final_state`` also injects g(s_T) after the last window,
+    where no future loss exists (a quirk of the reference code; off by default).
+
     Lesion hooks (attributes, may be changed between updates): ``inject_sg`` (False: stop applying the
     synthetic gradient, a "cerebellar lesion") and ``learn_sg`` (False: stop training the synthesiser
-    but keep applying it, an "inferior-olive lesion").
+    but keep applying it, an "inferior-olive lesion"); ``sg_at_final_state`` may be changed too.
     """
 
-    def __init__(self, cell: nn.Module, readout: nn.Module, synthesiser: nn.Module | None = None, *,
-                 window: int, sg_scale: float = 0.1, bootstrap_discount: str | float = "reference",
-                 observe_only: bool = False, sg_at_final_state: bool = False, encoder: nn.Module | None = None):
+    def __init__(self, config: SyntheticGradientRNNConfig, cell: nn.Module, readout: nn.Module,
+                 synthesiser: nn.Module | None = None, *, encoder: nn.Module | None = None):
         super().__init__()
-        if int(window) < 1:
-            raise ConfigError(f"window (truncation K) must be >= 1, got {window}")
-        if not sg_scale >= 0:
-            raise ConfigError(f"sg_scale must be >= 0, got {sg_scale}")
-        if bootstrap_discount != "reference" and not (isinstance(bootstrap_discount, (int, float))
-                                                      and 0 <= bootstrap_discount <= 1):
-            raise ConfigError(f"bootstrap_discount must be 'reference' or a number in [0, 1], "
-                              f"got {bootstrap_discount!r}")
+        self.config = config
         self.core = RecurrentCore(cell)
         self.readout, self.synthesiser, self.encoder = readout, synthesiser, encoder
         if synthesiser is not None:
@@ -156,15 +160,17 @@ class SyntheticGradientRNN(nn.Module):
             if probe.shape != (1, self.core.state_dim):
                 raise ShapeError(f"synthesiser must map (batch, {self.core.state_dim}) to (batch, "
                                  f"{self.core.state_dim}), got output shape {tuple(probe.shape)}")
-        self.window, self.sg_scale = int(window), float(sg_scale)
-        self.bootstrap_discount = bootstrap_discount
-        self.sg_at_final_state = bool(sg_at_final_state)
-        self.inject_sg, self.learn_sg = not observe_only, True
+        self.window, self.sg_scale = config.window, config.sg_scale
+        self.bootstrap_discount = config.bootstrap_discount
+        self.sg_at_final_state = config.sg_at_final_state
+        self.inject_sg, self.learn_sg = not config.observe_only, True
 
     @property
     def discount(self) -> float:
         """γ, the bootstrap discount actually used in the synthesiser's target."""
-        return self.sg_scale if self.bootstrap_discount == "reference" else float(self.bootstrap_discount)
+        if self.bootstrap_discount == "reference":
+            return self.sg_scale
+        return 1.0 if self.bootstrap_discount == "unbiased" else float(self.bootstrap_discount)
 
     def cortex_parameters(self) -> list[nn.Parameter]:
         """Parameters of the cell, readout and encoder (everything but the synthesiser)."""

@@ -12,6 +12,7 @@ The methods (``METHODS``), all from the same initial weights of an LSTM :class:`
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,12 +22,10 @@ from torch import nn
 
 from brainlearn import plotting
 from brainlearn.experiments import Result
-from brainlearn.models.online_rnn import OnlineRNN, bptt_gradients, dni_network, online_gradients
-from brainlearn.nn import Synthesiser
-from brainlearn.rules.bplambda import BPLambda
-from brainlearn.runtime import Config, param, place
-
-BPLAMBDA = "2401.07044"  # Pemberton & Costa, "BP(λ): Online Learning via Synthetic Gradients", TMLR 2024
+from brainlearn.models.online_rnn import OnlineRNN, OnlineRNNConfig, bptt_gradients, dni_network, online_gradients
+from brainlearn.nn import Synthesiser, SynthesiserConfig, SyntheticGradientRNNConfig
+from brainlearn.rules.bplambda import BPLambda, BPLambdaConfig
+from brainlearn.runtime import Config, param, place, require
 
 METHODS = ("bptt", "dni", "bplambda", "online")
 Method = Literal["bptt", "dni", "bplambda", "online"]
@@ -44,10 +43,13 @@ def cross_entropy(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class LearningConfig(Config):
-    """What the task experiments share: the network, the methods and their settings."""
+    """What the task experiments share: the network (`model`, an LSTM whose n_in and n_out are set by the
+    task), the methods and their settings."""
+
+    renamed = {"n_hidden": "model.n_hidden"}
 
     methods: tuple[Method, ...] = param(METHODS, nonempty=True, help="learning methods compared")
-    n_hidden: int = param(16, ge=1, help="LSTM hidden units (the state [h; c] has twice as many values)")
+    model: OnlineRNNConfig = OnlineRNNConfig(n_hidden=16, cell="lstm")
     batch_size: int = param(50, ge=1)
     lr: float = param(3e-3, gt=0, help="Adam learning rate of the RNN and readout")
     synth_lr: float = param(3e-4, gt=0, help="Adam learning rate of the synthesiser")
@@ -57,6 +59,15 @@ class LearningConfig(Config):
     beta: float = param(0.1, ge=0, help="scale of the synthetic gradient in the learning signal")
     dni_window: int = param(3, ge=1, help="K of n-step DNI (truncated BPTT window)")
     synth_hidden: tuple[int, ...] = param((), ge=1, help="hidden widths of the synthesiser (empty: linear)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.model.cell == "lstm" or "dni" not in self.methods,
+                "n-step DNI (method dni) runs on an LSTM: model.cell must be lstm")
+
+    def network(self, n_in: int, n_out: int) -> OnlineRNNConfig:
+        """`model` with the task's input and output widths."""
+        return dataclasses.replace(self.model, n_in=n_in, n_out=n_out)
 
 
 class MethodTrainer:
@@ -73,12 +84,13 @@ class MethodTrainer:
         params = list(model.parameters())
         groups = []
         if method == "bplambda":
-            synth = place(Synthesiser(model.state_dim, config.synth_hidden), device)
-            self.learner = BPLambda(synth, config.gamma, config.lam)
+            synth = place(Synthesiser(SynthesiserConfig(model.state_dim, config.synth_hidden)), device)
+            self.learner = BPLambda(synth, BPLambdaConfig(gamma=config.gamma, lam=config.lam))
             groups.append({"params": self.learner.parameters, "lr": config.synth_lr})
         elif method == "dni":
-            self.dni = place(dni_network(model, config.synth_hidden, window=config.dni_window, sg_scale=config.beta,
-                                         bootstrap_discount=config.gamma), device)
+            dni = SyntheticGradientRNNConfig(window=config.dni_window, sg_scale=config.beta,
+                                             bootstrap_discount=config.gamma)
+            self.dni = place(dni_network(model, dni, config.synth_hidden), device)
             params = self.dni.cortex_parameters()
             groups.append({"params": list(self.dni.synthesiser.parameters()), "lr": config.synth_lr})
         self.params = params

@@ -1,7 +1,7 @@
 """bplambda-copyrepeat: Graves' copy-repeat task with a curriculum; the level each method reaches.
 
 Each method (see ``common``) trains its own LSTM from the same initial weights on the same stream of
-batches for `updates` batches; the curriculum steps up (R, then N) whenever a batch's loss is below the
+batches for `steps` batches; the curriculum steps up (R, then N) whenever a batch's loss is below the
 threshold.
 """
 
@@ -14,21 +14,24 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from brainlearn import papers
 from brainlearn.data.copy_repeat import CopyRepeatCurriculum, copy_repeat_batch
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule
-from brainlearn.experiments.bplambda.common import BPLAMBDA, LearningConfig, MethodTrainer, plot_learning_curves
-from brainlearn.models.online_rnn import OnlineRNN
+from brainlearn.experiments.bplambda.common import LearningConfig, MethodTrainer, plot_learning_curves
+from brainlearn.models.online_rnn import OnlineRNN, OnlineRNNConfig
 from brainlearn.runtime import RunContext, isolated_rng, make_generator, param, place, replicate_seed, run_jobs
 
 
 @dataclass(frozen=True)
 class CopyRepeatConfig(LearningConfig):
-    """Copy-repeat with a curriculum from N = R = 1; each method gets `updates` batches."""
+    """Copy-repeat with a curriculum from N = R = 1; each method gets `steps` batches (one update each)."""
+
+    renamed = LearningConfig.renamed | {"updates": "steps"}
 
     bits: int = param(8, ge=1, help="bits per pattern step")
-    updates: int = param(300, ge=1, help="training batches per method")
-    n_hidden: int = param(32, ge=1, help="LSTM hidden units (the state [h; c] has twice as many values)")
+    steps: int = param(300, ge=1, help="training batches (updates) per method")
+    model: OnlineRNNConfig = OnlineRNNConfig(n_hidden=32, cell="lstm")
     batch_size: int = param(32, ge=1)
     lr: float = param(1e-3, gt=0, help="Adam learning rate of the RNN and readout")
     synth_lr: float = param(1e-5, gt=0, help="Adam learning rate of the synthesiser")
@@ -43,15 +46,15 @@ def bce_bits(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def train_method(config: CopyRepeatConfig, seed: int, method: str, device: str = "cpu") -> dict:
-    """Train `method` for `config.updates` batches along the curriculum; its level and loss per update."""
+    """Train `method` for `config.steps` batches along the curriculum; its level and loss per update."""
     with isolated_rng(replicate_seed(seed)):  # torch's default inits, overwritten or zero (linear synthesiser)
-        model = place(OnlineRNN(config.bits + 2, config.n_hidden, config.bits + 1, cell="lstm",
+        model = place(OnlineRNN(config.network(config.bits + 2, config.bits + 1),
                                 generator=make_generator(replicate_seed(seed))), device)
         trainer = MethodTrainer(method, model, config, bce_bits)
     curriculum = CopyRepeatCurriculum(threshold=config.threshold)
     data = make_generator(replicate_seed(seed, stream="data"))  # the same batches for every method
     levels, losses = [], []
-    for _ in range(config.updates):
+    for _ in range(config.steps):
         x, targets, mask = copy_repeat_batch(curriculum.n, curriculum.r, config.batch_size, data, config.bits)
         loss = trainer.train_batch(x.to(device), targets.to(device), mask)
         nxt = CopyRepeatCurriculum(curriculum.n, curriculum.r)
@@ -68,10 +71,10 @@ def run(config: CopyRepeatConfig, seed: int, ctx: RunContext) -> Result:
 
     def logged(method: str, out: dict) -> dict:
         final = out["final"]
-        return {"step": config.updates, "method": method, "level": final["level"], "n": final["n"], "r": final["r"]}
+        return {"step": config.steps, "method": method, "level": final["level"], "n": final["n"], "r": final["r"]}
 
     done = run_jobs(train_method, jobs, ctx, desc="bplambda-copyrepeat", on_result=logged)
-    arrays: dict[str, list] = {"update": list(range(1, config.updates + 1))}
+    arrays: dict[str, list] = {"update": list(range(1, config.steps + 1))}
     metrics = {}
     for method, out in done.items():
         arrays[f"{method}_level"], arrays[f"{method}_loss"] = out["level"], out["loss"]
@@ -85,15 +88,16 @@ def run(config: CopyRepeatConfig, seed: int, ctx: RunContext) -> Result:
 
 
 def claims(config: CopyRepeatConfig) -> list[Claim]:
-    how = f"curriculum level reached in {config.updates} updates (batch {config.batch_size}, LSTM {config.n_hidden})"
+    how = (f"curriculum level reached in {config.steps} updates (batch {config.batch_size}, "
+           f"LSTM {config.model.n_hidden})")
     out = [
-        Claim("bptt-climbs", BPLAMBDA, "BPTT climbs the copy-repeat curriculum.", "bptt_level", ">=", 1.0,
+        Claim("bptt-climbs", papers.BPLAMBDA, "BPTT climbs the copy-repeat curriculum.", "bptt_level", ">=", 1.0,
               how=how, reason="exploratory: a smoke test of the task and curriculum", gated=False, kind="outcome"),
-        Claim("bplambda-beats-online", BPLAMBDA, "BP(λ) reaches a higher curriculum level than online learning "
+        Claim("bplambda-beats-online", papers.BPLAMBDA, "BP(λ) reaches a higher curriculum level than online learning "
               "without synthetic gradients.", "bplambda_minus_online_level", ">", 0.0, how=how + ", difference",
               reason="exploratory (Jaderberg-style copy-repeat comparison; not calibrated at CPU scale)", gated=False,
               kind="outcome"),
-        Claim("bplambda-vs-dni", BPLAMBDA, "BP(λ) reaches at least n-step DNI's curriculum level.",
+        Claim("bplambda-vs-dni", papers.BPLAMBDA, "BP(λ) reaches at least n-step DNI's curriculum level.",
               "bplambda_minus_dni_level", ">=", 0.0, how=how + ", difference",
               reason="exploratory (not calibrated at CPU scale)", gated=False, kind="outcome"),
     ]
@@ -106,11 +110,13 @@ def plot(result: Result, config: CopyRepeatConfig) -> dict:
 
 
 register(Experiment(
-    name="bplambda-copyrepeat", paper=BPLAMBDA,
+    name="bplambda-copyrepeat", paper=papers.BPLAMBDA,
     summary="Copy-repeat with a curriculum: level reached by BPTT, n-step DNI, online BP(λ) and online without SG",
     presets={
-        "quick": CopyRepeatConfig(updates=150, lr=1e-2),
-        "full": CopyRepeatConfig(updates=2000),
+        "quick": CopyRepeatConfig(steps=150, lr=1e-2),
+        "full": CopyRepeatConfig(steps=2000),
+        # a few seconds, several checkpoints: the contract and fault-injection tests run it
+        "smoke": CopyRepeatConfig(steps=6, model=OnlineRNNConfig(n_hidden=4, cell="lstm"), batch_size=4, lr=1e-2),
     },
     run=run, claims=claims, plot=plot,
 ))

@@ -14,29 +14,41 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from brainlearn import plotting
+from brainlearn import papers, plotting
 from brainlearn.data import minibatches
 from brainlearn.data.sequences import scene_captions
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule
 from brainlearn.experiments.ccrnn.common import (
     KINDS,
-    PEMBERTON,
+    RENAMED,
     LearnerConfig,
     mean_curves,
     run_replicates,
     stack,
 )
-from brainlearn.models.ccrnn import CaptionModel, bits_per_word, make_optimizer, next_word_cross_entropy, update
+from brainlearn.models.ccrnn import (
+    CaptionModel,
+    CaptionModelConfig,
+    bits_per_word,
+    make_optimizer,
+    next_word_cross_entropy,
+    update,
+)
 from brainlearn.runtime import RunContext, isolated_rng, make_generator, param, place, replicate_seed, require
 
 
 @dataclass(frozen=True)
 class CaptionConfig(LearnerConfig):
+    """Procedural scene captions; `model` is the ccRNN captioner (its n_features and n_vocab are set by the
+    scenes)."""
+
+    renamed = RENAMED | {"embed": "model.embed"}
+
+    model: CaptionModelConfig = CaptionModelConfig()
     resolution: int = param(8, ge=6, help="scene images are 2·resolution pixels square")
     n_train: int = param(4000, ge=1, help="training scenes")
     n_test: int = param(500, ge=1, help="test scenes")
-    embed: int = param(32, ge=1, help="word-embedding width")
 
     def __post_init__(self):
         super().__post_init__()
@@ -54,9 +66,9 @@ def train_one(config: CaptionConfig, kind: str, seed: int, replicate: int, devic
     test_lengths = test.lengths.to(device)
     T = train.tokens.shape[1]
     init = replicate_seed(seed, replicate)
+    model_config = config.learner_config(kind, T, n_features=train.features.shape[1], n_vocab=len(train.vocab))
     with isolated_rng(init):
-        model = place(CaptionModel(train.features.shape[1], len(train.vocab), config.embed, config.hidden,
-                                   **config.cortex_options(kind, T), generator=make_generator(init)), device)
+        model = place(CaptionModel(model_config, generator=make_generator(init)), device)
     opt = make_optimizer(model, config.lr)
     shuffle = make_generator(replicate_seed(seed, replicate, "batches"))
     curve = []
@@ -87,12 +99,13 @@ def run(config: CaptionConfig, seed: int, ctx: RunContext) -> Result:
 
 def claims(config: CaptionConfig) -> list[Claim]:
     out = [
-        Claim("bptt-captions", PEMBERTON, "Full BPTT learns to caption the scenes from the image: bits per word "
+        Claim("bptt-captions", papers.PEMBERTON, "Full BPTT learns to caption the scenes from the image: bits per word "
               "below what any image-blind language model can reach.", "bptt_to_blind", "<=", 0.9,
               how="full-BPTT test bits per word / image-blind entropy of the captions",
               reason="smoke gate: at least 10% below the image-blind entropy means the image is used; quick "
               "calibration run reached 0.89 after 320 updates", kind="outcome"),
-        Claim("ccrnn-vs-crnn", PEMBERTON, f"ccRNN captions at least as well as the cRNN at K={config.window}.",
+        Claim("ccrnn-vs-crnn", papers.PEMBERTON,
+              f"ccRNN captions at least as well as the cRNN at K={config.model.window}.",
               "ccrnn_minus_crnn_bpw", "<=", 0.0, how="ccRNN minus cRNN test bits per word",
               reason="reported, not gated: unverified at CPU scale", gated=False, kind="outcome"),
     ]
@@ -108,13 +121,16 @@ def plot(result: Result, config: CaptionConfig) -> dict:
 
 
 register(Experiment(
-    name="ccrnn-caption", paper=PEMBERTON,
+    name="ccrnn-caption", paper=papers.PEMBERTON,
     summary="procedural scene captions (image -> LSTM state, next-word prediction, K=4): bits per word",
     presets={
-        "quick": CaptionConfig(hidden=64, cerebellum=(128,), window=4, n_train=2000, n_test=200, lr=3e-3, epochs=8,
-                               replicates=1, bptt_replicates=1),
-        "full": CaptionConfig(hidden=128, cerebellum=(256, 256), window=4, n_train=4000, lr=3e-3, epochs=10,
-                              replicates=1, bptt_replicates=1),
+        "quick": CaptionConfig(model=CaptionModelConfig(n_hidden=64, cerebellum=(128,), window=4), n_train=2000,
+                               n_test=200, lr=3e-3, epochs=8, replicates=1, bptt_replicates=1),
+        "full": CaptionConfig(model=CaptionModelConfig(n_hidden=128, cerebellum=(256, 256), window=4), n_train=4000,
+                              lr=3e-3, epochs=10, replicates=1, bptt_replicates=1),
+        # a few seconds, several checkpoints: the contract and fault-injection tests run it
+        "smoke": CaptionConfig(model=CaptionModelConfig(n_hidden=8, cerebellum=(16,), embed=8, window=4), n_train=100,
+                               n_test=20, lr=3e-3, epochs=2, replicates=1, bptt_replicates=1),
     },
     run=run, claims=claims, plot=plot,
 ))

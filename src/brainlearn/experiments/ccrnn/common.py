@@ -13,9 +13,9 @@ training sequences, so the comparisons are paired.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
@@ -26,7 +26,9 @@ from brainlearn.data import ImageDataConfig, minibatches
 from brainlearn.data.sequences import digit_templates, image_rows, line_targets, trajectory_irregularity
 from brainlearn.experiments import Result
 from brainlearn.models.ccrnn import (
+    CaptionModelConfig,
     CorticoCerebellarRNN,
+    CorticoCerebellarRNNConfig,
     certainty,
     drawing_mse,
     last_step_cross_entropy,
@@ -47,21 +49,23 @@ from brainlearn.runtime import (
     run_jobs,
 )
 
-# Pemberton, Boven, Apps & Costa, "Cortico-cerebellar networks as decoupling neural interfaces"
-PEMBERTON = "2110.11501"
 KINDS = ("crnn", "ccrnn", "bptt")
 NAMES = {"crnn": "cRNN", "ccrnn": "ccRNN", "bptt": "full BPTT"}
+
+#: Keys of the configs before the model's own config was nested (`model.*`).
+RENAMED = {"hidden": "model.n_hidden", "cerebellum": "model.cerebellum", "window": "model.window",
+           "sg_scale": "model.sg_scale", "bootstrap": "model.bootstrap_discount"}
 
 
 @dataclass(frozen=True)
 class LearnerConfig(Config):
-    """Fields every ccRNN experiment shares (the reference's defaults for line drawing)."""
+    """Fields every ccRNN experiment shares (the reference's defaults for line drawing). `model` is the
+    ccRNN learner's config (its n_in and n_out are set by the task); the cRNN is the same without its
+    cerebellum, full BPTT the cRNN with K = T."""
 
-    hidden: int = param(50, ge=1, help="cortical (LSTM) units")
-    cerebellum: tuple[int, ...] = param((400, 400), ge=1, help="hidden widths of the cerebellar MLP")
-    window: int = param(1, ge=1, help="K, the cortical feedback horizon (truncation)")
-    sg_scale: float = param(0.1, ge=0, help="β, the scale of the cerebellum's output sent to the cortex")
-    bootstrap: Literal["reference", "unbiased"] = "reference"
+    renamed = RENAMED
+
+    model: CorticoCerebellarRNNConfig = CorticoCerebellarRNNConfig()
     clip: float = param(1.0, ge=0, help="global gradient-norm clip (0 = no clipping)")
     clip_cerebellum: bool = param(True, help="the clip's norm includes the cerebellum's gradients")
     lr: float = param(1e-3, gt=0)
@@ -75,20 +79,22 @@ class LearnerConfig(Config):
         super().__post_init__()
         require(self.bptt_replicates <= self.replicates,
                 f"bptt_replicates must be in [0, replicates], got {self.bptt_replicates}")
+        require(self.model.cerebellum is not None, "model.cerebellum must not be none: the ccRNN learner needs "
+                "a cerebellum (the cRNN and full BPTT are built without it)")
 
-    def cortex_options(self, kind: str, T: int, window: int | None = None) -> dict:
-        """Cerebellum, K, β and γ of learner `kind` ("crnn", "ccrnn" or "bptt") for sequences of length T,
-        with K = `window` (default: the config's)."""
+    def learner_config(self, kind: str, T: int, window: int | None = None, **sizes
+                       ) -> CorticoCerebellarRNNConfig | CaptionModelConfig:
+        """`model` for learner `kind` ("crnn", "ccrnn" or "bptt") on sequences of length T, with K = `window`
+        (default: the model's) and the task's sizes (`n_in`, `n_out`, ...)."""
         choice(kind, "kind", KINDS)
-        return {"cerebellum": self.cerebellum if kind == "ccrnn" else None,
-                "window": T if kind == "bptt" else (window or self.window), "sg_scale": self.sg_scale,
-                "bootstrap_discount": "reference" if self.bootstrap == "reference" else 1.0}
+        return dataclasses.replace(self.model, cerebellum=self.model.cerebellum if kind == "ccrnn" else None,
+                                   window=T if kind == "bptt" else (window or self.model.window), **sizes)
 
-    def learner(self, kind: str, input_size: int, output_size: int, T: int, generator: torch.Generator,
+    def learner(self, kind: str, n_in: int, n_out: int, T: int, generator: torch.Generator,
                 encoder: nn.Module | None = None, window: int | None = None) -> CorticoCerebellarRNN:
-        """The learner `kind` for sequences of length T (see :meth:`cortex_options`)."""
-        return CorticoCerebellarRNN(input_size, output_size, self.hidden, **self.cortex_options(kind, T, window),
-                                    encoder=encoder, generator=generator)
+        """The learner `kind` for sequences of length T (see :meth:`learner_config`)."""
+        config = self.learner_config(kind, T, window, n_in=n_in, n_out=n_out)
+        return CorticoCerebellarRNN(config, encoder=encoder, generator=generator)
 
     def kinds(self, replicate: int) -> tuple[str, ...]:
         return ("crnn", "ccrnn") + (("bptt",) if replicate < self.bptt_replicates else ())
@@ -145,14 +151,15 @@ def trajectories(arrays: dict, n: int | None = None, title: str | None = None):
 @dataclass(frozen=True)
 class RowTaskConfig(LearnerConfig, ImageDataConfig):
     """An image read row by row (T = image height). cRNN and ccRNN are trained at every K in `windows` (the
-    K/T sweep); `window` is the headline K the claims compare at (it must be one of `windows`)."""
+    K/T sweep); `model.window` is the headline K the claims compare at (it must be one of `windows`)."""
 
     windows: tuple[int, ...] = param((3,), ge=1, nonempty=True, help="the K of the sweep")
     eval_every: int = param(1, ge=1, help="epochs between test evaluations")
 
     def __post_init__(self):
         super().__post_init__()
-        require(self.window in self.windows, f"window={self.window} must be one of windows={self.windows}")
+        require(self.model.window in self.windows,
+                f"model.window={self.model.window} must be one of windows={self.windows}")
 
 
 def row_data(config: RowTaskConfig, seed: int):
@@ -234,7 +241,8 @@ def row_summary(done: list[dict], config: RowTaskConfig, key: str = "final") -> 
     metrics[f"bptt_{key}"] = float(np.mean(bptt)) if bptt else float("nan")
     arrays["windows"] = np.asarray(config.windows)
     for kind in KINDS:
-        curves = [d["curve"] for d in done if d["kind"] == kind and (kind == "bptt" or d["window"] == config.window)]
+        curves = [d["curve"] for d in done
+                  if d["kind"] == kind and (kind == "bptt" or d["window"] == config.model.window)]
         arrays[f"{kind}_curves"] = np.asarray(curves)
     return metrics, arrays
 

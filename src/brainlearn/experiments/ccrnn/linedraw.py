@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from brainlearn import plotting
+from brainlearn import papers, plotting
 from brainlearn.data.sequences import (
     circle_points,
     line_drawing,
@@ -26,19 +26,28 @@ from brainlearn.experiments.base import predates_aggregate_rule, revise
 from brainlearn.experiments.ccrnn.common import (
     KINDS,
     NAMES,
-    PEMBERTON,
     LearnerConfig,
     frac_below,
     run_replicates,
     stack,
     trajectories,
 )
-from brainlearn.models.ccrnn import drawing_mse, gradient_cosine, make_optimizer, sparse_mse_loss, update
+from brainlearn.models.ccrnn import (
+    CorticoCerebellarRNNConfig,
+    drawing_mse,
+    gradient_cosine,
+    make_optimizer,
+    sparse_mse_loss,
+    update,
+)
 from brainlearn.runtime import RunContext, isolated_rng, make_generator, param, place, replicate_seed, require
 
 
 @dataclass(frozen=True)
 class LineDrawConfig(LearnerConfig):
+    """Line drawing: a cue at t = 0, T steps, feedback every `target_every` steps (the model has 1 input and
+    2 outputs)."""
+
     T: int = param(10, ge=3, help="sequence length")
     n_cues: int = param(7, ge=3, help="cues (lines), odd: the middle cue means 'stay'")
     target_every: int = param(2, ge=1, help="feedback at steps t with t % target_every == 0")
@@ -50,6 +59,9 @@ class LineDrawConfig(LearnerConfig):
         super().__post_init__()
         require(self.n_cues % 2 == 1, f"n_cues must be odd and >= 3, got {self.n_cues}")
         require(self.train_size >= self.batch_size, "train_size must be >= batch_size")
+        require(self.model.n_in == 1 and self.model.n_out == 2,
+                f"line drawing has 1 input and 2 outputs: need model.n_in=1, model.n_out=2, got "
+                f"{self.model.n_in}, {self.model.n_out}")
 
 
 def _cue_set(config: LineDrawConfig) -> tuple[torch.Tensor, torch.Tensor]:
@@ -165,40 +177,41 @@ def _path_measures(done: list[dict], config: LineDrawConfig) -> dict[str, float]
 def claims(config: LineDrawConfig) -> list[Claim]:
     n = config.replicates
     out = [
-        Claim("3a-bptt-solves", PEMBERTON, "Full BPTT (K = T) solves line drawing: final MSE below 0.5 on every "
+        Claim("3a-bptt-solves", papers.PEMBERTON, "Full BPTT (K = T) solves line drawing: final MSE below 0.5 on every "
               "replicate.", "bptt_final_mse_max", "<", 0.5,
               how="validation MSE (summed over x, y; mean over steps and the 7 cues) after the last epoch, max "
               "over the full-BPTT replicates",
               reason="chance is 30.16; an earlier implementation of this setup reached 0.12-0.18 after 1600 "
               "updates, so 0.5 separates a solved task from a partial fit", kind="outcome"),
-        Claim("3a-bptt-upper-bound", PEMBERTON, "Full BPTT is the upper bound: far below the truncated cRNN.",
+        Claim("3a-bptt-upper-bound", papers.PEMBERTON, "Full BPTT is the upper bound: far below the truncated cRNN.",
               "bptt_to_crnn_median", "<", 0.2,
               how="worst full-BPTT final MSE / median cRNN final MSE",
               reason="an earlier implementation of this setup measured a ratio of about 0.03; 0.2 asks for "
               "full BPTT at least 5x better than truncation", kind="outcome"),
-        Claim("3b-less-dysmetria", PEMBERTON, "The cerebellum reduces dysmetria: ccRNN draws more regular "
+        Claim("3b-less-dysmetria", papers.PEMBERTON, "The cerebellum reduces dysmetria: ccRNN draws more regular "
               f"trajectories than the cRNN in at least 9 of 10 replicates (here {n}).",
               "ccrnn_smoother_frac", ">=", 0.9,
               how="fraction of replicates whose ccRNN trajectory irregularity (mean squared second difference "
               "of the drawn path over the 7 cues) is below its paired cRNN's",
               reason="the paper's Fig. 2 shows smoother ccRNN paths; an earlier implementation of this setup "
               "found ccRNN smoother in 10/10 replicates, so at most one exception is allowed", kind="outcome"),
-        Claim("3b-dysmetria-ratio", PEMBERTON, "ccRNN's mean trajectory irregularity is at most 0.75 x the cRNN's.",
+        Claim("3b-dysmetria-ratio", papers.PEMBERTON,
+              "ccRNN's mean trajectory irregularity is at most 0.75 x the cRNN's.",
               "irregularity_ratio", "<=", 0.75, how="mean ccRNN irregularity / mean cRNN irregularity over "
               "replicates",
               reason="an earlier implementation of this setup measured 0.50; 0.75 asks for a clear reduction",
               kind="outcome"),
-        Claim("3c-ccrnn-mse", PEMBERTON, "ccRNN learns better than the cRNN: median final MSE no higher.",
+        Claim("3c-ccrnn-mse", papers.PEMBERTON, "ccRNN learns better than the cRNN: median final MSE no higher.",
               "ccrnn_minus_crnn_median_mse", "<=", 0.0,
               how="median ccRNN final MSE minus median cRNN final MSE over replicates",
               reason="reported, not gated, because the per-seed outcome is bimodal (an earlier implementation "
               "of this setup: median 3.3 vs 6.2, ccRNN better in 5/10 replicates)", gated=False, kind="outcome"),
-        Claim("3d-crnn-learns", PEMBERTON, "The cRNN learns the task: final MSE below half the chance level in "
+        Claim("3d-crnn-learns", papers.PEMBERTON, "The cRNN learns the task: final MSE below half the chance level in "
               "at least 8 of 10 replicates.", "crnn_learned_frac", ">=", 0.8,
               how="fraction of replicates with final MSE < chance/2 (chance = predicting the mean trajectory)",
               reason="the paper's cRNN learns the lines, less well; an earlier implementation "
               "of this setup: 10/10 replicates below half chance, so two exceptions are allowed", kind="outcome"),
-        Claim("3d-ccrnn-learns", PEMBERTON, "ccRNN learns the task: final MSE below half the chance level in "
+        Claim("3d-ccrnn-learns", papers.PEMBERTON, "ccRNN learns the task: final MSE below half the chance level in "
               "at least 8 of 10 replicates.", "ccrnn_learned_frac", ">=", 0.8,
               how="fraction of replicates with final MSE < chance/2",
               reason="an earlier implementation of this setup: 9/10 replicates below half chance, so two "
@@ -241,16 +254,20 @@ def plot(result: Result, config: LineDrawConfig) -> dict:
 
 
 register(Experiment(
-    name="ccrnn-linedraw", paper=PEMBERTON,
+    name="ccrnn-linedraw", paper=papers.PEMBERTON,
     summary="line drawing with cRNN / ccRNN / full BPTT (T=10, K=1): MSE, dysmetria, gradient alignment",
     presets={
         # quick: one replicate (the test-suite budget) with a 2 x 100 cerebellum; the across-seed statements
         # are judged by the full preset's 10 replicates.
-        "quick": LineDrawConfig(replicates=1, bptt_replicates=1, cerebellum=(100, 100), align_every=50),
+        "quick": LineDrawConfig(replicates=1, bptt_replicates=1,
+                                model=CorticoCerebellarRNNConfig(cerebellum=(100, 100)), align_every=50),
         "full": LineDrawConfig(),
-        "unbiased": LineDrawConfig(bootstrap="unbiased"),
+        "unbiased": LineDrawConfig(model=CorticoCerebellarRNNConfig(bootstrap_discount="unbiased")),
         "clip-cortex-only": LineDrawConfig(clip_cerebellum=False),
         "lesion": LineDrawConfig(ablate_epoch=50),
+        # a few seconds, several checkpoints: the contract and fault-injection tests run it
+        "smoke": LineDrawConfig(replicates=2, bptt_replicates=1, epochs=2, train_size=100,
+                                model=CorticoCerebellarRNNConfig(cerebellum=(16,)), align_every=1),
     },
     run=run, claims=claims, plot=plot,
 ))

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from brainlearn import papers
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule
-from brainlearn.experiments.ccrnn.common import PEMBERTON, RowTaskConfig, plot_rows, row_data, row_summary, run_rows
+from brainlearn.experiments.ccrnn.common import RowTaskConfig, plot_rows, row_data, row_summary, run_rows
+from brainlearn.models.ccrnn import CorticoCerebellarRNNConfig
 from brainlearn.runtime import RunContext
 
 
@@ -26,21 +28,21 @@ def run(config: SeqClassConfig, seed: int, ctx: RunContext) -> Result:
     cert, _ = row_summary(done, config, key="certainty")
     metrics |= cert
     n_classes = row_data(config, seed)[4]
-    k0 = config.window
+    k0 = config.model.window
     metrics |= {"chance_acc": 1.0 / n_classes, "bptt_above_chance": metrics["bptt_final"] - 1.0 / n_classes,
                 "ccrnn_minus_crnn_acc": metrics[f"ccrnn_K{k0}_final"] - metrics[f"crnn_K{k0}_final"]}
     return Result(metrics, arrays)
 
 
 def claims(config: SeqClassConfig) -> list[Claim]:
-    k0 = config.window
+    k0 = config.model.window
     out = [
-        Claim("bptt-classifies", PEMBERTON, f"Full BPTT classifies {config.dataset} read row by row well above "
+        Claim("bptt-classifies", papers.PEMBERTON, f"Full BPTT classifies {config.dataset} read row by row well above "
               "chance.", "bptt_above_chance", ">=", 0.3, how="full-BPTT test accuracy minus 1/classes",
               reason="smoke gate, set before any run: the learner must use the image, at least "
               "30 points above chance (seed 0 measured 0.675 on quick, digits, and 0.587 on full, Fashion-MNIST)",
               kind="outcome"),
-        Claim("ccrnn-vs-crnn", PEMBERTON, f"ccRNN classifies at least as well as the cRNN at K={k0}.",
+        Claim("ccrnn-vs-crnn", papers.PEMBERTON, f"ccRNN classifies at least as well as the cRNN at K={k0}.",
               "ccrnn_minus_crnn_acc", ">=", 0.0, how="ccRNN minus cRNN test accuracy",
               reason="reported, not gated: the paper's benefit is unverified at this scale (2-4 epochs, one "
               "replicate)", gated=False, kind="outcome"),
@@ -49,13 +51,20 @@ def claims(config: SeqClassConfig) -> list[Claim]:
 
 
 register(Experiment(
-    name="ccrnn-seqclass", paper=PEMBERTON,
+    name="ccrnn-seqclass", paper=papers.PEMBERTON,
     summary="sequential classification from image rows (label at the last step); cRNN vs ccRNN, certainty",
     presets={
-        "quick": SeqClassConfig(dataset="digits", hidden=30, cerebellum=(100,), window=2, windows=(2,), lr=3e-3,
-                                batch_size=32, epochs=4, replicates=1, bptt_replicates=1),
-        "full": SeqClassConfig(dataset="fashion-mnist", n_train=10000, n_test=2000, hidden=30, cerebellum=(300,),
-                               window=3, windows=(3,), epochs=2, replicates=1, bptt_replicates=1),
+        "quick": SeqClassConfig(dataset="digits", model=CorticoCerebellarRNNConfig(n_hidden=30, cerebellum=(100,),
+                                                                                   window=2),
+                                windows=(2,), lr=3e-3, batch_size=32, epochs=4, replicates=1, bptt_replicates=1),
+        "full": SeqClassConfig(dataset="fashion-mnist", n_train=10000, n_test=2000,
+                               model=CorticoCerebellarRNNConfig(n_hidden=30, cerebellum=(300,), window=3), windows=(3,),
+                               epochs=2, replicates=1, bptt_replicates=1),
+        # a few seconds, several checkpoints: the contract and fault-injection tests run it
+        "smoke": SeqClassConfig(dataset="digits", model=CorticoCerebellarRNNConfig(n_hidden=8, cerebellum=(16,),
+                                                                                   window=2),
+                                windows=(2,), lr=3e-3, batch_size=32, epochs=2, n_train=64, n_test=32, replicates=1,
+                                bptt_replicates=1),
     },
     run=run, claims=claims, plot=plot_rows,
 ))

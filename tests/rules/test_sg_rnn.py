@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from brainlearn.errors import ConfigError, ShapeError
-from brainlearn.nn import Synthesiser, SyntheticGradientRNN
+from brainlearn.nn import Synthesiser, SynthesiserConfig, SyntheticGradientRNN, SyntheticGradientRNNConfig
 
 CELLS = {"rnn": nn.RNNCell, "gru": nn.GRUCell, "lstm": nn.LSTMCell}
 B, T, I, H, O = 3, 7, 2, 5, 2
@@ -15,12 +15,12 @@ def make(cell="lstm", window=2, synth=True, randomise=False, seed=0, **kw):
     torch.manual_seed(seed)
     c = CELLS[cell](I, H).double()
     state_dim = 2 * H if cell == "lstm" else H
-    g = Synthesiser(state_dim, (8,)).double() if synth else None
+    g = Synthesiser(SynthesiserConfig(state_dim, (8,))).double() if synth else None
     if randomise:
         with torch.no_grad():
             for p in g.parameters():
                 p.copy_(torch.randn_like(p) * 0.3)
-    return SyntheticGradientRNN(c, nn.Linear(H, O).double(), g, window=window, **kw)
+    return SyntheticGradientRNN(SyntheticGradientRNNConfig(window=window, **kw), c, nn.Linear(H, O).double(), g)
 
 
 def data(seed=1):
@@ -190,8 +190,8 @@ def test_lesion_hooks_and_final_state_option():
 def test_initial_state_graph_and_encoder_receive_gradients():
     torch.manual_seed(0)
     emb = nn.Embedding(5, I).double()
-    model = SyntheticGradientRNN(nn.LSTMCell(I, H).double(), nn.Linear(H, O).double(),
-                                 Synthesiser(2 * H).double(), window=3, encoder=emb)
+    model = SyntheticGradientRNN(SyntheticGradientRNNConfig(window=3), nn.LSTMCell(I, H).double(),
+                                 nn.Linear(H, O).double(), Synthesiser(SynthesiserConfig(2 * H)).double(), encoder=emb)
     init = nn.Linear(4, 2 * H).double()
     tokens = torch.randint(0, 5, (B, T))
     _, y = data()
@@ -208,9 +208,10 @@ def test_bad_inputs():
     with pytest.raises(ConfigError, match="sg_scale"):
         make(sg_scale=-1.0)
     with pytest.raises(ConfigError, match="RecurrentCore"):
-        SyntheticGradientRNN(nn.Linear(2, 2), nn.Linear(2, 2), window=1)
+        SyntheticGradientRNN(SyntheticGradientRNNConfig(window=1), nn.Linear(2, 2), nn.Linear(2, 2))
     with pytest.raises(ShapeError, match="(?i)synthesiser"):
-        SyntheticGradientRNN(nn.LSTMCell(I, H), nn.Linear(H, O), Synthesiser(H), window=1)
+        SyntheticGradientRNN(SyntheticGradientRNNConfig(window=1), nn.LSTMCell(I, H), nn.Linear(H, O),
+                             Synthesiser(SynthesiserConfig(H)))
     model = make()
     x, y = data()
     with pytest.raises(ShapeError, match="x"):
