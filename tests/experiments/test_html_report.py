@@ -64,8 +64,8 @@ def _claims(config):
             Claim("reported", "0000.00000", "a missing metric", "absent", ">=", 0, gated=False, kind="outcome")]
 
 
-TOY = Experiment("html-toy", "0000.00000", "a toy for the report", {"quick": ToyConfig(), "full": ToyConfig()},
-                 _run, _claims, plot=_plot)
+TOY = Experiment("html-toy", "0000.00000", "a toy for the report",
+                 {"smoke": ToyConfig(), "quick": ToyConfig(), "full": ToyConfig()}, _run, _claims, plot=_plot)
 
 
 @pytest.fixture

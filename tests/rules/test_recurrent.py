@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from brainlearn.errors import ConfigError, ShapeError
-from brainlearn.models.online_rnn import OnlineRNN, online_gradients
-from brainlearn.rules.bplambda import BPLambda
+from brainlearn.models.online_rnn import OnlineRNN, OnlineRNNConfig, online_gradients
+from brainlearn.rules.bplambda import BPLambda, BPLambdaConfig
 from brainlearn.rules.recurrent import (
     RECURRENT_RULES,
     BPTTConfig,
@@ -21,7 +21,7 @@ from brainlearn.rules.recurrent import (
     make_rule,
     soft_cross_entropy,
 )
-from brainlearn.rules.sg_rnn import SyntheticGradientRNN
+from brainlearn.rules.sg_rnn import SyntheticGradientRNN, SyntheticGradientRNNConfig
 
 F64 = torch.float64
 
@@ -133,7 +133,7 @@ def test_dni_equals_the_synthetic_gradient_module():
         cell.bias_hh.zero_()
         readout.load_state_dict(model.readout.state_dict())
         synth2.load_state_dict(synth.state_dict())
-    net = SyntheticGradientRNN(cell, readout, synth2, window=3, sg_scale=0.5)
+    net = SyntheticGradientRNN(SyntheticGradientRNNConfig(window=3, sg_scale=0.5), cell, readout, synth2)
     net.accumulate_gradients(x, lambda out, t0: soft_cross_entropy(out, y[:, t0:t0 + out.shape[1]]).sum(1).mean())
     theirs = [torch.cat([cell.weight_hh.grad, cell.weight_ih.grad, cell.bias_ih.grad[:, None]], 1),
               readout.weight.grad, readout.bias.grad, synth2.layers[0].weight.grad]
@@ -149,7 +149,7 @@ def test_bplambda_equals_the_online_learner():
         q.grad = None
     rule.run(x, y)
     ours = [q.grad.clone() for q in rule.parameters()]
-    ref = OnlineRNN(2, 8, 2, cell="rnn").double()
+    ref = OnlineRNN(OnlineRNNConfig(2, 8, 2, cell="rnn")).double()
     synth2 = LinearSynthesiser(8, F64)
     with torch.no_grad():
         w = model.cell.weight
@@ -157,7 +157,7 @@ def test_bplambda_equals_the_online_learner():
         ref.cell.w_in.copy_(w[:, 8:10])
         ref.cell.bias.copy_(w[:, 10])
         ref.readout.load_state_dict(model.readout.state_dict())
-    learner = BPLambda(synth2, gamma=1.0, lam=0.5)
+    learner = BPLambda(synth2, BPLambdaConfig(gamma=1.0, lam=0.5))
     online_gradients(ref, x, y, torch.ones(10, dtype=torch.bool), soft_cross_entropy, learner=learner, beta=1.0)
     learner.accumulate_grad()
     theirs = [torch.cat([ref.cell.w_rec.grad, ref.cell.w_in.grad, ref.cell.bias.grad[:, None]], 1),

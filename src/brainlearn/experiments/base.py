@@ -223,7 +223,8 @@ class Experiment:
         name: registry name used on the command line.
         paper: arXiv id.
         summary: one line on what it tests.
-        presets: named configs; must include "quick" and "full" (more for ablations).
+        presets: named configs; must include "smoke" (a few seconds: the contract, resume and fault-injection
+            tests run it), "quick" and "full" (more for ablations).
         run: ``run(config, seed, ctx) -> Result``, a pure function of (config, seed); ``ctx`` is a
             :class:`~brainlearn.runtime.RunContext` for device, logging, progress and checkpoints.
         claims: ``claims(config) -> list[Claim]``; thresholds may depend on the config (dataset).
@@ -251,7 +252,7 @@ class Experiment:
     seed_schemes: tuple[int, ...] = (1, 2)
 
     def __post_init__(self):
-        missing = {"quick", "full"} - set(self.presets)
+        missing = {"smoke", "quick", "full"} - set(self.presets)
         if missing:
             raise ConfigError(f"experiment {self.name}: presets {sorted(missing)} are missing")
 

@@ -52,7 +52,7 @@ import torch
 from torch import nn
 
 from brainlearn.errors import ConfigError
-from brainlearn.rules.bplambda import BPLambda, online_step
+from brainlearn.rules.bplambda import BPLambda, BPLambdaConfig, online_step
 from brainlearn.rules.rnn_base import (
     LOSSES,
     LeakyCell,
@@ -68,7 +68,7 @@ from brainlearn.rules.rnn_base import (
     soft_cross_entropy,
     squared_error,
 )
-from brainlearn.rules.sg_rnn import SyntheticGradientRNN
+from brainlearn.rules.sg_rnn import SyntheticGradientRNN, SyntheticGradientRNNConfig
 from brainlearn.rules.spiking import SpikingEProp, SpikingEPropConfig
 from brainlearn.runtime.config import param, require
 
@@ -411,8 +411,9 @@ class DNI(LearningRule):
     def __init__(self, model, config=None, *, loss_fn=None, synthesiser: nn.Module | None = None):
         super().__init__(model, config, loss_fn=loss_fn)
         self.synthesiser = _synthesiser_for(model, synthesiser)
-        self.net = SyntheticGradientRNN(model.cell, model.readout, self.synthesiser, window=self.config.window,
-                                        sg_scale=self.config.sg_scale, sg_at_final_state=True)
+        self.net = SyntheticGradientRNN(
+            SyntheticGradientRNNConfig(window=self.config.window, sg_scale=self.config.sg_scale,
+                                       sg_at_final_state=True), model.cell, model.readout, self.synthesiser)
         self.update_interval = self.net.window
 
     def parameters(self):
@@ -480,7 +481,7 @@ class BPLambdaRule(LearningRule):
         super().__init__(model, config, loss_fn=loss_fn)
         c = self.config
         self.synthesiser = _synthesiser_for(model, synthesiser)
-        self.learner = BPLambda(self.synthesiser, gamma=c.gamma, lam=c.lam, clip=c.clip)
+        self.learner = BPLambda(self.synthesiser, BPLambdaConfig(gamma=c.gamma, lam=c.lam, clip=c.clip))
         self.beta = float(c.beta)
         self.sequence_length = c.sequence_length
         self.update_interval = 1
