@@ -292,7 +292,7 @@ class ReservoirBuffer(RingBuffer):
         drawn = j[rows][order]
         last = torch.ones_like(drawn, dtype=torch.bool)
         last[:-1] = drawn[1:] != drawn[:-1]
-        winners = rows[order[last]]
+        winners = rows[order[last]].sort().values     # back in stream order, as an item-by-item offer returns them
         slots = j[winners].to(self.device)
         self._storage.write(slots, cols, winners.to(cols[next(iter(cols))].device))
         self._size = min(self._size + n, cap)
