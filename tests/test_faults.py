@@ -458,3 +458,15 @@ def test_group_statistics_take_label_lists_and_refuse_bad_input():
     for bad_D, labels in ((D[:3], ["a"] * 3), (D, ["a", "b"]), (D[0], list("aabb")), (D, list("aaab"))):
         with pytest.raises(ShapeError):
             separation_ratio(bad_D, labels)
+
+
+@pytest.mark.parametrize("name, sets, message", [
+    ("similarity-ssm", ["rank=100000"], "exceeds the delay embedding's dimension"),
+    ("similarity-rnn", ["n_test=2", "rank=100"], "delay-embedded samples"),
+    ("similarity-rnn", ["drop_ms=5000"], "leaves nothing"),
+    ("similarity-lorenz", ["mixing_rank=1000"], "mixing_rank=1000 exceeds"),
+    ("similarity-attractors", ["rank=1000"], "rank=1000 exceeds"),
+])
+def test_bounds_known_from_the_config_are_checked_before_any_work(name, sets, message, tmp_path, capsys):
+    one_line_exit_2(capsys, ["run", name, *[a for s in sets for a in ("--set", s)], "--out", str(tmp_path)], message)
+    assert not (tmp_path / name).exists()

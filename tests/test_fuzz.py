@@ -107,3 +107,121 @@ def test_cifar_reader_refuses_foreign_pickles(blob, tmp_path):
     path.write_bytes(blob)
     with pytest.raises(BrainlearnError):
         read_cifar_batch(path)
+
+
+# -- the public APIs added since the first fuzz suite: replay buffers, factor loaders, paradigms, NWB, gym envs --
+
+def _outcome(call):
+    """Run `call`: a brainlearn error or a result, never a raw library exception."""
+    try:
+        return call()
+    except BrainlearnError:
+        return None
+
+
+finite_or_not = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64), st.integers(-10**6, 10**6))
+dtypes = st.sampled_from(["float32", "float64", "int64", "uint8", "bool", "int16"])
+
+
+@given(capacity=st.one_of(st.integers(-3, 50), st.sampled_from([0, 10**13]), st.floats(), st.text(max_size=3)),
+       seed=st.one_of(st.integers(-5, 2**70), st.floats()), kind=st.sampled_from(["ring", "reservoir", "prioritized"]),
+       batches=st.lists(st.tuples(st.integers(0, 6), dtypes, st.lists(finite_or_not, min_size=1, max_size=6)),
+                        min_size=1, max_size=4),
+       sample=st.one_of(st.integers(-2, 8), st.floats()), priorities=st.lists(finite_or_not, max_size=6))
+def test_replay_buffers_on_hostile_inputs(capacity, seed, kind, batches, sample, priorities):
+    import torch
+
+    from brainlearn.replay import PrioritizedReplayBuffer, ReservoirBuffer, RingBuffer
+
+    cls = {"ring": RingBuffer, "reservoir": ReservoirBuffer, "prioritized": PrioritizedReplayBuffer}[kind]
+    buf = _outcome(lambda: cls(capacity, seed=seed))
+    if buf is None:
+        return
+    for n, dtype, vals in batches:
+        values = np.resize(np.asarray(vals, dtype=np.float64), n)
+        before = {k: v.clone() for k, v in buf.data.items()}
+        try:
+            slots = buf.extend({"x": torch.as_tensor(values).to(getattr(torch, dtype)) if dtype != "bool" else
+                                torch.as_tensor(values != 0)})
+        except BrainlearnError:
+            assert all(torch.equal(before[k], buf.data[k]) for k in before)   # a refused write changes nothing
+            continue
+        col = buf.data["x"]
+        kept = torch.as_tensor(values).to(col.dtype) if col.dtype != torch.bool else torch.as_tensor(values != 0)
+        if kind == "ring" and len(slots):   # what was written is exactly what was given: no silent cast
+            assert torch.equal(col[slots].cpu(), kept[-len(slots):].to(col.dtype))
+    out = _outcome(lambda: buf.sample(sample))
+    if out is not None:
+        batch, info = out
+        assert len(info["index"]) == sample and info["index"].max() < len(buf)
+    if kind == "prioritized" and len(buf):
+        idx = list(range(min(len(priorities), len(buf))))
+        if _outcome(lambda: buf.update_priorities(idx, priorities[:len(idx)])) is not None or True:
+            assert np.isfinite(float(buf.tree.total()))
+
+
+@given(data=st.binary(max_size=200), keep=st.integers(0, 400))
+def test_factor_loaders_on_random_and_damaged_files(data, keep, tmp_path):
+    from brainlearn.data.factors import load_dsprites_npz, load_mpi3d_npz
+
+    path = tmp_path / "f.npz"
+    buf = io.BytesIO()
+    np.savez(buf, imgs=np.zeros((4, 2, 2)), latents_classes=np.zeros((4, 6), int), latents_values=np.zeros((4, 6)))
+    for content in (data, buf.getvalue()[:keep] + data):
+        path.write_bytes(content)
+        for load in (load_dsprites_npz, load_mpi3d_npz):
+            _outcome(lambda: load(path))   # noqa: B023 - called at once
+
+
+@given(start=st.lists(finite_or_not, min_size=1, max_size=4), stop=st.lists(finite_or_not, min_size=1, max_size=4),
+       stim=st.sampled_from(["standard", "omission", "halt", "nope", ""]), ori=finite_or_not,
+       dt=finite_or_not, channels=st.integers(-1, 8))
+def test_event_tables_and_stimulus_matrices_on_hostile_inputs(start, stop, stim, ori, dt, channels):
+    from brainlearn.paradigms import make_table, stimulus_matrix
+
+    n = min(len(start), len(stop))
+    table = _outcome(lambda: make_table(start[:n], stop[:n], stim, ori, "b"))
+    if table is None:
+        return
+    assert np.all(table["stop_time"] >= table["start_time"]) and np.isfinite(table["start_time"]).all()
+    m = _outcome(lambda: stimulus_matrix(table, dt, channels, duration=min(float(table["stop_time"].max()), 100.0)))
+    if m is not None:
+        assert np.isfinite(m.numpy()).all()
+
+
+@given(seed=st.one_of(st.integers(-3, 2**70), st.floats(), st.text(max_size=2)),
+       kind=st.sampled_from(["oddball", "sequence", "closed"]))
+def test_protocol_generation_on_hostile_seeds(seed, kind):
+    from brainlearn.paradigms import ClosedLoopProtocol, OddballProtocol, SequenceProtocol
+
+    protocol = {"oddball": OddballProtocol(n_oddball=10, tuning_repeats=1, rf_grid=2),
+                "sequence": SequenceProtocol(habituation_min=0.1, n_test=4, n_control=4),
+                "closed": ClosedLoopProtocol(duration=10.0)}[kind]
+    _outcome(lambda: protocol.generate(seed))
+
+
+@settings(max_examples=15)
+@given(data=st.binary(max_size=300))
+def test_nwb_reader_on_random_bytes(data, tmp_path):
+    pytest.importorskip("pynwb")
+    from brainlearn.io.nwb import read_nwb
+
+    path = tmp_path / "r.nwb"
+    path.write_bytes(data)
+    session = _outcome(lambda: read_nwb(path))
+    assert session is None
+
+
+@settings(max_examples=20)
+@given(task=st.one_of(st.sampled_from(["go", "dm1"]), st.text(max_size=5)), seed=st.integers(-3, 2**70),
+       action=st.one_of(st.integers(-3, 40), st.floats(), st.text(max_size=2)))
+def test_gym_envs_on_hostile_inputs(task, seed, action):
+    pytest.importorskip("gymnasium")
+    from brainlearn.data.cognitive.env import make_env
+
+    env = _outcome(lambda: make_env(task))
+    if env is None:
+        return
+    if _outcome(lambda: env.reset(seed=seed)) is None:
+        return
+    _outcome(lambda: env.step(action))

@@ -27,6 +27,8 @@ def build() -> dict[str, Any]:
     out = {}
     for name in experiments.names():
         exp = experiments.get(name)
+        if not Path(exp.source).resolve().is_relative_to(PACKAGE):   # a plugin's (or a test's) experiment
+            continue
         fields = {preset: describe_fields(config) for preset, config in exp.presets.items()}
         out[name] = {"aliases": list(exp.aliases), "paper": exp.paper, "summary": exp.summary,
                      "source": Path(exp.source).resolve().relative_to(PACKAGE).as_posix(),

@@ -59,3 +59,43 @@ def test_missing_and_wrongly_shaped_fields(tmp_path, written):
         read_nwb(tmp_path / "empty.nwb")
     with read_nwb(path) as s, pytest.raises(ShapeError, match="leave the recording"):
         s.align([0.0], pre=1.0)
+
+
+@pytest.mark.parametrize("content", ["random", "truncated", "plain-hdf5"])
+def test_files_that_are_not_nwb_are_data_errors(written, tmp_path, content):
+    path = tmp_path / "x.nwb"
+    if content == "random":
+        path.write_bytes(np.random.default_rng(0).bytes(4096))
+    elif content == "truncated":
+        path.write_bytes(written[0].read_bytes()[:3000])
+    else:
+        h5py = pytest.importorskip("h5py")
+        with h5py.File(path, "w") as f:
+            f["x"] = np.zeros(3)
+    for read in (read_nwb, validate_nwb):
+        with pytest.raises(DataError, match="not a readable NWB file"):
+            read(path)
+
+
+def test_writes_refuse_impossible_rates_and_paths(written, tmp_path):
+    from brainlearn.errors import ConfigError
+
+    _, R, table, _ = written
+    for rate in (0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="rate must be a finite number"):
+            write_nwb(tmp_path / "a.nwb", R, rate=rate, events=table)
+    with pytest.raises(DataError, match="does not exist"):
+        write_nwb(tmp_path / "missing" / "a.nwb", R, rate=30.0, events=table)
+    with pytest.raises(DataError, match="onto the folder"):
+        write_nwb(tmp_path, R, rate=30.0, events=table)
+    assert list(tmp_path.iterdir()) == []           # nothing half-written
+
+
+def test_align_refuses_nan_onsets_and_negative_windows(written):
+    from brainlearn.errors import ConfigError
+
+    with read_nwb(written[0]) as s:
+        with pytest.raises(ShapeError, match="onsets must be finite"):
+            s.align([np.nan])
+        with pytest.raises(ConfigError, match="pre >= 0"):
+            s.align([5.0], pre=-1.0)

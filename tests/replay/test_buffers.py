@@ -167,3 +167,30 @@ def test_impossible_sizes_and_seeds_are_config_errors():
         ReservoirBuffer(5, seed=2**70)
     with pytest.raises(ConfigError, match="more than this machine can allocate"):
         RingBuffer(10**13).add({"x": torch.zeros(1000)})
+
+
+def test_reservoir_writes_cost_the_batch_not_the_capacity():
+    """A reservoir add or extend allocates memory for its batch only: at capacity 10^6 no allocation of the
+    call comes near a capacity-sized tensor (8 MB), by the profiler's record of every allocation."""
+    from torch.profiler import ProfilerActivity, profile
+
+    def allocations(capacity):
+        buf = ReservoirBuffer(capacity, seed=0)
+        buf.extend({"x": torch.zeros(1000, 2)})
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            buf.extend({"x": torch.zeros(16, 2)})
+            buf.add({"x": torch.zeros(2)})
+        sizes = [e.cpu_memory_usage for e in prof.events() if e.cpu_memory_usage > 0]
+        return max(sizes, default=0), sum(sizes)
+
+    small, large = allocations(10**3), allocations(10**6)
+    assert large[0] < 64 * 1024 and large[1] < 1024 * 1024, large
+    assert large[1] <= 2 * small[1] + 4096, (small, large)
+
+
+def test_an_empty_batch_writes_nothing():
+    from brainlearn.replay import PrioritizedReplayBuffer
+
+    for buf in (RingBuffer(4), ReservoirBuffer(4), PrioritizedReplayBuffer(4)):
+        buf.extend({"x": torch.zeros(2)})
+        assert len(buf.extend({"x": torch.zeros(0)})) == 0 and len(buf) == 2

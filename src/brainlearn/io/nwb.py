@@ -16,13 +16,15 @@ of the requested windows, so a large recording is never loaded whole.
 
 from __future__ import annotations
 
+import math
+import os
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from brainlearn.errors import ConfigError, DataError, ShapeError
+from brainlearn.errors import BrainlearnError, ConfigError, DataError, ShapeError, quoted
 from brainlearn.paradigms.events import DESCRIPTIONS, REQUIRED, EventTable
 
 SESSION_START = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -54,6 +56,16 @@ def write_nwb(path, responses, *, rate: float, events: EventTable, starting_time
         raise ShapeError(f"responses must be (time, cells) with both >= 1, got shape {R.shape}")
     if interface not in ("DfOverF", "Fluorescence"):
         raise ConfigError(f"interface must be 'DfOverF' or 'Fluorescence', got {interface!r}")
+    real = lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)  # noqa: E731
+    if not (real(rate) and rate > 0):      # rate 0 writes a file whose events align to empty windows
+        raise ConfigError(f"rate must be a finite number of Hz > 0, got {rate!r}")
+    if not real(starting_time):
+        raise ConfigError(f"starting_time must be a finite number of seconds, got {starting_time!r}")
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"cannot write an NWB file onto the folder {quoted(path)}; give a file path")
+    if not path.parent.is_dir():
+        raise DataError(f"cannot write {quoted(path)}: the folder {quoted(path.parent)} does not exist")
     nwb = pynwb.NWBFile(session_description=session_description, identifier=identifier or str(uuid.uuid4()),
                         session_start_time=session_start_time, experimenter=[experimenter],
                         institution=institution, experiment_description=experiment_description,
@@ -80,9 +92,14 @@ def write_nwb(path, responses, *, rate: float, events: EventTable, starting_time
     container.create_roi_response_series(name=series, data=R, rois=rois, unit=unit, rate=float(rate),
                                          starting_time=float(starting_time), description="model responses per cell")
     nwb.add_time_intervals(events_to_intervals(events, intervals))
-    path = Path(path)
-    with pynwb.NWBHDF5IO(str(path), "w") as io:
-        io.write(nwb)
+    # written beside the target and renamed into place: an interrupted write leaves no half file
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp.nwb")
+    try:
+        with pynwb.NWBHDF5IO(str(tmp), "w") as io:
+            io.write(nwb)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -107,15 +124,21 @@ class NWBSession:
         pynwb = _pynwb()
         path = Path(path)
         if not path.is_file():
-            raise DataError(f"no NWB file at {path}")
-        self.io = pynwb.NWBHDF5IO(str(path), "r")
+            raise DataError(f"no NWB file at {quoted(path)}")
+        try:
+            self.io = pynwb.NWBHDF5IO(str(path), "r")
+        except Exception as e:  # noqa: BLE001 - h5py and hdmf raise many kinds on a damaged or foreign file
+            raise DataError(f"{quoted(path)} is not a readable NWB file ({type(e).__name__}: {e})") from None
         try:
             self.nwb = self.io.read()
             self.series = self._series(series)
             self.events = self._events(intervals)
-        except Exception:
+        except BrainlearnError:
             self.io.close()
             raise
+        except Exception as e:  # noqa: BLE001 - a plain HDF5 file, a truncated one, another schema
+            self.io.close()
+            raise DataError(f"{quoted(path)} is not a readable NWB file ({type(e).__name__}: {e})") from None
         self.data = self.series.data                       # an h5py dataset: nothing read yet
         if len(self.data.shape) != 2:
             raise ShapeError(f"{self.series.name}: data must be (time, cells), got shape {self.data.shape}")
@@ -175,6 +198,12 @@ class NWBSession:
     def align(self, onsets, *, pre: float = 0.5, post: float = 1.0) -> np.ndarray:
         """Responses cells x trials x time around each onset (s), ``pre`` s before to ``post`` s after,
         reading only those frames."""
+        onsets = np.asarray(onsets, dtype=float)
+        if not np.isfinite(onsets).all():
+            raise ShapeError("align: onsets must be finite times (s); got NaN or infinite values")
+        if not (math.isfinite(pre) and math.isfinite(post) and pre >= 0 and post >= 0 and pre + post > 0):
+            raise ConfigError(f"align: need pre >= 0 and post >= 0 (s) with a window longer than 0, got pre={pre}, "
+                              f"post={post}")
         rate = self.rate if self.rate is not None else 1 / np.median(np.diff(self.timestamps))
         n_pre, width = int(round(pre * rate)), int(round(pre * rate)) + int(round(post * rate))
         i0 = self.frames(onsets) - n_pre
@@ -213,9 +242,14 @@ def validate_nwb(path) -> dict[str, list[str]]:
         from nwbinspector import Importance, inspect_nwbfile
     except ImportError:
         raise ConfigError("validate_nwb needs nwbinspector: pip install 'brainlearn[nwb]'") from None
-    result = pynwb.validate(path=str(path))
-    errors = result[0] if isinstance(result, tuple) else result
-    messages = [m for m in inspect_nwbfile(nwbfile_path=str(path)) if m is not None]
+    if not Path(path).is_file():
+        raise DataError(f"no NWB file at {quoted(Path(path))}")
+    try:
+        result = pynwb.validate(path=str(path))
+        errors = result[0] if isinstance(result, tuple) else result
+        messages = [m for m in inspect_nwbfile(nwbfile_path=str(path)) if m is not None]
+    except Exception as e:  # noqa: BLE001 - the validators raise raw h5py/hdmf errors on unreadable files
+        raise DataError(f"{quoted(Path(path))} is not a readable NWB file ({type(e).__name__}: {e})") from None
     severe = [m for m in messages if m.importance in (Importance.CRITICAL, Importance.ERROR)]
     fmt = lambda m: f"{m.importance.name} {m.check_function_name}: {m.message}"  # noqa: E731
     return {"validator": [str(e) for e in errors], "inspector_errors": [fmt(m) for m in severe],

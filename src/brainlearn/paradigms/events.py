@@ -47,8 +47,9 @@ class EventTable:
             orientation = self.columns["orientation"].astype(float)
         except (TypeError, ValueError):
             raise ShapeError("event-table start_time, stop_time and orientation must be numbers") from None
-        if not (np.isfinite(start).all() and np.isfinite(stop).all()):
-            raise ShapeError("event-table times must be finite (no NaN or infinite start_time or stop_time)")
+        if not (np.isfinite(start).all() and np.isfinite(stop).all()) or (start < 0).any():
+            raise ShapeError("event-table times must be finite seconds >= 0 (no NaN, infinite or negative "
+                             "start_time or stop_time)")
         if (stop < start).any():
             k = int(np.flatnonzero(stop < start)[0])
             raise ShapeError(f"event {k} stops before it starts ({stop[k]:g} s < {start[k]:g} s)")
@@ -125,20 +126,31 @@ def orientation_channel(orientation: np.ndarray, n_channels: int) -> np.ndarray:
     return np.round(o / (360.0 / n_channels)).astype(int) % n_channels
 
 
+#: The most entries a stimulus matrix may have (1 GB of float32): finer bins are a mistake, not a request.
+MAX_MATRIX = 2**28
+
+
 def stimulus_matrix(table: EventTable, dt: float, n_channels: int, duration: float | None = None,
                     visible: Mapping[str, bool] | None = None) -> torch.Tensor:
     """The stimulus as a float32 matrix (time bins of `dt` s) x `n_channels`: bin t, channel c is the fraction
     of the bin during which a grating of direction channel c is on (contrast-weighted if the table has a
     ``contrast`` column). Omissions, blanks and halts of contrast 0 give no drive."""
-    if dt <= 0 or n_channels < 1:
-        raise ShapeError(f"need dt > 0 and n_channels >= 1, got dt={dt}, n_channels={n_channels}")
+    if not (isinstance(dt, int | float) and np.isfinite(dt) and dt > 0) or not isinstance(n_channels, int) \
+            or n_channels < 1:
+        raise ShapeError(f"need a finite dt > 0 and an integer n_channels >= 1, got dt={dt}, n_channels={n_channels}")
     end = float(table["stop_time"].max()) if duration is None else duration
+    if not (np.isfinite(end) and end >= 0):
+        raise ShapeError(f"duration must be a finite number of seconds >= 0, got {end}")
     n_bins = int(np.ceil(end / dt - 1e-9))
+    if n_bins * n_channels > MAX_MATRIX:
+        raise ShapeError(f"a {end:g} s stimulus in bins of {dt:g} s x {n_channels} channels is {n_bins} x {n_channels}"
+                         f" entries, more than {MAX_MATRIX:.0e}: use coarser bins")
     contrast = table.columns.get("contrast", np.ones(len(table)))
     shown = ~np.isin(table["stim_type"], ["omission", "blank"]) & (contrast > 0) & ~np.isnan(table["orientation"])
     ch = np.full(len(table), -1)
     ch[shown] = orientation_channel(table["orientation"][shown], n_channels)
-    start, stop = table["start_time"][shown], table["stop_time"][shown]
+    # only the part of each event inside [0, end) can reach a bin: clip first, so a long event costs no more
+    start, stop = np.clip(table["start_time"][shown], 0, end), np.clip(table["stop_time"][shown], 0, end)
     # each event overlaps at most `span` consecutive bins: events x span overlaps, vectorised
     first = np.floor(start / dt + 1e-9).astype(int)
     span = int(np.ceil(((stop - start).max(initial=0.0)) / dt)) + 1

@@ -16,11 +16,14 @@ import numpy as np
 import torch
 from scipy.signal import lfilter
 
+from brainlearn.errors import ConfigError
 from brainlearn.paradigms.events import EventTable, make_table
 from brainlearn.runtime.config import Config, param, require
 
 
 def _rng(seed: int) -> np.random.Generator:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"seed: expected a non-negative integer, got {seed!r}")
     return np.random.default_rng(int(seed))
 
 

@@ -286,9 +286,13 @@ class ReservoirBuffer(RingBuffer):
         j = torch.floor(u * (seen + 1)).long()
         j[:fill] = torch.arange(self._size, self._size + fill)
         rows = torch.nonzero(j < cap).flatten()
-        slots = j[rows]
-        last = torch.full((cap,), -1, dtype=torch.long).scatter_reduce(0, slots, rows, "amax")
-        winners = rows[last[slots] == rows]
+        # of the rows that drew one slot, the last wins: sort by slot (stably, so rows stay in stream order within
+        # a slot) and keep each slot's last row; O(B log B), whatever the capacity
+        order = torch.argsort(j[rows], stable=True)
+        drawn = j[rows][order]
+        last = torch.ones_like(drawn, dtype=torch.bool)
+        last[:-1] = drawn[1:] != drawn[:-1]
+        winners = rows[order[last]].sort().values     # back in stream order, as an item-by-item offer returns them
         slots = j[winners].to(self.device)
         self._storage.write(slots, cols, winners.to(cols[next(iter(cols))].device))
         self._size = min(self._size + n, cap)

@@ -335,6 +335,8 @@ class PrioritizedReplayBuffer:
 
     def _set_new(self, slots: torch.Tensor) -> None:
         n = slots.shape[0]
+        if n == 0:                                  # an empty batch writes nothing
+            return
         mass = (self._max_priority ** self.alpha).expand(n)
         first = int(slots[0]) if self.device.type == "cpu" else -1       # no host round-trip on a GPU
         if first >= 0 and first + n <= self.capacity and (n == 1 or int(slots[-1]) == first + n - 1):

@@ -139,7 +139,9 @@ def _legacy_seed(seed: int, replicate: int | None, stream: str, key: tuple[int, 
 
 
 def make_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
-    """A torch.Generator on `device` seeded with `seed`."""
+    """A torch.Generator on `device` seeded with `seed` (an int in [0, 2**64))."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**64:
+        raise ConfigError(f"seed: expected an int in [0, 2**64), got {seed!r}")
     g = torch.Generator(device=device)
     g.manual_seed(int(seed))
     return g

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from brainlearn.data.cognitive.motifs import RULES, TEST_TIMING_MS, MotifTasks
+from brainlearn.data.cognitive.motifs import MOTIF_RULES, TEST_TIMING_MS, MotifTasks
 from brainlearn.errors import ConfigError
 from brainlearn.runtime import make_generator
 
@@ -21,10 +21,10 @@ def test_motif_trials_follow_their_rules(family):
     assert torch.equal(onehot.argmax(-1)[batch.valid], batch.task[batch.valid])
     assert torch.all(onehot.sum(-1) == batch.valid.float())
     # delay only in the delay rules, training timings drawn from their sets
-    delayed = torch.tensor([("delay" in RULES[r]) for r in rule])
+    delayed = torch.tensor([("delay" in MOTIF_RULES[r]) for r in rule])
     assert torch.all((tr.durations[:, 2] > 0) == delayed)
     assert set(tr.durations[:, 1].tolist()) == {30, 40, 50}
-    anti = torch.tensor([("anti" in RULES[r]) for r in rule])
+    anti = torch.tensor([("anti" in MOTIF_RULES[r]) for r in rule])
     if family == "pdm":
         stronger = tr.theta_a                                   # bump a is the stronger one
         answer = tr.direction.float() * (2 * np.pi / 16)

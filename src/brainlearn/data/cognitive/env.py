@@ -145,6 +145,8 @@ class CognitiveEnv(gym.Env):
         """Start a fresh trial; ``seed`` restarts the trial stream from ``make_generator(seed)``."""
         if seed is None and self._gen is None:
             seed = self._default_seed
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64):
+            raise ConfigError(f"seed: expected an int in [0, 2**64), got {seed!r}")
         super().reset(seed=seed)
         if seed is not None or self._gen is None:
             self._gen = make_generator(seed if seed is not None else int(self.np_random.integers(2**62)))

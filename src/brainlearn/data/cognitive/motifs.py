@@ -55,7 +55,7 @@ from brainlearn.data.cognitive.core import (
 from brainlearn.errors import ConfigError
 
 FAMILIES = ("pdm", "gonogo")
-RULES = ("basic", "anti", "delay", "anti_delay")
+MOTIF_RULES = ("basic", "anti", "delay", "anti_delay")
 COMPOSITE = "anti_delay"
 TRAIN_TIMING_MS = {"fixation": (100, 200, 300), "stimulus": (3000, 4000, 5000), "delay": (500, 1000, 1500),
                    "decision": (100, 200, 300)}
@@ -80,7 +80,7 @@ class MotifTasks:
         coherences: pdm coherences c (strengths 0.5 +- c/2), drawn uniformly.
     """
 
-    n_inputs = N_SENSORY + len(RULES)
+    n_inputs = N_SENSORY + len(MOTIF_RULES)
     n_outputs = N_CLASSES
 
     def __init__(self, family: str = "pdm", dt: float = 100.0, noise: float = 0.1,
@@ -112,11 +112,11 @@ class MotifTasks:
         return slice(start + drop, start + self.steps(TEST_TIMING_MS["stimulus"]))
 
     def _rule_ids(self, n: int, rules, gen: torch.Generator) -> torch.Tensor:
-        names = RULES if rules is None else (rules,) if isinstance(rules, str) else tuple(rules)
-        unknown = [r for r in names if r not in RULES]
+        names = MOTIF_RULES if rules is None else (rules,) if isinstance(rules, str) else tuple(rules)
+        unknown = [r for r in names if r not in MOTIF_RULES]
         if unknown or not names:
-            raise ConfigError(f"rules must be names from {', '.join(RULES)}; got {rules!r}")
-        pool = torch.tensor([RULES.index(r) for r in names], device=gen.device)
+            raise ConfigError(f"rules must be names from {', '.join(MOTIF_RULES)}; got {rules!r}")
+        pool = torch.tensor([MOTIF_RULES.index(r) for r in names], device=gen.device)
         return pool[torch.randint(0, len(pool), (n,), generator=gen, device=gen.device)]
 
     def _durations(self, n: int, rule: torch.Tensor, test: bool, gen: torch.Generator) -> torch.Tensor:
@@ -129,17 +129,17 @@ class MotifTasks:
             else:
                 options = torch.tensor([self.steps(ms) for ms in TRAIN_TIMING_MS[name]], device=dev)
                 durations[:, period] = options[torch.randint(0, len(options), (n,), generator=gen, device=dev)]
-        delayed = torch.tensor([rule_has(r, "delay") for r in RULES], device=dev)[rule]
+        delayed = torch.tensor([rule_has(r, "delay") for r in MOTIF_RULES], device=dev)[rule]
         durations[:, DELAY] *= delayed
         return durations
 
     def sample_trials(self, rule: torch.Tensor, generator: torch.Generator, test: bool = False) -> Trials:
-        """One trial per entry of `rule` ((N,) indices into RULES); `test` uses the fixed test timings."""
+        """One trial per entry of `rule` ((N,) indices into MOTIF_RULES); `test` uses the fixed test timings."""
         gen = _check_generator(generator)
         dev = gen.device
         rule = torch.as_tensor(rule, device=dev).long()
         n = len(rule)
-        anti = torch.tensor([rule_has(r, "anti") for r in RULES], device=dev)[rule]
+        anti = torch.tensor([rule_has(r, "anti") for r in MOTIF_RULES], device=dev)[rule]
         choices = torch.tensor(CHOICES, device=dev)
         side = torch.randint(0, 2, (n,), generator=gen, device=dev)        # pdm: stronger bump; gonogo: cue
         zeros = torch.zeros(n, device=dev)
@@ -173,7 +173,7 @@ class MotifTasks:
         """A trial-aligned batch of n trials, rules uniform over `rules` (a name, names, or None: all four).
 
         Row i holds trial i from its first step, zero-padded to the longest trial (``valid`` marks the real
-        steps; with ``test=True`` every trial has the same length). ``task`` holds the rule index (into RULES).
+        steps; with ``test=True`` every trial has the same length). ``task`` holds the rule index (into MOTIF_RULES).
         """
         _check_positive(n=n)
         gen = _check_generator(generator)
@@ -183,6 +183,6 @@ class MotifTasks:
         time = torch.arange(steps, device=gen.device).expand(n, steps)
         sensory, targets, period = self._renderer.render(tr, index, time, gen)
         valid = period >= 0
-        rule_input = torch.nn.functional.one_hot(tr.task, len(RULES)).float()[:, None, :] * valid[..., None]
+        rule_input = torch.nn.functional.one_hot(tr.task, len(MOTIF_RULES)).float()[:, None, :] * valid[..., None]
         inputs = torch.cat([sensory, rule_input], -1)
         return Batch(inputs, targets, tr.task[:, None].expand(n, steps), period, valid, index, time, tr)

@@ -39,6 +39,8 @@ class AttractorsConfig(Config):
         super().__post_init__()
         require(self.n_trials % 2 == 0, f"n_trials must be even, got {self.n_trials}")
         require(self.n_steps >= self.downsample, "need n_steps >= downsample >= 1")
+        require(self.rank <= 2 * self.n_delays,    # checked before any work: the systems are planar
+                f"rank={self.rank} exceeds the delay embedding's dimension 2 x n_delays = {2 * self.n_delays}")
 
 
 METRICS = ("dsa_angular", "dsa_wasserstein", "procrustes", "procrustes_avg", "cka", "cka_avg")

@@ -123,6 +123,22 @@ class CompositionalConfig(Config):
         require(list(self.fractions) == sorted(set(self.fractions)), f"fractions must increase, got {self.fractions}")
         require(all(round(f * self.steps) >= 1 for f in self.fractions),
                 f"every fraction of steps={self.steps} must be at least one step")
+        # known before any training: DSA's rank is at most the delay embedding's dimension and its sample count
+        dim = self.n_delays * self.model.n_hidden
+        require(self.rank <= dim, f"rank={self.rank} exceeds the delay embedding's dimension n_delays x "
+                                  f"model.n_hidden = {dim}")
+        samples = self.dsa_samples()
+        require(self.rank <= samples, f"rank={self.rank} exceeds the {samples} delay-embedded samples of the "
+                                      f"n_test={self.n_test} test trials' stimulus epochs")
+
+    def dsa_samples(self) -> int:
+        """How many delay-embedded samples DSA fits: (trials) x (time points left after the delays), with
+        trials and time swapped on the reference axes."""
+        window = MotifTasks(self.family, dt=self.model.dt).stimulus_steps(self.drop_ms)   # checks drop_ms too
+        trials, time = self.n_test, window.stop - window.start
+        if self.dsa_axes == "reference":
+            trials, time = time, trials
+        return trials * max(0, time - (self.n_delays - 1) * self.delay_interval)
 
 
 def checkpoint_steps(config: CompositionalConfig) -> list[int]:

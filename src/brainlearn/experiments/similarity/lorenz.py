@@ -44,6 +44,9 @@ class LorenzConfig(Config):
         require(len(self.patterns) >= 2, f"need at least 2 patterns, got {self.patterns}")
         require(self.n_steps > (self.n_delays - 1) * self.delay_interval + 1,
                 f"n_steps={self.n_steps} too short for n_delays={self.n_delays}, delay_interval={self.delay_interval}")
+        for name, rank in (("rank", self.rank), ("mixing_rank", self.mixing_rank)):  # Lorenz systems are 3-D
+            require(rank <= 3 * self.n_delays,
+                    f"{name}={rank} exceeds the delay embedding's dimension 3 x n_delays = {3 * self.n_delays}")
 
 
 def _r2(x: np.ndarray, y: np.ndarray) -> float:

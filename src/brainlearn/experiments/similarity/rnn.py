@@ -88,8 +88,8 @@ register(Experiment(
         "quick": QUICK,
         "full": CompositionalConfig(model=CPU, n_delays=5, rank=10, replicates=3, pretrain_steps=200, steps=200),
         "paper": CompositionalConfig(model=CompositionalNetworkConfig(dt=20.0, tau=100.0, n_hidden=128), replicates=5,
-                                     lr=1e-3, pretrain_steps=3000, steps=3000, n_test=64, n_delays=33,
-                                     delay_interval=6, rank=50, max_iter=1000),
+                                     lr=1e-3, pretrain_steps=3000, steps=3000, n_test=256, n_delays=33,
+                                     delay_interval=6, rank=50, max_iter=1000, dsa_axes="reference"),
     },
     run=run, claims=claims, plot=plot,
 ))

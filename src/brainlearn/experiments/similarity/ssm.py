@@ -74,8 +74,8 @@ register(Experiment(
                                     steps=100),
         "paper": CompositionalConfig(model=CompositionalNetworkConfig(architecture="ssm", dt=20.0, n_hidden=16,
                                                                       n_layers=2),
-                                     replicates=5, lr=1e-3, pretrain_steps=3000, steps=3000, n_test=64, n_delays=33,
-                                     delay_interval=6, rank=50, max_iter=1000),
+                                     replicates=5, lr=1e-3, pretrain_steps=3000, steps=3000, n_test=256, n_delays=33,
+                                     delay_interval=6, rank=50, max_iter=1000, dsa_axes="reference"),
     },
     run=run, claims=claims, plot=plot,
 ))
