@@ -225,3 +225,20 @@ def test_gym_envs_on_hostile_inputs(task, seed, action):
     if _outcome(lambda: env.reset(seed=seed)) is None:
         return
     _outcome(lambda: env.step(action))
+
+
+@settings(max_examples=40)
+@given(condition=st.one_of(st.sampled_from(["recomb2range", "recomb2element", "extrp", "random"]), st.text(max_size=6)),
+       variant=st.one_of(st.sampled_from(["sqr2tx", "sqr_centre", "blank_side"]), st.text(max_size=6)),
+       modifiers=st.lists(st.text(max_size=6), max_size=2),
+       indices=st.one_of(st.none(), st.lists(st.integers(-5, 10**6), max_size=5)))
+def test_generalisation_splits_on_hostile_names_and_indices(condition, variant, modifiers, indices):
+    from brainlearn.data.factors import DSprites
+    from brainlearn.data.splits import split_masks
+
+    d = DSprites(size=8, scale=(0.5, 1.0), orientation=(0.0,), posX=(0.0, 0.5, 1.0), posY=(0.0, 1.0))
+    out = _outcome(lambda: split_masks(d, condition, variant, modifiers,
+                                       None if indices is None else np.asarray(indices, dtype=np.int64)))
+    if out is not None:
+        train, test = out
+        assert train.dtype == bool and test.dtype == bool and train.shape == test.shape

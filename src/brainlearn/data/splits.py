@@ -105,6 +105,8 @@ def split_masks(dataset: FactorDataset, condition: str, variant: str, modifiers:
     Raises ConfigError for unknown names and DataError when the train or the test mask selects nothing.
     """
     split = get_split(dataset.name, condition, variant)
+    if indices is not None and (np.ndim(indices) != 1 or len(indices) == 0):
+        raise ConfigError(f"indices: expected a non-empty 1-d array of image indices, got shape {np.shape(indices)}")
     f = Factors(dataset, indices)
     train, test = split.masks(f)
     for name in modifiers:
