@@ -118,3 +118,14 @@ def check_contracts(name: str, tmp_path, overrides: list[str] | tuple = (), seed
     _assert_same(Result.load(resumed.run_dir).arrays, Result.load(reference.run_dir).arrays,
                  f"{name}: arrays differ after resuming")
     assert _records(path) == _records(reference.run_dir.path), f"{name}: metrics.jsonl differs after resuming"
+
+
+def gated_claims(name: str, preset: str = "quick") -> list[str]:
+    """The ids of `name`'s gated claims at `preset` (the quick claims its test module checks)."""
+    exp = experiments.get(name)
+    return [c.id for c in exp.claims(exp.preset(preset)) if c.gated]
+
+
+def quick_claims(name: str, seed: int = 0) -> dict[str, dict]:
+    """`name`'s claims judged on one in-memory run of its quick preset, by id."""
+    return {c["id"]: c for c in run_experiment(name, seed=seed, out=None, figures=False).claims}

@@ -16,22 +16,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from brainlearn.errors import ConfigError, NotFittedError, ShapeError
 from brainlearn.similarity import CKA, DSA, Procrustes, cka, pairwise
-
-seeds = st.integers(0, 2**31 - 1)
-
-
-def rand(seed, *shape):
-    return np.random.default_rng(seed).normal(size=shape)
+from tests.similarity.data import orthogonal, rand, seeds
 
 
 def walk(seed, trials=6, time=80, units=3):
     """A random walk (trials, time, units): data with dynamics for DSA."""
     return rand(seed, trials, time, units).cumsum(1) * 0.1
-
-
-def orthogonal(seed, n):
-    Q, R = np.linalg.qr(rand(seed, n, n))
-    return Q * np.sign(np.diag(R))
 
 
 # Every metric and score method, with non-default arguments where there are some.

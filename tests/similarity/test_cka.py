@@ -2,26 +2,11 @@
 
 import numpy as np
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from brainlearn.similarity import CKA, DSA, cka, pairwise
-
-SETTINGS = settings(max_examples=15, deadline=None)
-seeds = st.integers(0, 2**31 - 1)
-
-
-def rand(seed, *shape):
-    return np.random.default_rng(seed).normal(size=shape)
-
-
-def orthogonal(seed, n, det=1):
-    Q, R = np.linalg.qr(rand(seed, n, n))
-    Q = Q * np.sign(np.diag(R))
-    if np.sign(np.linalg.det(Q)) != det:
-        Q[:, 0] *= -1
-    return Q
-
+from tests.similarity.data import SETTINGS, orthogonal, rand, seeds
 
 # ---------------------------------------------------------------- CKA
 

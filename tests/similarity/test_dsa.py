@@ -4,25 +4,10 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from brainlearn.similarity import DSA, dsa
 from brainlearn.similarity.dsa import align_operators, delay_embed, eigenvalue_wasserstein, fit_havok
-
-seeds = st.integers(0, 2**31 - 1)
-
-
-def rand(seed, *shape):
-    return np.random.default_rng(seed).normal(size=shape)
-
-
-def orthogonal(seed, n, det=1):
-    Q, R = np.linalg.qr(rand(seed, n, n))
-    Q = Q * np.sign(np.diag(R))
-    if np.sign(np.linalg.det(Q)) != det:
-        Q[:, 0] *= -1
-    return Q
-
+from tests.similarity.data import orthogonal, rand, seeds
 
 # ---------------------------------------------------------------- DSA: embedding and DMD
 

@@ -7,18 +7,7 @@ from sklearn.base import clone
 
 from brainlearn.errors import ConfigError, ShapeError
 from brainlearn.similarity import CKA, DSA, Procrustes, pairwise
-
-
-def rand(seed, *shape):
-    return np.random.default_rng(seed).normal(size=shape)
-
-
-def orthogonal(seed, n, det=1):
-    Q, R = np.linalg.qr(rand(seed, n, n))
-    Q = Q * np.sign(np.diag(R))
-    if np.sign(np.linalg.det(Q)) != det:
-        Q[:, 0] *= -1
-    return Q
+from tests.similarity.data import orthogonal, rand
 
 
 def test_pairwise_matches_one_at_a_time_and_is_symmetric():

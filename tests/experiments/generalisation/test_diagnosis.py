@@ -2,9 +2,9 @@
 
 import pytest
 
-from brainlearn.experiments import get
 from brainlearn.experiments.base import claim_ok
 from brainlearn.experiments.runner import run_experiment
+from tests.contracts import gated_claims
 
 
 def test_contracts_diagnosis(tmp_path, monkeypatch):
@@ -13,9 +13,6 @@ def test_contracts_diagnosis(tmp_path, monkeypatch):
     check_contracts("generalisation-diagnosis", tmp_path, interrupt_after=2, monkeypatch=monkeypatch)
 
 
-def _gated(name):
-    return [c.id for c in get(name).claims(get(name).preset("quick")) if c.gated]
-
 
 @pytest.fixture(scope="module")
 def quick_diagnosis():
@@ -23,6 +20,6 @@ def quick_diagnosis():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("claim_id", _gated("generalisation-diagnosis"))
+@pytest.mark.parametrize("claim_id", gated_claims("generalisation-diagnosis"))
 def test_diagnosis_quick_claim(quick_diagnosis, claim_id):
     assert claim_ok(quick_diagnosis[claim_id]), quick_diagnosis[claim_id]

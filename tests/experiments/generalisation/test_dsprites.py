@@ -6,6 +6,7 @@ from brainlearn.errors import ConfigError
 from brainlearn.experiments import get
 from brainlearn.experiments.base import claim_ok
 from brainlearn.experiments.runner import make_config, run_experiment
+from tests.contracts import gated_claims
 
 SMALL_DSPRITES = ["model.steps=4", "model.batch_size=8", "data.max_eval=40", "replicates=1",
                   "splits=recomb2range/sqr2tx,recomb2element/sqr_centre"]
@@ -47,9 +48,6 @@ def test_other_families_run():
     assert 0 <= out.result.metrics["sqr2tx_decoded_shape_heldout"] <= 1
 
 
-def _gated(name):
-    return [c.id for c in get(name).claims(get(name).preset("quick")) if c.gated]
-
 
 @pytest.fixture(scope="module")
 def quick_dsprites():
@@ -57,6 +55,6 @@ def quick_dsprites():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("claim_id", _gated("generalisation-dsprites"))
+@pytest.mark.parametrize("claim_id", gated_claims("generalisation-dsprites"))
 def test_dsprites_quick_claim(quick_dsprites, claim_id):
     assert claim_ok(quick_dsprites[claim_id]), quick_dsprites[claim_id]

@@ -5,19 +5,11 @@ import pytest
 from brainlearn.experiments import get
 from brainlearn.experiments.base import claim_ok
 from brainlearn.experiments.runner import make_config, run_experiment
-from tests.contracts import check_contracts
+from tests.contracts import check_contracts, quick_claims
 
 NAME = "predictive-closedloop"
 
 
-def _claims():
-    outcome = run_experiment(NAME, seed=0, out=None, figures=False)
-    return {c["id"]: c for c in outcome.claims}
-
-
-def _gated():
-    exp = get(NAME)
-    return [c.id for c in exp.claims(make_config(exp, "quick", [])) if c.gated]
 
 
 
@@ -26,8 +18,8 @@ def test_contracts(tmp_path):
 
 
 @pytest.mark.slow
-def test_quick_claims():
-    for row in _claims().values():
+def test_quickquick_claims(NAME):
+    for row in quick_claims(NAME).values():
         assert claim_ok(row), row
 
 

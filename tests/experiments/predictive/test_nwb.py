@@ -2,22 +2,12 @@
 
 import pytest
 
-from brainlearn.experiments import get
 from brainlearn.experiments.base import claim_ok
-from brainlearn.experiments.runner import make_config, run_experiment
-from tests.contracts import check_contracts
+from tests.contracts import check_contracts, gated_claims, quick_claims
 
 NAME = "predictive-nwb"
 
 
-def _claims():
-    outcome = run_experiment(NAME, seed=0, out=None, figures=False)
-    return {c["id"]: c for c in outcome.claims}
-
-
-def _gated():
-    exp = get(NAME)
-    return [c.id for c in exp.claims(make_config(exp, "quick", [])) if c.gated]
 
 
 
@@ -31,9 +21,9 @@ def test_contracts(tmp_path):
 def claims():
     pytest.importorskip("pynwb")
     pytest.importorskip("nwbinspector")
-    return _claims()
+    return quick_claims(NAME)
 
 
-@pytest.mark.parametrize("claim_id", _gated())
+@pytest.mark.parametrize("claim_id", gated_claims(NAME))
 def test_quick_claim(claims, claim_id):
     assert claim_ok(claims[claim_id]), claims[claim_id]

@@ -4,20 +4,12 @@ import pytest
 
 from brainlearn.experiments import get
 from brainlearn.experiments.base import claim_ok
-from brainlearn.experiments.runner import make_config, run_experiment
-from tests.contracts import check_contracts
+from brainlearn.experiments.runner import make_config
+from tests.contracts import check_contracts, gated_claims, quick_claims
 
 NAME = "predictive-sequence"
 
 
-def _claims():
-    outcome = run_experiment(NAME, seed=0, out=None, figures=False)
-    return {c["id"]: c for c in outcome.claims}
-
-
-def _gated():
-    exp = get(NAME)
-    return [c.id for c in exp.claims(make_config(exp, "quick", [])) if c.gated]
 
 
 
@@ -35,9 +27,9 @@ def test_old_keys_are_refused_naming_the_new_ones():
 
 @pytest.fixture(scope="module")
 def claims():
-    return _claims()
+    return quick_claims(NAME)
 
 
-@pytest.mark.parametrize("claim_id", _gated())
+@pytest.mark.parametrize("claim_id", gated_claims(NAME))
 def test_quick_claim(claims, claim_id):
     assert claim_ok(claims[claim_id]), claims[claim_id]  # PASS, or XFAIL for a known non-reproduction

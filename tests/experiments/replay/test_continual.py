@@ -2,14 +2,9 @@
 
 import pytest
 
-from brainlearn.experiments import get
 from brainlearn.experiments.base import claim_ok
 from brainlearn.experiments.runner import run_experiment
-from tests.contracts import check_contracts
-
-
-def _gated(name):
-    return [c.id for c in get(name).claims(get(name).preset("quick")) if c.gated]
+from tests.contracts import check_contracts, gated_claims
 
 
 def test_continual_contracts(tmp_path):
@@ -22,6 +17,6 @@ def continual():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("claim_id", _gated("replay-continual"))
+@pytest.mark.parametrize("claim_id", gated_claims("replay-continual"))
 def test_continual_claim(continual, claim_id):
     assert claim_ok(continual[claim_id]), continual[claim_id]

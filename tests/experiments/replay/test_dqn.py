@@ -2,14 +2,9 @@
 
 import pytest
 
-from brainlearn.experiments import get
 from brainlearn.experiments.base import claim_ok
 from brainlearn.experiments.runner import run_experiment
-from tests.contracts import check_contracts
-
-
-def _gated(name):
-    return [c.id for c in get(name).claims(get(name).preset("quick")) if c.gated]
+from tests.contracts import check_contracts, gated_claims
 
 
 def test_dqn_contracts(tmp_path):
@@ -23,7 +18,7 @@ def dqn():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("claim_id", _gated("replay-dqn"))
+@pytest.mark.parametrize("claim_id", gated_claims("replay-dqn"))
 def test_dqn_claim(dqn, claim_id):
     assert claim_ok(dqn[claim_id]), dqn[claim_id]
 

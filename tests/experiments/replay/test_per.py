@@ -2,14 +2,9 @@
 
 import pytest
 
-from brainlearn.experiments import get
 from brainlearn.experiments.base import claim_ok
 from brainlearn.experiments.runner import run_experiment
-from tests.contracts import check_contracts
-
-
-def _gated(name):
-    return [c.id for c in get(name).claims(get(name).preset("quick")) if c.gated]
+from tests.contracts import check_contracts, gated_claims
 
 
 def test_per_contracts(tmp_path):
@@ -21,6 +16,6 @@ def per():
     return {c["id"]: c for c in run_experiment("replay-per", seed=0, out=None).claims}
 
 
-@pytest.mark.parametrize("claim_id", _gated("replay-per"))
+@pytest.mark.parametrize("claim_id", gated_claims("replay-per"))
 def test_per_claim(per, claim_id):
     assert claim_ok(per[claim_id]), per[claim_id]

@@ -2,9 +2,9 @@
 
 import pytest
 
-from brainlearn.experiments import get
 from brainlearn.experiments.base import claim_ok
 from brainlearn.experiments.runner import run_experiment
+from tests.contracts import gated_claims
 
 
 @pytest.fixture(scope="module")
@@ -12,11 +12,8 @@ def lorenz():
     return {c["id"]: c for c in run_experiment("similarity-lorenz", seed=0, out=None).claims}
 
 
-def _gated(name):
-    return [c.id for c in get(name).claims(get(name).preset("quick")) if c.gated]
 
-
-@pytest.mark.parametrize("claim_id", _gated("similarity-lorenz"))
+@pytest.mark.parametrize("claim_id", gated_claims("similarity-lorenz"))
 def test_lorenz_claim(lorenz, claim_id):
     assert claim_ok(lorenz[claim_id]), lorenz[claim_id]  # PASS, or XFAIL for a known non-reproduction
 

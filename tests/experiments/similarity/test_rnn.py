@@ -6,6 +6,7 @@ from brainlearn.errors import ConfigError
 from brainlearn.experiments import get
 from brainlearn.experiments.base import claim_ok
 from brainlearn.experiments.runner import run_experiment
+from tests.contracts import gated_claims
 
 
 def test_rnn_contracts(tmp_path, monkeypatch):
@@ -32,9 +33,6 @@ def test_old_keys_name_their_new_place():
             make_config(get("similarity-rnn"), "quick", [old])
 
 
-def _gated(name):
-    return [c.id for c in get(name).claims(get(name).preset("quick")) if c.gated]
-
 
 @pytest.fixture(scope="module")
 def rnn_quick():
@@ -42,6 +40,6 @@ def rnn_quick():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("claim_id", _gated("similarity-rnn"))
+@pytest.mark.parametrize("claim_id", gated_claims("similarity-rnn"))
 def test_rnn_quick_claim(rnn_quick, claim_id):
     assert claim_ok(rnn_quick[claim_id]), rnn_quick[claim_id]  # PASS, or XFAIL for a known non-reproduction

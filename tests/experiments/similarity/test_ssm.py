@@ -2,9 +2,9 @@
 
 import pytest
 
-from brainlearn.experiments import get
 from brainlearn.experiments.base import claim_ok
 from brainlearn.experiments.runner import run_experiment
+from tests.contracts import gated_claims
 
 
 def test_ssm_contracts_with_reference_axes(tmp_path, monkeypatch):
@@ -14,9 +14,6 @@ def test_ssm_contracts_with_reference_axes(tmp_path, monkeypatch):
                     monkeypatch=monkeypatch)
 
 
-def _gated(name):
-    return [c.id for c in get(name).claims(get(name).preset("quick")) if c.gated]
-
 
 @pytest.fixture(scope="module")
 def ssm_quick():
@@ -24,6 +21,6 @@ def ssm_quick():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("claim_id", _gated("similarity-ssm"))
+@pytest.mark.parametrize("claim_id", gated_claims("similarity-ssm"))
 def test_ssm_quick_claim(ssm_quick, claim_id):
     assert claim_ok(ssm_quick[claim_id]), ssm_quick[claim_id]  # PASS, or XFAIL for a known non-reproduction
