@@ -324,8 +324,8 @@ class HierarchicalPC(nn.Module):
     is ``dW_l = lr e_l f(mu_{l+1})^T``, both vectorised over a batch (rows).
 
     Args:
-        config: layer widths, activation and prior. generator: draws the initial weights (scale
-        1/sqrt(fan-in)).
+        config: layer widths, activation and prior.
+        generator: draws the initial weights (scale 1/sqrt(fan-in)).
     """
 
     def __init__(self, config: HierarchicalPCConfig, *, generator: torch.Generator):
@@ -395,7 +395,8 @@ class TemporalPC(nn.Module):
     ``(mu_t - mu_hat_t) mu_{t-1}^T``. Linear units, so the sign-split errors recombine exactly.
 
     Args:
-        config: widths and prior. generator: draws the initial W (orthonormal columns); V starts at 0.
+        config: widths and prior.
+        generator: draws the initial W (orthonormal columns); V starts at 0.
     """
 
     def __init__(self, config: TemporalPCConfig = TemporalPCConfig(), *, generator: torch.Generator):
