@@ -72,6 +72,37 @@ def bench_neurogym(batch: int, seq_len: int, repeats: int) -> dict:
             "steps_per_cpu_s": batch * seq_len / cpu}
 
 
+def bench_vector_env(task: str, num_envs: int, steps: int) -> dict:
+    """Environment steps per second of the native CognitiveVectorEnv against gymnasium's SyncVectorEnv of the
+    same single-task env (``gym.make_vec(..., vectorization_mode="sync")``), the oracle acting, one process."""
+    import gymnasium as gym
+    import numpy as np
+
+    from brainlearn.data.cognitive.env import CognitiveVectorEnv, env_id
+
+    native = CognitiveVectorEnv(task, num_envs=num_envs, task_input=False, seed=0)
+    native.reset()
+    sync = gym.make_vec(env_id(task), num_envs=num_envs, vectorization_mode="sync")
+    sync.reset(seed=0)
+    actions = np.zeros(num_envs, dtype=np.int64)
+
+    def run_native():
+        for _ in range(steps):
+            native.step(native.gt_now)
+
+    def run_sync():
+        for _ in range(steps):
+            sync.step(actions)
+
+    rows = {}
+    for name, fn in (("native", run_native), ("gym_sync", run_sync)):
+        wall, cpu = _time(fn, 1)
+        rows[name] = {"env_steps_per_s": num_envs * steps / wall, "env_steps_per_cpu_s": num_envs * steps / cpu}
+    sync.close()
+    return {"bench": "vector_env", "task": task, "num_envs": num_envs, "steps": steps, **rows,
+            "speedup": rows["native"]["env_steps_per_s"] / rows["gym_sync"]["env_steps_per_s"]}
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--suite", default="modcog/all")
@@ -84,6 +115,9 @@ def main(argv=None) -> dict:
     p.add_argument("--neurogym-repeats", type=int, default=1)
     p.add_argument("--gru", nargs="*", default=[], metavar="TASK", help="GRU-64 solvability runs for these tasks")
     p.add_argument("--gru-steps", type=int, default=300)
+    p.add_argument("--vector", nargs="*", type=int, default=[], metavar="NUM_ENVS",
+                   help="time the native vector env against gym.make_vec (sync) at these sizes")
+    p.add_argument("--vector-steps", type=int, default=200)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = {"loadavg": open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else None,
@@ -97,6 +131,8 @@ def main(argv=None) -> dict:
             out["speedup_vs_neurogym_cpu_time"] = ours / out["results"][-1]["steps_per_cpu_s"]
         except ImportError as e:
             out["neurogym"] = f"not installed ({e})"
+    for n in args.vector:
+        out["results"].append(bench_vector_env("dlygointr", n, args.vector_steps))
     if args.gru:
         from brainlearn.analysis.solvability import fit_gru
 

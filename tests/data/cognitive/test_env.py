@@ -194,3 +194,43 @@ def test_bad_arguments_raise_config_errors():
         with pytest.raises(ConfigError, match="0..16"):
             env.step(action)
     env.step(np.int64(3))  # NumPy ints are fine
+
+
+def test_vector_env_with_one_sub_env_is_the_single_env_step_for_step():
+    from brainlearn.data.cognitive.env import CognitiveVectorEnv
+
+    single = make_env("modcog/all", seed=3, chunk=16)
+    vec = CognitiveVectorEnv("modcog/all", num_envs=1, pool=16, seed=3)
+    o1, _ = single.reset()
+    o2, _ = vec.reset()
+    assert np.array_equal(o1, o2[0])
+    rng = np.random.default_rng(0)
+    for _ in range(1500):   # the oracle most of the time, random actions otherwise: aborts, fails, long trials
+        a = single.gt_now if rng.random() < 0.7 else int(rng.integers(0, 17))
+        o1, r1, _, _, i1 = single.step(a)
+        o2, r2, term, trunc, i2 = vec.step(np.array([a]))
+        assert np.array_equal(o1, o2[0]) and r1 == r2[0] and i1["new_trial"] == i2["new_trial"][0]
+        assert i1["gt"] == i2["gt"][0] and i1["period"] == i2["period"][0] and not term[0] and not trunc[0]
+
+
+def test_vector_env_batches_its_spaces_and_refuses_bad_input():
+    from brainlearn.data.cognitive.env import CognitiveVectorEnv
+
+    env = CognitiveVectorEnv("go", num_envs=8, task_input=False, seed=0, pool=8)
+    with pytest.raises(ConfigError, match="reset"):
+        env.step(np.zeros(8, dtype=np.int64))
+    obs, _ = env.reset()
+    assert obs.shape == (8, 33) and env.observation_space.contains(obs)
+    assert env.single_action_space.n == 17 and env.action_space.shape == (8,)
+    rewards = []
+    for _ in range(200):   # several pools (8 trials each) go by; trials in flight keep their data
+        obs, r, *_ = env.step(env.gt_now)
+        assert env.observation_space.contains(obs)
+        rewards.append(r)
+    assert np.isin(np.concatenate(rewards), [0.0, 1.0]).all() and np.concatenate(rewards).sum() > 0
+    for bad in (np.zeros(7, dtype=np.int64), np.full(8, 17), np.zeros(8), np.full(8, -1)):
+        with pytest.raises(ConfigError, match="actions must be 8 ints"):
+            env.step(bad)
+    for kwargs in ({"num_envs": 0}, {"pool": 0}, {"seed": -1}):
+        with pytest.raises(ConfigError):
+            CognitiveVectorEnv("go", **kwargs)
