@@ -234,3 +234,20 @@ def test_vector_env_batches_its_spaces_and_refuses_bad_input():
     for kwargs in ({"num_envs": 0}, {"pool": 0}, {"seed": -1}):
         with pytest.raises(ConfigError):
             CognitiveVectorEnv("go", **kwargs)
+
+
+def test_neurogym_attributes():
+    env = make_env("dlygointr", task_input=False)
+    with pytest.raises(ConfigError, match="reset"):
+        _ = env.timing
+    ob, _ = env.reset()
+    assert env.dt == 100 and env.act_dict == {"fixation": [0], "choice": list(range(1, 17))}
+    assert env.ob_dict == {"fixation": [0], "stimulus_mod1": list(range(1, 17)), "stimulus_mod2": list(range(17, 33))}
+    timing = env.timing
+    assert list(timing) == ["fixation", "stimulus", "delay", "stimulus2", "decision"]
+    assert timing["fixation"] == 500 and timing["stimulus"] == 500 and timing["decision"] == 500
+    steps = 1
+    while not env.step(0)[4]["new_trial"]:           # fixating throughout: the trial runs its whole length
+        steps += 1
+    assert steps * env.dt == sum(timing.values())   # the trial lasted what its timing says
+    assert make_env("modcog/all").ob_dict["task"] == list(range(33, 115))

@@ -31,6 +31,7 @@ N_CLASSES = 1 + N_RING
 N_SENSORY = 1 + 2 * N_RING  # fixation + two rings = 33
 PERIODS = ("fixation", "stimulus", "delay", "stimulus2", "decision")
 FIXATION, STIMULUS, DELAY, STIMULUS2, DECISION = range(5)
+DT_MS = 100  # one step of every trial, in ms
 OMEGA_DT = 1.0  # Mod-Cog omega = 0.01 rad/ms times dt = 100 ms: one radian, or one ring position, per step
 DM_INT_SHIFT = 5  # dm int tasks: omega * 500 ms fixed delay = 5 ring positions
 NOISE_SD = 0.1  # Mod-Cog sigma / sqrt(dt) = 1 / sqrt(100)

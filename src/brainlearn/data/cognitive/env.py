@@ -35,7 +35,7 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("brainlearn.data.cognitive.env needs gymnasium >= 1.0: pip install 'brainlearn[gym]'") from e
 
-from brainlearn.data.cognitive.core import DECISION, N_CLASSES, N_SENSORY, NOISE_SD, TaskSuite
+from brainlearn.data.cognitive.core import DECISION, DT_MS, N_CLASSES, N_RING, N_SENSORY, NOISE_SD, PERIODS, TaskSuite
 from brainlearn.data.cognitive.tasks import task_names
 from brainlearn.errors import ConfigError
 from brainlearn.runtime import make_generator
@@ -82,6 +82,9 @@ class CognitiveEnv(gym.Env):
     """
 
     metadata = {"render_modes": []}
+    #: neurogym's attributes: ms per step, and which actions mean what
+    dt = DT_MS
+    act_dict = {"fixation": [0], "choice": list(range(1, 1 + N_RING))}
 
     def __init__(self, tasks="modcog/all", *, task_input: bool = True, noise: float = NOISE_SD,
                  fixed_match_delay: int | None = None, chunk: int = 64, seed: int | None = None,
@@ -125,6 +128,24 @@ class CognitiveEnv(gym.Env):
         """(observation copy, target, period) of the current step."""
         i, t = self._row, self._t
         return self._inputs[i, t].copy(), int(self._targets[i, t]), int(self._period[i, t])
+
+    @property
+    def ob_dict(self) -> dict[str, list[int]]:
+        """neurogym's ``ob_dict``: which observation units mean what (fixation, the two rings, the task one-hot)."""
+        out = {"fixation": [0], "stimulus_mod1": list(range(1, 1 + N_RING)),
+               "stimulus_mod2": list(range(1 + N_RING, N_SENSORY))}
+        if self.suite.n_inputs > N_SENSORY:
+            out["task"] = list(range(N_SENSORY, self.suite.n_inputs))
+        return out
+
+    @property
+    def timing(self) -> dict[str, int]:
+        """The current trial's period durations in ms (neurogym's ``timing`` holds each period's duration
+        specification; a Mod-Cog task draws some durations per trial, so these are the ones drawn)."""
+        if self._inputs is None:
+            raise ConfigError("call reset() before reading timing")
+        period = self._period[self._row, :self._lengths[self._row]]
+        return {name: int((period == p).sum()) * DT_MS for p, name in enumerate(PERIODS)}
 
     @property
     def gt_now(self) -> int:
