@@ -147,3 +147,16 @@ def test_docs_hook_rewrites_repository_links_relative_to_the_page(hooks, tmp_pat
 def test_docs_hook_renders_sphinx_roles_as_code(hooks):
     html = "use :func:<code>register</code> and :mod:<code>~brainlearn.similarity.stats</code>"
     assert hooks.on_page_content(html, None, None, None) == "use <code>register</code> and <code>stats</code>"
+
+
+def test_docstring_examples_render_as_code():
+    """The site's griffe extension fences interactive examples outside `Examples:` sections as pycon code (in
+    Markdown, a bare `>>>` line is a nested blockquote)."""
+    spec = importlib.util.spec_from_file_location("griffe_doctests", ROOT / "docs" / "griffe_doctests.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = "Intro.\n\n>>> x = 1\n>>> x + 1\n2\n\nAfter.\n\nExamples:\n    >>> y = 2\n"
+    assert module.fence_doctests(text) == ("Intro.\n\n```pycon\n>>> x = 1\n>>> x + 1\n2\n```\n\nAfter.\n\n"
+                                           "Examples:\n    >>> y = 2\n")
+    indented = "    >>> a\n    b\n"
+    assert module.fence_doctests(indented) == "    ```pycon\n    >>> a\n    b\n    ```\n"
