@@ -301,6 +301,7 @@ PAPER = replace(FULL, tasks=MODCOG, model=MixtureOfPathwaysConfig(n_tasks=len(MO
 
 register(Experiment(
     name="pathways-mixture", aliases=("pathways",), paper=papers.MOP,
+    nan_metrics=("*_rho",),  # Spearman correlations are undefined for fewer than 3 tasks or a constant
     seed_schemes=(2,),  # scheme-1 runs drew their data from the weights' seed: not resumable
     summary="Mixture-of-Pathways vs heterogeneous-MoE baseline on Mod-Cog: difficulty vs complexity, "
             "consistency, self-sufficiency",

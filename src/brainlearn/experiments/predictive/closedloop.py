@@ -104,6 +104,7 @@ def plot(result: Result, config: ClosedLoopConfig) -> dict:
 
 register(Experiment(
     name="predictive-closedloop", aliases=("pp-closedloop",), paper=PAPER,
+    nan_metrics=("halt_ratio", "halt_cl", "halt_playback_still"),  # undefined in a session without halts
     summary="visuomotor mismatch: nPE responses to flow halts during running vs the same halts in playback",
     presets={"quick": ClosedLoopConfig(), "full": ClosedLoopConfig(replicates=5),
              "smoke": ClosedLoopConfig(PEMicrocircuitConfig(n_e=16, n_pv=4, n_sst=4, n_vip=4, steps=20, batch_size=8),

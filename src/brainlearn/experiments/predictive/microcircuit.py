@@ -102,6 +102,7 @@ def plot(result: Result, config: MicrocircuitConfig) -> dict:
 
 register(Experiment(
     name="predictive-microcircuit", aliases=("pp-microcircuit",), paper=PAPER,
+    nan_metrics=("npe_ratio", "ppe_ratio"),  # undefined when the circuit has no cells of that type
     summary="homeostatic inhibitory plasticity on S = P makes balanced nPE and pPE cells (Hertäg & Sprekeler)",
     presets={"quick": MicrocircuitConfig(), "full": MicrocircuitConfig(replicates=5),
              "smoke": MicrocircuitConfig(PEMicrocircuitConfig(n_e=16, n_pv=4, n_sst=4, n_vip=4, steps=20, batch_size=8,
