@@ -66,12 +66,16 @@ def current_scheme() -> int:
     return _scheme.get()
 
 
+def _check_scheme(scheme) -> int:
+    if scheme not in SCHEMES:
+        raise ConfigError(f"unknown seed scheme {scheme!r}; expected one of {', '.join(map(str, SCHEMES))}")
+    return scheme
+
+
 @contextlib.contextmanager
 def seed_scheme(scheme: int) -> Iterator[None]:
     """Derive seeds with `scheme` inside the block (the runner uses it to resume a scheme-1 run)."""
-    if scheme not in SCHEMES:
-        raise ConfigError(f"unknown seed scheme {scheme!r}; expected one of {', '.join(map(str, SCHEMES))}")
-    token = _scheme.set(scheme)
+    token = _scheme.set(_check_scheme(scheme))
     try:
         yield
     finally:
@@ -80,9 +84,7 @@ def seed_scheme(scheme: int) -> Iterator[None]:
 
 def set_scheme(scheme: int) -> None:
     """Set the seed scheme for the rest of this process (pool workers inherit their parent's)."""
-    if scheme not in SCHEMES:
-        raise ConfigError(f"unknown seed scheme {scheme!r}; expected one of {', '.join(map(str, SCHEMES))}")
-    _scheme.set(scheme)
+    _scheme.set(_check_scheme(scheme))
 
 
 def _index_key(index) -> tuple[int, ...]:
