@@ -170,9 +170,8 @@ def predates_aggregate_rule(claims: Sequence[Claim], was: dict[str, str],
     """Claims written before the owner's :data:`AGGREGATE_RULE` (2026-12-01): each claim named in `was`
     aggregated its seeds by ``was[id]`` until then, and its `history` keeps that criterion (with what it
     `measured`, if given). Ids absent from `claims` are skipped."""
-    return [dataclasses.replace(c, history=(*c.history, Revision(
-                "2026-12-01", c.comparator, c.threshold, was[c.id], (measured or {}).get(c.id, ""), AGGREGATE_RULE)))
-            if c.id in was else c for c in claims]
+    return revise(claims, dict.fromkeys(was, {}), date="2026-12-01", reason=AGGREGATE_RULE, measured=measured,
+                  was=was)
 
 
 def bootstrap_interval(values: Sequence[float], aggregate: str, level: float = 0.95) -> list[float]:
