@@ -52,6 +52,12 @@ def quoted(path) -> str:
     return "$'" + text.encode("unicode_escape").decode().replace("'", "\\'") + "'"  # bash's ANSI-C quoting
 
 
+def _transformed(x) -> bool:
+    import torch  # x is a tensor, so torch is loaded; this module stays importable without it
+
+    return torch._C._functorch.is_functorch_wrapped_tensor(x)
+
+
 def check_tensor(x, name: str, ndim: int | None = None, finite: bool = True):
     """Validate a tensor argument of a public function; return it unchanged.
 
@@ -59,6 +65,7 @@ def check_tensor(x, name: str, ndim: int | None = None, finite: bool = True):
     """
     if ndim is not None and x.ndim != ndim:
         raise ShapeError(f"{name}: expected a {ndim}-d tensor, got shape {tuple(x.shape)}")
-    if finite and x.is_floating_point() and not bool(x.isfinite().all()):
+    # inside torch.func transforms (an ensemble's vmap) values cannot be read; the caller checks outside
+    if finite and x.is_floating_point() and not _transformed(x) and not bool(x.isfinite().all()):
         raise ShapeError(f"{name}: contains NaN or inf values")
     return x

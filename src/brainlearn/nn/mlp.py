@@ -25,7 +25,9 @@ Activation = Literal["sigmoid", "tanh", "relu"]
 def one_hot_mse(out: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """½‖out − onehot(labels)‖² averaged over the batch: the loss of the sigmoid/MSE networks of the
     BurstCCN and dendritic papers. out: (batch, classes) rates; labels: (batch,) int64."""
-    return 0.5 * (out - torch.nn.functional.one_hot(labels, out.shape[1]).to(out.dtype)).pow(2).sum(1).mean()
+    # a comparison, not F.one_hot: one_hot reads the labels' maximum, which an ensemble's vmap cannot
+    target = (labels[:, None] == torch.arange(out.shape[1], device=out.device)).to(out.dtype)
+    return 0.5 * (out - target).pow(2).sum(1).mean()
 
 
 @dataclass(frozen=True)

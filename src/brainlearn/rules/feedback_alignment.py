@@ -22,11 +22,17 @@ FEEDFORWARD_RULES = ("bp", "fa")
 
 
 class _FALinearFn(torch.autograd.Function):
+    generate_vmap_rule = True  # torch.func (ensembles) vmaps forward and backward as written
+
     @staticmethod
-    def forward(ctx, x, weight, bias, feedback):
+    def forward(x, weight, bias, feedback):
+        return F.linear(x, weight, bias)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, weight, bias, feedback = inputs
         ctx.save_for_backward(x, weight, feedback)
         ctx.has_bias = bias is not None
-        return F.linear(x, weight, bias)
 
     @staticmethod
     def backward(ctx, grad_out):
