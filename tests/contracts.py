@@ -129,3 +129,69 @@ def gated_claims(name: str, preset: str = "quick") -> list[str]:
 def quick_claims(name: str, seed: int = 0) -> dict[str, dict]:
     """`name`'s claims judged on one in-memory run of its quick preset, by id."""
     return {c["id"]: c for c in run_experiment(name, seed=seed, out=None, figures=False).claims}
+
+
+def check_stacked_contracts(name: str, tmp_path, stack_overrides: tuple[tuple[str, ...], ...], rtol: float = 1e-5,
+                            monkeypatch: pytest.MonkeyPatch | None = None) -> None:
+    """For an experiment that declares stacked runs, at its smoke preset, members (seed k, overrides
+    `stack_overrides[k]`):
+
+    1. **each member is its run alone**: metrics and arrays equal the alone runs' (to `rtol`: the stacked
+       kernels sum in another order);
+    2. **resumable mid-ensemble**: interrupted between two members' checkpoints of one round (so they stand a
+       round apart) and rerun, the ensemble ends with exactly the numbers and metrics.jsonl of an
+       uninterrupted one;
+    3. **a member's checkpoint is its run's**: an interrupted member resumes alone (``brainlearn run
+       --resume``) to its stacked numbers.
+    """
+    from brainlearn.experiments.runner import run_stacked
+
+    exp = experiments.get(name)
+    base = make_config(exp, "smoke")
+    configs = [make_config(exp, "smoke", o) for o in stack_overrides]
+    seeds = list(range(len(configs)))
+    assert len({exp.stack_key(c) for c in [base, *configs]}) == 1, "the overrides must be stack fields"
+
+    def paths(tag):
+        return [tmp_path / tag / f"member{k}" for k in seeds]
+
+    stacked = run_stacked(exp, configs, seeds, paths("stacked"), preset="smoke", figures=False)
+    for k, outcome in enumerate(stacked):
+        alone = run_experiment(exp, configs[k], seeds[k], out=None, figures=False)
+        for key, value in alone.result.metrics.items():
+            np.testing.assert_allclose(outcome.result.metrics[key], value, rtol=rtol, atol=rtol,
+                                       err_msg=f"{name} member {k}: {key} differs from its run alone")
+        for key, value in alone.result.arrays.items():
+            np.testing.assert_allclose(outcome.result.arrays[key], value, rtol=rtol, atol=rtol,
+                                       err_msg=f"{name} member {k}: array {key} differs from its run alone")
+        assert json.loads((outcome.run_dir.path / "config.json").read_text())["seed"] == seeds[k]
+
+    mp = monkeypatch or pytest.MonkeyPatch()
+    original, calls = RunContext.checkpoint, {"n": 0}
+    interrupt_at = len(seeds) + 1  # round 2, after its first member's checkpoint
+
+    def checkpoint_then_interrupt(self, step, state):
+        original(self, step, state)
+        calls["n"] += 1
+        if calls["n"] == interrupt_at:
+            raise KeyboardInterrupt
+
+    for tag in ("interrupted", "alone"):
+        calls["n"] = 0
+        mp.setattr(RunContext, "checkpoint", checkpoint_then_interrupt)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                run_stacked(exp, configs, seeds, paths(tag), preset="smoke", figures=False)
+        finally:
+            mp.setattr(RunContext, "checkpoint", original)
+        assert calls["n"] == interrupt_at, f"{name} finished before round 2"
+    for k, outcome in enumerate(run_stacked(exp, configs, seeds, paths("interrupted"), preset="smoke",
+                                            figures=False)):
+        _assert_same(outcome.result.metrics, stacked[k].result.metrics, f"{name}: member {k} differs after resuming")
+        _assert_same(outcome.result.arrays, stacked[k].result.arrays, f"{name}: member {k} arrays differ")
+        assert _records(outcome.run_dir.path) == _records(stacked[k].run_dir.path), \
+            f"{name}: member {k}'s metrics.jsonl differs after resuming"
+    resumed = resume_experiment(paths("alone")[1])
+    for key, value in stacked[1].result.metrics.items():
+        np.testing.assert_allclose(resumed.result.metrics[key], value, rtol=rtol, atol=rtol,
+                                   err_msg=f"{name}: member 1 resumed alone differs in {key}")

@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="store the measured values as the last recorded ones (the reproduction table)")
     p.add_argument("--strict", action="store_true", help="an expected failure that passes (XPASS) exits 1 too")
     _add_run_options(p, preset=False)
-    _add_parallel_options(p)
+    _add_parallel_options(p, default_backend=None)
 
     p = sub.add_parser("show", help="summarise a run or verify directory")
     p.add_argument("run_dir")
@@ -107,12 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_parallel_options(p: argparse.ArgumentParser) -> None:
+def _add_parallel_options(p: argparse.ArgumentParser, default_backend: str | None = "local") -> None:
     p.add_argument("--workers", type=int, default=1,
                    help="processes: points run at once, or a single point's replicates (default 1)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per point (default 1)")
-    p.add_argument("--backend", default="local", choices=("local", "ray", "slurm"),
-                   help="local processes, Ray tasks, or Slurm jobs through submitit")
+    default = ("default: stacked for experiments that declare it (with one worker), else local"
+               if default_backend is None else f"default {default_backend}")
+    p.add_argument("--backend", default=default_backend, choices=("local", "stacked", "ray", "slurm"),
+                   help="local processes, one stacked ensemble in this process (experiments that declare it), "
+                        f"Ray tasks, or Slurm jobs through submitit ({default})")
     p.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE",
                    help="a submitit parameter for --backend slurm (repeatable): slurm_partition=gpu, timeout_min=60")
     p.add_argument("--address", default=None, help="Ray cluster address (default: start a local instance)")

@@ -212,12 +212,12 @@ class _Bound:
         self.module, self.tensors = module, {**params, **buffers}
 
     def __call__(self, *args, **kwargs):
-        return functional_call(self.module, self.tensors, args, kwargs, tie_weights=False, strict=True)
+        return functional_call(self.module, self.tensors, args, kwargs, tie_weights=False, strict=False)
 
     def call(self, method: str, *args, **kwargs):
         """``module.<method>(*args, **kwargs)`` with the member's tensors."""
         tensors = {f"inner.{n}": t for n, t in self.tensors.items()}
-        return functional_call(_Method(self.module, method), tensors, args, kwargs, tie_weights=False, strict=True)
+        return functional_call(_Method(self.module, method), tensors, args, kwargs, tie_weights=False, strict=False)
 
     def __getattr__(self, name):  # config, sizes, ...: the template's attributes that are not tensors
         return getattr(self.module, name)

@@ -236,6 +236,11 @@ class Experiment:
         seed_schemes: the seed schemes whose runs this experiment resumes exactly; an experiment whose draws
             changed with scheme 2 beyond the scheme itself (a stream that shared the weights' seed) lists
             only 2, and an old run of it is refused on resume rather than continued with other numbers.
+        run_stacked: optional ``run_stacked(configs, seeds, ctxs) -> [Result]``: the runs of several
+            (config, seed) pairs trained as one stacked ensemble (:mod:`brainlearn.ensemble`), one context
+            and one result per member, each as ``run`` would give it alone (see docs/ensembles.md).
+        stack_fields: the config fields (dotted keys) in which the members of one stacked run may differ;
+            runs that differ in any other field are stacked separately.
     """
 
     name: str
@@ -249,11 +254,24 @@ class Experiment:
     aliases: tuple[str, ...] = ()
     nan_metrics: tuple[str, ...] = ()
     seed_schemes: tuple[int, ...] = (1, 2)
+    run_stacked: Callable[..., list[Result]] | None = None
+    stack_fields: tuple[str, ...] = ()
 
     def __post_init__(self):
         missing = {"smoke", "quick", "full"} - set(self.presets)
         if missing:
             raise ConfigError(f"experiment {self.name}: presets {sorted(missing)} are missing")
+
+    def stack_key(self, config) -> str:
+        """Configs with the same key may train in one stacked run: the config without its `stack_fields`."""
+        data = dataclasses.asdict(config)
+        for key in self.stack_fields:
+            *path, last = key.split(".")
+            node = data
+            for part in path:
+                node = node[part]
+            node.pop(last)
+        return repr(data)
 
     def device_for(self, device: torch.device) -> torch.device:
         """The device a run asked to use `device` computes on (the CPU for a CPU-only experiment)."""

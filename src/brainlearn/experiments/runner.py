@@ -161,42 +161,130 @@ def _run_and_record(exp, config, seed, device, run_dir, quiet, figures, resume, 
     try:
         with isolated_rng(seed):
             result = exp.run(config, seed, ctx)
-        seconds = time.perf_counter() - t0
-        claims = exp.judge(config, [result.metrics])
-        diverged = divergence(exp, result.metrics, ctx.history)
-        if run_dir is not None:
-            paths = save_figures(exp, result, config, run_dir) if figures else []
-            report = markdown_report(f"{exp.name}, seed {seed}",
-                                     [{"experiment": exp.name, "paper": exp.paper, "claims": claims,
-                                       "figures": paths}], run_dir.path)
-            atomic_write_bytes(run_dir.path / "report.md", report.encode())
-            run_dir.write_json("claims.json", claims)
-            result.save(run_dir)  # a function of (config, seed) alone: no timing; result.json written last
-            if diverged:
-                run_dir.set_status("diverged", seconds=round(seconds, 3), **diverged)
-            else:
-                run_dir.set_status("finished", seconds=round(seconds, 3))
-    except KeyboardInterrupt:
+        return _record(exp, config, seed, result, ctx, figures, time.perf_counter() - t0)
+    except BaseException as e:
+        _fail(exp, run_dir, resume, e)
+        raise  # _fail raises what the user should see; this is never reached
+
+
+def _record(exp, config, seed, result, ctx, figures, seconds) -> RunOutcome:
+    """Judge a finished run's claims and write its figures, report, claims, result and status."""
+    claims = exp.judge(config, [result.metrics])
+    diverged = divergence(exp, result.metrics, ctx.history)
+    run_dir = ctx.run_dir
+    if run_dir is not None:
+        paths = save_figures(exp, result, config, run_dir) if figures else []
+        report = markdown_report(f"{exp.name}, seed {seed}",
+                                 [{"experiment": exp.name, "paper": exp.paper, "claims": claims,
+                                   "figures": paths}], run_dir.path)
+        atomic_write_bytes(run_dir.path / "report.md", report.encode())
+        run_dir.write_json("claims.json", claims)
+        result.save(run_dir)  # a function of (config, seed) alone: no timing; result.json written last
+        if diverged:
+            run_dir.set_status("diverged", seconds=round(seconds, 3), **diverged)
+        else:
+            run_dir.set_status("finished", seconds=round(seconds, 3))
+    return RunOutcome(exp, config, seed, result, claims, run_dir, diverged)
+
+
+def _fail(exp, run_dir, resume, e: BaseException):
+    """Mark a run that stopped early (interrupted or failed) and raise what the user should see."""
+    if isinstance(e, KeyboardInterrupt):
         if run_dir is None:
-            raise
+            raise e
         command = f"brainlearn run {exp.name} --resume {quoted(run_dir.path)}"
         saved = run_dir.checkpoint_path.is_file()
         run_dir.set_status("interrupted", resume=command, checkpoint=saved)
         raise Interrupted(command, saved) from None
-    except BaseException as e:
-        error = e
-        if _out_of_memory(e):
-            error = ConfigError(f"{exp.name} ran out of memory ({type(e).__name__}); a size in its config is "
-                                "too large for this machine: reduce it with --set")
-        if isinstance(error, BrainlearnError) and run_dir is not None and not resume and not run_dir.metrics():
-            # a user error before anything was recorded (missing data, bad shapes) leaves no directory behind
-            shutil.rmtree(run_dir.path, ignore_errors=True)
-        elif run_dir is not None:
-            run_dir.set_status("failed", error=f"{type(error).__name__}: {error}")
-        if error is not e:
-            raise error from None
-        raise
-    return RunOutcome(exp, config, seed, result, claims, run_dir, diverged)
+    error = e
+    if _out_of_memory(e):
+        error = ConfigError(f"{exp.name} ran out of memory ({type(e).__name__}); a size in its config is "
+                            "too large for this machine: reduce it with --set")
+    if isinstance(error, BrainlearnError) and run_dir is not None and not resume and not run_dir.metrics():
+        # a user error before anything was recorded (missing data, bad shapes) leaves no directory behind
+        shutil.rmtree(run_dir.path, ignore_errors=True)
+    elif run_dir is not None:
+        run_dir.set_status("failed", error=f"{type(error).__name__}: {error}")
+    if error is not e:
+        raise error from None
+    raise e
+
+
+def run_stacked(exp: Experiment, configs: list, seeds: list[int], paths: list[Path], *, preset: str = "quick",
+                device: str = "cpu", threads: int = 1, quiet: bool = True, figures: bool = True
+                ) -> list[RunOutcome]:
+    """Run or resume several (config, seed) runs of `exp` as one stacked ensemble, each into its own run
+    directory at `paths` (new, or interrupted ones to resume), exactly as it would be written alone.
+
+    The configs must share ``exp.stack_key``. New runs stack together, and so do resumed ones, from their
+    common round.
+    """
+    if exp.run_stacked is None:
+        raise ConfigError(f"{exp.name} does not declare stacked runs")
+    if len({exp.stack_key(c) for c in configs}) > 1:
+        raise ConfigError(f"{exp.name}: stacked runs may differ only in {', '.join(exp.stack_fields) or 'seed'}")
+    for seed in seeds:
+        check_seed(seed)
+    check_threads(threads)
+    dev = exp.device_for(resolve_device(device))
+    run_dirs: list[RunDir] = []
+    new, last_steps = [], {}
+    for k, (config, seed, path) in enumerate(zip(configs, seeds, paths)):
+        path = Path(path)
+        if (path / "config.json").is_file():
+            run_dir = RunDir.open(path)
+            if run_dir.status.get("state") in ENDED:
+                raise ConfigError(f"{quoted(path)} has already {run_dir.status['state']}; nothing to resume")
+            if run_dir.header.get("seed_scheme", 1) != SCHEME or run_dir.header.get("threads", 1) != threads:
+                raise ConfigError(f"{quoted(path)} was started with another seed scheme or thread count; resume it "
+                                  "alone (brainlearn run --resume)")
+            last_steps[k] = run_dir.checkpoint_steps()
+        else:
+            config_dict = config_to_dict(config)
+            header = {"experiment": exp.name, "paper": exp.paper, "preset": preset, "seed": int(seed),
+                      "seed_scheme": SCHEME, "device": str(dev), "threads": threads, "config": config_dict,
+                      "config_hash": short_hash(config_dict), "stacked": True,
+                      "versions": {"brainlearn": brainlearn.__version__, "torch": torch.__version__,
+                                   "numpy": np.__version__}}
+            run_dir = RunDir.create(None, exp.name, header, path)
+            new.append(k)
+        run_dirs.append(run_dir)
+    # Resumed members continue together from their common round: each keeps its previous checkpoint, so a
+    # kill between two members' checkpoints (one round apart) rolls the ones ahead back by a round.
+    groups: dict[int | None, list[int]] = {None: new} if new else {}
+    if last_steps:
+        common = min((steps[0] if steps else 0) for steps in last_steps.values())
+        if all(common == 0 or common in steps for steps in last_steps.values()):
+            groups[common] = list(last_steps)
+        else:  # a checkpoint lost by hand: resume by round (the same numbers up to float rounding)
+            for k, steps in last_steps.items():
+                groups.setdefault(steps[0] if steps else 0, []).append(k)
+    outcomes: dict[int, RunOutcome] = {}
+    for step, members in groups.items():
+        resume = step is not None
+        with contextlib.ExitStack() as stack:
+            for k in members:
+                stack.enter_context(run_dirs[k].lock())
+            stack.enter_context(_torch_threads(threads))
+            stack.enter_context(seed_scheme(SCHEME))
+            ctxs = [RunContext(dev, run_dirs[k], quiet=quiet or j > 0, resume=resume, resume_step=step,
+                               keep_previous=True) for j, k in enumerate(members)]
+            if resume:
+                for k in members:
+                    run_dirs[k].set_status("running", resumed=True)
+            t0 = time.perf_counter()
+            try:
+                with isolated_rng(seeds[members[0]]):
+                    results = exp.run_stacked([configs[k] for k in members], [seeds[k] for k in members], ctxs)
+                seconds = time.perf_counter() - t0
+                for k, ctx, result in zip(members, ctxs, results):
+                    outcomes[k] = _record(exp, configs[k], seeds[k], result, ctx, figures, seconds)
+            except BaseException as e:
+                for k in members[1:]:
+                    with contextlib.suppress(BaseException):
+                        _fail(exp, run_dirs[k], resume, e)
+                _fail(exp, run_dirs[members[0]], resume, e)
+    return [outcomes[k] for k in range(len(configs))]
 
 
 @contextlib.contextmanager

@@ -1,7 +1,9 @@
 """Sweeps: the cartesian product of a parameter grid times seeds, each point a normal run directory.
 
 Points run in a local process pool (one torch thread per worker by default: small models run faster
-that way) or as Ray tasks on a local instance or an existing cluster. Rerunning the same sweep command
+that way), as Ray tasks on a local instance or an existing cluster, or stacked: the points of an experiment
+that declares stacked runs, differing only in seed and its `stack_fields`, train as one ensemble in this
+process (see docs/ensembles.md), each still into its own run directory. Rerunning the same sweep command
 skips finished points, resumes interrupted ones from their checkpoints and retries failed ones.
 
 Layout::
@@ -27,14 +29,14 @@ from typing import Any
 
 from brainlearn import experiments
 from brainlearn.errors import BrainlearnError, ConfigError, quoted
-from brainlearn.experiments.runner import ENDED, make_config, resume_experiment, run_experiment
+from brainlearn.experiments.runner import ENDED, make_config, resume_experiment, run_experiment, run_stacked
 from brainlearn.experiments.sweep_pools import LocalPool, RayPool, SubmititPool
 from brainlearn.runtime import RunDir, apply_overrides, resolve_device
 from brainlearn.runtime.config import field_type
 from brainlearn.runtime.rundir import atomic_write_json, short_hash
 
 log = logging.getLogger("brainlearn")
-BACKENDS = ("local", "ray", "slurm")
+BACKENDS = ("local", "stacked", "ray", "slurm")
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,9 @@ def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int =
         else:
             todo.append(i)
 
+    if backend == "stacked":
+        todo = _run_stacked_groups(points, paths, todo, device, threads, quiet, finish, failed)
+        backend, workers = "local", 1  # what does not stack runs point by point
     try:
         if not todo:
             pass
@@ -253,6 +258,43 @@ def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int =
     finally:
         bar.close()
     return [records[i] for i in range(len(points))]
+
+
+def _run_stacked_groups(points, paths, todo, device, threads, quiet, finish, failed) -> list[int]:
+    """Run the points of `todo` that stack, group by group (same experiment, preset and stack key); return
+    the rest. A group that fails is retried as a group while its points have attempts left."""
+    groups: dict[tuple, list[int]] = {}
+    rest = []
+    for i in todo:
+        exp = experiments.get(points[i].experiment)
+        if exp.run_stacked is None:
+            rest.append(i)
+            continue
+        config = make_config(exp, points[i].preset, points[i].overrides)
+        groups.setdefault((exp.name, points[i].preset, exp.stack_key(config)), []).append(i)
+    for (name, preset, _), members in groups.items():
+        exp = experiments.get(name)
+        while members:
+            for i in members:  # a directory without a checkpoint never started properly: start clean
+                path = Path(paths[i])
+                if path.is_dir() and RunDir(path).in_use():
+                    raise ConfigError(f"{quoted(path)} is in use by another brainlearn process (the same sweep "
+                                      "started twice?); rerun this sweep once the other has finished")
+                if not (path / "config.json").is_file() or not RunDir(path).checkpoint_path.is_file():
+                    shutil.rmtree(path, ignore_errors=True)
+            try:
+                run_stacked(exp, [make_config(exp, preset, points[i].overrides) for i in members],
+                            [points[i].seed for i in members], [Path(paths[i]) for i in members], preset=preset,
+                            device=device, threads=threads, quiet=quiet)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as e:  # noqa: BLE001 - recorded and retried
+                members = [i for i in members if failed(i, e)]
+                continue
+            for i in members:
+                finish(i, finished_record(points[i], paths[i]))
+            members = []
+    return rest
 
 
 def sweep(experiment: str, *, preset: str = "quick", grid: Sequence[str] = (), seeds: int = 1,

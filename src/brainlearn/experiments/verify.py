@@ -33,19 +33,20 @@ class Verification:
 
 def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: str = "cpu",
            out: str | Path | None = "runs", overrides: list[str] | tuple = (), quiet: bool = True,
-           workers: int = 1, threads: int = 1, backend: str = "local", address: str | None = None,
+           workers: int = 1, threads: int = 1, backend: str | None = None, address: str | None = None,
            on_section=None, slurm: dict | None = None) -> Verification:
     """Run each experiment over `seeds` seeds (0..seeds-1) and judge its claims over them.
 
-    Seeds run as sweep points (see :mod:`brainlearn.experiments.sweep`), `workers` at a time, each in a
-    normal run directory under `out`. Writes ``<out>/verify/<timestamp>-<hash>/claims.json`` and
-    ``report.md`` (a strip plot of each experiment's per-seed claim values against their thresholds, and
-    the first seed's figures). With ``out=None`` everything stays in memory.
-    `on_section` is called with each finished experiment's section.
+    Seeds run as sweep points (see :mod:`brainlearn.experiments.sweep`), each in a normal run directory
+    under `out`: by default (`backend` None) as one stacked ensemble for an experiment that declares stacked
+    runs and `workers` 1, otherwise `workers` at a time on `backend` ("local" when None). Writes
+    ``<out>/verify/<timestamp>-<hash>/claims.json`` and ``report.md`` (a strip plot of each experiment's
+    per-seed claim values against their thresholds, and the first seed's figures). With ``out=None``
+    everything stays in memory. `on_section` is called with each finished experiment's section.
     """
     if seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
-    sweep.check_options(backend, workers, threads, 0, device, slurm)
+    sweep.check_options(backend or "local", workers, threads, 0, device, slurm)
     exps = [experiments.get(n) for n in names]
     configs = [make_config(e, preset, overrides) for e in exps]  # validate everything before running
     stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{short_hash([names, preset, seeds, time.time_ns()])}"
@@ -59,7 +60,8 @@ def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: s
         else:
             points = sweep.expand(exp.name, preset, {}, seeds, tuple(overrides))
             runs = [Path(out) / exp.name / f"{stamp}-seed{p.seed}" for p in points]
-            records = sweep.run_points(points, runs, workers=workers, threads=threads, backend=backend,
+            chosen = backend or ("stacked" if exp.run_stacked is not None and workers == 1 else "local")
+            records = sweep.run_points(points, runs, workers=workers, threads=threads, backend=chosen,
                                        address=address, device=device, quiet=quiet, slurm=slurm)
             for p, r in zip(points, records):
                 if r["state"] == "diverged":  # judged like any run: its non-finite claims fail

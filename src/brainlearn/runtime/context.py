@@ -31,10 +31,14 @@ class RunContext:
         quiet: no progress bars and no progress lines.
         resume: whether :meth:`restore` should return the last checkpoint.
         workers: processes the run may use for independent jobs (see :func:`runtime.loop.run_jobs`).
+        resume_step: resume from the checkpoint of this step (the last or the previous one) instead of the
+            last; a stacked run's members resume from their common round.
+        keep_previous: keep the previous checkpoint beside the last (stacked runs).
     """
 
     def __init__(self, device: torch.device | str = "cpu", run_dir: RunDir | None = None,
-                 quiet: bool = True, resume: bool = False, workers: int = 1):
+                 quiet: bool = True, resume: bool = False, workers: int = 1, resume_step: int | None = None,
+                 keep_previous: bool = False):
         self.device = torch.device(device)
         self.run_dir = run_dir
         self.quiet = quiet
@@ -42,6 +46,7 @@ class RunContext:
         self.resume = resume
         self.workers = available_workers(workers)
         self.history: list[dict[str, Any]] = []
+        self.resume_step, self.keep_previous = resume_step, keep_previous
 
     def place(self, module: M) -> M:
         """Move a model the run builds to the run's device (every model goes through here)."""
@@ -73,13 +78,14 @@ class RunContext:
         """
         if self.run_dir is None:
             return
-        self.run_dir.save_checkpoint({"step": int(step), "state": state, "history": self.history})
+        self.run_dir.save_checkpoint({"step": int(step), "state": state, "history": self.history},
+                                     keep_previous=self.keep_previous)
 
     def restore(self) -> dict[str, Any] | None:
         """The state passed to the last :meth:`checkpoint`, when resuming; otherwise None."""
         if not self.resume or self.run_dir is None:
             return None
-        ckpt = self.run_dir.load_checkpoint()
+        ckpt = None if self.resume_step == 0 else self.run_dir.load_checkpoint(self.resume_step)
         if ckpt is None:
             log.warning("no checkpoint in %s; starting from the beginning", self.run_dir.path)
             self.run_dir.keep_metrics(0)

@@ -15,6 +15,9 @@ metrics.jsonl at its ``"step"`` key (default: the round number ``i + 1``).
 rounds; on ``brainlearn run --resume`` it loads the last checkpoint and continues with the next round,
 so an interrupted run ends with exactly the numbers of an uninterrupted one.
 
+:func:`train_stacked` is the same loop for a stacked learner (:mod:`brainlearn.ensemble`): N members in one
+pass, each logged and checkpointed into its own run, in the format its run alone would write.
+
 :func:`run_jobs` is the same contract for independent jobs (the replicates of a run): each finished
 job's result is checkpointed, a resumed run skips them, and the jobs may run in worker processes.
 
@@ -36,7 +39,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from brainlearn.runtime.context import RunContext
@@ -81,6 +84,42 @@ def train(learner: Learner, rounds: int, ctx: RunContext, *, desc: str, checkpoi
             _log(ctx, evaluate(i), i + 1)
         if (i + 1) % checkpoint_every == 0 or last:
             ctx.checkpoint(i + 1, {"round": i + 1, "learner": learner.state_dict()})
+    return learner
+
+
+class StackedLearner(Protocol):
+    def step(self, i: int) -> list[Records]: ...                        # one record set per member
+
+    def member_state_dict(self, k: int) -> dict[str, Any]: ...          # member k's Learner.state_dict()
+
+    def load_member_state_dict(self, k: int, state: dict[str, Any]) -> None: ...
+
+
+def train_stacked(learner: StackedLearner, rounds: int, ctxs: Sequence[RunContext], *, desc: str,
+                  checkpoint_every: int = 1, evaluate_every: int = 1) -> StackedLearner:
+    """:func:`train` for N members at once: ``learner.step(i)`` returns each member's records, logged into
+    ``ctxs[k]``; member k's checkpoint is its :meth:`member_state_dict`, the state its run alone saves, so
+    a member's run resumes stacked or alone. Resumed members must all be at the same round."""
+    states = [ctx.restore() for ctx in ctxs]
+    starts = {int(s["round"]) if s is not None else 0 for s in states}
+    if len(starts) > 1:
+        raise ValueError(f"stacked members resume from different rounds {sorted(starts)}; the runner groups "
+                         "them by round")
+    start = starts.pop()
+    for k, state in enumerate(states):
+        if state is not None:
+            learner.load_member_state_dict(k, state["learner"])
+    evaluate = getattr(learner, "evaluate", None)
+    for i in ctxs[0].progress(range(start, rounds), total=rounds, initial=start, desc=desc):
+        for ctx, records in zip(ctxs, learner.step(i)):
+            _log(ctx, records, i + 1)
+        last = i + 1 == rounds
+        if evaluate is not None and ((i + 1) % evaluate_every == 0 or last):
+            for ctx, records in zip(ctxs, evaluate(i)):
+                _log(ctx, records, i + 1)
+        if (i + 1) % checkpoint_every == 0 or last:
+            for k, ctx in enumerate(ctxs):
+                ctx.checkpoint(i + 1, {"round": i + 1, "learner": learner.member_state_dict(k)})
     return learner
 
 

@@ -12,6 +12,7 @@ Layout::
         report.md        the claims table and figures
         figures/*.png
         checkpoints/last.pt   (torch.load(..., weights_only=True))
+        checkpoints/previous.pt   the one before (stacked runs: members resume from a common round)
 """
 
 from __future__ import annotations
@@ -248,26 +249,49 @@ class RunDir:
     def checkpoint_path(self) -> Path:
         return self.path / "checkpoints" / "last.pt"
 
-    def save_checkpoint(self, state: dict[str, Any]) -> None:
+    @property
+    def previous_checkpoint_path(self) -> Path:
+        return self.path / "checkpoints" / "previous.pt"
+
+    def save_checkpoint(self, state: dict[str, Any], keep_previous: bool = False) -> None:
+        """Write `state` as the last checkpoint; with `keep_previous`, the last one is kept as the previous
+        first (copied, so a last checkpoint exists at every moment)."""
         import io
 
+        if keep_previous and self.checkpoint_path.is_file():
+            atomic_write_bytes(self.previous_checkpoint_path, self.checkpoint_path.read_bytes())
         buf = io.BytesIO()
         torch.save(state, buf)
         atomic_write_bytes(self.checkpoint_path, buf.getvalue())
 
-    def load_checkpoint(self) -> dict[str, Any] | None:
-        """The last checkpoint, or None. A truncated, foreign or code-carrying file raises ConfigError."""
-        if not self.checkpoint_path.is_file():
+    def load_checkpoint(self, step: int | None = None) -> dict[str, Any] | None:
+        """The last checkpoint (or, with `step`, whichever of the last and the previous was saved at that
+        step), or None. A truncated, foreign or code-carrying file raises ConfigError."""
+        if step is not None:
+            for path in (self.checkpoint_path, self.previous_checkpoint_path):
+                ckpt = self._load(path)
+                if ckpt is not None and ckpt["step"] == step:
+                    return ckpt
+            raise ConfigError(f"{quoted(self.path)} has no checkpoint of step {step}")
+        return self._load(self.checkpoint_path)
+
+    def checkpoint_steps(self) -> list[int]:
+        """The steps of the last and the previous checkpoint that exist, last first."""
+        return [c["step"] for c in map(self._load, (self.checkpoint_path, self.previous_checkpoint_path))
+                if c is not None]
+
+    def _load(self, path: Path) -> dict[str, Any] | None:
+        if not path.is_file():
             return None
         try:
             with warnings.catch_warnings():  # torch warns about foreign pickles before refusing them: one line only
                 warnings.simplefilter("ignore")
-                ckpt = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+                ckpt = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - torch raises many kinds; its advice (weights_only=False) is unsafe
-            raise ConfigError(f"{quoted(self.checkpoint_path)} is not a trusted brainlearn checkpoint "
+            raise ConfigError(f"{quoted(path)} is not a trusted brainlearn checkpoint "
                               f"({type(e).__name__}); delete it to start the run again") from None
         if not isinstance(ckpt, dict) or not {"step", "state", "history"} <= set(ckpt):
-            raise ConfigError(f"{quoted(self.checkpoint_path)} is not a brainlearn checkpoint; "
+            raise ConfigError(f"{quoted(path)} is not a brainlearn checkpoint; "
                               "delete it to start the run again")
         return ckpt
 

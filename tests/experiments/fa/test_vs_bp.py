@@ -30,3 +30,10 @@ def test_contracts(tmp_path, monkeypatch):
     from tests.contracts import check_contracts
 
     check_contracts("fa-vs-bp", tmp_path, interrupt_after=2, monkeypatch=monkeypatch)
+
+
+def test_stacked_contracts(tmp_path, monkeypatch):
+    from tests.contracts import check_stacked_contracts
+
+    check_stacked_contracts("fa-vs-bp", tmp_path, ((), ("lr=0.3",), ("model.init_gain=2", "model.feedback_std=0.3")),
+                            monkeypatch=monkeypatch)

@@ -9,6 +9,7 @@ the forward weights come to align with the feedback ("alignment").
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -19,11 +20,13 @@ import torch.nn.functional as F
 from brainlearn import papers, plotting
 from brainlearn.analysis import angle, tail_mean
 from brainlearn.data import ImageDataConfig, accuracy, minibatches
+from brainlearn.ensemble import Ensemble, StackedSGD
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule
 from brainlearn.nn import MLP, MLPConfig, one_hot_mse
 from brainlearn.rules import use_rule
 from brainlearn.runtime import RunContext, make_generator, param, replicate_seed, require, train
+from brainlearn.runtime.loop import train_stacked
 
 
 @dataclass(frozen=True)
@@ -107,8 +110,111 @@ class Learner:
         self.curves, self.steps = state["curves"], state["steps"]
 
 
+class StackedLearner:
+    """:class:`Learner` for N members (seeds, learning rates, init gains, feedback scales) in one pass: the
+    BP and the FA networks of every member stacked (:mod:`brainlearn.ensemble`), each member drawing its
+    weights, feedback and batches from its own generators exactly as its Learner does alone."""
+
+    def __init__(self, configs: list[FAvsBPConfig], seeds: list[int], ctx: RunContext):
+        self.configs, config = configs, configs[0]
+        if config.n_train is None and config.n_test is None:  # the whole dataset: one copy for every member
+            data = [config.load(seeds[0], ctx.device)] * len(seeds)
+        else:
+            data = [config.load(seed, ctx.device) for seed in seeds]
+        self.shared = data[0] is data[-1]
+        flat = [d.flat() for d in data]
+        self.x_train = flat[0][0] if self.shared else torch.stack([f[0] for f in flat])
+        self.x_test = flat[0][1] if self.shared else torch.stack([f[1] for f in flat])
+        self.y_train = torch.stack([d.y_train for d in data])
+        self.y_test = torch.stack([d.y_test for d in data])
+        self.ens = {}
+        for rule in ("bp", "fa"):
+            nets = []
+            for c, seed in zip(configs, seeds):
+                model = replace(c.model, n_in=data[0].n_features, n_out=data[0].n_classes, rule=rule,
+                                output_activation="sigmoid" if c.loss == "mse" else None)
+                nets.append(ctx.place(MLP(model, generator=make_generator(replicate_seed(seed)))))
+            self.ens[rule] = Ensemble(nets)
+        self.opts = {r: StackedSGD(e.params, lr=[c.lr for c in configs]) for r, e in self.ens.items()}
+        self.shuffles = [make_generator(replicate_seed(seed, stream="data")) for seed in seeds]
+        self.curves = [{"epoch": [], "bp_acc": [], "fa_acc": [], "angle_step": [], "angle": []} for _ in seeds]
+        self.steps = 0
+        self.names = [n for n, _ in self.ens["bp"].template.named_parameters()]
+
+    def _rows(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """Each member's rows `idx` (N, b) of x ((n, d) shared or (N, n, d)): (N, b, d)."""
+        return x[idx] if self.shared else torch.gather(x, 1, idx[:, :, None].expand(-1, -1, x.shape[-1]))
+
+    def step(self, epoch: int) -> list[list[dict]]:
+        config, n = self.configs[0], len(self.shuffles)
+        loss = lambda net, xb, yb: _loss(config, net(xb), yb)  # noqa: E731
+        records: list[list[dict]] = [[] for _ in range(n)]
+        perms = torch.stack([torch.randperm(self.x_train.shape[-2], generator=g) for g in self.shuffles])
+        for idx in perms.to(self.y_train.device).split(config.batch_size, dim=1):
+            xb, yb = self._rows(self.x_train, idx), torch.gather(self.y_train, 1, idx)
+            grads = {r: self.ens[r].grad_and_value(loss, xb, yb)[0] for r in ("fa", "bp")}
+            if self.steps % config.angle_every == 0:  # FA's update against BP's gradient of the same network
+                with use_rule(self.ens["fa"].template, "bp"):
+                    g_bp = self.ens["fa"].grad_and_value(loss, xb, yb)[0][self.names[0]]
+                for k, a in enumerate(angles(grads["fa"][self.names[0]], g_bp)):
+                    self.curves[k]["angle_step"].append(self.steps)
+                    self.curves[k]["angle"].append(a)
+                    records[k].append({"step": self.steps, "angle": a})
+            for rule, opt in self.opts.items():
+                opt.step(grads[rule])
+            self.steps += 1
+        acc = {r: self._accuracy(e) for r, e in self.ens.items()}
+        for k, curves in enumerate(self.curves):
+            curves["epoch"].append(epoch + 1)
+            curves["bp_acc"].append(acc["bp"][k])
+            curves["fa_acc"].append(acc["fa"][k])
+            records[k].append({"step": self.steps, "epoch": epoch + 1, "bp_acc": acc["bp"][k],
+                               "fa_acc": acc["fa"][k]})
+        return records
+
+    @torch.no_grad()
+    def _accuracy(self, ens: Ensemble, batch_size: int = 2048) -> list[float]:
+        correct = 0
+        for start in range(0, self.y_test.shape[1], batch_size):
+            x = self.x_test[..., start:start + batch_size, :]
+            out = ens(x, in_dims=None if self.shared else 0)
+            correct = correct + (out.argmax(-1) == self.y_test[:, start:start + batch_size]).sum(1)
+        return [c / self.y_test.shape[1] for c in correct.tolist()]  # as accuracy() divides: in Python
+
+    def member_state_dict(self, k: int) -> dict:
+        """Member k's state as its :class:`Learner` saves it."""
+        return {"nets": {r: e.member_state_dict(k) for r, e in self.ens.items()},
+                "opts": {r: o.member_state_dict(k, self.names) for r, o in self.opts.items()},
+                "shuffle": self.shuffles[k].get_state(), "curves": self.curves[k], "steps": self.steps}
+
+    def load_member_state_dict(self, k: int, state: dict) -> None:
+        for r, e in self.ens.items():
+            e.load_member_state_dict(k, state["nets"][r])
+            self.opts[r].load_member_state_dict(k, state["opts"][r], self.names)
+        self.shuffles[k].set_state(state["shuffle"])
+        self.curves[k], self.steps = state["curves"], state["steps"]
+
+
+def angles(a: torch.Tensor, b: torch.Tensor) -> list[float]:
+    """:func:`~brainlearn.analysis.angle` of each member's pair: a, b (N, ...) -> N angles in degrees."""
+    a64, b64 = a.detach().double().flatten(1), b.detach().double().flatten(1)
+    na, nb = a64.norm(dim=1), b64.norm(dim=1)
+    cos = ((a64 * b64).sum(1) / (na * nb)).clamp(-1.0, 1.0)
+    return [math.degrees(math.acos(c)) if x > 0 and y > 0 else float("nan")
+            for c, x, y in zip(cos.tolist(), na.tolist(), nb.tolist())]
+
+
 def run(config: FAvsBPConfig, seed: int, ctx: RunContext) -> Result:
-    curves = train(Learner(config, seed, ctx), config.epochs, ctx, desc="fa-vs-bp").curves
+    return _result(train(Learner(config, seed, ctx), config.epochs, ctx, desc="fa-vs-bp").curves)
+
+
+def run_stacked(configs: list[FAvsBPConfig], seeds: list[int], ctxs: list[RunContext]) -> list[Result]:
+    learner = train_stacked(StackedLearner(configs, seeds, ctxs[0]), configs[0].epochs, ctxs,
+                            desc=f"fa-vs-bp x{len(seeds)}")
+    return [_result(curves) for curves in learner.curves]
+
+
+def _result(curves: dict) -> Result:
     angles = np.asarray(curves["angle"])
     metrics = {
         "bp_test_acc": curves["bp_acc"][-1],
@@ -176,4 +282,5 @@ register(Experiment(
         "smoke": FAvsBPConfig(epochs=6, n_train=300, n_test=100, angle_every=5),
     },
     run=run, claims=claims, plot=plot,
+    run_stacked=run_stacked, stack_fields=("lr", "model.init_gain", "model.feedback_std"),
 ))
