@@ -177,3 +177,48 @@ def test_slurm_backend_without_slurm_is_one_line_unless_local_is_asked_for(tmp_r
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no Slurm found" in err and "cluster=local" in err, err
     assert not (tmp_runs / "none").exists()
+
+
+def test_stacked_backend_runs_each_group_as_one_ensemble(tmp_runs, monkeypatch):
+    """lr is a stack field and batch_size is not: two ensembles of 2 lrs x 2 seeds; every point its own
+    run directory, with the numbers of its run alone; a rerun skips them all."""
+    calls = []
+    exp = runner.experiments.get("fa-vs-bp")
+    original = sweep.run_stacked
+
+    def counting(exp, configs, *args, **kwargs):
+        calls.append(len(configs))
+        return original(exp, configs, *args, **kwargs)
+
+    monkeypatch.setattr(sweep, "run_stacked", counting)
+    grid = ["lr=0.2,0.5", "batch_size=16,32"]
+    sweep_dir, records = sweep.sweep("fa-vs-bp", grid=grid, seeds=2, overrides=TINY, backend="stacked",
+                                     out=tmp_runs)
+    assert [r["state"] for r in records] == ["finished"] * 8 and calls == [4, 4]
+    spec = json.loads((sweep_dir / "sweep.json").read_text())
+    point = spec["points"][5]
+    alone = runner.run_experiment("fa-vs-bp", runner.make_config(exp, "quick", point["overrides"]),
+                                  point["seed"], out=None)
+    for key, value in alone.result.metrics.items():
+        assert math.isclose(records[5]["metrics"][key], value, rel_tol=1e-5, abs_tol=1e-5), key
+    header = json.loads((sweep_dir / "points" / point["key"] / "config.json").read_text())
+    assert header["seed"] == point["seed"] and header["stacked"] is True
+    _, again = sweep.sweep("fa-vs-bp", grid=grid, seeds=2, overrides=TINY, backend="stacked", out=tmp_runs)
+    assert calls == [4, 4] and [r["metrics"] for r in again] == [r["metrics"] for r in records]
+
+
+def test_verify_stacks_by_default_and_local_is_one_flag_away(tmp_runs, monkeypatch):
+    from brainlearn.experiments import verify
+
+    chosen = []
+    original = sweep.run_points
+
+    def spy(points, paths, **kwargs):
+        chosen.append(kwargs["backend"])
+        return original(points, paths, **kwargs)
+
+    monkeypatch.setattr(sweep, "run_points", spy)
+    verify.verify(["fa-vs-bp"], seeds=2, overrides=TINY, out=tmp_runs)
+    verify.verify(["fa-vs-bp"], seeds=2, overrides=TINY, out=tmp_runs, backend="local")
+    verify.verify(["fa-vs-bp"], seeds=2, overrides=TINY, out=tmp_runs, workers=2)
+    assert chosen == ["stacked", "local", "local"]
