@@ -52,7 +52,9 @@ def quoted(path) -> str:
     return "$'" + text.encode("unicode_escape").decode().replace("'", "\\'") + "'"  # bash's ANSI-C quoting
 
 
-def _transformed(x) -> bool:
+def inside_transform(x) -> bool:
+    """Whether tensor `x` is inside a torch.func transform (an ensemble's vmap), where its values cannot be
+    read and ``out=`` arguments are not supported."""
     import torch  # x is a tensor, so torch is loaded; this module stays importable without it
 
     return torch._C._functorch.is_functorch_wrapped_tensor(x)
@@ -66,6 +68,6 @@ def check_tensor(x, name: str, ndim: int | None = None, finite: bool = True):
     if ndim is not None and x.ndim != ndim:
         raise ShapeError(f"{name}: expected a {ndim}-d tensor, got shape {tuple(x.shape)}")
     # inside torch.func transforms (an ensemble's vmap) values cannot be read; the caller checks outside
-    if finite and x.is_floating_point() and not _transformed(x) and not bool(x.isfinite().all()):
+    if finite and x.is_floating_point() and not inside_transform(x) and not bool(x.isfinite().all()):
         raise ShapeError(f"{name}: contains NaN or inf values")
     return x

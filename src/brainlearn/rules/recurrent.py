@@ -51,7 +51,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from brainlearn.errors import ConfigError
+from brainlearn.errors import ConfigError, inside_transform
 from brainlearn.rules.bplambda import BPLambda, BPLambdaConfig, online_step
 from brainlearn.rules.rnn_base import (
     LOSSES,
@@ -139,12 +139,16 @@ class RTRL(_OnlineRule):
     def _update(self, x_t, a, ahat, dphi):
         B, n, _, P = self.influence.shape
         jac = self.cell.jacobian(dphi)
-        if self._spare.shape != self.influence.shape:  # a state loaded from elsewhere
-            self._spare = torch.empty_like(self.influence)
-        m = self._spare
-        torch.bmm(jac, self.influence.reshape(B, n, n * P), out=m.view(B, n, n * P))
+        if inside_transform(self.influence):  # an ensemble's vmap takes no out= arguments
+            m = torch.bmm(jac, self.influence.reshape(B, n, n * P)).view(B, n, n, P)
+        else:
+            if self._spare.shape != self.influence.shape:  # a state loaded from elsewhere
+                self._spare = torch.empty_like(self.influence)
+            m = self._spare
+            torch.bmm(jac, self.influence.reshape(B, n, n * P), out=m.view(B, n, n * P))
+            self._spare = self.influence
         m.diagonal(dim1=1, dim2=2).add_((self.cell.alpha * dphi[:, :, None] * ahat[:, None, :]).transpose(1, 2))
-        self._spare, self.influence = self.influence, m
+        self.influence = m
 
     def _weight_grad(self, e):
         c = self.credit(e)
@@ -168,6 +172,9 @@ class _TraceRule(_OnlineRule):
 
     def _decay_and_add(self, decay, dphi, ahat) -> None:
         """E ← decay ⊙ E + α φ'(h) âᵀ, in place (large fresh tensors every step cost more than the arithmetic)."""
+        if inside_transform(self.trace):  # an ensemble's vmap takes no out= arguments
+            self.trace.mul_(decay).add_(self.cell.alpha * dphi[:, :, None] * ahat[:, None, :])
+            return
         torch.mul(self.cell.alpha * dphi[:, :, None], ahat[:, None, :], out=self._buffer)
         self.trace.mul_(decay).add_(self._buffer)
 

@@ -276,6 +276,11 @@ class LearningRule:
     def run(self, x: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None,
             state: torch.Tensor | None = None) -> float:
         """reset, step through x (B, T, m), finish. Returns mean_b Σ_t w_t ℓ_t; the update is in ``.grad``."""
+        return float(self.accumulate(x, targets, weights, state).mean())
+
+    def accumulate(self, x: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None,
+                   state: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`run` returning each sample's Σ_t w_t ℓ_t (B,) as a tensor (no host sync: ensembles vmap it)."""
         check_inputs(self.model, x, targets, weights)
         self.reset(x.shape[0], state)
         total = x.new_zeros(x.shape[0])
@@ -284,7 +289,7 @@ class LearningRule:
             total = total + self.step(x[:, t], targets[:, t], None if weights is None else weights[:, t])
         self.steps_left = None
         self.finish()
-        return float(total.mean())
+        return total
 
     # ---- shared pieces --------------------------------------------------------------------------
     def _step(self, x_t: torch.Tensor, target_t: torch.Tensor, weight_t: torch.Tensor | None) -> torch.Tensor:
@@ -300,12 +305,15 @@ class LearningRule:
     def _readout(self, a: torch.Tensor, target, weight) -> tuple[torch.Tensor, torch.Tensor]:
         """The loss at a_t, its error e_t = ∂(w ℓ)/∂y_t (B, n_out); readout gradients into ``.grad``."""
         ro = self.model.readout
-        with torch.enable_grad():
-            leaf = a.detach().requires_grad_(False)
-            y = ro(leaf)
-            yl = y.detach().requires_grad_()
-            loss = self._weighted(yl, target, weight)
-            (e,) = torch.autograd.grad(loss.sum(), [yl])
+        with torch.no_grad():
+            y = ro(a)
+
+        def summed(yl):
+            per_sample = self._weighted(yl, target, weight)
+            return per_sample.sum(), per_sample
+
+        # torch.func, not autograd.grad on a leaf: the same numbers, and it also runs under vmap (ensembles)
+        e, (_, loss) = torch.func.grad_and_value(summed, has_aux=True)(y)
         if self.train_readout:
             B = a.shape[0]
             add_grad(ro.weight, e.T @ a / B)

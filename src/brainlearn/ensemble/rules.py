@@ -1,0 +1,93 @@
+"""The explicit recurrent learning rules (:mod:`brainlearn.rules`) run for every member of an ensemble at once.
+
+A rule is built alone for each member (on that member's network, drawing its random feedback from that
+member's generator), then :class:`StackedRule` stacks the tensors each rule holds (feedback matrices) and
+vmaps the rule's own update code over the member axis: the same equations, each member's traces and
+updates on its own slice. The network's parameters are swapped in through
+:func:`torch.func.functional_call`, so the updates the rule adds into ``.grad`` come out per member.
+
+Rules that draw random numbers at every step (UORO's probes, KeRNL's perturbations) or train modules of
+their own (DNI, BP(λ)) are not stacked: vmap cannot draw from N generators, and their own modules would
+need a member axis of their own. BPTT stacks through the autograd path (:meth:`Ensemble.grad_and_value`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call, vmap
+
+from brainlearn.ensemble.stack import Ensemble, check_chunk
+from brainlearn.errors import ConfigError
+from brainlearn.rules.rnn_base import LearningRule
+
+Tensors = dict[str, torch.Tensor]
+
+#: Rules whose update code runs under vmap as it is.
+STACKABLE_RULES = ("readout", "rtrl", "eprop", "rflo")
+
+
+class StackedRule:
+    """N copies of one recurrent learning rule, one per member of `ensemble`.
+
+    Args:
+        ensemble: the members' networks (e.g. :class:`~brainlearn.rules.LeakyRNN`), stacked.
+        rules: member k's rule, built alone on member k's network (``make_rule(name, net_k, generator=g_k)``).
+
+    :meth:`accumulate` runs one batch of sequences per member and returns each member's update (what its
+    rule alone would add into ``.grad``) and per-sample losses; a stacked optimiser applies the update.
+    """
+
+    def __init__(self, ensemble: Ensemble, rules: Sequence[LearningRule]):
+        rules = list(rules)
+        if len(rules) != len(ensemble):
+            raise ConfigError(f"StackedRule: expected one rule per member ({len(ensemble)}), got {len(rules)}")
+        kinds = {type(r) for r in rules}
+        if len(kinds) != 1:
+            raise ConfigError(f"StackedRule: the members' rules differ in kind: {sorted(k.__name__ for k in kinds)}")
+        if rules[0].name not in STACKABLE_RULES:
+            raise ConfigError(f"StackedRule: rule {rules[0].name!r} does not stack (it draws random numbers at "
+                              f"every step or trains modules of its own); stackable: {', '.join(STACKABLE_RULES)}")
+        if len({r.config for r in rules}) != 1:
+            raise ConfigError("StackedRule: the members' rules must share one config")
+        self.ensemble = ensemble
+        # the template: a copy of member 0's rule (its network a copy too, so rule.cell is rule.model.cell)
+        self.rule = copy.deepcopy(rules[0])
+        self.names = [n for n, v in vars(rules[0]).items() if isinstance(v, torch.Tensor)]
+        self.tensors: Tensors = {n: torch.stack([vars(r)[n] for r in rules]) for n in self.names}
+        self._call = _RuleCall(self.rule)
+
+    def accumulate(self, x: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None, *,
+                   chunk: int | None = None) -> tuple[Tensors, torch.Tensor]:
+        """Run each member's rule over its batch: x (N, B, T, m), targets (N, B, T, ...), weights
+        (N, B, T) or None. Returns ``({name: (N, *shape)} updates, (N, B) losses Σ_t w_t ℓ_t)``."""
+        check_chunk(chunk)
+        args = (x, targets) if weights is None else (x, targets, weights)
+        self.ensemble._check_args(args, 0)
+        tensors = {f"model.{n}": t for n, t in {**self.ensemble.params, **self.ensemble.buffers}.items()}
+
+        def one(tensors, rule_tensors, *batch):
+            return functional_call(self._call, tensors, (rule_tensors, *batch), tie_weights=False, strict=False)
+
+        return vmap(one, chunk_size=chunk)(tensors, self.tensors, *args)
+
+
+class _RuleCall(nn.Module):
+    """Runs a rule on its network (registered here, so functional_call swaps the member's tensors in) and
+    returns the updates its rule added into ``.grad``."""
+
+    def __init__(self, rule: LearningRule):
+        super().__init__()
+        self.rule, self.model = rule, rule.model
+
+    def forward(self, rule_tensors: Tensors, x, targets, weights=None):
+        for name, t in rule_tensors.items():
+            setattr(self.rule, name, t)
+        params = dict(self.model.named_parameters())
+        for p in params.values():
+            p.grad = None
+        losses = self.rule.accumulate(x, targets, weights)
+        return {n: p.grad if p.grad is not None else torch.zeros_like(p) for n, p in params.items()}, losses
