@@ -17,10 +17,8 @@ import copy
 from collections.abc import Sequence
 
 import torch
-from torch import nn
-from torch.func import functional_call, vmap
 
-from brainlearn.ensemble.stack import Ensemble, check_chunk
+from brainlearn.ensemble.stack import Ensemble
 from brainlearn.errors import ConfigError
 from brainlearn.rules.rnn_base import LearningRule
 
@@ -54,40 +52,22 @@ class StackedRule:
         if len({r.config for r in rules}) != 1:
             raise ConfigError("StackedRule: the members' rules must share one config")
         self.ensemble = ensemble
-        # the template: a copy of member 0's rule (its network a copy too, so rule.cell is rule.model.cell)
-        self.rule = copy.deepcopy(rules[0])
+        # the template rule works on the ensemble's template network, onto which the members' tensors go
+        memo = {id(m): t for m, t in zip(rules[0].model.modules(), ensemble.template.modules())}
+        self.rule = copy.deepcopy(rules[0], memo)
         self.names = [n for n, v in vars(rules[0]).items() if isinstance(v, torch.Tensor)]
         self.tensors: Tensors = {n: torch.stack([vars(r)[n] for r in rules]) for n in self.names}
-        self._call = _RuleCall(self.rule)
 
     def accumulate(self, x: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None, *,
                    chunk: int | None = None) -> tuple[Tensors, torch.Tensor]:
         """Run each member's rule over its batch: x (N, B, T, m), targets (N, B, T, ...), weights
         (N, B, T) or None. Returns ``({name: (N, *shape)} updates, (N, B) losses Σ_t w_t ℓ_t)``."""
-        check_chunk(chunk)
-        args = (x, targets) if weights is None else (x, targets, weights)
-        self.ensemble._check_args(args, 0)
-        tensors = {f"model.{n}": t for n, t in {**self.ensemble.params, **self.ensemble.buffers}.items()}
+        rule = self.rule
 
-        def one(tensors, rule_tensors, *batch):
-            return functional_call(self._call, tensors, (rule_tensors, *batch), tie_weights=False, strict=False)
+        def run(module, rule_tensors, *batch):
+            for name, t in rule_tensors.items():
+                setattr(rule, name, t)
+            return rule.accumulate(*batch)
 
-        return vmap(one, chunk_size=chunk)(tensors, self.tensors, *args)
-
-
-class _RuleCall(nn.Module):
-    """Runs a rule on its network (registered here, so functional_call swaps the member's tensors in) and
-    returns the updates its rule added into ``.grad``."""
-
-    def __init__(self, rule: LearningRule):
-        super().__init__()
-        self.rule, self.model = rule, rule.model
-
-    def forward(self, rule_tensors: Tensors, x, targets, weights=None):
-        for name, t in rule_tensors.items():
-            setattr(self.rule, name, t)
-        params = dict(self.model.named_parameters())
-        for p in params.values():
-            p.grad = None
-        losses = self.rule.accumulate(x, targets, weights)
-        return {n: p.grad if p.grad is not None else torch.zeros_like(p) for n, p in params.items()}, losses
+        batch = (x, targets) if weights is None else (x, targets, weights)
+        return self.ensemble.run_local(run, self.tensors, *batch, chunk=chunk)

@@ -144,6 +144,24 @@ class Ensemble:
         fn = vmap(grad_and_value(one), in_dims=dims, chunk_size=chunk)
         return fn(self.params, self.buffers, *args)
 
+    def run_local(self, fn: Callable[..., Any], *args, in_dims: Any = 0,
+                    chunk: int | None = None) -> tuple[Tensors, Any]:
+        """Each member's update by a local learning rule that writes ``.grad`` (BurstCCN's ``backward_local``,
+        a recurrent rule's ``accumulate``, ...): runs ``fn(module, *args)`` on each member's tensors and returns
+        ``({name: (N, *shape)}`` the ``.grad`` of every parameter, zeros where none``, fn's output stacked)``.
+        `fn`'s output must be None or tensors (lists, tuples, dicts of them)."""
+        check_chunk(chunk)
+        self._check_args(args, in_dims)
+        call = _LocalGrads(self.template, fn)
+        tensors = {f"inner.{n}": t for n, t in {**self.params, **self.buffers}.items()}
+
+        def one(tensors, *a):
+            return functional_call(call, tensors, a, tie_weights=False, strict=False)
+
+        dims = (0, *(in_dims if isinstance(in_dims, tuple) else (in_dims,) * len(args)))
+        grads, out = vmap(one, in_dims=dims, chunk_size=chunk)(tensors, *args)
+        return grads, (None if isinstance(out, tuple) and not out else out)
+
     def _check_args(self, args, in_dims) -> None:
         dims = in_dims if isinstance(in_dims, tuple) else (in_dims,) * len(args)
         if len(dims) != len(args):
@@ -221,6 +239,22 @@ class _Bound:
 
     def __getattr__(self, name):  # config, sizes, ...: the template's attributes that are not tensors
         return getattr(self.module, name)
+
+
+class _LocalGrads(nn.Module):
+    """Runs ``fn(module, *args)`` on the swapped-in tensors and returns the ``.grad`` it wrote, and its output."""
+
+    def __init__(self, module: nn.Module, fn: Callable[..., Any]):
+        super().__init__()
+        self.inner, self.fn = module, fn
+
+    def forward(self, *args):
+        params = dict(self.inner.named_parameters())
+        for p in params.values():
+            p.grad = None
+        out = self.fn(self.inner, *args)
+        grads = {n: p.grad if p.grad is not None else torch.zeros_like(p) for n, p in params.items()}
+        return grads, (() if out is None else out)  # () : no tensors (vmap refuses None)
 
 
 class _Method(nn.Module):

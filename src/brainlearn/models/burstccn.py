@@ -67,7 +67,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from brainlearn.errors import ConfigError, ShapeError, check_tensor
+from brainlearn.errors import ConfigError, ShapeError, check_tensor, inside_transform
 from brainlearn.nn import MLP, MLPConfig
 from brainlearn.runtime.config import Config, param, require
 
@@ -294,14 +294,15 @@ class BurstCCN(nn.Module):
         if not target.is_floating_point():
             if target.shape != out.shape[:1]:
                 raise ShapeError(f"labels: expected shape ({out.shape[0]},), got {tuple(target.shape)}")
-            if target.numel() and (target.min() < 0 or target.max() >= out.shape[1]):
+            if not inside_transform(target) and target.numel() and (target.min() < 0 or target.max() >= out.shape[1]):
                 raise ShapeError(f"labels must lie in [0, {out.shape[1]}), got [{int(target.min())}, "
                                  f"{int(target.max())}]")
-            return F.one_hot(target, out.shape[1]).to(out.dtype)
+            # a comparison, not F.one_hot, which reads the labels' maximum (an ensemble's vmap cannot)
+            return (target[:, None] == torch.arange(out.shape[1], device=target.device)).to(out.dtype)
         check_tensor(target, "target")
         if target.shape != out.shape:
             raise ShapeError(f"target: expected shape {tuple(out.shape)}, got {tuple(target.shape)}")
-        if target.numel() and (target.min() < 0 or target.max() > 1):
+        if not inside_transform(target) and target.numel() and (target.min() < 0 or target.max() > 1):
             raise ShapeError("target: rates must lie in [0, 1]")
         return target.to(out.dtype)
 
