@@ -126,15 +126,15 @@ class _Recurrent(nn.Module):
     def forward(self, x: torch.Tensor, noise: torch.Generator | None = None):
         """x (B, T, n_in) -> logits (B, T, n_out), hidden (B, T, n_hidden); h_0 = 0."""
         _check_input(x, self.n_in)
-        B, T, _ = x.shape
+        B = x.shape[0]
         drive = self.input(x)                                   # (B, T, gates * H): all input terms at once
         h = x.new_zeros(B, self.n_hidden)
         states = []
-        for t in range(T):
+        for drive_t in drive.unbind(1):  # not drive[:, t]: each slice's backward would add a zero-padded copy
             xi = None
             if noise is not None and self.sigma_rec > 0:
                 xi = torch.randn(B, self.n_hidden, generator=noise, device=noise.device).to(x.device)
-            h = self._step(drive[:, t], h, xi)
+            h = self._step(drive_t, h, xi)
             states.append(h)
         hidden = torch.stack(states, 1)
         return self.readout(hidden), hidden
