@@ -9,9 +9,10 @@ Cases (each step: one minibatch per member, forward, update, optimiser):
     gru          the compositional GRU of similarity-rnn (32 units, dt 200 ms) on motif trials (batch 64), Adam
     mlp-fmnist   an MLP 784-256-256-10 (relu, cross-entropy), backprop, SGD, batch 128, Fashion-MNIST
 
-Every measurement runs in a fresh process (peak RSS is that process's, less the same process's RSS before
-building anything); "processes" is the sequential rate of one member plus the interpreter start and imports
-(measured here) per member, amortised over `--run-steps` steps.
+Every measurement runs in a fresh process (peak RSS: the process's peak while building the members and
+stepping, less its RSS just before, with the data loaded; Linux /proc); "processes" is the sequential
+rate of one member plus the interpreter start and imports (measured here) per member, amortised over
+`--run-steps` steps.
 
     python benchmarks/ensemble.py                          # JSON on stdout, the table on stderr
     python benchmarks/ensemble.py --members 1 8 --cases fa-mlp --device cuda
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -32,8 +32,16 @@ import torch.nn.functional as F
 CASES = ("fa-mlp", "eprop-rnn", "gru", "mlp-fmnist")
 
 
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _status_mb(key: str) -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(key)) / 1024
+
+
+def _reset_peak() -> float:
+    """Reset the process's peak RSS to its current RSS (Linux), which is returned, in MB."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return _status_mb("VmRSS:")
 
 
 def _case(name: str, n: int, device: str):
@@ -95,7 +103,7 @@ def measure(name: str, n: int, path: str, device: str, seconds: float) -> dict:
 
     torch.set_num_threads(1)
     build, loss, xs, ys, opt_name = _case(name, n, device)
-    base = _rss_mb()
+    base = _reset_peak()  # the data is loaded: what follows is the members' and the steps' memory
     members = [build(s) for s in range(n)]
     lr = 0.1 if opt_name == "sgd" else 1e-3
     if path == "stacked":
@@ -126,14 +134,14 @@ def measure(name: str, n: int, path: str, device: str, seconds: float) -> dict:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     elapsed = time.perf_counter() - start
-    return {"member_steps_per_s": n * count / elapsed, "peak_rss_mb": _rss_mb() - base, "steps": count}
+    return {"member_steps_per_s": n * count / elapsed, "peak_rss_mb": _status_mb("VmHWM:") - base, "steps": count}
 
 
 def startup_seconds() -> float:
     """An interpreter starting and importing torch and brainlearn's models (the fixed cost of a process)."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import torch, brainlearn.nn, brainlearn.rules, brainlearn.models.compositional"],
-                   check=True)
+    imports = "import torch, brainlearn.nn, brainlearn.rules, brainlearn.models.compositional"
+    subprocess.run([sys.executable, "-c", imports], check=True)
     return time.perf_counter() - start
 
 
