@@ -7,6 +7,7 @@ from brainlearn.ensemble import STACKABLE_RULES, Ensemble, StackedAdam, StackedR
 from brainlearn.errors import ConfigError
 from brainlearn.rules.recurrent import make_rule
 from brainlearn.rules.rnn_base import LeakyRNN, LeakyRNNConfig
+from brainlearn.rules.spiking import SpikingRNN, SpikingRNNConfig
 from brainlearn.runtime import make_generator
 
 SEEDS, LRS, STEPS = (0, 5, 9), (0.02, 0.05, 0.1), 100
@@ -14,8 +15,11 @@ SEEDS, LRS, STEPS = (0, 5, 9), (0.02, 0.05, 0.1), 100
 
 def _member(name, seed, dtype):
     g = make_generator(seed)
-    net = LeakyRNN(LeakyRNNConfig(n_in=2, n_hidden=6, n_out=2, alpha=0.5, dtype=dtype), generator=g)
-    options = {"feedback": "random"} if name in ("eprop", "rflo") else {}
+    if name == "eprop_spiking":
+        net = SpikingRNN(SpikingRNNConfig(n_in=2, n_hidden=6, n_out=2, beta=0.1, dtype=dtype), generator=g)
+    else:
+        net = LeakyRNN(LeakyRNNConfig(n_in=2, n_hidden=6, n_out=2, alpha=0.5, dtype=dtype), generator=g)
+    options = {"feedback": "random"} if name in ("eprop", "rflo", "eprop_spiking") else {}
     return net, make_rule(name, net, loss_fn="mse", generator=g, **options)
 
 
@@ -34,7 +38,9 @@ def test_each_member_equals_its_rule_alone(name, optimizer, dtype, tol):
     members = [_member(name, s, dtype) for s in SEEDS]
     ens = Ensemble([net for net, _ in members])
     stacked = StackedRule(ens, [rule for _, rule in members])
-    lrs = [lr / 10 for lr in LRS] if optimizer == "adam" else list(LRS)
+    # spiking networks amplify rounding at threshold crossings: rates small enough that they stay tame
+    scale = (10 if optimizer == "adam" else 1) * (20 if name == "eprop_spiking" else 1)
+    lrs = [lr / scale for lr in LRS]
     opt = (StackedAdam if optimizer == "adam" else StackedSGD)(ens.params, lr=lrs)
     xs, ys = _data(dtype)
     for x, y in zip(xs, ys):

@@ -25,7 +25,7 @@ from brainlearn.rules.rnn_base import LearningRule
 Tensors = dict[str, torch.Tensor]
 
 #: Rules whose update code runs under vmap as it is.
-STACKABLE_RULES = ("readout", "rtrl", "eprop", "rflo")
+STACKABLE_RULES = ("readout", "rtrl", "eprop", "rflo", "eprop_spiking")
 
 
 class StackedRule:

@@ -302,20 +302,25 @@ class LearningRule:
         loss = self.loss_fn(y, target)
         return loss if weight is None else loss * weight
 
-    def _readout(self, a: torch.Tensor, target, weight) -> tuple[torch.Tensor, torch.Tensor]:
-        """The loss at a_t, its error e_t = ∂(w ℓ)/∂y_t (B, n_out); readout gradients into ``.grad``."""
-        ro = self.model.readout
-        with torch.no_grad():
-            y = ro(a)
+    def _loss_and_error(self, y: torch.Tensor, target, weight) -> tuple[torch.Tensor, torch.Tensor]:
+        """The per-sample loss w ℓ(y) (B,) and its error e = ∂(w ℓ)/∂y (B, n_out), detached."""
 
         def summed(yl):
             per_sample = self._weighted(yl, target, weight)
             return per_sample.sum(), per_sample
 
         # torch.func, not autograd.grad on a leaf: the same numbers, and it also runs under vmap (ensembles)
-        e, (_, loss) = torch.func.grad_and_value(summed, has_aux=True)(y)
+        e, (_, loss) = torch.func.grad_and_value(summed, has_aux=True)(y.detach())
+        return loss.detach(), e
+
+    def _readout(self, a: torch.Tensor, target, weight) -> tuple[torch.Tensor, torch.Tensor]:
+        """The loss at a_t, its error e_t = ∂(w ℓ)/∂y_t (B, n_out); readout gradients into ``.grad``."""
+        ro = self.model.readout
+        with torch.no_grad():
+            y = ro(a)
+        loss, e = self._loss_and_error(y, target, weight)
         if self.train_readout:
             B = a.shape[0]
             add_grad(ro.weight, e.T @ a / B)
             add_grad(ro.bias, e.sum(0) / B)
-        return loss.detach(), e
+        return loss, e

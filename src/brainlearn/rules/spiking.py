@@ -169,11 +169,7 @@ class SpikingEProp(LearningRule):
             self.filtered_z = m.kappa * self.filtered_z + z
             self.filtered_one = m.kappa * self.filtered_one + 1
             self.last_trace, self.last_psi = trace, psi
-        y = m.split(state)[3]
-        with torch.enable_grad():
-            yl = y.detach().requires_grad_()
-            loss = self._weighted(yl, target_t, weight_t)
-            (e,) = torch.autograd.grad(loss.sum(), [yl])
+        loss, e = self._loss_and_error(m.split(state)[3], target_t, weight_t)
         B = x_t.shape[0]
         with torch.no_grad():
             if self.train_readout:
@@ -182,4 +178,4 @@ class SpikingEProp(LearningRule):
             signal = e @ (m.readout.weight if self.feedback_matrix is None else self.feedback_matrix)
             add_grad(m.weight, torch.einsum("bi,bij->ij", signal, self.filtered) * m.mask / B)
         self.state = state
-        return loss.detach()
+        return loss
