@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 CASES = ("fa-mlp", "eprop-rnn", "gru", "mlp-fmnist")
+POOL = 2  # distinct batches per member, cycled
 
 
 def _status_mb(key: str) -> float:
@@ -60,7 +61,7 @@ def _case(name: str, n: int, device: str):
                             output_activation="sigmoid") if fa else
                   MLPConfig(n_in=784, n_hidden=(256, 256), n_out=10, activation="relu"))
         batch = 32 if fa else 128
-        idx = torch.randint(0, len(x_all), (8, n, batch), generator=g).to(device)
+        idx = torch.randint(0, len(x_all), (POOL, n, batch), generator=g).to(device)
         xs, ys = x_all[idx], data.y_train[idx]
         loss = (lambda m, x, y: one_hot_mse(m(x), y)) if fa else (lambda m, x, y: F.cross_entropy(m(x), y))
         return (lambda s: (MLP(config, generator=make_generator(s)).to(device), None)), loss, xs, ys, "sgd"
@@ -70,9 +71,9 @@ def _case(name: str, n: int, device: str):
         from brainlearn.rules.rnn_base import LeakyRNN, LeakyRNNConfig
 
         config = LeakyRNNConfig(n_in=1, n_hidden=64, n_out=2, alpha=1.0, gain=0.5)
-        pairs = [add_task(8, 50, generator=g) for _ in range(8 * n)]
-        xs = torch.stack([p[0] for p in pairs]).view(8, n, 8, 50, 1).to(device)
-        ys = torch.stack([p[1] for p in pairs]).view(8, n, 8, 50, 2).to(device)
+        pairs = [add_task(8, 50, generator=g) for _ in range(POOL * n)]
+        xs = torch.stack([p[0] for p in pairs]).view(POOL, n, 8, 50, 1).to(device)
+        ys = torch.stack([p[1] for p in pairs]).view(POOL, n, 8, 50, 2).to(device)
 
         def build(s):
             net = LeakyRNN(config, generator=make_generator(s)).to(device)
@@ -87,7 +88,7 @@ def _case(name: str, n: int, device: str):
         config = CompositionalGRUConfig(n_in=tasks.n_inputs, n_out=tasks.n_outputs, n_hidden=32, dt=200.0, tau=400.0)
         x = trials.inputs.to(device)
         y = trials.targets.argmax(-1).to(device) if trials.targets.is_floating_point() else trials.targets.to(device)
-        xs, ys = x.expand(8, n, *x.shape).contiguous(), y.expand(8, n, *y.shape).contiguous()
+        xs, ys = x.expand(POOL, n, *x.shape).contiguous(), y.expand(POOL, n, *y.shape).contiguous()
 
         def loss(m, x, y):
             logits = m(x)[0]

@@ -17,7 +17,7 @@ from brainlearn.models.compositional import (
 )
 from brainlearn.nn import MLP, MLPConfig, one_hot_mse
 from brainlearn.rules.rnn_base import LeakyRNN, LeakyRNNConfig
-from brainlearn.runtime import make_generator
+from brainlearn.runtime import make_generator, replicate_seed
 
 STEPS = 100
 LRS = (0.05, 0.1, 0.2)
@@ -162,6 +162,13 @@ def test_members_grid_and_validation():
     with pytest.raises(ConfigError, match="unknown config key 'lr'"):
         grid[2].config(MLPConfig())
     assert Member(1, ("n_out=4",)).config(MLPConfig()).n_out == 4
+    # build: each member from its config overrides and its seed's init stream, as an experiment builds it
+    ens = Ensemble.build(MLP, MLPConfig(n_in=3, n_out=2), [Member(0), Member(5, ("init_gain=2",))])
+    alone = MLP(MLPConfig(n_in=3, n_out=2, init_gain=2.0), generator=make_generator(replicate_seed(5)))
+    for name, t in alone.state_dict().items():
+        assert torch.equal(ens.member_state_dict(1)[name], t)
+    with pytest.raises(ConfigError, match="unknown config key 'lr'"):
+        Ensemble.build(MLP, MLPConfig(), grid[:1] + grid[2:3])
     with pytest.raises(ConfigError, match="seed"):
         Member(-1)
     with pytest.raises(ConfigError, match="overrides"):

@@ -22,6 +22,7 @@ from torch.func import functional_call, grad_and_value, vmap
 
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
 from brainlearn.runtime.config import apply_overrides
+from brainlearn.runtime.seeding import make_generator, replicate_seed
 
 Tensors = dict[str, torch.Tensor]
 
@@ -101,9 +102,16 @@ class Ensemble:
         self.device = next(iter(self.params.values())).device if self.params else torch.device("cpu")
 
     @classmethod
-    def build(cls, make: Callable[[Member], nn.Module], members: Sequence[Member]) -> Ensemble:
-        """The ensemble of ``make(member)`` for every member (each built exactly as it would be alone)."""
-        return cls([make(m) for m in members])
+    def build(cls, model: Callable[..., nn.Module], config, members: Sequence[Member],
+              device: torch.device | str | None = None) -> Ensemble:
+        """Member k is ``model(members[k].config(config), generator=g_k)`` with g_k the init stream of its seed
+        (``make_generator(replicate_seed(seed))``), as brainlearn's experiments build their models: the model
+        class, its config with the member's overrides (``("init_gain=2",)``), each built exactly as alone."""
+        if not members:
+            raise ConfigError("Ensemble.build: expected at least one member")
+        configs = [m.config(config) for m in members]  # every override checked before anything is built
+        return cls([model(c, generator=make_generator(replicate_seed(m.seed))).to(device)
+                    for c, m in zip(configs, members)])
 
     def __len__(self) -> int:
         return next(iter(self.params.values())).shape[0] if self.params else 0
