@@ -77,7 +77,7 @@ def test_a_nan_member_leaves_the_others_bit_identical():
 
 
 def test_rules_that_do_not_stack_say_so():
-    members = [_member("uoro", s, "float64") for s in SEEDS]
+    members = [_member("dni", s, "float64") for s in SEEDS]
     ens = Ensemble([net for net, _ in members])
     with pytest.raises(ConfigError, match="does not stack"):
         StackedRule(ens, [rule for _, rule in members])

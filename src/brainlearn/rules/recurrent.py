@@ -254,11 +254,17 @@ class UORO(_OnlineRule):
         self.right = w.new_zeros(batch, self.model.n_hidden, w.shape[1])
         self._buffer = torch.empty_like(self.right)
 
+    def draw(self, batch):
+        return torch.randint(0, 2, (batch, self.model.n_hidden), generator=self.generator)
+
     def _update(self, x_t, a, ahat, dphi):
         B, n = a.shape
-        nu = torch.randint(0, 2, (B, n), generator=self.generator).to(a) * 2 - 1
+        nu = self._next_draw(B).to(a) * 2 - 1
         ja = torch.bmm(self.cell.jacobian(dphi), self.left[:, :, None])[:, :, 0]
-        nu_m = torch.mul((nu * self.cell.alpha * dphi)[:, :, None], ahat[:, None, :], out=self._buffer)
+        if inside_transform(a):  # an ensemble's vmap takes no out= arguments
+            nu_m = (nu * self.cell.alpha * dphi)[:, :, None] * ahat[:, None, :]
+        else:
+            nu_m = torch.mul((nu * self.cell.alpha * dphi)[:, :, None], ahat[:, None, :], out=self._buffer)
         rho0 = torch.sqrt((self.right.flatten(1).norm(dim=1) + self.eps) / (ja.norm(dim=1) + self.eps))
         rho1 = torch.sqrt((nu_m.flatten(1).norm(dim=1) + self.eps) / (nu.norm(dim=1) + self.eps))
         self.left = rho0[:, None] * ja + rho1[:, None] * nu
@@ -299,6 +305,9 @@ class KeRNL(_OnlineRule):
         self.sensitivity = torch.eye(n, dtype=w.dtype, device=w.device)
         self.decay = torch.full((n,), self.cell.alpha, dtype=w.dtype, device=w.device)
 
+    def draw(self, batch):
+        return torch.randn((batch, self.model.n_hidden), generator=self.generator, dtype=torch.float64)
+
     def _reset_traces(self, batch):
         w, n = self.cell.weight, self.model.n_hidden
         self.trace = w.new_zeros(batch, n, w.shape[1])
@@ -308,9 +317,12 @@ class KeRNL(_OnlineRule):
         self.noise_trace_grad = w.new_zeros(batch, n)  # ∂ζ̄/∂γ
 
     def _update(self, x_t, a, ahat, dphi):
-        torch.mul(self.cell.alpha * dphi[:, :, None], ahat[:, None, :], out=self._buffer)
-        self.trace.mul_((1 - self.decay)[None, :, None]).add_(self._buffer)
-        zeta = self.sigma * torch.randn(a.shape, generator=self.generator, dtype=torch.float64).to(a)
+        if inside_transform(a):  # an ensemble's vmap takes no out= arguments
+            self.trace.mul_((1 - self.decay)[None, :, None]).add_(self.cell.alpha * dphi[:, :, None] * ahat[:, None, :])
+        else:
+            torch.mul(self.cell.alpha * dphi[:, :, None], ahat[:, None, :], out=self._buffer)
+            self.trace.mul_((1 - self.decay)[None, :, None]).add_(self._buffer)
+        zeta = self.sigma * self._next_draw(a.shape[0]).to(a)
         self.shadow = self.cell.terms(x_t, self.shadow)[0] + zeta
         self.noise_trace_grad = (1 - self.decay) * self.noise_trace_grad - self.noise_trace
         self.noise_trace = (1 - self.decay) * self.noise_trace + zeta

@@ -248,6 +248,7 @@ class LearningRule:
         self.steps_left: int | None = None  # set by run(): steps after the current one (None: unknown)
         self.cell = getattr(model, "cell", None)
         self.state: torch.Tensor | None = None
+        self.predrawn: torch.Tensor | None = None  # (T, ...) draws to take in order instead of drawing (ensembles)
 
     # ---- interface -----------------------------------------------------------------------------
     def parameters(self) -> list[nn.Parameter]:
@@ -291,7 +292,19 @@ class LearningRule:
         self.finish()
         return total
 
+    def draw(self, batch: int) -> torch.Tensor | None:
+        """The random numbers one step of this rule draws for `batch` samples, from its generator (None: a
+        rule that draws none). An ensemble draws each member's in this order outside its vmap."""
+        return None
+
     # ---- shared pieces --------------------------------------------------------------------------
+    def _next_draw(self, batch: int) -> torch.Tensor:
+        """This step's random numbers: the next of ``predrawn`` when set, else a fresh :meth:`draw`."""
+        if self.predrawn is None:
+            return self.draw(batch)
+        out, self.predrawn = self.predrawn[0], self.predrawn[1:]
+        return out
+
     def _step(self, x_t: torch.Tensor, target_t: torch.Tensor, weight_t: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
 
