@@ -200,3 +200,34 @@ def test_clear_errors():
         StackedSGD(ens.params, lr=0.1, nesterov=True)
     with pytest.raises(ConfigError, match="gradients of"):
         StackedSGD(ens.params, lr=0.1).step({})
+
+
+def test_recurrent_noise_drawn_per_member_as_alone():
+    """A model that draws noise in its forward pass: each member's noise is drawn beforehand from its own
+    generator (draw_noise, the order forward draws in) and handed in; every member equals its run alone."""
+    config = CompositionalGRUConfig(n_in=3, n_hidden=8, n_out=2, dt=20.0, sigma_rec=0.1)
+    xs, ys = _batches((5, 3), 2, None, len(SEEDS), torch.float64)
+
+    def loss(m, x, y, noise):
+        out = m(x, noise)[0]
+        return torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+
+    nets = [CompositionalGRU(config, generator=make_generator(s)).double() for s in SEEDS]
+    ens = Ensemble(nets)
+    opt = StackedSGD(ens.params, lr=LRS)
+    noises = [make_generator(100 + s) for s in SEEDS]
+    for x, y in zip(xs[:20], ys[:20]):
+        drawn = torch.stack([nets[0].draw_noise(4, 5, g) for g in noises])
+        opt.step(ens.grad_and_value(loss, x, y, drawn)[0])
+    for k, seed in enumerate(SEEDS):
+        net = CompositionalGRU(config, generator=make_generator(seed)).double()
+        alone, noise = torch.optim.SGD(net.parameters(), lr=LRS[k]), make_generator(100 + seed)
+        for x, y in zip(xs[:20, k], ys[:20, k]):
+            alone.zero_grad()
+            out = net(x, noise)[0]
+            torch.nn.functional.cross_entropy(out.reshape(-1, 2), y.reshape(-1)).backward()
+            alone.step()
+        for a, b in zip(net.parameters(), ens.member(k).parameters()):
+            assert float((a - b).detach().abs().max()) <= 1e-10
+    with pytest.raises(ShapeError, match="noise"):
+        nets[0](xs[0, 0], torch.zeros(4, 4, 8))

@@ -123,17 +123,30 @@ class _Recurrent(nn.Module):
     def _step(self, drive: torch.Tensor, h: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError  # pragma: no cover - interface
 
-    def forward(self, x: torch.Tensor, noise: torch.Generator | None = None):
-        """x (B, T, n_in) -> logits (B, T, n_out), hidden (B, T, n_hidden); h_0 = 0."""
+    def draw_noise(self, batch: int, steps: int, generator: torch.Generator) -> torch.Tensor | None:
+        """The standard-normal recurrent noise `forward` draws from `generator` for `steps` steps of `batch`
+        trials, (T, B, n_hidden), in the same order (None when ``sigma_rec`` is 0: nothing is drawn)."""
+        if self.sigma_rec == 0:
+            return None
+        return torch.stack([torch.randn(batch, self.n_hidden, generator=generator, device=generator.device)
+                            for _ in range(steps)])
+
+    def forward(self, x: torch.Tensor, noise: torch.Generator | torch.Tensor | None = None):
+        """x (B, T, n_in) -> logits (B, T, n_out), hidden (B, T, n_hidden); h_0 = 0.
+
+        `noise`: a generator the recurrent noise is drawn from, or that noise drawn beforehand
+        (:meth:`draw_noise`: an ensemble draws each member's outside its vmap); None: no noise."""
         _check_input(x, self.n_in)
-        B = x.shape[0]
+        B, T = x.shape[:2]
+        if isinstance(noise, torch.Generator):
+            noise = self.draw_noise(B, T, noise)
+        elif noise is not None and self.sigma_rec > 0 and noise.shape != (T, B, self.n_hidden):
+            raise ShapeError(f"noise: expected shape ({T}, {B}, {self.n_hidden}), got {tuple(noise.shape)}")
         drive = self.input(x)                                   # (B, T, gates * H): all input terms at once
         h = x.new_zeros(B, self.n_hidden)
         states = []
-        for drive_t in drive.unbind(1):  # not drive[:, t]: each slice's backward would add a zero-padded copy
-            xi = None
-            if noise is not None and self.sigma_rec > 0:
-                xi = torch.randn(B, self.n_hidden, generator=noise, device=noise.device).to(x.device)
+        for t, drive_t in enumerate(drive.unbind(1)):  # not drive[:, t]: a slice's backward adds a padded copy
+            xi = noise[t].to(x.device) if noise is not None and self.sigma_rec > 0 else None
             h = self._step(drive_t, h, xi)
             states.append(h)
         hidden = torch.stack(states, 1)
@@ -312,7 +325,7 @@ class SelectiveSSM(nn.Module):
         """The embedding's parameters: what a frozen network trains."""
         return list(self.input.parameters())
 
-    def forward(self, x: torch.Tensor, noise: torch.Generator | None = None):
+    def forward(self, x: torch.Tensor, noise: torch.Generator | torch.Tensor | None = None):
         _check_input(x, self.n_in)
         h = self.input(x)
         for norm, mixer in zip(self.norms, self.mixers):
