@@ -221,6 +221,9 @@ def run_stacked(exp: Experiment, configs: list, seeds: list[int], paths: list[Pa
     """
     if exp.run_stacked is None:
         raise ConfigError(f"{exp.name} does not declare stacked runs")
+    if not len(configs) == len(seeds) == len(paths) or not configs:
+        raise ConfigError(f"run_stacked: expected as many configs, seeds and paths (at least one), got "
+                          f"{len(configs)}, {len(seeds)}, {len(paths)}")
     if len({exp.stack_key(c) for c in configs}) > 1:
         raise ConfigError(f"{exp.name}: stacked runs may differ only in {', '.join(exp.stack_fields) or 'seed'}")
     for seed in seeds:
