@@ -146,3 +146,17 @@ def test_an_old_run_of_an_experiment_whose_draws_changed_is_refused_on_resume(tm
     (path / "config.json").write_text(json.dumps(header))
     with pytest.raises(ConfigError, match="made under seed scheme 1"):
         resume_experiment(path)
+
+
+def test_run_stacked_refuses_what_does_not_stack(tmp_path):
+    from brainlearn.experiments.runner import run_stacked
+
+    fa = experiments.get("fa-vs-bp")
+    config = make_config(fa, "smoke")
+    with pytest.raises(ConfigError, match="does not declare stacked runs"):
+        run_stacked(experiments.get("rnnrules-add"), [config], [0], [tmp_path / "a"])
+    with pytest.raises(ConfigError, match="may differ only in lr, model.init_gain, model.feedback_std"):
+        run_stacked(fa, [config, make_config(fa, "smoke", ["batch_size=16"])], [0, 1], [tmp_path / "a", tmp_path / "b"])
+    with pytest.raises(ConfigError, match="as many configs, seeds and paths"):
+        run_stacked(fa, [config, config], [0], [tmp_path / "a"])
+    assert not list(tmp_path.iterdir())  # refused before anything is written
