@@ -28,7 +28,7 @@ from typing import ClassVar, Literal
 import torch
 from torch import nn
 
-from brainlearn.errors import ConfigError, ShapeError, check_tensor
+from brainlearn.errors import ConfigError, ShapeError, check_tensor, inside_transform
 from brainlearn.runtime.config import Config, param
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -317,20 +317,25 @@ class LearningRule:
 
     def _loss_and_error(self, y: torch.Tensor, target, weight) -> tuple[torch.Tensor, torch.Tensor]:
         """The per-sample loss w ℓ(y) (B,) and its error e = ∂(w ℓ)/∂y (B, n_out), detached."""
+        if inside_transform(y):  # an ensemble's vmap: no requires_grad_ there, torch.func instead (same numbers)
 
-        def summed(yl):
-            per_sample = self._weighted(yl, target, weight)
-            return per_sample.sum(), per_sample
+            def summed(yl):
+                per_sample = self._weighted(yl, target, weight)
+                return per_sample.sum(), per_sample
 
-        # torch.func, not autograd.grad on a leaf: the same numbers, and it also runs under vmap (ensembles)
-        e, (_, loss) = torch.func.grad_and_value(summed, has_aux=True)(y.detach())
+            e, (_, loss) = torch.func.grad_and_value(summed, has_aux=True)(y.detach())
+            return loss.detach(), e
+        with torch.enable_grad():
+            yl = y.detach().requires_grad_()
+            loss = self._weighted(yl, target, weight)
+            (e,) = torch.autograd.grad(loss.sum(), [yl])
         return loss.detach(), e
 
     def _readout(self, a: torch.Tensor, target, weight) -> tuple[torch.Tensor, torch.Tensor]:
         """The loss at a_t, its error e_t = ∂(w ℓ)/∂y_t (B, n_out); readout gradients into ``.grad``."""
         ro = self.model.readout
-        with torch.no_grad():
-            y = ro(a)
+        with torch.enable_grad():  # as a step alone has always run it (rnnrules-cost counts what it saves)
+            y = ro(a.detach())
         loss, e = self._loss_and_error(y, target, weight)
         if self.train_readout:
             B = a.shape[0]
