@@ -9,6 +9,10 @@ from brainlearn.models.burstccn import BurstCCN, BurstCCNConfig
 from brainlearn.models.dendritic import DendriticNetwork, DendriticNetworkConfig
 from brainlearn.runtime import make_generator
 
+# vmap's per-member fallback (an op without a batching rule) would loop over the members: never on these paths
+pytestmark = pytest.mark.filterwarnings("error:There is a performance drop")
+
+
 SEEDS, LRS, STEPS = (0, 4, 8), (0.1, 0.2, 0.3), 100
 
 

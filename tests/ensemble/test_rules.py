@@ -10,6 +10,10 @@ from brainlearn.rules.rnn_base import LeakyRNN, LeakyRNNConfig
 from brainlearn.rules.spiking import SpikingRNN, SpikingRNNConfig
 from brainlearn.runtime import make_generator
 
+# vmap's per-member fallback (an op without a batching rule) would loop over the members: never on these paths
+pytestmark = pytest.mark.filterwarnings("error:There is a performance drop")
+
+
 SEEDS, LRS, STEPS = (0, 5, 9), (0.02, 0.05, 0.1), 100
 
 

@@ -19,6 +19,10 @@ from brainlearn.nn import MLP, MLPConfig, one_hot_mse
 from brainlearn.rules.rnn_base import LeakyRNN, LeakyRNNConfig
 from brainlearn.runtime import make_generator, replicate_seed
 
+# vmap's per-member fallback (an op without a batching rule) would loop over the members: never on these paths
+pytestmark = pytest.mark.filterwarnings("error:There is a performance drop")
+
+
 STEPS = 100
 LRS = (0.05, 0.1, 0.2)
 SEEDS = (0, 7, 11)
