@@ -132,9 +132,9 @@ def quick_claims(name: str, seed: int = 0) -> dict[str, dict]:
 
 
 def check_stacked_contracts(name: str, tmp_path, stack_overrides: tuple[tuple[str, ...], ...], rtol: float = 1e-5,
-                            monkeypatch: pytest.MonkeyPatch | None = None) -> None:
-    """For an experiment that declares stacked runs, at its smoke preset, members (seed k, overrides
-    `stack_overrides[k]`):
+                            monkeypatch: pytest.MonkeyPatch | None = None, overrides: tuple[str, ...] = ()) -> None:
+    """For an experiment that declares stacked runs, at its smoke preset with `overrides`, members (seed k,
+    overrides `stack_overrides[k]`):
 
     1. **each member is its run alone**: metrics and arrays equal the alone runs' (to `rtol`: the stacked
        kernels sum in another order);
@@ -147,8 +147,8 @@ def check_stacked_contracts(name: str, tmp_path, stack_overrides: tuple[tuple[st
     from brainlearn.experiments.runner import run_stacked
 
     exp = experiments.get(name)
-    base = make_config(exp, "smoke")
-    configs = [make_config(exp, "smoke", o) for o in stack_overrides]
+    base = make_config(exp, "smoke", overrides)
+    configs = [make_config(exp, "smoke", [*overrides, *o]) for o in stack_overrides]
     seeds = list(range(len(configs)))
     assert len({exp.stack_key(c) for c in [base, *configs]}) == 1, "the overrides must be stack fields"
 

@@ -19,7 +19,9 @@ so an interrupted run ends with exactly the numbers of an uninterrupted one.
 pass, each logged and checkpointed into its own run, in the format its run alone would write.
 
 :func:`run_jobs` is the same contract for independent jobs (the replicates of a run): each finished
-job's result is checkpointed, a resumed run skips them, and the jobs may run in worker processes.
+job's result is checkpointed, a resumed run skips them, and the jobs may run in worker processes;
+:func:`run_jobs_stacked` runs the same jobs for N members (runs) at once, each member's results
+checkpointed into its own run as :func:`run_jobs` would.
 
 Example::
 
@@ -143,3 +145,22 @@ def run_jobs(fn: Callable[..., Any], jobs: Mapping[str, tuple], ctx: RunContext,
             _log(ctx, on_result(name, result), len(done))
         ctx.checkpoint(len(done), {"done": done})
     return {name: done[name] for name in jobs}
+
+
+def run_jobs_stacked(fn: Callable[[str, list[int]], list[Any]], names: Sequence[str], ctxs: Sequence[RunContext], *,
+                     desc: str, on_result: Callable[[str, Any], Records] | None = None) -> list[dict[str, Any]]:
+    """:func:`run_jobs` for N members (runs) at once: ``fn(name, members)`` returns job `name`'s result for each
+    member index in `members` (stacked or one by one: the job's choice). Member k's results are logged and
+    checkpointed into ``ctxs[k]`` in :func:`run_jobs`' format, so its run resumes stacked or alone; a job is
+    run for the members that have not finished it. Returns ``[{name: result}]`` per member, in job order."""
+    done = [dict(s["done"]) if (s := ctx.restore()) is not None else {} for ctx in ctxs]
+    for name in ctxs[0].progress(names, total=len(names), desc=desc):
+        members = [k for k, d in enumerate(done) if name not in d]
+        if not members:
+            continue
+        for k, result in zip(members, fn(name, members), strict=True):
+            done[k][name] = result
+            if on_result is not None:
+                _log(ctxs[k], on_result(name, result), len(done[k]))
+            ctxs[k].checkpoint(len(done[k]), {"done": done[k]})
+    return [{name: d[name] for name in names} for d in done]

@@ -33,3 +33,11 @@ def test_bad_configs():
         TasksConfig(tasks=("chess",))
     with pytest.raises(ConfigError, match="each task"):
         TasksConfig(model=LeakyRNNConfig(n_in=3, n_out=1))
+
+
+def test_stacked_contracts(tmp_path, monkeypatch):
+    """Seeds stacked where the rule stacks (readout, RTRL, e-prop), one by one where it does not (BPTT)."""
+    from tests.contracts import check_stacked_contracts
+
+    check_stacked_contracts("rnnrules-tasks", tmp_path, ((), ("lr=0.01",), ("lr=0.001",)),
+                            overrides=("rules=readout,bptt,eprop",), monkeypatch=monkeypatch, rtol=1e-4)

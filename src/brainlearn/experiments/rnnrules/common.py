@@ -62,13 +62,18 @@ VARIANTS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RuleVariant
 _RULE_OF = {cls.config_class: name for name, cls in RECURRENT_RULES.items()}
 
 
+def rule_of(variant: str, variants: RuleVariants) -> str:
+    """The name of the rule a variant runs (``eprop_random`` runs ``eprop``)."""
+    return _RULE_OF[type(getattr(variants, variant))]
+
+
 def build(variant: str, model: LeakyRNN, loss: str, variants: RuleVariants, seed: int, replicate: int | None = None,
           index: int | None = None) -> LearningRule:
     """The rule `variant` (a field of `variants`) on `model`; its random draws (feedback B, probes,
     perturbations) come from stream "noise" of (`seed`, `replicate`, `index`)."""
     config: RuleConfig = getattr(variants, variant)
     generator = make_generator(replicate_seed(seed, replicate, "noise", index=index))
-    return make_rule(_RULE_OF[type(config)], model, config, loss_fn=loss, generator=generator)
+    return make_rule(rule_of(variant, variants), model, config, loss_fn=loss, generator=generator)
 
 
 def network(config: LeakyRNNConfig, seed: int, device: str, replicate: int | None = None,

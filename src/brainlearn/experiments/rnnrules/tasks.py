@@ -19,10 +19,12 @@ import torch
 
 from brainlearn import papers, plotting
 from brainlearn.data.rnn_tasks import TASKS
+from brainlearn.ensemble import STACKABLE_RULES, Ensemble, StackedAdam, StackedRule
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.rnnrules.common import VARIANTS, RuleVariants, build, network, task_loss
+from brainlearn.experiments.rnnrules.common import VARIANTS, RuleVariants, build, network, rule_of, task_loss
 from brainlearn.rules.recurrent import LeakyRNNConfig
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, run_jobs
+from brainlearn.runtime.loop import run_jobs_stacked
 
 COMPARED = ("readout", "bptt", "rtrl", "eprop", "eprop_random", "rflo", "uoro", "kernl", "dni3", "bplambda")
 """The rule variants the full table compares."""
@@ -69,9 +71,54 @@ def learn(config: TasksConfig, task: str, rule_name: str, seed: int, device: str
     return {"before": before, "after": after}
 
 
+def learn_stacked(configs: list[TasksConfig], task: str, rule_name: str, seeds: list[int], device: str) -> list[dict]:
+    """:func:`learn` for several (config, seed) members at once: each member's network, rule draws, batches
+    and test batch from its own streams, the rule stacked (:class:`~brainlearn.ensemble.StackedRule`)."""
+    spec, item, config = TASKS[task], list(TASKS).index(task), configs[0]
+    nets, rules, before, data = [], [], [], []
+    for c, seed in zip(configs, seeds):
+        model = network(dataclasses.replace(c.model, n_in=spec.n_in, n_out=spec.n_out), seed, device, index=item)
+        nets.append(model)
+        rules.append(build(rule_name, model, spec.loss, c.variants, seed, index=item))
+        data.append(make_generator(replicate_seed(seed, None, "data", index=item)))
+        test = make_generator(replicate_seed(seed, None, "test", index=item))
+        before.append(task_loss(model, task, c.test_batch_size, c.length, test))
+    ens = Ensemble(nets)
+    rule, opt = StackedRule(ens, rules), StackedAdam(ens.params, lr=[c.lr for c in configs])
+    for _ in range(config.steps):
+        x, y, w = (torch.stack(parts).to(device) for parts in
+                   zip(*(spec.sample(config.batch_size, config.length, g) for g in data)))
+        opt.step(rule.accumulate(x, y, w)[0])
+    return [{"before": b, "after": task_loss(ens.member(k), task, c.test_batch_size, c.length,
+                                             make_generator(replicate_seed(seed, None, "test", index=item)))}
+            for k, (b, c, seed) in enumerate(zip(before, configs, seeds))]
+
+
 def run(config: TasksConfig, seed: int, ctx: RunContext) -> Result:
     jobs = {f"{t}/{r}": (config, t, r, seed, str(ctx.device)) for t in config.tasks for r in config.rules}
     done = run_jobs(learn, jobs, ctx, desc="rnnrules-tasks", on_result=lambda name, out: {"job": name, **out})
+    return _result(config, done)
+
+
+def run_stacked(configs: list[TasksConfig], seeds: list[int], ctxs: list[RunContext]) -> list[Result]:
+    """The runs of several seeds (and learning rates): each (task, rule) job of every member at once, stacked
+    where the rule stacks, one member after another where it does not (BPTT, DNI, BP(λ))."""
+    config, device = configs[0], str(ctxs[0].device)
+
+    def job(name: str, members: list[int]) -> list[dict]:
+        task, variant = name.split("/")
+        cs, ss = [configs[k] for k in members], [seeds[k] for k in members]
+        if rule_of(variant, config.variants) in STACKABLE_RULES:
+            return learn_stacked(cs, task, variant, ss, device)
+        return [learn(c, task, variant, s, device) for c, s in zip(cs, ss)]
+
+    names = [f"{t}/{r}" for t in config.tasks for r in config.rules]
+    done = run_jobs_stacked(job, names, ctxs, desc=f"rnnrules-tasks x{len(seeds)}",
+                            on_result=lambda name, out: {"job": name, **out})
+    return [_result(c, d) for c, d in zip(configs, done)]
+
+
+def _result(config: TasksConfig, done: dict) -> Result:
     table = np.asarray([[done[f"{t}/{r}"]["after"] / done[f"{t}/{r}"]["before"] for t in config.tasks]
                         for r in config.rules])
     metrics = {f"{t}_{r}": float(table[i, j]) for i, r in enumerate(config.rules) for j, t in enumerate(config.tasks)}
@@ -119,5 +166,5 @@ register(Experiment(
              "quick": TasksConfig(tasks=("add", "flipflop"), rules=("readout", "bptt", "eprop"), steps=10,
                                   batch_size=8, test_batch_size=32),
              "full": TasksConfig()},
-    run=run, claims=claims, plot=plot,
+    run=run, claims=claims, plot=plot, run_stacked=run_stacked, stack_fields=("lr",),
 ))
