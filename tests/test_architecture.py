@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "brainlearn"
-SHARED = ("runtime", "nn", "rules", "analysis", "similarity", "data", "replay", "paradigms", "io")
+SHARED = ("runtime", "nn", "rules", "ensemble", "analysis", "similarity", "data", "replay", "paradigms", "io")
 UPPER = ("models", "experiments")
 
 
