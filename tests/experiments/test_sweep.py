@@ -218,7 +218,10 @@ def test_verify_stacks_by_default_and_local_is_one_flag_away(tmp_runs, monkeypat
         return original(points, paths, **kwargs)
 
     monkeypatch.setattr(sweep, "run_points", spy)
-    verify.verify(["fa-vs-bp"], seeds=2, overrides=TINY, out=tmp_runs)
-    verify.verify(["fa-vs-bp"], seeds=2, overrides=TINY, out=tmp_runs, backend="local")
-    verify.verify(["fa-vs-bp"], seeds=2, overrides=TINY, out=tmp_runs, workers=2)
-    assert chosen == ["stacked", "local", "local"]
+    fa = runner.experiments.get("fa-vs-bp")
+    verify.verify(["fa-vs-bp"], seeds=fa.stack_from, overrides=TINY, out=tmp_runs)
+    verify.verify(["fa-vs-bp"], seeds=fa.stack_from - 1, overrides=TINY, out=tmp_runs)  # where stacking does not pay
+    verify.verify(["fa-vs-bp"], seeds=2, overrides=TINY, out=tmp_runs, backend="stacked")
+    verify.verify(["fa-vs-bp"], seeds=fa.stack_from, overrides=TINY, out=tmp_runs, backend="local")
+    verify.verify(["fa-vs-bp"], seeds=fa.stack_from, overrides=TINY, out=tmp_runs, workers=2)
+    assert chosen == ["stacked", "local", "stacked", "local", "local"]

@@ -241,6 +241,8 @@ class Experiment:
             and one result per member, each as ``run`` would give it alone (see docs/ensembles.md).
         stack_fields: the config fields (dotted keys) in which the members of one stacked run may differ;
             runs that differ in any other field are stacked separately.
+        stack_from: the number of members from which a stacked run is faster than the runs one by one on a CPU
+            core (measured); ``verify --seeds N`` stacks by default from there.
     """
 
     name: str
@@ -256,6 +258,7 @@ class Experiment:
     seed_schemes: tuple[int, ...] = (1, 2)
     run_stacked: Callable[..., list[Result]] | None = None
     stack_fields: tuple[str, ...] = ()
+    stack_from: int = 2
 
     def __post_init__(self):
         missing = {"smoke", "quick", "full"} - set(self.presets)

@@ -39,7 +39,8 @@ def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: s
 
     Seeds run as sweep points (see :mod:`brainlearn.experiments.sweep`), each in a normal run directory
     under `out`: by default (`backend` None) as one stacked ensemble for an experiment that declares stacked
-    runs and `workers` 1, otherwise `workers` at a time on `backend` ("local" when None). Writes
+    runs, from its `stack_from` seeds and with `workers` 1, otherwise `workers` at a time on `backend`
+    ("local" when None). Writes
     ``<out>/verify/<timestamp>-<hash>/claims.json`` and ``report.md`` (a strip plot of each experiment's
     per-seed claim values against their thresholds, and the first seed's figures). With ``out=None``
     everything stays in memory. `on_section` is called with each finished experiment's section.
@@ -60,7 +61,8 @@ def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: s
         else:
             points = sweep.expand(exp.name, preset, {}, seeds, tuple(overrides))
             runs = [Path(out) / exp.name / f"{stamp}-seed{p.seed}" for p in points]
-            chosen = backend or ("stacked" if exp.run_stacked is not None and workers == 1 else "local")
+            stacks = exp.run_stacked is not None and workers == 1 and seeds >= exp.stack_from
+            chosen = backend or ("stacked" if stacks else "local")
             records = sweep.run_points(points, runs, workers=workers, threads=threads, backend=chosen,
                                        address=address, device=device, quiet=quiet, slurm=slurm)
             for p, r in zip(points, records):

@@ -282,5 +282,7 @@ register(Experiment(
         "smoke": FAvsBPConfig(epochs=6, n_train=300, n_test=100, angle_every=5),
     },
     run=run, claims=claims, plot=plot,
-    run_stacked=run_stacked, stack_fields=("lr", "model.init_gain", "model.feedback_std"),
+    # the 64-100-10 network pays for vmap's per-call cost from about 8 members (benchmarks/ensemble.py: 1.4x at 8,
+    # 0.2x alone); the Fashion-MNIST net is compute-bound at any N
+    run_stacked=run_stacked, stack_fields=("lr", "model.init_gain", "model.feedback_std"), stack_from=8,
 ))
