@@ -76,3 +76,12 @@ def test_lags_are_validated():
         AddConfig(lags=(3, 3))
     with pytest.raises(ConfigError, match="coefficients"):
         AddConfig(lags=(1, 2, 3))
+
+
+def test_thresholds_set_for_the_default_task_are_ungated_on_another():
+    from brainlearn.experiments.rnnrules.add import claims
+
+    gated = {c.id: c.gated for c in claims(AddConfig(lags=(1, 2)))}
+    assert gated.pop("readout-reachable")      # the reachable floor is computed for the lags in use
+    assert not any(gated.values())
+    assert all(c.gated for c in claims(AddConfig()))
