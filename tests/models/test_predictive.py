@@ -142,6 +142,16 @@ def test_temporal_pc_learns_the_oddball_binned_at_the_stimulus_length():
     assert mi["index"][0] > 0.1 and mi["p"][0] < 0.05
 
 
+def test_temporal_pc_warns_when_v_starts_at_zero_and_inputs_follow_blank_bins(caplog):
+    # the default oddball jitters 5% of the gratings: some straddle two bins, so V can change, but only from those
+    proto = OddballProtocol(n_baseline=20, n_oddball=200, tuning_orientations=0, rf_grid=0)
+    X = stimulus_matrix(proto.generate(0), proto.on, 16)[:, None]
+    pc = TemporalPC(TemporalPCConfig(n_in=16, n_latent=16), generator=make_generator(0))
+    with caplog.at_level("WARNING", logger="brainlearn.models.predictive"):
+        pc.run(X, lr=0.05)
+    assert "V = 0" in caplog.text and "after a blank bin" in caplog.text
+
+
 def test_adaptation_exact_update_matches_fine_euler():
     m = AdaptationModel(AdaptationModelConfig(tau_rec=1.5, u=4.0))
     X = (torch.rand(20, 2, 3, generator=make_generator(0)) > 0.5).float()

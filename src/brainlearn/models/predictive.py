@@ -22,6 +22,7 @@ fields declare their valid ranges; ``generator`` draws the random weights where 
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -33,6 +34,8 @@ from torch import nn
 from brainlearn.analysis.mismatch import classify_pe
 from brainlearn.errors import ConfigError, ShapeError
 from brainlearn.runtime.config import Config, param, require
+
+log = logging.getLogger(__name__)
 
 POPULATIONS = ("E", "D", "PV", "SST", "VIP")
 
@@ -441,11 +444,17 @@ class TemporalPC(nn.Module):
             raise ShapeError(f"X must be (time, batch, {self.W.shape[0]}), got {tuple(X.shape)}")
         if lr and not self.V.any():
             seen = X.ne(0).any(2)                                   # (time, batch): bins with input
-            if not (seen[1:] & seen[:-1]).any():  # V = 0 keeps a 0 state after every blank bin: dV = 0 throughout
+            joined, after_blank = int((seen[1:] & seen[:-1]).sum()), int((seen[1:] & ~seen[:-1]).sum())
+            if not joined:  # V = 0 keeps a 0 state after every blank bin: dV = 0 throughout
                 raise ConfigError("TemporalPC cannot learn V: V is 0 and every bin with input follows a blank bin, "
                                   "so the state before each input is 0 and V's update is 0; set v_init > 0 with "
                                   "n_latent > n_in (a state W does not read survives blank bins), or use bins "
                                   "that join consecutive stimuli")
+            if after_blank:  # V learns only from the joined bins; nothing yet carries across a blank
+                log.warning("TemporalPC starts with V = 0: V learns only from the %d bins with input right after "
+                            "input; the %d bins with input after a blank bin are predicted only once that has made V "
+                            "non-zero (v_init > 0 with n_latent > n_in lets a state survive blank bins)",
+                            joined, after_blank)
         mu = torch.zeros(X.shape[1], self.W.shape[1], device=X.device)
         pos, neg, preds = [], [], []
         for t in range(X.shape[0]):  # time is sequential; cells and batch are vectorised
