@@ -10,6 +10,7 @@ from brainlearn import experiments
 from brainlearn.errors import ConfigError
 from brainlearn.experiments.pathways.mixture import PathwaysConfig
 from brainlearn.experiments.runner import make_config, run_experiment
+from brainlearn.models.pathways import MixtureOfPathwaysConfig
 
 # The quick preset (2 replicates x {MoP, baseline}, 100 steps of a small model) can show the cost and the
 # accuracy claims; A1, A4 and A5 need the full preset's budget (ungated in quick, see docs/experiments/pathways.md).
@@ -100,7 +101,7 @@ def test_a_task_subset_beyond_the_stored_difficulties_is_measured():
     tasks = ("rtgo", "go", "dlygo")
     assert "dlygo" not in DIFFICULTY
     with pytest.raises(ConfigError, match="no stored difficulty for dlygo"):
-        PathwaysConfig(tasks=tasks, model=PathwaysConfig().model.__class__(n_tasks=3), difficulty="stored")
+        PathwaysConfig(tasks=tasks, model=MixtureOfPathwaysConfig(n_tasks=3), difficulty="stored")
     exp = experiments.get("pathways-mixture")
     config = make_config(exp, "smoke", ["tasks=rtgo,go,dlygo", "model.n_tasks=3", "steps=2", "replicates=1"])
     out = run_experiment(exp, config, seed=0, out=None).result

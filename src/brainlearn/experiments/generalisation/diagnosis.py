@@ -23,10 +23,10 @@ from brainlearn.analysis.disentanglement import best_iou_match, reconstruction_l
 from brainlearn.data.factors import FactorDataset
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.generalisation.common import (
-    CALIBRATED_STEPS,
-    QUICK_TRANSFER_NOTE,
+    TRANSFER_CLAIMS,
     TRANSFER_HOW,
     TRANSFER_NAN,
+    TRANSFER_NOTE,
     TRANSFER_REASON,
     DataConfig,
     ModelConfig,
@@ -179,10 +179,8 @@ def claims(config: DiagnosisConfig) -> list[Claim]:
               "in-distribution squares.", "vae_shape_transfer", "<=", 0.5, how=how + "; " + TRANSFER_HOW,
               reason=TRANSFER_REASON, kind="outcome"),
     ]
-    if config.model.steps < CALIBRATED_STEPS:  # below it the VAE reads ID squares below chance: transfer undefined
-        out = [dataclasses.replace(c, expected="fail", note=QUICK_TRANSFER_NOTE) if c.id == "vae-encoder-transfer"
-               else c for c in out]
-    return out
+    return [dataclasses.replace(c, expected="fail", note=TRANSFER_NOTE) if c.id in TRANSFER_CLAIMS else c
+            for c in out]
 
 
 def plot(result: Result, config: DiagnosisConfig) -> dict:

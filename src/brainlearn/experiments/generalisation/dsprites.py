@@ -20,9 +20,10 @@ from brainlearn import papers, plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.generalisation.common import (
     CALIBRATED_STEPS,
-    QUICK_TRANSFER_NOTE,
+    TRANSFER_CLAIMS,
     TRANSFER_HOW,
     TRANSFER_NAN,
+    TRANSFER_NOTE,
     TRANSFER_REASON,
     DataConfig,
     ModelConfig,
@@ -139,10 +140,10 @@ def claims(config: DSpritesConfig) -> list[Claim]:
                          "R2E split exceeds that of the 4-image split by more than 0.3.", "exclusion_effect", ">",
                          0.3, how=how + "; difference of BCE ratios", reason=crit, kind="outcome"))
     if config.model.steps < CALIBRATED_STEPS:
-        notes = {"r2r-bce": QUICK_NOTE, "r2r-decoded-shape": QUICK_SHAPE_NOTE, "r2r-posx": QUICK_SHAPE_NOTE,
-                 "r2r-shape-transfer": QUICK_TRANSFER_NOTE}
+        notes = {"r2r-bce": QUICK_NOTE, "r2r-decoded-shape": QUICK_SHAPE_NOTE, "r2r-posx": QUICK_SHAPE_NOTE}
         out = [dataclasses.replace(c, expected="fail", note=notes[c.id]) if c.id in notes else c for c in out]
-    return out
+    return [dataclasses.replace(c, expected="fail", note=TRANSFER_NOTE) if c.id in TRANSFER_CLAIMS else c
+            for c in out]
 
 
 def plot(result: Result, config: DSpritesConfig) -> dict:
