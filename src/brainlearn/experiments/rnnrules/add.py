@@ -140,8 +140,9 @@ def claims(config: AddConfig) -> list[Claim]:
                          reason=f"a readout trained on the same stream can beat the best one only by fitting noise, "
                                 f"about p / 2N = {p} / (2 x {config.steps}) = {p / (2 * config.steps):.4f} nats "
                                 "(the AIC bias of a fitted log-likelihood); 0.02 bounds it from 2,000 steps on "
-                                "(replaces readout-floor, >= 0.62, which held only where the reachable floor is "
-                                "near the no-learning floor)", gated=budget, kind="limit"))  # for any lags
+                                "(replaces readout-floor, >= 0.62, which described the preset's lags and learning "
+                                "rate, not what a readout of the network can reach)", gated=budget,
+                         kind="limit"))  # for any lags
     if "bptt3" in config.rules and "dni3" in config.rules:
         out.append(Claim("dni-beats-bptt3", paper, "Synthetic gradients extend truncated BPTT: DNI with a "
                          "3-step window beats plain 3-step BPTT by at least 0.02 nats.", "dni3_gain", ">=", 0.02,
