@@ -13,6 +13,7 @@ from brainlearn.analysis.disentanglement import (
     importance_matrix,
     latent_landing,
     mig,
+    probe_transfer,
     readout,
     reconstruction_loss,
 )
@@ -117,3 +118,47 @@ def test_latent_landing():
     out = latent_landing(zt, ct, zh, np.array([0, 1, 1]))
     assert out["nn_match"] == pytest.approx(2 / 3) and out["centroid_match"] == pytest.approx(2 / 3)
     assert out["nn_classes"] == [pytest.approx(2 / 3), pytest.approx(1 / 3)]
+
+
+def _encodings(held_at: int, spread: float, signal: float = 2.0, seed: int = 0):
+    """Toy R2R encodings: shape c in {0 = square, 1, 2} at centroid `signal` e_c (+ noise of sd `spread`), posX
+    in the last latent. Squares on the right (posX > 0.5) are held out and encoded at shape `held_at`'s centroid."""
+    rng = np.random.default_rng(seed)
+
+    def encode(shape, posx, at):
+        z = np.zeros((len(shape), 4))
+        z[np.arange(len(shape)), at] = signal
+        z[:, :3] += spread * rng.standard_normal((len(shape), 3))
+        z[:, 3] = posx
+        return z
+
+    shape, posx = rng.integers(0, 3, 3000), rng.random(3000)
+    seen = ~((shape == 0) & (posx > 0.5))
+    shape, posx = shape[seen], posx[seen]
+    z = encode(shape, posx, shape)
+    held_posx = 0.5 + 0.5 * rng.random(300)
+    z_held = encode(np.zeros(300, int), held_posx, np.full(300, held_at))
+    return z[:2000], shape[:2000], {"id": (z[2000:], shape[2000:]), "heldout": (z_held, np.zeros(300, int)),
+                                    "matched": (z[2000:][shape[2000:] == 0], shape[2000:][shape[2000:] == 0])}
+
+
+def test_probe_transfer_tells_generalisation_from_failure():
+    transfer = {}
+    for case, held_at in (("success", 0), ("failure", 1)):
+        out = readout(*_encodings(held_at, spread=0.6), kind="logistic")
+        transfer[case] = probe_transfer(out["heldout"]["accuracy"], out["matched"]["accuracy"], 1 / 3)
+    assert transfer["success"] > 0.8 and transfer["failure"] < 0.1
+    # latents that carry no shape: the probe reads squares at chance (or below) in distribution, so it cannot
+    # tell, and says so (NaN); the raw held-out accuracy (the old r2r-shape-probe measure) is near 0 all the same
+    weak = readout(*_encodings(held_at=0, spread=0.6, signal=0.0), kind="logistic")
+    assert weak["heldout"]["accuracy"] <= 0.1
+    assert math.isnan(probe_transfer(weak["heldout"]["accuracy"], weak["matched"]["accuracy"], 1 / 3))
+
+
+def test_probe_transfer_scale_and_input_checks():
+    assert probe_transfer(0.8, 0.8, 1 / 3) == pytest.approx(1.0)
+    assert probe_transfer(1 / 3, 0.8, 1 / 3) == pytest.approx(0.0)
+    assert probe_transfer(0.0, 0.8, 0.5) == pytest.approx(-5 / 3)
+    assert math.isnan(probe_transfer(0.9, 0.4, 1 / 3)) and math.isnan(probe_transfer(0.5, float("nan"), 1 / 3))
+    with pytest.raises(ConfigError, match="heldout"):
+        probe_transfer(1.5, 0.8, 1 / 3)

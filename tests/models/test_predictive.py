@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from brainlearn.analysis.mismatch import mismatch_index
 from brainlearn.errors import ConfigError, ShapeError
 from brainlearn.models.predictive import (
     AdaptationModel,
@@ -13,6 +14,7 @@ from brainlearn.models.predictive import (
     TemporalPC,
     TemporalPCConfig,
 )
+from brainlearn.paradigms import OddballProtocol, stimulus_matrix
 from brainlearn.runtime import make_generator
 
 
@@ -106,6 +108,48 @@ def test_temporal_pc_learns_a_sequence_then_signals_deviants_and_omissions():
     test[2] = torch.eye(6)[5]                     # substitution at position 3
     o = pc.run(torch.cat([seq, test])[:, None])
     assert o["e_pos"][8, 0].sum() > 1.5 * o["e_pos"][2, 0].sum()
+
+
+def test_temporal_pc_blank_bin_keeps_only_what_w_does_not_read():
+    # a blank bin settles to prior (W^T W + prior I)^-1 mu_hat: 0 for mu_hat = 0, mu_hat itself in W's null space
+    pc = TemporalPC(TemporalPCConfig(n_in=3, n_latent=5, prior=0.2, v_init=1.0), generator=make_generator(0))
+    zero = torch.zeros(2, 3)
+    assert torch.equal(pc.settle(zero, torch.zeros(2, 5)), torch.zeros(2, 5))
+    null = torch.linalg.svd(pc.W)[2][3:]                 # (2, 5): the latent directions W does not read
+    assert torch.allclose(pc.settle(zero, null), null, atol=1e-5)
+    seen = pc.W[:2]                                      # rows of W (orthonormal): read with singular value 1
+    assert torch.allclose(pc.settle(zero, seen), 0.2 / 1.2 * seen, atol=1e-5)
+    assert torch.allclose(pc.V @ pc.V.T, torch.eye(5), atol=1e-5)   # v_init Q, Q orthogonal
+
+
+def test_temporal_pc_learns_the_oddball_binned_at_the_stimulus_length():
+    # 250 ms gratings every 1.25 s in 250 ms bins: each stimulus follows four blank bins
+    proto = OddballProtocol(n_baseline=200, n_oddball=200, p_jitter=0.0, tuning_orientations=0, rf_grid=0)
+    table = proto.generate(0)
+    X = stimulus_matrix(table, proto.on, 16)[:, None]
+    split = int(round(table["start_time"][proto.n_baseline] / proto.on))   # learn on the standards before the oddballs
+    with pytest.raises(ConfigError, match="v_init"):    # V = 0 would stay 0: a clear error, not a silent 0
+        TemporalPC(TemporalPCConfig(n_in=16, n_latent=64), generator=make_generator(0)).run(X[:split], lr=0.05)
+    pc = TemporalPC(TemporalPCConfig(n_in=16, n_latent=64, v_init=1.0), generator=make_generator(0))
+    V0 = pc.V.clone()
+    pc.run(X[:split], lr=0.05)
+    assert (pc.V - V0).norm() > 0.1 * V0.norm()
+    out = pc.run(X[split:])
+    onset = np.round(table["start_time"] / proto.on).astype(int)[proto.n_baseline:] - split
+    R = out["e_pos"][:, 0].sum(1).numpy()[onset][None]  # 1 cell (the summed e+) x oddball-block trials
+    kind = table["stim_type"][proto.n_baseline:]
+    mi = mismatch_index(R[:, kind == "deviant_ori"], R[:, kind == "standard"], n_shuffles=200)
+    assert mi["index"][0] > 0.1 and mi["p"][0] < 0.05
+
+
+def test_temporal_pc_warns_when_v_starts_at_zero_and_inputs_follow_blank_bins(caplog):
+    # the default oddball jitters 5% of the gratings: some straddle two bins, so V can change, but only from those
+    proto = OddballProtocol(n_baseline=20, n_oddball=200, tuning_orientations=0, rf_grid=0)
+    X = stimulus_matrix(proto.generate(0), proto.on, 16)[:, None]
+    pc = TemporalPC(TemporalPCConfig(n_in=16, n_latent=16), generator=make_generator(0))
+    with caplog.at_level("WARNING", logger="brainlearn.models.predictive"):
+        pc.run(X, lr=0.05)
+    assert "V = 0" in caplog.text and "after a blank bin" in caplog.text
 
 
 def test_adaptation_exact_update_matches_fine_euler():

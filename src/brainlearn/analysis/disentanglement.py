@@ -6,7 +6,9 @@ and where held-out encodings land.
   searched in chunks (the full 64 x 64 dSprites grid never sits in memory at once); with
   :func:`decoded_factor_accuracy` it says whether a reconstruction shows the right factors.
 - :func:`readout`: linear (R^2, signed bias) or logistic (accuracy) readouts of a factor from latents,
-  fitted on training encodings and scored on other sets (in-distribution test, held-out combinations).
+  fitted on training encodings and scored on other sets (in-distribution test, held-out combinations);
+  :func:`probe_transfer` puts a held-out accuracy on the scale from chance (0) to the same probe's accuracy on
+  in-distribution images of the same class (1).
 - :func:`dci`: Eastwood & Williams (2018) disentanglement, completeness, informativeness from an
   importance matrix (:func:`importance_matrix`, Lasso or Spearman).
 - :func:`mig`: the mutual information gap (Chen et al. 2018) with histogram-discretised latents.
@@ -113,6 +115,23 @@ def readout(z_train: np.ndarray, y_train: np.ndarray, evaluate: dict[str, tuple[
             out[name] = {"accuracy": float((clf.predict((np.asarray(z, float) - mu) / sd) == np.asarray(y)).mean())}
         return out
     raise ConfigError(f"unknown readout {kind!r}; expected linear or logistic")
+
+
+def probe_transfer(heldout: float, matched: float, chance: float, margin: float = 0.1) -> float:
+    """``(heldout - chance) / (matched - chance)``: how much of a probe's in-distribution skill carries over to
+    held-out combinations. `matched` is the same probe's accuracy on in-distribution images whose probed value
+    matches the held-out ones' (the other factors cannot match: they make the held-out combination).
+
+    1: held-out combinations are read as well as seen ones (generalisation); 0 or below: no better than chance
+    (failure). A raw held-out accuracy cannot tell the two apart when the probe reads that class badly even in
+    distribution; then this is NaN: `matched` must beat `chance` by at least `margin`. NaN in, NaN out.
+    """
+    for name, v in (("heldout", heldout), ("matched", matched), ("chance", chance)):
+        if not (0 <= v <= 1 or np.isnan(v)):
+            raise ConfigError(f"probe_transfer: {name} must be an accuracy in [0, 1] (or NaN), got {v}")
+    if not matched - chance >= margin:  # also NaN in, NaN out
+        return float("nan")
+    return float((heldout - chance) / (matched - chance))
 
 
 def importance_matrix(z: np.ndarray, factors: np.ndarray, method: str = "lasso", alpha: float = 0.02

@@ -2,7 +2,8 @@
 
 - :func:`task_difficulty`: the paper's measure, log of the median number of steps a single-task GRU needs
   to bring its response loss below 0.25 (several seeds); :data:`DIFFICULTY` stores the values for the CPU
-  task set (``python -m brainlearn.models.pathways_analysis`` recomputes them).
+  task set (``python -m brainlearn.models.pathways_analysis`` recomputes them); :func:`difficulties` gives
+  them for any task list, measuring the tasks without a stored value.
 - :func:`evaluate`: per-task response accuracy, response-period learned pathway complexity (LPC) and
   routing weights in inference mode, optionally with low-weight experts removed (self-sufficiency) or the
   largest expert of every block lesioned; :func:`measure` takes all three.
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import statistics
 
@@ -22,6 +24,8 @@ import torch
 from brainlearn.analysis.solvability import fit_gru
 from brainlearn.errors import ShapeError
 from brainlearn.models.pathways import MixtureOfPathways, per_task_mean
+
+log = logging.getLogger(__name__)
 
 # log(median steps to response CE < 0.25) of a GRU-64 trained alone on each task (Adam lr 1e-2, B 32, T 100,
 # cap 500 steps, seeds 0-2), from `python -m brainlearn.models.pathways_analysis` on this implementation.
@@ -41,6 +45,17 @@ def task_difficulty(tasks, seeds: int = 3, max_steps: int = 500, threshold: floa
                  or max_steps for s in range(seeds)]
         out[task] = {"steps": steps, "difficulty": math.log(statistics.median(steps))}
     return out
+
+
+def difficulties(tasks) -> np.ndarray:
+    """The difficulty of each of `tasks` (K,): the stored value where :data:`DIFFICULTY` has one, else measured
+    by :func:`task_difficulty` with the stored values' protocol (seeds 0-2, cap 500 steps), so that every task
+    of any subset is on one scale."""
+    missing = [t for t in tasks if t not in DIFFICULTY]
+    if missing:
+        log.info("measuring the difficulty of %d task(s) without a stored value: %s", len(missing), ", ".join(missing))
+    measured = task_difficulty(missing, seeds=3, max_steps=500)
+    return np.array([DIFFICULTY[t] if t in DIFFICULTY else measured[t]["difficulty"] for t in tasks])
 
 
 @torch.no_grad()

@@ -22,6 +22,7 @@ fields declare their valid ranges; ``generator`` draws the random weights where 
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -31,8 +32,10 @@ import torch
 from torch import nn
 
 from brainlearn.analysis.mismatch import classify_pe
-from brainlearn.errors import ShapeError
+from brainlearn.errors import ConfigError, ShapeError
 from brainlearn.runtime.config import Config, param, require
+
+log = logging.getLogger(__name__)
 
 POPULATIONS = ("E", "D", "PV", "SST", "VIP")
 
@@ -382,21 +385,32 @@ class TemporalPCConfig(Config):
     n_in: int = param(16, ge=1, help="input units (one per input channel); e+ and e- error units each")
     n_latent: int = param(16, ge=1, help="latent units")
     prior: float = param(0.1, gt=0, help="precision of the temporal prior mu ~ N(V mu_{t-1}, 1/prior)")
+    v_init: float = param(0.0, ge=0, help="V starts at v_init Q, Q a random orthogonal matrix (0: V starts at 0, "
+                                          "and no state survives a blank bin; see TemporalPC)")
 
 
 class TemporalPC(nn.Module):
     """The temporal variant of predictive coding: a latent state predicts the next input.
 
-    At each time bin the previous state predicts the current one, ``mu_hat_t = V mu_{t-1}``, and the input,
-    ``x_hat_t = W mu_hat_t``. The error units' response to the input is the prediction error at onset,
+    At each time bin the previous *settled* state predicts the current one, ``mu_hat_t = V mu_{t-1}``, and the
+    input, ``x_hat_t = W mu_hat_t``. The error units' response to the input is the prediction error at onset,
     ``e+ = [x_t - x_hat_t]_+`` and ``e- = [x_hat_t - x_t]_+``. The state then settles to the minimum of
     ``1/2 |x_t - W mu|^2 + prior/2 |mu - mu_hat_t|^2`` (in closed form, or by ``inference_steps`` of
     gradient descent), and learning moves ``W`` along ``(x_t - W mu_t) mu_t^T`` and ``V`` along
     ``(mu_t - mu_hat_t) mu_{t-1}^T``. Linear units, so the sign-split errors recombine exactly.
 
+    A blank bin (x_t = 0) settles the state to ``prior (W^T W + prior I)^-1 V mu_{t-1}``: along a direction that
+    W reads with singular value s the memory shrinks by ``prior / (prior + s^2)`` per blank bin; only directions
+    W does not read (there are some only if ``n_latent > n_in``) keep it. With V = 0 the state after a blank bin
+    is exactly 0, so V's update ``(mu_t - 0) mu_{t-1}^T`` is 0 whenever the bin before an input is blank: V = 0
+    is then a fixed point of learning. This is why a stimulus followed by a blank interval (an oddball binned at
+    the stimulus length) needs ``v_init > 0`` and ``n_latent > n_in``; the reference code of Millidge et al.
+    likewise starts its transition matrix at random (N(0, 0.1^2) entries), not at 0. :meth:`run` raises when
+    learning cannot change V at all.
+
     Args:
-        config: widths and prior.
-        generator: draws the initial W (orthonormal columns); V starts at 0.
+        config: widths, prior and V's initial gain.
+        generator: draws the initial W (orthonormal columns) and, if ``v_init > 0``, V's orthogonal Q.
     """
 
     def __init__(self, config: TemporalPCConfig = TemporalPCConfig(), *, generator: torch.Generator):
@@ -405,7 +419,10 @@ class TemporalPC(nn.Module):
         n_in, n_latent = config.n_in, config.n_latent
         q, _ = torch.linalg.qr(torch.randn(max(n_in, n_latent), max(n_in, n_latent), generator=generator))
         self.W = nn.Parameter(q[:n_in, :n_latent].contiguous(), requires_grad=False)
-        self.V = nn.Parameter(torch.zeros(n_latent, n_latent), requires_grad=False)
+        V = torch.zeros(n_latent, n_latent)
+        if config.v_init > 0:  # drawn after W, so v_init = 0 leaves W's draw as it was
+            V = config.v_init * torch.linalg.qr(torch.randn(n_latent, n_latent, generator=generator))[0]
+        self.V = nn.Parameter(V, requires_grad=False)
         self.prior = config.prior
 
     def settle(self, x: torch.Tensor, mu_hat: torch.Tensor, steps: int | None = None, rate: float = 0.2):
@@ -425,6 +442,19 @@ class TemporalPC(nn.Module):
         the onset errors ``e_pos``, ``e_neg`` (time x batch x n_in) and the predictions ``x_hat``."""
         if X.dim() != 3 or X.shape[2] != self.W.shape[0]:
             raise ShapeError(f"X must be (time, batch, {self.W.shape[0]}), got {tuple(X.shape)}")
+        if lr and not self.V.any():
+            seen = X.ne(0).any(2)                                   # (time, batch): bins with input
+            joined, after_blank = int((seen[1:] & seen[:-1]).sum()), int((seen[1:] & ~seen[:-1]).sum())
+            if not joined:  # V = 0 keeps a 0 state after every blank bin: dV = 0 throughout
+                raise ConfigError("TemporalPC cannot learn V: V is 0 and every bin with input follows a blank bin, "
+                                  "so the state before each input is 0 and V's update is 0; set v_init > 0 with "
+                                  "n_latent > n_in (a state W does not read survives blank bins), or use bins "
+                                  "that join consecutive stimuli")
+            if after_blank:  # V learns only from the joined bins; nothing yet carries across a blank
+                log.warning("TemporalPC starts with V = 0: V learns only from the %d bins with input right after "
+                            "input; the %d bins with input after a blank bin are predicted only once that has made V "
+                            "non-zero (v_init > 0 with n_latent > n_in lets a state survive blank bins)",
+                            joined, after_blank)
         mu = torch.zeros(X.shape[1], self.W.shape[1], device=X.device)
         pos, neg, preds = [], [], []
         for t in range(X.shape[0]):  # time is sequential; cells and batch are vectorised

@@ -10,6 +10,7 @@ from brainlearn import experiments
 from brainlearn.errors import ConfigError
 from brainlearn.experiments.pathways.mixture import PathwaysConfig
 from brainlearn.experiments.runner import make_config, run_experiment
+from brainlearn.models.pathways import MixtureOfPathwaysConfig
 
 # The quick preset (2 replicates x {MoP, baseline}, 100 steps of a small model) can show the cost and the
 # accuracy claims; A1, A4 and A5 need the full preset's budget (ungated in quick, see docs/experiments/pathways.md).
@@ -35,7 +36,11 @@ def test_quick_reports_every_claim(quick):
         assert math.isfinite(quick.result.metrics[key]), key
 
 
-def test_paper_preset_runs_a_few_steps_on_cpu(tmp_path):
+def test_paper_preset_runs_a_few_steps_on_cpu(tmp_path, monkeypatch):
+    from brainlearn.experiments.pathways import mixture
+
+    # measuring the 74 unstored tasks' difficulty takes minutes on a CPU; it is tested on its own below
+    monkeypatch.setattr(mixture, "difficulties", lambda tasks: np.arange(len(tasks), dtype=float))
     exp = experiments.get("pathways-mixture")
     config = make_config(exp, "paper", ["steps=2", "batch_size=4", "seq_len=30", "replicates=1", "eval_batches=1",
                                         "eval_every=1"])
@@ -87,3 +92,19 @@ def test_config_rejects_bad_values_and_names_renamed_keys():
                      ("expert_dropout=false", "model.expert_dropout")):
         with pytest.raises(ConfigError, match=new):
             make_config(exp, "quick", [old])
+
+
+def test_a_task_subset_beyond_the_stored_difficulties_is_measured():
+    # dlygo has no stored difficulty: it is measured before training (before: NaN, and rho over 2 tasks is NaN)
+    from brainlearn.models.pathways_analysis import DIFFICULTY, task_difficulty
+
+    tasks = ("rtgo", "go", "dlygo")
+    assert "dlygo" not in DIFFICULTY
+    with pytest.raises(ConfigError, match="no stored difficulty for dlygo"):
+        PathwaysConfig(tasks=tasks, model=MixtureOfPathwaysConfig(n_tasks=3), difficulty="stored")
+    exp = experiments.get("pathways-mixture")
+    config = make_config(exp, "smoke", ["tasks=rtgo,go,dlygo", "model.n_tasks=3", "steps=2", "replicates=1"])
+    out = run_experiment(exp, config, seed=0, out=None).result
+    expected = [DIFFICULTY["rtgo"], DIFFICULTY["go"], task_difficulty(["dlygo"])["dlygo"]["difficulty"]]
+    np.testing.assert_allclose(out.arrays["difficulty"], expected)
+    assert math.isfinite(out.metrics["mop_rho"]) and math.isfinite(out.metrics["baseline_rho"])

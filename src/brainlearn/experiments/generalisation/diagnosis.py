@@ -11,6 +11,7 @@ encoding. One job per (model, replicate), each checkpointed when done.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,11 @@ from brainlearn.analysis.disentanglement import best_iou_match, reconstruction_l
 from brainlearn.data.factors import FactorDataset
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.generalisation.common import (
+    TRANSFER_CLAIMS,
+    TRANSFER_HOW,
+    TRANSFER_NAN,
+    TRANSFER_NOTE,
+    TRANSFER_REASON,
     DataConfig,
     ModelConfig,
     evaluate,
@@ -168,12 +174,13 @@ def claims(config: DiagnosisConfig) -> list[Claim]:
         Claim("supervised-reads-posx", paper, "... while it still reads their position.", "sup_posx_r2_heldout",
               ">=", 0.5, how=how + "; R^2 of the predicted posX on held-out images",
               reason="the R2R posX criterion (R^2 >= 0.5), set before any run", kind="outcome"),
-        Claim("vae-encoder-fails", paper, "The VAE's encoder maps held-out squares outside the square region: a "
-              "shape readout of its latents calls (almost) none of them squares.", "vae_shape_probe_heldout", "<=",
-              0.1, how=how + "; logistic readout fitted on training encodings",
-              reason="the R2R shape-probe criterion (<= 0.1), set before any run", kind="outcome"),
+        Claim("vae-encoder-transfer", paper, "The VAE's encoder maps held-out squares outside the square region: a "
+              "shape readout of its latents reads them less than halfway from chance to its accuracy on "
+              "in-distribution squares.", "vae_shape_transfer", "<=", 0.5, how=how + "; " + TRANSFER_HOW,
+              reason=TRANSFER_REASON, kind="outcome"),
     ]
-    return out
+    return [dataclasses.replace(c, expected="fail", note=TRANSFER_NOTE) if c.id in TRANSFER_CLAIMS else c
+            for c in out]
 
 
 def plot(result: Result, config: DiagnosisConfig) -> dict:
@@ -193,6 +200,7 @@ def plot(result: Result, config: DiagnosisConfig) -> dict:
 
 register(Experiment(
     name="generalisation-diagnosis", paper=papers.MONTERO,
+    nan_metrics=TRANSFER_NAN,  # shape transfer is undefined where the probe reads ID squares near chance
     summary="encoder or decoder? ground-truth decoder and supervised encoder on a failing split",
     presets={"quick": DiagnosisConfig(model=ModelConfig(steps=1000), replicates=1), "full": DiagnosisConfig(),
              "smoke": DiagnosisConfig(data=DataConfig(max_eval=40), model=ModelConfig(steps=4, batch_size=8),

@@ -19,6 +19,12 @@ import torch
 from brainlearn import papers, plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.generalisation.common import (
+    CALIBRATED_STEPS,
+    TRANSFER_CLAIMS,
+    TRANSFER_HOW,
+    TRANSFER_NAN,
+    TRANSFER_NOTE,
+    TRANSFER_REASON,
     DataConfig,
     ModelConfig,
     evaluate,
@@ -30,7 +36,6 @@ from brainlearn.experiments.generalisation.common import (
 )
 from brainlearn.runtime import Config, RunContext, param, require, run_jobs
 
-CALIBRATED_STEPS = 1500  # the budget of the criteria; below it the R2R BCE ratio has not yet grown to 1.3
 QUICK_NOTE = "docs/experiments/generalisation.md#known-non-reproduction-r2r-bce-at-the-quick-budget"
 # under seed scheme 2 the 1,000-step VAE has often not yet learnt to render shape (seeds 0-2): see this section
 QUICK_SHAPE_NOTE = ("docs/experiments/generalisation.md#known-non-reproduction-r2r-decoded-shape-and-r2r-posx-at-the-"
@@ -107,9 +112,10 @@ def claims(config: DSpritesConfig) -> list[Claim]:
             Claim("r2r-decoded-shape", paper, "Held-out squares are rendered with the wrong shape: decoded-shape "
                   "accuracy falls at least 0.3 below its in-distribution value.", f"{k}_decoded_shape_gap", ">=",
                   0.3, how=how + "; ID minus held-out decoded-shape accuracy", reason=crit, kind="outcome"),
-            Claim("r2r-shape-probe", paper, "The encoder fails too: a logistic shape readout fitted on training "
-                  "encodings calls (almost) no held-out square a square.", f"{k}_shape_probe_heldout", "<=", 0.1,
-                  how=how + "; logistic regression on latent means", reason=crit, kind="outcome"),
+            Claim("r2r-shape-transfer", paper, "The encoder fails too: a logistic shape readout fitted on training "
+                  "encodings reads held-out squares less than halfway from chance to its accuracy on in-distribution "
+                  "squares.", f"{k}_shape_transfer", "<=", 0.5, how=how + "; " + TRANSFER_HOW,
+                  reason=TRANSFER_REASON, kind="outcome"),
             Claim("r2r-shape-probe-id", paper, "The shape readout works in distribution (above chance).",
                   f"{k}_shape_probe_id", ">=", 0.45, how=how, reason=crit + "; chance is 1/3", kind="outcome"),
             Claim("r2r-posx", paper, "The failure is shape-specific: posX is still read out linearly from held-out "
@@ -124,6 +130,10 @@ def claims(config: DSpritesConfig) -> list[Claim]:
                   how=how + "; BCE held-out / ID", reason=crit, kind="outcome"),
             Claim("r2e-small-decoded", paper, "... and are decoded with the right shape (within 0.1 of ID).",
                   f"{k}_decoded_shape_gap", "<=", 0.1, how=how, reason=crit, kind="outcome"),
+            Claim("r2e-small-shape-transfer", paper, "... and their encodings are read as squares: the logistic shape "
+                  "readout gets at least halfway from chance to its accuracy on in-distribution squares.",
+                  f"{k}_shape_transfer", ">=", 0.5, how=how + "; " + TRANSFER_HOW, reason=TRANSFER_REASON,
+                  kind="outcome"),
         ]
     if R2E_LARGE in config.splits and R2E_SMALL in config.splits:
         out.append(Claim("exclusion-size", paper, "Excluding more combinations hurts: the BCE ratio of the 36-image "
@@ -132,7 +142,8 @@ def claims(config: DSpritesConfig) -> list[Claim]:
     if config.model.steps < CALIBRATED_STEPS:
         notes = {"r2r-bce": QUICK_NOTE, "r2r-decoded-shape": QUICK_SHAPE_NOTE, "r2r-posx": QUICK_SHAPE_NOTE}
         out = [dataclasses.replace(c, expected="fail", note=notes[c.id]) if c.id in notes else c for c in out]
-    return out
+    return [dataclasses.replace(c, expected="fail", note=TRANSFER_NOTE) if c.id in TRANSFER_CLAIMS else c
+            for c in out]
 
 
 def plot(result: Result, config: DSpritesConfig) -> dict:
@@ -150,8 +161,9 @@ def plot(result: Result, config: DSpritesConfig) -> dict:
     figs["traversals"] = fig
     fig, axes = plotting.figure(len(ks))
     for ax, k in zip(axes, ks):
-        plotting.bars(ax, {"shape probe ID": m[f"{k}_shape_probe_id"], "shape probe held-out":
-                           m[f"{k}_shape_probe_heldout"], "decoded shape ID": m[f"{k}_decoded_shape_id"],
+        plotting.bars(ax, {"shape probe ID": m[f"{k}_shape_probe_id"], "shape probe ID squares":
+                           m[f"{k}_shape_probe_matched"], "shape probe held-out": m[f"{k}_shape_probe_heldout"],
+                           "decoded shape ID": m[f"{k}_decoded_shape_id"],
                            "decoded shape held-out": m[f"{k}_decoded_shape_heldout"],
                            "posX R2 held-out": max(m[f"{k}_posx_r2_heldout"], 0.0)}, ylabel="score", title=k)
     figs["readouts"] = fig
@@ -173,6 +185,7 @@ SMOKE = DSpritesConfig(data=DataConfig(max_eval=40), model=ModelConfig(steps=4, 
                        replicates=2)
 register(Experiment(
     name="generalisation-dsprites", paper=papers.MONTERO,
+    nan_metrics=TRANSFER_NAN,  # shape transfer is undefined where the probe reads ID squares near chance
     summary="VAEs on dSprites splits: R2R fails through the shape encoding, small R2E succeeds",
     presets={"quick": QUICK, "full": DSpritesConfig(), "smoke": SMOKE,
              "paper": DSpritesConfig(data=DataConfig(dataset="dsprites", size=64, max_eval=5000),

@@ -32,6 +32,7 @@ from brainlearn.models.pathways import (
 from brainlearn.models.pathways_analysis import (
     DIFFICULTY,
     consistency,
+    difficulties,
     distinctness,
     evaluate,
     lpc_rise,
@@ -77,6 +78,9 @@ class PathwaysConfig(Config):
     prune_threshold: float = param(0.1, ge=0, lt=1)
     # A1, A4 and A5 are reported but not gated (the quick preset is too short for pathways to form)
     exploratory: bool = False
+    difficulty: Literal["measure", "stored"] = param(
+        "measure", help="A1's task difficulty: 'measure' measures tasks without a stored value (a single-task GRU, "
+                        "seeds 0-2) before training; 'stored' accepts only tasks with a stored value")
 
     renamed = {"d": "model.n_hidden", **{k: f"model.{k}" for k in (
         "experts", "router_dim", "task_dim", "task_embedding", "cost_exponent", "expert_dropout", "dropout_max_prob",
@@ -85,6 +89,10 @@ class PathwaysConfig(Config):
     def __post_init__(self):
         super().__post_init__()
         TaskSuite(self.tasks)
+        missing = [t for t in self.tasks if t not in DIFFICULTY]
+        require(self.difficulty == "measure" or not missing,
+                f"difficulty='stored' but no stored difficulty for {', '.join(missing)} (stored: "
+                f"{', '.join(DIFFICULTY)}): set difficulty=measure or choose tasks among the stored")
         require(self.model.n_tasks == len(self.tasks), f"model.n_tasks={self.model.n_tasks} must be the number of "
                 f"tasks, {len(self.tasks)}: set model.n_tasks={len(self.tasks)} with tasks")
 
@@ -146,6 +154,7 @@ def fit(config: PathwaysConfig, seed: int, replicate: int, device, eval_windows,
 
 def run(config: PathwaysConfig, seed: int, ctx: RunContext) -> Result:
     suite = TaskSuite(config.tasks)
+    difficulty = difficulties(config.tasks)  # before training: every task of any subset, on one scale
     evals = suite.stream(config.batch_size, config.seq_len,
                          make_generator(replicate_seed(seed, stream="eval"), ctx.device))
     eval_windows = [next(evals) for _ in range(config.eval_batches)]
@@ -157,11 +166,11 @@ def run(config: PathwaysConfig, seed: int, ctx: RunContext) -> Result:
     jobs = {f"{c}/{r}": (cond, seed, r, str(ctx.device), eval_windows, here, f"{c}{r}_")
             for c, cond in conditions.items() for r in range(config.replicates)}
     done = run_jobs(fit, jobs, ctx, desc="pathways")
-    return summarise(config, done, list(conditions))
+    return summarise(config, done, list(conditions), difficulty)
 
 
-def summarise(config: PathwaysConfig, done: dict, conditions: list[str]) -> Result:
-    difficulty = np.array([DIFFICULTY.get(t, np.nan) for t in config.tasks])
+def summarise(config: PathwaysConfig, done: dict, conditions: list[str], difficulty: np.ndarray) -> Result:
+    """The metrics and arrays of one run from its finished jobs `done` and the tasks' `difficulty` (K,)."""
     metrics, arrays = {}, {"difficulty": difficulty}
     for cond in conditions:
         runs = [done[f"{cond}/{r}"] for r in range(config.replicates)]

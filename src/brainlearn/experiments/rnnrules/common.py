@@ -83,10 +83,11 @@ def network(config: LeakyRNNConfig, seed: int, device: str, replicate: int | Non
     return place(model, device)
 
 
-def add_stream(steps: int, seed: int, replicate: int | None, stream: str, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """One Add-task stream (batch 1) of `steps` steps from `stream` of (`seed`, `replicate`): x (1, steps, 1),
-    y (1, steps, 2)."""
-    x, y, _ = add_task(1, steps, generator=make_generator(replicate_seed(seed, replicate, stream)))
+def add_stream(steps: int, seed: int, replicate: int | None, stream: str, device, lags: tuple[int, ...] = (5, 9),
+               coefs: tuple[float, ...] = (0.5, -0.25)) -> tuple[torch.Tensor, torch.Tensor]:
+    """One Add-task stream (batch 1) of `steps` steps with dependencies `lags` of weights `coefs`, from `stream`
+    of (`seed`, `replicate`): x (1, steps, 1), y (1, steps, 2)."""
+    x, y, _ = add_task(1, steps, lags, coefs, generator=make_generator(replicate_seed(seed, replicate, stream)))
     return x.to(device), y.to(device)
 
 
@@ -112,6 +113,36 @@ def add_test_ce(model: LeakyRNN, x: torch.Tensor, y: torch.Tensor) -> float:
     """Mean cross-entropy of the frozen network over a test stream (from rest)."""
     out, _ = model(x)
     return float(soft_cross_entropy(out, y).mean())
+
+
+def best_readout_ce(model: LeakyRNN, x: torch.Tensor, y: torch.Tensor, xt: torch.Tensor, yt: torch.Tensor,
+                    iterations: int = 500) -> float:
+    """The floor a readout of `model`'s fixed network can reach: mean test cross-entropy on (`xt`, `yt`) of the
+    readout (W_o, b_o) that minimises the mean cross-entropy over the network's states on (`x`, `y`).
+
+    The states do not depend on the readout, so this is a convex problem (softmax regression on soft targets),
+    solved by L-BFGS in float64 from W_o = 0. A readout-only learner trained on (`x`, `y`) cannot do better on
+    the test stream, up to the fitting noise of its n_out (n + 1) parameters.
+    """
+    with torch.no_grad():
+        states = [torch.cat([a, torch.ones_like(a[..., :1])], -1).reshape(-1, a.shape[-1] + 1).double()
+                  for a in (model(x)[1], model(xt)[1])]
+    targets = [t.reshape(-1, t.shape[-1]).double() for t in (y, yt)]
+    w = torch.zeros(states[0].shape[1], targets[0].shape[1], dtype=torch.float64, device=states[0].device,
+                    requires_grad=True)
+    opt = torch.optim.LBFGS([w], max_iter=iterations, tolerance_grad=1e-9, tolerance_change=1e-12,
+                            line_search_fn="strong_wolfe")
+
+    def loss() -> torch.Tensor:
+        opt.zero_grad()
+        value = soft_cross_entropy(states[0] @ w, targets[0]).mean()
+        value.backward()
+        return value
+
+    with torch.enable_grad():
+        opt.step(loss)
+    with torch.no_grad():
+        return float(soft_cross_entropy(states[1] @ w, targets[1]).mean())
 
 
 def task_loss(model: LeakyRNN, task: str, batch_size: int, T: int, generator) -> float:
