@@ -1,5 +1,7 @@
 """docs/claims.md is the reproduction table `brainlearn verify --list --markdown` prints, and it is current."""
 
+import json
+import math
 
 from brainlearn import experiments
 from brainlearn.experiments.claims_table import recorded, reproduction_table
@@ -40,3 +42,19 @@ def test_recorded_values_belong_to_known_claims():
         for preset, claims in presets.items():
             ids = {c.id for c in exp.claims(make_config(exp, preset))}
             assert set(claims) <= ids, (name, preset, set(claims) - ids)
+
+
+def test_recorded_values_are_strict_json_and_nan_round_trips(tmp_path, monkeypatch):
+    from brainlearn.experiments import claims_table
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    json.loads(claims_table.RECORDED.read_text(), parse_constant=refuse)  # NaN is stored as null
+    path = tmp_path / "recorded.json"
+    claims_table.record([{"experiment": "x", "preset": "quick", "claims": [
+        {"id": "c", "measured": float("nan"), "values": [float("nan"), 1.0], "verdict": "XFAIL", "seeds": 2}]}], path)
+    json.loads(path.read_text(), parse_constant=refuse)
+    monkeypatch.setattr(claims_table, "RECORDED", path)
+    entry = claims_table.recorded()["x"]["quick"]["c"]
+    assert math.isnan(entry["measured"]) and math.isnan(entry["values"][0]) and entry["values"][1] == 1.0

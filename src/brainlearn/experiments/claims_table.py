@@ -8,6 +8,7 @@ last value `brainlearn verify --record` measured (kept in ``recorded.json`` besi
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,23 @@ PRESETS = ("quick", "full")
 
 
 def recorded() -> dict[str, Any]:
-    """``{experiment: {preset: {claim id: {"measured", "values", "verdict", "seeds", "date"}}}}``."""
-    return json.loads(RECORDED.read_text()) if RECORDED.is_file() else {}
+    """``{experiment: {preset: {claim id: {"measured", "values", "verdict", "seeds", "date"}}}}``; a value the
+    file stores as null (a NaN measurement: strict JSON has no NaN) reads as NaN."""
+    data = json.loads(RECORDED.read_text()) if RECORDED.is_file() else {}
+    for presets in data.values():
+        for entries in presets.values():
+            for e in entries.values():
+                e["measured"] = _number(e["measured"])
+                e["values"] = [_number(v) for v in e["values"]]
+    return data
+
+
+def _number(x):
+    return float("nan") if x is None else x
+
+
+def _json_number(x):
+    return x if not isinstance(x, float) or math.isfinite(x) else None
 
 
 def record(sections: list[dict[str, Any]], path: Path = RECORDED) -> None:
@@ -32,7 +48,8 @@ def record(sections: list[dict[str, Any]], path: Path = RECORDED) -> None:
     for s in sections:
         entry = data.setdefault(s["experiment"], {}).setdefault(s["preset"], {})
         for c in s["claims"]:
-            entry[c["id"]] = {"measured": c["measured"], "values": c["values"], "verdict": c["verdict"],
+            entry[c["id"]] = {"measured": _json_number(c["measured"]), "values": [_json_number(v) for v in c["values"]],
+                              "verdict": c["verdict"],
                               "seeds": c["seeds"], "date": time.strftime("%Y-%m-%d")}
     atomic_write_json(path, dict(sorted(data.items())))
 
