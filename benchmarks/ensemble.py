@@ -131,6 +131,8 @@ def measure(name: str, n: int, path: str, device: str, seconds: float) -> dict:
                     loss(m, xs[i, k], ys[i, k]).backward()
                 o.step()
     step(0)  # warm-up (first-call costs: functorch's imports)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds or count < 3:
         step(count % len(xs))
