@@ -1,0 +1,215 @@
+"""The CPU kernels of :class:`~brainlearn.replay.SumMinTree`: numba-compiled loops where numba is installed
+(``pip install 'brainlearn[numba]'``), vectorised numpy otherwise. Both give the same results bit for bit.
+
+A tree is two flat float64 arrays ``S`` (sums) and ``M`` (minima), its levels one after the other (leaves
+first, root last, see ``SumMinTree``), ``offsets`` (int64, one per level) and the branching ``K``. Every sum of
+a block of K children is taken left to right (``np.cumsum``'s order), the order the compiled loops use too,
+so both kernel sets round alike and a draw does not depend on which one ran.
+
+Why compiled: a batch of 256 draws or updates is a few µs of arithmetic, but each vectorised numpy step costs
+about a µs of dispatch, and a tree walk takes some 30 of them; one compiled call runs the whole walk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+
+# --- vectorised numpy (the fallback; every kernel mirrors its compiled twin) ---------------------------------
+
+def find_np(S: np.ndarray, offsets: np.ndarray, K: int, mass: np.ndarray) -> np.ndarray:
+    """Leaf i for each query u in [0, total) with prefix(i) <= u < prefix(i + 1), all queries level by level.
+
+    A query that rounding puts past its node's last prefix takes the node's last child of positive mass (or
+    child 0 if none has any), so a walk never enters an empty or padded node and every leaf is in range."""
+    u = mass.copy()
+    node = np.zeros(u.shape, dtype=np.int64)
+    rows, ks = np.arange(u.size), np.arange(K)
+    for level in range(len(offsets) - 2, -1, -1):
+        block = S[offsets[level] + node[:, None] * K + ks]                    # (B, K) children
+        cum = torch.cumsum(torch.from_numpy(block), 1).numpy()  # np.cumsum's sums (left to right), 5x faster
+        child = np.count_nonzero(cum <= u[:, None], axis=1)
+        past = child == K
+        if past.any():
+            child[past] = ((block[past] > 0) * ks).max(1)
+        u -= np.where(child > 0, cum[rows, child - 1], 0.0)
+        node = node * K + child
+    return node
+
+
+def set_leaves_np(S, M, offsets, K, idx, vals) -> int:
+    """Leaves ``idx`` to ``vals`` (a leaf given twice takes its last value); return the leaves written.
+
+    The sum-tree adds each leaf's change to its ancestors (in batch order); the min-tree lowers ancestors to a
+    smaller new value and recomputes a block only where its minimum leaf was raised."""
+    if idx.size > 1:
+        # the last occurrence of each index, in batch order
+        _, first_of_reversed = np.unique(idx[::-1], return_index=True)
+        if first_of_reversed.size < idx.size:
+            last = np.sort(idx.size - 1 - first_of_reversed)
+            idx, vals = idx[last], vals[last]
+    delta = vals - S[idx]
+    old = M[idx]
+    S[idx] = vals
+    M[idx] = vals
+    node, new = idx, vals
+    for level in range(len(offsets) - 1):
+        lo, up = offsets[level], offsets[level + 1]
+        parent = node // K
+        np.add.at(S, up + parent, delta)
+        before = M[up + parent]
+        raised = (old <= before) & (new > old)          # a block's minimum may have gone up
+        np.minimum.at(M, up + parent, new)
+        if raised.any():
+            rows = parent[raised]
+            M[up + rows] = M[lo + rows[:, None] * K + np.arange(K)].min(1)
+        node, old, new = parent, before, M[up + parent]
+    return idx.size
+
+
+def refresh_np(S, M, offsets, K, lo: int, hi: int) -> None:
+    """Recompute every ancestor of the leaves ``lo .. hi - 1`` from its children (contiguous at each level)."""
+    for level in range(len(offsets) - 1):
+        base, up = offsets[level], offsets[level + 1]
+        plo, phi = lo // K, (hi - 1) // K + 1
+        S[up + plo:up + phi] = np.cumsum(S[base + plo * K:base + phi * K].reshape(-1, K), 1)[:, -1]
+        M[up + plo:up + phi] = M[base + plo * K:base + phi * K].reshape(-1, K).min(1)
+        lo, hi = plo, phi
+
+
+def bounds_np(p: np.ndarray, idx: np.ndarray) -> tuple[float, float, int, int]:
+    """(min p, max p, min idx, max idx) of non-empty arrays; a NaN in ``p`` makes both of its extremes NaN."""
+    return float(p.min()), float(p.max()), int(idx.min()), int(idx.max())
+
+
+NUMPY = SimpleNamespace(name="numpy", find=find_np, set_leaves=set_leaves_np, refresh=refresh_np, bounds=bounds_np)
+
+
+# --- numba (the same algorithms as one loop over the items) ---------------------------------------------------
+
+def _compile():
+    import numba
+
+    jit = numba.njit(cache=True, nogil=True)
+
+    @jit
+    def find(S, offsets, K, mass):
+        u = mass.copy()
+        node = np.zeros(mass.shape[0], dtype=np.int64)
+        touched = 0.0
+        for level in range(offsets.shape[0] - 2, -1, -1):
+            # level by level, like the numpy twin: first touch every query's block (independent loads, many
+            # cache misses in flight), then walk each block, now in cache: 1.5x faster at 10^6 leaves
+            for b in range(u.shape[0]):
+                for j in range(0, K, 8):
+                    touched += S[offsets[level] + node[b] * K + j]
+            for b in range(u.shape[0]):
+                base = offsets[level] + node[b] * K
+                acc, child, last, last_acc = 0.0, -1, 0, 0.0     # last: the last child of positive mass
+                for j in range(K):
+                    nxt = acc + S[base + j]
+                    if nxt > u[b]:
+                        child = j
+                        break
+                    if S[base + j] > 0:
+                        last, last_acc = j, acc
+                    acc = nxt
+                if child < 0:                            # past the last prefix (rounding)
+                    child, acc = last, last_acc
+                u[b] -= acc
+                node[b] = node[b] * K + child
+        if touched < 0:                                  # never (masses are >= 0): keeps the touches
+            node[0] = -1
+        return node
+
+    @jit
+    def set_leaves(S, M, offsets, K, idx, vals):
+        n = idx.shape[0]
+        last = np.ones(n, dtype=np.bool_)                # the last entry of each leaf sets it
+        order = np.argsort(idx, kind="mergesort")
+        for r in range(n - 1):
+            if idx[order[r]] == idx[order[r + 1]]:
+                last[order[r]] = False
+        touched = 0.0
+        for i in range(n):     # touch each leaf's block and parent first (independent loads, as in find)
+            block, parent = idx[i] - idx[i] % K, offsets[1] + idx[i] // K
+            touched += S[idx[i]] + S[parent] + M[parent]
+            for j in range(0, K, 8):
+                touched += M[block + j]
+        written = 0
+        for i in range(n):
+            leaf = idx[i]
+            if not last[i]:
+                continue
+            written += 1
+            new, old, delta = vals[i], M[leaf], vals[i] - S[leaf]
+            S[leaf] = new
+            M[leaf] = new
+            node = leaf
+            for level in range(offsets.shape[0] - 1):
+                lo, up = offsets[level], offsets[level + 1]
+                parent = node // K
+                S[up + parent] += delta
+                before = M[up + parent]
+                if new < before:
+                    after = new
+                elif old <= before and new > old:        # the block's minimum may have gone up
+                    after = M[lo + parent * K]
+                    for j in range(1, K):
+                        after = min(after, M[lo + parent * K + j])
+                else:
+                    after = before
+                M[up + parent] = after
+                node, old, new = parent, before, after
+        return written if touched >= 0 else -1           # masses are >= 0: keeps the touches
+
+    @jit
+    def refresh(S, M, offsets, K, lo, hi):
+        for level in range(offsets.shape[0] - 1):
+            base, up = offsets[level], offsets[level + 1]
+            plo, phi = lo // K, (hi - 1) // K + 1
+            for p in range(plo, phi):
+                first = base + p * K
+                s, m = S[first], M[first]
+                for j in range(1, K):
+                    s += S[first + j]
+                    m = min(m, M[first + j])
+                S[up + p] = s
+                M[up + p] = m
+            lo, hi = plo, phi
+
+    @jit
+    def bounds(p, idx):
+        lo, hi, ilo, ihi = p[0], p[0], idx[0], idx[0]
+        for i in range(p.shape[0]):
+            if p[i] != p[i]:
+                return np.nan, np.nan, ilo, ihi         # NaN: the checks fail whatever the indices
+            lo, hi = min(lo, p[i]), max(hi, p[i])
+            ilo, ihi = min(ilo, idx[i]), max(ihi, idx[i])
+        return lo, hi, ilo, ihi
+
+    return SimpleNamespace(name="numba", find=find, set_leaves=set_leaves, refresh=refresh, bounds=bounds)
+
+
+_COMPILED: list = []
+
+
+def best() -> SimpleNamespace:
+    """The compiled kernels if numba imports (compiled once per process, cached on disk), else :data:`NUMPY`.
+    ``BRAINLEARN_NUMBA=0`` in the environment forces the numpy kernels."""
+    if os.environ.get("BRAINLEARN_NUMBA", "1") == "0":
+        return NUMPY
+    if not _COMPILED:
+        try:
+            _COMPILED.append(_compile())
+        except ImportError:
+            log.debug("numba is not installed: the replay trees use their numpy kernels")
+            _COMPILED.append(NUMPY)
+    return _COMPILED[0]
