@@ -1,7 +1,8 @@
 """The CPU kernels of :class:`~brainlearn.replay.SumMinTree`: numba-compiled loops where numba is installed
 (``pip install 'brainlearn[numba]'``), vectorised numpy otherwise. Both give the same results bit for bit.
 
-A tree is two flat float64 arrays ``S`` (sums) and ``M`` (minima), its levels one after the other (leaves
+The compiled loops do not check bounds: callers pass leaf indices in [0, capacity) (``SumMinTree`` checks
+them). A tree is two flat float64 arrays ``S`` (sums) and ``M`` (minima), its levels one after the other (leaves
 first, root last, see ``SumMinTree``), ``offsets`` (int64, one per level) and the branching ``K``. Every sum of
 a block of K children is taken left to right (``np.cumsum``'s order), the order the compiled loops use too,
 so both kernel sets round alike and a draw does not depend on which one ran.
@@ -138,7 +139,8 @@ def _compile():
             if idx[order[r]] == idx[order[r + 1]]:
                 last[order[r]] = False
         touched = 0.0
-        for i in range(n):     # touch each leaf's block and parent first (independent loads, as in find)
+        for i in range(n if offsets.shape[0] > 1 else 0):
+            # touch each leaf's block and parent first (independent loads, many in flight, as in find)
             block, parent = idx[i] - idx[i] % K, offsets[1] + idx[i] // K
             touched += S[idx[i]] + S[parent] + M[parent]
             for j in range(0, K, 8):

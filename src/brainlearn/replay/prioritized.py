@@ -122,7 +122,13 @@ class SumMinTree:
         ``unique=True`` promises distinct indices and skips the de-duplication.
         """
         if self._np:
-            self._set_np(_host(idx, np.int64), _host(values, np.float64))
+            idx, vals = _host(idx, np.int64), _host(values, np.float64)
+            if idx.shape != vals.shape:
+                raise ShapeError(f"SumMinTree.set: {idx.size} indices but {vals.size} values")
+            if idx.size and (idx.min() < 0 or idx.max() >= self.capacity):
+                raise ShapeError(f"SumMinTree.set: indices must be in [0, {self.capacity}), got "
+                                 f"[{idx.min()}, {idx.max()}]")
+            self._set_np(idx, vals)
             return
         idx = idx.to(self.device, torch.long).flatten()
         vals = values.to(self.device, torch.float64).flatten()
@@ -133,6 +139,10 @@ class SumMinTree:
             last = torch.searchsorted(order.values, order.values, right=True) - 1
             idx, vals = order.values, vals[order.indices[last]]
         self._set_torch(idx, vals)
+
+    def _check_range(self, start: int, stop: int) -> None:
+        if not 0 <= start <= stop <= self.capacity:
+            raise ShapeError(f"SumMinTree: leaves {start} .. {stop - 1} are not in [0, {self.capacity})")
 
     def _set_np(self, idx: np.ndarray, vals: np.ndarray) -> None:
         """Leaves ``idx`` to ``vals`` by the host kernels. Sums so updated (each leaf's change added to its
@@ -156,6 +166,7 @@ class SumMinTree:
         n = int(values.shape[0])
         if n == 0:
             return
+        self._check_range(start, start + n)
         if not self._np:
             self.set(torch.arange(start, start + n, device=self.device), values, unique=True)
             return
@@ -166,6 +177,7 @@ class SumMinTree:
 
     def fill_range(self, start: int, stop: int, value: float) -> None:
         """Set the contiguous leaves ``start .. stop - 1`` to one ``value`` (:meth:`set_range` of a constant)."""
+        self._check_range(start, stop)
         if not self._np:
             self.set_range(start, torch.full((stop - start,), value, dtype=torch.float64, device=self.device))
             return
@@ -379,8 +391,17 @@ class PrioritizedReplayBuffer:
 
         Priorities must be finite and >= 0 (pass |TD error|); a slot given twice takes its last value.
         """
-        if self.device.type == "cpu":
-            self._update_cpu(indices, priorities)
+        if self.tree._np:          # the CPU: numpy views and the host kernels (smaller fixed costs than torch's)
+            idx, p = _host(indices, np.int64), _host(priorities, np.float64)
+            if idx.shape != p.shape:
+                raise ShapeError(f"update_priorities: {idx.size} indices but {p.size} priorities")
+            if idx.size == 0:
+                return
+            lo, hi, ilo, ihi = self.tree._kernels.bounds(p, idx)
+            self._check_update(lo, hi, ilo, ihi)
+            if hi + self.eps > self._max_priority.item():
+                self._max_priority = torch.tensor(hi + self.eps, dtype=torch.float64)
+            self.tree._set_np(idx, (p + self.eps) ** self.alpha)
             return
         idx = torch.as_tensor(indices, device=self.device).long().flatten()
         p = torch.as_tensor(priorities, device=self.device).to(torch.float64).flatten()
@@ -388,34 +409,16 @@ class PrioritizedReplayBuffer:
             raise ShapeError(f"update_priorities: {idx.numel()} indices but {p.numel()} priorities")
         if idx.numel() == 0:
             return
-        lo, hi = torch.aminmax(p)
-        if not (0 <= float(lo) and float(hi) < math.inf):           # NaN fails both comparisons
-            if not bool(torch.isfinite(p).all()):
-                raise ShapeError("update_priorities: priorities contain NaN or inf")
-            raise ShapeError(f"update_priorities: priorities must be >= 0, got minimum {float(lo)}")
-        if float(lo) + self.eps <= 0:
-            raise ShapeError("update_priorities: a priority is 0 and eps is 0; it could never be drawn again")
-        if float(hi) > MAX_PRIORITY:
-            raise ShapeError(f"update_priorities: priorities must be <= {MAX_PRIORITY:g} (so the sum tree cannot "
-                             f"overflow), got {float(hi):g}")
-        p = p + self.eps
-        ilo, ihi = torch.aminmax(idx)
-        if int(ilo) < 0 or int(ihi) >= len(self):
-            raise ShapeError(f"update_priorities: indices must be in [0, {len(self)}), got "
-                             f"[{int(idx.min())}, {int(idx.max())}]")
-        self._max_priority = torch.maximum(self._max_priority, hi + self.eps)
-        self.tree.set(idx, p ** self.alpha)
+        # the one read-back of the call: the four extremes the checks need (indices are exact in float64)
+        lo, hi, ilo, ihi = torch.stack((p.min(), p.max(), idx.min().double(), idx.max().double())).tolist()
+        self._check_update(lo, hi, int(ilo), int(ihi))
+        self._max_priority = self._max_priority.clamp(min=hi + self.eps)
+        self.tree.set(idx, (p + self.eps) ** self.alpha)
 
-    def _update_cpu(self, indices, priorities) -> None:
-        """:meth:`update_priorities` on the CPU: the same checks and results, in numpy (smaller fixed costs)."""
-        idx, p = _host(indices, np.int64), _host(priorities, np.float64)
-        if idx.shape != p.shape:
-            raise ShapeError(f"update_priorities: {idx.size} indices but {p.size} priorities")
-        if idx.size == 0:
-            return
-        lo, hi, ilo, ihi = self.tree._kernels.bounds(p, idx)
+    def _check_update(self, lo: float, hi: float, ilo: int, ihi: int) -> None:
+        """A :class:`ShapeError` unless the priorities' extremes (NaN if any is) and the indices' are valid."""
         if not (0 <= lo and hi < math.inf):                         # NaN fails both comparisons
-            if not np.isfinite(p).all():
+            if not (math.isfinite(lo) and math.isfinite(hi)):
                 raise ShapeError("update_priorities: priorities contain NaN or inf")
             raise ShapeError(f"update_priorities: priorities must be >= 0, got minimum {lo}")
         if lo + self.eps <= 0:
@@ -425,9 +428,6 @@ class PrioritizedReplayBuffer:
                              f"overflow), got {hi:g}")
         if ilo < 0 or ihi >= len(self):
             raise ShapeError(f"update_priorities: indices must be in [0, {len(self)}), got [{ilo}, {ihi}]")
-        if hi + self.eps > self._max_priority.item():
-            self._max_priority = torch.tensor(hi + self.eps, dtype=torch.float64)
-        self.tree._set_np(idx, (p + self.eps) ** self.alpha)
 
     def state_dict(self) -> dict:
         """Tensors, numbers and strings only (``torch.load(..., weights_only=True)`` reads it)."""
