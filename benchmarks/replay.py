@@ -6,9 +6,9 @@
     python benchmarks/replay.py --device cuda                # ours on the GPU (the references stay on the CPU)
 
 Workload (the same for every library): transitions {obs (4,) float32, act int64, rew, next_obs (4,), done};
-each buffer is filled to capacity in chunks of 10^4 rows (the chunks go to the libraries in turn; "fill"
-is rows per second), then `--rounds` rounds time `--calls` calls of each operation per library, the
-libraries in a rotating order, so that load on a shared machine hits all alike. Operations: the
+each buffer is filled to capacity in chunks of 10^4 rows, then `--rounds` rounds time `--calls` calls of
+each operation per library, and one refill of the whole buffer ("fill", per row), the libraries in a
+rotating order, so that load on a shared machine hits all alike. Operations: the
 prioritised buffers' `add` (one item), `extend` (B rows), `sample` (B, beta = 0.4) and `update_priorities`
 (B indices drawn by a sample, fresh priorities), and the uniform buffers' (brainlearn's RingBuffer, cpprb's
 ReplayBuffer) add, extend and sample. Every library gets the same rows, already in its own format (tensors
@@ -22,6 +22,7 @@ References are the optional extra `pip install -e '.[replay-bench]'`; a missing 
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.metadata
 import json
 import logging
@@ -102,7 +103,7 @@ def ours(kind: str, args, device: torch.device) -> Adapter:
     def fill():
         for _ in range(args.capacity // CHUNK):
             buf.extend(chunk)
-        if kind == "per":       # the priorities the update rounds write: drawn once, reused in turn
+        if kind == "per" and not draws:      # the priorities the update rounds write: drawn once, reused in turn
             for _ in range(16):
                 draws.append((buf.sample(args.batch, beta=0.4)[1]["index"],
                               torch.rand(args.batch, generator=gen, device=device)))
@@ -139,7 +140,7 @@ def cpprb_adapter(kind: str, args) -> Adapter | str:
     def fill():
         for _ in range(args.capacity // CHUNK):
             buf.add(**chunk)
-        if kind == "per":
+        if kind == "per" and not draws:
             for _ in range(16):
                 draws.append((buf.sample(args.batch, beta=0.4)["indexes"], prio.random(args.batch)))
     if kind == "per":
@@ -184,7 +185,7 @@ def torchrl_adapter(kind: str, args) -> Adapter | str:
     def fill():
         for _ in range(args.capacity // CHUNK):
             buf.extend(chunk)
-        if kind == "per":
+        if kind == "per" and not draws:
             for _ in range(16):
                 draws.append((buf.sample(return_info=True)[1]["index"], torch.rand(args.batch, generator=gen)))
     nxt = _cycle(draws)
@@ -192,12 +193,19 @@ def torchrl_adapter(kind: str, args) -> Adapter | str:
 
 
 def _timed(fn, calls: int, sync) -> float:
-    sync()
-    t = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    sync()
-    return (time.perf_counter() - t) / calls
+    """Seconds per call, with Python's garbage collector paused (as `timeit` does): a collection costs
+    milliseconds here and lands on whichever call happens to trigger it, the same one every round."""
+    gc.collect()
+    gc.disable()
+    try:
+        sync()
+        t = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        sync()
+        return (time.perf_counter() - t) / calls
+    finally:
+        gc.enable()
 
 
 def compare(kind: str, args) -> dict:
@@ -213,25 +221,20 @@ def compare(kind: str, args) -> dict:
                 continue
             c = c[1]
         libs.append(c)
-    fill_s = {lib.name: 0.0 for lib in libs}
-    for lib in libs:        # the fill is one pass per library (its time per row); the libraries fill in turn
-        t = time.perf_counter()
+    for lib in libs:        # fill each buffer once, then warm up: one call of each operation
         lib.fill()
-        lib.sync()
-        fill_s[lib.name] = (time.perf_counter() - t) / args.capacity
-    for lib in libs:        # warm-up: one call of each operation (compilation, lazy allocation)
         for fn in lib.ops.values():
             fn()
-    per_call = {lib.name: {op: [] for op in lib.ops} for lib in libs}
+    per_call = {lib.name: {op: [] for op in (*lib.ops, "fill_per_row")} for lib in libs}
     for r in range(args.rounds):
         order = libs[r % len(libs):] + libs[:r % len(libs)]
-        for op in libs[0].ops:
+        for op in (*libs[0].ops, "fill_per_row"):
             for lib in order:
-                if op in lib.ops:
+                if op == "fill_per_row":      # a refill of the whole buffer, per row
+                    per_call[lib.name][op].append(_timed(lib.fill, 1, lib.sync) / args.capacity)
+                elif op in lib.ops:
                     per_call[lib.name][op].append(_timed(lib.ops[op], args.calls, lib.sync))
-    us = {name: {op: round(1e6 * statistics.median(t), 3) for op, t in ops.items()} for name, ops in per_call.items()}
-    for name in us:
-        us[name]["fill_per_row"] = round(1e6 * fill_s[name], 4)
+    us = {name: {op: round(1e6 * statistics.median(t), 4) for op, t in ops.items()} for name, ops in per_call.items()}
     out = {"us_per_call": us, **({"skipped": skipped} if skipped else {})}
     mine = us[libs[0].name]
     for lib in libs[1:]:

@@ -257,8 +257,8 @@ class RingBuffer:
         """Store one item (a dict of tensors without batch axis); return its slot, shape (1,)."""
         return self._add(item)[0]
 
-    def _add(self, item: Mapping) -> tuple[torch.Tensor, tuple[int, int] | None]:
-        """:meth:`add`, and the run of slots written (see :meth:`_extend`)."""
+    def _add(self, item: Mapping) -> tuple[torch.Tensor, tuple[tuple[int, int], ...] | None]:
+        """:meth:`add`, and the runs of slots written (see :meth:`_extend`)."""
         fit = self._storage.matching(item, 0)
         if fit is not None:                         # the lean path: one numpy row copy per column
             slot = self._cursor
@@ -267,7 +267,7 @@ class RingBuffer:
             self._cursor = (slot + 1) % self.capacity
             self._size = min(self._size + 1, self.capacity)
             self._added += 1
-            return torch.full((1,), slot), (slot, slot + 1)
+            return torch.full((1,), slot), ((slot, slot + 1),)
         return self._extend(_as_one(item))
 
     def extend(self, batch: Mapping) -> torch.Tensor:
@@ -277,30 +277,33 @@ class RingBuffer:
         """
         return self._extend(batch)[0]
 
-    def _extend(self, batch: Mapping) -> tuple[torch.Tensor, tuple[int, int] | None]:
-        """:meth:`extend`, and ``(start, stop)`` where the slots written are ``start .. stop - 1`` (else None)."""
+    def _extend(self, batch: Mapping) -> tuple[torch.Tensor, tuple[tuple[int, int], ...] | None]:
+        """:meth:`extend`, and the runs of slots written: ``((start, stop),)``, or two runs where the write
+        wraps around the end of the ring."""
         fit = self._storage.matching(batch, 1)
         cols, n = (batch, len(fit[0])) if fit is not None else self._storage.as_batch(batch)
         cap = self.capacity
         keep = min(n, cap)
-        start = self._cursor + (n - keep)          # slot of the first kept item
-        first = start % cap
-        if first + keep <= cap:                   # one contiguous run of slots (the usual case)
-            run = (first, first + keep)
-            slots = (torch.from_numpy(np.arange(first, first + keep)) if self._storage.host else
-                     torch.arange(first, first + keep, device=self.device))
+        first = (self._cursor + n - keep) % cap      # slot of the first kept item
+        head = min(keep, cap - first)                # items before the end of the ring
+        runs = ((first, first + head),) if head == keep else ((first, cap), (0, keep - head))
+        if self._storage.host:
+            slots = torch.from_numpy(np.arange(first, first + keep) % cap if len(runs) == 2 else
+                                     np.arange(first, first + keep))
         else:
-            run = None
-            slots = (torch.arange(keep, device=self.device) + start) % cap
-        if fit is not None and run is not None:     # the lean path: one numpy block copy per column
+            slots = (torch.arange(keep, device=self.device) + first) % cap
+        if fit is not None:                          # the lean path: numpy block copies, one per column and run
+            skip = n - keep
             for a, (_, col) in zip(fit, self._storage.views()):
-                col[run[0]:run[1]] = a[n - keep:]
+                col[first:first + head] = a[skip:skip + head]
+                if head < keep:
+                    col[:keep - head] = a[skip + head:]
         else:
-            self._storage.write(slots, cols, slice(n - keep, n), run)
+            self._storage.write(slots, cols, slice(n - keep, n), runs[0] if len(runs) == 1 else None)
         self._cursor = (self._cursor + n) % cap
         self._size = min(self._size + n, cap)
         self._added += n
-        return slots, run
+        return slots, runs
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[Transitions, dict]:
         """Uniform draw with replacement from `generator` (default: the buffer's own): (dict of

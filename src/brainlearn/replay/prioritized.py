@@ -252,10 +252,16 @@ class SumMinTree:
 
 
 def _host(x, dtype) -> np.ndarray:
-    """`x` (a tensor, array or sequence) as a flat contiguous numpy array of `dtype`, without a copy where it
-    already is one."""
-    if isinstance(x, torch.Tensor):
-        x = x.numpy() if x.is_cpu and not x.requires_grad else x.detach().cpu().numpy()
+    """`x` (a tensor, array or sequence) as a flat contiguous numpy array of `dtype` (None: float32 and
+    float64 stay as they are, anything else becomes float64), without a copy where it already is one."""
+    try:
+        x = x.numpy()                      # a CPU tensor without grad: a view
+    except (AttributeError, TypeError, RuntimeError):
+        x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    if dtype is None:
+        dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
+    if x.ndim == 1 and x.dtype == dtype and x.flags.c_contiguous:       # the usual case, at no cost
+        return x
     return np.ascontiguousarray(x, dtype=dtype).reshape(-1)
 
 
@@ -323,19 +329,16 @@ class PrioritizedReplayBuffer:
         self._set_new(slots, run)
         return slots
 
-    def _set_new(self, slots: torch.Tensor, run: tuple[int, int] | None) -> None:
-        """New items at the maximum priority: ``run`` is ``(start, stop)`` when the slots are contiguous."""
-        n = slots.shape[0]
-        if n == 0:                                  # an empty batch writes nothing
+    def _set_new(self, slots: torch.Tensor, runs: tuple[tuple[int, int], ...]) -> None:
+        """New items at the maximum priority, in the contiguous ``runs`` of slots ``(start, stop)``."""
+        if slots.shape[0] == 0:                     # an empty batch writes nothing
             return
         if self.tree._np:
             mass = self._max_priority.item() ** self.alpha
-            if run is not None:                    # one contiguous run of the ring (the usual case)
-                self.tree.fill_range(run[0], run[1], mass)
-            else:
-                self.tree._set_np(slots.numpy(), np.full(n, mass))
+            for start, stop in runs:
+                self.tree.fill_range(start, stop, mass)
             return
-        mass = (self._max_priority ** self.alpha).expand(n)            # stays on the device
+        mass = (self._max_priority ** self.alpha).expand(slots.shape[0])     # stays on the device
         self.tree.set(slots, mass, unique=True)       # a ring's slots in one write are distinct
 
     def priorities(self, indices: torch.Tensor) -> torch.Tensor:
@@ -380,7 +383,11 @@ class PrioritizedReplayBuffer:
         """:meth:`sample` on the CPU, the same steps in numpy (smaller fixed costs than torch's)."""
         tree = self.tree
         total = tree._sum_np[tree.offsets[-1]]
-        u = (np.arange(batch_size) + u) * (total / batch_size) if self.stratified else u * total
+        if self.stratified:                        # u is this call's own array: scaled in place
+            u += np.arange(batch_size)
+            u *= total / batch_size
+        else:
+            u *= total
         idx = np.minimum(tree._kernels.find(tree._sum_np, tree._offsets_np, tree.branching, u), size - 1)
         weights = (tree._sum_np[idx] / tree._min_np[tree.offsets[-1]]) ** -beta
         return self._ring._storage.take(idx), {"index": torch.from_numpy(idx),
@@ -392,16 +399,17 @@ class PrioritizedReplayBuffer:
         Priorities must be finite and >= 0 (pass |TD error|); a slot given twice takes its last value.
         """
         if self.tree._np:          # the CPU: numpy views and the host kernels (smaller fixed costs than torch's)
-            idx, p = _host(indices, np.int64), _host(priorities, np.float64)
+            idx, p = _host(indices, np.int64), _host(priorities, None)
             if idx.shape != p.shape:
                 raise ShapeError(f"update_priorities: {idx.size} indices but {p.size} priorities")
             if idx.size == 0:
                 return
             lo, hi, ilo, ihi = self.tree._kernels.bounds(p, idx)
-            self._check_update(lo, hi, ilo, ihi)
+            self._check_update(float(lo), float(hi), int(ilo), int(ihi))
             if hi + self.eps > self._max_priority.item():
                 self._max_priority = torch.tensor(hi + self.eps, dtype=torch.float64)
-            self.tree._set_np(idx, (p + self.eps) ** self.alpha)
+            mass = np.add(p, self.eps, dtype=np.float64)        # float64 before the sum, as the checks assume
+            self.tree._set_np(idx, np.power(mass, self.alpha, out=mass))
             return
         idx = torch.as_tensor(indices, device=self.device).long().flatten()
         p = torch.as_tensor(priorities, device=self.device).to(torch.float64).flatten()
