@@ -161,10 +161,11 @@ class SpikingEProp(LearningRule):
             state, pre, v, thr = m.step(x_t, self.state)
             psi = pseudo_derivative(v, thr, m.theta, m.gamma)
             self.eps_v = m.alpha * self.eps_v + pre
-            beta = m.beta[None, :, None]
-            trace = psi[:, :, None] * (self.eps_v[:, None, :] - beta * self.eps_a)
-            self.eps_a = psi[:, :, None] * self.eps_v[:, None, :] + (m.rho - psi[:, :, None] * beta) * self.eps_a
-            self.filtered = m.kappa * self.filtered + trace
+            # the (B, n, P) traces are the step's memory traffic: updated in place (7 passes, no temporaries)
+            psi3, eps_v, beta = psi[:, :, None], self.eps_v[:, None, :], m.beta[None, :, None]
+            trace = self.last_trace.copy_(self.eps_a).mul_(-beta * psi3).addcmul_(psi3, eps_v)  # ψ (ε^v - β ε^a)
+            self.eps_a.mul_(m.rho - psi3 * beta).addcmul_(psi3, eps_v)
+            self.filtered.mul_(m.kappa).add_(trace)
             z = m.split(state)[2]
             self.filtered_z = m.kappa * self.filtered_z + z
             self.filtered_one = m.kappa * self.filtered_one + 1
