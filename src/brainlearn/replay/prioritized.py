@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from brainlearn.errors import ConfigError, ShapeError
-from brainlearn.replay import _kernels
+from brainlearn.replay._kernels import best as tree_kernels
 from brainlearn.replay.buffers import (
     RingBuffer,
     Transitions,
@@ -91,7 +91,7 @@ class SumMinTree:
         if self._np:
             self._sum_np, self._min_np = self.sum.numpy(), self.min.numpy()
             self._offsets_np = np.asarray(self.offsets, dtype=np.int64)
-            self._kernels = _kernels.best()
+            self._kernels = tree_kernels()
 
     @property
     def leaves(self) -> int:

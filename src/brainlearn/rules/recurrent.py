@@ -64,6 +64,7 @@ from brainlearn.rules.rnn_base import (
     RuleConfig,
     add_grad,
     check_inputs,
+    contract_trace,
     random_feedback,
     soft_cross_entropy,
     squared_error,
@@ -173,10 +174,14 @@ class _TraceRule(_OnlineRule):
 
     def signal(self, e: torch.Tensor) -> torch.Tensor:
         """L_t = W_oᵀ e_t (symmetric) or B e_t (random), (B, n)."""
-        return self.credit(e) if self.feedback_matrix is None else e @ self.feedback_matrix
+        return e @ self.signal_matrix()
+
+    def signal_matrix(self) -> torch.Tensor:
+        """F with L_t = e_t F: the readout W_o (symmetric) or the random feedback B, (n_out, n)."""
+        return self.model.readout.weight if self.feedback_matrix is None else self.feedback_matrix
 
     def _weight_grad(self, e):
-        return torch.einsum("bi,bij->ij", self.signal(e), self.trace)
+        return contract_trace(e, self.signal_matrix(), self.trace)
 
 
 @dataclass(frozen=True)
@@ -249,7 +254,9 @@ class UORO(_OnlineRule):
     def _update(self, x_t, a, ahat, dphi):
         B, n = a.shape
         nu = torch.randint(0, 2, (B, n), generator=self.generator).to(a) * 2 - 1
-        ja = torch.bmm(self.cell.jacobian(dphi), self.left[:, :, None])[:, :, 0]
+        # J_t Ã = (1 - α) Ã + α φ' ⊙ (Ã W_recᵀ): one (B, n) x (n, n) product, no (B, n, n) Jacobian
+        alpha = self.cell.alpha
+        ja = (1 - alpha) * self.left + alpha * dphi * (self.left @ self.cell.w_rec.T)
         u = nu * self.cell.alpha * dphi                      # νᵀ M̄ = u âᵀ, never formed: ‖u âᵀ‖ = ‖u‖ ‖â‖
         rho0 = torch.sqrt((self.right.flatten(1).norm(dim=1) + self.eps) / (ja.norm(dim=1) + self.eps))
         rho1 = torch.sqrt((u.norm(dim=1) * ahat.norm(dim=1) + self.eps) / (nu.norm(dim=1) + self.eps))
@@ -257,7 +264,8 @@ class UORO(_OnlineRule):
         self.right.div_(rho0[:, None, None]).addcmul_((u / rho1[:, None])[:, :, None], ahat[:, None, :])
 
     def _weight_grad(self, e):
-        return torch.einsum("b,bij->ij", (self.credit(e) * self.left).sum(1), self.right)
+        B, n, P = self.right.shape           # Σ_b s_b B̃_b as one vector-matrix product over the flattened B̃
+        return ((self.credit(e) * self.left).sum(1) @ self.right.reshape(B, n * P)).view(n, P)
 
 
 @dataclass(frozen=True)
@@ -313,7 +321,7 @@ class KeRNL(_OnlineRule):
         self.decay = (self.decay - scale * ((err @ self.sensitivity) * self.noise_trace_grad).mean(0)).clamp(0, 1)
 
     def _weight_grad(self, e):
-        return torch.einsum("bi,bij->ij", self.credit(e) @ self.sensitivity, self.trace)
+        return contract_trace(e, self.model.readout.weight @ self.sensitivity, self.trace)   # L = c A = e (W_o A)
 
 
 @dataclass(frozen=True)

@@ -197,6 +197,19 @@ def random_feedback(model: nn.Module, generator: torch.Generator | None) -> torc
     return b.to(dtype=w.dtype, device=w.device)
 
 
+def contract_trace(e: torch.Tensor, F: torch.Tensor, trace: torch.Tensor) -> torch.Tensor:
+    """Σ_b L_bi E_bij with the learning signal L = e F (e (B, k), F (k, n), trace E (B, n, P)), shape (n, P).
+
+    L has rank k = n_out, so the sum is Σ_k F_ki G_kij with G = eᵀ E: one matrix product over the flattened
+    trace (a single read of it) instead of n small per-unit products, each over a strided (B, P) block (what
+    einsum("bi,bij->ij") runs). Past 16 outputs the k-fold G costs more than it saves, and einsum is used."""
+    B, n, P = trace.shape
+    if F.shape[0] > 16:
+        return torch.einsum("bi,bij->ij", e @ F, trace)
+    G = (e.T @ trace.reshape(B, n * P)).view(-1, n, P)
+    return (F[:, :, None] * G).sum(0)
+
+
 # --------------------------------------------------------------------------------------------------
 # The rule interface
 # --------------------------------------------------------------------------------------------------

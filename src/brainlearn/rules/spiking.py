@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from brainlearn.errors import ConfigError
-from brainlearn.rules.rnn_base import DTYPES, LearningRule, RuleConfig, add_grad, random_feedback
+from brainlearn.rules.rnn_base import DTYPES, LearningRule, RuleConfig, add_grad, contract_trace, random_feedback
 from brainlearn.runtime.config import Config, param, require
 
 
@@ -180,7 +180,7 @@ class SpikingEProp(LearningRule):
             if self.train_readout:
                 add_grad(m.readout.weight, e.T @ self.filtered_z / B)
                 add_grad(m.readout.bias, (e * self.filtered_one).sum(0) / B)
-            signal = e @ (m.readout.weight if self.feedback_matrix is None else self.feedback_matrix)
-            add_grad(m.weight, torch.einsum("bi,bij->ij", signal, self.filtered) * m.mask / B)
+            F = m.readout.weight if self.feedback_matrix is None else self.feedback_matrix   # L_t = e_t F
+            add_grad(m.weight, contract_trace(e, F, self.filtered) * m.mask / B)
         self.state = state
         return loss.detach()
