@@ -88,7 +88,7 @@ class _Storage:
         self.capacity, self.device = capacity, torch.device(device)
         self.host = self.device.type == "cpu"            # CPU storage: copies by numpy on views of the columns
         self.data: Transitions = {}
-        self._views: list = []                           # (key, dtype, item shape, numpy view) per column
+        self._views: list = []                           # (key, numpy view) per column, on the CPU
         self._views_of: Transitions | None = None        # the columns _views describes (rebuilt when replaced)
 
     def views(self) -> list:

@@ -231,7 +231,10 @@ class SumMinTree:
         self._written = int(state["written"])
 
     def find(self, mass: torch.Tensor) -> torch.Tensor:
-        """Leaf index i for each query mass u in [0, total) with prefix(i) <= u < prefix(i + 1); shape (B,)."""
+        """Leaf index i for each query mass u in [0, total) with prefix(i) <= u < prefix(i + 1); shape (B,).
+
+        A query that rounding puts at or past a node's last prefix takes the node's last child of positive
+        mass, so every index is a leaf of positive mass while the total is positive."""
         if self._np:
             node = self._kernels.find(self._sum_np, self._offsets_np, self.branching, _host(mass, np.float64))
             return torch.from_numpy(node)
