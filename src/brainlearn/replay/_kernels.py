@@ -1,11 +1,12 @@
 """The CPU kernels of :class:`~brainlearn.replay.SumMinTree`: numba-compiled loops where numba is installed
 (``pip install 'brainlearn[numba]'``), vectorised numpy otherwise. Both give the same results bit for bit.
 
-The compiled loops do not check bounds: callers pass leaf indices in [0, capacity) (``SumMinTree`` checks
-them). A tree is two flat float64 arrays ``S`` (sums) and ``M`` (minima), its levels one after the other (leaves
-first, root last, see ``SumMinTree``), ``offsets`` (int64, one per level) and the branching ``K``. Every sum of
-a block of K children is taken left to right (``np.cumsum``'s order), the order the compiled loops use too,
-so both kernel sets round alike and a draw does not depend on which one ran.
+An update writes its leaves and recomputes every ancestor from its children, so each inner node always equals
+what a rebuild gives. The compiled loops do not check bounds: callers pass leaf indices in [0, capacity)
+(``SumMinTree`` checks them). A tree is two flat float64 arrays ``S`` (sums) and ``M`` (minima), its levels one
+after the other (leaves first, root last, see ``SumMinTree``), ``offsets`` (int64, one per level) and the
+branching ``K``. Every sum of a block of K children is taken left to right (``np.cumsum``'s order), the order
+the compiled loops use too, so both kernel sets round alike and a draw does not depend on which one ran.
 
 Why compiled: a batch of 256 draws or updates is a few µs of arithmetic, but each vectorised numpy step costs
 about a µs of dispatch, and a tree walk takes some 30 of them; one compiled call runs the whole walk.
@@ -45,34 +46,24 @@ def find_np(S: np.ndarray, offsets: np.ndarray, K: int, mass: np.ndarray) -> np.
     return node
 
 
-def set_leaves_np(S, M, offsets, K, idx, vals) -> int:
-    """Leaves ``idx`` to ``vals`` (a leaf given twice takes its last value); return the leaves written.
-
-    The sum-tree adds each leaf's change to its ancestors (in batch order); the min-tree lowers ancestors to a
-    smaller new value and recomputes a block only where its minimum leaf was raised."""
+def set_leaves_np(S, M, offsets, K, idx, vals) -> None:
+    """Leaves ``idx`` to ``vals`` (a leaf given twice takes its last value), then every ancestor recomputed from
+    its K children, level by level: each inner node always equals the left-to-right sum (and the minimum) of
+    its children, exactly as a rebuild would give, so the sums never drift whatever the history of changes."""
     if idx.size > 1:
-        # the last occurrence of each index, in batch order
-        _, first_of_reversed = np.unique(idx[::-1], return_index=True)
+        _, first_of_reversed = np.unique(idx[::-1], return_index=True)      # the last occurrence of each index
         if first_of_reversed.size < idx.size:
             last = np.sort(idx.size - 1 - first_of_reversed)
             idx, vals = idx[last], vals[last]
-    delta = vals - S[idx]
-    old = M[idx]
     S[idx] = vals
     M[idx] = vals
-    node, new = idx, vals
+    node, ks = idx, np.arange(K)
     for level in range(len(offsets) - 1):
         lo, up = offsets[level], offsets[level + 1]
-        parent = node // K
-        np.add.at(S, up + parent, delta)
-        before = M[up + parent]
-        raised = (old <= before) & (new > old)          # a block's minimum may have gone up
-        np.minimum.at(M, up + parent, new)
-        if raised.any():
-            rows = parent[raised]
-            M[up + rows] = M[lo + rows[:, None] * K + np.arange(K)].min(1)
-        node, old, new = parent, before, M[up + parent]
-    return idx.size
+        node = np.unique(node // K)                                         # the parents, each once
+        block = lo + node[:, None] * K + ks
+        S[up + node] = np.cumsum(S[block], 1)[:, -1]
+        M[up + node] = M[block].min(1)
 
 
 def refresh_np(S, M, offsets, K, lo: int, hi: int) -> None:
@@ -90,7 +81,21 @@ def bounds_np(p: np.ndarray, idx: np.ndarray) -> tuple[float, float, int, int]:
     return float(p.min()), float(p.max()), int(idx.min()), int(idx.max())
 
 
-NUMPY = SimpleNamespace(name="numpy", find=find_np, set_leaves=set_leaves_np, refresh=refresh_np, bounds=bounds_np)
+def draw_np(S, M, offsets, K, u: np.ndarray, stratified: bool, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """A prioritised draw from uniform numbers ``u`` in [0, 1) (overwritten): the leaves (below ``size``) and
+    their masses over the smallest mass, m_i / m_min. Stratified: query j is (j + u_j) · total / B."""
+    root = offsets[-1]
+    if stratified:
+        u += np.arange(u.size)
+        u *= S[root] / u.size
+    else:
+        u *= S[root]
+    idx = np.minimum(find_np(S, offsets, K, u), size - 1)     # rounding at the right edge can reach an empty leaf
+    return idx, S[idx] / M[root]
+
+
+NUMPY = SimpleNamespace(name="numpy", find=find_np, set_leaves=set_leaves_np, refresh=refresh_np, bounds=bounds_np,
+                        draw=draw_np)
 
 
 # --- numba (the same algorithms as one loop over the items) ---------------------------------------------------
@@ -132,45 +137,31 @@ def _compile():
 
     @jit
     def set_leaves(S, M, offsets, K, idx, vals):
-        n = idx.shape[0]
-        last = np.ones(n, dtype=np.bool_)                # the last entry of each leaf sets it
-        order = np.argsort(idx, kind="mergesort")
-        for r in range(n - 1):
-            if idx[order[r]] == idx[order[r + 1]]:
-                last[order[r]] = False
+        for i in range(idx.shape[0]):                    # in batch order: a leaf's last value wins
+            S[idx[i]] = vals[i]
+            M[idx[i]] = vals[i]
+        node = np.sort(idx)                              # ascending: each level's parents come in runs
         touched = 0.0
-        for i in range(n if offsets.shape[0] > 1 else 0):
-            # touch each leaf's block and parent first (independent loads, many in flight, as in find)
-            block, parent = idx[i] - idx[i] % K, offsets[1] + idx[i] // K
-            touched += S[idx[i]] + S[parent] + M[parent]
-            for j in range(0, K, 8):
-                touched += M[block + j]
-        written = 0
-        for i in range(n):
-            leaf = idx[i]
-            if not last[i]:
-                continue
-            written += 1
-            new, old, delta = vals[i], M[leaf], vals[i] - S[leaf]
-            S[leaf] = new
-            M[leaf] = new
-            node = leaf
-            for level in range(offsets.shape[0] - 1):
-                lo, up = offsets[level], offsets[level + 1]
-                parent = node // K
-                S[up + parent] += delta
-                before = M[up + parent]
-                if new < before:
-                    after = new
-                elif old <= before and new > old:        # the block's minimum may have gone up
-                    after = M[lo + parent * K]
-                    for j in range(1, K):
-                        after = min(after, M[lo + parent * K + j])
-                else:
-                    after = before
-                M[up + parent] = after
-                node, old, new = parent, before, after
-        return written if touched >= 0 else -1           # masses are >= 0: keeps the touches
+        for level in range(offsets.shape[0] - 1):
+            lo, up = offsets[level], offsets[level + 1]
+            for r in range(node.shape[0]):               # touch the blocks first (independent loads, as find)
+                for j in range(0, K, 8):
+                    touched += S[lo + node[r] // K * K + j] + M[lo + node[r] // K * K + j]
+            previous = -1
+            for r in range(node.shape[0]):
+                parent = node[r] // K
+                node[r] = parent
+                if parent == previous:
+                    continue
+                previous = parent
+                first = lo + parent * K
+                s, m = S[first], M[first]
+                for j in range(1, K):
+                    s += S[first + j]
+                    m = min(m, M[first + j])
+                S[up + parent] = s
+                M[up + parent] = m
+        return touched                                   # returned, so that the touches are not optimised away
 
     @jit
     def refresh(S, M, offsets, K, lo, hi):
@@ -188,6 +179,23 @@ def _compile():
             lo, hi = plo, phi
 
     @jit
+    def draw(S, M, offsets, K, u, stratified, size):
+        root = offsets[offsets.shape[0] - 1]
+        if stratified:
+            step = S[root] / u.shape[0]
+            for j in range(u.shape[0]):
+                u[j] = (j + u[j]) * step
+        else:
+            for j in range(u.shape[0]):
+                u[j] = u[j] * S[root]
+        idx = find(S, offsets, K, u)
+        ratio = np.empty(u.shape[0])
+        for j in range(u.shape[0]):
+            idx[j] = min(idx[j], size - 1)
+            ratio[j] = S[idx[j]] / M[root]
+        return idx, ratio
+
+    @jit
     def bounds(p, idx):
         lo, hi, ilo, ihi = p[0], p[0], idx[0], idx[0]
         for i in range(p.shape[0]):
@@ -197,7 +205,7 @@ def _compile():
             ilo, ihi = min(ilo, idx[i]), max(ihi, idx[i])
         return lo, hi, ilo, ihi
 
-    return SimpleNamespace(name="numba", find=find, set_leaves=set_leaves, refresh=refresh, bounds=bounds)
+    return SimpleNamespace(name="numba", find=find, set_leaves=set_leaves, refresh=refresh, bounds=bounds, draw=draw)
 
 
 _COMPILED: list = []

@@ -87,7 +87,6 @@ class SumMinTree:
         self.min = allocate(lambda: torch.full((total,), math.inf, dtype=torch.float64, device=self.device),
                             what, 16 * total)
         self._np = self.device.type == "cpu"                  # the host kernels on numpy views, or torch ops
-        self._written = 0                                      # leaf writes since the last exact resync
         if self._np:
             self._sum_np, self._min_np = self.sum.numpy(), self.min.numpy()
             self._offsets_np = np.asarray(self.offsets, dtype=np.int64)
@@ -145,20 +144,13 @@ class SumMinTree:
             raise ShapeError(f"SumMinTree: leaves {start} .. {stop - 1} are not in [0, {self.capacity})")
 
     def _set_np(self, idx: np.ndarray, vals: np.ndarray) -> None:
-        """Leaves ``idx`` to ``vals`` by the host kernels. Sums so updated (each leaf's change added to its
-        ancestors) drift by rounding, so after every ``capacity`` leaf writes the inner levels are recomputed
-        exactly from the leaves."""
-        if idx.size == 0:
-            return
-        self._written += self._kernels.set_leaves(self._sum_np, self._min_np, self._offsets_np, self.branching,
-                                                  idx, vals)
-        if self._written >= self.capacity:
-            self._resync()
+        """Leaves ``idx`` to ``vals`` by the host kernels, and every ancestor recomputed from its children."""
+        if idx.size:
+            self._kernels.set_leaves(self._sum_np, self._min_np, self._offsets_np, self.branching, idx, vals)
 
     def _resync(self) -> None:
-        """Recompute every inner node exactly from the leaves."""
+        """Recompute every inner node from the leaves."""
         self._kernels.refresh(self._sum_np, self._min_np, self._offsets_np, self.branching, 0, self.capacity)
-        self._written = 0
 
     def set_range(self, start: int, values) -> None:
         """Set the contiguous leaves ``start .. start + len(values) - 1`` (no wrap-around): the parents form a
@@ -215,9 +207,8 @@ class SumMinTree:
             self.min[up:up + count] = self._level(self.min, level).view(-1, K).amin(1)
 
     def state_dict(self) -> dict:
-        """Both trees, every node, and the writes since the last resync (bit-identical futures)."""
-        return {"branching": self.branching, "sum": self.sum.clone(), "min": self.min.clone(),
-                "written": self._written}
+        """Both trees, every node (bit-identical futures)."""
+        return {"branching": self.branching, "sum": self.sum.clone(), "min": self.min.clone()}
 
     def load_state_dict(self, state) -> None:
         if tuple(state["sum"].shape) != tuple(self.sum.shape):
@@ -227,8 +218,7 @@ class SumMinTree:
                 and not bool(torch.isnan(mins).any())):
             raise ConfigError("tree state holds NaN, infinite or negative masses: not a state this tree wrote")
         self.sum.copy_(state["sum"])
-        self.min.copy_(state["min"])
-        self._written = int(state["written"])
+        self.min.copy_(state["min"])      # checkpoints from before exact updates also hold "written": unused
 
     def find(self, mass: torch.Tensor) -> torch.Tensor:
         """Leaf index i for each query mass u in [0, total) with prefix(i) <= u < prefix(i + 1); shape (B,).
@@ -383,18 +373,12 @@ class PrioritizedReplayBuffer:
         return self._ring.gather(idx), {"index": idx, "weight": weights}
 
     def _sample_host(self, batch_size: int, u: np.ndarray, beta: float, size: int) -> tuple[Transitions, dict]:
-        """:meth:`sample` on the CPU, the same steps in numpy (smaller fixed costs than torch's)."""
+        """:meth:`sample` on the CPU: one kernel call draws the leaves and their m_i / m_min."""
         tree = self.tree
-        total = tree._sum_np[tree.offsets[-1]]
-        if self.stratified:                        # u is this call's own array: scaled in place
-            u += np.arange(batch_size)
-            u *= total / batch_size
-        else:
-            u *= total
-        idx = np.minimum(tree._kernels.find(tree._sum_np, tree._offsets_np, tree.branching, u), size - 1)
-        weights = (tree._sum_np[idx] / tree._min_np[tree.offsets[-1]]) ** -beta
-        return self._ring._storage.take(idx), {"index": torch.from_numpy(idx),
-                                               "weight": torch.from_numpy(weights.astype(np.float32))}
+        idx, ratio = tree._kernels.draw(tree._sum_np, tree._min_np, tree._offsets_np, tree.branching, u,
+                                        self.stratified, size)
+        weights = (ratio ** -beta).astype(np.float32)    # (m_i / m_min)^-beta, as on the device path
+        return self._ring._storage.take(idx), {"index": torch.from_numpy(idx), "weight": torch.from_numpy(weights)}
 
     def update_priorities(self, indices, priorities) -> None:
         """Set the priorities of slots ``indices`` (B,) to ``priorities + eps`` (B,), all at once.
