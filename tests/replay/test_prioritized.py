@@ -144,14 +144,13 @@ def test_tree_rebuild_equals_incremental_updates():
     for chunk in torch.arange(300).split(37):
         tree.set(chunk, vals[chunk])
     ref.rebuild(vals)
-    # the minima are exact; incremental sums add each change to the ancestors (rounding only), and are
-    # recomputed exactly after every `capacity` leaf writes (here after the 300th)
+    # an update recomputes every ancestor from its children, as a rebuild does: the same nodes, bit for bit
     assert torch.equal(tree.min, ref.min) and torch.equal(tree.sum, ref.sum)
     tree.set(torch.arange(0, 300, 7), vals[::7] * 3)
     ref_vals = vals.clone()
     ref_vals[::7] *= 3
     ref.rebuild(ref_vals)
-    assert torch.equal(tree.min, ref.min) and torch.allclose(tree.sum, ref.sum, rtol=1e-14, atol=0)
+    assert torch.equal(tree.min, ref.min) and torch.equal(tree.sum, ref.sum)
 
 
 def test_find_returns_the_leaf_holding_each_prefix_mass():
@@ -310,8 +309,7 @@ def test_incremental_trees_match_a_rebuild_after_many_updates():
             vals[idx] = new            # torch's scatter of duplicates is unordered: set them from the tree
             vals[idx] = tree.get(idx)
         ref.rebuild(vals)
-        assert torch.equal(tree.min, ref.min)
-        assert torch.allclose(tree.sum, ref.sum, rtol=1e-12, atol=1e-12)
+        assert torch.equal(tree.min, ref.min) and torch.equal(tree.sum, ref.sum)
 
 
 def test_set_range_equals_set():
@@ -348,3 +346,159 @@ def test_a_state_with_nan_masses_is_refused():
 def test_a_capacity_beyond_the_machine_is_a_config_error():
     with pytest.raises(ConfigError, match="priority trees of capacity 1000000000000"):
         PrioritizedReplayBuffer(10**12)
+
+
+# --- the CPU kernels: compiled (numba) and numpy, the same results bit for bit --------------------------------
+
+def _kernel_sets():
+    from brainlearn.replay import _kernels
+
+    sets = [_kernels.NUMPY]
+    try:
+        sets.append(_kernels._compile())
+    except ImportError:
+        pass
+    return sets
+
+
+@pytest.fixture(params=["numpy", "numba"])
+def kernels(request, monkeypatch):
+    """Trees built inside the test use this kernel set (numba's only where it is installed)."""
+    from brainlearn.replay import _kernels
+
+    if request.param == "numba":
+        pytest.importorskip("numba")
+        return _kernels.best()
+    monkeypatch.setenv("BRAINLEARN_NUMBA", "0")
+    return _kernels.NUMPY
+
+
+@pytest.mark.parametrize("capacity,k", [(1, 2), (5, 32), (300, 4), (5000, 32), (40_000, 32)])
+def test_compiled_and_numpy_kernels_agree_bit_for_bit(capacity, k):
+    """The same writes (duplicates, zeros, runs, raised and lowered minima, past a resync) on one tree per
+    kernel set give identical trees and identical leaves for every query, those at and past the total too."""
+    sets = _kernel_sets()
+    if len(sets) < 2:
+        pytest.skip("numba is not installed")
+    trees = [SumMinTree(capacity, branching=k) for _ in sets]
+    for tree, ks in zip(trees, sets):
+        tree._kernels = ks
+    g = gen(capacity)
+    for step in range(12):
+        n = min(97, 2 * capacity)
+        idx = torch.randint(0, capacity, (n,), generator=g)
+        vals = torch.rand(n, generator=g, dtype=torch.float64) * (10.0 if step % 2 else 0.1)
+        vals[::7] = 0
+        start = int(torch.randint(0, capacity, (), generator=g))
+        run = torch.rand(min(50, capacity - start), generator=g, dtype=torch.float64)
+        for tree in trees:
+            tree.set(idx, vals)
+            tree.set_range(start, run)
+            tree.fill_range(0, min(3, capacity), 0.5)
+        assert all(torch.equal(t.sum, trees[0].sum) and torch.equal(t.min, trees[0].min) for t in trees)
+        total = float(trees[0].total())
+        u = torch.cat([torch.rand(500, generator=g, dtype=torch.float64) * total,
+                       torch.tensor([0.0, total, total * (1 + 1e-12), 2 * total])])
+        found = [t.find(u) for t in trees]
+        assert all(torch.equal(f, found[0]) for f in found)
+        assert int(found[0].max()) < capacity
+        assert bool((trees[0].get(found[0][:500]) > 0).all())     # a draw never lands on an empty leaf
+
+
+def test_compiled_and_numpy_buffers_draw_the_same_items():
+    """Whole buffers, one per kernel set: the same slots and weights, bit for bit, after the same history."""
+    sets = _kernel_sets()
+    if len(sets) < 2:
+        pytest.skip("numba is not installed")
+    bufs = [PrioritizedReplayBuffer(3000, alpha=0.6, seed=4) for _ in sets]
+    for buf, ks in zip(bufs, sets):
+        buf.tree._kernels = ks
+    for step in range(8):
+        for buf in bufs:
+            buf.extend(transitions(700, start=700 * step))
+            buf.add({k: v[0] for k, v in transitions(1).items()})
+        draws = [buf.sample(256, beta=0.5) for buf in bufs]
+        for (batch, info), (batch0, info0) in zip(draws, draws[:1] * len(draws)):
+            assert torch.equal(info["index"], info0["index"]) and torch.equal(info["weight"], info0["weight"])
+            assert all(torch.equal(batch[k], batch0[k]) for k in batch)
+        p = torch.rand(256, generator=gen(step), dtype=torch.float64) * 3
+        for buf, (_, info) in zip(bufs, draws):
+            buf.update_priorities(info["index"], p)
+
+
+def test_sampling_is_exact_with_either_kernel_set(kernels):
+    """P(i) and the importance weights of the heavy-tailed 1000-item buffer, with each kernel set."""
+    p = torch.exp(3 * torch.randn(1000, generator=gen(1), dtype=torch.float64))
+    alpha, beta = 0.6, 0.4
+    buf = filled_per(p, alpha)
+    assert buf.tree._kernels is kernels
+    counts = draw_counts(buf, 100_000, 1000)
+    expected = p ** alpha / (p ** alpha).sum()
+    assert (counts / 100_000 - expected).abs().max() < 0.01
+    _, info = buf.sample(1000, beta=beta, generator=gen(2))
+    w_all = (len(p) * expected) ** -beta
+    assert torch.allclose(info["weight"].double(), (w_all / w_all.max())[info["index"]], rtol=1e-6)
+
+
+def test_tree_writes_out_of_range_are_shape_errors():
+    tree = SumMinTree(10)
+    with pytest.raises(ShapeError, match=r"indices must be in \[0, 10\)"):
+        tree.set(torch.tensor([3, 10]), torch.ones(2, dtype=torch.float64))
+    with pytest.raises(ShapeError, match=r"indices must be in \[0, 10\)"):
+        tree.set(torch.tensor([-1]), torch.ones(1, dtype=torch.float64))
+    with pytest.raises(ShapeError, match="not in"):
+        tree.set_range(8, torch.ones(3, dtype=torch.float64))
+    with pytest.raises(ShapeError, match="2 indices but 3 values"):
+        tree.set(torch.tensor([1, 2]), torch.ones(3, dtype=torch.float64))
+    assert float(tree.total()) == 0.0
+
+
+def test_lean_and_checked_writes_store_the_same():
+    """Tensors that fit the columns take the lean path (no conversion); anything else the checked one, with
+    the same stored result: other dtypes (cast when exact), lists, grad-carrying and non-contiguous tensors."""
+    ref, buf = PrioritizedReplayBuffer(16, seed=0), PrioritizedReplayBuffer(16, seed=0)
+    base = {"obs": torch.arange(12.0).view(4, 3), "action": torch.arange(4)}
+    for b in (ref, buf):
+        b.extend(base)
+    lean = {"obs": torch.full((2, 3), 7.0), "action": torch.tensor([1, 2])}
+    other = {"obs": torch.full((3, 2), 7.0, requires_grad=True).t(), "action": [1.0, 2.0]}
+    ref.extend(lean)
+    buf.extend(other)
+    ref.add({"obs": torch.ones(3), "action": torch.tensor(3)})
+    buf.add({"obs": torch.ones(3, dtype=torch.float64), "action": 3})
+    for k in ref.data:
+        assert torch.equal(ref.data[k], buf.data[k])
+    assert torch.equal(ref.tree.sum, buf.tree.sum)
+    with pytest.raises(ShapeError, match="per-item shape"):
+        buf.add({"obs": torch.ones(4), "action": torch.tensor(3)})
+    with pytest.raises(ShapeError, match="scalar"):
+        buf.extend({"obs": torch.ones(3), "action": torch.tensor(3)})
+    assert len(buf) == len(ref) == 7
+
+
+def test_the_device_path_never_reads_back_to_the_host(monkeypatch):
+    """The GPU code path (torch operations), run on CPU tensors: add, extend and sample read nothing back to
+    the host (every read-back method of a tensor raises), and update_priorities reads back once."""
+    buf = PrioritizedReplayBuffer(1000, alpha=0.6, seed=0)
+    buf.tree._np, buf._ring._storage.host = False, False
+    buf.extend(transitions(300))
+    reads = []
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a host read-back on the device path")
+
+    for name in ("item", "cpu", "numpy", "__bool__", "__int__", "__float__", "__index__"):
+        monkeypatch.setattr(torch.Tensor, name, refuse)
+    tolist = torch.Tensor.tolist
+    monkeypatch.setattr(torch.Tensor, "tolist", lambda t: reads.append(t.shape) or tolist(t))
+    one = {k: v[0] for k, v in transitions(1).items()}
+    for _ in range(3):
+        buf.extend(transitions(64))
+        buf.add(one)
+        batch, info = buf.sample(128, beta=0.4)
+    assert reads == []
+    buf.update_priorities(info["index"], torch.rand(128, generator=gen(1)))
+    assert len(reads) == 1
+    monkeypatch.undo()
+    assert int(info["index"].max()) < len(buf) and bool((info["weight"] <= 1).all())
+    assert torch.allclose(buf.tree.total(), buf.tree.values(len(buf)).sum(), rtol=1e-12)

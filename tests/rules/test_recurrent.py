@@ -226,3 +226,19 @@ def test_make_rule_names_what_it_accepts():
         make_rule("bptt", model, window=0)
     with pytest.raises(ConfigError):
         make_rule("dni", model, train_readout=False)
+
+
+@pytest.mark.parametrize("n_out", [1, 3, 17])
+def test_the_trace_contraction_equals_the_sum_over_the_batch(n_out):
+    """Σ_b L_bi E_bij with L = e F, by one matrix product over the flattened trace (n_out <= 16) or by einsum,
+    equals the direct sum over the batch."""
+    from brainlearn.rules.rnn_base import contract_trace
+
+    g = torch.Generator().manual_seed(n_out)
+    B, n, P = 5, 7, 10
+    e = torch.randn(B, n_out, generator=g, dtype=torch.float64)
+    F = torch.randn(n_out, n, generator=g, dtype=torch.float64)
+    trace = torch.randn(B, n, P, generator=g, dtype=torch.float64)
+    L = e @ F
+    direct = sum(L[b][:, None] * trace[b] for b in range(B))
+    assert torch.allclose(contract_trace(e, F, trace), direct, rtol=1e-12, atol=1e-12)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 
 from brainlearn.errors import ConfigError, ShapeError
@@ -85,12 +86,43 @@ class _Storage:
 
     def __init__(self, capacity: int, device):
         self.capacity, self.device = capacity, torch.device(device)
+        self.host = self.device.type == "cpu"            # CPU storage: copies by numpy on views of the columns
         self.data: Transitions = {}
-        self._np_cols: dict = {}
-        self._np_of: Transitions | None = None           # the columns _np_cols views (rebuilt when data is replaced)
+        self._views: list = []                           # (key, numpy view) per column, on the CPU
+        self._views_of: Transitions | None = None        # the columns _views describes (rebuilt when replaced)
+
+    def views(self) -> list:
+        """(key, numpy view) of every column, on the CPU."""
+        if self._views_of is not self.data:
+            self._views = [(k, c.numpy() if self.host else None) for k, c in self.data.items()]
+            self._views_of = self.data
+        return self._views
+
+    def matching(self, batch, lead: int) -> list | None:
+        """The values of `batch` as numpy arrays in column order when they already fit the columns as they are
+        (a dict with the stored keys, of CPU tensors without grad of the stored dtypes and per-item shapes,
+        with ``lead`` leading axes): the lean path of writes, which needs no conversion; None otherwise (the
+        full checks then run)."""
+        views = self.views()
+        if not self.host or not views or type(batch) is not dict or len(batch) != len(views):
+            return None
+        out = []
+        try:
+            for k, col in views:
+                a = batch[k].numpy()             # raises for what is not a plain CPU tensor
+                if a.dtype != col.dtype or a.ndim != col.ndim - 1 + lead or a.shape[lead:] != col.shape[1:]:
+                    return None
+                out.append(a)
+        except (KeyError, AttributeError, TypeError, RuntimeError):
+            return None
+        if lead and any(a.shape[0] != out[0].shape[0] for a in out):
+            return None
+        return out
 
     def as_batch(self, batch: Mapping) -> tuple[Transitions, int]:
         """``batch`` as tensors with a shared leading axis, checked against the stored keys and shapes."""
+        if (fit := self.matching(batch, 1)) is not None:
+            return batch, len(fit[0])
         if not isinstance(batch, Mapping) or not batch:
             raise ShapeError(f"expected a non-empty dict of tensors, got {type(batch).__name__}")
         out = {str(k): torch.as_tensor(v) for k, v in batch.items()}
@@ -119,15 +151,13 @@ class _Storage:
             self.data = allocate(lambda: {k: torch.zeros((self.capacity, *v.shape[1:]), dtype=v.dtype,
                                                          device=self.device) for k, v in batch.items()},
                                  f"a buffer of capacity {self.capacity}", nbytes)
-        if run is not None and self.device.type == "cpu":
+        if run is not None and self.host:
             # one contiguous block of slots on the CPU: numpy block copies (smaller fixed cost than torch's)
-            if self._np_of is not self.data:
-                self._np_cols, self._np_of = {k: c.numpy() for k, c in self.data.items()}, self.data
-            for k, v in batch.items():
-                src = v[rows]
-                if src.device.type != "cpu" or src.requires_grad:
+            for k, col in self.views():
+                src = batch[k]
+                if not src.is_cpu or src.requires_grad:
                     src = src.detach().cpu()
-                self._np_cols[k][run[0]:run[1]] = src.numpy()
+                col[run[0]:run[1]] = src.numpy()[rows]
             return
         for k, v in batch.items():
             col = self.data[k]
@@ -139,6 +169,14 @@ class _Storage:
 
     def gather(self, idx: torch.Tensor) -> Transitions:
         return {k: v.index_select(0, idx) for k, v in self.data.items()}
+
+    def take(self, idx) -> Transitions:
+        """:meth:`gather` of slots known to be valid (drawn by a sampler): numpy's take on the CPU (a numpy
+        array or a CPU tensor of slots), index_select on a device."""
+        if not self.host:
+            return self.gather(idx)
+        idx = idx.numpy() if isinstance(idx, torch.Tensor) else idx
+        return {k: torch.from_numpy(col.take(idx, 0)) for k, col in self.views()}
 
     def state(self, size: int) -> Transitions:
         return {k: v[:size].clone() for k, v in self.data.items()}
@@ -167,8 +205,16 @@ def check_seed(seed) -> int:
     return int(seed)
 
 
+def _as_one(item: Mapping) -> Transitions:
+    """One item (a dict of tensors without batch axis) as a batch of one."""
+    if not isinstance(item, Mapping) or not item:
+        raise ShapeError(f"add: expected a non-empty dict of tensors, got {type(item).__name__}")
+    return {k: torch.as_tensor(v).unsqueeze(0) for k, v in item.items()}
+
+
 def _draw_indices(n: int, size: int, generator: torch.Generator, device) -> torch.Tensor:
-    return torch.randint(0, size, (n,), generator=generator, device=generator.device).to(device)
+    idx = torch.randint(0, size, (n,), generator=generator, device=generator.device)
+    return idx if idx.device == device else idx.to(device)
 
 
 class RingBuffer:
@@ -178,13 +224,14 @@ class RingBuffer:
     >>> buf.extend({"obs": torch.zeros(32, 4), "action": torch.zeros(32, dtype=torch.long)})
     >>> batch, info = buf.sample(8)            # batch["obs"]: (8, 4); info["index"]: the slots drawn
 
-    ``seed`` seeds the buffer's own generator (:attr:`generator`), which :meth:`sample` draws from unless a
-    ``generator`` is passed to it; its state is part of ``state_dict``.
+    ``seed`` seeds the buffer's own generator (:attr:`generator`, on the buffer's device, so that a draw never
+    leaves it), which :meth:`sample` draws from unless a ``generator`` is passed to it; its state is part of
+    ``state_dict``.
     """
 
     def __init__(self, capacity: int, device: str | torch.device = "cpu", *, seed: int = 0):
         self._storage = _Storage(_check_capacity(capacity), device)
-        self.generator = torch.Generator().manual_seed(check_seed(seed))
+        self.generator = torch.Generator(self._storage.device).manual_seed(check_seed(seed))
         self._size = 0
         self._cursor = 0          # the slot the next item is written to
         self._added = 0           # items ever offered, for bookkeeping and checkpoints
@@ -208,26 +255,55 @@ class RingBuffer:
 
     def add(self, item: Mapping) -> torch.Tensor:
         """Store one item (a dict of tensors without batch axis); return its slot, shape (1,)."""
-        if not isinstance(item, Mapping) or not item:
-            raise ShapeError(f"add: expected a non-empty dict of tensors, got {type(item).__name__}")
-        return self.extend({k: torch.as_tensor(v).unsqueeze(0) for k, v in item.items()})
+        return self._add(item)[0]
+
+    def _add(self, item: Mapping) -> tuple[torch.Tensor, tuple[tuple[int, int], ...] | None]:
+        """:meth:`add`, and the runs of slots written (see :meth:`_extend`)."""
+        fit = self._storage.matching(item, 0)
+        if fit is not None:                         # the lean path: one numpy row copy per column
+            slot = self._cursor
+            for a, (_, col) in zip(fit, self._storage.views()):
+                col[slot] = a
+            self._cursor = (slot + 1) % self.capacity
+            self._size = min(self._size + 1, self.capacity)
+            self._added += 1
+            return torch.full((1,), slot), ((slot, slot + 1),)
+        return self._extend(_as_one(item))
 
     def extend(self, batch: Mapping) -> torch.Tensor:
         """Store a batch (dict of tensors with leading axis B); return the slots written, shape (min(B, cap),).
 
         If B exceeds the capacity, only the last ``capacity`` items are kept, as if added one by one.
         """
-        cols, n = self._storage.as_batch(batch)
+        return self._extend(batch)[0]
+
+    def _extend(self, batch: Mapping) -> tuple[torch.Tensor, tuple[tuple[int, int], ...] | None]:
+        """:meth:`extend`, and the runs of slots written: ``((start, stop),)``, or two runs where the write
+        wraps around the end of the ring."""
+        fit = self._storage.matching(batch, 1)
+        cols, n = (batch, len(fit[0])) if fit is not None else self._storage.as_batch(batch)
         cap = self.capacity
         keep = min(n, cap)
-        start = self._cursor + (n - keep)          # slot of the first kept item
-        slots = (torch.arange(keep, device=self.device) + start) % cap
-        run = (start % cap, start % cap + keep) if start % cap + keep <= cap else None
-        self._storage.write(slots, cols, slice(n - keep, n), run)
+        first = (self._cursor + n - keep) % cap      # slot of the first kept item
+        head = min(keep, cap - first)                # items before the end of the ring
+        runs = ((first, first + head),) if head == keep else ((first, cap), (0, keep - head))
+        if self._storage.host:
+            slots = torch.from_numpy(np.arange(first, first + keep) % cap if len(runs) == 2 else
+                                     np.arange(first, first + keep))
+        else:
+            slots = (torch.arange(keep, device=self.device) + first) % cap
+        if fit is not None:                          # the lean path: numpy block copies, one per column and run
+            skip = n - keep
+            for a, (_, col) in zip(fit, self._storage.views()):
+                col[first:first + head] = a[skip:skip + head]
+                if head < keep:
+                    col[:keep - head] = a[skip + head:]
+        else:
+            self._storage.write(slots, cols, slice(n - keep, n), runs[0] if len(runs) == 1 else None)
         self._cursor = (self._cursor + n) % cap
         self._size = min(self._size + n, cap)
         self._added += n
-        return slots
+        return slots, runs
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[Transitions, dict]:
         """Uniform draw with replacement from `generator` (default: the buffer's own): (dict of
@@ -235,7 +311,7 @@ class RingBuffer:
         check_batch_size(batch_size, self._size)
         gen = self.generator if generator is None else check_generator(generator)
         idx = _draw_indices(batch_size, self._size, gen, self.device)
-        return self.gather(idx), {"index": idx}
+        return self._storage.take(idx), {"index": idx}
 
     def gather(self, idx: torch.Tensor) -> Transitions:
         """The stored items at slots `idx` (B,): a dict of (B, ...) tensors."""
@@ -268,15 +344,23 @@ class ReservoirBuffer(RingBuffer):
 
     The keep/replace decisions draw from the buffer's own generator (seeded with ``seed``), whose state is
     part of ``state_dict``; ``sample`` draws from it too unless a ``generator`` is passed, as in
-    :class:`RingBuffer`.
+    :class:`RingBuffer`. That generator stays on the CPU whatever the device: which items are kept decides
+    the shape of each write, so the decisions are made on the host and only the kept slots go to the device.
     """
 
     def __init__(self, capacity: int, device: str | torch.device = "cpu", *, seed: int = 0):
         super().__init__(capacity, device, seed=seed)
+        self.generator = torch.Generator().manual_seed(check_seed(seed))
+
+    def _add(self, item: Mapping) -> tuple[torch.Tensor, None]:
+        return self._extend(_as_one(item))
 
     def extend(self, batch: Mapping) -> torch.Tensor:
         """Offer a batch; return the slots written (items not kept write nothing). Exactly equivalent to
         offering the items one by one: when two items of the batch draw the same slot, the later one wins."""
+        return self._extend(batch)[0]
+
+    def _extend(self, batch: Mapping) -> tuple[torch.Tensor, None]:
         cols, n = self._storage.as_batch(batch)
         cap = self.capacity
         seen = self._added + torch.arange(n, dtype=torch.float64)      # items offered before each one
@@ -298,5 +382,5 @@ class ReservoirBuffer(RingBuffer):
         self._size = min(self._size + n, cap)
         self._added += n
         self._cursor = self._size % cap
-        return slots
+        return slots, None
 

@@ -7,9 +7,10 @@ replayed at least about once before its TD error is known.
 
 The masses p^alpha live in a sum-tree and a min-tree (:class:`SumMinTree`): K-ary trees (K = 32) stored as
 flat float64 tensors, leaves first and the root last. A batch of priority updates writes the leaves and then
-recomputes the parents one level at a time (four vectorised steps above 10^6 leaves, no loop over items); a
-batch of draws descends all queries together, one level per step. Everything stays on the buffer's device: on
-a GPU no step needs a host round-trip (on the CPU the steps run on numpy views of the tensors).
+carries the changes up one level at a time (four levels above 10^6 leaves); a batch of draws descends all
+queries together. Everything stays on the buffer's device: on a GPU the steps are torch operations and no
+sample, add or extend waits for the host; on the CPU they run as compiled loops (numba, the optional extra
+``brainlearn[numba]``) or vectorised numpy on views of the same memory, with the same results bit for bit.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 from brainlearn.errors import ConfigError, ShapeError
+from brainlearn.replay._kernels import best as tree_kernels
 from brainlearn.replay.buffers import (
     RingBuffer,
     Transitions,
@@ -57,9 +59,9 @@ class SumMinTree:
     ``capacity`` leaves first, then their parents (one per block of ``branching`` children), and so on up to
     the root; every level is padded to a multiple of ``branching``. Empty leaves hold 0 in the sum-tree and
     +inf in the min-tree, so neither the total nor the minimum counts them. A wide tree is shallow (four levels
-    above 10^6 leaves at K = 32), so an update or a draw is a handful of vectorised steps. On the CPU the
-    steps run on numpy views of the same memory (a smaller fixed cost per step than torch's dispatch); on a GPU
-    they are torch operations that never leave the device.
+    above 10^6 leaves at K = 32), so an update or a draw is a handful of steps. On the CPU they run on numpy
+    views of the same memory, as compiled loops where numba is installed (the same results as its numpy
+    fallback, bit for bit); on a GPU they are torch operations that never leave the device.
     """
 
     def __init__(self, capacity: int, device: str | torch.device = "cpu", branching: int = 32):
@@ -84,11 +86,11 @@ class SumMinTree:
         self.sum = allocate(lambda: torch.zeros(total, dtype=torch.float64, device=self.device), what, 16 * total)
         self.min = allocate(lambda: torch.full((total,), math.inf, dtype=torch.float64, device=self.device),
                             what, 16 * total)
-        self._np = self.device.type == "cpu"
-        self._written = 0                                      # leaf writes since the last exact resync
-        self._stamp: np.ndarray | None = None                  # scratch for de-duplicating indices
+        self._np = self.device.type == "cpu"                  # the host kernels on numpy views, or torch ops
         if self._np:
             self._sum_np, self._min_np = self.sum.numpy(), self.min.numpy()
+            self._offsets_np = np.asarray(self.offsets, dtype=np.int64)
+            self._kernels = tree_kernels()
 
     @property
     def leaves(self) -> int:
@@ -119,20 +121,12 @@ class SumMinTree:
         ``unique=True`` promises distinct indices and skips the de-duplication.
         """
         if self._np:
-            idx = np.asarray(idx.cpu().numpy() if isinstance(idx, torch.Tensor) else idx, dtype=np.int64).ravel()
-            vals = values.cpu().numpy() if isinstance(values, torch.Tensor) else values
-            vals = np.asarray(vals, dtype=np.float64).ravel()
-            if idx.size == 0:
-                return
-            if not unique and idx.size > 1:
-                # the last occurrence of every index: numpy's assignment with a repeated index keeps the last
-                # value, so each slot of a scratch array ends up naming its last position in the batch
-                if self._stamp is None:
-                    self._stamp = np.empty(self.capacity, dtype=np.int64)
-                pos = np.arange(idx.size)
-                self._stamp[idx] = pos
-                last = self._stamp[idx] == pos
-                idx, vals = idx[last], vals[last]
+            idx, vals = _host(idx, np.int64), _host(values, np.float64)
+            if idx.shape != vals.shape:
+                raise ShapeError(f"SumMinTree.set: {idx.size} indices but {vals.size} values")
+            if idx.size and (idx.min() < 0 or idx.max() >= self.capacity):
+                raise ShapeError(f"SumMinTree.set: indices must be in [0, {self.capacity}), got "
+                                 f"[{idx.min()}, {idx.max()}]")
             self._set_np(idx, vals)
             return
         idx = idx.to(self.device, torch.long).flatten()
@@ -145,61 +139,43 @@ class SumMinTree:
             idx, vals = order.values, vals[order.indices[last]]
         self._set_torch(idx, vals)
 
+    def _check_range(self, start: int, stop: int) -> None:
+        if not 0 <= start <= stop <= self.capacity:
+            raise ShapeError(f"SumMinTree: leaves {start} .. {stop - 1} are not in [0, {self.capacity})")
+
     def _set_np(self, idx: np.ndarray, vals: np.ndarray) -> None:
-        """Distinct leaves ``idx`` to ``vals``. The sum-tree adds each leaf's change to its ancestors; the
-        min-tree lowers ancestors to a smaller new value, and recomputes a block only where its minimum
-        leaf was raised. Sums so updated drift by rounding, so after every ``capacity`` leaf writes the
-        inner levels are recomputed exactly from the leaves."""
-        K, S, M = self.branching, self._sum_np, self._min_np
-        delta = vals - S[idx]
-        old = M[idx]
-        S[idx] = vals
-        M[idx] = vals
-        node, new = idx, vals
-        for level in range(self.depth):
-            lo, up = self.offsets[level], self.offsets[level + 1]
-            parent = node // K
-            np.add.at(S, up + parent, delta)
-            before = M[up + parent]
-            raised = (old <= before) & (new > old)          # a block's minimum may have gone up
-            np.minimum.at(M, up + parent, new)
-            if raised.any():
-                rows = parent[raised]
-                M[up + rows] = M[lo:lo + self.sizes[level]].reshape(-1, K)[rows].min(1)
-            node, old, new = parent, before, M[up + parent]
-        self._written += idx.size
-        if self._written >= self.capacity:
-            self._resync()
+        """Leaves ``idx`` to ``vals`` by the host kernels, and every ancestor recomputed from its children."""
+        if idx.size:
+            self._kernels.set_leaves(self._sum_np, self._min_np, self._offsets_np, self.branching, idx, vals)
 
     def _resync(self) -> None:
-        """Recompute every inner node exactly from the leaves (numpy reductions, as :meth:`rebuild`)."""
-        K = self.branching
-        for level in range(self.depth):
-            up, count = self.offsets[level + 1], self.sizes[level] // K
-            self._sum_np[up:up + count] = self._level(self._sum_np, level).reshape(-1, K).sum(1)
-            self._min_np[up:up + count] = self._level(self._min_np, level).reshape(-1, K).min(1)
-        self._written = 0
+        """Recompute every inner node from the leaves."""
+        self._kernels.refresh(self._sum_np, self._min_np, self._offsets_np, self.branching, 0, self.capacity)
 
-    def set_range(self, start: int, values: torch.Tensor) -> None:
+    def set_range(self, start: int, values) -> None:
         """Set the contiguous leaves ``start .. start + len(values) - 1`` (no wrap-around): the parents form a
-        contiguous range too, recomputed from their contiguous children, two reductions per level."""
+        contiguous range too, recomputed from their contiguous children."""
         n = int(values.shape[0])
         if n == 0:
             return
+        self._check_range(start, start + n)
         if not self._np:
             self.set(torch.arange(start, start + n, device=self.device), values, unique=True)
             return
-        K, S, M = self.branching, self._sum_np, self._min_np
-        vals = np.asarray(values.cpu().numpy() if isinstance(values, torch.Tensor) else values, dtype=np.float64)
-        S[start:start + n] = vals
-        M[start:start + n] = vals
-        lo, hi = start, start + n                            # node range at the current level
-        for level in range(self.depth):
-            base, up = self.offsets[level], self.offsets[level + 1]
-            plo, phi = lo // K, (hi - 1) // K + 1
-            S[up + plo:up + phi] = S[base + plo * K:base + phi * K].reshape(-1, K).sum(1)
-            M[up + plo:up + phi] = M[base + plo * K:base + phi * K].reshape(-1, K).min(1)
-            lo, hi = plo, phi
+        vals = _host(values, np.float64)
+        self._sum_np[start:start + n] = vals
+        self._min_np[start:start + n] = vals
+        self._kernels.refresh(self._sum_np, self._min_np, self._offsets_np, self.branching, start, start + n)
+
+    def fill_range(self, start: int, stop: int, value: float) -> None:
+        """Set the contiguous leaves ``start .. stop - 1`` to one ``value`` (:meth:`set_range` of a constant)."""
+        self._check_range(start, stop)
+        if not self._np:
+            self.set_range(start, torch.full((stop - start,), value, dtype=torch.float64, device=self.device))
+            return
+        self._sum_np[start:stop] = value
+        self._min_np[start:stop] = value
+        self._kernels.refresh(self._sum_np, self._min_np, self._offsets_np, self.branching, start, stop)
 
     def _set_torch(self, idx: torch.Tensor, vals: torch.Tensor) -> None:
         K = self.branching
@@ -221,19 +197,18 @@ class SumMinTree:
         self.min.fill_(math.inf)
         self.sum[:n] = values.to(self.device, torch.float64)
         self.min[:n] = values.to(self.device, torch.float64)
-        K = self.branching
         if self._np:
             self._resync()
             return
+        K = self.branching
         for level in range(self.depth):
             up, count = self.offsets[level + 1], self.sizes[level] // K
             self.sum[up:up + count] = self._level(self.sum, level).view(-1, K).sum(1)
             self.min[up:up + count] = self._level(self.min, level).view(-1, K).amin(1)
 
     def state_dict(self) -> dict:
-        """Both trees, every node, and the writes since the last resync (bit-identical futures)."""
-        return {"branching": self.branching, "sum": self.sum.clone(), "min": self.min.clone(),
-                "written": self._written}
+        """Both trees, every node (bit-identical futures)."""
+        return {"branching": self.branching, "sum": self.sum.clone(), "min": self.min.clone()}
 
     def load_state_dict(self, state) -> None:
         if tuple(state["sum"].shape) != tuple(self.sum.shape):
@@ -243,34 +218,44 @@ class SumMinTree:
                 and not bool(torch.isnan(mins).any())):
             raise ConfigError("tree state holds NaN, infinite or negative masses: not a state this tree wrote")
         self.sum.copy_(state["sum"])
-        self.min.copy_(state["min"])
-        self._written = int(state["written"])
+        self.min.copy_(state["min"])      # checkpoints from before exact updates also hold "written": unused
 
     def find(self, mass: torch.Tensor) -> torch.Tensor:
-        """Leaf index i for each query mass u in [0, total) with prefix(i) <= u < prefix(i + 1); shape (B,)."""
-        K = self.branching
+        """Leaf index i for each query mass u in [0, total) with prefix(i) <= u < prefix(i + 1); shape (B,).
+
+        A query that rounding puts at or past a node's last prefix takes the node's last child of positive
+        mass, so every index is a leaf of positive mass while the total is positive."""
         if self._np:
-            u = np.array(mass.cpu().numpy() if isinstance(mass, torch.Tensor) else mass, dtype=np.float64).ravel()
-            node = np.zeros(u.shape, dtype=np.int64)
-            for level in range(self.depth - 1, -1, -1):
-                lo = self.offsets[level]
-                block = self._sum_np[lo + node[:, None] * K + np.arange(K)]        # (B, K) children
-                cum = torch.cumsum(torch.from_numpy(block), 1).numpy()  # same sums as np.cumsum, 5x faster on (B, K)
-                child = np.minimum(np.count_nonzero(cum <= u[:, None], axis=1), K - 1)
-                u -= np.where(child > 0, cum[np.arange(u.size), child - 1], 0.0)
-                node = node * K + child
-            return torch.from_numpy(node).to(self.device)
+            node = self._kernels.find(self._sum_np, self._offsets_np, self.branching, _host(mass, np.float64))
+            return torch.from_numpy(node)
+        K = self.branching
         u = mass.to(self.device, torch.float64).flatten().clone()
         node = torch.zeros(u.shape, dtype=torch.long, device=self.device)
         ar = torch.arange(K, device=self.device)
         for level in range(self.depth - 1, -1, -1):
             block = self.sum[self.offsets[level] + node[:, None] * K + ar]
             cum = block.cumsum(1)
-            child = (cum <= u[:, None]).sum(1).clamp_(max=K - 1)
+            child = (cum <= u[:, None]).sum(1)
+            # past the last prefix (rounding): the last child of positive mass, as on the host
+            child = torch.where(child < K, child, ((block > 0) * ar).amax(1))
             prev = cum.gather(1, (child - 1).clamp(min=0)[:, None]).squeeze(1)
             u -= torch.where(child > 0, prev, torch.zeros_like(prev))
             node = node * K + child
         return node
+
+
+def _host(x, dtype) -> np.ndarray:
+    """`x` (a tensor, array or sequence) as a flat contiguous numpy array of `dtype` (None: float32 and
+    float64 stay as they are, anything else becomes float64), without a copy where it already is one."""
+    try:
+        x = x.numpy()                      # a CPU tensor without grad: a view
+    except (AttributeError, TypeError, RuntimeError):
+        x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    if dtype is None:
+        dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
+    if x.ndim == 1 and x.dtype == dtype and x.flags.c_contiguous:       # the usual case, at no cost
+        return x
+    return np.ascontiguousarray(x, dtype=dtype).reshape(-1)
 
 
 class PrioritizedReplayBuffer:
@@ -285,8 +270,12 @@ class PrioritizedReplayBuffer:
     >>> batch, info = buf.sample(32, beta=0.4)        # info["weight"]: importance weights, info["index"]: slots
     >>> buf.update_priorities(info["index"], torch.rand(32))   # |TD error| of each drawn item, in practice
 
-    ``seed`` seeds the buffer's own generator (:attr:`generator`, part of ``state_dict``), which
-    :meth:`sample` draws from unless a ``generator`` is passed to it.
+    ``seed`` seeds the buffer's own generator (:attr:`generator`, on the buffer's device, part of
+    ``state_dict``), which :meth:`sample` draws from unless a ``generator`` is passed to it.
+
+    On a GPU, ``add``, ``extend`` and ``sample`` never wait for the host (no value is read back);
+    ``update_priorities`` reads back four numbers per call, the extremes of the priorities and indices it
+    checks, so that bad input raises here rather than corrupting the trees.
     """
 
     def __init__(self, capacity: int, alpha: float = 0.6, device: str | torch.device = "cpu", *,
@@ -297,7 +286,7 @@ class PrioritizedReplayBuffer:
         self.eps = float(eps)
         self.stratified = bool(stratified)
         self._ring = RingBuffer(capacity, device)
-        self.generator = torch.Generator().manual_seed(check_seed(seed))
+        self.generator = torch.Generator(self.device).manual_seed(check_seed(seed))
         self.tree = SumMinTree(capacity, device)
         self._max_priority = torch.ones((), dtype=torch.float64, device=self.device)
 
@@ -323,26 +312,27 @@ class PrioritizedReplayBuffer:
 
     def add(self, item: Mapping) -> torch.Tensor:
         """Store one item at the current maximum priority; return its slot, shape (1,)."""
-        slots = self._ring.add(item)
-        self._set_new(slots)
+        slots, run = self._ring._add(item)
+        self._set_new(slots, run)
         return slots
 
     def extend(self, batch: Mapping) -> torch.Tensor:
         """Store a batch (leading axis B) at the current maximum priority; return the slots written."""
-        slots = self._ring.extend(batch)
-        self._set_new(slots)
+        slots, run = self._ring._extend(batch)
+        self._set_new(slots, run)
         return slots
 
-    def _set_new(self, slots: torch.Tensor) -> None:
-        n = slots.shape[0]
-        if n == 0:                                  # an empty batch writes nothing
+    def _set_new(self, slots: torch.Tensor, runs: tuple[tuple[int, int], ...]) -> None:
+        """New items at the maximum priority, in the contiguous ``runs`` of slots ``(start, stop)``."""
+        if slots.shape[0] == 0:                     # an empty batch writes nothing
             return
-        mass = (self._max_priority ** self.alpha).expand(n)
-        first = int(slots[0]) if self.device.type == "cpu" else -1       # no host round-trip on a GPU
-        if first >= 0 and first + n <= self.capacity and (n == 1 or int(slots[-1]) == first + n - 1):
-            self.tree.set_range(first, mass)       # one contiguous run of the ring (the usual case)
-        else:
-            self.tree.set(slots, mass, unique=True)   # a ring's slots in one write are distinct
+        if self.tree._np:
+            mass = self._max_priority.item() ** self.alpha
+            for start, stop in runs:
+                self.tree.fill_range(start, stop, mass)
+            return
+        mass = (self._max_priority ** self.alpha).expand(slots.shape[0])     # stays on the device
+        self.tree.set(slots, mass, unique=True)       # a ring's slots in one write are distinct
 
     def priorities(self, indices: torch.Tensor) -> torch.Tensor:
         """The masses p^alpha stored for ``indices`` (float64)."""
@@ -367,7 +357,10 @@ class PrioritizedReplayBuffer:
         size = len(self)
         check_batch_size(batch_size, size)
         generator = self.generator if generator is None else check_generator(generator)
-        u = torch.rand(batch_size, generator=generator, dtype=torch.float64, device=generator.device).to(self.device)
+        u = torch.rand(batch_size, generator=generator, dtype=torch.float64, device=generator.device)
+        if self.tree._np:
+            return self._sample_host(batch_size, u.numpy() if u.is_cpu else u.cpu().numpy(), beta, size)
+        u = u.to(self.device)
         total = self.tree.total()
         if self.stratified:
             u = (torch.arange(batch_size, dtype=torch.float64, device=self.device) + u) * (total / batch_size)
@@ -379,13 +372,31 @@ class PrioritizedReplayBuffer:
         weights = (mass / self.tree.minimum()).pow(-beta).to(torch.float32)
         return self._ring.gather(idx), {"index": idx, "weight": weights}
 
+    def _sample_host(self, batch_size: int, u: np.ndarray, beta: float, size: int) -> tuple[Transitions, dict]:
+        """:meth:`sample` on the CPU: one kernel call draws the leaves and their m_i / m_min."""
+        tree = self.tree
+        idx, ratio = tree._kernels.draw(tree._sum_np, tree._min_np, tree._offsets_np, tree.branching, u,
+                                        self.stratified, size)
+        weights = (ratio ** -beta).astype(np.float32)    # (m_i / m_min)^-beta, as on the device path
+        return self._ring._storage.take(idx), {"index": torch.from_numpy(idx), "weight": torch.from_numpy(weights)}
+
     def update_priorities(self, indices, priorities) -> None:
         """Set the priorities of slots ``indices`` (B,) to ``priorities + eps`` (B,), all at once.
 
         Priorities must be finite and >= 0 (pass |TD error|); a slot given twice takes its last value.
         """
-        if self.device.type == "cpu":
-            self._update_cpu(indices, priorities)
+        if self.tree._np:          # the CPU: numpy views and the host kernels (smaller fixed costs than torch's)
+            idx, p = _host(indices, np.int64), _host(priorities, None)
+            if idx.shape != p.shape:
+                raise ShapeError(f"update_priorities: {idx.size} indices but {p.size} priorities")
+            if idx.size == 0:
+                return
+            lo, hi, ilo, ihi = self.tree._kernels.bounds(p, idx)
+            self._check_update(float(lo), float(hi), int(ilo), int(ihi))
+            if hi + self.eps > self._max_priority.item():
+                self._max_priority = torch.tensor(hi + self.eps, dtype=torch.float64)
+            mass = np.add(p, self.eps, dtype=np.float64)        # float64 before the sum, as the checks assume
+            self.tree._set_np(idx, np.power(mass, self.alpha, out=mass))
             return
         idx = torch.as_tensor(indices, device=self.device).long().flatten()
         p = torch.as_tensor(priorities, device=self.device).to(torch.float64).flatten()
@@ -393,38 +404,16 @@ class PrioritizedReplayBuffer:
             raise ShapeError(f"update_priorities: {idx.numel()} indices but {p.numel()} priorities")
         if idx.numel() == 0:
             return
-        lo, hi = torch.aminmax(p)
-        if not (0 <= float(lo) and float(hi) < math.inf):           # NaN fails both comparisons
-            if not bool(torch.isfinite(p).all()):
-                raise ShapeError("update_priorities: priorities contain NaN or inf")
-            raise ShapeError(f"update_priorities: priorities must be >= 0, got minimum {float(lo)}")
-        if float(lo) + self.eps <= 0:
-            raise ShapeError("update_priorities: a priority is 0 and eps is 0; it could never be drawn again")
-        if float(hi) > MAX_PRIORITY:
-            raise ShapeError(f"update_priorities: priorities must be <= {MAX_PRIORITY:g} (so the sum tree cannot "
-                             f"overflow), got {float(hi):g}")
-        p = p + self.eps
-        ilo, ihi = torch.aminmax(idx)
-        if int(ilo) < 0 or int(ihi) >= len(self):
-            raise ShapeError(f"update_priorities: indices must be in [0, {len(self)}), got "
-                             f"[{int(idx.min())}, {int(idx.max())}]")
-        self._max_priority = torch.maximum(self._max_priority, hi + self.eps)
-        self.tree.set(idx, p ** self.alpha)
+        # the one read-back of the call: the four extremes the checks need (indices are exact in float64)
+        lo, hi, ilo, ihi = torch.stack((p.min(), p.max(), idx.min().double(), idx.max().double())).tolist()
+        self._check_update(lo, hi, int(ilo), int(ihi))
+        self._max_priority = self._max_priority.clamp(min=hi + self.eps)
+        self.tree.set(idx, (p + self.eps) ** self.alpha)
 
-    def _update_cpu(self, indices, priorities) -> None:
-        """:meth:`update_priorities` on the CPU: the same checks and results, in numpy (smaller fixed costs)."""
-        def host(x, dtype):
-            x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
-            return np.asarray(x, dtype=dtype).ravel()
-
-        idx, p = host(indices, np.int64), host(priorities, np.float64)
-        if idx.shape != p.shape:
-            raise ShapeError(f"update_priorities: {idx.size} indices but {p.size} priorities")
-        if idx.size == 0:
-            return
-        lo, hi = float(p.min()), float(p.max())
+    def _check_update(self, lo: float, hi: float, ilo: int, ihi: int) -> None:
+        """A :class:`ShapeError` unless the priorities' extremes (NaN if any is) and the indices' are valid."""
         if not (0 <= lo and hi < math.inf):                         # NaN fails both comparisons
-            if not np.isfinite(p).all():
+            if not (math.isfinite(lo) and math.isfinite(hi)):
                 raise ShapeError("update_priorities: priorities contain NaN or inf")
             raise ShapeError(f"update_priorities: priorities must be >= 0, got minimum {lo}")
         if lo + self.eps <= 0:
@@ -432,12 +421,8 @@ class PrioritizedReplayBuffer:
         if hi > MAX_PRIORITY:
             raise ShapeError(f"update_priorities: priorities must be <= {MAX_PRIORITY:g} (so the sum tree cannot "
                              f"overflow), got {hi:g}")
-        ilo, ihi = int(idx.min()), int(idx.max())
         if ilo < 0 or ihi >= len(self):
             raise ShapeError(f"update_priorities: indices must be in [0, {len(self)}), got [{ilo}, {ihi}]")
-        if hi + self.eps > float(self._max_priority):
-            self._max_priority = torch.tensor(hi + self.eps, dtype=torch.float64)
-        self.tree.set(idx, (p + self.eps) ** self.alpha)
 
     def state_dict(self) -> dict:
         """Tensors, numbers and strings only (``torch.load(..., weights_only=True)`` reads it)."""

@@ -63,7 +63,9 @@ from brainlearn.rules.rnn_base import (
     LossFn,
     RuleConfig,
     add_grad,
+    add_product_,
     check_inputs,
+    contract_trace,
     random_feedback,
     soft_cross_entropy,
     squared_error,
@@ -168,22 +170,23 @@ class _TraceRule(_OnlineRule):
 
     def _reset_traces(self, batch):
         self.trace = self.cell.weight.new_zeros(batch, self.model.n_hidden, self.cell.weight.shape[1])
-        self._buffer = torch.empty_like(self.trace)
 
     def _decay_and_add(self, decay, dphi, ahat) -> None:
-        """E ← decay ⊙ E + α φ'(h) âᵀ, in place (large fresh tensors every step cost more than the arithmetic)."""
-        if inside_transform(self.trace):  # an ensemble's vmap takes no out= arguments
-            self.trace.mul_(decay).add_(self.cell.alpha * dphi[:, :, None] * ahat[:, None, :])
-            return
-        torch.mul(self.cell.alpha * dphi[:, :, None], ahat[:, None, :], out=self._buffer)
-        self.trace.mul_(decay).add_(self._buffer)
+        """E ← decay ⊙ E + α φ'(h) âᵀ in place: two passes over the trace (mul_, then addcmul_ of the broadcast
+        outer product), no (B, n, P) temporary. The trace is the step's memory traffic; this was the fastest
+        order measured (docs/experiments/rnnrules.md), faster than baddbmm_'s rank-1 product."""
+        add_product_(self.trace.mul_(decay), (self.cell.alpha * dphi)[:, :, None], ahat[:, None, :])
 
     def signal(self, e: torch.Tensor) -> torch.Tensor:
         """L_t = W_oᵀ e_t (symmetric) or B e_t (random), (B, n)."""
-        return self.credit(e) if self.feedback_matrix is None else e @ self.feedback_matrix
+        return e @ self.signal_matrix()
+
+    def signal_matrix(self) -> torch.Tensor:
+        """F with L_t = e_t F: the readout W_o (symmetric) or the random feedback B, (n_out, n)."""
+        return self.model.readout.weight if self.feedback_matrix is None else self.feedback_matrix
 
     def _weight_grad(self, e):
-        return torch.einsum("bi,bij->ij", self.signal(e), self.trace)
+        return contract_trace(e, self.signal_matrix(), self.trace)
 
 
 @dataclass(frozen=True)
@@ -252,7 +255,6 @@ class UORO(_OnlineRule):
         w = self.cell.weight
         self.left = w.new_zeros(batch, self.model.n_hidden)
         self.right = w.new_zeros(batch, self.model.n_hidden, w.shape[1])
-        self._buffer = torch.empty_like(self.right)
 
     def draw(self, batch):
         return torch.randint(0, 2, (batch, self.model.n_hidden), generator=self.generator)
@@ -260,18 +262,18 @@ class UORO(_OnlineRule):
     def _update(self, x_t, a, ahat, dphi):
         B, n = a.shape
         nu = self._next_draw(B).to(a) * 2 - 1
-        ja = torch.bmm(self.cell.jacobian(dphi), self.left[:, :, None])[:, :, 0]
-        if inside_transform(a):  # an ensemble's vmap takes no out= arguments
-            nu_m = (nu * self.cell.alpha * dphi)[:, :, None] * ahat[:, None, :]
-        else:
-            nu_m = torch.mul((nu * self.cell.alpha * dphi)[:, :, None], ahat[:, None, :], out=self._buffer)
+        # J_t Ã = (1 - α) Ã + α φ' ⊙ (Ã W_recᵀ): one (B, n) x (n, n) product, no (B, n, n) Jacobian
+        alpha = self.cell.alpha
+        ja = (1 - alpha) * self.left + alpha * dphi * (self.left @ self.cell.w_rec.T)
+        u = nu * self.cell.alpha * dphi                      # νᵀ M̄ = u âᵀ, never formed: ‖u âᵀ‖ = ‖u‖ ‖â‖
         rho0 = torch.sqrt((self.right.flatten(1).norm(dim=1) + self.eps) / (ja.norm(dim=1) + self.eps))
-        rho1 = torch.sqrt((nu_m.flatten(1).norm(dim=1) + self.eps) / (nu.norm(dim=1) + self.eps))
+        rho1 = torch.sqrt((u.norm(dim=1) * ahat.norm(dim=1) + self.eps) / (nu.norm(dim=1) + self.eps))
         self.left = rho0[:, None] * ja + rho1[:, None] * nu
-        self.right.div_(rho0[:, None, None]).add_(nu_m.div_(rho1[:, None, None]))
+        add_product_(self.right.div_(rho0[:, None, None]), (u / rho1[:, None])[:, :, None], ahat[:, None, :])
 
     def _weight_grad(self, e):
-        return torch.einsum("b,bij->ij", (self.credit(e) * self.left).sum(1), self.right)
+        B, n, P = self.right.shape           # Σ_b s_b B̃_b as one vector-matrix product over the flattened B̃
+        return ((self.credit(e) * self.left).sum(1) @ self.right.reshape(B, n * P)).view(n, P)
 
 
 @dataclass(frozen=True)
@@ -311,17 +313,14 @@ class KeRNL(_OnlineRule):
     def _reset_traces(self, batch):
         w, n = self.cell.weight, self.model.n_hidden
         self.trace = w.new_zeros(batch, n, w.shape[1])
-        self._buffer = torch.empty_like(self.trace)
         self.shadow = self.state.clone()
         self.noise_trace = w.new_zeros(batch, n)
         self.noise_trace_grad = w.new_zeros(batch, n)  # ∂ζ̄/∂γ
 
     def _update(self, x_t, a, ahat, dphi):
-        if inside_transform(a):  # an ensemble's vmap takes no out= arguments
-            self.trace.mul_((1 - self.decay)[None, :, None]).add_(self.cell.alpha * dphi[:, :, None] * ahat[:, None, :])
-        else:
-            torch.mul(self.cell.alpha * dphi[:, :, None], ahat[:, None, :], out=self._buffer)
-            self.trace.mul_((1 - self.decay)[None, :, None]).add_(self._buffer)
+        # E ← (1 - γ) ⊙ E + α φ'(h) âᵀ in place, two passes and no temporary (as the trace rules)
+        add_product_(self.trace.mul_((1 - self.decay)[None, :, None]), (self.cell.alpha * dphi)[:, :, None],
+                     ahat[:, None, :])
         zeta = self.sigma * self._next_draw(a.shape[0]).to(a)
         self.shadow = self.cell.terms(x_t, self.shadow)[0] + zeta
         self.noise_trace_grad = (1 - self.decay) * self.noise_trace_grad - self.noise_trace
@@ -333,7 +332,7 @@ class KeRNL(_OnlineRule):
         self.decay = (self.decay - scale * ((err @ self.sensitivity) * self.noise_trace_grad).mean(0)).clamp(0, 1)
 
     def _weight_grad(self, e):
-        return torch.einsum("bi,bij->ij", self.credit(e) @ self.sensitivity, self.trace)
+        return contract_trace(e, self.model.readout.weight @ self.sensitivity, self.trace)   # L = c A = e (W_o A)
 
 
 @dataclass(frozen=True)

@@ -184,6 +184,12 @@ def check_inputs(model: nn.Module, x: torch.Tensor, targets: torch.Tensor | None
 # Helpers the rules share
 # --------------------------------------------------------------------------------------------------
 
+def add_product_(t: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """t += a ⊙ b in place (broadcast): one pass, no temporary (``addcmul_``); inside an ensemble's vmap, which
+    has no batching rule for ``addcmul_`` (it would loop over the members), through the product instead."""
+    return t.add_(a * b) if inside_transform(t) else t.addcmul_(a, b)
+
+
 def add_grad(p: torch.Tensor, g: torch.Tensor) -> None:
     """p.grad += g (detached); sets it when p has no gradient yet."""
     p.grad = g.detach().clone() if p.grad is None else p.grad + g.detach()
@@ -195,6 +201,19 @@ def random_feedback(model: nn.Module, generator: torch.Generator | None) -> torc
     w = model.readout.weight
     b = torch.randn(model.n_out, model.n_hidden, generator=generator, dtype=torch.float64) / math.sqrt(model.n_hidden)
     return b.to(dtype=w.dtype, device=w.device)
+
+
+def contract_trace(e: torch.Tensor, F: torch.Tensor, trace: torch.Tensor) -> torch.Tensor:
+    """Σ_b L_bi E_bij with the learning signal L = e F (e (B, k), F (k, n), trace E (B, n, P)), shape (n, P).
+
+    L has rank k = n_out, so the sum is Σ_k F_ki G_kij with G = eᵀ E: one matrix product over the flattened
+    trace (a single read of it) instead of n small per-unit products, each over a strided (B, P) block (what
+    einsum("bi,bij->ij") runs). Past 16 outputs the k-fold G costs more than it saves, and einsum is used."""
+    B, n, P = trace.shape
+    if F.shape[0] > 16:
+        return torch.einsum("bi,bij->ij", e @ F, trace)
+    G = (e.T @ trace.reshape(B, n * P)).view(-1, n, P)
+    return (F[:, :, None] * G).sum(0)
 
 
 # --------------------------------------------------------------------------------------------------

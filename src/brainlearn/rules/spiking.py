@@ -30,7 +30,15 @@ import torch
 from torch import nn
 
 from brainlearn.errors import ConfigError
-from brainlearn.rules.rnn_base import DTYPES, LearningRule, RuleConfig, add_grad, random_feedback
+from brainlearn.rules.rnn_base import (
+    DTYPES,
+    LearningRule,
+    RuleConfig,
+    add_grad,
+    add_product_,
+    contract_trace,
+    random_feedback,
+)
 from brainlearn.runtime.config import Config, param, require
 
 
@@ -161,10 +169,11 @@ class SpikingEProp(LearningRule):
             state, pre, v, thr = m.step(x_t, self.state)
             psi = pseudo_derivative(v, thr, m.theta, m.gamma)
             self.eps_v = m.alpha * self.eps_v + pre
-            beta = m.beta[None, :, None]
-            trace = psi[:, :, None] * (self.eps_v[:, None, :] - beta * self.eps_a)
-            self.eps_a = psi[:, :, None] * self.eps_v[:, None, :] + (m.rho - psi[:, :, None] * beta) * self.eps_a
-            self.filtered = m.kappa * self.filtered + trace
+            # the (B, n, P) traces are the step's memory traffic: updated in place (7 passes, no temporaries)
+            psi3, eps_v, beta = psi[:, :, None], self.eps_v[:, None, :], m.beta[None, :, None]
+            trace = add_product_(self.last_trace.copy_(self.eps_a).mul_(-beta * psi3), psi3, eps_v)  # ψ (ε^v - β ε^a)
+            add_product_(self.eps_a.mul_(m.rho - psi3 * beta), psi3, eps_v)
+            self.filtered.mul_(m.kappa).add_(trace)
             z = m.split(state)[2]
             self.filtered_z = m.kappa * self.filtered_z + z
             self.filtered_one = m.kappa * self.filtered_one + 1
@@ -175,7 +184,7 @@ class SpikingEProp(LearningRule):
             if self.train_readout:
                 add_grad(m.readout.weight, e.T @ self.filtered_z / B)
                 add_grad(m.readout.bias, (e * self.filtered_one).sum(0) / B)
-            signal = e @ (m.readout.weight if self.feedback_matrix is None else self.feedback_matrix)
-            add_grad(m.weight, torch.einsum("bi,bij->ij", signal, self.filtered) * m.mask / B)
+            F = m.readout.weight if self.feedback_matrix is None else self.feedback_matrix   # L_t = e_t F
+            add_grad(m.weight, contract_trace(e, F, self.filtered) * m.mask / B)
         self.state = state
         return loss
