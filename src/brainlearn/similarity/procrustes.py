@@ -12,9 +12,14 @@ in radians, in [0, pi/2] (||.||_* is the nuclear norm; zero-padding never change
 metric on shapes: symmetric, 0 iff Y~ = c X~ Q, triangle inequality; invariant to translations,
 rotations/reflections and isotropic scaling of either side. arXiv:2410.24070 reports 2 theta_P / pi.
 
-Partial whitening (``alpha``): each side is mapped to X~ ((1-alpha) C_X + alpha I)^(-1/2) with
-C_X = X~^T X~ / n before alignment: alpha = 1 (default) is plain Procrustes, alpha = 0 is
-CCA-like (invariant to any invertible linear map). ``score_method="euclidean"`` returns
+Partial whitening (``alpha``), netrep's formula (``whitening="netrep"``, the default): with the
+eigendecomposition X~^T X~ = V diag(lambda) V^T (eigenvalues clipped below at 1e-7), each side is
+mapped to X~ V diag(alpha + (1-alpha) lambda^(-1/2)) V^T before alignment (netrep also rescales to
+preserve the total variance, a scalar that no score here sees): alpha = 1 (default) is plain
+Procrustes, alpha = 0 is CCA-like (invariant to any invertible linear map). For 0 < alpha < 1 the
+result depends on the scale of the data, as in netrep. ``whitening="shrinkage"`` is brainlearn's
+earlier formula, X~ ((1-alpha) X~^T X~ / n + alpha I)^(-1/2): the same at alpha = 0 and 1, but up to
+0.43 rad apart at alpha = 0.5 (200 random 60 x 5 pairs of mixed column scales). ``score_method="euclidean"`` returns
 min_Q ||X~/||X~|| - Y~ Q/||Y~|| ||_F = 2 sin(theta/2) instead (also a metric; dimensionless, in
 [0, sqrt 2]). Both are **distances**.
 """
@@ -37,24 +42,30 @@ from brainlearn.similarity._base import (
 )
 
 SCORE_METHODS = ("angular", "euclidean")
+WHITENINGS = ("netrep", "shrinkage")
 
 
-def _whiten(X: torch.Tensor, alpha: float) -> torch.Tensor:
+def _whiten(X: torch.Tensor, alpha: float, whitening: str = "netrep") -> torch.Tensor:
+    """X~ times the partial-whitening matrix of `whitening` (see the module docstring)."""
     if alpha == 1.0:
         return X
-    C = X.T @ X / X.shape[0]
-    M = (1.0 - alpha) * C + alpha * torch.eye(C.shape[0], dtype=X.dtype)
-    evals, evecs = torch.linalg.eigh(M)
-    return X @ (evecs * evals.clamp_min(1e-12).rsqrt()) @ evecs.T
+    if whitening == "netrep":
+        lam, V = torch.linalg.eigh(X.T @ X)
+        d = alpha + (1.0 - alpha) * lam.clamp_min(1e-7).rsqrt()   # netrep's eigval_tol clip
+    else:
+        lam, V = torch.linalg.eigh((1.0 - alpha) * (X.T @ X) / X.shape[0] + alpha * torch.eye(X.shape[1],
+                                                                                               dtype=X.dtype))
+        d = lam.clamp_min(1e-12).rsqrt()
+    return X @ (V * d) @ V.T
 
 
 def _pad(X: torch.Tensor, width: int) -> torch.Tensor:
     return torch.nn.functional.pad(X, (0, width - X.shape[1])) if X.shape[1] < width else X
 
 
-def procrustes_angle(X, Y, alpha: float = 1.0, center: bool = True) -> float:
+def procrustes_angle(X, Y, alpha: float = 1.0, center: bool = True, whitening: str = "netrep") -> float:
     """Closed-form angular Procrustes distance theta_P in radians (see the module docstring)."""
-    metric = Procrustes(alpha=alpha, center=center)
+    metric = Procrustes(alpha=alpha, center=center, whitening=whitening)
     a, b = metric.prepare(X), metric.prepare(Y)
     check_paired(a, b)
     norms = torch.linalg.norm(a) * torch.linalg.norm(b)
@@ -75,6 +86,8 @@ class Procrustes(Metric):
         alpha: partial-whitening parameter in [0, 1]; 1 = Procrustes (default), 0 = CCA-like.
         center: centre the columns (units) of each representation (default True).
         score_method: "angular" (radians, default) or "euclidean" (chord between unit-norm shapes).
+        whitening: the partial-whitening formula for 0 < alpha < 1: "netrep" (default, netrep's
+            ``LinearMetric``) or "shrinkage" (brainlearn's earlier ((1-alpha) C + alpha I)^(-1/2)).
 
     Fitted attributes: ``Q_`` (m, m), the orthogonal map applied to Y (m = max(p, q)), and
     ``n_units_ = (p, q)``. Each call centres (and whitens) its own data, so cross-validated scoring (fit
@@ -93,8 +106,9 @@ class Procrustes(Metric):
         0.0
     """
 
-    def __init__(self, alpha: float = 1.0, center: bool = True, score_method: str = "angular"):
-        self.alpha, self.center, self.score_method = alpha, center, score_method
+    def __init__(self, alpha: float = 1.0, center: bool = True, score_method: str = "angular",
+                 whitening: str = "netrep"):
+        self.alpha, self.center, self.score_method, self.whitening = alpha, center, score_method, whitening
         self._validate_params()
 
     def _validate_params(self) -> None:
@@ -103,6 +117,8 @@ class Procrustes(Metric):
             raise ConfigError(f"alpha must be in [0, 1], got {alpha!r}")
         check_bool(self.center, "center")
         check_score_method(self.score_method, SCORE_METHODS)
+        if self.whitening not in WHITENINGS:
+            raise ConfigError(f"whitening={self.whitening!r} is not valid; expected one of {', '.join(WHITENINGS)}")
 
     def _fitted_attributes(self) -> tuple[str, ...]:
         return ("Q_", "n_units_")
@@ -114,7 +130,7 @@ class Procrustes(Metric):
             X = center_columns(X)
         if self.alpha in (0.0, 1.0):  # then the distance is scale-invariant: rescale exactly, before any product
             X = power_of_two_scaled(X)
-        return _whiten(X, float(self.alpha))
+        return _whiten(X, float(self.alpha), self.whitening)
 
     def _fit_prepared(self, a, b) -> None:
         check_paired(a, b)
