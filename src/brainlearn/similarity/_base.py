@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -100,6 +101,38 @@ def check_bool(value, name: str) -> None:
         raise ConfigError(f"{name} must be True or False, got {value!r}")
 
 
+INVARIANCES = ("translation", "isotropic-scaling", "orthogonal", "permutation", "invertible-linear")
+
+
+@dataclass(frozen=True)
+class MeasureInfo:
+    """What a measure's ``score`` is, as its settings make it.
+
+    Attributes:
+        direction: "distance" (0 for identical inputs, larger = more different) or "similarity" (largest
+            for identical inputs).
+        range: (low, high) of the score; ``math.inf`` where unbounded.
+        units: "radians", "dimensionless", or "units of the data".
+        invariances: transforms of *either* input that leave the score unchanged, from
+            ``INVARIANCES``: translation (adding a constant to every sample), isotropic-scaling,
+            orthogonal (X -> X Q), permutation (of units), invertible-linear (X -> X M).
+        metric: the score is a metric (identity, symmetry, triangle inequality) on the classes of
+            representations the invariances identify.
+        symmetric: score(X, Y) == score(Y, X).
+        identity: the score of identical inputs (0 for a distance).
+        reference: the implementation or paper whose convention is the default.
+    """
+
+    direction: str
+    range: tuple[float, float]
+    units: str
+    invariances: tuple[str, ...]
+    metric: bool
+    symmetric: bool
+    identity: float
+    reference: str
+
+
 class Metric(BaseEstimator):
     """Base class of the metrics; subclasses implement ``_validate_params``, ``prepare``, ``_fit_prepared``,
     ``_score_prepared``, ``_transform_prepared`` and name what fit sets in ``_fitted_attributes``."""
@@ -110,6 +143,11 @@ class Metric(BaseEstimator):
 
     def _fitted_attributes(self) -> tuple[str, ...]:  # pragma: no cover - interface
         """The attributes ``fit`` sets that ``score`` needs under the current parameters."""
+        raise NotImplementedError
+
+    @property
+    def info(self) -> MeasureInfo:  # pragma: no cover - interface
+        """What ``score`` is under the current settings: direction, range, units, invariances, metric."""
         raise NotImplementedError
 
     def prepare(self, X):  # pragma: no cover - interface

@@ -34,16 +34,19 @@ import torch
 
 from brainlearn.errors import ConfigError, ShapeError
 from brainlearn.similarity._base import (
+    MeasureInfo,
     Metric,
     center_columns,
     check_bool,
     check_paired,
+    check_score_method,
     power_of_two_scaled,
     samples_by_units,
 )
 
 KERNELS = ("linear", "rbf")
 MEDIANS = ("kornblith", "off_diagonal")
+SCORE_METHODS = ("angular", "cka")
 
 
 def _linear_hsic_terms(X: torch.Tensor, Y: torch.Tensor, debiased: bool) -> torch.Tensor:
@@ -135,6 +138,8 @@ class CKA(Metric):
         kernel: "linear" (default) or "rbf".
         sigma: RBF bandwidth as a fraction of the median pairwise distance (default 1.0).
         debiased: use the unbiased HSIC estimator (default False).
+        score_method: "angular" (default; the distance arccos(CKA) in radians, netrep's LinearCKA score)
+            or "cka" (CKA itself, a similarity, as Kornblith's code returns it).
         median: how the RBF bandwidth's median is taken: "kornblith" (default; all n^2 squared distances,
             numpy's median, as Kornblith's code) or "off_diagonal" (brainlearn's earlier lower median of
             the off-diagonal ones).
@@ -157,13 +162,26 @@ class CKA(Metric):
     """
 
     def __init__(self, kernel: str = "linear", sigma: float = 1.0, debiased: bool = False,
-                 median: str = "kornblith"):
+                 score_method: str = "angular", median: str = "kornblith"):
         self.kernel, self.sigma, self.debiased, self.median = kernel, sigma, debiased, median
+        self.score_method = score_method
         self._validate_params()
 
     def _validate_params(self) -> None:
         _check(self.kernel, self.sigma, False, 4, self.median)
         check_bool(self.debiased, "debiased")
+        check_score_method(self.score_method, SCORE_METHODS)
+
+    @property
+    def info(self) -> MeasureInfo:
+        # arccos of a cosine between (centred, or U-centred when debiased) kernel matrices: an angle, a metric
+        invariances = ("translation", "isotropic-scaling", "orthogonal", "permutation")
+        ref = "Kornblith et al. 2019 (google-research representation_similarity)"
+        if self.score_method == "angular":
+            high = math.pi if self.debiased else math.pi / 2
+            return MeasureInfo("distance", (0.0, high), "radians", invariances, True, True, 0.0, "netrep LinearCKA")
+        low = -1.0 if self.debiased else 0.0
+        return MeasureInfo("similarity", (low, 1.0), "dimensionless", invariances, False, True, 1.0, ref)
 
     def _fitted_attributes(self) -> tuple[str, ...]:
         return ("n_units_",)
@@ -183,7 +201,8 @@ class CKA(Metric):
     def _score_prepared(self, a, b) -> float:
         check_paired(a, b)
         _check(self.kernel, self.sigma, self.debiased, a.shape[0])
-        return math.acos(_cka_centred(a, b, self.kernel, self.sigma, self.debiased, self.median))
+        c = _cka_centred(a, b, self.kernel, self.sigma, self.debiased, self.median)
+        return math.acos(c) if self.score_method == "angular" else c
 
     def _transform_prepared(self, a, b) -> tuple[torch.Tensor, torch.Tensor]:
         check_paired(a, b)

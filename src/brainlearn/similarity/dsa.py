@@ -44,7 +44,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from brainlearn.errors import ConfigError, ShapeError
-from brainlearn.similarity._base import Metric, as_float64, check_int, check_score_method
+from brainlearn.similarity._base import MeasureInfo, Metric, as_float64, check_int, check_score_method
 
 SCORE_METHODS = ("angular", "euclidean", "wasserstein")
 
@@ -555,6 +555,19 @@ class DSA(Metric):
 
     def _fitted_attributes(self) -> tuple[str, ...]:
         return ("fits_",) if self.score_method == "wasserstein" else ("fits_", "C_")
+
+    @property
+    def info(self) -> MeasureInfo:
+        # the operator lives in whitened delay coordinates: rotations and scalings of the data only rotate it
+        # (at full rank any invertible map does); a translation is a constant input, which changes it
+        inv = ("isotropic-scaling", "orthogonal", "permutation")
+        ref = "Ostrow et al. 2023 (mitchellostrow/DSA)"
+        if self.score_method == "wasserstein":
+            return MeasureInfo("distance", (0.0, math.inf), "dimensionless", inv, True, True, 0.0,
+                               "Redman et al. 2024 (eigenvalue Wasserstein); " + ref)
+        if self.score_method == "angular":
+            return MeasureInfo("distance", (0.0, math.pi), "radians", inv, True, True, 0.0, ref)
+        return MeasureInfo("distance", (0.0, 2.0), "dimensionless", inv, True, True, 0.0, ref)
 
     def prepare(self, X) -> DMDFit:
         self._validate_params()

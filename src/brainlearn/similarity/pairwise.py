@@ -11,17 +11,12 @@ from brainlearn.similarity._base import Metric
 
 
 def make_metric(metric: Metric | str) -> Metric:
-    """A metric object, or one with default settings from its name ("cka", "procrustes", "dsa")."""
+    """A metric object, or a new one from a registry identifier or short name (:func:`~brainlearn.similarity.make`)."""
     if isinstance(metric, Metric):
         return metric
-    from brainlearn.similarity.cka import CKA
-    from brainlearn.similarity.dsa import DSA
-    from brainlearn.similarity.procrustes import Procrustes
+    from brainlearn.similarity.registry import make
 
-    names = {"cka": CKA, "procrustes": Procrustes, "dsa": DSA}
-    if metric not in names:
-        raise ConfigError(f"unknown metric {metric!r}; expected a metric object or one of {', '.join(names)}")
-    return names[metric]()
+    return make(metric)
 
 
 def _check_held_out(held_out: list | None, fitted: list, name: str, of: str) -> None:
@@ -42,9 +37,11 @@ def pairwise(systems: list, metric: Metric | str, others: list | None = None, te
             distances between them. Without it, the symmetric (n, n) matrix with a zero diagonal.
         testdata: optional held-out data, one per system (the same trials/conditions for every system).
             Then each pair's alignment is fitted on ``systems`` and scored on ``testdata``: the
-            cross-validated distance. The diagonal is 0 by definition (a system is aligned to itself by
-            the identity) and the matrix is symmetric (each pair is fitted once, every metric here being
-            symmetric). Without it, each pair is fitted and scored on ``systems``.
+            cross-validated distance. The diagonal is the measure's value for identical inputs by definition
+            (``metric.info.identity``: 0 for a distance) and, for a symmetric measure, the matrix is symmetric
+            (each pair is fitted once). A measure that is not symmetric (PWCCA, linear predictivity) gets both
+            orders, entry (i, j) = score(systems[i], systems[j]). Without it, each pair is fitted and scored
+            on ``systems``.
         others_testdata: held-out data for ``others``, one per system; needed when both ``others`` and
             ``testdata`` are given.
 
@@ -56,7 +53,8 @@ def pairwise(systems: list, metric: Metric | str, others: list | None = None, te
     alignment and is the distance of the held-out data.
 
     Returns:
-        float64 array of distances in the metric's units (radians for the angular scores).
+        float64 array of scores in the measure's units (radians for the angular scores); similarities for a
+        measure whose ``info.direction`` is "similarity".
     """
     if isinstance(systems, Metric | str) and not isinstance(metric, Metric | str):
         # netrep's order is pairwise_distances(metric, Xs); say which order this function takes
@@ -77,13 +75,17 @@ def pairwise(systems: list, metric: Metric | str, others: list | None = None, te
     items = [metric.prepare(x) for x in systems]
     tests = None if testdata is None else [metric.prepare(x) for x in testdata]
     if others is None:
-        pairs = [(i, j) for i in range(len(items)) for j in range(i + 1, len(items))]
-        D = np.zeros((len(items), len(items)))
+        info = metric.info
+        n = len(items)
+        pairs = [(i, j) for i in range(n) for j in range(n) if i < j or (i > j and not info.symmetric)]
+        D = np.full((n, n), float(info.identity))
         if pairs:
             d = (metric.distances(items, items, pairs) if tests is None
                  else metric.cross_distances(items, items, tests, tests, pairs))
             rows, cols = np.array(pairs).T
-            D[rows, cols] = D[cols, rows] = d
+            D[rows, cols] = d
+            if info.symmetric:
+                D[cols, rows] = d
         return D
     other_items = [metric.prepare(y) for y in others]
     pairs = [(i, j) for i in range(len(items)) for j in range(len(other_items))]

@@ -21,7 +21,14 @@ result depends on the scale of the data, as in netrep. ``whitening="shrinkage"``
 earlier formula, X~ ((1-alpha) X~^T X~ / n + alpha I)^(-1/2): the same at alpha = 0 and 1, but up to
 0.43 rad apart at alpha = 0.5 (200 random 60 x 5 pairs of mixed column scales). ``score_method="euclidean"`` returns
 min_Q ||X~/||X~|| - Y~ Q/||Y~|| ||_F = 2 sin(theta/2) instead (also a metric; dimensionless, in
-[0, sqrt 2]). Both are **distances**.
+[0, sqrt 2]). Both are **distances**. ``score_method="nbs"`` is the normalised Bures similarity
+cos(theta) = ||X~^T Y~||_* / (||X~|| ||Y~||) (a similarity in [0, 1]); ``"bures"`` is the Bures distance
+between the Gram matrices X~X~^T and Y~Y~^T, min_Q ||X~ - Y~ Q||_F = sqrt(||X~||^2 + ||Y~||^2 - 2 ||X~^T Y~||_*),
+in the units of the data (not scale invariant).
+
+``group="permutation"`` restricts Q to permutation matrices (netrep's ``PermutationMetric``, found by
+the linear assignment maximising tr(X~^T Y~ Q)): the distance between representations up to a
+relabelling of units, a metric invariant to translation, isotropic scaling and unit permutations.
 """
 
 from __future__ import annotations
@@ -29,9 +36,11 @@ from __future__ import annotations
 import math
 
 import torch
+from scipy.optimize import linear_sum_assignment
 
 from brainlearn.errors import ConfigError
 from brainlearn.similarity._base import (
+    MeasureInfo,
     Metric,
     center_columns,
     check_bool,
@@ -41,8 +50,9 @@ from brainlearn.similarity._base import (
     samples_by_units,
 )
 
-SCORE_METHODS = ("angular", "euclidean")
+SCORE_METHODS = ("angular", "euclidean", "nbs", "bures")
 WHITENINGS = ("netrep", "shrinkage")
+GROUPS = ("orthogonal", "permutation")
 
 
 def _whiten(X: torch.Tensor, alpha: float, whitening: str = "netrep") -> torch.Tensor:
@@ -86,6 +96,7 @@ class Procrustes(Metric):
         alpha: partial-whitening parameter in [0, 1]; 1 = Procrustes (default), 0 = CCA-like.
         center: centre the columns (units) of each representation (default True).
         score_method: "angular" (radians, default) or "euclidean" (chord between unit-norm shapes).
+        group: "orthogonal" (default) or "permutation" (netrep's PermutationMetric: Q a permutation).
         whitening: the partial-whitening formula for 0 < alpha < 1: "netrep" (default, netrep's
             ``LinearMetric``) or "shrinkage" (brainlearn's earlier ((1-alpha) C + alpha I)^(-1/2)).
 
@@ -107,9 +118,28 @@ class Procrustes(Metric):
     """
 
     def __init__(self, alpha: float = 1.0, center: bool = True, score_method: str = "angular",
-                 whitening: str = "netrep"):
+                 group: str = "orthogonal", whitening: str = "netrep"):
         self.alpha, self.center, self.score_method, self.whitening = alpha, center, score_method, whitening
+        self.group = group
         self._validate_params()
+
+    @property
+    def info(self) -> MeasureInfo:
+        inv = ["translation"] if self.center else []
+        inv += [] if self.score_method == "bures" else ["isotropic-scaling"]
+        inv += ["permutation"] if self.group == "permutation" else ["orthogonal", "permutation"]
+        if self.alpha == 0.0 and self.group == "orthogonal":
+            inv += ["invertible-linear"]
+        ref = "netrep " + ("PermutationMetric" if self.group == "permutation" else "LinearMetric")
+        if self.score_method == "nbs":
+            return MeasureInfo("similarity", (0.0, 1.0), "dimensionless", tuple(inv), False, True, 1.0,
+                               "Harvey et al. 2023 (normalised Bures similarity)")
+        if self.score_method == "bures":
+            return MeasureInfo("distance", (0.0, math.inf), "units of the data", tuple(inv), True, True, 0.0,
+                               "Harvey et al. 2023 (Bures distance); netrep sq_bures_metric")
+        if self.score_method == "angular":
+            return MeasureInfo("distance", (0.0, math.pi / 2), "radians", tuple(inv), True, True, 0.0, ref)
+        return MeasureInfo("distance", (0.0, math.sqrt(2)), "dimensionless", tuple(inv), True, True, 0.0, ref)
 
     def _validate_params(self) -> None:
         alpha = self.alpha
@@ -117,6 +147,8 @@ class Procrustes(Metric):
             raise ConfigError(f"alpha must be in [0, 1], got {alpha!r}")
         check_bool(self.center, "center")
         check_score_method(self.score_method, SCORE_METHODS)
+        if self.group not in GROUPS:
+            raise ConfigError(f"group={self.group!r} is not valid; expected one of {', '.join(GROUPS)}")
         if self.whitening not in WHITENINGS:
             raise ConfigError(f"whitening={self.whitening!r} is not valid; expected one of {', '.join(WHITENINGS)}")
 
@@ -128,15 +160,22 @@ class Procrustes(Metric):
         X = samples_by_units(X, "X")
         if self.center:
             X = center_columns(X)
-        if self.alpha in (0.0, 1.0):  # then the distance is scale-invariant: rescale exactly, before any product
+        if self.alpha in (0.0, 1.0) and self.score_method != "bures":  # scale-invariant: rescale exactly, first
             X = power_of_two_scaled(X)
         return _whiten(X, float(self.alpha), self.whitening)
 
     def _fit_prepared(self, a, b) -> None:
         check_paired(a, b)
         m = max(a.shape[1], b.shape[1])
-        U, _, Vh = torch.linalg.svd(_pad(b, m).T @ _pad(a, m))
-        self.Q_, self.n_units_ = U @ Vh, (a.shape[1], b.shape[1])
+        M = _pad(b, m).T @ _pad(a, m)
+        if self.group == "permutation":
+            rows, cols = linear_sum_assignment(M.numpy(), maximize=True)
+            Q = torch.zeros_like(M)
+            Q[rows, cols] = 1.0
+        else:
+            U, _, Vh = torch.linalg.svd(M)
+            Q = U @ Vh
+        self.Q_, self.n_units_ = Q, (a.shape[1], b.shape[1])
 
     def _aligned(self, a, b) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """a and b Q_ at the fitted width m, and the product of their norms."""
@@ -154,7 +193,12 @@ class Procrustes(Metric):
 
     def _score_prepared(self, a, b) -> float:
         a, b, norms = self._aligned(a, b)
-        theta = math.acos(float(((a * b).sum() / norms).clamp(-1.0, 1.0)))
+        if self.score_method == "bures":
+            return float((a - b).square().sum().sqrt())
+        cos = float(((a * b).sum() / norms).clamp(-1.0, 1.0))
+        if self.score_method == "nbs":
+            return cos
+        theta = math.acos(cos)
         return theta if self.score_method == "angular" else 2.0 * math.sin(theta / 2.0)
 
     def _transform_prepared(self, a, b) -> tuple[torch.Tensor, torch.Tensor]:
