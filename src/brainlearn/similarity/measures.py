@@ -11,7 +11,8 @@ w_i proportional to sum_j |<h_i, x~_j>|, h_i the orthonormalised canonical varia
 units (X on a tie) and x~_j its centred units. (The svcca code computes these weights from the uncentred
 activations; on centred data the two agree.) ``keep_variance`` (SVCCA, Raghu et al. 2017) first
 projects each side onto its top principal components explaining that fraction of the variance.
-CCA needs more samples than units on each side (after any reduction): with n <= p every rho is 1.
+CCA needs more samples than units: with rank X~ + rank Y~ > n - 1 a canonical correlation is 1 by
+construction, and that raises ShapeError.
 
 **RSA** (Kriegeskorte et al. 2008; rsatoolbox conventions). The samples are conditions. RDMs: rsatoolbox's
 "euclidean", the mean squared difference per unit ||x_a - x_b||^2 / p (called ``squared_euclidean`` here,
@@ -148,9 +149,10 @@ class CCA(_Direct):
         a, b = _nonconstant(a, "X", "CCA"), _nonconstant(b, "Y", "CCA")
         (Qa, Ca), (Qb, Cb) = _basis(a, self.keep_variance), _basis(b, self.keep_variance)
         n = a.shape[0]
-        if n <= max(Qa.shape[1], Qb.shape[1]):
-            raise ShapeError(f"CCA needs more samples than (kept) units on each side: {n} samples for "
-                             f"{Qa.shape[1]} and {Qb.shape[1]} dimensions")
+        if Qa.shape[1] + Qb.shape[1] > n - 1:       # two subspaces of the (n-1)-dim centred space then meet
+            raise ShapeError(f"CCA needs more samples than units: {n} samples for {Qa.shape[1]} + {Qb.shape[1]} "
+                             f"(kept) dimensions; with more than n - 1 together a canonical correlation is 1 "
+                             "by construction")
         M = Qa.T @ Qb
         k = min(Qa.shape[1], Qb.shape[1])
         if self.summary == "mean_squared":
@@ -215,16 +217,17 @@ def compare_rdms(v: torch.Tensor, w: torch.Tensor, method: str = "cosine") -> fl
     """Similarity of two RDM upper triangles (module docstring)."""
     if method not in COMPARES:
         raise ConfigError(f"compare={method!r} is not valid; expected one of {', '.join(COMPARES)}")
+    flat = (lambda u: not bool(u.any())) if method == "cosine" else (lambda u: bool(u.max() == u.min()))
+    if flat(v) or flat(w):
+        what = "all zero" if method == "cosine" else "constant (all its dissimilarities are equal)"
+        raise ShapeError(f"RSA ({method}) is undefined: an RDM is {what}")
     if method == "tau_a":
         return float(_tau_a(v, w))
     if method == "spearman":
         v, w = _ranks(v), _ranks(w)
     if method in ("corr", "spearman"):
         v, w = v - v.mean(), w - w.mean()
-    den = v.norm() * w.norm()
-    if den <= 0:
-        raise ShapeError(f"RSA ({method}) is undefined: an RDM is constant (or zero)")
-    return float((v @ w / den).clamp(-1.0, 1.0))
+    return float((v @ w / (v.norm() * w.norm())).clamp(-1.0, 1.0))
 
 
 class RSA(_Direct):

@@ -126,7 +126,8 @@ class Procrustes(Metric):
     @property
     def info(self) -> MeasureInfo:
         inv = ["translation"] if self.center else []
-        inv += [] if self.score_method == "bures" else ["isotropic-scaling"]
+        # netrep's partial whitening for 0 < alpha < 1 depends on the data's scale (module docstring)
+        inv += ["isotropic-scaling"] if self.score_method != "bures" and self.alpha in (0.0, 1.0) else []
         inv += ["permutation"] if self.group == "permutation" else ["orthogonal", "permutation"]
         if self.alpha == 0.0 and self.group == "orthogonal":
             inv += ["invertible-linear"]
