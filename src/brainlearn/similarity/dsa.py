@@ -172,7 +172,8 @@ class Alignment:
     Attributes:
         angle: (P,) theta(A_i, B_i) in radians.
         C: (P, n, n) orthogonal maps, A_i ~= C_i B_i C_i^T (after unit-norm scaling).
-        converged: (P,) whether the best start reached the gradient tolerance.
+        converged: (P,) whether the best angle is confirmed: the best start reached the gradient
+            tolerance and another start reached the same angle (see :func:`align_operators`).
         n_iter: (P,) iterations the best start ran.
     """
 
@@ -363,7 +364,8 @@ def _chunk_size(n: int, starts: int, device: torch.device) -> int:
     return max(1, budget // (starts * n * n))
 
 def align_operators(A, B, n_random: int = 2, max_iter: int = 500, tol: float = 1e-6, seed: int = 0,
-                    warm_start: bool = True, device=None) -> Alignment:
+                    warm_start: bool = True, device=None, max_random: int = 32, agree_tol: float = 1e-6,
+                    confirm: int = 2) -> Alignment:
     """theta(A_i, B_i) = min_{C in O(n)} arccos tr(A_i^T C B_i C^T) for a batch of pairs.
 
     Every pair gets 6 structured starts (identity, a reflection, and two eigenbasis warm starts, from the
@@ -374,15 +376,25 @@ def align_operators(A, B, n_random: int = 2, max_iter: int = 500, tol: float = 1
     pairs run as one batch (preconditioned Riemannian L-BFGS on the traceless parts, see :func:`_ascend`;
     blocks of about 4,000 starts on a CPU, 130,000 on an accelerator) and the best one per pair is kept.
 
+    **Confirmed optimum.** The problem has local optima. A pair's best angle counts as found when at least
+    two different starts reach it (within `agree_tol` rad) and the best start met the gradient tolerance;
+    pairs without such agreement get rounds of max(n_random, 4) fresh random rotations (each also
+    transposed), until they agree or `max_random` rotations were tried. ``converged`` reports exactly
+    this agreement: False means the angle may still be above the global optimum.
+
     Args:
         A, B: (P, n, n) or (n, n) operators (any norm; each is scaled to unit Frobenius norm).
-        n_random: random rotations per pair (default 2, so 2 n_random random starts).
+        n_random: random rotations per pair in the first round (default 2, so 2 n_random random starts).
         max_iter: iteration cap per start (default 500).
         tol: stop when the norm of the Riemannian gradient (unit-norm operators) is below `tol`.
         seed: seed of the random starts.
         warm_start: include the eigenbasis warm starts (default True; off to test the iteration alone).
         device: where to compute ("cpu", "cuda", ...); default the device of A if it is a tensor, else
             the CPU. Every step is batched tensor code in float64; results come back on that device.
+        max_random: the most random rotations per pair over all rounds (default 32; n_random or less
+            turns the extra rounds off).
+        agree_tol: how close (radians) two starts' angles must be to confirm the best one (default 1e-6).
+        confirm: how many starts must reach the best angle to confirm it (default 2).
     """
     if device is None:
         device = A.device if isinstance(A, torch.Tensor) else "cpu"
@@ -392,6 +404,7 @@ def align_operators(A, B, n_random: int = 2, max_iter: int = 500, tol: float = 1
         raise ShapeError(f"A and B must be square and of the same shape, got {tuple(A.shape)} and {tuple(B.shape)}; "
                          "use the same rank for both systems, or score_method='wasserstein'")
     _check_solver(n_random, max_iter, tol)
+    check_int(max_random, "max_random", 0)
     P, n, _ = A.shape
     zero = (torch.linalg.matrix_norm(A) == 0) | (torch.linalg.matrix_norm(B) == 0)
     if bool(zero.any()):
@@ -416,29 +429,58 @@ def align_operators(A, B, n_random: int = 2, max_iter: int = 500, tol: float = 1
         starts += [q.expand(P, n, n) for q in (*Q, *Q.mT)]
     if n == 1:
         starts = starts[:2]
-    R = len(starts)
     C = torch.stack(starts, 1)                                                   # (P, R, n, n)
     # pairs that a structured start already aligns exactly (identical or exactly conjugate) need no search
     exact = (torch.linalg.matrix_norm(A1[:, None] - C @ B1[:, None] @ C.mT) < 1e-12).any(1)
-    g_val = torch.full((P, R), -torch.inf, dtype=torch.float64, device=A.device)
-    g_val[exact] = _value_and_gradient(_conjugated(C[exact], A0[exact, None]), B0[exact, None])[0]
-    n_iter = torch.zeros(P, R, dtype=torch.long, device=A.device)
-    done = exact[:, None].expand(P, R).clone()
-    todo = (~exact).nonzero().squeeze(1)
-    step = _chunk_size(n, R, A.device)
-    for part in todo.split(step):
-        k = len(part)
-        Cs, gs, its, dn = _ascend(C[part].reshape(k * R, n, n), A0[part].repeat_interleave(R, 0),
-                                  B0[part].repeat_interleave(R, 0), max_iter, tol)
-        C[part], g_val[part], n_iter[part], done[part] = (Cs.reshape(k, R, n, n), gs.reshape(k, R),
-                                                          its.reshape(k, R), dn.reshape(k, R))
-    best = g_val.argmax(1)
+    C, angles, n_iter, done = _solve_starts(A1, B1, A0, B0, C, exact, max_iter, tol)
+    tried, rnd = n_random, 1
+    while n > 1:
+        best = angles.min(1).values
+        agree = (angles <= best[:, None] + agree_tol).sum(1)
+        pending = (~exact & (agree < confirm)).nonzero().squeeze(1)
+        if len(pending) == 0 or tried >= max_random:
+            break
+        k = min(max(n_random, 4), max_random - tried)
+        Q = _haar(k, n, torch.Generator().manual_seed(seed + 7919 * rnd)).to(A.device)
+        extra = torch.cat([Q, Q.mT])[None].expand(len(pending), 2 * k, n, n)
+        no = torch.zeros(len(pending), dtype=torch.bool, device=A.device)
+        Cx, ax, ix, dx = _solve_starts(A1[pending], B1[pending], A0[pending], B0[pending], extra, no, max_iter, tol)
+        C, angles, n_iter, done = (_pad_starts(C, 2 * k, 0.0), _pad_starts(angles, 2 * k, torch.inf),
+                                   _pad_starts(n_iter, 2 * k, 0), _pad_starts(done, 2 * k, False))
+        C[pending, -2 * k:], angles[pending, -2 * k:], n_iter[pending, -2 * k:], done[pending, -2 * k:] = \
+            Cx, ax, ix, dx
+        tried, rnd = tried + k, rnd + 1
+    best = angles.argmin(1)
     rows = torch.arange(P, device=A.device)
+    agree = (angles <= angles[rows, best][:, None] + agree_tol).sum(1)
+    confirmed = exact | (done[rows, best] & ((agree >= confirm) | (n == 1)))
     C = C[rows, best]
     C = torch.where(swap[:, None, None], C.mT, C)
     chord = torch.linalg.matrix_norm(A - C @ B @ C.mT)
     angle = 2 * torch.asin((chord / 2).clamp(max=1.0))
-    return Alignment(angle, C, done[rows, best], n_iter[rows, best])
+    return Alignment(angle, C, confirmed, n_iter[rows, best])
+
+
+def _pad_starts(t: torch.Tensor, k: int, fill) -> torch.Tensor:
+    """`t` (P, R, ...) with k more starts along dim 1, filled with `fill`."""
+    return torch.cat([t, torch.full((t.shape[0], k, *t.shape[2:]), fill, dtype=t.dtype, device=t.device)], 1)
+
+
+def _solve_starts(A1, B1, A0, B0, C, exact, max_iter: int, tol: float):
+    """Run every start C (P, R, n, n) of every pair not `exact`; the starts' final C, angles (P, R),
+    iterations and gradient-tolerance flags."""
+    P, R, n, _ = C.shape
+    C = C.clone()
+    n_iter = torch.zeros(P, R, dtype=torch.long, device=C.device)
+    done = exact[:, None].expand(P, R).clone()
+    todo = (~exact).nonzero().squeeze(1)
+    for part in todo.split(_chunk_size(n, R, C.device)):
+        k = len(part)
+        Cs, _, its, dn = _ascend(C[part].reshape(k * R, n, n), A0[part].repeat_interleave(R, 0),
+                                 B0[part].repeat_interleave(R, 0), max_iter, tol)
+        C[part], n_iter[part], done[part] = Cs.reshape(k, R, n, n), its.reshape(k, R), dn.reshape(k, R)
+    chord = torch.linalg.matrix_norm(A1[:, None] - C @ B1[:, None] @ C.mT)       # (P, R)
+    return C, 2 * torch.asin((chord / 2).clamp(max=1.0)), n_iter, done
 
 
 def similarity_transform_distance(A, B, **solver) -> float:
