@@ -86,3 +86,26 @@ def test_rbf_cka_bandwidth_matches_kornblith(n):
     assert CKA(kernel="rbf", median="off_diagonal").similarity(X, Y) == old
     with pytest.raises(ConfigError, match="median"):
         CKA(median="mean")
+
+
+def _kornblith_debiased_linear_cka(X, Y):
+    """Kornblith et al.'s feature_space_linear_cka(debiased=True), transcribed."""
+    X, Y = X - X.mean(0), Y - Y.mean(0)
+    n = len(X)
+
+    def helper(xty, sx, sy, nx, ny):
+        return xty - n / (n - 2.0) * sx @ sy + nx * ny / ((n - 1) * (n - 2))
+
+    sx, sy = np.einsum("ij,ij->i", X, X), np.einsum("ij,ij->i", Y, Y)
+    xy = helper(np.linalg.norm(X.T @ Y) ** 2, sx, sy, sx.sum(), sy.sum())
+    xx = helper(np.linalg.norm(X.T @ X) ** 2, sx, sx, sx.sum(), sx.sum())
+    yy = helper(np.linalg.norm(Y.T @ Y) ** 2, sy, sy, sy.sum(), sy.sum())
+    return xy / np.sqrt(xx * yy)
+
+
+def test_debiased_cka_matches_kornblith_feature_space_formula():
+    for seed in range(3):
+        X, Y = rand(seed, 30, 4), rand(seed + 5, 30, 6) + rand(seed, 30, 6)
+        assert cka(X, Y, debiased=True) == pytest.approx(_kornblith_debiased_linear_cka(X, Y), abs=1e-12)
+        assert CKA(debiased=True, score_method="cka").fit_score(X, Y) == pytest.approx(
+            _kornblith_debiased_linear_cka(X, Y), abs=1e-12)

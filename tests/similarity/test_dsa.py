@@ -110,3 +110,27 @@ def test_alignment_on_cuda_matches_cpu():
     X = rand(8, 5, 100, 3).cumsum(1) * 0.1
     Y = X[..., ::-1] + rand(9, 5, 100, 3) * 0.01
     assert abs(DSA(n_delays=2, device="cuda").fit_score(X, Y) - DSA(n_delays=2).fit_score(X, Y)) < 1e-8
+
+
+def test_select_embedding_finds_the_minimal_model_of_a_hidden_linear_system():
+    """4 latent dimensions seen through 2 units: one delay cannot predict, 2+ delays and rank 4 can; the
+    rule picks rank 4 (the fewest parameters within tolerance) and the fewest delays that reach it."""
+    from brainlearn.errors import ShapeError
+    from brainlearn.similarity.dsa import select_embedding
+
+    rng = np.random.default_rng(0)
+    th = (0.3, 0.7)
+    A = np.zeros((4, 4))
+    for k, t in enumerate(th):
+        A[2 * k:2 * k + 2, 2 * k:2 * k + 2] = 0.97 * np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    Z = np.empty((12, 60, 4))
+    Z[:, 0] = rng.normal(size=(12, 4))
+    for t in range(1, 60):
+        Z[:, t] = Z[:, t - 1] @ A.T
+    X = Z @ rng.normal(size=(4, 2))
+    choice = select_embedding(X, delays=(1, 2, 3, 5), ranks=(2, 3, 4, 6))
+    assert (choice.n_delays, choice.rank) == (2, 4)
+    assert choice.errors[0, 0] > 0.01 and choice.errors[1, 2] < 1e-8          # d=1 cannot, (2, 4) is exact
+    assert np.isnan(choice.errors[0, 2])                                       # rank 4 > 2 units x 1 delay
+    with pytest.raises(ShapeError):
+        select_embedding(X[:1])

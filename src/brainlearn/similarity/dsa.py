@@ -162,6 +162,68 @@ def fit_havok(X, n_delays: int = 1, delay_interval: int = 1, rank: int | None = 
     return DMDFit(coef.T.contiguous(), S, r, n_delays, delay_interval, float(lamb))
 
 
+@dataclass(frozen=True)
+class EmbeddingChoice:
+    """The result of :func:`select_embedding`: the chosen ``n_delays`` and ``rank``, and ``errors``, the
+    held-out one-step normalised prediction error of every (delays, rank) cell (NaN where the rank exceeds
+    the embedding), indexed as ``errors[delays.index(d), ranks.index(r)]``."""
+
+    n_delays: int
+    rank: int
+    delays: tuple[int, ...]
+    ranks: tuple[int, ...]
+    errors: np.ndarray
+
+
+def select_embedding(X, delays=(1, 2, 5, 10, 20), ranks=(2, 5, 10, 15, 20), delay_interval: int = 1,
+                     test_fraction: float = 0.25, tolerance: float = 0.01) -> EmbeddingChoice:
+    """Choose DSA's delays and rank by held-out one-step prediction.
+
+    The last ``ceil(test_fraction K)`` trials of X (K trials, T, N units) are held out. For every number
+    of delays d, the training trials' delay embedding H = W S Vh is decomposed once; for every rank r the
+    DMD operator A is fitted in the whitened coordinates v = H Vh_r^T / S_r (as :func:`fit_havok` does) and
+    the held-out trials are predicted one step ahead, ^x_{t+1} = the newest block of (v_t A^T) S_r Vh_r. The
+    score is the normalised mean squared error of that prediction of the held-out observations,
+    NMSE = sum ||^x - x||^2 / sum ||x - mean x||^2, comparable across d and r. **The rule:** among the cells
+    whose NMSE is within ``tolerance`` (absolute, a fraction of the held-out variance; default 0.01) of the
+    smallest, take the simplest model: the fewest parameters r^2, then the fewest delays.
+    """
+    X = as_float64(X, "X", (3,))
+    K = X.shape[0]
+    if K < 2:
+        raise ShapeError(f"select_embedding holds out trials: X needs at least 2 trials, got {K}")
+    if not 0 < test_fraction < 1:
+        raise ConfigError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    delays, ranks = tuple(int(d) for d in delays), tuple(int(r) for r in ranks)
+    if not delays or not ranks or min(delays) < 1 or min(ranks) < 1:
+        raise ConfigError(f"delays and ranks must be non-empty positive integers, got {delays} and {ranks}")
+    n_test = min(K - 1, max(1, math.ceil(test_fraction * K)))
+    train, test = X[: K - n_test], X[K - n_test:]
+    N = X.shape[2]
+    errors = np.full((len(delays), len(ranks)), np.nan)
+    for a, d in enumerate(delays):                              # one SVD per delay count, not per cell
+        Htr, Hte = delay_embed(train, d, delay_interval), delay_embed(test, d, delay_interval)
+        if Htr.shape[1] < 2:
+            continue
+        _, S, Vh = torch.linalg.svd(Htr.reshape(-1, Htr.shape[2]), full_matrices=False)
+        target = Hte[:, 1:, :N].reshape(-1, N)                  # newest block of the next embedded row
+        var = (target - target.mean(0)).square().sum()
+        for b, r in enumerate(ranks):
+            if r > int((S > S[0] * len(S) * torch.finfo(S.dtype).eps * 10).sum()):
+                continue
+            basis = Vh[:r].T / S[:r]                            # embedding -> whitened coordinates
+            v = (Htr @ basis)
+            coef = torch.linalg.lstsq(v[:, :-1].reshape(-1, r), v[:, 1:].reshape(-1, r), driver="gelsd").solution
+            pred = ((Hte[:, :-1] @ basis) @ coef) @ (S[:r, None] * Vh[:r])
+            errors[a, b] = float((pred[..., :N].reshape(-1, N) - target).square().sum() / var)
+    if np.all(np.isnan(errors)):
+        raise ShapeError("no (delays, rank) cell could be fitted: too few time points or too small an embedding")
+    ok = errors <= np.nanmin(errors) + tolerance
+    cells = [(ranks[b] ** 2, delays[a], a, b) for a, b in zip(*np.nonzero(ok))]
+    _, _, a, b = min(cells)
+    return EmbeddingChoice(delays[a], ranks[b], delays, ranks, errors)
+
+
 # ----------------------------------------------------------------------------------------------
 # 3. The similarity-transform distance, solved on O(n), batched over pairs and restarts
 
