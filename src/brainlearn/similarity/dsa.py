@@ -425,7 +425,7 @@ def _chunk_size(n: int, starts: int, device: torch.device) -> int:
     budget = (2 ** 17 if device.type != "cpu" else 2 ** 12) * 100
     return max(1, budget // (starts * n * n))
 
-def align_operators(A, B, n_random: int = 2, max_iter: int = 500, tol: float = 1e-6, seed: int = 0,
+def align_operators(A, B, n_random: int = 16, max_iter: int = 500, tol: float = 1e-6, seed: int = 0,
                     warm_start: bool = True, device=None, max_random: int = 32, agree_tol: float = 1e-6,
                     confirm: int = 2) -> Alignment:
     """theta(A_i, B_i) = min_{C in O(n)} arccos tr(A_i^T C B_i C^T) for a batch of pairs.
@@ -446,7 +446,8 @@ def align_operators(A, B, n_random: int = 2, max_iter: int = 500, tol: float = 1
 
     Args:
         A, B: (P, n, n) or (n, n) operators (any norm; each is scaled to unit Frobenius norm).
-        n_random: random rotations per pair in the first round (default 2, so 2 n_random random starts).
+        n_random: random rotations per pair in the first round (default 16, so 32 random starts; the
+            earlier default 2 left 29 of 100 random 10 x 10 pairs more than 1e-3 rad above a 30-restart solve).
         max_iter: iteration cap per start (default 500).
         tol: stop when the norm of the Riemannian gradient (unit-norm operators) is below `tol`.
         seed: seed of the random starts.
@@ -598,8 +599,9 @@ class DSA(Metric):
         rank, rank_thresh, rank_explained_variance: at most one; default None keeps full rank.
         lamb: ridge parameter (default 0).
         score_method: "angular" (radians, default), "euclidean" or "wasserstein" (W2 of eigenvalues).
-        n_random, max_iter, tol, seed: solver settings, see :func:`align_operators` (defaults 2,
-            500, 1e-6, 0).
+        n_random, max_iter, tol, seed, max_random: solver settings, see :func:`align_operators`
+            (defaults 16, 500, 1e-6, 0, 32). ``converged_`` is True when two starts reached the best
+            angle (the measured rate of a wrong confirmation is in docs/similarity.md).
         device: where the angular solver runs ("cpu", "cuda", ...; default None, the CPU). The DMD
             fits and the Wasserstein score stay on the CPU; results are CPU float64 either way.
 
@@ -624,12 +626,13 @@ class DSA(Metric):
 
     def __init__(self, n_delays: int = 1, delay_interval: int = 1, rank: int | None = None,
                  rank_thresh: float | None = None, rank_explained_variance: float | None = None,
-                 lamb: float = 0.0, score_method: str = "angular", n_random: int = 2, max_iter: int = 500,
-                 tol: float = 1e-6, seed: int = 0, device: str | None = None):
+                 lamb: float = 0.0, score_method: str = "angular", n_random: int = 16, max_iter: int = 500,
+                 tol: float = 1e-6, seed: int = 0, device: str | None = None, max_random: int = 32):
         self.n_delays, self.delay_interval, self.rank = n_delays, delay_interval, rank
         self.rank_thresh, self.rank_explained_variance, self.lamb = rank_thresh, rank_explained_variance, lamb
         self.score_method = score_method
         self.n_random, self.max_iter, self.tol, self.seed = n_random, max_iter, tol, seed
+        self.max_random = max_random
         self.device = device
         self._validate_params()
 
@@ -649,6 +652,7 @@ class DSA(Metric):
         check_int(self.max_iter, "max_iter", 0)
         _check_solver(self.n_random, self.max_iter, self.tol)
         check_int(self.seed, "seed")
+        check_int(self.max_random, "max_random", 0)
         check_score_method(self.score_method, SCORE_METHODS)
         if self.device is not None:
             try:
@@ -682,7 +686,7 @@ class DSA(Metric):
 
     def _solver(self) -> dict:
         return {"n_random": self.n_random, "max_iter": self.max_iter, "tol": self.tol, "seed": self.seed,
-                "device": self.device or "cpu"}
+                "device": self.device or "cpu", "max_random": self.max_random}
 
     def _fit_prepared(self, a: DMDFit, b: DMDFit) -> None:
         self.fits_ = (a, b)
