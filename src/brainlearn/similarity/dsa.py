@@ -487,8 +487,9 @@ def align_operators(A, B, n_random: int = 16, max_iter: int = 500, tol: float = 
     reflect = eye.clone()
     reflect[:, 0, 0] = -1.0
     starts = [eye, reflect, *(c for b in (_WARM_BASES if warm_start else ()) for c in _warm_starts(A0, B0, b))]
+    gen = torch.Generator().manual_seed(seed)            # one stream: later rounds continue it
     if n_random:  # the same rotations for every pair, each with its transpose (see the docstring)
-        Q = _haar(n_random, n, torch.Generator().manual_seed(seed)).to(A.device)
+        Q = _haar(n_random, n, gen).to(A.device)
         starts += [q.expand(P, n, n) for q in (*Q, *Q.mT)]
     if n == 1:
         starts = starts[:2]
@@ -496,7 +497,7 @@ def align_operators(A, B, n_random: int = 16, max_iter: int = 500, tol: float = 
     # pairs that a structured start already aligns exactly (identical or exactly conjugate) need no search
     exact = (torch.linalg.matrix_norm(A1[:, None] - C @ B1[:, None] @ C.mT) < 1e-12).any(1)
     C, angles, n_iter, done = _solve_starts(A1, B1, A0, B0, C, exact, max_iter, tol)
-    tried, rnd = n_random, 1
+    tried = n_random
     while n > 1:
         best = angles.min(1).values
         agree = (angles <= best[:, None] + agree_tol).sum(1)
@@ -504,7 +505,7 @@ def align_operators(A, B, n_random: int = 16, max_iter: int = 500, tol: float = 
         if len(pending) == 0 or tried >= max_random:
             break
         k = min(max(n_random, 4), max_random - tried)
-        Q = _haar(k, n, torch.Generator().manual_seed(seed + 7919 * rnd)).to(A.device)
+        Q = _haar(k, n, gen).to(A.device)
         extra = torch.cat([Q, Q.mT])[None].expand(len(pending), 2 * k, n, n)
         no = torch.zeros(len(pending), dtype=torch.bool, device=A.device)
         Cx, ax, ix, dx = _solve_starts(A1[pending], B1[pending], A0[pending], B0[pending], extra, no, max_iter, tol)
@@ -512,7 +513,7 @@ def align_operators(A, B, n_random: int = 16, max_iter: int = 500, tol: float = 
                                    _pad_starts(n_iter, 2 * k, 0), _pad_starts(done, 2 * k, False))
         C[pending, -2 * k:], angles[pending, -2 * k:], n_iter[pending, -2 * k:], done[pending, -2 * k:] = \
             Cx, ax, ix, dx
-        tried, rnd = tried + k, rnd + 1
+        tried += k
     best = angles.argmin(1)
     rows = torch.arange(P, device=A.device)
     agree = (angles <= angles[rows, best][:, None] + agree_tol).sum(1)
