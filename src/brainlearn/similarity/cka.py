@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from brainlearn.errors import ConfigError, ShapeError
@@ -207,6 +208,31 @@ class CKA(Metric):
     def _transform_prepared(self, a, b) -> tuple[torch.Tensor, torch.Tensor]:
         check_paired(a, b)
         return _unit_gram(a, "X"), _unit_gram(b, "Y")
+
+    def distances(self, items_a: list, items_b: list, pairs: list[tuple[int, int]]) -> np.ndarray:
+        """Scores of many pairs; linear biased CKA batched over pairs of the same widths (memory-bounded
+        blocks), the other options pair by pair."""
+        if self.kernel != "linear" or self.debiased:
+            return super().distances(items_a, items_b, pairs)
+        out = np.empty(len(pairs))
+        by_shape: dict[tuple, list[int]] = {}
+        for k, (i, j) in enumerate(pairs):
+            by_shape.setdefault((tuple(items_a[i].shape), tuple(items_b[j].shape)), []).append(k)
+        for (sa, sb), ks in by_shape.items():
+            first = pairs[ks[0]]
+            self._fit_prepared(items_a[first[0]], items_b[first[1]])      # shape checks, once per shape
+            block = max(1, 2**22 // (sa[1] * sb[1] + sa[1] ** 2 + sb[1] ** 2 + sa[0] * (sa[1] + sb[1])))
+            for s in range(0, len(ks), block):
+                chunk = ks[s:s + block]
+                a = power_of_two_scaled(torch.stack([items_a[pairs[k][0]] for k in chunk]))
+                b = power_of_two_scaled(torch.stack([items_b[pairs[k][1]] for k in chunk]))
+                xy = (b.mT @ a).square().sum((1, 2))
+                den = torch.linalg.matrix_norm(a.mT @ a) * torch.linalg.matrix_norm(b.mT @ b)
+                if bool((den <= 0).any()):
+                    raise ShapeError("CKA is undefined: a representation is constant across samples (zero variance)")
+                c = (xy / den).clamp(-1.0, 1.0)
+                out[chunk] = (torch.acos(c) if self.score_method == "angular" else c).numpy()
+        return out
 
     def similarity(self, X, Y) -> float:
         """CKA itself (1 for identical representations); needs no fit."""

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
@@ -191,6 +192,40 @@ class Procrustes(Metric):
         if norms <= 0:
             raise ConfigError("Procrustes distance is undefined for a representation with zero variance")
         return a, b, norms
+
+    def distances(self, items_a: list, items_b: list, pairs: list[tuple[int, int]]) -> np.ndarray:
+        """Scores of many pairs: for the orthogonal group in closed form (the nuclear norm of a~^T b~), pairs
+        of the same widths batched in memory-bounded blocks; the permutation group pair by pair."""
+        if self.group != "orthogonal":
+            return super().distances(items_a, items_b, pairs)
+        out = np.empty(len(pairs))
+        by_shape: dict[tuple, list[int]] = {}
+        for k, (i, j) in enumerate(pairs):
+            by_shape.setdefault((tuple(items_a[i].shape), tuple(items_b[j].shape)), []).append(k)
+        for (sa, sb), ks in by_shape.items():
+            if sa[0] != sb[0] or sa[0] < 2:
+                check_paired(items_a[pairs[ks[0]][0]], items_b[pairs[ks[0]][1]])
+            block = max(1, 2**22 // (sa[1] * sb[1] + sa[0] * (sa[1] + sb[1])))
+            for s in range(0, len(ks), block):
+                chunk = ks[s:s + block]
+                a = torch.stack([items_a[pairs[k][0]] for k in chunk])
+                b = torch.stack([items_b[pairs[k][1]] for k in chunk])
+                na, nb = torch.linalg.norm(a, dim=(1, 2)), torch.linalg.norm(b, dim=(1, 2))
+                if bool((na * nb <= 0).any()):
+                    raise ConfigError("Procrustes distance is undefined for a representation with zero variance")
+                nuclear = torch.linalg.svdvals(a.mT @ b).sum(-1)          # zero-padding never changes it
+                out[chunk] = self._from_nuclear(nuclear, na, nb).numpy()
+        return out
+
+    def _from_nuclear(self, nuclear: torch.Tensor, na: torch.Tensor, nb: torch.Tensor) -> torch.Tensor:
+        """The score from ||a~^T b~||_* and the two norms (the closed form of fit then score)."""
+        if self.score_method == "bures":
+            return (na.square() + nb.square() - 2 * nuclear).clamp_min(0).sqrt()
+        cos = (nuclear / (na * nb)).clamp(-1.0, 1.0)
+        if self.score_method == "nbs":
+            return cos
+        theta = torch.acos(cos)
+        return theta if self.score_method == "angular" else 2 * torch.sin(theta / 2)
 
     def _score_prepared(self, a, b) -> float:
         a, b, norms = self._aligned(a, b)
