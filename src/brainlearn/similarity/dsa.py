@@ -179,14 +179,16 @@ def select_embedding(X, delays=(1, 2, 5, 10, 20), ranks=(2, 5, 10, 15, 20), dela
                      test_fraction: float = 0.25, tolerance: float = 0.01) -> EmbeddingChoice:
     """Choose DSA's delays and rank by held-out one-step prediction.
 
-    The last ``ceil(test_fraction K)`` trials of X (K trials, T, N units) are held out. For every number
+    Every m-th trial of X (K trials, T, N units), m = round(1 / test_fraction), is held out (interleaved,
+    so trials stored in blocks by condition are held out from every block). For every number
     of delays d, the training trials' delay embedding H = W S Vh is decomposed once; for every rank r the
     DMD operator A is fitted in the whitened coordinates v = H Vh_r^T / S_r (as :func:`fit_havok` does) and
     the held-out trials are predicted one step ahead, ^x_{t+1} = the newest block of (v_t A^T) S_r Vh_r. The
-    score is the normalised mean squared error of that prediction of the held-out observations,
-    NMSE = sum ||^x - x||^2 / sum ||x - mean x||^2, comparable across d and r. **The rule:** among the cells
-    whose NMSE is within ``tolerance`` (absolute, a fraction of the held-out variance; default 0.01) of the
-    smallest, take the simplest model: the fewest parameters r^2, then the fewest delays.
+    score is the error of that prediction relative to the persistence forecast x_t,
+    NMSE = sum ||^x_{t+1} - x_{t+1}||^2 / sum ||x_t - x_{t+1}||^2 (1: no better than "nothing changes"; the
+    same held-out steps for every cell, so comparable across d and r). **The rule:** among the cells whose
+    NMSE is within ``tolerance`` (absolute; default 0.01) of the smallest, take the simplest model: the
+    fewest parameters r^2, then the fewest delays.
     """
     X = as_float64(X, "X", (3,))
     K = X.shape[0]
@@ -197,8 +199,9 @@ def select_embedding(X, delays=(1, 2, 5, 10, 20), ranks=(2, 5, 10, 15, 20), dela
     delays, ranks = tuple(int(d) for d in delays), tuple(int(r) for r in ranks)
     if not delays or not ranks or min(delays) < 1 or min(ranks) < 1:
         raise ConfigError(f"delays and ranks must be non-empty positive integers, got {delays} and {ranks}")
-    n_test = min(K - 1, max(1, math.ceil(test_fraction * K)))
-    train, test = X[: K - n_test], X[K - n_test:]
+    m = max(2, round(1 / test_fraction))
+    held = torch.arange(K) % m == m - 1 if K >= m else torch.arange(K) == K - 1
+    train, test = X[~held], X[held]
     N = X.shape[2]
     errors = np.full((len(delays), len(ranks)), np.nan)
     for a, d in enumerate(delays):                              # one SVD per delay count, not per cell
@@ -207,7 +210,7 @@ def select_embedding(X, delays=(1, 2, 5, 10, 20), ranks=(2, 5, 10, 15, 20), dela
             continue
         _, S, Vh = torch.linalg.svd(Htr.reshape(-1, Htr.shape[2]), full_matrices=False)
         target = Hte[:, 1:, :N].reshape(-1, N)                  # newest block of the next embedded row
-        var = (target - target.mean(0)).square().sum()
+        var = (target - Hte[:, :-1, :N].reshape(-1, N)).square().sum()   # the persistence forecast's error
         for b, r in enumerate(ranks):
             if r > int((S > S[0] * len(S) * torch.finfo(S.dtype).eps * 10).sum()):
                 continue
