@@ -6,7 +6,8 @@
 Data: `testcases.attractor_trio(n_per_type=2, sigma=0.05, seed=0)` (saddle, line and point attractors
 with matched condition averages; 6 systems of 100 trials x 1000 steps x 2 units). For every (delays,
 rank) cell: the separation ratio (mean between-type / mean within-type angular DSA distance) and the
-median over the 6 systems of `select_embedding`'s held-out one-step error (relative to persistence). Prints one JSON summary.
+median over the 6 systems of `select_embedding`'s held-out one-step error (relative to persistence).
+Prints one JSON summary.
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ def main() -> None:
     from matplotlib.patches import Rectangle
 
     fig = Figure(figsize=(9, 3.6), layout="constrained")
-    for ax, grid, title, fmt in zip(fig.subplots(1, 2), (ratio, nmse),
-                                    ("DSA separation ratio (between / within type)",
-                                     "held-out one-step error / persistence error (median of 6)"), ("{:.2f}", "{:.3f}")):
+    titles = ("DSA separation ratio (between / within type)",
+              "held-out one-step error / persistence error (median of 6)")
+    for ax, grid, title, fmt in zip(fig.subplots(1, 2), (ratio, nmse), titles, ("{:.2f}", "{:.3f}")):
         im = ax.imshow(grid, cmap="viridis", aspect="auto")
         ax.set_xticks(range(len(RANKS)), [str(r) for r in RANKS])
         ax.set_yticks(range(len(DELAYS)), [str(d) for d in DELAYS])
