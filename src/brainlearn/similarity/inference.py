@@ -36,6 +36,7 @@ import torch
 
 from brainlearn.errors import ConfigError, ShapeError
 from brainlearn.similarity._base import Metric, check_int
+from brainlearn.similarity.dsa import DSA
 from brainlearn.similarity.measures import RSA, rdm
 
 
@@ -121,7 +122,7 @@ def permutation_test(X, Y, measure, n_permutations: int = 1000, seed: int = 0) -
     """
     m = _metric(measure)
     check_int(n_permutations, "n_permutations", 1)
-    if type(m).__name__ == "DSA":
+    if isinstance(m, DSA):
         raise ConfigError("permutation_test permutes conditions; DSA's rows are time points (not exchangeable)")
     a, b = m.prepare(X), m.prepare(Y)
     stat = m.fit_score(X, Y)
