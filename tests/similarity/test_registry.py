@@ -246,3 +246,12 @@ def test_bad_input_raises_clear_errors(name):
     few = X[:1] if "crossnobis" in name else X[:, :1] if dsa else X[:2] if "/rsatoolbox/" in name else X[:1]
     with pytest.raises(ShapeError):
         m.fit_score(few, few)
+
+
+def test_bad_options_name_the_parameter():
+    for build, name in ((lambda: CCA(summary="max"), "summary"), (lambda: RSA(rdm="cosine"), "rdm"),
+                        (lambda: RSA(compare="kendall"), "compare"),
+                        (lambda: LinearPredictivity(multioutput="raw_values"), "multioutput"),
+                        (lambda: CCA(keep_variance=1.5), "keep_variance")):
+        with pytest.raises(ConfigError, match=name):
+            build()

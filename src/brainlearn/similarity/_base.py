@@ -84,9 +84,10 @@ def check_paired(X: torch.Tensor, Y: torch.Tensor) -> None:
         raise ShapeError(f"need at least 2 samples, got {X.shape[0]}")
 
 
-def check_score_method(value: str, options: tuple[str, ...]) -> str:
+def check_score_method(value: str, options: tuple[str, ...], name: str = "score_method") -> str:
+    """`value` must be one of `options`; the error names the parameter `name`."""
     if value not in options:
-        raise ConfigError(f"score_method={value!r} is not valid; expected one of {', '.join(options)}")
+        raise ConfigError(f"{name}={value!r} is not valid; expected one of {', '.join(options)}")
     return value
 
 

@@ -127,7 +127,7 @@ class CCA(_Direct):
         self._validate_params()
 
     def _validate_params(self) -> None:
-        check_score_method(self.summary, CCA_SUMMARIES)
+        check_score_method(self.summary, CCA_SUMMARIES, "summary")
         v = self.keep_variance
         if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 1):
             raise ConfigError(f"keep_variance must be None or in (0, 1], got {v!r}")
@@ -252,8 +252,8 @@ class RSA(_Direct):
         self._validate_params()
 
     def _validate_params(self) -> None:
-        check_score_method(self.rdm, RDMS)
-        check_score_method(self.compare, COMPARES)
+        check_score_method(self.rdm, RDMS, "rdm")
+        check_score_method(self.compare, COMPARES, "compare")
 
     @property
     def info(self) -> MeasureInfo:
@@ -304,7 +304,7 @@ class LinearPredictivity(_Direct):
         if len(a) == 0 or not np.all(np.isfinite(a) & (a > 0)):
             raise ConfigError(f"alphas must be a non-empty sequence of positive numbers, got {self.alphas!r}")
         check_int(self.cv, "cv", 2)
-        check_score_method(self.multioutput, ("uniform_average", "variance_weighted"))
+        check_score_method(self.multioutput, ("uniform_average", "variance_weighted"), "multioutput")
 
     def _fitted_attributes(self) -> tuple[str, ...]:
         return ("n_units_", "coef_", "intercept_")
