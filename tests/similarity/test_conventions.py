@@ -23,13 +23,13 @@ def _netrep_whiten(X, alpha):
     return X @ (V * d) @ V.T
 
 
-def _netrep_angle(X, Y, alpha):
-    """netrep LinearMetric(alpha, center_columns=True, score_method="angular"): centre, whiten, align Y to X
-    by scipy's orthogonal Procrustes, angle between the aligned matrices."""
+def _netrep_scores(X, Y, alpha):
+    """netrep LinearMetric(alpha, center_columns=True): centre, whiten, align Y to X by scipy's orthogonal
+    Procrustes; the angle between the aligned matrices and ||X - Y R||_F (score_method "euclidean")."""
     X, Y = _netrep_whiten(X - X.mean(0), alpha), _netrep_whiten(Y - Y.mean(0), alpha)
     R = orthogonal_procrustes(Y, X)[0]
     c = np.sum(X * (Y @ R)) / (np.linalg.norm(X) * np.linalg.norm(Y))
-    return np.arccos(np.clip(c, -1, 1))
+    return np.arccos(np.clip(c, -1, 1)), np.linalg.norm(X - Y @ R)
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.1, 0.5, 0.9, 1.0])
@@ -37,7 +37,10 @@ def test_procrustes_alpha_matches_netrep_formula(alpha):
     for seed in range(3):
         X = rand(seed, 60, 5) * [1, 2, 3, 0.5, 4]
         Y = X @ rand(seed + 10, 5, 5) + 0.5 * rand(seed + 20, 60, 5)
-        assert Procrustes(alpha=alpha).fit_score(X, Y) == pytest.approx(_netrep_angle(X, Y, alpha), abs=1e-10)
+        angle, euclidean = _netrep_scores(X, Y, alpha)
+        assert Procrustes(alpha=alpha).fit_score(X, Y) == pytest.approx(angle, abs=1e-10)
+        assert Procrustes(alpha=alpha, score_method="euclidean").fit_score(X, Y) == pytest.approx(
+            euclidean, rel=1e-9)
 
 
 def test_procrustes_shrinkage_whitening_is_the_earlier_formula():

@@ -112,7 +112,7 @@ def test_pairwise_linear_equals_the_measures_in_bounded_blocks():
         pairwise_linear(systems, "procrustes")
 
 
-@pytest.mark.parametrize("score_method", ["angular", "euclidean", "nbs", "bures"])
+@pytest.mark.parametrize("score_method", ["angular", "euclidean", "chord", "nbs"])
 def test_batched_procrustes_pairs_equal_fit_score(score_method):
     rng = np.random.default_rng(4)
     systems = [rng.normal(size=(25, w)) for w in (3, 4, 4, 6, 3)]            # mixed widths: grouped batches

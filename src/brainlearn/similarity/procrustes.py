@@ -14,17 +14,20 @@ rotations/reflections and isotropic scaling of either side. arXiv:2410.24070 rep
 
 Partial whitening (``alpha``), netrep's formula (``whitening="netrep"``, the default): with the
 eigendecomposition X~^T X~ = V diag(lambda) V^T (eigenvalues clipped below at 1e-7), each side is
-mapped to X~ V diag(alpha + (1-alpha) lambda^(-1/2)) V^T before alignment (netrep also rescales to
-preserve the total variance, a scalar that no score here sees): alpha = 1 (default) is plain
-Procrustes, alpha = 0 is CCA-like (invariant to any invertible linear map). For 0 < alpha < 1 the
-result depends on the scale of the data, as in netrep. ``whitening="shrinkage"`` is brainlearn's
-earlier formula, X~ ((1-alpha) X~^T X~ / n + alpha I)^(-1/2): the same at alpha = 0 and 1, but up to
-0.43 rad apart at alpha = 0.5 (200 random 60 x 5 pairs of mixed column scales). ``score_method="euclidean"`` returns
-min_Q ||X~/||X~|| - Y~ Q/||Y~|| ||_F = 2 sin(theta/2) instead (also a metric; dimensionless, in
-[0, sqrt 2]). Both are **distances**. ``score_method="nbs"`` is the normalised Bures similarity
-cos(theta) = ||X~^T Y~||_* / (||X~|| ||Y~||) (a similarity in [0, 1]); ``"bures"`` is the Bures distance
-between the Gram matrices X~X~^T and Y~Y~^T, min_Q ||X~ - Y~ Q||_F = sqrt(||X~||^2 + ||Y~||^2 - 2 ||X~^T Y~||_*),
-in the units of the data (not scale invariant).
+mapped to X~ V diag(c (alpha + (1-alpha) lambda^(-1/2))) V^T before alignment, the scalar c restoring the
+total variance sum(lambda) as netrep does: alpha = 1 (default) is plain Procrustes, alpha = 0 is
+CCA-like (invariant to any invertible linear map). For 0 < alpha < 1 the result depends on the scale of
+the data, as in netrep. ``whitening="shrinkage"`` is brainlearn's earlier formula,
+X~ ((1-alpha) X~^T X~ / n + alpha I)^(-1/2) (no rescaling): the same angles at alpha = 0 and 1, but up to
+0.43 rad apart at alpha = 0.5 (200 random 60 x 5 pairs of mixed column scales).
+
+Scores (``score_method``): "angular" theta_P; "euclidean" netrep's min_Q ||X~ - Y~ Q||_F on the (whitened)
+data, in the units of the data and not scale invariant (at alpha = 1 it is the Bures distance between the
+Gram matrices X~X~^T and Y~Y~^T, sqrt(||X~||^2 + ||Y~||^2 - 2 ||X~^T Y~||_*), Harvey et al. 2023);
+"chord", brainlearn's earlier "euclidean", the same between the unit-norm shapes,
+||X~/||X~|| - Y~ Q/||Y~|| ||_F = 2 sin(theta/2), dimensionless, in [0, sqrt 2]; all three are metrics.
+"nbs" is the normalised Bures similarity cos(theta) = ||X~^T Y~||_* / (||X~|| ||Y~||), a similarity in
+[0, 1].
 
 ``group="permutation"`` restricts Q to permutation matrices (netrep's ``PermutationMetric``, found by
 the linear assignment maximising tr(X~^T Y~ Q)): the distance between representations up to a
@@ -51,7 +54,7 @@ from brainlearn.similarity._base import (
     samples_by_units,
 )
 
-SCORE_METHODS = ("angular", "euclidean", "nbs", "bures")
+SCORE_METHODS = ("angular", "euclidean", "chord", "nbs")
 WHITENINGS = ("netrep", "shrinkage")
 GROUPS = ("orthogonal", "permutation")
 
@@ -62,7 +65,10 @@ def _whiten(X: torch.Tensor, alpha: float, whitening: str = "netrep") -> torch.T
         return X
     if whitening == "netrep":
         lam, V = torch.linalg.eigh(X.T @ X)
-        d = alpha + (1.0 - alpha) * lam.clamp_min(1e-7).rsqrt()   # netrep's eigval_tol clip
+        lam = lam.clamp_min(1e-7)                                   # netrep's eigval_tol clip
+        d = alpha + (1.0 - alpha) * lam.rsqrt()
+        new_var = (alpha**2 * lam + 2 * alpha * (1 - alpha) * lam.sqrt() + (1 - alpha) ** 2).sum()
+        d = d * (lam.sum() / new_var).sqrt()                        # keep the total variance (netrep)
     else:
         lam, V = torch.linalg.eigh((1.0 - alpha) * (X.T @ X) / X.shape[0] + alpha * torch.eye(X.shape[1],
                                                                                                dtype=X.dtype))
@@ -89,14 +95,15 @@ def procrustes_angle(X, Y, alpha: float = 1.0, center: bool = True, whitening: s
 class Procrustes(Metric):
     """Procrustes shape distance as a metric object (fit learns Q, score applies it).
 
-    ``score`` is a distance: the angle theta in radians, in [0, pi/2] (``score_method="angular"``), or
-    the chord 2 sin(theta/2) between the unit-norm shapes, dimensionless, in [0, sqrt 2]
-    (``"euclidean"``). Symmetric, 0 for identical shapes.
+    ``score`` is a distance: the angle theta in radians, in [0, pi/2] (``score_method="angular"``), netrep's
+    euclidean distance ||X~ - Y~ Q||_F (``"euclidean"``), or the chord 2 sin(theta/2) between the unit-norm
+    shapes (``"chord"``); or the similarity cos(theta) (``"nbs"``). Symmetric, 0 for identical shapes.
 
     Args:
         alpha: partial-whitening parameter in [0, 1]; 1 = Procrustes (default), 0 = CCA-like.
         center: centre the columns (units) of each representation (default True).
-        score_method: "angular" (radians, default) or "euclidean" (chord between unit-norm shapes).
+        score_method: "angular" (radians, default), "euclidean" (netrep's, in the units of the data),
+            "chord" (brainlearn's earlier "euclidean": between the unit-norm shapes) or "nbs".
         group: "orthogonal" (default) or "permutation" (netrep's PermutationMetric: Q a permutation).
         whitening: the partial-whitening formula for 0 < alpha < 1: "netrep" (default, netrep's
             ``LinearMetric``) or "shrinkage" (brainlearn's earlier ((1-alpha) C + alpha I)^(-1/2)).
@@ -107,8 +114,7 @@ class Procrustes(Metric):
 
     ``transform(X, Y)`` returns (X^, Y^) = (X~ / ||X~||_F, Y~ Q / ||Y~||_F), both (n, m): the centred,
     partially whitened representations, zero-padded to width m, Y's rotated by the fitted ``Q_``, each
-    scaled to unit Frobenius norm. Then the angular score is arccos <X^, Y^>_F and the euclidean one
-    ||X^ - Y^||_F.
+    scaled to unit Frobenius norm. Then the angular score is arccos <X^, Y^>_F and the chord ||X^ - Y^||_F.
 
     Example:
         >>> import numpy as np
@@ -127,21 +133,22 @@ class Procrustes(Metric):
     @property
     def info(self) -> MeasureInfo:
         inv = ["translation"] if self.center else []
-        # netrep's partial whitening for 0 < alpha < 1 depends on the data's scale (module docstring)
-        inv += ["isotropic-scaling"] if self.score_method != "bures" and self.alpha in (0.0, 1.0) else []
+        # netrep's partial whitening for 0 < alpha < 1, and the euclidean score, depend on the data's scale
+        inv += ["isotropic-scaling"] if self.score_method != "euclidean" and self.alpha in (0.0, 1.0) else []
         inv += ["permutation"] if self.group == "permutation" else ["orthogonal", "permutation"]
-        if self.alpha == 0.0 and self.group == "orthogonal":
+        if self.alpha == 0.0 and self.group == "orthogonal" and self.score_method != "euclidean":
             inv += ["invertible-linear"]
         ref = "netrep " + ("PermutationMetric" if self.group == "permutation" else "LinearMetric")
         if self.score_method == "nbs":
             return MeasureInfo("similarity", (0.0, 1.0), "dimensionless", tuple(inv), False, True, 1.0,
                                "Harvey et al. 2023 (normalised Bures similarity)")
-        if self.score_method == "bures":
+        if self.score_method == "euclidean":
             return MeasureInfo("distance", (0.0, math.inf), "units of the data", tuple(inv), True, True, 0.0,
-                               "Harvey et al. 2023 (Bures distance); netrep sq_bures_metric")
+                               ref + " (at alpha = 1: the Bures distance, Harvey et al. 2023)")
         if self.score_method == "angular":
             return MeasureInfo("distance", (0.0, math.pi / 2), "radians", tuple(inv), True, True, 0.0, ref)
-        return MeasureInfo("distance", (0.0, math.sqrt(2)), "dimensionless", tuple(inv), True, True, 0.0, ref)
+        return MeasureInfo("distance", (0.0, math.sqrt(2)), "dimensionless", tuple(inv), True, True, 0.0,
+                           "brainlearn (chord between unit-norm shapes)")
 
     def _validate_params(self) -> None:
         alpha = self.alpha
@@ -162,7 +169,7 @@ class Procrustes(Metric):
         X = samples_by_units(X, "X")
         if self.center:
             X = center_columns(X)
-        if self.alpha in (0.0, 1.0) and self.score_method != "bures":  # scale-invariant: rescale exactly, first
+        if self.alpha in (0.0, 1.0) and self.score_method != "euclidean":  # scale-invariant: rescale exactly
             X = power_of_two_scaled(X)
         return _whiten(X, float(self.alpha), self.whitening)
 
@@ -219,7 +226,7 @@ class Procrustes(Metric):
 
     def _from_nuclear(self, nuclear: torch.Tensor, na: torch.Tensor, nb: torch.Tensor) -> torch.Tensor:
         """The score from ||a~^T b~||_* and the two norms (the closed form of fit then score)."""
-        if self.score_method == "bures":
+        if self.score_method == "euclidean":
             return (na.square() + nb.square() - 2 * nuclear).clamp_min(0).sqrt()
         cos = (nuclear / (na * nb)).clamp(-1.0, 1.0)
         if self.score_method == "nbs":
@@ -229,7 +236,7 @@ class Procrustes(Metric):
 
     def _score_prepared(self, a, b) -> float:
         a, b, norms = self._aligned(a, b)
-        if self.score_method == "bures":
+        if self.score_method == "euclidean":
             return float((a - b).square().sum().sqrt())
         cos = float(((a * b).sum() / norms).clamp(-1.0, 1.0))
         if self.score_method == "nbs":

@@ -74,7 +74,7 @@ MEASURES: dict[str, Callable[[], Metric]] = {
     "measure/netrep/procrustes-distance=euclidean": _procrustes(score_method="euclidean"),
     "measure/netrep/shape_metric-alpha=0.5-distance=angular": _procrustes(alpha=0.5),
     "measure/netrep/nbs-score": _procrustes(score_method="nbs"),
-    "measure/netrep/bures-distance": _procrustes(score_method="bures"),
+    "measure/netrep/bures-distance": _procrustes(score_method="euclidean"),   # = netrep euclidean at alpha 1
     "measure/netrep/permutation-distance=angular": _procrustes(group="permutation"),
     "measure/netrep/permutation-distance=euclidean": _procrustes(group="permutation", score_method="euclidean"),
     # RSA (rsatoolbox conventions)
