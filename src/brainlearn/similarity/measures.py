@@ -294,7 +294,7 @@ class LinearPredictivity(_Direct):
     Fitted attributes: ``n_units_``, ``coef_`` (q, p), ``intercept_`` (q,), ``alpha_``.
     """
 
-    def __init__(self, alphas: tuple[float, ...] = tuple(10.0 ** np.arange(-8, 9)), cv: int = 5,
+    def __init__(self, alphas: tuple[float, ...] = tuple(10.0**k for k in range(-8, 9)), cv: int = 5,
                  multioutput: str = "uniform_average"):
         self.alphas, self.cv, self.multioutput = alphas, cv, multioutput
         self._validate_params()
