@@ -136,7 +136,9 @@ class MeasureInfo:
 
 class Metric(BaseEstimator):
     """Base class of the metrics; subclasses implement ``_validate_params``, ``prepare``, ``_fit_prepared``,
-    ``_score_prepared``, ``_transform_prepared`` and name what fit sets in ``_fitted_attributes``."""
+    ``_score_prepared``, ``_transform_prepared``, declare themselves in ``info`` (:class:`MeasureInfo`;
+    :func:`~brainlearn.similarity.pairwise` reads its direction, symmetry and identity value) and name what
+    fit sets in ``_fitted_attributes``."""
 
     def _validate_params(self) -> None:  # pragma: no cover - interface
         """Raise ConfigError for an invalid constructor argument (also after set_params)."""
