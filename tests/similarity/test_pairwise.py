@@ -134,3 +134,22 @@ def test_batched_cka_pairs_equal_fit_score(score_method):
         for j in range(4):
             if i != j:
                 assert D[i, j] == pytest.approx(m.fit_score(systems[i], systems[j]), abs=1e-10)
+
+
+@pytest.mark.parametrize("name", ["measure/svcca/cca-score", "measure/svcca/pwcca-score",
+                                  "measure/kornblith19/cca-mean_sq_corr-score",
+                                  "measure/rsatoolbox/rsa-rdm=correlation-compare=spearman",
+                                  "measure/rsatoolbox/rsa-rdm=squared_euclidean-compare=cosine",
+                                  "measure/rsatoolbox/rsa-rdm=euclidean-compare=corr",
+                                  "measure/rsatoolbox/rsa-rdm=squared_euclidean-compare=tau_a"])
+def test_batched_cca_and_rsa_pairs_equal_fit_score(name):
+    from brainlearn.similarity import make
+
+    rng = np.random.default_rng(6)
+    systems = [rng.normal(size=(30, w)) for w in (3, 4, 5, 4)]
+    m = make(name)
+    D = pairwise(systems, m)
+    for i in range(4):
+        for j in range(4):
+            if i != j:
+                assert D[i, j] == pytest.approx(m.fit_score(systems[i], systems[j]), abs=1e-12)

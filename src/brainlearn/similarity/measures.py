@@ -145,10 +145,15 @@ class CCA(_Direct):
         return MeasureInfo("similarity", (0.0, 1.0), "dimensionless", tuple(inv), False, self.summary != "pwcca",
                            1.0, ref)
 
+    def _basis(self, a: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """A system's orthonormal basis Q (n, r), its units' coordinates C (r, p), and p."""
+        return (*_basis(_nonconstant(a, name, "CCA"), self.keep_variance), a.shape[1])
+
     def _value(self, a, b) -> float:
-        a, b = _nonconstant(a, "X", "CCA"), _nonconstant(b, "Y", "CCA")
-        (Qa, Ca), (Qb, Cb) = _basis(a, self.keep_variance), _basis(b, self.keep_variance)
-        n = a.shape[0]
+        return self._from_bases(self._basis(a, "X"), self._basis(b, "Y"), a.shape[0])
+
+    def _from_bases(self, ba, bb, n: int) -> float:
+        (Qa, Ca, pa), (Qb, Cb, pb) = ba, bb
         if Qa.shape[1] + Qb.shape[1] > n - 1:       # two subspaces of the (n-1)-dim centred space then meet
             raise ShapeError(f"CCA needs more samples than units: {n} samples for {Qa.shape[1]} + {Qb.shape[1]} "
                              f"(kept) dimensions; with more than n - 1 together a canonical correlation is 1 "
@@ -163,8 +168,18 @@ class CCA(_Direct):
             return float(rho.mean())
         # PWCCA: h_i = Q U_i are the canonical variates of the side with fewer units (X on a tie); with the
         # units x_j = Q C_j, sum_j |<h_i, x_j>| = sum_j |(U^T C)_ij|
-        w = ((U[:, :k].T @ Ca) if a.shape[1] <= b.shape[1] else (Vh[:k] @ Cb)).abs().sum(1)
+        w = ((U[:, :k].T @ Ca) if pa <= pb else (Vh[:k] @ Cb)).abs().sum(1)
         return float((w / w.sum() * rho).sum())
+
+    def distances(self, items_a: list, items_b: list, pairs: list[tuple[int, int]]) -> np.ndarray:
+        """Scores of many pairs, each system's basis computed once (the per-pair work is a small SVD)."""
+        ba = {i: self._basis(items_a[i], "X") for i in {i for i, _ in pairs}}
+        bb = {j: self._basis(items_b[j], "Y") for j in {j for _, j in pairs}}
+        out = np.empty(len(pairs))
+        for k, (i, j) in enumerate(pairs):
+            check_paired(items_a[i], items_b[j])
+            out[k] = self._from_bases(ba[i], bb[j], items_a[i].shape[0])
+        return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -276,6 +291,28 @@ class RSA(_Direct):
 
     def _value(self, a, b) -> float:
         return compare_rdms(rdm(a, self.rdm), rdm(b, self.rdm), self.compare)
+
+    def distances(self, items_a: list, items_b: list, pairs: list[tuple[int, int]]) -> np.ndarray:
+        """Scores of many pairs: each RDM computed once; cosine, Pearson and Spearman as one product of
+        normalised (centred, ranked) RDM vectors, tau_a pair by pair."""
+        for i, j in pairs:
+            self._check_pair(items_a[i], items_b[j])
+        va = {i: rdm(items_a[i], self.rdm) for i in {i for i, _ in pairs}}
+        vb = {j: rdm(items_b[j], self.rdm) for j in {j for _, j in pairs}}
+        if self.compare == "tau_a":
+            return np.array([compare_rdms(va[i], vb[j], "tau_a") for i, j in pairs])
+        for v in (*va.values(), *vb.values()):
+            compare_rdms(v, v, self.compare)                  # the constant-RDM check, with its message
+
+        def unit(v):
+            v = _ranks(v) if self.compare == "spearman" else v
+            v = v - v.mean() if self.compare != "cosine" else v
+            return v / v.norm()
+        ia, ib = sorted(va), sorted(vb)
+        A, B = torch.stack([unit(va[i]) for i in ia]), torch.stack([unit(vb[j]) for j in ib])
+        ra, rb = {i: r for r, i in enumerate(ia)}, {j: r for r, j in enumerate(ib)}
+        rows, cols = torch.tensor([ra[i] for i, _ in pairs]), torch.tensor([rb[j] for _, j in pairs])
+        return (A[rows] * B[cols]).sum(1).clamp(-1.0, 1.0).numpy()
 
 
 # ----------------------------------------------------------------------------------------------
