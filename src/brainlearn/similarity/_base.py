@@ -159,6 +159,11 @@ class Metric(BaseEstimator):
     def _fit_prepared(self, a, b) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def prepare_held_out(self, X, fitted):
+        """`X` prepared for scoring under an alignment fitted on the prepared item `fitted` of the same
+        system (cross-validation); by default exactly ``prepare(X)`` (DSA uses the fitted coordinates)."""
+        return self.prepare(X)
+
     def _score_prepared(self, a, b) -> float:  # pragma: no cover - interface
         raise NotImplementedError
 

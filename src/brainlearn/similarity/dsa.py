@@ -78,6 +78,8 @@ class DMDFit:
         singular_values: all singular values of the delay embedding (descending).
         rank: r, the number of kept components.
         n_delays, delay_interval, lamb: the settings used.
+        basis: (N d, r) the map from an embedded row to the whitened coordinates, Vh_r^T / S_r (so that
+            V = H basis); :func:`fit_in_basis` fits other data's operator in these coordinates.
     """
 
     A: torch.Tensor
@@ -86,6 +88,7 @@ class DMDFit:
     n_delays: int
     delay_interval: int
     lamb: float
+    basis: torch.Tensor | None = None
 
     @property
     def eigenvalues(self) -> np.ndarray:
@@ -151,15 +154,38 @@ def fit_havok(X, n_delays: int = 1, delay_interval: int = 1, rank: int | None = 
     if K * T_emb < D:
         raise ShapeError(f"the delay embedding has {K * T_emb} samples but {D} dimensions; "
                          "use fewer delays (or more data)")
-    U, S, _ = torch.linalg.svd(H.reshape(K * T_emb, D), full_matrices=False)
+    U, S, Vh = torch.linalg.svd(H.reshape(K * T_emb, D), full_matrices=False)
     r = select_rank(S, rank, rank_thresh, rank_explained_variance)
-    V = U[:, :r].reshape(K, T_emb, r)
+    A = _regress(U[:, :r].reshape(K, T_emb, r), lamb)
+    return DMDFit(A, S, r, n_delays, delay_interval, float(lamb), Vh[:r].T / S[:r])
+
+
+def _regress(V: torch.Tensor, lamb: float) -> torch.Tensor:
+    """A with V+ ~= V- A^T, V (K, T', r) split within each trial; ridge `lamb` as augmented least squares."""
+    r = V.shape[-1]
     V_minus, V_plus = V[:, :-1].reshape(-1, r), V[:, 1:].reshape(-1, r)
-    if lamb > 0:  # ridge as an augmented least-squares problem
+    if lamb > 0:
         eye = math.sqrt(lamb) * torch.eye(r, dtype=V.dtype)
         V_minus, V_plus = torch.cat([V_minus, eye]), torch.cat([V_plus, torch.zeros_like(eye)])
-    coef = torch.linalg.lstsq(V_minus, V_plus, driver="gelsd").solution   # V- coef = V+
-    return DMDFit(coef.T.contiguous(), S, r, n_delays, delay_interval, float(lamb))
+    return torch.linalg.lstsq(V_minus, V_plus, driver="gelsd").solution.T.contiguous()   # V- coef = V+
+
+
+def fit_in_basis(X, fit: DMDFit) -> DMDFit:
+    """The DMD operator of X (T, N) or (K, T, N) in the whitened delay coordinates of another fit: X is
+    embedded with ``fit``'s delays, mapped by ``fit.basis`` and regressed as in :func:`fit_havok`. This is
+    how DSA scores held-out data: in the coordinates, and so under the alignment C, learnt on training data.
+    The result keeps ``fit``'s singular values, rank and basis."""
+    if fit.basis is None:
+        raise ConfigError("this DMDFit has no basis (made by hand?): fit it with fit_havok")
+    H = delay_embed(X, fit.n_delays, fit.delay_interval)
+    if H.shape[2] != fit.basis.shape[0]:
+        raise ShapeError(f"X has {H.shape[2] // fit.n_delays} units, the fit {fit.basis.shape[0] // fit.n_delays}")
+    if H.shape[1] < 2:
+        raise ShapeError(f"need at least 2 time points after delay embedding, got {H.shape[1]}")
+    if bool((H[:, 1:] == H[:, :-1]).all()):
+        raise ShapeError("X does not change over time: a system without dynamics has no DMD operator to compare")
+    return DMDFit(_regress(H @ fit.basis, fit.lamb), fit.singular_values, fit.rank, fit.n_delays,
+                  fit.delay_interval, fit.lamb, fit.basis)
 
 
 @dataclass(frozen=True)
@@ -611,10 +637,14 @@ class DSA(Metric):
 
     ``prepare(X)`` fits the DMD (a :class:`DMDFit` passes through). ``fit(X, Y)`` records the two fits
     (``fits_``) and, for the angular and euclidean scores, finds C (``C_``, ``converged_``, ``n_iter_``);
-    ``score(X, Y)`` evaluates the distance of the DMD operators of X and Y under that C. X and Y get
-    DMD fits of their own, each in its own delay-SVD coordinates, so a C fitted on training trials carries
-    over to held-out trials only as far as those coordinates agree (pass DMDFit objects to control them).
-    The Wasserstein score needs no C: it compares eigenvalues, which every similarity transform keeps.
+    ``score(X, Y)`` evaluates the distance of the DMD operators of X and Y under that C. With
+    ``held_out="training_basis"`` (default) the operators of X and Y are fitted in the whitened delay
+    coordinates of the fitted X and Y (:func:`fit_in_basis`), so C carries over to held-out trials and a
+    rotated copy scores 0 out of sample too; on the fitted data themselves this is the fitted operator.
+    ``held_out="own_fit"`` (brainlearn's earlier behaviour) gives X and Y DMD fits of their own, each in
+    its own delay-SVD coordinates, which C does not map onto each other (a rotated copy then scores far
+    from 0 held out). DMDFit inputs are used as they are. The Wasserstein score needs no C: it compares
+    eigenvalues, which every similarity transform keeps.
     Inputs are (time, units) or (trials, time, units) arrays, or DMDFit objects.
 
     ``transform(X, Y)`` returns the operators (A, B) of X and Y as the score compares them, (r, r)
@@ -631,12 +661,13 @@ class DSA(Metric):
     def __init__(self, n_delays: int = 1, delay_interval: int = 1, rank: int | None = None,
                  rank_thresh: float | None = None, rank_explained_variance: float | None = None,
                  lamb: float = 0.0, score_method: str = "angular", n_random: int = 16, max_iter: int = 500,
-                 tol: float = 1e-6, seed: int = 0, device: str | None = None, max_random: int = 32):
+                 tol: float = 1e-6, seed: int = 0, device: str | None = None, max_random: int = 32,
+                 held_out: str = "training_basis"):
         self.n_delays, self.delay_interval, self.rank = n_delays, delay_interval, rank
         self.rank_thresh, self.rank_explained_variance, self.lamb = rank_thresh, rank_explained_variance, lamb
         self.score_method = score_method
         self.n_random, self.max_iter, self.tol, self.seed = n_random, max_iter, tol, seed
-        self.max_random = max_random
+        self.max_random, self.held_out = max_random, held_out
         self.device = device
         self._validate_params()
 
@@ -657,6 +688,7 @@ class DSA(Metric):
         _check_solver(self.n_random, self.max_iter, self.tol)
         check_int(self.seed, "seed")
         check_int(self.max_random, "max_random", 0)
+        check_score_method(self.held_out, ("training_basis", "own_fit"), "held_out")
         check_score_method(self.score_method, SCORE_METHODS)
         if self.device is not None:
             try:
@@ -687,6 +719,27 @@ class DSA(Metric):
             return X
         return fit_havok(X, self.n_delays, self.delay_interval, self.rank, self.rank_thresh,
                          self.rank_explained_variance, self.lamb)
+
+    def prepare_held_out(self, X, fitted: DMDFit) -> DMDFit:
+        """X's operator in the coordinates of `fitted` (``held_out="training_basis"``), or its own fit."""
+        self._validate_params()
+        if isinstance(X, DMDFit) or self.held_out == "own_fit" or fitted.basis is None:
+            return self.prepare(X)
+        return fit_in_basis(X, fitted)
+
+    def score(self, X, Y) -> float:
+        """Distance of X and Y under the fitted alignment, their operators fitted in the coordinates of the
+        fitted systems (``held_out``); NotFittedError before :meth:`fit`."""
+        self._validate_params()
+        self._check_fitted()
+        return self._score_prepared(self.prepare_held_out(X, self.fits_[0]), self.prepare_held_out(Y, self.fits_[1]))
+
+    def transform(self, X, Y) -> tuple[torch.Tensor, torch.Tensor]:
+        """The operators of X and Y as :meth:`score` compares them (see the class docstring)."""
+        self._validate_params()
+        self._check_fitted()
+        return self._transform_prepared(self.prepare_held_out(X, self.fits_[0]),
+                                        self.prepare_held_out(Y, self.fits_[1]))
 
     def _solver(self) -> dict:
         return {"n_random": self.n_random, "max_iter": self.max_iter, "tol": self.tol, "seed": self.seed,

@@ -48,10 +48,10 @@ def pairwise(systems: list, metric: Metric | str, others: list | None = None, te
 
     What carries over from the fit to the held-out data: CKA nothing (its held-out score is the plain CKA
     angle of the held-out data); Procrustes the map ``Q_`` (each data set is centred and, for alpha < 1,
-    whitened on its own); DSA the map ``C_`` between the two training DMD fits, while each held-out data set
-    gets its own DMD fit in its own delay-SVD coordinates, so the angular/euclidean held-out score also
-    measures how those coordinates moved (it is not 0 for a rotated copy); the Wasserstein score needs no
-    alignment and is the distance of the held-out data.
+    whitened on its own); DSA the training fits' delay coordinates and the map ``C_`` between them (each
+    held-out data set's operator is fitted in its system's training coordinates, ``metric.prepare_held_out``,
+    so a rotated copy scores 0 held out; ``DSA(held_out="own_fit")`` fits it afresh instead); the
+    Wasserstein score needs no alignment.
 
     Returns:
         float64 array of scores in the measure's units (radians for the angular scores); similarities for a
@@ -74,7 +74,7 @@ def pairwise(systems: list, metric: Metric | str, others: list | None = None, te
     _check_held_out(testdata, systems, "testdata", "systems")
     _check_held_out(others_testdata, others or [], "others_testdata", "others")
     items = [metric.prepare(x) for x in systems]
-    tests = None if testdata is None else [metric.prepare(x) for x in testdata]
+    tests = None if testdata is None else [metric.prepare_held_out(x, items[i]) for i, x in enumerate(testdata)]
     if others is None:
         info = metric.info
         n = len(items)
@@ -93,7 +93,8 @@ def pairwise(systems: list, metric: Metric | str, others: list | None = None, te
     if tests is None:
         d = metric.distances(items, other_items, pairs)
     else:
-        d = metric.cross_distances(items, other_items, tests, [metric.prepare(y) for y in others_testdata], pairs)
+        other_tests = [metric.prepare_held_out(y, other_items[j]) for j, y in enumerate(others_testdata)]
+        d = metric.cross_distances(items, other_items, tests, other_tests, pairs)
     return d.reshape(len(items), len(other_items))
 
 
