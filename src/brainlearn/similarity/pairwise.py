@@ -126,7 +126,8 @@ def pairwise_linear(systems, measure: str = "cka", dtype=torch.float32, device=N
     flattened matrices, accumulated over blocks of their rows: for a block of b rows, every network's
     b x n slab is formed (blocks of networks at a time) and G += F_b F_b^T. Working memory is about
     `memory` bytes whatever N; the cost is O(N n^2 p) for the slabs and O(N^2 n^2) for G, on any torch
-    device, one pass over the networks per block of rows.
+    device, one pass over the networks per block of rows (for "cca" each pass recomputes every network's
+    SVD, O(N n p^2) more per block: a larger `memory` means fewer blocks).
 
     Args:
         systems: (N, n, p) array or tensor (a numpy memmap works: networks are read a block at a time),
