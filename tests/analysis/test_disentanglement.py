@@ -79,11 +79,16 @@ def test_dci_hand_computed():
     # one latent codes both factors equally, the other only factor 1:
     R = np.array([[1.0, 1.0], [0.0, 2.0]])
     # D_0 = 1 - H_2(1/2, 1/2) = 0, D_1 = 1; rho = (1/2, 1/2) -> D = 0.5
-    # C_0 = 1 - H_2(1, 0) = 1; C_1 = 1 - H_2(1/3, 2/3) = 1 - 0.9183 -> C = (1 + 0.0817) / 2
+    # C_0 = 1 - H_2(1, 0) = 1; C_1 = 1 - H_2(1/3, 2/3) = 1 - 0.9183; factor weights (1/4, 3/4)
+    # -> C = 1/4 + 3/4 (1 - h) (disentanglement_lib), or the plain mean (1 + 0.0817) / 2
     h = -(1 / 3 * math.log2(1 / 3) + 2 / 3 * math.log2(2 / 3))
     out = dci(R, errors=[0.1, 0.3])
-    assert out["disentanglement"] == pytest.approx(0.5) and out["completeness"] == pytest.approx((2 - h) / 2)
+    assert out["disentanglement"] == pytest.approx(0.5)
+    assert out["completeness"] == pytest.approx(1 / 4 + 3 / 4 * (1 - h))
     assert out["informativeness"] == pytest.approx(0.8)
+    assert dci(R, completeness="mean")["completeness"] == pytest.approx((2 - h) / 2)
+    with pytest.raises(ConfigError):
+        dci(R, completeness="median")
     with pytest.raises(ShapeError):
         dci(np.zeros((3, 3)))
 
@@ -92,7 +97,7 @@ def test_importance_matrix_recovers_axes():
     rng = np.random.default_rng(1)
     f = rng.normal(size=(500, 2))
     z = np.c_[f[:, 1], f[:, 0], rng.normal(size=500) * 0.01]
-    for method in ("lasso", "spearman"):
+    for method in ("gbt", "lasso", "spearman"):
         R = importance_matrix(z, f, method)
         assert R.shape == (3, 2) and R[1, 0] > 0.9 and R[0, 1] > 0.9 and R[0, 0] < 0.1
         assert dci(R)["disentanglement"] > 0.7   # Spearman keeps |rho| ~ 0.04 for independent pairs
@@ -162,3 +167,42 @@ def test_probe_transfer_scale_and_input_checks():
     assert math.isnan(probe_transfer(0.9, 0.4, 1 / 3)) and math.isnan(probe_transfer(0.5, float("nan"), 1 / 3))
     with pytest.raises(ConfigError, match="heldout"):
         probe_transfer(1.5, 0.8, 1 / 3)
+
+
+def _dl_completeness(R):
+    """disentanglement_lib's completeness, transcribed: scipy entropy of each factor's column (+1e-11, base d),
+    weighted by the factor's share of the total importance."""
+    from scipy.stats import entropy
+
+    per_factor = 1.0 - entropy(R + 1e-11, base=R.shape[0])
+    return float(np.sum(per_factor * R.sum(0) / R.sum()))
+
+
+def _dl_disentanglement(R):
+    from scipy.stats import entropy
+
+    per_code = 1.0 - entropy(R.T + 1e-11, base=R.shape[1])
+    return float(np.sum(per_code * R.sum(1) / R.sum()))
+
+
+def test_dci_matches_disentanglement_lib_formula():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        R = rng.exponential(size=(6, 4)) * (rng.random((6, 4)) < 0.6)
+        R[0] += 0.1                                   # no all-zero factor
+        out = dci(R)
+        assert out["completeness"] == pytest.approx(_dl_completeness(R), abs=1e-8)
+        assert out["disentanglement"] == pytest.approx(_dl_disentanglement(R), abs=1e-8)
+
+
+def test_gbt_importances_are_disentanglement_libs():
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    rng = np.random.default_rng(4)
+    z = rng.normal(size=(300, 3))
+    f = np.c_[(z[:, 1] > 0).astype(int), np.digitize(z[:, 0], [-0.5, 0.5])]
+    R = importance_matrix(z, f)
+    for k in range(2):
+        ref = GradientBoostingClassifier(random_state=0).fit(z, f[:, k]).feature_importances_
+        np.testing.assert_allclose(R[:, k], ref, atol=1e-12)
+    assert R[1, 0] > 0.9 and R[0, 1] > 0.9

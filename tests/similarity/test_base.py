@@ -144,7 +144,7 @@ def test_procrustes_transform_is_what_the_score_compares():
         assert Xh.shape == Yh.shape == (60, 4)
         assert float(torch.linalg.norm(Xh)) == pytest.approx(1) and float(torch.linalg.norm(Yh)) == pytest.approx(1)
         assert math.acos(float((Xh * Yh).sum())) == pytest.approx(m.score(X, Y), abs=1e-10)
-        euclid = Procrustes(alpha=alpha, score_method="euclidean").fit(X, Y)
+        euclid = Procrustes(alpha=alpha, score_method="chord").fit(X, Y)
         assert float(torch.linalg.norm(Xh - Yh)) == pytest.approx(euclid.score(X, Y), abs=1e-10)
     Xc = X - X.mean(0)
     Xh, Yh = Procrustes().fit_transform(X, 3 * X @ orthogonal(2, 4) + 1)   # a rotated, scaled, shifted copy
@@ -178,7 +178,12 @@ def test_dsa_transform_returns_the_aligned_operators():
     assert 2 * math.asin(float(torch.linalg.matrix_norm(A - CBC)) / 2) == pytest.approx(m.score(X, Z), abs=1e-12)
     w = DSA(n_delays=2, score_method="wasserstein").fit(X, Z)
     A, B = w.transform(X, Z)
-    assert torch.equal(A, w.fits_[0].A) and torch.equal(B, w.fits_[1].A)
+    # transform refits X and Z in the fitted coordinates (held_out="training_basis"): the fitted operators,
+    # to rounding; with held_out="own_fit" it fits them afresh, exactly as fit did
+    assert torch.allclose(A, w.fits_[0].A, rtol=0, atol=1e-10) and torch.allclose(B, w.fits_[1].A, rtol=0, atol=1e-10)
+    own = DSA(n_delays=2, score_method="wasserstein", held_out="own_fit").fit(X, Z)
+    A, B = own.transform(X, Z)
+    assert torch.equal(A, own.fits_[0].A) and torch.equal(B, own.fits_[1].A)
 
 
 def _split(systems):
@@ -267,3 +272,19 @@ def test_bad_input_gives_clear_errors():
         pairwise([X], "rsa")
     with pytest.raises(ShapeError, match="expected a 2-d or 3-d"):
         CKA().fit_score(X[0], X[0])
+
+
+def test_dsa_held_out_scores_use_the_fitted_coordinates():
+    """cross_validate(DSA) on an exactly rotated copy: 0 held out in the fitted coordinates (the default),
+    far from 0 when each held-out fold gets a DMD fit of its own (held_out="own_fit", the earlier way)."""
+    from sklearn.model_selection import KFold, cross_validate
+
+    X = walk(0, trials=16, time=120)
+    Y = X @ orthogonal(1, 3)
+    default = cross_validate(DSA(n_delays=3, rank=6), X, Y, cv=KFold(4))["test_score"]
+    own = cross_validate(DSA(n_delays=3, rank=6, held_out="own_fit"), X, Y, cv=KFold(4))["test_score"]
+    assert np.all(default < 1e-8) and np.all(own > 1e-3)
+    train, test = [X[:8], Y[:8]], [X[8:], Y[8:]]
+    assert pairwise(train, DSA(n_delays=3, rank=6), testdata=test)[0, 1] < 1e-8
+    with pytest.raises(ConfigError, match="held_out"):
+        DSA(held_out="refit")

@@ -88,3 +88,68 @@ def test_cross_validated_pairwise_errors():
     train = [walk(0), walk(1)]
     with pytest.raises(ShapeError, match="differ in size"):
         pairwise(train, DSA(n_delays=2, rank=4), testdata=[DSA(n_delays=2, rank=3).prepare(x) for x in train])
+
+
+def test_pairwise_linear_equals_the_measures_in_bounded_blocks():
+    from brainlearn.similarity import CCA
+    from brainlearn.similarity.pairwise import pairwise_linear
+
+    rng = np.random.default_rng(0)
+    systems = rng.normal(size=(7, 30, 4)) @ rng.normal(size=(7, 4, 6))          # rank 4 of 6 units
+    systems[3] = systems[1] @ np.linalg.qr(rng.normal(size=(6, 6)))[0] * 2 + 1   # same shape as system 1
+    for measure, ref in (("cka", CKA(score_method="cka")), ("cca", CCA(summary="mean_squared"))):
+        expected = pairwise(list(systems), ref)
+        for memory in (2**12, 2**28):                                          # many blocks, and one
+            S = pairwise_linear(systems, measure, dtype=torch.float64, memory=memory)
+            np.testing.assert_allclose(S, expected, atol=1e-10)
+        assert abs(pairwise_linear(systems, measure)[1, 3] - 1) < 1e-5         # float32 default
+    mixed = [rng.normal(size=(30, w)) for w in (3, 5, 5, 8)]                   # widths may differ
+    np.testing.assert_allclose(pairwise_linear(mixed, "cka", dtype=torch.float64),
+                               pairwise(mixed, CKA(score_method="cka")), atol=1e-10)
+    with pytest.raises(ShapeError, match="zero variance"):
+        pairwise_linear(np.ones((2, 5, 3)), "cka")
+    with pytest.raises(ConfigError):
+        pairwise_linear(systems, "procrustes")
+
+
+@pytest.mark.parametrize("score_method", ["angular", "euclidean", "chord", "nbs"])
+def test_batched_procrustes_pairs_equal_fit_score(score_method):
+    rng = np.random.default_rng(4)
+    systems = [rng.normal(size=(25, w)) for w in (3, 4, 4, 6, 3)]            # mixed widths: grouped batches
+    m = Procrustes(score_method=score_method)
+    D = pairwise(systems, m)
+    for i in range(5):
+        for j in range(5):
+            if i != j:
+                assert D[i, j] == pytest.approx(m.fit_score(systems[i], systems[j]), abs=1e-10)
+
+
+@pytest.mark.parametrize("score_method", ["angular", "cka"])
+def test_batched_cka_pairs_equal_fit_score(score_method):
+    rng = np.random.default_rng(5)
+    systems = [rng.normal(size=(25, w)) * 10.0 ** e for w, e in ((3, 0), (4, 5), (4, -5), (6, 0))]
+    m = CKA(score_method=score_method)
+    D = pairwise(systems, m)
+    for i in range(4):
+        for j in range(4):
+            if i != j:
+                assert D[i, j] == pytest.approx(m.fit_score(systems[i], systems[j]), abs=1e-10)
+
+
+@pytest.mark.parametrize("name", ["measure/svcca/cca-score", "measure/svcca/pwcca-score",
+                                  "measure/kornblith19/cca-mean_sq_corr-score",
+                                  "measure/rsatoolbox/rsa-rdm=correlation-compare=spearman",
+                                  "measure/rsatoolbox/rsa-rdm=squared_euclidean-compare=cosine",
+                                  "measure/rsatoolbox/rsa-rdm=euclidean-compare=corr",
+                                  "measure/rsatoolbox/rsa-rdm=squared_euclidean-compare=tau_a"])
+def test_batched_cca_and_rsa_pairs_equal_fit_score(name):
+    from brainlearn.similarity import make
+
+    rng = np.random.default_rng(6)
+    systems = [rng.normal(size=(30, w)) for w in (3, 4, 5, 4)]
+    m = make(name)
+    D = pairwise(systems, m)
+    for i in range(4):
+        for j in range(4):
+            if i != j:
+                assert D[i, j] == pytest.approx(m.fit_score(systems[i], systems[j]), abs=1e-12)

@@ -18,7 +18,7 @@ def test_procrustes_closed_form_and_object_agree():
     expected = math.acos(nuclear / (np.linalg.norm(Xc) * np.linalg.norm(Yc)))
     assert abs(procrustes_angle(X, Y) - expected) < 1e-8
     assert abs(Procrustes().fit_score(X, Y) - expected) < 1e-8
-    assert abs(Procrustes(score_method="euclidean").fit_score(X, Y) - 2 * math.sin(expected / 2)) < 1e-8
+    assert abs(Procrustes(score_method="chord").fit_score(X, Y) - 2 * math.sin(expected / 2)) < 1e-8
 
 
 @SETTINGS

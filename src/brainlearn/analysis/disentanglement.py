@@ -10,7 +10,8 @@ and where held-out encodings land.
   :func:`probe_transfer` puts a held-out accuracy on the scale from chance (0) to the same probe's accuracy on
   in-distribution images of the same class (1).
 - :func:`dci`: Eastwood & Williams (2018) disentanglement, completeness, informativeness from an
-  importance matrix (:func:`importance_matrix`, Lasso or Spearman).
+  importance matrix (:func:`importance_matrix`: gradient-boosted trees as disentanglement_lib, Lasso or
+  Spearman), completeness weighted by factor importance as disentanglement_lib.
 - :func:`mig`: the mutual information gap (Chen et al. 2018) with histogram-discretised latents.
 - :func:`latent_landing`: for held-out encodings, the class of the nearest training encoding and of the
   nearest class centroid (does a held-out square land among training squares?).
@@ -134,11 +135,20 @@ def probe_transfer(heldout: float, matched: float, chance: float, margin: float 
     return float((heldout - chance) / (matched - chance))
 
 
-def importance_matrix(z: np.ndarray, factors: np.ndarray, method: str = "lasso", alpha: float = 0.02
-                      ) -> np.ndarray:
-    """``(d latents, K factors)`` importances: absolute Lasso coefficients (standardised latents and
-    factors, penalty `alpha`) or absolute Spearman correlations."""
+def importance_matrix(z: np.ndarray, factors: np.ndarray, method: str = "gbt", alpha: float = 0.02,
+                      seed: int = 0) -> np.ndarray:
+    """``(d latents, K factors)`` importances, by `method`:
+
+    - ``"gbt"`` (default, disentanglement_lib's ``compute_importance_gbt``): the impurity importances of a
+      scikit-learn gradient-boosted-trees model (default settings, ``random_state=seed``) per factor, a
+      classifier when the factor's values are integers (disentanglement_lib's discrete factors), a
+      regressor otherwise;
+    - ``"lasso"``: absolute Lasso coefficients (standardised latents and factors, penalty `alpha`);
+    - ``"spearman"``: absolute Spearman correlations.
+    """
     z, f = np.asarray(z, float), np.asarray(factors, float)
+    if z.ndim != 2 or f.ndim != 2 or len(z) != len(f):
+        raise ShapeError(f"expected z (n, d) and factors (n, K) with the same n, got {z.shape} and {f.shape}")
     zs = (z - z.mean(0)) / (z.std(0) + 1e-8)
     fs = (f - f.mean(0)) / (f.std(0) + 1e-8)
     if method == "spearman":
@@ -147,11 +157,20 @@ def importance_matrix(z: np.ndarray, factors: np.ndarray, method: str = "lasso",
         rz, rf = rankdata(z, axis=0), rankdata(f, axis=0)
         rz, rf = (rz - rz.mean(0)) / (rz.std(0) + 1e-12), (rf - rf.mean(0)) / (rf.std(0) + 1e-12)
         return np.abs(rz.T @ rf / len(z))
+    if method == "gbt":
+        from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
+
+        def model(y):
+            discrete = np.array_equal(y, np.round(y))
+            return (GradientBoostingClassifier if discrete else GradientBoostingRegressor)(random_state=seed)
+
+        return np.abs(np.stack([model(f[:, k]).fit(z, f[:, k]).feature_importances_ for k in range(f.shape[1])],
+                               axis=1))
     if method == "lasso":
         from sklearn.linear_model import Lasso
 
         return np.abs(np.stack([Lasso(alpha=alpha).fit(zs, fs[:, k]).coef_ for k in range(f.shape[1])], axis=1))
-    raise ConfigError(f"unknown importance method {method!r}; expected lasso or spearman")
+    raise ConfigError(f"unknown importance method {method!r}; expected gbt, lasso or spearman")
 
 
 def _entropy(p: np.ndarray, base: int, axis: int) -> np.ndarray:
@@ -159,13 +178,17 @@ def _entropy(p: np.ndarray, base: int, axis: int) -> np.ndarray:
     return -(p * np.log(p)).sum(axis) / np.log(base)
 
 
-def dci(R: np.ndarray, errors: np.ndarray | None = None) -> dict[str, float]:
+def dci(R: np.ndarray, errors: np.ndarray | None = None, completeness: str = "weighted") -> dict[str, float]:
     """Disentanglement, completeness (and informativeness ``1 - mean(errors)`` if given) of an importance
     matrix ``R (d latents, K factors)``.
 
     ``P_ij = R_ij / sum_j R_ij``; ``D_i = 1 - H_K(P_i.)``; ``D = sum_i rho_i D_i`` with
-    ``rho_i = sum_j R_ij / sum R``. ``C_j = 1 - H_d(R_.j / sum_i R_ij)``; ``C = mean_j C_j``.
+    ``rho_i = sum_j R_ij / sum R``. ``C_j = 1 - H_d(R_.j / sum_i R_ij)``; ``C = sum_j w_j C_j`` with the
+    factor importances ``w_j = sum_i R_ij / sum R`` (``completeness="weighted"``, the default, as
+    disentanglement_lib), or ``C = mean_j C_j`` (``completeness="mean"``, brainlearn's earlier choice).
     """
+    if completeness not in ("weighted", "mean"):
+        raise ConfigError(f"completeness={completeness!r} is not valid; expected weighted or mean")
     R = np.abs(np.asarray(R, float))
     if R.ndim != 2 or R.shape[1] < 2 or R.shape[0] < 2:
         raise ShapeError(f"importance matrix must be (d >= 2, K >= 2), got {R.shape}")
@@ -175,7 +198,9 @@ def dci(R: np.ndarray, errors: np.ndarray | None = None) -> dict[str, float]:
     rows = R.sum(1)
     D_i = 1 - _entropy(R / np.maximum(rows[:, None], 1e-12), R.shape[1], axis=1)
     D = float((rows / total * D_i).sum())
-    C = float((1 - _entropy(R / np.maximum(R.sum(0)[None], 1e-12), R.shape[0], axis=0)).mean())
+    cols = R.sum(0)
+    C_j = 1 - _entropy(R / np.maximum(cols[None], 1e-12), R.shape[0], axis=0)
+    C = float((cols / total * C_j).sum() if completeness == "weighted" else C_j.mean())
     out = {"disentanglement": D, "completeness": C}
     if errors is not None:
         out["informativeness"] = float(1 - np.mean(errors))

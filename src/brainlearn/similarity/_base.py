@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -83,9 +84,10 @@ def check_paired(X: torch.Tensor, Y: torch.Tensor) -> None:
         raise ShapeError(f"need at least 2 samples, got {X.shape[0]}")
 
 
-def check_score_method(value: str, options: tuple[str, ...]) -> str:
+def check_score_method(value: str, options: tuple[str, ...], name: str = "score_method") -> str:
+    """`value` must be one of `options`; the error names the parameter `name`."""
     if value not in options:
-        raise ConfigError(f"score_method={value!r} is not valid; expected one of {', '.join(options)}")
+        raise ConfigError(f"{name}={value!r} is not valid; expected one of {', '.join(options)}")
     return value
 
 
@@ -100,9 +102,43 @@ def check_bool(value, name: str) -> None:
         raise ConfigError(f"{name} must be True or False, got {value!r}")
 
 
+INVARIANCES = ("translation", "isotropic-scaling", "orthogonal", "permutation", "invertible-linear")
+
+
+@dataclass(frozen=True)
+class MeasureInfo:
+    """What a measure's ``score`` is, as its settings make it.
+
+    Attributes:
+        direction: "distance" (0 for identical inputs, larger = more different) or "similarity" (largest
+            for identical inputs).
+        range: (low, high) of the score; ``math.inf`` where unbounded.
+        units: "radians", "dimensionless", or "units of the data".
+        invariances: transforms of *either* input that leave the score unchanged, from
+            ``INVARIANCES``: translation (adding a constant to every sample), isotropic-scaling,
+            orthogonal (X -> X Q), permutation (of units), invertible-linear (X -> X M).
+        metric: the score is a metric (identity, symmetry, triangle inequality) on the classes of
+            representations the invariances identify.
+        symmetric: score(X, Y) == score(Y, X).
+        identity: the score of identical inputs (0 for a distance).
+        reference: the implementation or paper whose convention is the default.
+    """
+
+    direction: str
+    range: tuple[float, float]
+    units: str
+    invariances: tuple[str, ...]
+    metric: bool
+    symmetric: bool
+    identity: float
+    reference: str
+
+
 class Metric(BaseEstimator):
     """Base class of the metrics; subclasses implement ``_validate_params``, ``prepare``, ``_fit_prepared``,
-    ``_score_prepared``, ``_transform_prepared`` and name what fit sets in ``_fitted_attributes``."""
+    ``_score_prepared``, ``_transform_prepared``, declare themselves in ``info`` (:class:`MeasureInfo`;
+    :func:`~brainlearn.similarity.pairwise` reads its direction, symmetry and identity value) and name what
+    fit sets in ``_fitted_attributes``."""
 
     def _validate_params(self) -> None:  # pragma: no cover - interface
         """Raise ConfigError for an invalid constructor argument (also after set_params)."""
@@ -112,11 +148,21 @@ class Metric(BaseEstimator):
         """The attributes ``fit`` sets that ``score`` needs under the current parameters."""
         raise NotImplementedError
 
+    @property
+    def info(self) -> MeasureInfo:  # pragma: no cover - interface
+        """What ``score`` is under the current settings: direction, range, units, invariances, metric."""
+        raise NotImplementedError
+
     def prepare(self, X):  # pragma: no cover - interface
         raise NotImplementedError
 
     def _fit_prepared(self, a, b) -> None:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def prepare_held_out(self, X, fitted):
+        """`X` prepared for scoring under an alignment fitted on the prepared item `fitted` of the same
+        system (cross-validation); by default exactly ``prepare(X)`` (DSA uses the fitted coordinates)."""
+        return self.prepare(X)
 
     def _score_prepared(self, a, b) -> float:  # pragma: no cover - interface
         raise NotImplementedError
