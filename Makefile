@@ -24,10 +24,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The test suite also exercises the optional Ray and Slurm (submitit) backends of sweeps, schedule-free AdamW
-# (pathways), the results tables (pandas, pyarrow) and their TensorBoard export, the gymnasium environments and
-# the NWB files (pynwb).
+# (pathways), the results tables (pandas, pyarrow) and their TensorBoard export, the gymnasium environments,
+# the NWB files (pynwb) and the replay buffers' compiled kernels (numba, checked bit for bit against numpy).
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/pip install -q -e ".[dev,ray,pathways,tables,tensorboard,slurm,gym,nwb]"
+	$(BIN)/pip install -q -e ".[dev,ray,pathways,tables,tensorboard,slurm,gym,nwb,numba]"
 	touch $(TEST_STAMP)
 
 install: $(STAMP)
