@@ -22,6 +22,7 @@ from brainlearn.rules.recurrent import (
     soft_cross_entropy,
 )
 from brainlearn.rules.sg_rnn import SyntheticGradientRNN, SyntheticGradientRNNConfig
+from brainlearn.runtime import make_generator
 
 F64 = torch.float64
 
@@ -242,3 +243,26 @@ def test_the_trace_contraction_equals_the_sum_over_the_batch(n_out):
     L = e @ F
     direct = sum(L[b][:, None] * trace[b] for b in range(B))
     assert torch.allclose(contract_trace(e, F, trace), direct, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["eprop", "rflo"])
+@pytest.mark.parametrize("dtype, tol", [("float32", 1e-5), ("float64", 1e-12)])
+def test_the_compiled_single_pass_equals_the_torch_path(name, dtype, tol, monkeypatch):
+    """With numba, e-prop and RFLO decay, add and contract their trace in one compiled pass; the updates and
+    traces equal the torch path's up to rounding."""
+    pytest.importorskip("numba")
+    from brainlearn.rules import _trace_kernels
+
+    runs = {}
+    for mode in ("1", "0"):
+        monkeypatch.setenv("BRAINLEARN_NUMBA", mode)
+        g = make_generator(0)
+        net = LeakyRNN(LeakyRNNConfig(n_in=3, n_hidden=12, n_out=2, alpha=0.7, dtype=dtype), generator=g)
+        rule = make_rule(name, net, generator=g)
+        x = torch.randn(5, 30, 3, generator=torch.Generator().manual_seed(1)).to(net.cell.weight.dtype)
+        y = torch.softmax(torch.randn(5, 30, 2, generator=torch.Generator().manual_seed(2)), -1).to(x.dtype)
+        rule.run(x, y)
+        runs[mode] = (net.cell.weight.grad, net.readout.weight.grad, rule.trace, _trace_kernels.fused(rule.trace))
+    assert runs["1"][3] and not runs["0"][3]
+    for fused, plain in zip(runs["1"][:3], runs["0"][:3]):
+        torch.testing.assert_close(fused, plain, rtol=tol, atol=tol * float(plain.abs().max()))

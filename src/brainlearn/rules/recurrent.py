@@ -52,6 +52,7 @@ import torch
 from torch import nn
 
 from brainlearn.errors import ConfigError, inside_transform
+from brainlearn.rules._trace_kernels import decay_add_contract, fused
 from brainlearn.rules.bplambda import BPLambda, BPLambdaConfig, online_step
 from brainlearn.rules.rnn_base import (
     LOSSES,
@@ -171,11 +172,29 @@ class _TraceRule(_OnlineRule):
     def _reset_traces(self, batch):
         self.trace = self.cell.weight.new_zeros(batch, self.model.n_hidden, self.cell.weight.shape[1])
 
-    def _decay_and_add(self, decay, dphi, ahat) -> None:
+    def decay(self, dphi: torch.Tensor) -> torch.Tensor | float:
+        """The trace's decay this step, (B, n) or a number (each rule its own)."""
+        raise NotImplementedError
+
+    def _update(self, x_t, a, ahat, dphi):
         """E ← decay ⊙ E + α φ'(h) âᵀ in place: two passes over the trace (mul_, then addcmul_ of the broadcast
-        outer product), no (B, n, P) temporary. The trace is the step's memory traffic; this was the fastest
-        order measured (docs/experiments/rnnrules.md), faster than baddbmm_'s rank-1 product."""
+        outer product), no (B, n, P) temporary; the fastest torch order measured (docs/experiments/rnnrules.md)."""
+        decay = self.decay(dphi)
+        decay = decay[:, :, None] if isinstance(decay, torch.Tensor) else decay
         add_product_(self.trace.mul_(decay), (self.cell.alpha * dphi)[:, :, None], ahat[:, None, :])
+
+    def _step(self, x_t, target_t, weight_t):
+        if not fused(self.trace):
+            return super()._step(x_t, target_t, weight_t)
+        # one compiled pass: the readout's error first (it reads a_t only), then decay, add and contract at once
+        a, ahat, dphi = self.cell.terms(x_t, self.state)
+        loss, e = self._readout(a, target_t, weight_t)
+        with torch.no_grad():
+            decay = torch.as_tensor(self.decay(dphi), dtype=a.dtype)
+            grad = decay_add_contract(self.trace, decay, self.cell.alpha * dphi, ahat, self.signal(e))
+        add_grad(self.cell.weight, grad / a.shape[0])
+        self.state = a
+        return loss
 
     def signal(self, e: torch.Tensor) -> torch.Tensor:
         """L_t = W_oᵀ e_t (symmetric) or B e_t (random), (B, n)."""
@@ -205,10 +224,9 @@ class EProp(_TraceRule):
     name, uses = "eprop", "local traces (own unit's leak and self-weight), W_oᵀ e_t or B e_t; causal"
     config_class = EPropConfig
 
-    def _update(self, x_t, a, ahat, dphi):
+    def decay(self, dphi):
         alpha = self.cell.alpha
-        decay = (1 - alpha) + alpha * dphi * torch.diagonal(self.cell.w_rec)
-        self._decay_and_add(decay[:, :, None], dphi, ahat)
+        return (1 - alpha) + alpha * dphi * torch.diagonal(self.cell.w_rec)
 
 
 @dataclass(frozen=True)
@@ -227,8 +245,8 @@ class RFLO(_TraceRule):
     name, uses = "rflo", "local traces (the unit's leak only) and B e_t (no weight transport); causal"
     config_class = RFLOConfig
 
-    def _update(self, x_t, a, ahat, dphi):
-        self._decay_and_add(1 - self.cell.alpha, dphi, ahat)
+    def decay(self, dphi):
+        return 1 - self.cell.alpha
 
 
 @dataclass(frozen=True)
