@@ -133,17 +133,18 @@ class StackedSGD(_Stacked):
         self.nesterov = bool(nesterov)
 
     def _update(self, name, p, g):
+        # fused in-place forms (addcmul_: one pass, no (N, ...) temporary), the same values as torch's SGD
         if bool((self.hyper_values["weight_decay"] != 0).any()):
-            g = g + self._h("weight_decay", p) * p
+            g = torch.addcmul(g, self._h("weight_decay", p), p)
         if bool((self.hyper_values["momentum"] != 0).any()):
             mu = self._h("momentum", p)
             buf = self.state[name].get("momentum_buffer")
             if buf is None:
                 buf = self.state[name]["momentum_buffer"] = g.clone()
             else:
-                buf.mul_(mu).add_((1 - self._h("dampening", p)) * g)
-            g = g + mu * buf if self.nesterov else buf
-        p.sub_(self._h("lr", p) * g)
+                buf.mul_(mu).addcmul_(1 - self._h("dampening", p), g)
+            g = torch.addcmul(g, mu, buf) if self.nesterov else buf
+        p.addcmul_(self._h("lr", p), g, value=-1.0)
 
     def member_state_dict(self, k, names):
         state = super().member_state_dict(k, names)
@@ -172,7 +173,7 @@ class StackedAdam(_Stacked):
     def _update(self, name, p, g):
         b1, b2 = self.betas
         if bool((self.hyper_values["weight_decay"] != 0).any()):
-            g = g + self._h("weight_decay", p) * p
+            g = torch.addcmul(g, self._h("weight_decay", p), p)
         slots = self.state[name]
         if not slots:
             slots["exp_avg"], slots["exp_avg_sq"] = torch.zeros_like(p), torch.zeros_like(p)
@@ -180,7 +181,7 @@ class StackedAdam(_Stacked):
         slots["exp_avg_sq"].mul_(b2).addcmul_(g, g, value=1 - b2)
         step_size = self._h("lr", p) / (1 - b1 ** self.steps)
         denom = (slots["exp_avg_sq"].sqrt() / math.sqrt(1 - b2 ** self.steps)).add_(self.eps)
-        p.sub_(step_size * (slots["exp_avg"] / denom))
+        p.addcmul_(step_size, slots["exp_avg"] / denom, value=-1.0)
 
     def state_dict(self):
         return {**super().state_dict(), "betas": self.betas, "eps": self.eps}
