@@ -153,11 +153,15 @@ class Ensemble:
         return fn(self.params, self.buffers, *args)
 
     def run_local(self, fn: Callable[..., Any], *args, in_dims: Any = 0,
-                    chunk: int | None = None) -> tuple[Tensors, Any]:
-        """Each member's update by a local learning rule that writes ``.grad`` (BurstCCN's ``backward_local``,
-        a recurrent rule's ``accumulate``, ...): runs ``fn(module, *args)`` on each member's tensors and returns
-        ``({name: (N, *shape)}`` the ``.grad`` of every parameter, zeros where none``, fn's output stacked)``.
-        `fn`'s output must be None or tensors (lists, tuples, dicts of them)."""
+                  chunk: int | None = None) -> tuple[Tensors, Any]:
+        """Run a local learning rule on every member: ``fn(module, *args)`` on each member's tensors.
+
+        Returns ``({name: (N, *shape)}, out)``: the ``.grad`` the rule wrote into every parameter (zeros where
+        none; BurstCCN's ``backward_local``, a recurrent rule's ``accumulate``) for a stacked optimiser to
+        apply, and `fn`'s output stacked (None, or tensors in lists, tuples and dicts). A rule that applies
+        its own updates in place (the dendritic microcircuit's ``train_step``) updates the stack directly.
+        Checks that read values (label ranges) cannot run inside the ensemble; validate the batch first.
+        """
         check_chunk(chunk)
         self._check_args(args, in_dims)
         call = _LocalGrads(self.template, fn)
