@@ -76,6 +76,15 @@ def center_columns(X: torch.Tensor) -> torch.Tensor:
     return torch.where(centred.abs().amax(0) <= noise, torch.zeros_like(centred), centred)
 
 
+def pairs_by_shape(items_a: list, items_b: list, pairs: list[tuple[int, int]]) -> dict[tuple, list[int]]:
+    """The positions in `pairs` grouped by the shapes of their two items: ``{(shape_a, shape_b): [k, ...]}`` (the
+    pairs a batched ``distances`` can stack together)."""
+    groups: dict[tuple, list[int]] = {}
+    for k, (i, j) in enumerate(pairs):
+        groups.setdefault((tuple(items_a[i].shape), tuple(items_b[j].shape)), []).append(k)
+    return groups
+
+
 def check_paired(X: torch.Tensor, Y: torch.Tensor) -> None:
     if X.shape[0] != Y.shape[0]:
         raise ShapeError(f"X and Y must have the same number of samples (rows after flattening trials x time); "

@@ -41,6 +41,7 @@ from brainlearn.similarity._base import (
     check_bool,
     check_paired,
     check_score_method,
+    pairs_by_shape,
     power_of_two_scaled,
     samples_by_units,
 )
@@ -215,10 +216,7 @@ class CKA(Metric):
         if self.kernel != "linear" or self.debiased:
             return super().distances(items_a, items_b, pairs)
         out = np.empty(len(pairs))
-        by_shape: dict[tuple, list[int]] = {}
-        for k, (i, j) in enumerate(pairs):
-            by_shape.setdefault((tuple(items_a[i].shape), tuple(items_b[j].shape)), []).append(k)
-        for (sa, sb), ks in by_shape.items():
+        for (sa, sb), ks in pairs_by_shape(items_a, items_b, pairs).items():
             first = pairs[ks[0]]
             self._fit_prepared(items_a[first[0]], items_b[first[1]])      # shape checks, once per shape
             block = max(1, 2**22 // (sa[1] * sb[1] + sa[1] ** 2 + sb[1] ** 2 + sa[0] * (sa[1] + sb[1])))

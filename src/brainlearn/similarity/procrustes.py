@@ -50,6 +50,7 @@ from brainlearn.similarity._base import (
     check_bool,
     check_paired,
     check_score_method,
+    pairs_by_shape,
     power_of_two_scaled,
     samples_by_units,
 )
@@ -206,10 +207,7 @@ class Procrustes(Metric):
         if self.group != "orthogonal":
             return super().distances(items_a, items_b, pairs)
         out = np.empty(len(pairs))
-        by_shape: dict[tuple, list[int]] = {}
-        for k, (i, j) in enumerate(pairs):
-            by_shape.setdefault((tuple(items_a[i].shape), tuple(items_b[j].shape)), []).append(k)
-        for (sa, sb), ks in by_shape.items():
+        for (sa, sb), ks in pairs_by_shape(items_a, items_b, pairs).items():
             if sa[0] != sb[0] or sa[0] < 2:
                 check_paired(items_a[pairs[ks[0]][0]], items_b[pairs[ks[0]][1]])
             block = max(1, 2**22 // (sa[1] * sb[1] + sa[0] * (sa[1] + sb[1])))
