@@ -79,7 +79,8 @@ def test_every_data_file_in_the_package_is_declared(pyproject):
     declared = pyproject["tool"]["setuptools"]["package-data"]
     assert "recorded.json" in declared["brainlearn.experiments"]
     for path in SRC.rglob("*"):
-        if path.is_file() and path.suffix not in {".py", ".pyc"}:
+        # __pycache__ holds interpreter and numba caches, never packaged
+        if path.is_file() and path.suffix not in {".py", ".pyc"} and "__pycache__" not in path.parts:
             package = ".".join(path.parent.relative_to(SRC.parent).parts)
             assert any(fnmatch(path.name, pattern) for pattern in declared.get(package, [])), path
 
