@@ -160,3 +160,10 @@ def test_run_stacked_refuses_what_does_not_stack(tmp_path):
     with pytest.raises(ConfigError, match="as many configs, seeds and paths"):
         run_stacked(fa, [config, config], [0], [tmp_path / "a"])
     assert not list(tmp_path.iterdir())  # refused before anything is written
+    run_stacked(fa, [config], [0], [tmp_path / "done"], preset="smoke", figures=False)
+    with pytest.raises(ConfigError, match="has already finished"):
+        run_stacked(fa, [config, config], [1, 0], [tmp_path / "new", tmp_path / "done"])
+    with pytest.raises(ConfigError, match="another config or seed"):
+        RunDir(tmp_path / "done").set_status("interrupted")
+        run_stacked(fa, [config, config], [1, 3], [tmp_path / "new", tmp_path / "done"])
+    assert not (tmp_path / "new").exists()

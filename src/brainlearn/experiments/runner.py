@@ -230,17 +230,21 @@ def run_stacked(exp: Experiment, configs: list, seeds: list[int], paths: list[Pa
         check_seed(seed)
     check_threads(threads)
     dev = exp.device_for(resolve_device(device))
+    paths = [Path(p) for p in paths]
+    resumed = {k: RunDir.open(p) for k, p in enumerate(paths) if (p / "config.json").is_file()}
+    for k, run_dir in resumed.items():  # every check before any directory is made
+        if run_dir.status.get("state") in ENDED:
+            raise ConfigError(f"{quoted(paths[k])} has already {run_dir.status['state']}; nothing to resume")
+        if run_dir.header.get("seed_scheme", 1) != SCHEME or run_dir.header.get("threads", 1) != threads:
+            raise ConfigError(f"{quoted(paths[k])} was started with another seed scheme or thread count; resume it "
+                              "alone (brainlearn run --resume)")
+        if run_dir.header.get("config") != config_to_dict(configs[k]) or run_dir.header.get("seed") != seeds[k]:
+            raise ConfigError(f"{quoted(paths[k])} holds a run of another config or seed than the one given for it")
     run_dirs: list[RunDir] = []
     new, last_steps = [], {}
     for k, (config, seed, path) in enumerate(zip(configs, seeds, paths)):
-        path = Path(path)
-        if (path / "config.json").is_file():
-            run_dir = RunDir.open(path)
-            if run_dir.status.get("state") in ENDED:
-                raise ConfigError(f"{quoted(path)} has already {run_dir.status['state']}; nothing to resume")
-            if run_dir.header.get("seed_scheme", 1) != SCHEME or run_dir.header.get("threads", 1) != threads:
-                raise ConfigError(f"{quoted(path)} was started with another seed scheme or thread count; resume it "
-                                  "alone (brainlearn run --resume)")
+        if k in resumed:
+            run_dir = resumed[k]
             last_steps[k] = run_dir.checkpoint_steps()
         else:
             config_dict = config_to_dict(config)

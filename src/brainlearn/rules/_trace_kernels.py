@@ -5,8 +5,8 @@ Why: the trace (B, n, P) is the step's memory traffic (17 MB at n = 256, B = 64)
 the add and the contraction as separate passes over it; one compiled loop reads and writes each element once.
 The arithmetic is the torch path's, rounded differently (torch's vectorised add may fuse the multiply-add,
 and its matrix product sums the contraction in blocks where this loop sums over the batch in order): the
-updates agree to float rounding (tested). Without numba, on another device or inside an ensemble's vmap the rules keep their torch path
-(``BRAINLEARN_NUMBA=0`` forces it).
+updates agree to float rounding (tested). Without numba, on another device or inside an ensemble's vmap the
+rules keep their torch path (``BRAINLEARN_NUMBA=0`` forces it).
 """
 
 from __future__ import annotations
