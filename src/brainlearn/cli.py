@@ -119,6 +119,8 @@ def _add_parallel_options(p: argparse.ArgumentParser, default_backend: str | Non
     p.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE",
                    help="a submitit parameter for --backend slurm (repeatable): slurm_partition=gpu, timeout_min=60")
     p.add_argument("--address", default=None, help="Ray cluster address (default: start a local instance)")
+    p.add_argument("--chunk", type=int, default=None,
+                   help="stacked runs: members per vmapped call at most (bounds peak memory; the same numbers)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,7 +246,8 @@ def cmd_verify(args) -> int:
     result = verify.verify(names, preset=preset, seeds=args.seeds, device=args.device, out=args.out,
                           overrides=args.overrides, quiet=args.quiet, workers=args.workers,
                           threads=args.threads, backend=args.backend, address=args.address,
-                          slurm=_slurm(args.slurm), on_section=lambda s: _print_claims(s["experiment"], s["claims"]))
+                          slurm=_slurm(args.slurm), chunk=args.chunk,
+                          on_section=lambda s: _print_claims(s["experiment"], s["claims"]))
     if args.record:
         from brainlearn.experiments.claims_table import record
 
@@ -313,7 +316,8 @@ def cmd_sweep(args) -> int:
     sweep_dir, records = sweep.sweep(
         args.name, preset=args.preset, grid=args.grid, seeds=args.seeds, overrides=args.overrides,
         workers=args.workers, threads=args.threads, backend=args.backend, address=args.address,
-        device=args.device, retries=args.retries, out=args.out, quiet=args.quiet, slurm=_slurm(args.slurm))
+        device=args.device, retries=args.retries, out=args.out, quiet=args.quiet, slurm=_slurm(args.slurm),
+        chunk=args.chunk)
     failed = [r for r in records if r["state"] != "finished"]
     by_error: dict[str, list[str]] = {}
     for r in failed:

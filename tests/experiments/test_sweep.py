@@ -225,3 +225,15 @@ def test_verify_stacks_by_default_and_local_is_one_flag_away(tmp_runs, monkeypat
     verify.verify(["fa-vs-bp"], seeds=fa.stack_from, overrides=TINY, out=tmp_runs, backend="local")
     verify.verify(["fa-vs-bp"], seeds=fa.stack_from, overrides=TINY, out=tmp_runs, workers=2)
     assert chosen == ["stacked", "local", "stacked", "local", "local"]
+
+
+def test_stacked_chunks_bound_memory_with_the_same_numbers(tmp_runs, capsys):
+    grid = ["lr=0.2,0.5"]
+    _, whole = sweep.sweep("fa-vs-bp", grid=grid, seeds=2, overrides=TINY, backend="stacked", out=tmp_runs / "a")
+    _, chunked = sweep.sweep("fa-vs-bp", grid=grid, seeds=2, overrides=TINY, backend="stacked", out=tmp_runs / "b",
+                             chunk=1)
+    for a, b in zip(whole, chunked):
+        for key, value in a["metrics"].items():
+            assert math.isclose(b["metrics"][key], value, rel_tol=1e-5, abs_tol=1e-5), key
+    assert main(["sweep", "fa-vs-bp", "--backend", "stacked", "--chunk", "0", "--out", str(tmp_runs / "c")]) == 2
+    assert "chunk" in capsys.readouterr().err

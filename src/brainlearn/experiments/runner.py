@@ -16,6 +16,7 @@ import torch
 
 import brainlearn
 from brainlearn import experiments
+from brainlearn.ensemble.stack import check_chunk
 from brainlearn.errors import BrainlearnError, ConfigError, Interrupted, quoted
 from brainlearn.experiments.base import Experiment, Result
 from brainlearn.runtime import (
@@ -211,13 +212,13 @@ def _fail(exp, run_dir, resume, e: BaseException):
 
 
 def run_stacked(exp: Experiment, configs: list, seeds: list[int], paths: list[Path], *, preset: str = "quick",
-                device: str = "cpu", threads: int = 1, quiet: bool = True, figures: bool = True
-                ) -> list[RunOutcome]:
+                device: str = "cpu", threads: int = 1, quiet: bool = True, figures: bool = True,
+                chunk: int | None = None) -> list[RunOutcome]:
     """Run or resume several (config, seed) runs of `exp` as one stacked ensemble, each into its own run
     directory at `paths` (new, or interrupted ones to resume), exactly as it would be written alone.
 
     The configs must share ``exp.stack_key``. New runs stack together, and so do resumed ones, from their
-    common round.
+    common round. `chunk` runs at most that many members per vmapped call (peak memory; the same numbers).
     """
     if exp.run_stacked is None:
         raise ConfigError(f"{exp.name} does not declare stacked runs")
@@ -229,6 +230,7 @@ def run_stacked(exp: Experiment, configs: list, seeds: list[int], paths: list[Pa
     for seed in seeds:
         check_seed(seed)
     check_threads(threads)
+    check_chunk(chunk)
     dev = exp.device_for(resolve_device(device))
     paths = [Path(p) for p in paths]
     resumed = {k: RunDir.open(p) for k, p in enumerate(paths) if (p / "config.json").is_file()}
@@ -275,7 +277,7 @@ def run_stacked(exp: Experiment, configs: list, seeds: list[int], paths: list[Pa
             stack.enter_context(_torch_threads(threads))
             stack.enter_context(seed_scheme(SCHEME))
             ctxs = [RunContext(dev, run_dirs[k], quiet=quiet or j > 0, resume=resume, resume_step=step,
-                               keep_previous=True) for j, k in enumerate(members)]
+                               keep_previous=True, chunk=chunk) for j, k in enumerate(members)]
             if resume:
                 for k in members:
                     run_dirs[k].set_status("running", resumed=True)

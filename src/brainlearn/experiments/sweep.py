@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from brainlearn import experiments
+from brainlearn.ensemble.stack import check_chunk
 from brainlearn.errors import BrainlearnError, ConfigError, quoted
 from brainlearn.experiments.runner import ENDED, make_config, resume_experiment, run_experiment, run_stacked
 from brainlearn.experiments.sweep_pools import LocalPool, RayPool, SubmititPool
@@ -156,7 +157,7 @@ def check_options(backend: str, workers: int, threads: int, retries: int, device
 def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int = 1, threads: int = 1,
                backend: str = "local", address: str | None = None, device: str = "cpu", retries: int = 1,
                gpus_per_point: float = 0.0, quiet: bool = True, on_result=None,
-               slurm: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+               slurm: dict[str, Any] | None = None, chunk: int | None = None) -> list[dict[str, Any]]:
     """Run every point into its path; finished points are skipped, interrupted ones resumed.
 
     A point that raises is retried up to `retries` times; a crashed worker process is replaced.
@@ -200,7 +201,7 @@ def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int =
             todo.append(i)
 
     if backend == "stacked":
-        todo = _run_stacked_groups(points, paths, todo, device, threads, quiet, finish, failed)
+        todo = _run_stacked_groups(points, paths, todo, device, threads, quiet, finish, failed, chunk)
         backend, workers = "local", 1  # what does not stack runs point by point
     try:
         if not todo:
@@ -260,7 +261,7 @@ def run_points(points: Sequence[Point], paths: Sequence[Path], *, workers: int =
     return [records[i] for i in range(len(points))]
 
 
-def _run_stacked_groups(points, paths, todo, device, threads, quiet, finish, failed) -> list[int]:
+def _run_stacked_groups(points, paths, todo, device, threads, quiet, finish, failed, chunk) -> list[int]:
     """Run the points of `todo` that stack, group by group (same experiment, preset and stack key); return
     the rest. A group that fails is retried as a group while its points have attempts left."""
     groups: dict[tuple, list[int]] = {}
@@ -285,7 +286,7 @@ def _run_stacked_groups(points, paths, todo, device, threads, quiet, finish, fai
             try:
                 run_stacked(exp, [make_config(exp, preset, points[i].overrides) for i in members],
                             [points[i].seed for i in members], [Path(paths[i]) for i in members], preset=preset,
-                            device=device, threads=threads, quiet=quiet)
+                            device=device, threads=threads, quiet=quiet, chunk=chunk)
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception as e:  # noqa: BLE001 - recorded and retried
@@ -300,12 +301,14 @@ def _run_stacked_groups(points, paths, todo, device, threads, quiet, finish, fai
 def sweep(experiment: str, *, preset: str = "quick", grid: Sequence[str] = (), seeds: int = 1,
           overrides: Sequence[str] = (), workers: int = 1, threads: int = 1, backend: str = "local",
           address: str | None = None, device: str = "cpu", retries: int = 1, out: str | Path = "runs",
-          quiet: bool = True, slurm: dict[str, Any] | None = None) -> tuple[Path, list[dict[str, Any]]]:
+          quiet: bool = True, slurm: dict[str, Any] | None = None,
+          chunk: int | None = None) -> tuple[Path, list[dict[str, Any]]]:
     """Run a sweep (see module docstring); returns the sweep directory and one record per point.
 
     The directory is named by a hash of the spec, so the same command finds its earlier points.
     """
     check_options(backend, workers, threads, retries, device, slurm)
+    check_chunk(chunk)
     axes = parse_grid(experiment, preset, grid, overrides)
     points = expand(experiment, preset, axes, seeds, overrides)
     spec = {"experiment": experiment, "preset": preset, "grid": axes, "seeds": seeds,
@@ -321,6 +324,6 @@ def sweep(experiment: str, *, preset: str = "quick", grid: Sequence[str] = (), s
     t0 = time.perf_counter()
     records = run_points(points, paths, workers=workers, threads=threads, backend=backend, address=address,
                          device=device, retries=retries, gpus_per_point=1.0 if device.startswith("cuda") else 0.0,
-                         quiet=quiet, slurm=slurm)
+                         quiet=quiet, slurm=slurm, chunk=chunk)
     log.info("sweep finished in %.1f s: %s", time.perf_counter() - t0, sweep_dir)
     return sweep_dir, records

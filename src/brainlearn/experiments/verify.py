@@ -34,7 +34,7 @@ class Verification:
 def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: str = "cpu",
            out: str | Path | None = "runs", overrides: list[str] | tuple = (), quiet: bool = True,
            workers: int = 1, threads: int = 1, backend: str | None = None, address: str | None = None,
-           on_section=None, slurm: dict | None = None) -> Verification:
+           on_section=None, slurm: dict | None = None, chunk: int | None = None) -> Verification:
     """Run each experiment over `seeds` seeds (0..seeds-1) and judge its claims over them.
 
     Seeds run as sweep points (see :mod:`brainlearn.experiments.sweep`), each in a normal run directory
@@ -48,6 +48,7 @@ def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: s
     if seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
     sweep.check_options(backend or "local", workers, threads, 0, device, slurm)
+    sweep.check_chunk(chunk)
     exps = [experiments.get(n) for n in names]
     configs = [make_config(e, preset, overrides) for e in exps]  # validate everything before running
     stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{short_hash([names, preset, seeds, time.time_ns()])}"
@@ -64,7 +65,7 @@ def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: s
             stacks = exp.run_stacked is not None and workers == 1 and seeds >= exp.stack_from
             chosen = backend or ("stacked" if stacks else "local")
             records = sweep.run_points(points, runs, workers=workers, threads=threads, backend=chosen,
-                                       address=address, device=device, quiet=quiet, slurm=slurm)
+                                       address=address, device=device, quiet=quiet, slurm=slurm, chunk=chunk)
             for p, r in zip(points, records):
                 if r["state"] == "diverged":  # judged like any run: its non-finite claims fail
                     log.warning("%s seed %s %s", exp.name, p.seed, r["error"])

@@ -34,11 +34,13 @@ class RunContext:
         resume_step: resume from the checkpoint of this step (the last or the previous one) instead of the
             last; a stacked run's members resume from their common round.
         keep_previous: keep the previous checkpoint beside the last (stacked runs).
+        chunk: a stacked run's members per vmapped call at most (None: all at once): bounds peak memory, the
+            same numbers.
     """
 
     def __init__(self, device: torch.device | str = "cpu", run_dir: RunDir | None = None,
                  quiet: bool = True, resume: bool = False, workers: int = 1, resume_step: int | None = None,
-                 keep_previous: bool = False):
+                 keep_previous: bool = False, chunk: int | None = None):
         self.device = torch.device(device)
         self.run_dir = run_dir
         self.quiet = quiet
@@ -46,7 +48,7 @@ class RunContext:
         self.resume = resume
         self.workers = available_workers(workers)
         self.history: list[dict[str, Any]] = []
-        self.resume_step, self.keep_previous = resume_step, keep_previous
+        self.resume_step, self.keep_previous, self.chunk = resume_step, keep_previous, chunk
 
     def place(self, module: M) -> M:
         """Move a model the run builds to the run's device (every model goes through here)."""

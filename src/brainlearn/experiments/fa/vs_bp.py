@@ -140,6 +140,7 @@ class StackedLearner:
         self.curves = [{"epoch": [], "bp_acc": [], "fa_acc": [], "angle_step": [], "angle": []} for _ in seeds]
         self.steps = 0
         self.names = [n for n, _ in self.ens["bp"].template.named_parameters()]
+        self.chunk = ctx.chunk
 
     def _rows(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """Each member's rows `idx` (N, b) of x ((n, d) shared or (N, n, d)): (N, b, d)."""
@@ -152,10 +153,10 @@ class StackedLearner:
         perms = torch.stack([torch.randperm(self.x_train.shape[-2], generator=g) for g in self.shuffles])
         for idx in perms.to(self.y_train.device).split(config.batch_size, dim=1):
             xb, yb = self._rows(self.x_train, idx), torch.gather(self.y_train, 1, idx)
-            grads = {r: self.ens[r].grad_and_value(loss, xb, yb)[0] for r in ("fa", "bp")}
+            grads = {r: self.ens[r].grad_and_value(loss, xb, yb, chunk=self.chunk)[0] for r in ("fa", "bp")}
             if self.steps % config.angle_every == 0:  # FA's update against BP's gradient of the same network
                 with use_rule(self.ens["fa"].template, "bp"):
-                    g_bp = self.ens["fa"].grad_and_value(loss, xb, yb)[0][self.names[0]]
+                    g_bp = self.ens["fa"].grad_and_value(loss, xb, yb, chunk=self.chunk)[0][self.names[0]]
                 for k, a in enumerate(angles(grads["fa"][self.names[0]], g_bp)):
                     self.curves[k]["angle_step"].append(self.steps)
                     self.curves[k]["angle"].append(a)
@@ -177,7 +178,7 @@ class StackedLearner:
         correct = 0
         for start in range(0, self.y_test.shape[1], batch_size):
             x = self.x_test[..., start:start + batch_size, :]
-            out = ens(x, in_dims=None if self.shared else 0)
+            out = ens(x, in_dims=None if self.shared else 0, chunk=self.chunk)
             correct = correct + (out.argmax(-1) == self.y_test[:, start:start + batch_size]).sum(1)
         return [c / self.y_test.shape[1] for c in correct.tolist()]  # as accuracy() divides: in Python
 

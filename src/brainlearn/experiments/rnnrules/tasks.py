@@ -71,7 +71,8 @@ def learn(config: TasksConfig, task: str, rule_name: str, seed: int, device: str
     return {"before": before, "after": after}
 
 
-def learn_stacked(configs: list[TasksConfig], task: str, rule_name: str, seeds: list[int], device: str) -> list[dict]:
+def learn_stacked(configs: list[TasksConfig], task: str, rule_name: str, seeds: list[int], device: str,
+                  chunk: int | None = None) -> list[dict]:
     """:func:`learn` for several (config, seed) members at once: each member's network, rule draws, batches
     and test batch from its own streams, the rule stacked (:class:`~brainlearn.ensemble.StackedRule`)."""
     spec, item, config = TASKS[task], list(TASKS).index(task), configs[0]
@@ -88,7 +89,7 @@ def learn_stacked(configs: list[TasksConfig], task: str, rule_name: str, seeds: 
     for _ in range(config.steps):
         x, y, w = (torch.stack(parts).to(device) for parts in
                    zip(*(spec.sample(config.batch_size, config.length, g) for g in data)))
-        opt.step(rule.accumulate(x, y, w)[0])
+        opt.step(rule.accumulate(x, y, w, chunk=chunk)[0])
     return [{"before": b, "after": task_loss(ens.member(k), task, c.test_batch_size, c.length,
                                              make_generator(replicate_seed(seed, None, "test", index=item)))}
             for k, (b, c, seed) in enumerate(zip(before, configs, seeds))]
@@ -109,7 +110,7 @@ def run_stacked(configs: list[TasksConfig], seeds: list[int], ctxs: list[RunCont
         task, variant = name.split("/")
         cs, ss = [configs[k] for k in members], [seeds[k] for k in members]
         if rule_of(variant, config.variants) in STACKABLE_RULES:
-            return learn_stacked(cs, task, variant, ss, device)
+            return learn_stacked(cs, task, variant, ss, device, ctxs[0].chunk)
         return [learn(c, task, variant, s, device) for c, s in zip(cs, ss)]
 
     names = [f"{t}/{r}" for t in config.tasks for r in config.rules]
