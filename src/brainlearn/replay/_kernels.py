@@ -14,15 +14,12 @@ about a µs of dispatch, and a tree walk takes some 30 of them; one compiled cal
 
 from __future__ import annotations
 
-import logging
-import os
 from types import SimpleNamespace
 
 import numpy as np
 import torch
 
-log = logging.getLogger(__name__)
-
+from brainlearn.runtime.compiled import compiled
 
 # --- vectorised numpy (the fallback; every kernel mirrors its compiled twin) ---------------------------------
 
@@ -136,6 +133,16 @@ def _compile():
         return node
 
     @jit
+    def recompute(S, M, first, K, dest):
+        """Node `dest` from its K children at `first`: their left-to-right sum and their minimum."""
+        s, m = S[first], M[first]
+        for j in range(1, K):
+            s += S[first + j]
+            m = min(m, M[first + j])
+        S[dest] = s
+        M[dest] = m
+
+    @jit
     def set_leaves(S, M, offsets, K, idx, vals):
         for i in range(idx.shape[0]):                    # in batch order: a leaf's last value wins
             S[idx[i]] = vals[i]
@@ -154,13 +161,7 @@ def _compile():
                 if parent == previous:
                     continue
                 previous = parent
-                first = lo + parent * K
-                s, m = S[first], M[first]
-                for j in range(1, K):
-                    s += S[first + j]
-                    m = min(m, M[first + j])
-                S[up + parent] = s
-                M[up + parent] = m
+                recompute(S, M, lo + parent * K, K, up + parent)
         return touched                                   # returned, so that the touches are not optimised away
 
     @jit
@@ -169,13 +170,7 @@ def _compile():
             base, up = offsets[level], offsets[level + 1]
             plo, phi = lo // K, (hi - 1) // K + 1
             for p in range(plo, phi):
-                first = base + p * K
-                s, m = S[first], M[first]
-                for j in range(1, K):
-                    s += S[first + j]
-                    m = min(m, M[first + j])
-                S[up + p] = s
-                M[up + p] = m
+                recompute(S, M, base + p * K, K, up + p)
             lo, hi = plo, phi
 
     @jit
@@ -208,18 +203,7 @@ def _compile():
     return SimpleNamespace(name="numba", find=find, set_leaves=set_leaves, refresh=refresh, bounds=bounds, draw=draw)
 
 
-_COMPILED: list = []
-
-
 def best() -> SimpleNamespace:
     """The compiled kernels if numba imports (compiled once per process, cached on disk), else :data:`NUMPY`.
     ``BRAINLEARN_NUMBA=0`` in the environment forces the numpy kernels."""
-    if os.environ.get("BRAINLEARN_NUMBA", "1") == "0":
-        return NUMPY
-    if not _COMPILED:
-        try:
-            _COMPILED.append(_compile())
-        except ImportError:
-            log.debug("numba is not installed: the replay trees use their numpy kernels")
-            _COMPILED.append(NUMPY)
-    return _COMPILED[0]
+    return compiled(_compile) or NUMPY

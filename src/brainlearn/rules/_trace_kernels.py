@@ -11,15 +11,10 @@ rules keep their torch path (``BRAINLEARN_NUMBA=0`` forces it).
 
 from __future__ import annotations
 
-import logging
-import os
-
 import torch
 
 from brainlearn.errors import inside_transform
-
-log = logging.getLogger(__name__)
-_COMPILED: list = []
+from brainlearn.runtime.compiled import compiled
 
 
 def _compile():
@@ -40,15 +35,7 @@ def _compile():
 
 
 def _kernel():
-    if os.environ.get("BRAINLEARN_NUMBA", "1") == "0":
-        return None
-    if not _COMPILED:
-        try:
-            _COMPILED.append(_compile())
-        except ImportError:
-            log.debug("numba is not installed: the trace rules use their torch path")
-            _COMPILED.append(None)
-    return _COMPILED[0]
+    return compiled(_compile)
 
 
 def fused(trace: torch.Tensor) -> bool:
