@@ -104,15 +104,18 @@ def run_experiment(experiment: Experiment | str, config=None, seed: int = 0, *, 
     check_threads(threads)
     check_workers(workers)
     dev = exp.device_for(resolve_device(device))
-    config_dict = config_to_dict(config)
-    header = {"experiment": exp.name, "paper": exp.paper, "preset": preset, "seed": int(seed),
-              "seed_scheme": SCHEME, "device": str(dev), "threads": threads, "config": config_dict,
-              "config_hash": short_hash(config_dict),
-              "versions": {"brainlearn": brainlearn.__version__, "torch": torch.__version__,
-                           "numpy": np.__version__}}
+    header = _header(exp, config, seed, preset, dev, threads)
     run_dir = RunDir.create(out, exp.name, header, path) if out is not None or path is not None else None
     return _execute(exp, config, seed, dev, run_dir, quiet, figures, resume=False, workers=workers,
                     threads=threads, scheme=SCHEME)
+
+
+def _header(exp: Experiment, config, seed: int, preset: str, device: torch.device, threads: int) -> dict[str, Any]:
+    """A run's config.json: what ran, with what, where, and the versions."""
+    config_dict = config_to_dict(config)
+    return {"experiment": exp.name, "paper": exp.paper, "preset": preset, "seed": int(seed), "seed_scheme": SCHEME,
+            "device": str(device), "threads": threads, "config": config_dict, "config_hash": short_hash(config_dict),
+            "versions": {"brainlearn": brainlearn.__version__, "torch": torch.__version__, "numpy": np.__version__}}
 
 
 def resume_experiment(path: str | Path, *, device: str | None = None, quiet: bool = True,
@@ -249,12 +252,7 @@ def run_stacked(exp: Experiment, configs: list, seeds: list[int], paths: list[Pa
             run_dir = resumed[k]
             last_steps[k] = run_dir.checkpoint_steps()
         else:
-            config_dict = config_to_dict(config)
-            header = {"experiment": exp.name, "paper": exp.paper, "preset": preset, "seed": int(seed),
-                      "seed_scheme": SCHEME, "device": str(dev), "threads": threads, "config": config_dict,
-                      "config_hash": short_hash(config_dict), "stacked": True,
-                      "versions": {"brainlearn": brainlearn.__version__, "torch": torch.__version__,
-                                   "numpy": np.__version__}}
+            header = {**_header(exp, config, seed, preset, dev, threads), "stacked": True}
             run_dir = RunDir.create(None, exp.name, header, path)
             new.append(k)
         run_dirs.append(run_dir)

@@ -68,7 +68,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from brainlearn.errors import ConfigError, ShapeError, check_tensor, inside_transform
-from brainlearn.nn import MLP, MLPConfig
+from brainlearn.nn import MLP, MLPConfig, one_hot
 from brainlearn.runtime.config import Config, param, require
 
 # --------------------------------------------------------------------------------------------------
@@ -297,8 +297,7 @@ class BurstCCN(nn.Module):
             if not inside_transform(target) and target.numel() and (target.min() < 0 or target.max() >= out.shape[1]):
                 raise ShapeError(f"labels must lie in [0, {out.shape[1]}), got [{int(target.min())}, "
                                  f"{int(target.max())}]")
-            # a comparison, not F.one_hot, which reads the labels' maximum (an ensemble's vmap cannot)
-            return (target[:, None] == torch.arange(out.shape[1], device=target.device)).to(out.dtype)
+            return one_hot(target, out.shape[1], out.dtype)
         check_tensor(target, "target")
         if target.shape != out.shape:
             raise ShapeError(f"target: expected shape {tuple(out.shape)}, got {tuple(target.shape)}")

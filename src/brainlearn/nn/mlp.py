@@ -22,12 +22,16 @@ ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
 Activation = Literal["sigmoid", "tanh", "relu"]
 
 
+def one_hot(labels: torch.Tensor, n_classes: int, dtype: torch.dtype) -> torch.Tensor:
+    """labels (B,) int64 -> (B, n_classes) one-hot rows of `dtype`. A comparison, not ``F.one_hot``, which reads
+    the labels' maximum (an ensemble's vmap cannot read values)."""
+    return (labels[:, None] == torch.arange(n_classes, device=labels.device)).to(dtype)
+
+
 def one_hot_mse(out: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """½‖out − onehot(labels)‖² averaged over the batch: the loss of the sigmoid/MSE networks of the
     BurstCCN and dendritic papers. out: (batch, classes) rates; labels: (batch,) int64."""
-    # a comparison, not F.one_hot: one_hot reads the labels' maximum, which an ensemble's vmap cannot
-    target = (labels[:, None] == torch.arange(out.shape[1], device=out.device)).to(out.dtype)
-    return 0.5 * (out - target).pow(2).sum(1).mean()
+    return 0.5 * (out - one_hot(labels, out.shape[1], out.dtype)).pow(2).sum(1).mean()
 
 
 @dataclass(frozen=True)
