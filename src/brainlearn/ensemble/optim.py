@@ -62,11 +62,13 @@ class _Stacked:
             raise ConfigError(f"{type(self).__name__}.step: expected gradients of {sorted(self.params)}, "
                               f"got {sorted(grads)}")
         self.steps += 1
+        on = {h: bool((v != 0).any()) for h, v in self.hyper_values.items()}  # once a step, not once a parameter
         with torch.no_grad():
             for name, p in self.params.items():
-                self._update(name, p, grads[name])
+                self._update(name, p, grads[name], on)
 
-    def _update(self, name: str, p: torch.Tensor, g: torch.Tensor) -> None:
+    def _update(self, name: str, p: torch.Tensor, g: torch.Tensor, on: dict[str, bool]) -> None:
+        """One parameter's update; `on`: which hyperparameters are non-zero for some member."""
         raise NotImplementedError
 
     # ---- checkpoints ----------------------------------------------------------------------------------
@@ -132,11 +134,11 @@ class StackedSGD(_Stacked):
             raise ConfigError("StackedSGD: nesterov needs momentum > 0 and dampening 0 for every member")
         self.nesterov = bool(nesterov)
 
-    def _update(self, name, p, g):
+    def _update(self, name, p, g, on):
         # fused in-place forms (addcmul_: one pass, no (N, ...) temporary), the same values as torch's SGD
-        if bool((self.hyper_values["weight_decay"] != 0).any()):
+        if on["weight_decay"]:
             g = torch.addcmul(g, self._h("weight_decay", p), p)
-        if bool((self.hyper_values["momentum"] != 0).any()):
+        if on["momentum"]:
             mu = self._h("momentum", p)
             buf = self.state[name].get("momentum_buffer")
             if buf is None:
@@ -170,9 +172,9 @@ class StackedAdam(_Stacked):
             raise ConfigError(f"StackedAdam: betas must lie in [0, 1) and eps >= 0, got {betas}, {eps}")
         self.betas, self.eps = (float(betas[0]), float(betas[1])), float(eps)
 
-    def _update(self, name, p, g):
+    def _update(self, name, p, g, on):
         b1, b2 = self.betas
-        if bool((self.hyper_values["weight_decay"] != 0).any()):
+        if on["weight_decay"]:
             g = torch.addcmul(g, self._h("weight_decay", p), p)
         slots = self.state[name]
         if not slots:
