@@ -194,3 +194,15 @@ def test_an_empty_batch_writes_nothing():
     for buf in (RingBuffer(4), ReservoirBuffer(4), PrioritizedReplayBuffer(4)):
         buf.extend({"x": torch.zeros(2)})
         assert len(buf.extend({"x": torch.zeros(0)})) == 0 and len(buf) == 2
+
+
+def test_a_float_at_the_integer_columns_top_is_refused():
+    """2**63 as a float passes `<= iinfo.max` (which rounds up to it) and would wrap to -2**63 in the cast."""
+    from brainlearn.replay.buffers import _cast
+
+    for value, dtype in ((torch.tensor([2.0 ** 63]), torch.int64), (torch.tensor([2.0 ** 63], dtype=torch.float64),
+                                                                    torch.int64), (torch.tensor([256.0]), torch.uint8)):
+        with pytest.raises(ShapeError, match="would change in the cast"):
+            _cast("x", value, dtype)
+    assert _cast("x", torch.tensor([255.0]), torch.uint8).tolist() == [255]
+    assert _cast("x", torch.tensor([-2.0 ** 63]), torch.int64).tolist() == [-2 ** 63]

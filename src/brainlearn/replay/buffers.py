@@ -61,7 +61,10 @@ def _cast(key: str, value: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     if ok and value.numel() and dtype != torch.bool:
         info = torch.iinfo(dtype)
         lo, hi = value.min(), value.max()
-        ok = bool(lo >= info.min) and bool(hi <= info.max)
+        # a float's bound is the power of two above info.max (exact in any float): info.max itself rounds up
+        # to it in float32, so 2**63 would pass `<= info.max` and wrap around in the cast
+        top = hi < float(info.max + 1) if value.is_floating_point() else hi <= info.max
+        ok = bool(lo >= info.min) and bool(top)
     elif ok and value.numel() and dtype == torch.bool:
         ok = bool(((value == 0) | (value == 1)).all())
     if not ok:
