@@ -17,14 +17,19 @@ pytestmark = pytest.mark.filterwarnings("error:There is a performance drop")
 SEEDS, LRS, STEPS = (0, 5, 9), (0.02, 0.05, 0.1), 100
 
 
-def _member(name, seed, dtype):
+def _member(name, seed, dtype, **options):
     g = make_generator(seed)
     if name == "eprop_spiking":
         net = SpikingRNN(SpikingRNNConfig(n_in=2, n_hidden=6, n_out=2, beta=0.1, dtype=dtype), generator=g)
     else:
         net = LeakyRNN(LeakyRNNConfig(n_in=2, n_hidden=6, n_out=2, alpha=0.5, dtype=dtype), generator=g)
-    options = {"feedback": "random"} if name in ("eprop", "rflo", "eprop_spiking") else {}
+    if name in ("eprop", "rflo", "eprop_spiking"):
+        options = {"feedback": "random", **options}
     return net, make_rule(name, net, loss_fn="mse", generator=g, **options)
+
+
+# each stackable rule at its defaults, and truncated BPTT (windows of 3 over 5 steps: a window and a remainder)
+CASES = [(name, {}) for name in STACKABLE_RULES] + [("bptt", {"window": 3})]
 
 
 def _data(dtype):
@@ -34,12 +39,12 @@ def _data(dtype):
     return torch.randn(STEPS, n, 3, 5, 2, generator=g, dtype=dt), torch.randn(STEPS, n, 3, 5, 2, generator=g, dtype=dt)
 
 
-@pytest.mark.parametrize("name", STACKABLE_RULES)
+@pytest.mark.parametrize("name, options", CASES, ids=[f"{n}{o.get('window', '')}" for n, o in CASES])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 @pytest.mark.parametrize("dtype, tol", [("float64", 1e-10), ("float32", 1e-4)])
-def test_each_member_equals_its_rule_alone(name, optimizer, dtype, tol):
+def test_each_member_equals_its_rule_alone(name, options, optimizer, dtype, tol):
     """100 updates with members differing in seed (weights and random feedback) and learning rate."""
-    members = [_member(name, s, dtype) for s in SEEDS]
+    members = [_member(name, s, dtype, **options) for s in SEEDS]
     ens = Ensemble([net for net, _ in members])
     stacked = StackedRule(ens, [rule for _, rule in members])
     # spiking networks amplify rounding at threshold crossings: rates small enough that they stay tame
@@ -52,7 +57,7 @@ def test_each_member_equals_its_rule_alone(name, optimizer, dtype, tol):
         opt.step(updates)
     assert losses.shape == (len(SEEDS), 3)
     for k, seed in enumerate(SEEDS):
-        net, rule = _member(name, seed, dtype)
+        net, rule = _member(name, seed, dtype, **options)
         alone = (torch.optim.Adam if optimizer == "adam" else torch.optim.SGD)(net.parameters(), lr=lrs[k])
         for x, y in zip(xs[:, k], ys[:, k]):
             alone.zero_grad()

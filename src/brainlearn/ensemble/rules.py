@@ -8,9 +8,9 @@ equations, each member's traces and updates on its own slice. The network's para
 draw random numbers at every step (UORO's probes, KeRNL's perturbations) get them drawn beforehand, member by
 member from each member's own generator in the order its rule alone would draw them.
 
-Rules that train modules of their own (DNI, BP(λ)) or step their optimiser within a sequence (truncated BPTT)
-are not stacked: their own state would need a member axis too. BPTT over whole sequences stacks through the
-autograd path (:meth:`Ensemble.grad_and_value`).
+BPTT (whole sequences or truncated windows) stacks by replaying each window under :func:`torch.func.grad`.
+Rules that train modules of their own (DNI, BP(λ)) are not stacked: their synthesisers' updates would need the
+same functional replay.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from brainlearn.rules.rnn_base import LearningRule
 Tensors = dict[str, torch.Tensor]
 
 #: Rules whose update code runs under vmap as it is.
-STACKABLE_RULES = ("readout", "rtrl", "eprop", "rflo", "uoro", "kernl", "eprop_spiking")
+STACKABLE_RULES = ("readout", "bptt", "rtrl", "eprop", "rflo", "uoro", "kernl", "eprop_spiking")
 
 
 class StackedRule:

@@ -167,7 +167,10 @@ class GenerativeConfig(Config):
 class GenerativeModel(nn.Module):
     """An encoder and a decoder. ``encode(x)`` gives the latent code used for analysis (the posterior
     mean for VAEs), ``forward(x)`` the reconstruction logits, ``loss(x, step, generator)`` the training
-    loss and a dict of its terms."""
+    loss and a dict of its terms (detached tensors).
+
+    The random numbers a loss draws (posterior or prior samples) are :meth:`draw_noise`'s; ``loss(...,
+    noise=...)`` takes them drawn beforehand, which is how an ensemble gives each member its own generator's."""
 
     variational = False
 
@@ -202,17 +205,25 @@ class GenerativeModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
 
-    def sample_latent(self, x, generator=None):
+    def draw_noise(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor | None:
+        """The random numbers :meth:`loss` draws for `batch` images, from `generator` (None: it draws none)."""
+        return None
+
+    def _noise(self, x: torch.Tensor, generator, noise) -> torch.Tensor:
+        noise = self.draw_noise(len(x), generator) if noise is None else noise
+        return noise.to(x.device, x.dtype)  # drawn in float32 on the CPU whatever the model (the same numbers)
+
+    def sample_latent(self, x, generator=None, noise=None):
         mu, logvar = self.posterior(x)
         if logvar is None:
             return mu, mu, None
-        eps = torch.randn(mu.shape, generator=generator, device="cpu").to(mu.device)
-        return mu + eps * (0.5 * logvar).exp(), mu, logvar
+        return mu + self._noise(x, generator, noise) * (0.5 * logvar).exp(), mu, logvar
 
-    def loss(self, x: torch.Tensor, step: int = 0, generator: torch.Generator | None = None):
+    def loss(self, x: torch.Tensor, step: int = 0, generator: torch.Generator | None = None,
+             noise: torch.Tensor | None = None):
         z = self.encode(x)
         rec = reconstruction_loss(self.decode(z), x, self.recon).mean()
-        return rec, {"rec": float(rec.detach())}
+        return rec, {"rec": rec.detach()}
 
 
 @dataclass(frozen=True)
@@ -242,14 +253,17 @@ class VAE(GenerativeModel):
     def __init__(self, config: VAEConfig, image_shape: Sequence[int]):
         super().__init__(config, image_shape)
 
-    def terms(self, x, generator=None):
-        z, mu, logvar = self.sample_latent(x, generator)
+    def draw_noise(self, batch, generator=None):  # the reparameterisation's ε ~ N(0, I)
+        return torch.randn(batch, self.n_latent, generator=generator, device="cpu")
+
+    def terms(self, x, generator=None, noise=None):
+        z, mu, logvar = self.sample_latent(x, generator, noise)
         rec = reconstruction_loss(self.decode(z), x, self.recon).mean()
         return z, rec, kl_normal(mu, logvar).mean()
 
-    def loss(self, x, step=0, generator=None):
-        _, rec, kl = self.terms(x, generator)
-        return rec + self.config.beta * kl, {"rec": float(rec.detach()), "kl": float(kl.detach())}
+    def loss(self, x, step=0, generator=None, noise=None):
+        _, rec, kl = self.terms(x, generator, noise)
+        return rec + self.config.beta * kl, {"rec": rec.detach(), "kl": kl.detach()}
 
 
 @dataclass(frozen=True)
@@ -272,11 +286,11 @@ class CCIVAE(VAE):
         c = self.config
         return min(c.c_max, c.c_max * step / c.c_steps)
 
-    def loss(self, x, step=0, generator=None):
-        _, rec, kl = self.terms(x, generator)
+    def loss(self, x, step=0, generator=None, noise=None):
+        _, rec, kl = self.terms(x, generator, noise)
         c = self.capacity(step)
-        return (rec + self.config.gamma * (kl - c).abs(),
-                {"rec": float(rec.detach()), "kl": float(kl.detach()), "capacity": c})
+        return rec + self.config.gamma * (kl - c).abs(), {"rec": rec.detach(), "kl": kl.detach(),
+                                                           "capacity": torch.tensor(c)}
 
 
 @dataclass(frozen=True)
@@ -311,10 +325,12 @@ class FactorVAE(VAE):
         z, rec, kl = self.terms(x, generator)
         logits = self.discriminator(z)
         tc = (logits[:, 0] - logits[:, 1]).mean()
-        stats = {"rec": float(rec.detach()), "kl": float(kl.detach()), "tc": float(tc.detach())}
+        stats = {"rec": rec.detach(), "kl": kl.detach(), "tc": tc.detach()}
         return rec + kl + self.config.gamma * tc, stats, z.detach()
 
-    def loss(self, x, step=0, generator=None):
+    def loss(self, x, step=0, generator=None, noise=None):
+        if noise is not None:
+            raise ConfigError("factor-vae: pre-drawn noise is not supported (its discriminator step draws too)")
         return self.vae_loss(x, step, generator)[:2]
 
     def discriminator_loss(self, z: torch.Tensor, z_other: torch.Tensor, generator=None) -> torch.Tensor:
@@ -339,13 +355,16 @@ class WAE(GenerativeModel):
     def __init__(self, config: WAEConfig, image_shape: Sequence[int]):
         super().__init__(config, image_shape)
 
-    def loss(self, x, step=0, generator=None):
+    def draw_noise(self, batch, generator=None):  # the prior sample's standard normals
+        return torch.randn(batch, self.n_latent, generator=generator, device="cpu")
+
+    def loss(self, x, step=0, generator=None, noise=None):
         z = self.encode(x)
         rec = reconstruction_loss(self.decode(z), x, self.recon).mean()
         var = self.config.prior_var
-        prior = torch.randn(z.shape, generator=generator, device="cpu").to(z.device) * math.sqrt(var)
+        prior = self._noise(x, generator, noise) * math.sqrt(var)
         mmd = mmd_imq(z, prior, var)
-        return rec + self.config.lam * mmd, {"rec": float(rec.detach()), "mmd": float(mmd.detach())}
+        return rec + self.config.lam * mmd, {"rec": rec.detach(), "mmd": mmd.detach()}
 
 
 #: Each model family: its class and its config class.
@@ -513,7 +532,7 @@ class Trainer:
             self.d_opt.step()
             stats["d_loss"] = float(d_loss.detach())
         self.steps += 1
-        return {"loss": float(loss.detach()), **stats}
+        return {"loss": float(loss.detach()), **{k: float(v) for k, v in stats.items()}}
 
     def state_dict(self):
         out = {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "steps": self.steps}

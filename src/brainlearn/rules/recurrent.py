@@ -362,7 +362,10 @@ class BPTTConfig(RuleConfig):
 
 class BPTT(LearningRule):
     """Backpropagation through time over windows of `window` steps (truncated at each window's start);
-    ``window=None`` backpropagates through everything since :meth:`reset` when :meth:`finish` is called."""
+    ``window=None`` backpropagates through everything since :meth:`reset` when :meth:`finish` is called.
+
+    Inside an ensemble's vmap autograd cannot reach the members' weights, so there a window's steps run
+    without a graph and :meth:`finish` replays the window under :func:`torch.func.grad` (the same gradient)."""
 
     name, uses = "bptt", "the exact gradient within the window: stored states, backward pass in time (not causal)"
     config_class = BPTTConfig
@@ -374,29 +377,54 @@ class BPTT(LearningRule):
 
     def _reset_traces(self, batch):
         self._losses, self._count = [], 0
+        self._inputs: list[tuple] = []  # the window's (x_t, target_t, weight_t), for the replay in a transform
+        self._start = self.state
 
     def _step(self, x_t, target_t, weight_t):
-        with torch.enable_grad():
+        replay = inside_transform(x_t)
+        with torch.enable_grad() if not replay else torch.no_grad():
             a = self.cell(x_t, self.state)
             loss = self._weighted(self.model.readout(a), target_t, weight_t)
-        self._losses.append(loss)
+        if replay:
+            self._inputs.append((x_t, target_t, weight_t))
+        else:
+            self._losses.append(loss)
         self.state, self._count = a, self._count + 1
         if self.window is not None and self._count == self.window:
             self.finish()
         return loss.detach()
 
+    def _trained(self) -> list[str]:
+        return ["cell.weight"] + (["readout.weight", "readout.bias"] if self.train_readout else [])
+
+    def _replayed_grads(self) -> list[torch.Tensor]:
+        """The window's gradient by :func:`torch.func.grad` of its loss, replayed from the window's start."""
+        inputs, current = self._inputs, dict(self.model.named_parameters())
+
+        def total(params):
+            xs = torch.stack([x for x, _, _ in inputs], 1)
+            y, _ = torch.func.functional_call(self.model, params, (xs, self._start))
+            return torch.stack([self._weighted(y[:, k], tgt, w) for k, (_, tgt, w) in enumerate(inputs)]).sum(0).mean()
+
+        grads = torch.func.grad(total)({n: current[n] for n in self._trained()})
+        return [grads[n] for n in self._trained()]
+
     def finish(self) -> None:
-        if self._losses:
-            total = torch.stack(self._losses).sum(0).mean()
-            ro = self.model.readout
-            params = [self.cell.weight] + ([ro.weight, ro.bias] if self.train_readout else [])
-            grads = torch.autograd.grad(total, params, allow_unused=True)
-            for p, g in zip(params, grads):
-                if g is not None:
-                    add_grad(p, g)
-        self._losses, self._count = [], 0
+        named = dict(self.model.named_parameters())  # inside a transform: the member's swapped-in tensors
+        params = [named[n] for n in self._trained()]
+        if self._inputs:
+            grads = self._replayed_grads()
+        elif self._losses:
+            grads = torch.autograd.grad(torch.stack(self._losses).sum(0).mean(), params, allow_unused=True)
+        else:
+            grads = []
+        for p, g in zip(params, grads):
+            if g is not None:
+                add_grad(p, g)
+        self._losses, self._inputs, self._count = [], [], 0
         if self.state is not None:
             self.state = self.state.detach()
+        self._start = self.state
 
 
 class LinearSynthesiser(nn.Module):

@@ -36,8 +36,8 @@ def test_bad_configs():
 
 
 def test_stacked_contracts(tmp_path, monkeypatch):
-    """Seeds stacked where the rule stacks (readout, RTRL, e-prop), one by one where it does not (BPTT)."""
+    """Seeds stacked where the rule stacks (readout, BPTT), one by one where it does not (DNI)."""
     from tests.contracts import check_stacked_contracts
 
     check_stacked_contracts("rnnrules-tasks", tmp_path, ((), ("lr=0.01",), ("lr=0.001",)),
-                            overrides=("rules=readout,bptt,eprop",), monkeypatch=monkeypatch, rtol=1e-4)
+                            overrides=("rules=readout,bptt,dni3",), monkeypatch=monkeypatch, rtol=1e-4)

@@ -103,7 +103,7 @@ def run(config: TasksConfig, seed: int, ctx: RunContext) -> Result:
 
 def run_stacked(configs: list[TasksConfig], seeds: list[int], ctxs: list[RunContext]) -> list[Result]:
     """The runs of several seeds (and learning rates): each (task, rule) job of every member at once, stacked
-    where the rule stacks, one member after another where it does not (BPTT, DNI, BP(λ))."""
+    where the rule stacks, one member after another where it does not (DNI, BP(λ))."""
     config, device = configs[0], str(ctxs[0].device)
 
     def job(name: str, members: list[int]) -> list[dict]:
