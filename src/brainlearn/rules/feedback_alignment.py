@@ -22,6 +22,9 @@ FEEDFORWARD_RULES = ("bp", "fa")
 
 
 class _FALinearFn(torch.autograd.Function):
+    """``y = x Wᵀ + c`` whose backward sends ``δx = δy B``; W's gradient is backprop's, and B gets the same
+    gradient when it requires one (Kolen-Pollack's learned feedback)."""
+
     generate_vmap_rule = True  # torch.func (ensembles) vmaps forward and backward as written
 
     @staticmethod
@@ -40,7 +43,7 @@ class _FALinearFn(torch.autograd.Function):
         grad_x = grad_out @ feedback                     # B replaces W in the backward pass
         grad_w = grad_out.flatten(0, -2).T @ x.flatten(0, -2)
         grad_b = grad_out.flatten(0, -2).sum(0) if ctx.has_bias else None
-        return grad_x, grad_w, grad_b, None
+        return grad_x, grad_w, grad_b, (grad_w if ctx.needs_input_grad[3] else None)
 
 
 class FALinear(nn.Linear):
