@@ -1,4 +1,4 @@
-"""Feedback alignment (brainlearn.rules.feedback_alignment): FALinear's backward pass, use_rule, and the
+"""Feedback alignment (brainlearn.rules.feedforward): FALinear's backward pass, use_rule, and the
 angle it is measured with."""
 
 import pytest
@@ -7,7 +7,7 @@ import torch
 from brainlearn.analysis import angle, layer_angles
 from brainlearn.errors import ShapeError
 from brainlearn.nn import MLP, MLPConfig
-from brainlearn.rules import FEEDFORWARD_RULES, FALinear, use_rule
+from brainlearn.rules import FALinear, use_rule
 
 
 def test_fa_linear_backward_uses_feedback_matrix():
@@ -33,7 +33,7 @@ def test_bp_rule_is_plain_autograd_and_output_layer_agrees():
     assert angles[-1] < 1e-3          # the output layer sees the true error under both rules
     assert all(a > 30 for a in angles[:-1])
     assert net.layers[0].rule == "fa"  # use_rule restores
-    assert FEEDFORWARD_RULES == ("bp", "fa")
+    assert FALinear.rules == ("bp", "fa")
 
 
 def test_angle_basic():

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from brainlearn.errors import ConfigError, ShapeError
-from brainlearn.rules.feedforward import RULES, FeedbackConv2d, FeedbackLinear, convert, feedback_matrices
+from brainlearn.rules.feedforward import FEEDFORWARD_RULES, FeedbackConv2d, FeedbackLinear, convert, feedback_matrices
 from brainlearn.runtime import make_generator
 
 
@@ -40,7 +40,7 @@ def test_bp_is_the_exact_gradient_and_every_rule_keeps_the_forward_pass(build, x
     assert torch.equal(out, out_bp)
     for name in want:
         torch.testing.assert_close(got[name], want[name], rtol=0, atol=1e-14)
-    for rule in RULES:
+    for rule in FEEDFORWARD_RULES:
         converted = convert(net, rule, generator=make_generator(0), example=x)
         assert torch.equal(converted(x), out), rule
     assert type(net[0]) in (nn.Linear, nn.Conv2d)  # a copy unless inplace=True
@@ -146,8 +146,8 @@ def test_dfa_sends_the_output_error_to_every_layer():
 
 
 def test_attributes_and_errors():
-    assert set(RULES) == {"bp", "fa", "dfa", "usf", "frsf", "brsf", "kp"}
-    assert RULES["bp"].weight_transport == "exact" and not RULES["dfa"].backward_sweep
+    assert set(FEEDFORWARD_RULES) == {"bp", "fa", "dfa", "usf", "frsf", "brsf", "kp"}
+    assert FEEDFORWARD_RULES["bp"].weight_transport == "exact" and not FEEDFORWARD_RULES["dfa"].backward_sweep
     with pytest.raises(ConfigError, match="unknown feedforward rule 'sgd'"):
         convert(_mlp(), "sgd")
     with pytest.raises(ConfigError, match="example="):

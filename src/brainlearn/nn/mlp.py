@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from brainlearn.errors import ShapeError, check_tensor
-from brainlearn.rules.feedback_alignment import FALinear
+from brainlearn.rules.feedforward import FALinear
 from brainlearn.runtime.config import Config, param
 
 ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}

@@ -20,12 +20,17 @@ Random feedback is Gaussian with the standard deviation σ of W's default initia
 network's modules, so B has W's scale at the start. The sign-concordant rules take the magnitude from M
 (or σ for ``usf``), so that signs alone never rescale the error by √(3 fan_in). Kolen-Pollack's B starts
 random (as FA's) and becomes W under an optimiser with weight decay.
+
+:class:`FALinear` is the layer the library's MLP is built of: feedback alignment or backprop, switched by
+:func:`use_rule`.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -33,7 +38,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
-from brainlearn.rules.feedback_alignment import _FALinearFn
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ class Plausibility:
 
 
 #: Every rule :func:`convert` takes, with its plausibility attributes.
-RULES: dict[str, Plausibility] = {
+FEEDFORWARD_RULES: dict[str, Plausibility] = {
     "bp": Plausibility("exact", True, 2, True, True),
     "fa": Plausibility("none", True, 2, True, True),
     "dfa": Plausibility("none", False, 2, True, True),
@@ -87,6 +91,31 @@ def _weight_grads(layer: nn.Module, grad_out: torch.Tensor, x: torch.Tensor, wei
         return flat.T @ x.flatten(0, -2), (flat.sum(0) if has_bias else None)
     return _conv_backward(grad_out, x, weight, layer, (False, True, False))[1], \
         (grad_out.sum((0, 2, 3)) if has_bias else None)
+
+
+class _FALinearFn(torch.autograd.Function):
+    """``y = x Wᵀ + c`` whose backward sends ``δx = δy B``; W's gradient is backprop's, and B gets the same
+    gradient when it requires one (Kolen-Pollack's learned feedback)."""
+
+    generate_vmap_rule = True  # torch.func (ensembles) vmaps forward and backward as written
+
+    @staticmethod
+    def forward(x, weight, bias, feedback):
+        return F.linear(x, weight, bias)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, weight, bias, feedback = inputs
+        ctx.save_for_backward(x, weight, feedback)
+        ctx.has_bias = bias is not None
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight, feedback = ctx.saved_tensors
+        grad_x = grad_out @ feedback                     # B replaces W in the backward pass
+        grad_w = grad_out.flatten(0, -2).T @ x.flatten(0, -2)
+        grad_b = grad_out.flatten(0, -2).sum(0) if ctx.has_bias else None
+        return grad_x, grad_w, grad_b, (grad_w if ctx.needs_input_grad[3] else None)
 
 
 class _FAConv2dFn(torch.autograd.Function):
@@ -191,11 +220,59 @@ class _FeedbackLayer:
 
 
 class FeedbackLinear(_FeedbackLayer, nn.Linear):
-    """``nn.Linear`` trained by a rule of :data:`RULES` (built by :func:`convert`)."""
+    """``nn.Linear`` trained by a rule of :data:`FEEDFORWARD_RULES` (built by :func:`convert`)."""
 
 
 class FeedbackConv2d(_FeedbackLayer, nn.Conv2d):
-    """``nn.Conv2d`` trained by a rule of :data:`RULES` (built by :func:`convert`; zero padding only)."""
+    """``nn.Conv2d`` trained by a rule of :data:`FEEDFORWARD_RULES` (built by :func:`convert`; zero padding only)."""
+
+
+class FALinear(FeedbackLinear):
+    """The MLP's layer: feedback alignment (``rule="fa"``, a fixed Gaussian B) or backprop (``rule="bp"``),
+    switchable at any time (:func:`use_rule`), e.g. for the backprop gradient of the same network.
+
+    Args:
+        feedback_std: std of the Gaussian feedback matrix; default σ, the std of W's initialisation
+            (uniform ±1/sqrt(fan_in), so 1/sqrt(3 fan_in)).
+        generator: torch.Generator for the feedback matrix.
+    """
+
+    rules = ("bp", "fa")
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, rule: str = "fa",
+                 feedback_std: float | None = None, generator: torch.Generator | None = None,
+                 device=None, dtype=None):
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"FALinear: {name} must be an integer >= 1, got {value!r}")
+        if feedback_std is not None and not (math.isfinite(feedback_std) and feedback_std > 0):
+            raise ConfigError(f"FALinear: feedback_std must be a finite number > 0, got {feedback_std!r}")
+        nn.Linear.__init__(self, in_features, out_features, bias, device=device, dtype=dtype)
+        if rule not in self.rules:
+            raise ConfigError(f"rule={rule!r}; expected one of {', '.join(self.rules)}")
+        std = feedback_std if feedback_std is not None else self.init_std
+        feedback = torch.randn(out_features, in_features, generator=generator, dtype=self.weight.dtype) * std
+        self._setup(rule, feedback.to(self.weight.device), None, None, False)
+
+
+@contextmanager
+def use_rule(module: nn.Module, rule: str) -> Iterator[nn.Module]:
+    """Temporarily switch every layer of these rules inside `module` to `rule`: "bp" (the exact gradient of
+    the same network, as alignment angles need) or "fa" (layers that hold a fixed B of W's shape)."""
+    if rule not in FALinear.rules:
+        raise ConfigError(f"rule={rule!r}; expected one of {', '.join(FALinear.rules)}")
+    layers = [m for m in module.modules() if isinstance(m, _FeedbackLayer)]
+    if rule == "fa" and any(getattr(m, "feedback", None) is None or m.feedback.shape != m.weight.shape
+                            for m in layers):
+        raise ConfigError("use_rule(..., 'fa'): a layer has no fixed feedback matrix of its weight's shape")
+    saved = [m.rule for m in layers]
+    for m in layers:
+        m.rule = rule
+    try:
+        yield module
+    finally:
+        for m, r in zip(layers, saved):
+            m.rule = r
 
 
 # ---- the converter ---------------------------------------------------------------------------------
@@ -204,14 +281,14 @@ def convert(module: nn.Module, rule: str, *, generator: torch.Generator | None =
     """`module` with every ``nn.Linear`` and ``nn.Conv2d`` swapped for a layer trained by `rule` (same weights).
 
     Args:
-        rule: a name in :data:`RULES`.
+        rule: a name in :data:`FEEDFORWARD_RULES`.
         generator: draws the random feedback, layer by layer in module order.
         example: a batch of inputs; required for ``dfa`` (its B_l map the output error onto each layer's
             input, whose shape one forward pass reveals). The last layer in module order is the output layer.
         inplace: swap inside `module` rather than in a copy.
     """
-    if rule not in RULES:
-        raise ConfigError(f"unknown feedforward rule {rule!r}; expected one of {', '.join(RULES)}")
+    if rule not in FEEDFORWARD_RULES:
+        raise ConfigError(f"unknown feedforward rule {rule!r}; expected one of {', '.join(FEEDFORWARD_RULES)}")
     layers = [(name, m) for name, m in module.named_modules() if type(m) in (nn.Linear, nn.Conv2d)]
     if not layers:
         raise ConfigError("convert: the module has no nn.Linear or nn.Conv2d layer to swap")
