@@ -1,9 +1,10 @@
 """`brainlearn report` (the HTML site of a runs folder) and the docs figures (`make figures`).
 
-The site is built from a real `verify` over three seeds and a real `run` of a toy experiment whose claims
-take every verdict and whose texts carry HTML, plus hand-written records (hostile names, a malformed
-file, an unfinished run). A headless Chromium (skipped where none is installed) renders it: no console
-message, every image a file, a screenshot that is not blank.
+The site is built from a real `verify` over three seeds, real `run`s (two seeds of one config, one run with
+an override) and a real `sweep` of a toy experiment whose claims take every verdict and whose texts carry
+HTML, plus hand-written records (hostile names, a malformed file, an unfinished run). A headless Chromium
+(skipped where none is installed) renders it: no console message, every image a file, a screenshot that is
+not blank, and its tables sort when a header is clicked (driven over the DevTools protocol).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytest
 
 from brainlearn import experiments, plotting
 from brainlearn.cli import main
-from brainlearn.errors import ConfigError
+from brainlearn.errors import ConfigError, DataError
 from brainlearn.experiments import Claim, Experiment, Result, figures, html_report
 from brainlearn.experiments.base import Revision
 from brainlearn.experiments.runner import run_experiment
@@ -42,6 +43,8 @@ class ToyConfig(Config):
 
 
 def _run(config, seed, ctx):
+    for step in range(4):  # a learning curve in metrics.jsonl
+        ctx.log(step, loss=config.value * (4 - step) + seed)
     return Result({"value": config.value + seed}, {"curve": [seed, seed + 1.0, 4.0]})
 
 
@@ -70,13 +73,15 @@ TOY = Experiment("html-toy", "0000.00000", "a toy for the report",
 
 @pytest.fixture
 def runs(tmp_path, monkeypatch):
-    """A runs folder: a verify over 3 seeds, a lone run, a hostile verify record, an unfinished run and a
-    malformed claims.json."""
+    """A runs folder: a verify over 3 seeds, two runs (seeds 7 and 8) of one config, a run with an override,
+    a hostile verify record, an unfinished run and a malformed claims.json."""
     experiments.names()  # load the registry first, so the toy is removed again after the test
     monkeypatch.setitem(experiments._REGISTRY, TOY.name, TOY)
     root = tmp_path / "runs"
     verify([TOY.name], seeds=3, out=root)
     run_experiment(TOY.name, seed=7, out=root)
+    run_experiment(TOY.name, seed=8, out=root)
+    run_experiment(TOY.name, ToyConfig(value=50.0), seed=0, out=root)  # `--set value=50`
     evil = root / "verify" / "evil"
     evil.mkdir(parents=True)
     (evil / "claims.json").write_text(json.dumps([{"experiment": "<img src=x onerror=alert(1)>", "paper": "<p>",
@@ -125,19 +130,81 @@ def test_site_holds_every_claim_with_its_seeds_interval_and_verdict(runs, tmp_pa
     assert f"{verified[0]['measured']:.4g} [{lo:.4g}, {hi:.4g}]" in text
     assert "median >= 0" in text and "XPASS (expected to fail: update its docs)" in text
     assert "fail (not gated)" in text and "docs/experiments/toy.md#gap" in text and "Revised 2026-12-01" in text
-    # the verify's 3 seeds, the lone run (seed 7) and the hostile record; the verify's own runs are not repeated
-    assert counts == {"PASS": 1 + 1 + 1, "FAIL": 2 + 2, "XFAIL": 1 + 1, "XPASS": 1 + 1}
-    assert "seed 7" in text and text.count("seed 0 (") == 0
+    # gated claims of the verify, of the two runs judged together and of the hostile record; the ungated one
+    # is never a failure; the run with an override is not judged
+    assert counts == {"PASS": 1 + 1 + 1, "FAIL": 1 + 1, "XFAIL": 1 + 1, "XPASS": 1 + 1, "not gated": 2,
+                      "not judged": 5}
+    assert "runs: quick preset, 2 seeds (7, 8) (finished)" in text and "8, 9" in text  # value = 1 + seed
+    assert "quick with overrides: value=50" in text and "not judged: overrides change the preset" in text
     assert "unfinished" in text and "broken" in text and "is not a readable JSON file" in text
+
+
+def _same(a, b) -> bool:
+    """Equal claims, NaN included (a missing metric's value)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_runs_are_grouped_by_experiment_preset_and_config_and_judged_over_their_seeds(runs):
+    found = html_report.collect(runs)
+    kinds = [(e.kind, [json.loads((r / "config.json").read_text())["seed"] for r in e.runs], e.judged)
+             for e in found.entries if e.experiment == TOY.name]
+    # the verify's own runs are not repeated as runs
+    assert kinds == [("verify", [0, 1, 2], True), ("runs", [7, 8], True), ("runs", [0], False)]
+    pair = next(e for e in found.entries if e.runs and len(e.runs) == 2)
+    assert _same(pair.claims, TOY.judge(ToyConfig(), [{"value": 8.0}, {"value": 9.0}]))  # as verify judges
+    assert next(e for e in found.entries if not e.judged).overrides == {"value": (50.0, 1.0)}
+    assert html_report.tally(found.entries)["not judged"] == 5
+
+
+def test_a_seed_run_twice_counts_once_and_other_criteria_are_another_group(runs):
+    again = run_experiment(TOY.name, seed=8, out=runs).run_dir.path
+    found = html_report.collect(runs)
+    pair = next(e for e in found.entries if e.kind == "runs" and e.judged)
+    assert len(pair.runs) == 2 and again in pair.runs and len(pair.repeats) == 1
+    # a run whose claims were judged with another threshold (an older release) is not mixed in
+    claims = json.loads((again / "claims.json").read_text())
+    claims[0]["threshold"] = -1.0
+    (again / "claims.json").write_text(json.dumps(claims))
+    groups = [len(e.runs) for e in html_report.collect(runs).entries if e.kind == "runs" and e.judged]
+    assert sorted(groups) == [1, 2]
+
+
+def test_claims_of_separate_runs_are_judged_over_seeds_like_verify():
+    claims = TOY.claims(ToyConfig())
+    seeds = [{"value": 3.0}, {"value": -1.0}, {"value": 5.0}, {"value": 2.0}]
+    per_seed = [TOY.judge(ToyConfig(), [m]) for m in seeds]
+    assert _same(html_report.aggregate_claims(per_seed), [c.evaluate([m.get(c.metric, np.nan) for m in seeds])
+                                                          for c in claims])
+    broken = [[{**per_seed[0][0], "aggregate": "mode"}], [per_seed[1][0]]]
+    with pytest.raises(DataError, match="no usable criterion"):
+        html_report.aggregate_claims(broken)
+
+
+def test_learning_curves_are_the_mean_and_interval_over_seeds(runs, tmp_path):
+    from brainlearn.experiments.sweep_report import ci95
+
+    found = html_report.collect(runs)
+    verified = next(e for e in found.entries if e.kind == "verify" and e.experiment == TOY.name)
+    steps, values = html_report.seed_curves(verified.runs)["loss"]
+    assert steps.tolist() == [0, 1, 2, 3] and values.tolist() == [[4.0 - s + seed for s in range(4)]
+                                                                    for seed in range(3)]
+    assert np.allclose(ci95(values, axis=0), [ci95(values[:, k]) for k in range(4)])
+    svg = html_report.curve_svg("loss", steps, values)
+    assert "loss (mean ± 95% CI, 3 seeds)" in svg and "<polygon" in svg
+    assert "<polygon" not in html_report.curve_svg("loss", steps, values[:1])  # one seed: no band
+    page = html_report.write_site(runs, tmp_path / "site")[0].read_text()
+    assert page.count('<svg class="curve"') == 3  # one metric: the verify, the two runs, the overridden run
 
 
 def test_every_text_is_escaped(runs, tmp_path):
     page = html_report.write_site(runs, tmp_path / "site")[0].read_text()
     tags = _parse(page).tags
-    assert not any(t == "script" or any(k.startswith("on") for k in a) for t, a in tags)
+    assert not any(any(k.startswith("on") for k in a) for t, a in tags)
+    assert page.count("<script") == 1 and page.index("<script>") > page.index("</h1>")  # its own sorter only
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;quoted&quot;" in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page and "&lt;/td&gt;&lt;/table&gt;" in page
-    assert sum(t == "img" for t, _ in tags) == 2 + 1  # the verify's claims plot and seed-0 figure, the run's figure
+    # the verify's claims plot and each seed's figure; each seed's figure of the two runs and of the override
+    assert sum(t == "img" for t, _ in tags) == 2 + 2 + 2 + 1
 
 
 def test_site_is_self_contained_with_relative_links(runs, tmp_path):
@@ -195,7 +262,7 @@ def test_user_errors(runs, tmp_path, capsys):
     with pytest.raises(ConfigError, match="not a directory"):
         html_report.write_site(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ConfigError, match="found no run or verify directory"):
+    with pytest.raises(ConfigError, match="found no run, sweep or verify directory"):
         html_report.write_site(tmp_path / "empty")
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError, match="a file"):
@@ -217,8 +284,8 @@ def test_malformed_records_are_skipped_with_a_reason(tmp_path):
                        "c": [{"experiment": "x", "claims": [{"id": "c", "interval": [1]}]}]}.items():
         (root / "verify" / name).mkdir(parents=True)
         (root / "verify" / name / "claims.json").write_text(json.dumps(data))
-    entries, unfinished, problems = html_report.collect(root)
-    assert not entries and not unfinished and len(problems) == 3
+    found = html_report.collect(root)
+    assert not found.entries and not found.unfinished and len(found.problems) == 3
     page = html_report.write_site(root, tmp_path / "site")[0].read_text()
     assert page.count('<li>') == 3 and "malformed" in page and "experiment sections" in page
 
@@ -234,7 +301,7 @@ def _chromium(*args: str) -> subprocess.CompletedProcess:
 
 
 def _console(stderr: str) -> list[str]:
-    """Console messages (any level: the site runs no script) and uncaught errors in Chromium's log."""
+    """Console messages (any level: the site's script logs nothing) and uncaught errors in Chromium's log."""
     return [line for line in stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
 
 
@@ -254,7 +321,7 @@ def test_site_renders_in_headless_chromium(runs, tmp_path):
     dom = _chromium("--dump-dom", url)
     tags = _parse(dom.stdout)
     srcs = _links(tags, "img", "src")
-    assert len(srcs) == 3 and not _console(dom.stderr)
+    assert len(srcs) == 7 and not _console(dom.stderr)
     assert all((index.parent / unquote(s)).is_file() for s in srcs)
 
 
