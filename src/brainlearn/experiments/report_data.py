@@ -97,15 +97,18 @@ def _claims(rows: Any, where: Path) -> list[dict[str, Any]]:
 
 def preset_changes(experiment: str, preset: str, config: Any) -> dict[str, tuple[Any, Any]] | None:
     """The fields of a run's `config` that differ from `preset`'s, as {field: (run's value, preset's value)}
-    (dotted names for nested fields); None when this installation does not know the experiment or preset."""
+    (dotted names for nested fields); None when they cannot be compared: no config recorded, or an experiment
+    or preset this installation does not know."""
     from brainlearn import experiments
     from brainlearn.runtime.config import config_to_dict
 
+    if not isinstance(config, dict):
+        return None
     try:
         base = flat_config(config_to_dict(experiments.get(experiment).preset(preset)))
     except BrainlearnError:
         return None
-    mine = flat_config(config) if isinstance(config, dict) else {}
+    mine = flat_config(config)
     return {k: (mine.get(k), base.get(k)) for k in sorted(mine.keys() | base.keys()) if mine.get(k) != base.get(k)}
 
 
