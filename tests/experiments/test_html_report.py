@@ -310,7 +310,9 @@ def test_a_sweep_is_one_table_with_a_column_per_grid_field_and_its_own_figures(c
     assert [e.kind for e in found.entries] == ["verify"] and not found.unfinished  # its points are its table
     (sweep,) = found.sweeps
     assert sweep.axes == ["scale"] and sweep.fixed == ["value=2"] and len(sweep.rows) == 4
+    before = _snapshot(compared)
     page = html_report.write_site(compared, tmp_path / "site")[0].read_text()
+    assert _snapshot(compared) == before  # the runs are only read
     tags = _parse(page)
     head = _table_texts(page, "sweep-0")[0]
     assert head[:3] == ["scale", "n", "value"] and "claim:fails" in head
@@ -320,6 +322,10 @@ def test_a_sweep_is_one_table_with_a_column_per_grid_field_and_its_own_figures(c
     assert any(Path(unquote(s)).name == "value-vs-scale.png" for s in srcs)  # the sweep's own figure
     assert any(h.endswith("summary.md") for h in _links(tags, "a", "href"))
     assert "value=2" in " ".join(tags.text) and "not verdicts" in " ".join(tags.text)
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
 
 
 def _table_texts(page: str, table_id: str) -> list[list[str]]:

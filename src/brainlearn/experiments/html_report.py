@@ -46,7 +46,9 @@ td.id { white-space: nowrap; }
 .v { font-weight: bold; white-space: nowrap; padding: 1px 5px; border-radius: 3px; }
 .PASS { background: #d7f0d7; color: #145214; } .FAIL { background: #f7d4d4; color: #8a1010; }
 .XFAIL { background: #f6ead0; color: #6b4d00; } .XPASS { background: #e6dcf5; color: #4b2a80; }
-.ungated { opacity: 0.65; font-style: italic; } .unjudged { background: #e4e4e4; color: #444; }
+.ungated { opacity: 0.65; font-style: italic; }
+.unjudged { background: #e4e4e4; color: #444; white-space: normal; display: inline-block; }
+td.text { min-width: 16em; }
 .overrides { background: #fff6d6; padding: 4px 8px; border-left: 4px solid #d9a400; }
 input.filter { margin: 0.3em 0; padding: 3px 6px; width: 24em; }
 figure { display: inline-block; margin: 0.5em 1em 0.5em 0; vertical-align: top; }
@@ -157,7 +159,7 @@ def _claims_table(table_id: str, entries: list[tuple[int, Entry]]) -> str:
             values = r.get("values", [])
             rows.append([("", f'<a href="#e{i}">{_e(e.experiment)}</a>'), ("", _e(_preset_text(e))),
                          ("", _e(e.kind)), (" class=num" + _number(len(values)), _e(len(values))),
-                         (" class=id", _e(r["id"])), ("", _e(r.get("statement", ""))),
+                         (" class=id", _e(r["id"])), (" class=text", _e(r.get("statement", ""))),
                          (" class=num" + _number(r.get("threshold")), _e(criterion)),
                          (" class=num", _e(", ".join(fmt(v) for v in values))),
                          (" class=num" + _number(r.get("measured")), _e(_measured(r))),
@@ -324,8 +326,8 @@ def write_site(runs_dir: str | Path, out: str | Path | None = None) -> tuple[Pat
             f"sweep{'s' * (len(found.sweeps) != 1)} from {len(names)} experiment(s); {_counts_text(counts)}.</p>",
             "<p>Experiments: " + ", ".join(
                 f'<a href="#x-{_e(_slug(n))}">{_e(n)}</a> ('
-                + ", ".join(f"{k} {v}" for v, k in tally([e for e in entries if e.experiment == n]).items() if k)
-                + ")" for n in names) + ".</p>",
+                + (", ".join(f"{k} {v}" for v, k in tally([e for e in entries if e.experiment == n]).items() if k)
+                   or "sweeps only") + ")" for n in names) + ".</p>",
             "<p>Runs of one experiment, preset and config are one set, judged over their seeds as "
             "<code>brainlearn verify</code> judges them; click a column's header to sort, type in a box to filter.</p>"]
     if found.problems:
