@@ -3,8 +3,8 @@ and its 95% confidence interval, drawn as inline SVG (no figure files, nothing f
 
 from __future__ import annotations
 
-import html
 import math
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +14,6 @@ from brainlearn.runtime.rundir import RunDir
 
 MAX_CURVES = 16  # panels per judged set; the rest are named
 CURVE_POINTS = 400  # points per drawn curve at most (evenly spaced steps)
-
-
-def _e(x) -> str:
-    return html.escape(str(x), quote=True)
 
 
 def seed_curves(runs: list[Path]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -80,15 +76,15 @@ def curve_svg(metric: str, steps: np.ndarray, values: np.ndarray) -> str:
     n = len(values)
     title = f"{metric} (mean{' ± 95% CI' if n > 1 else ''}, {n} seed{'s' * (n != 1)})"
     return (f'<svg class="curve" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-            f'aria-label="{_e(title)}"><title>{_e(title)}</title>'
-            f'<text x="{left}" y="14" class="t">{_e(title)}</text>'
+            f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
+            f'<text x="{left}" y="14" class="t">{escape(title)}</text>'
             f'<rect x="{left}" y="{top}" width="{width - left - right}" height="{height - top - bottom}" '
             'class="frame"/>'
             f'{band}<path class="mean" d="{_polyline(sx, sy(mean))}"/>'
-            f'<text x="{left - 4}" y="{top + 8}" class="y">{_e(fmt(y1))}</text>'
-            f'<text x="{left - 4}" y="{height - bottom}" class="y">{_e(fmt(y0))}</text>'
-            f'<text x="{left}" y="{height - bottom + 14}" class="x0">{_e(fmt(int(steps[0])))}</text>'
-            f'<text x="{width - right}" y="{height - bottom + 14}" class="x1">{_e(fmt(int(steps[-1])))}</text>'
+            f'<text x="{left - 4}" y="{top + 8}" class="y">{escape(fmt(y1))}</text>'
+            f'<text x="{left - 4}" y="{height - bottom}" class="y">{escape(fmt(y0))}</text>'
+            f'<text x="{left}" y="{height - bottom + 14}" class="x0">{escape(fmt(int(steps[0])))}</text>'
+            f'<text x="{width - right}" y="{height - bottom + 14}" class="x1">{escape(fmt(int(steps[-1])))}</text>'
             f'<text x="{(left + width - right) / 2}" y="{height - 4}" class="xl">step</text></svg>')
 
 
@@ -99,7 +95,7 @@ def curves_html(runs: list[Path]) -> str:
         return ""
     names = list(curves)
     panels = "".join(curve_svg(m, *curves[m]) for m in names[:MAX_CURVES])
-    more = (f"<p>Not drawn ({len(names) - MAX_CURVES} more): {_e(', '.join(names[MAX_CURVES:]))}.</p>"
+    more = (f"<p>Not drawn ({len(names) - MAX_CURVES} more): {escape(', '.join(names[MAX_CURVES:]))}.</p>"
             if len(names) > MAX_CURVES else "")
     return (f"<h4>Learning curves</h4><p>From each run's metrics.jsonl: the mean over seeds and, with two or more "
             f"seeds, its 95% confidence interval (Student t), over the steps every seed logged.</p>"
