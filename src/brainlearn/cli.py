@@ -362,7 +362,9 @@ def cmd_report(args) -> int:
     from brainlearn.experiments import html_report
 
     index, counts = html_report.write_site(args.runs_dir, args.out)
-    print(f"claims: {', '.join(f'{n} {v}' for v, n in counts.items())}\nwritten: {quoted(index)}")
+    gated = ", ".join(f"{counts[v]} {v}" for v in html_report.VERDICTS)
+    print(f"gated claims: {gated}; {counts[html_report.NOT_GATED]} reported only (not gated); "
+          f"{counts[html_report.NOT_JUDGED]} not judged (overrides change the preset)\nwritten: {quoted(index)}")
     return 0
 
 

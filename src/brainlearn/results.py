@@ -72,11 +72,12 @@ def run_directories(path: str | Path) -> list[Path]:
     return sorted(folders)
 
 
-def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flat_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A run header's config as one level: nested fields by dotted name, lists as comma-separated text."""
     out = {}
     for key, value in config.items():
         if isinstance(value, dict):
-            out |= _flatten(value, f"{prefix}{key}.")
+            out |= flat_config(value, f"{prefix}{key}.")
         else:
             out[prefix + key] = ",".join(map(str, value)) if isinstance(value, list) else value
     return out
@@ -93,7 +94,7 @@ def records(path: str | Path, table: str = "scalars") -> list[dict[str, Any]]:
         common = {"run": str(run_path), "experiment": header["experiment"], "preset": header.get("preset"),
                   "seed": header["seed"], "device": header.get("device"), "threads": header.get("threads"),
                   "state": run.status.get("state")}
-        config = {k: v for k, v in _flatten(header["config"]).items()
+        config = {k: v for k, v in flat_config(header["config"]).items()
                   if k not in RUN_COLUMNS and k not in TABLE_COLUMNS[table]}
         rows += [{**common, **row, **config} for row in _table_rows(run, table)]
     return rows
@@ -197,6 +198,6 @@ def export_tensorboard(path: str | Path, out: str | Path | None = None) -> Path:
                 writer.add_scalar(f"final/{k}", v, last)
             hparams = {"experiment": header["experiment"], "preset": str(header.get("preset")),
                        "seed": header["seed"], **{k: (v if isinstance(v, int | float | str | bool) else str(v))
-                                                 for k, v in _flatten(header["config"]).items()}}
+                                                 for k, v in flat_config(header["config"]).items()}}
             writer.add_hparams(hparams, {f"hparam/{k}": v for k, v in final.items()}, run_name=".")
     return out

@@ -1,15 +1,18 @@
 """`brainlearn report` (the HTML site of a runs folder) and the docs figures (`make figures`).
 
-The site is built from a real `verify` over three seeds and a real `run` of a toy experiment whose claims
-take every verdict and whose texts carry HTML, plus hand-written records (hostile names, a malformed
-file, an unfinished run). A headless Chromium (skipped where none is installed) renders it: no console
-message, every image a file, a screenshot that is not blank.
+The site is built from a real `verify` over three seeds, real `run`s (two seeds of one config, one run with
+an override) and a real `sweep` of a toy experiment whose claims take every verdict and whose texts carry
+HTML, plus hand-written records (hostile names, a malformed file, an unfinished run). A headless Chromium
+(skipped where none is installed) renders it: no console message, every image a file, a screenshot that is
+not blank, and its tables sort when a header is clicked (driven over the DevTools protocol).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -23,8 +26,8 @@ import pytest
 
 from brainlearn import experiments, plotting
 from brainlearn.cli import main
-from brainlearn.errors import ConfigError
-from brainlearn.experiments import Claim, Experiment, Result, figures, html_report
+from brainlearn.errors import ConfigError, DataError
+from brainlearn.experiments import Claim, Experiment, Result, figures, html_report, report_curves, report_data
 from brainlearn.experiments.base import Revision
 from brainlearn.experiments.runner import run_experiment
 from brainlearn.experiments.verify import verify
@@ -39,10 +42,13 @@ HOSTILE = "<script>alert('x')</script> & \"quoted\""
 @dataclass(frozen=True)
 class ToyConfig(Config):
     value: float = param(1.0)
+    scale: float = param(1.0)
 
 
 def _run(config, seed, ctx):
-    return Result({"value": config.value + seed}, {"curve": [seed, seed + 1.0, 4.0]})
+    for step in range(4):  # a learning curve in metrics.jsonl
+        ctx.log(step, loss=config.value * (4 - step) + seed)
+    return Result({"value": config.value * config.scale + seed}, {"curve": [seed, seed + 1.0, 4.0]})
 
 
 def _plot(result, config):
@@ -70,13 +76,15 @@ TOY = Experiment("html-toy", "0000.00000", "a toy for the report",
 
 @pytest.fixture
 def runs(tmp_path, monkeypatch):
-    """A runs folder: a verify over 3 seeds, a lone run, a hostile verify record, an unfinished run and a
-    malformed claims.json."""
+    """A runs folder: a verify over 3 seeds, two runs (seeds 7 and 8) of one config, a run with an override,
+    a hostile verify record, an unfinished run and a malformed claims.json."""
     experiments.names()  # load the registry first, so the toy is removed again after the test
     monkeypatch.setitem(experiments._REGISTRY, TOY.name, TOY)
     root = tmp_path / "runs"
     verify([TOY.name], seeds=3, out=root)
     run_experiment(TOY.name, seed=7, out=root)
+    run_experiment(TOY.name, seed=8, out=root)
+    run_experiment(TOY.name, ToyConfig(value=50.0), seed=0, out=root)  # `--set value=50`
     evil = root / "verify" / "evil"
     evil.mkdir(parents=True)
     (evil / "claims.json").write_text(json.dumps([{"experiment": "<img src=x onerror=alert(1)>", "paper": "<p>",
@@ -125,19 +133,81 @@ def test_site_holds_every_claim_with_its_seeds_interval_and_verdict(runs, tmp_pa
     assert f"{verified[0]['measured']:.4g} [{lo:.4g}, {hi:.4g}]" in text
     assert "median >= 0" in text and "XPASS (expected to fail: update its docs)" in text
     assert "fail (not gated)" in text and "docs/experiments/toy.md#gap" in text and "Revised 2026-12-01" in text
-    # the verify's 3 seeds, the lone run (seed 7) and the hostile record; the verify's own runs are not repeated
-    assert counts == {"PASS": 1 + 1 + 1, "FAIL": 2 + 2, "XFAIL": 1 + 1, "XPASS": 1 + 1}
-    assert "seed 7" in text and text.count("seed 0 (") == 0
+    # gated claims of the verify, of the two runs judged together and of the hostile record; the ungated one
+    # is never a failure; the run with an override is not judged
+    assert counts == {"PASS": 1 + 1 + 1, "FAIL": 1 + 1, "XFAIL": 1 + 1, "XPASS": 1 + 1, "not gated": 2,
+                      "not judged": 5}
+    assert "runs: quick preset, 2 seeds (7, 8) (finished)" in text and "8, 9" in text  # value = 1 + seed
+    assert "quick with overrides: value=50" in text and "not judged: overrides change the preset" in text
     assert "unfinished" in text and "broken" in text and "is not a readable JSON file" in text
+
+
+def _same(a, b) -> bool:
+    """Equal claims, NaN included (a missing metric's value)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_runs_are_grouped_by_experiment_preset_and_config_and_judged_over_their_seeds(runs):
+    found = html_report.collect(runs)
+    kinds = [(e.kind, [json.loads((r / "config.json").read_text())["seed"] for r in e.runs], e.judged)
+             for e in found.entries if e.experiment == TOY.name]
+    # the verify's own runs are not repeated as runs
+    assert kinds == [("verify", [0, 1, 2], True), ("runs", [7, 8], True), ("runs", [0], False)]
+    pair = next(e for e in found.entries if e.runs and len(e.runs) == 2)
+    assert _same(pair.claims, TOY.judge(ToyConfig(), [{"value": 8.0}, {"value": 9.0}]))  # as verify judges
+    assert next(e for e in found.entries if not e.judged).overrides == {"value": (50.0, 1.0)}
+    assert html_report.tally(found.entries)["not judged"] == 5
+
+
+def test_a_seed_run_twice_counts_once_and_other_criteria_are_another_group(runs):
+    again = run_experiment(TOY.name, seed=8, out=runs).run_dir.path
+    found = html_report.collect(runs)
+    pair = next(e for e in found.entries if e.kind == "runs" and e.judged)
+    assert len(pair.runs) == 2 and again in pair.runs and len(pair.repeats) == 1
+    # a run whose claims were judged with another threshold (an older release) is not mixed in
+    claims = json.loads((again / "claims.json").read_text())
+    claims[0]["threshold"] = -1.0
+    (again / "claims.json").write_text(json.dumps(claims))
+    groups = [len(e.runs) for e in html_report.collect(runs).entries if e.kind == "runs" and e.judged]
+    assert sorted(groups) == [1, 2]
+
+
+def test_claims_of_separate_runs_are_judged_over_seeds_like_verify():
+    claims = TOY.claims(ToyConfig())
+    seeds = [{"value": 3.0}, {"value": -1.0}, {"value": 5.0}, {"value": 2.0}]
+    per_seed = [TOY.judge(ToyConfig(), [m]) for m in seeds]
+    assert _same(report_data.aggregate_claims(per_seed), [c.evaluate([m.get(c.metric, np.nan) for m in seeds])
+                                                          for c in claims])
+    broken = [[{**per_seed[0][0], "aggregate": "mode"}], [per_seed[1][0]]]
+    with pytest.raises(DataError, match="no usable criterion"):
+        report_data.aggregate_claims(broken)
+
+
+def test_learning_curves_are_the_mean_and_interval_over_seeds(runs, tmp_path):
+    from brainlearn.experiments.sweep_report import ci95
+
+    found = html_report.collect(runs)
+    verified = next(e for e in found.entries if e.kind == "verify" and e.experiment == TOY.name)
+    steps, values = report_curves.seed_curves(verified.runs)["loss"]
+    assert steps.tolist() == [0, 1, 2, 3] and values.tolist() == [[4.0 - s + seed for s in range(4)]
+                                                                    for seed in range(3)]
+    assert np.allclose(ci95(values, axis=0), [ci95(values[:, k]) for k in range(4)])
+    svg = report_curves.curve_svg("loss", steps, values)
+    assert "loss (mean ± 95% CI, 3 seeds)" in svg and "<polygon" in svg
+    assert "<polygon" not in report_curves.curve_svg("loss", steps, values[:1])  # one seed: no band
+    page = html_report.write_site(runs, tmp_path / "site")[0].read_text()
+    assert page.count('<svg class="curve"') == 3  # one metric: the verify, the two runs, the overridden run
 
 
 def test_every_text_is_escaped(runs, tmp_path):
     page = html_report.write_site(runs, tmp_path / "site")[0].read_text()
     tags = _parse(page).tags
-    assert not any(t == "script" or any(k.startswith("on") for k in a) for t, a in tags)
+    assert not any(any(k.startswith("on") for k in a) for t, a in tags)
+    assert page.count("<script") == 1 and page.index("<script>") > page.index("</h1>")  # its own sorter only
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;quoted&quot;" in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page and "&lt;/td&gt;&lt;/table&gt;" in page
-    assert sum(t == "img" for t, _ in tags) == 2 + 1  # the verify's claims plot and seed-0 figure, the run's figure
+    # the verify's claims plot and each seed's figure; each seed's figure of the two runs and of the override
+    assert sum(t == "img" for t, _ in tags) == 2 + 2 + 2 + 1
 
 
 def test_site_is_self_contained_with_relative_links(runs, tmp_path):
@@ -185,7 +255,9 @@ def test_figures_that_leave_the_run_directory_are_not_copied(runs, tmp_path):
 
 def test_default_out_is_inside_the_runs_folder_and_rewrites_itself(runs, capsys):
     assert main(["report", str(runs)]) == 0
-    assert "written:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "gated claims: 3 PASS, 2 FAIL, 2 XFAIL, 2 XPASS; 2 reported only (not gated); 5 not judged" in out
+    assert "written:" in out
     first = (runs / "report" / "index.html").read_text()
     assert main(["report", str(runs)]) == 0  # its own site is not read as runs, and may be rewritten
     assert (runs / "report" / "index.html").read_text() == first
@@ -195,7 +267,7 @@ def test_user_errors(runs, tmp_path, capsys):
     with pytest.raises(ConfigError, match="not a directory"):
         html_report.write_site(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ConfigError, match="found no run or verify directory"):
+    with pytest.raises(ConfigError, match="found no run, sweep or verify directory"):
         html_report.write_site(tmp_path / "empty")
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError, match="a file"):
@@ -217,10 +289,53 @@ def test_malformed_records_are_skipped_with_a_reason(tmp_path):
                        "c": [{"experiment": "x", "claims": [{"id": "c", "interval": [1]}]}]}.items():
         (root / "verify" / name).mkdir(parents=True)
         (root / "verify" / name / "claims.json").write_text(json.dumps(data))
-    entries, unfinished, problems = html_report.collect(root)
-    assert not entries and not unfinished and len(problems) == 3
+    found = html_report.collect(root)
+    assert not found.entries and not found.unfinished and len(found.problems) == 3
     page = html_report.write_site(root, tmp_path / "site")[0].read_text()
     assert page.count('<li>') == 3 and "malformed" in page and "experiment sections" in page
+
+
+@pytest.fixture
+def compared(tmp_path, monkeypatch):
+    """A runs folder to compare: a verify over two seeds and a 4-point sweep (one seed a point)."""
+    experiments.names()
+    monkeypatch.setitem(experiments._REGISTRY, TOY.name, TOY)
+    root = tmp_path / "runs"
+    verify([TOY.name], seeds=2, out=root)
+    assert main(["sweep", TOY.name, "--grid", "scale=2,1,4,3", "--set", "value=2", "--out", str(root),
+                 "--quiet"]) == 0
+    return root
+
+
+def test_a_sweep_is_one_table_with_a_column_per_grid_field_and_its_own_figures(compared, tmp_path):
+    found = html_report.collect(compared)
+    assert [e.kind for e in found.entries] == ["verify"] and not found.unfinished  # its points are its table
+    (sweep,) = found.sweeps
+    assert sweep.axes == ["scale"] and sweep.fixed == ["value=2"] and len(sweep.rows) == 4
+    before = _snapshot(compared)
+    page = html_report.write_site(compared, tmp_path / "site")[0].read_text()
+    assert _snapshot(compared) == before  # the runs are only read
+    tags = _parse(page)
+    head = _table_texts(page, "sweep-0")[0]
+    assert head[:3] == ["scale", "n", "value"] and "claim:fails" in head
+    assert [row[:3] for row in _table_texts(page, "sweep-0")[1:]] == [["2", "1", "4"], ["1", "1", "2"],
+                                                                       ["4", "1", "8"], ["3", "1", "6"]]
+    srcs = _links(tags, "img", "src")
+    assert any(Path(unquote(s)).name == "value-vs-scale.png" for s in srcs)  # the sweep's own figure
+    assert any(h.endswith("summary.md") for h in _links(tags, "a", "href"))
+    assert "value=2" in " ".join(tags.text) and "not verdicts" in " ".join(tags.text)
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
+
+
+def _table_texts(page: str, table_id: str) -> list[list[str]]:
+    """The cells' texts of the table with `table_id`, header row first."""
+    start = page.index(f'id="{table_id}"')
+    table = page[start:page.index("</table>", start)]
+    return [[" ".join(_parse(c).text).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)]
 
 
 # -- a real browser --------------------------------------------------------------------------------------
@@ -234,7 +349,7 @@ def _chromium(*args: str) -> subprocess.CompletedProcess:
 
 
 def _console(stderr: str) -> list[str]:
-    """Console messages (any level: the site runs no script) and uncaught errors in Chromium's log."""
+    """Console messages (any level: the site's script logs nothing) and uncaught errors in Chromium's log."""
     return [line for line in stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
 
 
@@ -254,8 +369,123 @@ def test_site_renders_in_headless_chromium(runs, tmp_path):
     dom = _chromium("--dump-dom", url)
     tags = _parse(dom.stdout)
     srcs = _links(tags, "img", "src")
-    assert len(srcs) == 3 and not _console(dom.stderr)
+    assert len(srcs) == 7 and not _console(dom.stderr)
     assert all((index.parent / unquote(s)).is_file() for s in srcs)
+
+
+class _DevTools:
+    """A headless Chromium driven over the DevTools protocol on a pipe (its fds 3 and 4; no extra package)."""
+
+    def __init__(self, profile: Path):
+        to_browser, self._to = os.pipe()
+        self._from, from_browser = os.pipe()
+
+        def wire():  # in the child: the protocol's fixed descriptors (kept open by pass_fds)
+            os.dup2(to_browser, 3)
+            os.dup2(from_browser, 4)
+
+        self.proc = subprocess.Popen([CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
+                                      "--remote-debugging-pipe", f"--user-data-dir={profile}"], preexec_fn=wire,
+                                     pass_fds=(3, 4), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(to_browser)
+        os.close(from_browser)
+        self._buffer, self._id, self.events = b"", 0, []
+
+    def _read(self) -> dict:
+        while b"\0" not in self._buffer:
+            chunk = os.read(self._from, 1 << 16)
+            assert chunk, "chromium closed the DevTools pipe"
+            self._buffer += chunk
+        message, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(message)
+
+    def send(self, method: str, session: str | None = None, **params) -> int:
+        self._id += 1
+        os.write(self._to, json.dumps({"id": self._id, "method": method, "params": params,
+                                       **({"sessionId": session} if session else {})}).encode() + b"\0")
+        return self._id
+
+    def call(self, method: str, session: str | None = None, **params) -> dict:
+        sent = self.send(method, session, **params)
+        while (message := self._read()).get("id") != sent:
+            self.events.append(message)
+        assert "error" not in message, message
+        return message["result"]
+
+    def open(self, url: str, width: int, height: int) -> str:
+        """A new page showing `url`, loaded; returns its session."""
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        self.call("Emulation.setDeviceMetricsOverride", session, width=width, height=height, deviceScaleFactor=1,
+                  mobile=False)
+        self.call("Page.enable", session)
+        self.call("Runtime.enable", session)
+        self.send("Page.navigate", session, url=url)
+        while (message := self._read()).get("method") != "Page.loadEventFired":
+            self.events.append(message)
+        return session
+
+    def evaluate(self, session: str, expression: str):
+        result = self.call("Runtime.evaluate", session, expression=expression, returnByValue=True)
+        assert "exceptionDetails" not in result, result["exceptionDetails"]
+        return result["result"].get("value")
+
+    def console(self) -> list[dict]:
+        """Console messages and uncaught exceptions seen so far."""
+        return [m for m in self.events if m.get("method") in ("Runtime.consoleAPICalled",
+                                                                "Runtime.exceptionThrown")]
+
+    def close(self) -> None:
+        self.send("Browser.close")
+        self.proc.wait(timeout=60)
+        os.close(self._to)
+        os.close(self._from)
+
+
+CLAIM_COLUMNS = html_report.CLAIM_HEAD
+COLUMN = """Array.from(document.getElementById({table!r}).tBodies[0].rows).filter(r => !r.hidden)
+             .map(r => r.cells[{column}].textContent.trim())"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (Debian: apt-get install chromium)")
+def test_a_two_seed_verify_and_a_sweep_render_and_sort_in_headless_chromium(compared, tmp_path):
+    import matplotlib.image
+
+    index, _ = html_report.write_site(compared, tmp_path / "site")
+    browser = _DevTools(tmp_path / "profile")
+    try:
+        page = browser.open(index.resolve().as_uri(), 1200, 1600)
+        shot = tmp_path / "shot.png"
+        shot.write_bytes(base64.b64decode(browser.call("Page.captureScreenshot", page)["data"]))
+        text = browser.evaluate(page, "document.body.innerText")
+        # the verify's claims over its two seeds (value = 1 + seed), one curve panel with its band
+        assert "2 seeds (0, 1)" in text and "1, 2" in text
+        assert browser.evaluate(page, "document.querySelectorAll('#e0 svg.curve polygon.band').length") == 1
+        # the sweep: a column per grid field, rows in the grid's order; click to sort, again to reverse
+        assert browser.evaluate(page, COLUMN.format(table="sweep-0", column=0)) == ["2", "1", "4", "3"]
+        header = "document.getElementById('sweep-0').tHead.rows[0].cells[{}]"
+        browser.evaluate(page, header.format(0) + ".click()")
+        assert browser.evaluate(page, COLUMN.format(table="sweep-0", column=0)) == ["1", "2", "3", "4"]
+        assert browser.evaluate(page, header.format(0) + ".getAttribute('aria-sort')") == "ascending"
+        browser.evaluate(page, header.format(2) + ".click();" + header.format(2) + ".click()")  # the metric
+        assert browser.evaluate(page, COLUMN.format(table="sweep-0", column=2)) == ["8", "6", "4", "2"]
+        # the reproduction table sorts numbers as numbers, and filters by words
+        claims = "document.getElementById('claims')"
+        measured = CLAIM_COLUMNS.index("measured [95% CI]")
+        browser.evaluate(page, f"{claims}.tHead.rows[0].cells[{measured}].click()")
+        values = browser.evaluate(page, COLUMN.format(table="claims", column=measured))
+        numbers = [float(v.split()[0]) for v in values if v.split()[0] != "nan"]
+        assert numbers == sorted(numbers) and len(numbers) >= 4
+        browser.evaluate(page, "const box = document.querySelector('input[data-table=claims]'); "
+                               "box.value = 'Known  xfail'; box.dispatchEvent(new Event('input'))")  # every word
+        assert browser.evaluate(page, COLUMN.format(table="claims", column=CLAIM_COLUMNS.index("claim"))) == [
+            "known-gap"]
+        assert not browser.console(), browser.console()
+    finally:
+        browser.close()
+    pixels = matplotlib.image.imread(shot)[..., :3]
+    assert pixels.shape[:2] == (1600, 1200)
+    assert pixels.std() > 0.05 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (Debian: apt-get install chromium)")

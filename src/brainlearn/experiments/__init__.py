@@ -28,8 +28,8 @@ log = logging.getLogger("brainlearn")
 _REGISTRY: dict[str, Experiment] = {}
 _ALIASES: dict[str, str] = {}
 _warned: set[str] = set()
-_FRAMEWORK = {"base", "claims_table", "figures", "html_report", "runner", "sweep", "sweep_pools", "sweep_report",
-              "verify"}
+_FRAMEWORK = {"base", "claims_table", "figures", "html_report", "report_curves", "report_data", "runner", "sweep",
+              "sweep_pools", "sweep_report", "verify"}
 _loaded = False
 
 

@@ -113,28 +113,36 @@ class Claim:
         more seeds a 95% bootstrap `interval` of the aggregate, `passed` (the comparison holds) and the
         `verdict`: PASS, FAIL, XFAIL (expected to fail and failed) or XPASS (expected to fail, passed).
         """
-        values = [float(v) for v in values]
-        interval = None
-        if not values or any(math.isnan(v) for v in values):
-            measured, passed = float("nan"), False
-        else:
-            measured = AGGREGATES[self.aggregate](values)
-            passed = bool(COMPARATORS[self.comparator](measured, self.threshold))
-            if len(values) >= 3:
-                interval = bootstrap_interval(values, self.aggregate)
-        if self.expected == "fail":
-            verdict = "XPASS" if passed else "XFAIL"
-        else:
-            verdict = "PASS" if passed else "FAIL"
         return {
             "id": self.id, "paper": self.paper, "statement": self.statement, "metric": self.metric,
             "how": self.how, "comparator": self.comparator, "threshold": self.threshold,
             "aggregate": self.aggregate, "reason": self.reason, "gated": self.gated,
             "expected": self.expected, "note": self.note,
             "history": [dataclasses.asdict(r) for r in self.history],
-            "measured": measured, "values": values, "seeds": len(values), "interval": interval,
-            "passed": passed, "verdict": verdict,
+            **judge_values(values, self.aggregate, self.comparator, self.threshold, self.expected),
         }
+
+
+def judge_values(values: Sequence[float], aggregate: str, comparator: str, threshold: float,
+                 expected: str = "pass") -> dict[str, Any]:
+    """A criterion applied to one value per seed (a missing or NaN value fails): the per-seed `values`, their
+    `aggregate` as `measured`, with three or more seeds its 95% bootstrap `interval`, `passed` and the
+    `verdict`. :meth:`Claim.evaluate` and the report's aggregation of separate runs share it."""
+    values = [float(v) for v in values]
+    interval = None
+    if not values or any(math.isnan(v) for v in values):
+        measured, passed = float("nan"), False
+    else:
+        measured = AGGREGATES[aggregate](values)
+        passed = bool(COMPARATORS[comparator](measured, threshold))
+        if len(values) >= 3:
+            interval = bootstrap_interval(values, aggregate)
+    if expected == "fail":
+        verdict = "XPASS" if passed else "XFAIL"
+    else:
+        verdict = "PASS" if passed else "FAIL"
+    return {"measured": measured, "values": values, "seeds": len(values), "interval": interval, "passed": passed,
+            "verdict": verdict}
 
 
 #: The owner's rule for aggregating over seeds, applied to every experiment on 2026-12-01.

@@ -16,14 +16,18 @@ from brainlearn.runtime import RunDir
 from brainlearn.runtime.rundir import atomic_write_bytes, read_json
 
 
-def ci95(values: Sequence[float]) -> float:
-    """Half-width of the 95% confidence interval of the mean (Student t); nan for fewer than 2 values."""
-    n = len(values)
+def ci95(values: Sequence[float] | np.ndarray, axis: int | None = None) -> Any:
+    """Half-width of the 95% confidence interval of the mean (Student t); nan for fewer than 2 values.
+
+    With `axis`, of an array's means along that axis (e.g. seeds x steps, ``axis=0``: one per step)."""
+    v = np.asarray(values, dtype=float)
+    n = v.size if axis is None else v.shape[axis]
     if n < 2:
-        return float("nan")
+        return float("nan") if axis is None else np.full(np.delete(v.shape, axis), np.nan)
     from scipy import stats
 
-    return float(stats.t.ppf(0.975, n - 1) * np.std(values, ddof=1) / math.sqrt(n))
+    half = stats.t.ppf(0.975, n - 1) * np.std(v, axis=axis, ddof=1) / math.sqrt(n)
+    return float(half) if axis is None else half
 
 
 def aggregate(sweep_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
