@@ -32,6 +32,10 @@ ROSCOW = "2109.10034"
 SCHAUL = "1511.05952"
 SHIN = "1705.08690"
 AIZENBUD = "2504.09614"
+LIAO = "1510.05067"
+NOKLAND = "1609.01596"
+AKROUT = "1904.05391"
+SANFIZ = "2108.13446"
 
 PAPERS: dict[str, Paper] = {p.arxiv: p for p in (
     Paper(LILLICRAP, "Lillicrap et al. 2016", "Random synaptic feedback weights support error backpropagation "
@@ -57,6 +61,11 @@ PAPERS: dict[str, Paper] = {p.arxiv: p for p in (
     Paper(SHIN, "Shin, Lee, Kim & Kim 2017", "Continual learning with deep generative replay"),
     Paper(AIZENBUD, "Aizenbud et al. 2025", "Predictive processing in sensory cortex: computational primitives and "
           "the OpenScope experiments"),
+    Paper(LIAO, "Liao, Leibo & Poggio 2016", "How important is weight symmetry in backpropagation?"),
+    Paper(NOKLAND, "Nøkland 2016", "Direct feedback alignment provides learning in deep neural networks"),
+    Paper(AKROUT, "Akrout et al. 2019", "Deep learning without weight transport"),
+    Paper(SANFIZ, "Sanfiz & Akrout 2021", "Benchmarking the accuracy and robustness of feedback alignment "
+          "algorithms"),
 )}
 
 

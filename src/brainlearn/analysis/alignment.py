@@ -26,6 +26,15 @@ def angle(a: torch.Tensor, b: torch.Tensor) -> float:
     return math.degrees(math.acos(float(cos)))
 
 
+def angles(a: torch.Tensor, b: torch.Tensor) -> list[float]:
+    """The :func:`angle` of each member's pair: a, b (N, ...) -> N angles in degrees."""
+    a64, b64 = a.detach().double().flatten(1), b.detach().double().flatten(1)
+    na, nb = a64.norm(dim=1), b64.norm(dim=1)
+    cos = ((a64 * b64).sum(1) / (na * nb)).clamp(-1.0, 1.0)
+    return [math.degrees(math.acos(c)) if x > 0 and y > 0 else float("nan")
+            for c, x, y in zip(cos.tolist(), na.tolist(), nb.tolist())]
+
+
 def layer_angles(updates: Sequence[torch.Tensor], references: Sequence[torch.Tensor]) -> list[float]:
     """Per-layer angles (degrees) between matching update and reference tensors."""
     if len(updates) != len(references):

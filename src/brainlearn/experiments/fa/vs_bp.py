@@ -9,7 +9,6 @@ the forward weights come to align with the feedback ("alignment").
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -18,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from brainlearn import papers, plotting
-from brainlearn.analysis import angle, tail_mean
+from brainlearn.analysis import angle, angles, tail_mean
 from brainlearn.data import ImageDataConfig, accuracy, minibatches
 from brainlearn.ensemble import Ensemble, StackedSGD
 from brainlearn.experiments import Claim, Experiment, Result, register
@@ -194,15 +193,6 @@ class StackedLearner:
             self.opts[r].load_member_state_dict(k, state["opts"][r], self.names)
         self.shuffles[k].set_state(state["shuffle"])
         self.curves[k], self.steps = state["curves"], state["steps"]
-
-
-def angles(a: torch.Tensor, b: torch.Tensor) -> list[float]:
-    """:func:`~brainlearn.analysis.angle` of each member's pair: a, b (N, ...) -> N angles in degrees."""
-    a64, b64 = a.detach().double().flatten(1), b.detach().double().flatten(1)
-    na, nb = a64.norm(dim=1), b64.norm(dim=1)
-    cos = ((a64 * b64).sum(1) / (na * nb)).clamp(-1.0, 1.0)
-    return [math.degrees(math.acos(c)) if x > 0 and y > 0 else float("nan")
-            for c, x, y in zip(cos.tolist(), na.tolist(), nb.tolist())]
 
 
 def run(config: FAvsBPConfig, seed: int, ctx: RunContext) -> Result:

@@ -1,0 +1,330 @@
+"""league-feedforward: every feedforward credit-assignment rule on one task, with one budget and one set of measures.
+
+Each rule of :data:`~brainlearn.rules.FEEDFORWARD_RULES` (swapped into the network by
+:func:`~brainlearn.rules.convert`) trains the same network: at replicate r every rule starts from the same
+weights and sees the same batches. **Budget**: every rule gets the same learning-rate grid; each grid point
+trains one network on the training split less a validation split, and the best validation accuracy picks the
+rate; then `replicates` networks train at that rate (same split) and are measured on the test set. The
+members of each phase (grid points, then replicates) train as one stacked ensemble where the rule's layers
+vmap (BP, FA, uSF, frSF, Kolen-Pollack), one by one where they do not (DFA's shared output error, brSF's
+per-step draws). SGD with momentum and weight decay, cross-entropy.
+
+**Measures** per rule: test accuracy (mean over replicates, 95% interval); accuracy under an FGSM
+perturbation of size `fgsm_eps` (pixels in [0, 1]; the attack uses the network's exact input gradient); the
+angle between the rule's weight update and backprop's gradient of the same network on a probe batch, averaged
+over the hidden layers (the output layer's update is exact under every rule), at the start, middle and end of
+training; cost: time per training step and bytes saved for the backward pass, each relative to BP's, measured
+on one network alone.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import stats
+from torch import nn
+
+from brainlearn import papers, plotting
+from brainlearn.analysis import angles
+from brainlearn.data import ImageDataConfig, accuracy
+from brainlearn.ensemble import Ensemble, StackedSGD
+from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.sweep_report import ci95
+from brainlearn.rules import FEEDFORWARD_RULES, convert, use_rule
+from brainlearn.runtime import RunContext, isolated_rng, make_generator, param, place, replicate_seed, require, run_jobs
+
+#: Rules whose layers run inside an ensemble's vmap (DFA shares the output error between layers through a
+#: Python object; brSF draws from a generator at every step).
+STACKED_RULES = ("bp", "fa", "usf", "frsf", "kp")
+
+
+@dataclass(frozen=True)
+class LeagueFeedforwardConfig(ImageDataConfig):
+    """The rules, the network, the shared budget (grid, epochs, replicates) and the measures' settings."""
+
+    rules: tuple[str, ...] = param(tuple(FEEDFORWARD_RULES), nonempty=True, help="rules (FEEDFORWARD_RULES)")
+    arch: Literal["mlp", "lenet"] = param("mlp", help="an MLP of `hidden` ReLU layers, or LeNet-5")
+    hidden: tuple[int, ...] = param((100, 100), nonempty=True, help="the MLP's hidden widths")
+    lr_grid: tuple[float, ...] = param((0.01, 0.03, 0.1, 0.3), nonempty=True, help="learning rates tried")
+    momentum: float = param(0.9, ge=0, lt=1)
+    weight_decay: float = param(1e-4, ge=0)
+    epochs: int = param(20, ge=1)
+    batch_size: int = param(32, ge=1)
+    val_fraction: float = param(0.2, gt=0, lt=1, help="share of the training split held out to choose the rate")
+    replicates: int = param(5, ge=1, help="networks trained at the chosen rate (the interval's samples)")
+    fgsm_eps: float = param(0.05, ge=0, help="FGSM perturbation size (pixels in [0, 1])")
+    probe_size: int = param(256, ge=1, help="probe batch of the alignment angles")
+    timing_steps: int = param(20, ge=1, help="training steps timed for the cost (one network alone)")
+    timing: bool = param(True, help="measure the time per step (False: NaN, so that runs repeat to the bit)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(all(r in FEEDFORWARD_RULES for r in self.rules),
+                f"rules must be among {', '.join(FEEDFORWARD_RULES)}, got {self.rules}")
+        require(len(set(self.rules)) == len(self.rules), "rules: each rule once")
+        require(all(lr > 0 for lr in self.lr_grid), "lr_grid: learning rates must be > 0")
+        require(all(h >= 1 for h in self.hidden), "hidden: widths must be >= 1")
+        require(self.arch != "lenet" or self.dataset != "digits", "arch=lenet needs 28- or 32-pixel images "
+                                                                  "(not the 8-pixel digits)")
+
+
+# ---- the network and its training ------------------------------------------------------------------
+def network(config: LeagueFeedforwardConfig, shape: tuple[int, int, int], n_classes: int, rule: str, seed: int,
+            replicate: int | None, example: torch.Tensor, device) -> nn.Module:
+    """The network of (`seed`, `replicate`): weights from stream "init" (the same for every rule), then its
+    layers swapped to `rule` with feedback from stream "init", index 1 (independent of the weights)."""
+    c, h, _ = shape
+    with isolated_rng(replicate_seed(seed, replicate, "init")):  # torch.nn's initialisers
+        if config.arch == "mlp":
+            widths = (c * h * h, *config.hidden)
+            layers: list[nn.Module] = [nn.Flatten()]
+            for a, b in zip(widths, widths[1:]):
+                layers += [nn.Linear(a, b), nn.ReLU()]
+            net = nn.Sequential(*layers, nn.Linear(widths[-1], n_classes))
+        else:  # LeNet-5 (max pooling, ReLU)
+            side = ((h // 2) - 4) // 2
+            net = nn.Sequential(nn.Conv2d(c, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5),
+                                nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * side * side, 120),
+                                nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, n_classes))
+    feedback = make_generator(replicate_seed(seed, replicate, "init", index=1))
+    return place(convert(net, rule, generator=feedback, example=example.cpu(), inplace=True), device)
+
+
+def _loss(net, x, y):
+    return F.cross_entropy(net(x), y)
+
+
+def _hidden_weights(net: nn.Module) -> list[str]:
+    """The weights of every swapped layer but the output layer (whose update is exact under every rule)."""
+    names = [n for n, p in net.named_parameters() if n.endswith("weight") and p.ndim > 1]
+    return names[:-1]
+
+
+def fit(config: LeagueFeedforwardConfig, rule: str, nets: list[nn.Module], lrs: list[float],
+        batches: list[torch.Generator], x: torch.Tensor, y: torch.Tensor, probe: tuple) -> list[list[float]]:
+    """Train member k (`nets[k]`, rate `lrs[k]`, batch order from `batches[k]`) on (x, y) for the epochs;
+    returns each member's hidden-layer angle to backprop (degrees) at the start, middle and end."""
+    steps = config.epochs * -(-len(x) // config.batch_size)
+    marks, hidden = {0, steps // 2, steps}, _hidden_weights(nets[0])
+    stacked = rule in STACKED_RULES
+    if stacked:
+        ens = Ensemble(nets)
+        opt = StackedSGD(ens.params, lr=lrs, momentum=config.momentum, weight_decay=config.weight_decay)
+    else:
+        opts = [torch.optim.SGD(n.parameters(), lr=lr, momentum=config.momentum, weight_decay=config.weight_decay)
+                for n, lr in zip(nets, lrs)]
+    measured: list[list[float]] = [[] for _ in nets]
+
+    def measure():
+        px, py = probe
+        if stacked:
+            px, py = px.expand(len(nets), *px.shape), py.expand(len(nets), *py.shape)
+            got = ens.grad_and_value(_loss, px, py)[0]
+            with use_rule(ens.template, "bp"):
+                exact = ens.grad_and_value(_loss, px, py)[0]
+            per_layer = [angles(got[n], exact[n]) for n in hidden]
+        else:
+            per_layer = [[] for _ in hidden]
+            for net in nets:
+                params = dict(net.named_parameters())
+                got = torch.autograd.grad(_loss(net, px, py), [params[n] for n in hidden])
+                with use_rule(net, "bp"):
+                    exact = torch.autograd.grad(_loss(net, px, py), [params[n] for n in hidden])
+                for i, (a, b) in enumerate(zip(got, exact)):
+                    per_layer[i] += angles(a[None], b[None])
+        for k in range(len(nets)):
+            measured[k].append(float(np.mean([layer[k] for layer in per_layer])))
+
+    step = 0
+    for _ in range(config.epochs):
+        perms = torch.stack([torch.randperm(len(x), generator=g) for g in batches]).to(x.device)
+        for idx in perms.split(config.batch_size, dim=1):
+            if step in marks:
+                measure()
+            if stacked:
+                opt.step(ens.grad_and_value(_loss, x[idx], y[idx])[0])
+            else:
+                for net, o, i in zip(nets, opts, idx):
+                    o.zero_grad(set_to_none=True)
+                    _loss(net, x[i], y[i]).backward()
+                    o.step()
+            step += 1
+    measure()
+    if stacked:
+        for k, net in enumerate(nets):
+            net.load_state_dict(ens.member_state_dict(k))
+    return measured
+
+
+def fgsm_accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, batch: int = 1024) -> float:
+    """Accuracy on x + eps sign(∂ℓ/∂x), clipped to [0, 1], with the network's exact input gradient."""
+    correct = 0
+    with use_rule(net, "bp"):
+        for xb, yb in zip(x.split(batch), y.split(batch)):
+            xb = xb.clone().requires_grad_()
+            (g,) = torch.autograd.grad(_loss(net, xb, yb), xb)
+            with torch.no_grad():
+                correct += int((net((xb + eps * g.sign()).clamp(0, 1)).argmax(1) == yb).sum())
+    return correct / len(y)
+
+
+def cost(config: LeagueFeedforwardConfig, net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """Median seconds per SGD step (after warm-up steps) and the bytes of activations saved for the backward
+    pass (tensors saved that are not the network's own parameters or buffers), one network alone."""
+    opt = torch.optim.SGD(net.parameters(), lr=0.0, momentum=config.momentum)  # lr 0: the net stays as it is
+    own = {t.untyped_storage().data_ptr() for t in [*net.parameters(), *net.buffers()]}
+    saved = 0
+
+    def pack(t):
+        nonlocal saved
+        if t.untyped_storage().data_ptr() not in own:
+            saved += t.numel() * t.element_size()
+        return t
+
+    xb, yb = x[:config.batch_size], y[:config.batch_size]
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        _loss(net, xb, yb).backward()
+        opt.step()
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        step()
+    if not config.timing:
+        return {"step_s": float("nan"), "saved_bytes": float(saved)}
+    times = []
+    for _ in range(config.timing_steps + 3):  # three warm-up steps
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return {"step_s": float(np.median(times[3:])), "saved_bytes": float(saved)}
+
+
+def learn(config: LeagueFeedforwardConfig, rule: str, seed: int, device: str) -> dict:
+    """One rule's cell: the rate chosen on the validation split, then the replicates measured on the test set."""
+    data = config.load(seed, device)
+    split = torch.randperm(len(data.y_train), generator=make_generator(replicate_seed(seed, None, "eval")))
+    n_val = max(1, round(config.val_fraction * len(split)))
+    val, fit_idx = split[:n_val].to(device), split[n_val:].to(device)
+    x, y = data.x_train[fit_idx], data.y_train[fit_idx]
+    probe = (x[:config.probe_size], y[:config.probe_size])
+    build = lambda r: network(config, data.shape, data.n_classes, rule, seed, r, x[:2], device)  # noqa: E731
+    order = lambda r: make_generator(replicate_seed(seed, r, "data"))  # noqa: E731
+    grid = list(config.lr_grid)
+    trials = [build(None) for _ in grid]  # every grid point from the same weights and batches
+    fit(config, rule, trials, grid, [order(None) for _ in grid], x, y, probe)
+    val_acc = [accuracy(n, data.x_train[val], data.y_train[val]) for n in trials]
+    lr = grid[int(np.argmax(val_acc))]
+    reps = range(config.replicates)
+    nets = [build(r) for r in reps]
+    angle = fit(config, rule, nets, [lr] * len(nets), [order(r) for r in reps], x, y, probe)
+    return {"lr": lr, "val_acc": val_acc, "angle": angle, **cost(config, build(0), x, y),
+            "test_acc": [accuracy(n, data.x_test, data.y_test) for n in nets],
+            "fgsm_acc": [fgsm_accuracy(n, data.x_test, data.y_test, config.fgsm_eps) for n in nets]}
+
+
+def run(config: LeagueFeedforwardConfig, seed: int, ctx: RunContext) -> Result:
+    jobs = {rule: (config, rule, seed, str(ctx.device)) for rule in config.rules}
+    done = run_jobs(learn, jobs, ctx, desc="league-feedforward", on_result=lambda rule, out: {
+        "rule": rule, "lr": out["lr"], "test_acc": float(np.mean(out["test_acc"]))})
+    return _result(config, done)
+
+
+def _result(config: LeagueFeedforwardConfig, done: dict) -> Result:
+    m: dict[str, float] = {}
+    for rule, out in done.items():
+        acc = np.asarray(out["test_acc"])
+        start, mid, end = np.mean(out["angle"], axis=0)
+        m |= {f"{rule}_acc": float(acc.mean()), f"{rule}_acc_ci": float(ci95(acc)), f"{rule}_lr": out["lr"],
+              f"{rule}_fgsm_acc": float(np.mean(out["fgsm_acc"])), f"{rule}_angle_start": float(start),
+              f"{rule}_angle_mid": float(mid), f"{rule}_angle_end": float(end), f"{rule}_step_s": out["step_s"],
+              f"{rule}_saved_bytes": out["saved_bytes"]}
+        if "bp" in done:
+            m[f"{rule}_time_vs_bp"] = out["step_s"] / done["bp"]["step_s"]
+            m[f"{rule}_memory_vs_bp"] = out["saved_bytes"] / done["bp"]["saved_bytes"]
+    rules = list(done)
+    if "bp" in done:
+        m["bp_margin"] = m["bp_acc"] - max((m[f"{r}_acc"] for r in rules if r != "bp"), default=m["bp_acc"])
+    if {"fa", "dfa"} <= set(rules):
+        m["fa_minus_dfa"] = m["fa_acc"] - m["dfa_acc"]
+    if "fa" in done:
+        m["fa_alignment_drop"] = m["fa_angle_start"] - m["fa_angle_end"]
+        if "usf" in done:
+            m["usf_minus_fa_angle_start"] = m["usf_angle_start"] - m["fa_angle_start"]
+    if len(rules) >= 3:
+        m["alignment_accuracy_rho"] = float(stats.spearmanr([m[f"{r}_angle_end"] for r in rules],
+                                                            [m[f"{r}_acc"] for r in rules]).statistic)
+    table = np.array([[m[f"{r}_acc"], m[f"{r}_angle_end"], m.get(f"{r}_time_vs_bp", np.nan)] for r in rules])
+    return Result(m, {"table": table})
+
+
+def claims(config: LeagueFeedforwardConfig) -> list[Claim]:
+    how = (f"{config.arch} on {config.dataset}, {config.epochs} epochs, SGD (momentum {config.momentum:g}, "
+           f"weight decay {config.weight_decay:g}), rate chosen from {list(config.lr_grid)} on a "
+           f"{config.val_fraction:g} validation split, {config.replicates} replicates")
+    rules, out = set(config.rules), []
+    if "fa" in rules:
+        out.append(Claim("fa-aligns", papers.LILLICRAP, "Feedback alignment's hidden-layer updates come to align "
+                         "with backprop's gradient during training.", "fa_alignment_drop", ">=", 5.0, how=how,
+                         reason="the mechanism of feedback alignment: the forward weights learn to carry the "
+                                "feedback's information, so the angle falls from near 90°; 5° is well above the "
+                                "angle's noise on a 256-sample probe", kind="outcome"))
+    if {"fa", "usf"} <= rules:
+        out.append(Claim("sign-symmetry-starts-aligned", papers.LIAO, "Sign-concordant feedback sends errors "
+                         "closer to backprop's than random feedback does.", "usf_minus_fa_angle_start", "<", 0.0,
+                         how=how, reason="sign(W) is 30° from a uniform W, random B about 90°: the ordering at "
+                                         "initialisation follows from the definitions", kind="outcome"))
+    if "bp" in rules and len(rules) > 1:
+        out.append(Claim("bp-leads", papers.SANFIZ, "With the same budget, no approximation of the gradient "
+                         "beats backprop by more than the seeds' spread.", "bp_margin", ">=", -0.01, how=how,
+                         reason="BP follows the exact gradient and gets the same tuning; one point allows for the "
+                                "replicates' spread on a small test set", kind="outcome", gated=False))
+    if {"fa", "dfa"} <= rules:
+        out.append(Claim("fa-ahead-of-dfa", papers.SANFIZ, "Feedback alignment is more accurate than direct "
+                         "feedback alignment (biotorch's ordering).", "fa_minus_dfa", ">=", 0.0, how=how,
+                         reason="biotorch's published LeNet and ResNet tables rank FA above DFA; report only "
+                                "until the full preset is recorded", kind="outcome", gated=False))
+    if len(rules) >= 3:
+        out.append(Claim("alignment-predicts-accuracy", papers.HENHA_EYONO, "Rules whose updates align better "
+                         "with the exact gradient reach higher accuracy.", "alignment_accuracy_rho", "<", 0.0,
+                         how=how + "; Spearman ρ over rules of the end angle and the test accuracy",
+                         reason="the perspective's open question, reported whichever sign it has", kind="outcome",
+                         gated=False))
+    return out
+
+
+def plot(result: Result, config: LeagueFeedforwardConfig) -> dict:
+    m, rules = result.metrics, list(config.rules)
+    fig, axes = plotting.figure(2, title=f"{config.arch} on {config.dataset}")
+    acc = [m[f"{r}_acc"] for r in rules]
+    err = [m[f"{r}_acc_ci"] for r in rules]
+    for ax, key, label in ((axes[0], "time_vs_bp", "time per step ÷ BP's"), (axes[1], "angle_end",
+                                                                              "angle to BP at the end (°)")):
+        xs = [m.get(f"{r}_{key}", np.nan) for r in rules]
+        ax.errorbar(xs, acc, yerr=err, fmt="o")
+        for r, a, b in zip(rules, xs, acc):
+            ax.annotate(r, (a, b), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.set_xlabel(label)
+        ax.set_ylabel("test accuracy")
+    axes[1].set_title(f"Spearman ρ = {m.get('alignment_accuracy_rho', float('nan')):.2f}", fontsize=9)
+    return {"accuracy_cost_alignment": fig}
+
+
+QUICK = LeagueFeedforwardConfig(epochs=10, replicates=3)
+
+register(Experiment(
+    name="league-feedforward", paper=papers.SANFIZ,
+    summary="every feedforward credit-assignment rule (BP, FA, DFA, sign symmetry, Kolen-Pollack) on one task, "
+            "budget and set of measures",
+    presets={"smoke": LeagueFeedforwardConfig(rules=("bp", "fa", "dfa"), hidden=(16,), lr_grid=(0.1,), epochs=1,
+                                              replicates=2, n_train=200, n_test=100, timing=False),
+             "quick": QUICK,
+             "full": LeagueFeedforwardConfig(dataset="fashion-mnist", arch="lenet", epochs=10)},
+    run=run, claims=claims, plot=plot,
+    nan_metrics=("*_step_s", "*_time_vs_bp", "*_acc_ci", "alignment_accuracy_rho"),  # untimed; 1 replicate; ties
+))

@@ -1,0 +1,83 @@
+"""league-feedforward: contracts, stacked members equal members trained one by one, the measures, config
+validation, and the quick preset's gated claims."""
+
+import math
+
+import pytest
+import torch
+
+from brainlearn.errors import ConfigError
+from brainlearn.experiments.league import feedforward as league
+from brainlearn.experiments.league.feedforward import LeagueFeedforwardConfig
+from tests.contracts import check_contracts, gated_claims, quick_claims
+
+
+def test_contracts(tmp_path):
+    check_contracts("league-feedforward", tmp_path, interrupt_after=2)
+
+
+def _members(rule, config, x):
+    return [league.network(config, (1, 8, 8), 10, rule, 0, r, x[:2], "cpu") for r in range(3)]
+
+
+@pytest.mark.parametrize("rule", ["fa", "usf", "kp"])
+def test_stacked_members_equal_members_trained_one_by_one(rule, monkeypatch):
+    config = LeagueFeedforwardConfig(hidden=(12,), epochs=2, batch_size=16)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(80, 1, 8, 8, generator=g), torch.randint(0, 10, (80,), generator=g)
+    probe, lrs = (x[:32], y[:32]), [0.05, 0.1, 0.2]
+    order = lambda: [torch.Generator().manual_seed(r) for r in range(3)]  # noqa: E731
+    stacked = _members(rule, config, x)
+    angles_stacked = league.fit(config, rule, stacked, lrs, order(), x, y, probe)
+    monkeypatch.setattr(league, "STACKED_RULES", ())
+    alone = _members(rule, config, x)
+    angles_alone = league.fit(config, rule, alone, lrs, order(), x, y, probe)
+    for a, b in zip(stacked, alone):
+        for (name, p), q in zip(a.named_parameters(), b.parameters()):
+            assert float((p - q).detach().abs().max()) <= 1e-5, (rule, name)
+    for a, b in zip(angles_stacked, angles_alone):
+        assert len(a) == 3 and all(abs(u - v) < 1e-2 for u, v in zip(a, b))
+
+
+def test_measures():
+    config = LeagueFeedforwardConfig(hidden=(12,), timing_steps=2)
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.rand(64, 1, 8, 8, generator=g), torch.randint(0, 10, (64,), generator=g)
+    bp, fa = (league.network(config, (1, 8, 8), 10, r, 0, 0, x[:2], "cpu") for r in ("bp", "fa"))
+    assert league.fgsm_accuracy(bp, x, y, 0.0) == league.fgsm_accuracy(bp, x, y, 0.0)
+    assert league.fgsm_accuracy(bp, x, y, 0.3) <= league.fgsm_accuracy(bp, x, y, 0.0)
+    costs = {r: league.cost(config, n, x, y) for r, n in (("bp", bp), ("fa", fa))}
+    assert costs["fa"]["saved_bytes"] == costs["bp"]["saved_bytes"] > 0  # FA saves B, a buffer: no activation
+    assert all(c["step_s"] > 0 for c in costs.values())
+    # every rule starts from the same weights at a replicate
+    assert torch.equal(bp[1].weight, fa[1].weight)
+
+
+def test_bad_configs():
+    with pytest.raises(ConfigError, match="rules must be among"):
+        LeagueFeedforwardConfig(rules=("bp", "sgd"))
+    with pytest.raises(ConfigError, match="each rule once"):
+        LeagueFeedforwardConfig(rules=("bp", "bp"))
+    with pytest.raises(ConfigError, match="lenet"):
+        LeagueFeedforwardConfig(arch="lenet")
+    with pytest.raises(ConfigError):
+        LeagueFeedforwardConfig(lr_grid=(0.1, -1.0))
+
+
+@pytest.mark.parametrize("rule", ["bp", "dfa", "brsf"])
+def test_lenet_trains_under_every_kind_of_rule(rule):
+    """LeNet-5 on 28-pixel images: stacked (BP), one by one (DFA's output error to convolutions, brSF)."""
+    config = LeagueFeedforwardConfig(dataset="fashion-mnist", arch="lenet", epochs=1, batch_size=8)
+    g = torch.Generator().manual_seed(2)
+    x, y = torch.rand(16, 1, 28, 28, generator=g), torch.randint(0, 10, (16,), generator=g)
+    nets = [league.network(config, (1, 28, 28), 10, rule, 0, r, x[:2], "cpu") for r in range(2)]
+    before = nets[0][0].weight.detach().clone()
+    angles = league.fit(config, rule, nets, [0.1, 0.1], [torch.Generator().manual_seed(r) for r in range(2)], x, y,
+                        (x[:8], y[:8]))
+    assert not torch.equal(before, nets[0][0].weight) and all(math.isfinite(a) for a in angles[0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("claim", gated_claims("league-feedforward"))
+def test_quick_claim(claim):
+    assert quick_claims("league-feedforward")[claim]["passed"]
