@@ -59,9 +59,11 @@ class _ModuleRecorder:
         placement_observers.remove(self._observe)
 
     def unplaced_models(self) -> list[str]:
-        """Modules built with parameters that no placed module holds."""
+        """Modules built with parameters that no placed module holds (an ensemble's template and its wrappers
+        live on the meta device: they hold no data to place)."""
         covered = {id(q) for p in self.placed for q in p.parameters()}
-        return sorted({type(m).__name__ for m in self.built if any(id(q) not in covered for q in m.parameters())})
+        return sorted({type(m).__name__ for m in self.built
+                       if any(id(q) not in covered and not q.is_meta for q in m.parameters())})
 
 
 def _records(path):

@@ -73,7 +73,11 @@ def build(variant: str, model: LeakyRNN, loss: str, variants: RuleVariants, seed
     perturbations) come from stream "noise" of (`seed`, `replicate`, `index`)."""
     config: RuleConfig = getattr(variants, variant)
     generator = make_generator(replicate_seed(seed, replicate, "noise", index=index))
-    return make_rule(rule_of(variant, variants), model, config, loss_fn=loss, generator=generator)
+    rule = make_rule(rule_of(variant, variants), model, config, loss_fn=loss, generator=generator)
+    synthesiser = getattr(rule, "synthesiser", None)  # DNI's and BP(λ)'s own module, on the network's device
+    if synthesiser is not None:
+        place(synthesiser, model.cell.weight.device)
+    return rule
 
 
 def network(config: LeakyRNNConfig, seed: int, device: str, replicate: int | None = None,
