@@ -74,7 +74,7 @@ def run_directories(path: str | Path) -> list[Path]:
 
 def flat_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """A run header's config as one level: nested fields by dotted name, lists as comma-separated text."""
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in config.items():
         if isinstance(value, dict):
             out |= flat_config(value, f"{prefix}{key}.")

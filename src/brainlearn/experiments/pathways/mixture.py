@@ -117,7 +117,7 @@ def train_model(config: PathwaysConfig, seed: int, replicate: int, device, eval_
     data = suite.stream(config.batch_size, config.seq_len, make_generator(replicate_seed(seed, replicate, "data"),
                                                                           device))
     drops = make_generator(replicate_seed(seed, replicate, "noise"), device)
-    curves = {"loss": [], "lpc_step": [], "lpc_curve": []}
+    curves: dict[str, list] = {"loss": [], "lpc_step": [], "lpc_curve": []}
     k = len(config.tasks)
     for step in range(config.steps + 1):
         if step % config.eval_every == 0 or step == config.steps:
