@@ -10,6 +10,12 @@ Only ``sys`` is imported at module level: ``importlib.util`` and ``importlib.abc
 
 import sys
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (nor the modules below)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+
 GYMNASIUM = "gymnasium"
 ENV_MODULE = "brainlearn.data.cognitive.env"
 
@@ -30,7 +36,8 @@ class _AfterGymnasiumImport:
     """A ``sys.meta_path`` finder that finds nothing itself: at gymnasium's first import it removes itself, lets
     the other finders find gymnasium, and has the loader call :func:`register_ids` once gymnasium's module ran."""
 
-    def find_spec(self, fullname, path=None, target=None):
+    def find_spec(self, fullname: str, path: "Sequence[str] | None" = None,
+                  target: "ModuleType | None" = None) -> "ModuleSpec | None":
         if fullname != GYMNASIUM:
             return None
         sys.meta_path.remove(self)
@@ -44,11 +51,11 @@ class _AfterGymnasiumImport:
             return spec
         exec_module = spec.loader.exec_module
 
-        def exec_then_register(module):
+        def exec_then_register(module: "ModuleType") -> None:
             exec_module(module)
             register_ids()
 
-        spec.loader.exec_module = exec_then_register
+        spec.loader.exec_module = exec_then_register  # type: ignore[method-assign]  # this spec's loader only
         return spec
 
 

@@ -293,8 +293,8 @@ def plot(result: Result, config: PathwaysConfig) -> dict:
         curve = a[f"{c}_lpc_curve"].mean(0)  # (checkpoints, K)
         plotting.curves(ax, a[f"{c}_lpc_step"], {name: curve[:, t] for t, name in enumerate(config.tasks)},
                         xlabel="training step", ylabel="response LPC", title=f"{c}: LPC over training")
-        if curve.shape[1] > 12:  # a legend of every task would not fit the panel
-            ax.get_legend().remove()
+        if curve.shape[1] > 12 and (legend := ax.get_legend()) is not None:  # a legend of every task would not fit
+            legend.remove()
     figs["lpc_over_training"] = fig
     return figs
 
