@@ -75,6 +75,7 @@ def test_maths_is_typeset_offline_and_long_formulas_scroll_in_their_own_box(math
     assert not console, console
     dom = browser.stdout
     assert dom.count("<mjx-container") == 3  # two inline formulas, one displayed
+    assert "<mjx-merror" not in dom, "MathJax could not typeset a formula"
     text = re.sub(r"<[^>]+>", "", re.sub(r"<(script|style)\b.*?</\1>", "", dom, flags=re.S))
     assert "$" not in text and "\\(" not in text and "\\[" not in text, "TeX left untypeset"
     layout = json.loads(unescape(re.search(r'data-layout="([^"]+)"', dom).group(1)))
