@@ -49,8 +49,10 @@ NAMES ?=
 figures: $(STAMP)
 	$(BIN)/python -m brainlearn.experiments.figures --out docs/figures $(NAMES)
 
+# ruff, then mypy over src/brainlearn (configured in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 $(DOCS_STAMP): $(STAMP)
 	$(BIN)/pip install -q -e ".[dev,docs]"
@@ -60,9 +62,11 @@ $(RELEASE_STAMP): $(STAMP)
 	$(BIN)/pip install -q -e ".[dev,release]"
 	touch $(RELEASE_STAMP)
 
-# The documentation site in site/ (API pages from the docstrings); any warning fails the build.
+# The documentation site in site/ (API pages from the docstrings); any warning fails the build. Then the site's
+# maths is checked in headless Chromium (skipped, saying so, where there is no chromium).
 docs: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+	$(BIN)/python -m pytest tests/test_docs_maths.py -rs
 
 # The wheel and sdist in dist/, checked by twine, then the wheel installed into a fresh venv and run.
 dist: $(RELEASE_STAMP)
@@ -72,4 +76,4 @@ dist: $(RELEASE_STAMP)
 	PYTHON="$(PYTHON)" TORCH="$(TORCH)" TORCH_INDEX="$(TORCH_INDEX)" .ci/wheel-smoke
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache site dist build
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache site dist build

@@ -8,10 +8,15 @@
   section on the home page.
 - Sphinx-style roles in docstrings (``:func:`name```) render as plain code: mkdocstrings shows the
   role's text literally, and ``~a.b.c`` (Sphinx's "last component") shows as ``c``.
+- Maths: ``$...$`` / ``\\(...\\)`` inline and ``$$...$$`` / ``\\[...\\]`` displayed (pymdownx.arithmatex,
+  generic mode) are typeset by MathJax in the browser. Its script and fonts come from the pinned
+  ``django-static-mathjax`` package (the docs extra) and are copied into the site, so neither building nor
+  viewing it needs the network.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import posixpath
 import re
 from pathlib import Path
@@ -40,3 +45,39 @@ def on_page_markdown(markdown, page, config, files):
 
 def on_page_content(html, page, config, files):
     return _ROLE.sub(lambda m: f"<code>{m.group(2).rsplit('.', 1)[-1] if m.group(1) else m.group(2)}</code>", html)
+
+
+# MathJax 3's CommonHTML build: the script, and the fonts it loads from beside itself (output/chtml/fonts/...).
+MATHJAX_PACKAGE = "mathjax"  # the import name of django-static-mathjax
+MATHJAX_SCRIPT = "tex-chtml.js"
+MATHJAX_FONTS = "output/chtml/fonts/woff-v2"
+# arithmatex (generic) hands each formula over in an element of class "arithmatex", as \(...\) or \[...\]:
+# MathJax typesets those elements only.
+MATHJAX_CONFIG = r"""window.MathJax = {
+  tex: {inlineMath: [["\\(", "\\)"]], displayMath: [["\\[", "\\]"]], processEscapes: true, processEnvironments: true},
+  options: {ignoreHtmlClass: ".*|", processHtmlClass: "arithmatex"}
+};
+"""
+
+
+def mathjax_dir() -> Path:
+    """The es5 folder of the installed MathJax distribution; a clear error when the docs extra is missing."""
+    try:
+        root = importlib.resources.files(MATHJAX_PACKAGE) / "static" / "mathjax" / "es5"
+    except ModuleNotFoundError:
+        root = None
+    if root is None or not (root / MATHJAX_SCRIPT).is_file():
+        raise RuntimeError("the docs' maths need MathJax from the docs extra: pip install -e '.[docs]'")
+    return Path(str(root))
+
+
+def on_files(files, config):
+    """Add MathJax (config, script, fonts) under mathjax/ in the site; mkdocs.yml's extra_javascript loads it."""
+    from mkdocs.structure.files import File  # here, so that the tests of the other hooks need no mkdocs
+
+    es5 = mathjax_dir()
+    files.append(File.generated(config, "mathjax/config.js", content=MATHJAX_CONFIG))
+    files.append(File.generated(config, f"mathjax/{MATHJAX_SCRIPT}", abs_src_path=str(es5 / MATHJAX_SCRIPT)))
+    for font in sorted((es5 / MATHJAX_FONTS).iterdir()):
+        files.append(File.generated(config, f"mathjax/{MATHJAX_FONTS}/{font.name}", abs_src_path=str(font)))
+    return files

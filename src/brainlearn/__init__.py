@@ -11,7 +11,10 @@ Submodules (imported on demand, so `import brainlearn` stays light):
 - :mod:`brainlearn.runtime`: seeding, devices, run directories, reports
 """
 
+from brainlearn import _gym_ids
 from brainlearn.errors import BrainlearnError, ConfigError, DataError, ShapeError
 
 __version__ = "0.1.0"
 __all__ = ["BrainlearnError", "ConfigError", "DataError", "ShapeError", "__version__"]
+
+_gym_ids.install()  # gym.make("brainlearn/<task>-v0") after `import brainlearn`, without importing gymnasium here

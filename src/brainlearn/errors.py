@@ -1,5 +1,9 @@
 """Errors a user can cause. The CLI prints them as one line and exits with code 2."""
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: this module loads with every import
+if TYPE_CHECKING:
+    import torch
+
 
 class BrainlearnError(Exception):
     """Base class for user-facing errors: bad config, missing data, wrong shapes."""
@@ -17,7 +21,7 @@ class ShapeError(BrainlearnError, ValueError):
     """A tensor passed to a public function has the wrong shape or contains NaNs."""
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> type:
     """``NotFittedError``: a :class:`ConfigError` that is also scikit-learn's ``NotFittedError``, raised when a
     fitted-state method (a similarity metric's ``score``/``transform``) is called before ``fit``. It is built on
     first use so that importing this module (every CLI call does) does not import scikit-learn."""
@@ -41,7 +45,7 @@ class Interrupted(KeyboardInterrupt):
         self.resume, self.checkpoint = resume, checkpoint
 
 
-def quoted(path) -> str:
+def quoted(path: object) -> str:
     """A path for a message or a command line: shell-quoted, with control characters escaped, so that a
     newline in a file name can neither split nor forge a line."""
     import shlex
@@ -52,7 +56,7 @@ def quoted(path) -> str:
     return "$'" + text.encode("unicode_escape").decode().replace("'", "\\'") + "'"  # bash's ANSI-C quoting
 
 
-def inside_transform(x) -> bool:
+def inside_transform(x: "torch.Tensor") -> bool:
     """Whether tensor `x` is inside a torch.func transform (an ensemble's vmap), where its values cannot be
     read and ``out=`` arguments are not supported."""
     import torch  # x is a tensor, so torch is loaded; this module stays importable without it
@@ -60,7 +64,7 @@ def inside_transform(x) -> bool:
     return torch._C._functorch.is_functorch_wrapped_tensor(x)
 
 
-def check_tensor(x, name: str, ndim: int | None = None, finite: bool = True):
+def check_tensor(x: "torch.Tensor", name: str, ndim: int | None = None, finite: bool = True) -> "torch.Tensor":
     """Validate a tensor argument of a public function; return it unchanged.
 
     Raises :class:`ShapeError` naming the argument, the expected and the given shape.

@@ -24,10 +24,13 @@ from __future__ import annotations
 import io
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from brainlearn.errors import ConfigError, quoted
 from brainlearn.runtime.rundir import RunDir, atomic_write_bytes, read_json
+
+if TYPE_CHECKING:  # pandas is optional (brainlearn[tables]) and imported on use
+    import pandas
 
 RUN_COLUMNS = ["run", "experiment", "preset", "seed", "device", "threads", "state"]
 TABLE_COLUMNS = {
@@ -40,7 +43,7 @@ TABLES = tuple(TABLE_COLUMNS)
 FORMATS = ("csv", "parquet", "tensorboard")
 
 
-def _pandas():
+def _pandas() -> Any:
     try:
         import pandas
     except ImportError:
@@ -74,7 +77,7 @@ def run_directories(path: str | Path) -> list[Path]:
 
 def flat_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """A run header's config as one level: nested fields by dotted name, lists as comma-separated text."""
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in config.items():
         if isinstance(value, dict):
             out |= flat_config(value, f"{prefix}{key}.")
@@ -110,7 +113,7 @@ def _table_rows(run: RunDir, table: str) -> list[dict[str, Any]]:
     return [{"claim": c["id"], **{k: c.get(k) for k in TABLE_COLUMNS["claims"][1:]}} for c in run.claims() or []]
 
 
-def load(path: str | Path, table: str = "scalars"):
+def load(path: str | Path, table: str = "scalars") -> pandas.DataFrame:
     """A tidy DataFrame of one of the :data:`TABLES` of every run at or below `path` (see the module docstring)."""
     pandas = _pandas()
     rows = records(path, table)
@@ -125,7 +128,7 @@ def load(path: str | Path, table: str = "scalars"):
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _escape_formulas(frame):
+def _escape_formulas(frame: pandas.DataFrame) -> pandas.DataFrame:
     """`frame` with every text cell that a spreadsheet would run as a formula prefixed with a quote (numbers
     stay numbers)."""
     frame = frame.copy()

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from brainlearn.errors import ShapeError
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 
 def angle(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -57,7 +61,7 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.cosine_similarity(a.double(), b.double(), dim=-1, eps=1e-30)
 
 
-def tail_mean(values, fraction: float = 0.1, *, skip_nan: bool = False) -> float:
+def tail_mean(values: ArrayLike, fraction: float = 0.1, *, skip_nan: bool = False) -> float:
     """Mean over the last `fraction` of the rows of `values` (at least one row), all columns together: the
     end-of-training value of a noisy curve, e.g. an angle measured every few steps (rows: measurements;
     columns, if any: layers). `skip_nan` ignores undefined entries (a zero update has no direction)."""

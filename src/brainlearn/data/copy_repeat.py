@@ -23,7 +23,8 @@ import torch
 from brainlearn.errors import ConfigError
 
 
-def copy_repeat_batch(n: int, r: int, batch: int, generator: torch.Generator, bits: int = 8):
+def copy_repeat_batch(n: int, r: int, batch: int, generator: torch.Generator,
+                      bits: int = 8) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One batch at level (N = n, R = r).
 
     Returns:

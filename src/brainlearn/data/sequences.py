@@ -20,6 +20,7 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,7 +174,7 @@ class CaptionData:
     def __len__(self) -> int:
         return len(self.tokens)
 
-    def decode(self, ids) -> str:
+    def decode(self, ids: torch.Tensor | Iterable[int]) -> str:
         words = [self.vocab[int(i)] for i in ids]
         return " ".join(w for w in words if w not in SPECIALS)
 

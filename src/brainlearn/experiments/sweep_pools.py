@@ -108,7 +108,8 @@ class SubmititPool:
             self.executor.update_parameters(cpus_per_task=threads, **parameters)
         except (NameError, TypeError, ValueError) as e:  # submitit names the unknown or badly typed parameter
             raise ConfigError(f"--slurm: {str(e).splitlines()[0]}") from None
-        self.fn, self.jobs = fn, []
+        self.fn = fn
+        self.jobs: list[Any] = []
 
     @classmethod
     def check(cls, threads: int, parameters: dict[str, Any]) -> None:

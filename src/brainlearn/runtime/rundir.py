@@ -26,12 +26,15 @@ import time
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from brainlearn.errors import ConfigError, quoted
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _umask() -> int:
@@ -64,7 +67,7 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n").encode())
 
 
-def _jsonable(x):
+def _jsonable(x: Any) -> Any:
     if hasattr(x, "tolist"):
         return x.tolist()
     if isinstance(x, Path):
@@ -194,7 +197,7 @@ class RunDir:
     def status(self) -> dict[str, Any]:
         return self.read("status.json") or {"state": "unknown"}
 
-    def lock(self):
+    def lock(self) -> _DirLock:
         """Hold an exclusive OS-level lock on the directory while a run writes to it (a context manager).
 
         A second process that tries to run or resume the same directory gets a ConfigError. The lock is the
@@ -210,7 +213,7 @@ class RunDir:
         except ConfigError:
             return True
 
-    def save_figure(self, name: str, figure) -> Path:
+    def save_figure(self, name: str, figure: Figure) -> Path:
         import io
 
         buf = io.BytesIO()
@@ -300,7 +303,8 @@ class _DirLock:
     def __init__(self, path: Path):
         self.path = Path(path) / ".lock"
 
-    def __enter__(self):
+    def __enter__(self) -> _DirLock:
+        self.fd: int | None
         try:
             import fcntl
         except ImportError:  # no flock (Windows): runs are not locked
@@ -315,6 +319,6 @@ class _DirLock:
                               "(a run or resume of the same directory); wait for it to finish") from None
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         if self.fd is not None:
             os.close(self.fd)  # closing releases the flock

@@ -158,6 +158,28 @@ def test_docs_time_limit_example_runs():
     assert scope["vec"].reset(seed=0)[0].shape == (4, 33)
 
 
+def python_with_src(script):
+    """`script` run by a fresh interpreter that imports this checkout's brainlearn."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-W", "error", "-c", script], capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+@pytest.mark.parametrize("imports", ["import brainlearn, gymnasium as gym", "import gymnasium as gym, brainlearn",
+                                     "import brainlearn, brainlearn.models.dqn, gymnasium as gym"])
+def test_ids_registered_by_import_brainlearn_in_either_order(imports):
+    script = f"{imports}\nprint(gym.make('brainlearn/dlygo-v0').reset(seed=0)[0].shape)"
+    out = python_with_src(script)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "(33,)"
+
+
+def test_import_brainlearn_imports_neither_gymnasium_nor_torch():
+    out = python_with_src("import sys, brainlearn\nprint(sorted({'gymnasium', 'torch', 'numpy'} & set(sys.modules)))")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
+
+
 def test_async_vector_env_after_torch_ran_in_the_parent():
     """Forked workers (AsyncVectorEnv's default on Linux) must not hang in torch's thread pool."""
     script = (
@@ -166,8 +188,7 @@ def test_async_vector_env_after_torch_ran_in_the_parent():
         "v = gym.vector.AsyncVectorEnv([lambda: gym.make('brainlearn/dms-v0', chunk=256)] * 2)\n"
         "print(v.reset(seed=0)[0].shape, v.step([0, 0])[1].tolist()); v.close()\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))}
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    out = python_with_src(script)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "(2, 33) [0.0, 0.0]"
 

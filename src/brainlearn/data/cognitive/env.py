@@ -1,14 +1,12 @@
 """The Mod-Cog tasks as registered gymnasium environments (gymnasium is optional: ``pip install brainlearn[gym]``).
 
-Importing this module registers one environment per task, ``brainlearn/<task>-v0`` (82 ids, e.g.
-``brainlearn/dlygointr-v0``), plus ``brainlearn/ModCog-v0``, a mix of any suite (default ``modcog/all``)::
+The environments are registered as ``brainlearn/<task>-v0`` (82 ids, e.g. ``brainlearn/dlygointr-v0``), plus
+``brainlearn/ModCog-v0``, a mix of any suite (default ``modcog/all``). Importing this module registers them, and
+``import brainlearn`` arranges that import for you once gymnasium is imported too (in either order)::
 
     import gymnasium as gym
-    import brainlearn.data.cognitive.env  # noqa: F401  (registers the ids)
+    import brainlearn
     env = gym.make("brainlearn/go-v0")
-    # or, without the import: gym.make("brainlearn.data.cognitive.env:brainlearn/go-v0")
-
-Registration happens on import only: gymnasium >= 1.0 no longer reads the "gymnasium.envs" entry-point group.
 
 Semantics follow neurogym's ``TrialEnv``. An episode is an endless stream of back-to-back trials (tasks drawn
 uniformly from the env's tasks); ``truncated`` is always False and ``terminated`` too unless

@@ -21,7 +21,9 @@ Mod-Cog's two extensions:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from brainlearn.errors import ConfigError
 
@@ -115,7 +117,8 @@ def _reach(name: str, anti: bool, reaction: bool, integrate: int = 0, seq: int =
     return Task(name, "reach", decision, anti=anti, reaction=reaction, integrate=integrate, seq=seq)
 
 
-def _dm(name: str, delayed: bool, weights, modalities, integrate: int = 0, seq: int = 0) -> Task:
+def _dm(name: str, delayed: bool, weights: tuple[int, int], modalities: tuple[bool, bool], integrate: int = 0,
+        seq: int = 0) -> Task:
     return Task(name, "dm", 10 if seq else 2, delayed=delayed, weights=weights, modalities=modalities,
                 integrate=integrate, seq=seq)
 
@@ -124,9 +127,9 @@ def _match(name: str, category: bool, match_go: bool, integrate: int = 0, seq: i
     return Task(name, "match", 10 if seq else 9, category=category, match_go=match_go, integrate=integrate, seq=seq)
 
 
-def _base_tasks() -> dict[str, dict]:
+def _base_tasks() -> dict[str, dict[str, Any]]:
     """Constructor arguments of the 20 base tasks (Yang et al. 2019 as written in Mod-Cog)."""
-    base = {}
+    base: dict[str, dict[str, Any]] = {}
     for anti in (False, True):
         word = "anti" if anti else "go"
         base[word] = dict(family="reach", anti=anti, reaction=False)
@@ -145,11 +148,11 @@ def _base_tasks() -> dict[str, dict]:
     return base
 
 
-def _make(name: str, spec: dict, integrate: int = 0, seq: int = 0) -> Task:
+def _make(name: str, spec: dict[str, Any], integrate: int = 0, seq: int = 0) -> Task:
     spec = dict(spec)
     family = spec.pop("family")
-    build = {"reach": _reach, "dm": _dm, "match": _match}[family]
-    return build(name, integrate=integrate, seq=seq, **spec)
+    builders: dict[str, Callable[..., Task]] = {"reach": _reach, "dm": _dm, "match": _match}
+    return builders[family](name, integrate=integrate, seq=seq, **spec)
 
 
 BASE_NAMES = ("go", "rtgo", "dlygo", "anti", "rtanti", "dlyanti", "dm1", "dm2", "ctxdm1", "ctxdm2", "multidm",
@@ -190,7 +193,7 @@ def task_names() -> tuple[str, ...]:
     return tuple(TASKS)
 
 
-def get_task(name: str) -> Task:
+def get_task(name: str | Task) -> Task:
     """The :class:`Task` called `name` (e.g. "dlygointr"); unknown names raise ConfigError listing the valid ones."""
     if isinstance(name, Task):
         return name
@@ -201,7 +204,7 @@ def get_task(name: str) -> Task:
     return TASKS[name]
 
 
-def resolve_tasks(tasks) -> tuple[Task, ...]:
+def resolve_tasks(tasks: str | Iterable[str | Task]) -> tuple[Task, ...]:
     """A suite name ("modcog/all", "modcog/16", ...), one task name, or a list of task names -> Task specs."""
     if isinstance(tasks, str):
         if tasks in SUITES:

@@ -117,7 +117,7 @@ def train_model(config: PathwaysConfig, seed: int, replicate: int, device, eval_
     data = suite.stream(config.batch_size, config.seq_len, make_generator(replicate_seed(seed, replicate, "data"),
                                                                           device))
     drops = make_generator(replicate_seed(seed, replicate, "noise"), device)
-    curves = {"loss": [], "lpc_step": [], "lpc_curve": []}
+    curves: dict[str, list] = {"loss": [], "lpc_step": [], "lpc_curve": []}
     k = len(config.tasks)
     for step in range(config.steps + 1):
         if step % config.eval_every == 0 or step == config.steps:
@@ -293,8 +293,8 @@ def plot(result: Result, config: PathwaysConfig) -> dict:
         curve = a[f"{c}_lpc_curve"].mean(0)  # (checkpoints, K)
         plotting.curves(ax, a[f"{c}_lpc_step"], {name: curve[:, t] for t, name in enumerate(config.tasks)},
                         xlabel="training step", ylabel="response LPC", title=f"{c}: LPC over training")
-        if curve.shape[1] > 12:  # a legend of every task would not fit the panel
-            ax.get_legend().remove()
+        if curve.shape[1] > 12 and (legend := ax.get_legend()) is not None:  # a legend of every task would not fit
+            legend.remove()
     figs["lpc_over_training"] = fig
     return figs
 

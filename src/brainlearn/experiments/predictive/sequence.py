@@ -149,7 +149,7 @@ def plot(result: Result, config: SequenceConfig) -> dict:
     plotting.curves(axes[1], x, {"temporal PC": a["pc_test_trace"], "adaptation": a["adaptation_test_trace"]},
                     xlabel="test-block element", ylabel="summed response", title="error trace (test block)")
     for k in np.flatnonzero(types != "standard"):
-        axes[1].axvline(k, color="C3" if types[k] == "deviant_ori" else "C2", lw=0.6, ls=":")
+        axes[1].axvline(float(k), color="C3" if types[k] == "deviant_ori" else "C2", lw=0.6, ls=":")
     plotting.bars(axes[2], {"PC": m["pc_mi_ctrl"], "adaptation": m["adaptation_mi_ctrl"]}, ylabel="MI_ctrl",
                   title="many-standards control", reference=0.1)
     return {"sequence": fig}
