@@ -129,12 +129,11 @@ class Cell:
         (KeRNL's learned tensors, the members' generators) is left as it was."""
         n = len(stacked.members)
         probe = [t.expand(n, *t.shape) for t in self.probe]
-        tensors = {k: t.clone() for k, t in stacked.tensors.items()}  # the rule may update them in place
-        states = [r.generator.get_state() for r in stacked.members if getattr(r, "generator", None) is not None]
+        rules = [stacked, *stacked.members]
+        states = [_state(r) for r in rules]
         update = stacked.accumulate(*probe)[0]["cell.weight"]
-        stacked.tensors = tensors
-        for r, s in zip([r for r in stacked.members if getattr(r, "generator", None) is not None], states):
-            r.generator.set_state(s)
+        for r, state in zip(rules, states):
+            _restore(r, state)
         gradient = exact.accumulate(*probe)[0]["cell.weight"]
         return cosine(update.flatten(1), gradient.flatten(1)).tolist()
 
@@ -143,10 +142,7 @@ class Cell:
         it learns, its generator); the ``.grad`` the probe leaves (the synthesiser's too) is cleared."""
         out = []
         for net, rule in members:
-            tensors = {n: v.clone() for n, v in vars(rule).items() if isinstance(v, torch.Tensor)}
-            generator = getattr(rule, "generator", None)
-            state = generator.get_state() if generator is not None else None
-            updates = []
+            state, updates = _state(rule), []
             for r in (rule, make_rule("bptt", net, loss_fn=self.spec.loss)):
                 for p in rule.parameters():
                     p.grad = None
@@ -154,9 +150,7 @@ class Cell:
                 updates.append(net.cell.weight.grad.clone())
             for p in rule.parameters():
                 p.grad = None
-            vars(rule).update(tensors)
-            if generator is not None:
-                generator.set_state(state)
+            _restore(rule, state)
             out.append(float(cosine(updates[0].flatten(), updates[1].flatten())))
         return out
 
@@ -181,13 +175,29 @@ class Cell:
         return out
 
 
+def _state(rule) -> dict:
+    """What a probe could change in a rule (a LearningRule, or a StackedRule and its members' tensors): the
+    tensors it holds (KeRNL's learned ones; updated in place too) and its generator's state."""
+    tensors: dict[str, object] = {n: v.clone() for n, v in vars(rule).items() if isinstance(v, torch.Tensor)}
+    if isinstance(rule, StackedRule):
+        tensors["tensors"] = {k: t.clone() for k, t in rule.tensors.items()}
+    generator = getattr(rule, "generator", None)
+    return {"tensors": tensors, "generator": None if generator is None else generator.get_state()}
+
+
+def _restore(rule, state: dict) -> None:
+    vars(rule).update(state["tensors"])
+    if state["generator"] is not None:
+        rule.generator.set_state(state["generator"])
+
+
 def learn(config: LeagueRecurrentConfig, task: str, variant: str, seed: int, device: str) -> dict:
     """One cell: the rate chosen on the validation sequences, then the replicates measured on the test ones."""
     cell, grid = Cell(config, task, variant, seed, device), list(config.lr_grid)
     trials = [cell.member(None) for _ in grid]  # every grid point from the same weights and sequences
-    before = cell.loss(trials[0][0], "eval")
+    untrained = cell.loss(trials[0][0], "eval")
     cell.fit(trials, grid, [cell._gen(None, "data") for _ in grid])
-    val = [cell.loss(net, "eval") / before for net, _ in trials]
+    val = [cell.loss(net, "eval") / untrained for net, _ in trials]
     lr = grid[int(np.nanargmin(val))] if np.isfinite(val).any() else grid[0]
     reps = [cell.member(r) for r in range(config.replicates)]
     before = [cell.loss(net, "test") for net, _ in reps]
