@@ -6,7 +6,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from html import unescape
@@ -14,10 +13,10 @@ from html import unescape
 import pytest
 
 from tests import REPO
+from tests.browser import chromium, console, needs_chromium
 
 yaml = pytest.importorskip("yaml")
-CHROMIUM = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (Debian: apt-get install chromium)")
+pytestmark = needs_chromium
 SITE = REPO / "site"
 
 TERMS = " + ".join(f"a_{{{k}}}" for k in range(1, 41))
@@ -41,12 +40,11 @@ window.addEventListener("load", () => MathJax.startup.promise.then(() => {{
 
 def rendered(page):
     """`page`'s DOM once its scripts ran in headless Chromium, and the console messages and uncaught errors."""
-    browser = subprocess.run([CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
-                              "--enable-logging=stderr", "--v=0", "--window-size=800,1000",
-                              "--virtual-time-budget=10000",  # time for MathJax to typeset before the DOM is dumped
-                              "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    browser = chromium("--window-size=800,1000",
+                       "--virtual-time-budget=10000",  # time for MathJax to typeset before the DOM is dumped
+                       "--dump-dom", page.as_uri())
     assert browser.returncode == 0, browser.stderr[-2000:]
-    return browser.stdout, [line for line in browser.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
+    return browser.stdout, console(browser.stderr)
 
 
 @pytest.fixture(scope="module")

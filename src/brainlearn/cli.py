@@ -1,4 +1,4 @@
-"""The `brainlearn` command line: list, run, verify, show, sweep, sweep-report, export, report, tasks.
+"""The `brainlearn` command line: list, run, verify, show, sweep, sweep-report, export, report, league, tasks.
 
 User errors (unknown names, bad overrides, missing data) print one line and exit with code 2;
 failing claims make `verify` exit with code 1; Ctrl-C exits with 130 and leaves a resumable run.
@@ -95,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write a static HTML site of the claims, figures and runs under a folder")
     p.add_argument("runs_dir", help="folder of run and verify directories (e.g. runs)")
     p.add_argument("--out", default=None, help="folder for the site (default RUNS_DIR/report)")
+
+    p = sub.add_parser("league", help="every learning rule on the same tasks, budget and measures: the league's table")
+    p.add_argument("--preset", default="quick", help="quick, full or paper (default quick)")
+    p.add_argument("--rules", default=None, help="comma-separated rules, feedforward and recurrent (default: all)")
+    p.add_argument("--tasks", default=None,
+                   help="comma-separated: a dataset for the feedforward league and/or sequence tasks for the recurrent")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default cpu)")
+    p.add_argument("--out", default="runs", help="root folder; the league goes to OUT/league/ (default runs)")
 
     p = sub.add_parser("tasks", help="cognitive tasks (Mod-Cog): list them, or plot example trials")
     tasks = p.add_subparsers(dest="tasks_command", required=True, parser_class=_Parser)
@@ -368,6 +376,18 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_league(args) -> int:
+    from brainlearn.experiments.league import table
+    from brainlearn.runtime.report import text_table
+
+    split = lambda text: [t for t in text.split(",") if t] if text else None  # noqa: E731
+    root, rows = table.run(args.preset, split(args.rules), split(args.tasks), out=args.out, device=args.device)
+    columns = ("kind", "task", "rule", "value", "ci95", "align_end", "time_vs_exact")
+    print(text_table([[table.cell_text(r[c]) for c in columns] for r in rows], list(columns)))
+    print(f"\nleague: {quoted(root / 'league.html')}")
+    return 0
+
+
 def cmd_tasks(args) -> int:
     from brainlearn.data.cognitive import SUITES, TASKS
 
@@ -390,7 +410,8 @@ def cmd_tasks(args) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "verify": cmd_verify, "show": cmd_show, "sweep": cmd_sweep,
-            "sweep-report": cmd_sweep_report, "export": cmd_export, "report": cmd_report, "tasks": cmd_tasks}
+            "sweep-report": cmd_sweep_report, "export": cmd_export, "report": cmd_report, "league": cmd_league,
+            "tasks": cmd_tasks}
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -12,10 +12,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -33,6 +31,7 @@ from brainlearn.experiments.runner import run_experiment
 from brainlearn.experiments.verify import verify
 from brainlearn.runtime import Config, RunDir, param
 from tests import REPO
+from tests.browser import DevTools, chromium, console, needs_chromium
 
 ROOT = REPO
 DOCS = ROOT / "docs"
@@ -340,106 +339,24 @@ def _table_texts(page: str, table_id: str) -> list[list[str]]:
 
 # -- a real browser --------------------------------------------------------------------------------------
 
-CHROMIUM = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
-
-
-def _chromium(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
-                           "--enable-logging=stderr", "--v=0", *args], capture_output=True, text=True, timeout=120)
-
-
-def _console(stderr: str) -> list[str]:
-    """Console messages (any level: the site's script logs nothing) and uncaught errors in Chromium's log."""
-    return [line for line in stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (Debian: apt-get install chromium)")
-def test_site_renders_in_headless_chromium(runs, tmp_path):
+@needs_chromium
+def test_site_renders_in_headlesschromium(runs, tmp_path):
     import matplotlib.image
 
     index, _ = html_report.write_site(runs, tmp_path / "site")
     url = index.resolve().as_uri()
     shot = tmp_path / "shot.png"
-    proc = _chromium(f"--screenshot={shot}", "--window-size=1200,2000", url)
+    proc = chromium(f"--screenshot={shot}", "--window-size=1200,2000", url)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert not _console(proc.stderr), _console(proc.stderr)
+    assert not console(proc.stderr), console(proc.stderr)
     pixels = matplotlib.image.imread(shot)[..., :3]
     assert pixels.shape[:2] == (2000, 1200)
     assert pixels.std() > 0.05 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50  # text, tables, colours
-    dom = _chromium("--dump-dom", url)
+    dom = chromium("--dump-dom", url)
     tags = _parse(dom.stdout)
     srcs = _links(tags, "img", "src")
-    assert len(srcs) == 7 and not _console(dom.stderr)
+    assert len(srcs) == 7 and not console(dom.stderr)
     assert all((index.parent / unquote(s)).is_file() for s in srcs)
-
-
-class _DevTools:
-    """A headless Chromium driven over the DevTools protocol on a pipe (its fds 3 and 4; no extra package)."""
-
-    def __init__(self, profile: Path):
-        to_browser, self._to = os.pipe()
-        self._from, from_browser = os.pipe()
-
-        def wire():  # in the child: the protocol's fixed descriptors (kept open by pass_fds)
-            os.dup2(to_browser, 3)
-            os.dup2(from_browser, 4)
-
-        self.proc = subprocess.Popen([CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
-                                      "--remote-debugging-pipe", f"--user-data-dir={profile}"], preexec_fn=wire,
-                                     pass_fds=(3, 4), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.close(to_browser)
-        os.close(from_browser)
-        self._buffer, self._id, self.events = b"", 0, []
-
-    def _read(self) -> dict:
-        while b"\0" not in self._buffer:
-            chunk = os.read(self._from, 1 << 16)
-            assert chunk, "chromium closed the DevTools pipe"
-            self._buffer += chunk
-        message, self._buffer = self._buffer.split(b"\0", 1)
-        return json.loads(message)
-
-    def send(self, method: str, session: str | None = None, **params) -> int:
-        self._id += 1
-        os.write(self._to, json.dumps({"id": self._id, "method": method, "params": params,
-                                       **({"sessionId": session} if session else {})}).encode() + b"\0")
-        return self._id
-
-    def call(self, method: str, session: str | None = None, **params) -> dict:
-        sent = self.send(method, session, **params)
-        while (message := self._read()).get("id") != sent:
-            self.events.append(message)
-        assert "error" not in message, message
-        return message["result"]
-
-    def open(self, url: str, width: int, height: int) -> str:
-        """A new page showing `url`, loaded; returns its session."""
-        target = self.call("Target.createTarget", url="about:blank")["targetId"]
-        session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-        self.call("Emulation.setDeviceMetricsOverride", session, width=width, height=height, deviceScaleFactor=1,
-                  mobile=False)
-        self.call("Page.enable", session)
-        self.call("Runtime.enable", session)
-        self.send("Page.navigate", session, url=url)
-        while (message := self._read()).get("method") != "Page.loadEventFired":
-            self.events.append(message)
-        return session
-
-    def evaluate(self, session: str, expression: str):
-        result = self.call("Runtime.evaluate", session, expression=expression, returnByValue=True)
-        assert "exceptionDetails" not in result, result["exceptionDetails"]
-        return result["result"].get("value")
-
-    def console(self) -> list[dict]:
-        """Console messages and uncaught exceptions seen so far."""
-        return [m for m in self.events if m.get("method") in ("Runtime.consoleAPICalled",
-                                                                "Runtime.exceptionThrown")]
-
-    def close(self) -> None:
-        self.send("Browser.close")
-        self.proc.wait(timeout=60)
-        os.close(self._to)
-        os.close(self._from)
 
 
 CLAIM_COLUMNS = html_report.CLAIM_HEAD
@@ -447,12 +364,12 @@ COLUMN = """Array.from(document.getElementById({table!r}).tBodies[0].rows).filte
              .map(r => r.cells[{column}].textContent.trim())"""
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (Debian: apt-get install chromium)")
-def test_a_two_seed_verify_and_a_sweep_render_and_sort_in_headless_chromium(compared, tmp_path):
+@needs_chromium
+def test_a_two_seed_verify_and_a_sweep_render_and_sort_in_headlesschromium(compared, tmp_path):
     import matplotlib.image
 
     index, _ = html_report.write_site(compared, tmp_path / "site")
-    browser = _DevTools(tmp_path / "profile")
+    browser = DevTools(tmp_path / "profile")
     try:
         page = browser.open(index.resolve().as_uri(), 1200, 1600)
         shot = tmp_path / "shot.png"
@@ -488,12 +405,12 @@ def test_a_two_seed_verify_and_a_sweep_render_and_sort_in_headless_chromium(comp
     assert pixels.std() > 0.05 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (Debian: apt-get install chromium)")
+@needs_chromium
 def test_the_console_check_sees_a_script_error(tmp_path):
     """The negative control: the log scan above does catch a page's console error."""
     page = tmp_path / "bad.html"
     page.write_text("<!DOCTYPE html><html><body><script>undefined_function();</script></body></html>")
-    assert any("Uncaught ReferenceError" in line for line in _console(_chromium("--dump-dom", page.as_uri()).stderr))
+    assert any("Uncaught ReferenceError" in line for line in console(chromium("--dump-dom", page.as_uri()).stderr))
 
 
 # -- the docs' figures -----------------------------------------------------------------------------------
