@@ -20,11 +20,13 @@ def _members(rule, config, x):
     return [league.network(config, (1, 8, 8), 10, rule, 0, r, x[:2], "cpu") for r in range(3)]
 
 
-@pytest.mark.parametrize("rule", ["fa", "usf", "kp"])
+@pytest.mark.parametrize("rule", ["fa", "usf", "kp", "burstccn-random", "burstprop"])
 def test_stacked_members_equal_members_trained_one_by_one(rule, monkeypatch):
     config = LeagueFeedforwardConfig(hidden=(12,), epochs=2, batch_size=16)
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(80, 1, 8, 8, generator=g), torch.randint(0, 10, (80,), generator=g)
+    if rule in league.MODELS:  # dense networks on flattened images
+        x = x.flatten(1)
     probe, lrs = (x[:32], y[:32]), [0.05, 0.1, 0.2]
     order = lambda: [torch.Generator().manual_seed(r) for r in range(3)]  # noqa: E731
     stacked = _members(rule, config, x)
@@ -53,6 +55,21 @@ def test_measures():
     assert torch.equal(bp[1].weight, fa[1].weight)
 
 
+def test_tied_burstccn_follows_backprop_and_the_paper_models_train():
+    """Tied BurstCCN's update follows backprop's gradient of its squared error (within 2°, the bound its own
+    tests hold it to; the burst nonlinearity keeps it from equality); random feedback starts far from it."""
+    config = LeagueFeedforwardConfig(hidden=(12,), epochs=1, batch_size=16)
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.rand(64, 64, generator=g), torch.randint(0, 10, (64,), generator=g)
+    got = {}
+    for rule in ("burstccn-tied", "burstccn-random"):
+        nets = [league.network(config, (1, 8, 8), 10, rule, 0, r, x[:2], "cpu") for r in range(2)]
+        got[rule] = league.fit(config, rule, nets, [0.5, 0.5], [torch.Generator().manual_seed(r) for r in range(2)],
+                               x, y, (x[:32], y[:32]))
+    assert all(a < 2.0 for member in got["burstccn-tied"] for a in member)
+    assert all(member[0] > 20.0 for member in got["burstccn-random"])
+
+
 def test_bad_configs():
     with pytest.raises(ConfigError, match="rules must be among"):
         LeagueFeedforwardConfig(rules=("bp", "sgd"))
@@ -60,6 +77,8 @@ def test_bad_configs():
         LeagueFeedforwardConfig(rules=("bp", "bp"))
     with pytest.raises(ConfigError, match="lenet"):
         LeagueFeedforwardConfig(arch="lenet")
+    with pytest.raises(ConfigError, match="dense networks"):
+        LeagueFeedforwardConfig(arch="lenet", dataset="fashion-mnist", rules=("bp", "burstccn-tied"))
     with pytest.raises(ConfigError):
         LeagueFeedforwardConfig(lr_grid=(0.1, -1.0))
 
@@ -67,7 +86,8 @@ def test_bad_configs():
 @pytest.mark.parametrize("rule", ["bp", "dfa", "brsf"])
 def test_lenet_trains_under_every_kind_of_rule(rule):
     """LeNet-5 on 28-pixel images: stacked (BP), one by one (DFA's output error to convolutions, brSF)."""
-    config = LeagueFeedforwardConfig(dataset="fashion-mnist", arch="lenet", epochs=1, batch_size=8)
+    config = LeagueFeedforwardConfig(dataset="fashion-mnist", arch="lenet", epochs=1, batch_size=8,
+                                     rules=("bp", "dfa", "brsf"))
     g = torch.Generator().manual_seed(2)
     x, y = torch.rand(16, 1, 28, 28, generator=g), torch.randint(0, 10, (16,), generator=g)
     nets = [league.network(config, (1, 28, 28), 10, rule, 0, r, x[:2], "cpu") for r in range(2)]

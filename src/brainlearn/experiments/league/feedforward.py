@@ -13,8 +13,8 @@ per-step draws). SGD with momentum and weight decay, cross-entropy.
 perturbation of size `fgsm_eps` (pixels in [0, 1]; the attack uses the network's exact input gradient); the
 angle between the rule's weight update and backprop's gradient of the same network on a probe batch, averaged
 over the hidden layers (the output layer's update is exact under every rule), at the start, middle and end of
-training; cost: time per training step and bytes saved for the backward pass, each relative to BP's, measured
-on one network alone.
+training; cost: time per training step and bytes of activations saved for the backward pass, each relative
+to BP's on the same architecture, measured back to back in the same cell on one network alone.
 """
 
 from __future__ import annotations
@@ -35,19 +35,35 @@ from brainlearn.data import ImageDataConfig, accuracy
 from brainlearn.ensemble import Ensemble, StackedSGD
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.sweep_report import ci95
+from brainlearn.models.burstccn import BurstCCN, BurstCCNConfig
+from brainlearn.models.burstprop import Burstprop, BurstpropConfig
+from brainlearn.nn import one_hot
 from brainlearn.rules import FEEDFORWARD_RULES, convert, use_rule
+from brainlearn.rules.feedforward import Plausibility
 from brainlearn.runtime import RunContext, isolated_rng, make_generator, param, place, replicate_seed, require, run_jobs
 
-#: Rules whose layers run inside an ensemble's vmap (DFA shares the output error between layers through a
-#: Python object; brSF draws from a generator at every step).
-STACKED_RULES = ("bp", "fa", "usf", "frsf", "kp")
+#: The paper models as league entries: dense networks of sigmoid units whose own burst-dependent rules write
+#: ``.grad`` for the squared error of their rates against one-hot targets (their papers' loss). Their
+#: networks have their own initialisation; BurstCCN is single-phase, Burstprop two-phase, and both multiplex
+#: the error into bursts of the same neurons (no separate error channel).
+MODELS: dict[str, Plausibility] = {
+    "burstccn-tied": Plausibility("exact", True, 1, True, False),
+    "burstccn-random": Plausibility("none", True, 1, True, False),
+    "burstprop": Plausibility("exact", True, 2, True, False),
+}
+#: Every league entry and its plausibility attributes.
+ENTRIES: dict[str, Plausibility] = {**FEEDFORWARD_RULES, **MODELS}
+#: Entries that run inside an ensemble's vmap (DFA shares the output error between layers through a Python
+#: object; brSF draws from a generator at every step).
+STACKED_RULES = ("bp", "fa", "usf", "frsf", "kp", *MODELS)
 
 
 @dataclass(frozen=True)
 class LeagueFeedforwardConfig(ImageDataConfig):
     """The rules, the network, the shared budget (grid, epochs, replicates) and the measures' settings."""
 
-    rules: tuple[str, ...] = param(tuple(FEEDFORWARD_RULES), nonempty=True, help="rules (FEEDFORWARD_RULES)")
+    rules: tuple[str, ...] = param(tuple(ENTRIES), nonempty=True, help="rules (FEEDFORWARD_RULES) and paper "
+                                                                         "models (MODELS)")
     arch: Literal["mlp", "lenet"] = param("mlp", help="an MLP of `hidden` ReLU layers, or LeNet-5")
     hidden: tuple[int, ...] = param((100, 100), nonempty=True, help="the MLP's hidden widths")
     lr_grid: tuple[float, ...] = param((0.01, 0.03, 0.1, 0.3), nonempty=True, help="learning rates tried")
@@ -64,8 +80,9 @@ class LeagueFeedforwardConfig(ImageDataConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        require(all(r in FEEDFORWARD_RULES for r in self.rules),
-                f"rules must be among {', '.join(FEEDFORWARD_RULES)}, got {self.rules}")
+        require(all(r in ENTRIES for r in self.rules), f"rules must be among {', '.join(ENTRIES)}, got {self.rules}")
+        require(self.arch == "mlp" or not set(self.rules) & set(MODELS),
+                f"the paper models ({', '.join(MODELS)}) are dense networks: arch=lenet cannot run them")
         require(len(set(self.rules)) == len(self.rules), "rules: each rule once")
         require(all(lr > 0 for lr in self.lr_grid), "lr_grid: learning rates must be > 0")
         require(all(h >= 1 for h in self.hidden), "hidden: widths must be >= 1")
@@ -79,6 +96,11 @@ def network(config: LeagueFeedforwardConfig, shape: tuple[int, int, int], n_clas
     """The network of (`seed`, `replicate`): weights from stream "init" (the same for every rule), then its
     layers swapped to `rule` with feedback from stream "init", index 1 (independent of the weights)."""
     c, h, _ = shape
+    if rule in MODELS:  # dense, on flattened inputs; weights from their own initialisation and generator
+        cls, config_cls = (Burstprop, BurstpropConfig) if rule == "burstprop" else (BurstCCN, BurstCCNConfig)
+        model_config = config_cls(in_shape=(c * h * h,), n_hidden=config.hidden, n_out=n_classes,
+                                  feedback="random" if rule == "burstccn-random" else "tied")
+        return place(cls(model_config, generator=make_generator(replicate_seed(seed, replicate, "init"))), device)
     with isolated_rng(replicate_seed(seed, replicate, "init")):  # torch.nn's initialisers
         if config.arch == "mlp":
             widths = (c * h * h, *config.hidden)
@@ -96,13 +118,32 @@ def network(config: LeagueFeedforwardConfig, shape: tuple[int, int, int], n_clas
 
 
 def _loss(net, x, y):
+    """The loss the entry learns: cross-entropy, or for the paper models the squared error of their rates."""
+    if isinstance(net, BurstCCN):
+        out = net(x)
+        return 0.5 * (out - one_hot(y, out.shape[1], out.dtype)).pow(2).sum(1).mean()
     return F.cross_entropy(net(x), y)
 
 
+def _rule_grads(net, x, y) -> None:
+    """The entry's update into ``.grad``: backprop through the swapped layers, or the model's local rule."""
+    if isinstance(net, BurstCCN):
+        net.backward_local(x, y)
+    else:
+        _loss(net, x, y).backward()
+
+
 def _hidden_weights(net: nn.Module) -> list[str]:
-    """The weights of every swapped layer but the output layer (whose update is exact under every rule)."""
+    """The weights of every layer but the output layer (whose update is exact under every rule)."""
     names = [n for n, p in net.named_parameters() if n.endswith("weight") and p.ndim > 1]
     return names[:-1]
+
+
+def _exact(net: nn.Module, x, y) -> list[torch.Tensor]:
+    """Backprop's gradient of the same network's loss for the hidden weights."""
+    params = dict(net.named_parameters())
+    with use_rule(net, "bp"):
+        return list(torch.autograd.grad(_loss(net, x, y), [params[n] for n in _hidden_weights(net)]))
 
 
 def fit(config: LeagueFeedforwardConfig, rule: str, nets: list[nn.Module], lrs: list[float],
@@ -122,20 +163,21 @@ def fit(config: LeagueFeedforwardConfig, rule: str, nets: list[nn.Module], lrs: 
 
     def measure():
         px, py = probe
-        if stacked:
+        if stacked and rule not in MODELS:
             px, py = px.expand(len(nets), *px.shape), py.expand(len(nets), *py.shape)
             got = ens.grad_and_value(_loss, px, py)[0]
             with use_rule(ens.template, "bp"):
                 exact = ens.grad_and_value(_loss, px, py)[0]
             per_layer = [angles(got[n], exact[n]) for n in hidden]
-        else:
+        else:  # one member at a time (the paper models' rules write .grad outside autograd)
             per_layer = [[] for _ in hidden]
-            for net in nets:
+            for net in [ens.member(k) for k in range(len(nets))] if stacked else nets:
                 params = dict(net.named_parameters())
-                got = torch.autograd.grad(_loss(net, px, py), [params[n] for n in hidden])
-                with use_rule(net, "bp"):
-                    exact = torch.autograd.grad(_loss(net, px, py), [params[n] for n in hidden])
-                for i, (a, b) in enumerate(zip(got, exact)):
+                net.zero_grad(set_to_none=True)
+                _rule_grads(net, px, py)
+                got = [params[n].grad.clone() for n in hidden]
+                net.zero_grad(set_to_none=True)
+                for i, (a, b) in enumerate(zip(got, _exact(net, px, py))):
                     per_layer[i] += angles(a[None], b[None])
         for k in range(len(nets)):
             measured[k].append(float(np.mean([layer[k] for layer in per_layer])))
@@ -146,12 +188,14 @@ def fit(config: LeagueFeedforwardConfig, rule: str, nets: list[nn.Module], lrs: 
         for idx in perms.split(config.batch_size, dim=1):
             if step in marks:
                 measure()
-            if stacked:
+            if stacked and rule in MODELS:
+                opt.step(ens.run_local(_local_rule, x[idx], y[idx])[0])
+            elif stacked:
                 opt.step(ens.grad_and_value(_loss, x[idx], y[idx])[0])
             else:
                 for net, o, i in zip(nets, opts, idx):
                     o.zero_grad(set_to_none=True)
-                    _loss(net, x[i], y[i]).backward()
+                    _rule_grads(net, x[i], y[i])
                     o.step()
             step += 1
     measure()
@@ -159,6 +203,10 @@ def fit(config: LeagueFeedforwardConfig, rule: str, nets: list[nn.Module], lrs: 
         for k, net in enumerate(nets):
             net.load_state_dict(ens.member_state_dict(k))
     return measured
+
+
+def _local_rule(net, x, y) -> None:  # for Ensemble.run_local: the update lands in .grad, nothing is returned
+    net.backward_local(x, y)
 
 
 def fgsm_accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, batch: int = 1024) -> float:
@@ -190,11 +238,13 @@ def cost(config: LeagueFeedforwardConfig, net: nn.Module, x: torch.Tensor, y: to
 
     def step():
         opt.zero_grad(set_to_none=True)
-        _loss(net, xb, yb).backward()
+        _rule_grads(net, xb, yb)
         opt.step()
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         step()
+    if isinstance(net, BurstCCN):  # its rule keeps its state outside autograd: not counted this way
+        saved = float("nan")
     if not config.timing:
         return {"step_s": float("nan"), "saved_bytes": float(saved)}
     times = []
@@ -211,21 +261,27 @@ def learn(config: LeagueFeedforwardConfig, rule: str, seed: int, device: str) ->
     split = torch.randperm(len(data.y_train), generator=make_generator(replicate_seed(seed, None, "eval")))
     n_val = max(1, round(config.val_fraction * len(split)))
     val, fit_idx = split[:n_val].to(device), split[n_val:].to(device)
-    x, y = data.x_train[fit_idx], data.y_train[fit_idx]
+    flat = (lambda t: t.flatten(1)) if rule in MODELS else (lambda t: t)  # noqa: E731
+    x, y = flat(data.x_train[fit_idx]), data.y_train[fit_idx]
+    x_val, x_test = flat(data.x_train[val]), flat(data.x_test)
     probe = (x[:config.probe_size], y[:config.probe_size])
     build = lambda r: network(config, data.shape, data.n_classes, rule, seed, r, x[:2], device)  # noqa: E731
     order = lambda r: make_generator(replicate_seed(seed, r, "data"))  # noqa: E731
     grid = list(config.lr_grid)
     trials = [build(None) for _ in grid]  # every grid point from the same weights and batches
     fit(config, rule, trials, grid, [order(None) for _ in grid], x, y, probe)
-    val_acc = [accuracy(n, data.x_train[val], data.y_train[val]) for n in trials]
+    val_acc = [accuracy(n, x_val, data.y_train[val]) for n in trials]
     lr = grid[int(np.argmax(val_acc))]
     reps = range(config.replicates)
     nets = [build(r) for r in reps]
     angle = fit(config, rule, nets, [lr] * len(nets), [order(r) for r in reps], x, y, probe)
+    # the cost against BP's on the same architecture, measured back to back in this cell
+    reference = network(config, data.shape, data.n_classes, "bp", seed, 0, data.x_train[:2], device)
+    bp = cost(config, reference, data.x_train[fit_idx], y)
     return {"lr": lr, "val_acc": val_acc, "angle": angle, **cost(config, build(0), x, y),
-            "test_acc": [accuracy(n, data.x_test, data.y_test) for n in nets],
-            "fgsm_acc": [fgsm_accuracy(n, data.x_test, data.y_test, config.fgsm_eps) for n in nets]}
+            "bp_step_s": bp["step_s"], "bp_saved_bytes": bp["saved_bytes"],
+            "test_acc": [accuracy(n, x_test, data.y_test) for n in nets],
+            "fgsm_acc": [fgsm_accuracy(n, x_test, data.y_test, config.fgsm_eps) for n in nets]}
 
 
 def run(config: LeagueFeedforwardConfig, seed: int, ctx: RunContext) -> Result:
@@ -244,9 +300,8 @@ def _result(config: LeagueFeedforwardConfig, done: dict) -> Result:
               f"{rule}_fgsm_acc": float(np.mean(out["fgsm_acc"])), f"{rule}_angle_start": float(start),
               f"{rule}_angle_mid": float(mid), f"{rule}_angle_end": float(end), f"{rule}_step_s": out["step_s"],
               f"{rule}_saved_bytes": out["saved_bytes"]}
-        if "bp" in done:
-            m[f"{rule}_time_vs_bp"] = out["step_s"] / done["bp"]["step_s"]
-            m[f"{rule}_memory_vs_bp"] = out["saved_bytes"] / done["bp"]["saved_bytes"]
+        m[f"{rule}_time_vs_bp"] = out["step_s"] / out["bp_step_s"]
+        m[f"{rule}_memory_vs_bp"] = out["saved_bytes"] / out["bp_saved_bytes"]
     rules = list(done)
     if "bp" in done:
         m["bp_margin"] = m["bp_acc"] - max((m[f"{r}_acc"] for r in rules if r != "bp"), default=m["bp_acc"])
@@ -279,6 +334,13 @@ def claims(config: LeagueFeedforwardConfig) -> list[Claim]:
                          "closer to backprop's than random feedback does.", "usf_minus_fa_angle_start", "<", 0.0,
                          how=how, reason="sign(W) is 30° from a uniform W, random B about 90°: the ordering at "
                                          "initialisation follows from the definitions", kind="outcome"))
+    if "burstccn-tied" in rules:
+        out.append(Claim("burstccn-tied-follows-bp", papers.GREEDY, "With tied feedback, BurstCCN's burst-dependent "
+                         "updates follow backprop's gradient in every hidden layer.", "burstccn-tied_angle_start",
+                         "<=", 2.0, how=how + "; its angle to backprop of its own squared error at initialisation",
+                         reason="the tied limit of the burst rule is backprop of the same network; 2° is the bound "
+                                "the model's own tests hold it to (the burst nonlinearity keeps it from equality)",
+                         kind="limit"))
     if "bp" in rules and len(rules) > 1:
         out.append(Claim("bp-leads", papers.SANFIZ, "With the same budget, no approximation of the gradient "
                          "beats backprop by more than the seeds' spread.", "bp_margin", ">=", -0.01, how=how,
@@ -324,7 +386,10 @@ register(Experiment(
     presets={"smoke": LeagueFeedforwardConfig(rules=("bp", "fa", "dfa"), hidden=(16,), lr_grid=(0.1,), epochs=1,
                                               replicates=2, n_train=200, n_test=100, timing=False),
              "quick": QUICK,
-             "full": LeagueFeedforwardConfig(dataset="fashion-mnist", arch="lenet", epochs=10)},
+             # LeNet-5: the layer-swap rules (the paper models are dense networks)
+             "full": LeagueFeedforwardConfig(dataset="fashion-mnist", arch="lenet", epochs=10,
+                                             rules=tuple(FEEDFORWARD_RULES))},
     run=run, claims=claims, plot=plot,
-    nan_metrics=("*_step_s", "*_time_vs_bp", "*_acc_ci", "alignment_accuracy_rho"),  # untimed; 1 replicate; ties
+    # untimed; one replicate; ties; the paper models' memory is not counted through autograd
+    nan_metrics=("*_step_s", "*_time_vs_bp", "*_acc_ci", "alignment_accuracy_rho", "*_saved_bytes", "*_memory_vs_bp"),
 ))
