@@ -34,8 +34,16 @@ activity, the negative of F's gradient, averaged over the batch and divided by �
 so at T = 0 the output layer's update is backprop's gradient of the mean loss and the hidden layers' are 0.
 At equilibrium e_l = φ_l'(x_l) ∘ W_{l+1}ᵀ e_{l+1}: backprop's recursion, but at the relaxed values instead of
 the forward pass, and with e_L at the relaxed output. The two agree to first order in the output error, so the
-update approaches backprop's gradient as T grows and β shrinks (the small-error limit of Whittington & Bogacz
-2017); at β = 1 with cross-entropy the error is O(1) and a gap remains at equilibrium.
+update approaches backprop's gradient as T grows and β shrinks: the small-output-error ("weak feedback") limit
+of Whittington & Bogacz 2017, where β plays their output layer's precision (inverse variance). At β = 1 with
+cross-entropy the output error is of order 1, and so is the gap at equilibrium.
+
+Choices where implementations differ: value nodes are the linear layers' outputs before the activation
+(Whittington & Bogacz's x̂_l = W_l φ(x_{l−1}); the form x̂_l = φ(W_l x_{l−1}), also common, is the same network
+with the value nodes after the activation); they start at the forward pass, not at random or
+at 0 (the exact variants need it); the energy is per sample and the update its batch mean (a batch-summed energy
+would scale γ with the batch size); the label enters through the cross-entropy's gradient rather than a one-hot
+target clamped under squared error.
 
 Variants (`variant`):
 
@@ -50,7 +58,7 @@ Variants (`variant`):
   that any update reads, so `inference_steps` must be at least L − 1.
 
 Supported networks: ``nn.Sequential`` of ``nn.Linear`` layers with elementwise activations (those in
-:data:`ACTIVATIONS`) between them, ending in ``nn.Linear`` (the logits), with optional ``nn.Flatten`` or
+:data:`ELEMENTWISE`) between them, ending in ``nn.Linear`` (the logits), with optional ``nn.Flatten`` or
 activations before the first layer (fixed preprocessing of the clamped input). Convolutions, pooling,
 normalisation and dropout are refused: their value nodes and local updates are not defined here.
 """
@@ -75,7 +83,7 @@ PC_PLAUSIBILITY = Plausibility(weight_transport="exact", backward_sweep=False, p
 
 #: The activation modules a network may have between its linear layers: elementwise, so that
 #: φ'(x) is the gradient of Σ φ(x).
-ACTIVATIONS: tuple[type[nn.Module], ...] = (nn.ReLU, nn.LeakyReLU, nn.ReLU6, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh,
+ELEMENTWISE: tuple[type[nn.Module], ...] = (nn.ReLU, nn.LeakyReLU, nn.ReLU6, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh,
                                             nn.Sigmoid, nn.Softplus, nn.Hardtanh, nn.Identity)
 
 
@@ -124,7 +132,7 @@ def _layers(net: nn.Module) -> tuple[nn.Sequential, list[nn.Linear], list[nn.Seq
         if isinstance(m, nn.Linear):
             linears.append(m)
             acts.append([])
-        elif isinstance(m, ACTIVATIONS) or (isinstance(m, nn.Flatten) and not linears):
+        elif isinstance(m, ELEMENTWISE) or (isinstance(m, nn.Flatten) and not linears):
             (acts[-1] if linears else prefix).append(m)
         else:
             raise ConfigError(f"predictive coding supports nn.Linear layers with elementwise activations between "
