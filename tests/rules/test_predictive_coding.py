@@ -6,7 +6,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from brainlearn.errors import ConfigError, ShapeError
+from brainlearn.rules.feedforward import convert
 from brainlearn.rules.predictive_coding import PC_PLAUSIBILITY, PredictiveCodingConfig, infer, pc_grads
+from brainlearn.runtime import make_generator
 
 X, Y = torch.randn(8, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1)), torch.arange(8) % 3
 
@@ -118,6 +120,17 @@ def test_zero_error_gives_zero_updates(variant):
         torch.testing.assert_close(out.values[0], net[0](X), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("rule", ["bp", "fa"])
+def test_swapped_layers_are_read_as_their_linear_layers(rule):
+    """A network built for the league (layers swapped by convert) gives the same updates: PC reads W and b and
+    the forward pass, which every rule keeps, and sends errors through W itself."""
+    net, config = _mlp(), PredictiveCodingConfig(inference_steps=4)
+    want, _ = _pc(net, config)
+    got, _ = _pc(convert(net, rule, generator=make_generator(0)), config)
+    for n in want:
+        torch.testing.assert_close(got[n], want[n], rtol=0, atol=1e-15)
+
+
 def test_grads_accumulate_like_backward_and_leave_the_network_alone():
     net = _mlp()
     before = {n: p.detach().clone() for n, p in net.named_parameters()}
@@ -188,3 +201,14 @@ def test_bad_batches(x, y, match):
     with pytest.raises(ShapeError, match=match) as err:
         pc_grads(_mlp(), x, y)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("act", [nn.ReLU, nn.Tanh, nn.Sigmoid])
+def test_closed_form_slopes_equal_autograds(act):
+    from brainlearn.rules.predictive_coding import _activate
+
+    x = torch.cat([torch.linspace(-3, 3, 61, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)])[None]
+    fast = _activate(nn.Sequential(act()), x)
+    slow = _activate(nn.Sequential(act(), nn.Identity()), x)  # two modules: autograd's path
+    assert torch.equal(fast[0], slow[0])
+    torch.testing.assert_close(fast[1], slow[1], rtol=0, atol=4e-16)  # a slope <= 1: a few float64 ulps (fused ops)

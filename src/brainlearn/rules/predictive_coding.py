@@ -142,10 +142,19 @@ def _layers(net: nn.Module) -> tuple[nn.Sequential, list[nn.Linear], list[nn.Seq
     return nn.Sequential(*prefix), linears, [nn.Sequential(*a) for a in acts[:-1]]
 
 
+#: φ' from φ's input x and output y for the common activations: autograd's formulas (ReLU'(0) = 0), equal to
+#: rounding, and twice as fast as an autograd call in the inference loop.
+_SLOPES = {nn.ReLU: lambda x, y: (x > 0).to(x.dtype), nn.Tanh: lambda x, y: 1 - y * y,
+           nn.Sigmoid: lambda x, y: (1 - y) * y}
+
+
 def _activate(phi: nn.Sequential, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """φ(x) and φ'(x) of an elementwise φ (φ' as the gradient of Σ φ(x))."""
     if not len(phi):
         return x, torch.ones_like(x)
+    if len(phi) == 1 and type(phi[0]) in _SLOPES:
+        y = phi[0](x.clone())  # clone: an in-place activation must not write into the value node
+        return y, _SLOPES[type(phi[0])](x, y)
     with torch.enable_grad():
         leaf = x.detach().requires_grad_()
         out = phi(leaf.clone())  # clone: an in-place activation must not write into the value node
