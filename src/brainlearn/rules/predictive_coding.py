@@ -8,7 +8,9 @@ before its activation) and predictions
 
     x̂_l = W_l φ_{l−1}(x_{l−1}) + b_l        (φ_l: the elementwise activations after layer l; φ_0 = identity)
 
-with prediction errors e_l = x_l − x̂_l (as in :mod:`brainlearn.models.predictive`). The output prediction
+with prediction errors e_l = x_l − x̂_l (signs as in :mod:`brainlearn.models.predictive`, whose
+:class:`~brainlearn.models.predictive.HierarchicalPC` is the generative, top-down network of Rao & Ballard with
+weights of its own; here the predictions run bottom-up through the user's layers). The output prediction
 x̂_L is the logits; the label enters through the cross-entropy ℓ(x̂_L, y), weighted by β (`loss_scale`):
 
     F = Σ_{l=1}^{L−1} ½‖e_l‖² + β ℓ(x̂_L, y),        e_L := −β ∂ℓ/∂x̂_L = β (onehot(y) − softmax(x̂_L))
@@ -110,7 +112,7 @@ class Inference:
 
     ``errors``: each layer's prediction error e_l (batch, out) and ``inputs``: its presynaptic activity
     (batch, in), as its weight update reads them. ``values``: the hidden value nodes x_1 … x_{L−1} at the end.
-    ``energy``: F (batch mean) before each step and after the last, (steps + 1,). ``loss``: the mean
+    ``energy``: F (batch mean) before each step and after the last, (steps run + 1,). ``loss``: the mean
     cross-entropy at the forward pass (the network's loss on the batch).
     """
 
@@ -237,7 +239,9 @@ def pc_grads(net: nn.Module, x: torch.Tensor, y: torch.Tensor,
     ``.grad`` as backprop's gradient would be (added to a ``.grad`` already there, as ``backward`` does): a
     descent direction of the mean cross-entropy. Returns that loss at the forward pass (detached).
 
-    Replaces ``F.cross_entropy(net(x), y).backward()`` in a training step; the network is not changed.
+    Replaces ``F.cross_entropy(net(x), y).backward()`` in a training step; the network is not changed. One
+    network at a time: it reads the labels' values and writes ``.grad``, which a torch.func transform (an
+    ensemble's vmap) does not allow.
     """
     out = infer(net, x, y, config)
     _, linears, _ = _layers(net)
