@@ -48,7 +48,7 @@ def test_measures():
     bp, fa = (league.network(config, (1, 8, 8), 10, r, 0, 0, x[:2], "cpu") for r in ("bp", "fa"))
     assert league.fgsm_accuracy(bp, x, y, 0.0) == league.fgsm_accuracy(bp, x, y, 0.0)
     assert league.fgsm_accuracy(bp, x, y, 0.3) <= league.fgsm_accuracy(bp, x, y, 0.0)
-    costs = {r: league.cost(config, n, x, y) for r, n in (("bp", bp), ("fa", fa))}
+    costs = {r: league.cost(config, r, n, x, y) for r, n in (("bp", bp), ("fa", fa))}
     assert costs["fa"]["saved_bytes"] == costs["bp"]["saved_bytes"] > 0  # FA saves B, a buffer: no activation
     assert all(c["step_s"] > 0 for c in costs.values())
     # every rule starts from the same weights at a replicate
@@ -70,6 +70,20 @@ def test_tied_burstccn_follows_backprop_and_the_paper_models_train():
     assert all(member[0] > 20.0 for member in got["burstccn-random"])
 
 
+def test_predictive_coding_trains_the_plain_network():
+    """The pc entry: inference learning on the same MLP as every rule (one network at a time)."""
+    config = LeagueFeedforwardConfig(hidden=(12,), epochs=2, batch_size=16)
+    g = torch.Generator().manual_seed(4)
+    x, y = torch.rand(64, 1, 8, 8, generator=g), torch.randint(0, 10, (64,), generator=g)
+    nets = [league.network(config, (1, 8, 8), 10, "pc", 0, r, x[:2], "cpu") for r in range(2)]
+    bp = league.network(config, (1, 8, 8), 10, "bp", 0, 0, x[:2], "cpu")
+    assert torch.equal(nets[0][1].weight, bp[1].weight)  # the same starting weights as the other rules
+    before = league._loss(nets[0], x, y).item()
+    angles = league.fit(config, "pc", nets, [0.1, 0.1], [torch.Generator().manual_seed(r) for r in range(2)], x, y,
+                        (x[:32], y[:32]))
+    assert league._loss(nets[0], x, y).item() < before and all(0 <= a < 90 for a in angles[0])
+
+
 def test_bad_configs():
     with pytest.raises(ConfigError, match="rules must be among"):
         LeagueFeedforwardConfig(rules=("bp", "sgd"))
@@ -77,7 +91,7 @@ def test_bad_configs():
         LeagueFeedforwardConfig(rules=("bp", "bp"))
     with pytest.raises(ConfigError, match="lenet"):
         LeagueFeedforwardConfig(arch="lenet")
-    with pytest.raises(ConfigError, match="dense networks"):
+    with pytest.raises(ConfigError, match="need dense networks"):
         LeagueFeedforwardConfig(arch="lenet", dataset="fashion-mnist", rules=("bp", "burstccn-tied"))
     with pytest.raises(ConfigError):
         LeagueFeedforwardConfig(lr_grid=(0.1, -1.0))

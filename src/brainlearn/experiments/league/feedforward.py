@@ -40,6 +40,7 @@ from brainlearn.models.burstprop import Burstprop, BurstpropConfig
 from brainlearn.nn import one_hot
 from brainlearn.rules import FEEDFORWARD_RULES, convert, use_rule
 from brainlearn.rules.feedforward import Plausibility
+from brainlearn.rules.predictive_coding import PC_PLAUSIBILITY, PredictiveCodingConfig, pc_grads
 from brainlearn.runtime import RunContext, isolated_rng, make_generator, param, place, replicate_seed, require, run_jobs
 
 #: The paper models as league entries: dense networks of sigmoid units whose own burst-dependent rules write
@@ -51,8 +52,11 @@ MODELS: dict[str, Plausibility] = {
     "burstccn-random": Plausibility("none", True, 1, True, False),
     "burstprop": Plausibility("exact", True, 2, True, False),
 }
-#: Every league entry and its plausibility attributes.
-ENTRIES: dict[str, Plausibility] = {**FEEDFORWARD_RULES, **MODELS}
+#: Every league entry and its plausibility attributes: the layer swaps, predictive coding (inference learning
+#: on the same MLP, :mod:`brainlearn.rules.predictive_coding`) and the paper models.
+ENTRIES: dict[str, Plausibility] = {**FEEDFORWARD_RULES, "pc": PC_PLAUSIBILITY, **MODELS}
+#: Entries that need the MLP (dense layers only).
+DENSE_ONLY = ("pc", *MODELS)
 #: Entries that run inside an ensemble's vmap (DFA shares the output error between layers through a Python
 #: object; brSF draws from a generator at every step).
 STACKED_RULES = ("bp", "fa", "usf", "frsf", "kp", *MODELS)
@@ -62,8 +66,9 @@ STACKED_RULES = ("bp", "fa", "usf", "frsf", "kp", *MODELS)
 class LeagueFeedforwardConfig(ImageDataConfig):
     """The rules, the network, the shared budget (grid, epochs, replicates) and the measures' settings."""
 
-    rules: tuple[str, ...] = param(tuple(ENTRIES), nonempty=True, help="rules (FEEDFORWARD_RULES) and paper "
-                                                                         "models (MODELS)")
+    rules: tuple[str, ...] = param(tuple(ENTRIES), nonempty=True, help="entries: the rules of FEEDFORWARD_RULES, "
+                                                                         "pc, and the paper models (MODELS)")
+    pc: PredictiveCodingConfig = PredictiveCodingConfig()
     arch: Literal["mlp", "lenet"] = param("mlp", help="an MLP of `hidden` ReLU layers, or LeNet-5")
     hidden: tuple[int, ...] = param((100, 100), nonempty=True, help="the MLP's hidden widths")
     lr_grid: tuple[float, ...] = param((0.01, 0.03, 0.1, 0.3), nonempty=True, help="learning rates tried")
@@ -81,8 +86,8 @@ class LeagueFeedforwardConfig(ImageDataConfig):
     def __post_init__(self):
         super().__post_init__()
         require(all(r in ENTRIES for r in self.rules), f"rules must be among {', '.join(ENTRIES)}, got {self.rules}")
-        require(self.arch == "mlp" or not set(self.rules) & set(MODELS),
-                f"the paper models ({', '.join(MODELS)}) are dense networks: arch=lenet cannot run them")
+        require(self.arch == "mlp" or not set(self.rules) & set(DENSE_ONLY),
+                f"{', '.join(DENSE_ONLY)} need dense networks: arch=lenet cannot run them")
         require(len(set(self.rules)) == len(self.rules), "rules: each rule once")
         require(all(lr > 0 for lr in self.lr_grid), "lr_grid: learning rates must be > 0")
         require(all(h >= 1 for h in self.hidden), "hidden: widths must be >= 1")
@@ -97,10 +102,15 @@ def network(config: LeagueFeedforwardConfig, shape: tuple[int, int, int], n_clas
     layers swapped to `rule` with feedback from stream "init", index 1 (independent of the weights)."""
     c, h, _ = shape
     if rule in MODELS:  # dense, on flattened inputs; weights from their own initialisation and generator
-        cls, config_cls = (Burstprop, BurstpropConfig) if rule == "burstprop" else (BurstCCN, BurstCCNConfig)
-        model_config = config_cls(in_shape=(c * h * h,), n_hidden=config.hidden, n_out=n_classes,
-                                  feedback="random" if rule == "burstccn-random" else "tied")
-        return place(cls(model_config, generator=make_generator(replicate_seed(seed, replicate, "init"))), device)
+        generator = make_generator(replicate_seed(seed, replicate, "init"))
+        if rule == "burstprop":
+            model: BurstCCN = Burstprop(BurstpropConfig(in_shape=(c * h * h,), n_hidden=config.hidden,
+                                                        n_out=n_classes), generator=generator)
+        else:
+            model = BurstCCN(BurstCCNConfig(in_shape=(c * h * h,), n_hidden=config.hidden, n_out=n_classes,
+                                            feedback="random" if rule == "burstccn-random" else "tied"),
+                             generator=generator)
+        return place(model, device)
     with isolated_rng(replicate_seed(seed, replicate, "init")):  # torch.nn's initialisers
         if config.arch == "mlp":
             widths = (c * h * h, *config.hidden)
@@ -114,6 +124,7 @@ def network(config: LeagueFeedforwardConfig, shape: tuple[int, int, int], n_clas
                                 nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * side * side, 120),
                                 nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, n_classes))
     feedback = make_generator(replicate_seed(seed, replicate, "init", index=1))
+    rule = "bp" if rule == "pc" else rule  # predictive coding trains the plain network
     return place(convert(net, rule, generator=feedback, example=example.cpu(), inplace=True), device)
 
 
@@ -125,9 +136,12 @@ def _loss(net, x, y):
     return F.cross_entropy(net(x), y)
 
 
-def _rule_grads(net, x, y) -> None:
-    """The entry's update into ``.grad``: backprop through the swapped layers, or the model's local rule."""
-    if isinstance(net, BurstCCN):
+def _rule_grads(config: LeagueFeedforwardConfig, rule: str, net, x, y) -> None:
+    """The entry's update into ``.grad``: backprop through the swapped layers, predictive coding's inference
+    learning, or the paper model's local rule."""
+    if rule == "pc":
+        pc_grads(net, x, y, config.pc)
+    elif isinstance(net, BurstCCN):
         net.backward_local(x, y)
     else:
         _loss(net, x, y).backward()
@@ -174,7 +188,7 @@ def fit(config: LeagueFeedforwardConfig, rule: str, nets: list[nn.Module], lrs: 
             for net in [ens.member(k) for k in range(len(nets))] if stacked else nets:
                 params = dict(net.named_parameters())
                 net.zero_grad(set_to_none=True)
-                _rule_grads(net, px, py)
+                _rule_grads(config, rule, net, px, py)
                 got = [params[n].grad.clone() for n in hidden]
                 net.zero_grad(set_to_none=True)
                 for i, (a, b) in enumerate(zip(got, _exact(net, px, py))):
@@ -195,7 +209,7 @@ def fit(config: LeagueFeedforwardConfig, rule: str, nets: list[nn.Module], lrs: 
             else:
                 for net, o, i in zip(nets, opts, idx):
                     o.zero_grad(set_to_none=True)
-                    _rule_grads(net, x[i], y[i])
+                    _rule_grads(config, rule, net, x[i], y[i])
                     o.step()
             step += 1
     measure()
@@ -221,12 +235,13 @@ def fgsm_accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, 
     return correct / len(y)
 
 
-def cost(config: LeagueFeedforwardConfig, net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+def cost(config: LeagueFeedforwardConfig, rule: str, net: nn.Module, x: torch.Tensor, y: torch.Tensor
+         ) -> dict[str, float]:
     """Median seconds per SGD step (after warm-up steps) and the bytes of activations saved for the backward
     pass (tensors saved that are not the network's own parameters or buffers), one network alone."""
     opt = torch.optim.SGD(net.parameters(), lr=0.0, momentum=config.momentum)  # lr 0: the net stays as it is
     own = {t.untyped_storage().data_ptr() for t in [*net.parameters(), *net.buffers()]}
-    saved = 0
+    saved = 0.0
 
     def pack(t):
         nonlocal saved
@@ -238,12 +253,12 @@ def cost(config: LeagueFeedforwardConfig, net: nn.Module, x: torch.Tensor, y: to
 
     def step():
         opt.zero_grad(set_to_none=True)
-        _rule_grads(net, xb, yb)
+        _rule_grads(config, rule, net, xb, yb)
         opt.step()
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         step()
-    if isinstance(net, BurstCCN):  # its rule keeps its state outside autograd: not counted this way
+    if rule in DENSE_ONLY:  # their rules keep their state outside autograd: not counted this way
         saved = float("nan")
     if not config.timing:
         return {"step_s": float("nan"), "saved_bytes": float(saved)}
@@ -277,8 +292,8 @@ def learn(config: LeagueFeedforwardConfig, rule: str, seed: int, device: str) ->
     angle = fit(config, rule, nets, [lr] * len(nets), [order(r) for r in reps], x, y, probe)
     # the cost against BP's on the same architecture, measured back to back in this cell
     reference = network(config, data.shape, data.n_classes, "bp", seed, 0, data.x_train[:2], device)
-    bp = cost(config, reference, data.x_train[fit_idx], y)
-    return {"lr": lr, "val_acc": val_acc, "angle": angle, **cost(config, build(0), x, y),
+    bp = cost(config, "bp", reference, data.x_train[fit_idx], y)
+    return {"lr": lr, "val_acc": val_acc, "angle": angle, **cost(config, rule, build(0), x, y),
             "bp_step_s": bp["step_s"], "bp_saved_bytes": bp["saved_bytes"],
             "test_acc": [accuracy(n, x_test, data.y_test) for n in nets],
             "fgsm_acc": [fgsm_accuracy(n, x_test, data.y_test, config.fgsm_eps) for n in nets]}
