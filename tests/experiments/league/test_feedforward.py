@@ -78,10 +78,10 @@ def test_predictive_coding_trains_the_plain_network():
     nets = [league.network(config, (1, 8, 8), 10, "pc", 0, r, x[:2], "cpu") for r in range(2)]
     bp = league.network(config, (1, 8, 8), 10, "bp", 0, 0, x[:2], "cpu")
     assert torch.equal(nets[0][1].weight, bp[1].weight)  # the same starting weights as the other rules
-    before = league._loss(nets[0], x, y).item()
+    before = league.loss(nets[0], x, y).item()
     angles = league.fit(config, "pc", nets, [0.1, 0.1], [torch.Generator().manual_seed(r) for r in range(2)], x, y,
                         (x[:32], y[:32]))
-    assert league._loss(nets[0], x, y).item() < before and all(0 <= a < 90 for a in angles[0])
+    assert league.loss(nets[0], x, y).item() < before and all(0 <= a < 90 for a in angles[0])
 
 
 def test_bad_configs():

@@ -19,13 +19,11 @@ to BP's on the same architecture, measured back to back in the same cell on one 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy import stats
 from torch import nn
 
@@ -34,32 +32,24 @@ from brainlearn.analysis import angles
 from brainlearn.data import ImageDataConfig, accuracy
 from brainlearn.ensemble import Ensemble, StackedSGD
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.league.entries import (
+    DENSE_ONLY,
+    ENTRIES,
+    MODELS,
+    STACKED_RULES,
+    cost,
+    exact_gradient,
+    fgsm_accuracy,
+    hidden_weights,
+    local_rule,
+    loss,
+    network,
+    rule_grads,
+)
 from brainlearn.experiments.sweep_report import ci95
-from brainlearn.models.burstccn import BurstCCN, BurstCCNConfig
-from brainlearn.models.burstprop import Burstprop, BurstpropConfig
-from brainlearn.nn import one_hot
-from brainlearn.rules import FEEDFORWARD_RULES, convert, use_rule
-from brainlearn.rules.feedforward import Plausibility
-from brainlearn.rules.predictive_coding import PC_PLAUSIBILITY, PredictiveCodingConfig, pc_grads
-from brainlearn.runtime import RunContext, isolated_rng, make_generator, param, place, replicate_seed, require, run_jobs
-
-#: The paper models as league entries: dense networks of sigmoid units whose own burst-dependent rules write
-#: ``.grad`` for the squared error of their rates against one-hot targets (their papers' loss). Their
-#: networks have their own initialisation; BurstCCN is single-phase, Burstprop two-phase, and both multiplex
-#: the error into bursts of the same neurons (no separate error channel).
-MODELS: dict[str, Plausibility] = {
-    "burstccn-tied": Plausibility("exact", True, 1, True, False),
-    "burstccn-random": Plausibility("none", True, 1, True, False),
-    "burstprop": Plausibility("exact", True, 2, True, False),
-}
-#: Every league entry and its plausibility attributes: the layer swaps, predictive coding (inference learning
-#: on the same MLP, :mod:`brainlearn.rules.predictive_coding`) and the paper models.
-ENTRIES: dict[str, Plausibility] = {**FEEDFORWARD_RULES, "pc": PC_PLAUSIBILITY, **MODELS}
-#: Entries that need the MLP (dense layers only).
-DENSE_ONLY = ("pc", *MODELS)
-#: Entries that run inside an ensemble's vmap (DFA shares the output error between layers through a Python
-#: object; brSF draws from a generator at every step).
-STACKED_RULES = ("bp", "fa", "usf", "frsf", "kp", *MODELS)
+from brainlearn.rules import FEEDFORWARD_RULES, use_rule
+from brainlearn.rules.predictive_coding import PredictiveCodingConfig
+from brainlearn.runtime import RunContext, make_generator, param, replicate_seed, require, run_jobs
 
 
 @dataclass(frozen=True)
@@ -95,77 +85,13 @@ class LeagueFeedforwardConfig(ImageDataConfig):
                                                                   "(not the 8-pixel digits)")
 
 
-# ---- the network and its training ------------------------------------------------------------------
-def network(config: LeagueFeedforwardConfig, shape: tuple[int, int, int], n_classes: int, rule: str, seed: int,
-            replicate: int | None, example: torch.Tensor, device) -> nn.Module:
-    """The network of (`seed`, `replicate`): weights from stream "init" (the same for every rule), then its
-    layers swapped to `rule` with feedback from stream "init", index 1 (independent of the weights)."""
-    c, h, _ = shape
-    if rule in MODELS:  # dense, on flattened inputs; weights from their own initialisation and generator
-        generator = make_generator(replicate_seed(seed, replicate, "init"))
-        if rule == "burstprop":
-            model: BurstCCN = Burstprop(BurstpropConfig(in_shape=(c * h * h,), n_hidden=config.hidden,
-                                                        n_out=n_classes), generator=generator)
-        else:
-            model = BurstCCN(BurstCCNConfig(in_shape=(c * h * h,), n_hidden=config.hidden, n_out=n_classes,
-                                            feedback="random" if rule == "burstccn-random" else "tied"),
-                             generator=generator)
-        return place(model, device)
-    with isolated_rng(replicate_seed(seed, replicate, "init")):  # torch.nn's initialisers
-        if config.arch == "mlp":
-            widths = (c * h * h, *config.hidden)
-            layers: list[nn.Module] = [nn.Flatten()]
-            for a, b in zip(widths, widths[1:]):
-                layers += [nn.Linear(a, b), nn.ReLU()]
-            net = nn.Sequential(*layers, nn.Linear(widths[-1], n_classes))
-        else:  # LeNet-5 (max pooling, ReLU)
-            side = ((h // 2) - 4) // 2
-            net = nn.Sequential(nn.Conv2d(c, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5),
-                                nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * side * side, 120),
-                                nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, n_classes))
-    feedback = make_generator(replicate_seed(seed, replicate, "init", index=1))
-    rule = "bp" if rule == "pc" else rule  # predictive coding trains the plain network
-    return place(convert(net, rule, generator=feedback, example=example.cpu(), inplace=True), device)
-
-
-def _loss(net, x, y):
-    """The loss the entry learns: cross-entropy, or for the paper models the squared error of their rates."""
-    if isinstance(net, BurstCCN):
-        out = net(x)
-        return 0.5 * (out - one_hot(y, out.shape[1], out.dtype)).pow(2).sum(1).mean()
-    return F.cross_entropy(net(x), y)
-
-
-def _rule_grads(config: LeagueFeedforwardConfig, rule: str, net, x, y) -> None:
-    """The entry's update into ``.grad``: backprop through the swapped layers, predictive coding's inference
-    learning, or the paper model's local rule."""
-    if rule == "pc":
-        pc_grads(net, x, y, config.pc)
-    elif isinstance(net, BurstCCN):
-        net.backward_local(x, y)
-    else:
-        _loss(net, x, y).backward()
-
-
-def _hidden_weights(net: nn.Module) -> list[str]:
-    """The weights of every layer but the output layer (whose update is exact under every rule)."""
-    names = [n for n, p in net.named_parameters() if n.endswith("weight") and p.ndim > 1]
-    return names[:-1]
-
-
-def _exact(net: nn.Module, x, y) -> list[torch.Tensor]:
-    """Backprop's gradient of the same network's loss for the hidden weights."""
-    params = dict(net.named_parameters())
-    with use_rule(net, "bp"):
-        return list(torch.autograd.grad(_loss(net, x, y), [params[n] for n in _hidden_weights(net)]))
-
-
+# ---- training -----------------------------------------------------------------------------------------
 def fit(config: LeagueFeedforwardConfig, rule: str, nets: list[nn.Module], lrs: list[float],
         batches: list[torch.Generator], x: torch.Tensor, y: torch.Tensor, probe: tuple) -> list[list[float]]:
     """Train member k (`nets[k]`, rate `lrs[k]`, batch order from `batches[k]`) on (x, y) for the epochs;
     returns each member's hidden-layer angle to backprop (degrees) at the start, middle and end."""
     steps = config.epochs * -(-len(x) // config.batch_size)
-    marks, hidden = {0, steps // 2, steps}, _hidden_weights(nets[0])
+    marks, hidden = {0, steps // 2, steps}, hidden_weights(nets[0])
     stacked = rule in STACKED_RULES
     if stacked:
         ens = Ensemble(nets)
@@ -179,19 +105,19 @@ def fit(config: LeagueFeedforwardConfig, rule: str, nets: list[nn.Module], lrs: 
         px, py = probe
         if stacked and rule not in MODELS:
             px, py = px.expand(len(nets), *px.shape), py.expand(len(nets), *py.shape)
-            got = ens.grad_and_value(_loss, px, py)[0]
+            got = ens.grad_and_value(loss, px, py)[0]
             with use_rule(ens.template, "bp"):
-                exact = ens.grad_and_value(_loss, px, py)[0]
+                exact = ens.grad_and_value(loss, px, py)[0]
             per_layer = [angles(got[n], exact[n]) for n in hidden]
         else:  # one member at a time (the paper models' rules write .grad outside autograd)
             per_layer = [[] for _ in hidden]
             for net in [ens.member(k) for k in range(len(nets))] if stacked else nets:
                 params = dict(net.named_parameters())
                 net.zero_grad(set_to_none=True)
-                _rule_grads(config, rule, net, px, py)
+                rule_grads(config, rule, net, px, py)
                 got = [params[n].grad.clone() for n in hidden]
                 net.zero_grad(set_to_none=True)
-                for i, (a, b) in enumerate(zip(got, _exact(net, px, py))):
+                for i, (a, b) in enumerate(zip(got, exact_gradient(net, px, py))):
                     per_layer[i] += angles(a[None], b[None])
         for k in range(len(nets)):
             measured[k].append(float(np.mean([layer[k] for layer in per_layer])))
@@ -203,13 +129,13 @@ def fit(config: LeagueFeedforwardConfig, rule: str, nets: list[nn.Module], lrs: 
             if step in marks:
                 measure()
             if stacked and rule in MODELS:
-                opt.step(ens.run_local(_local_rule, x[idx], y[idx])[0])
+                opt.step(ens.run_local(local_rule, x[idx], y[idx])[0])
             elif stacked:
-                opt.step(ens.grad_and_value(_loss, x[idx], y[idx])[0])
+                opt.step(ens.grad_and_value(loss, x[idx], y[idx])[0])
             else:
                 for net, o, i in zip(nets, opts, idx):
                     o.zero_grad(set_to_none=True)
-                    _rule_grads(config, rule, net, x[i], y[i])
+                    rule_grads(config, rule, net, x[i], y[i])
                     o.step()
             step += 1
     measure()
@@ -217,57 +143,6 @@ def fit(config: LeagueFeedforwardConfig, rule: str, nets: list[nn.Module], lrs: 
         for k, net in enumerate(nets):
             net.load_state_dict(ens.member_state_dict(k))
     return measured
-
-
-def _local_rule(net, x, y) -> None:  # for Ensemble.run_local: the update lands in .grad, nothing is returned
-    net.backward_local(x, y)
-
-
-def fgsm_accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, batch: int = 1024) -> float:
-    """Accuracy on x + eps sign(∂ℓ/∂x), clipped to [0, 1], with the network's exact input gradient."""
-    correct = 0
-    with use_rule(net, "bp"):
-        for xb, yb in zip(x.split(batch), y.split(batch)):
-            xb = xb.clone().requires_grad_()
-            (g,) = torch.autograd.grad(_loss(net, xb, yb), xb)
-            with torch.no_grad():
-                correct += int((net((xb + eps * g.sign()).clamp(0, 1)).argmax(1) == yb).sum())
-    return correct / len(y)
-
-
-def cost(config: LeagueFeedforwardConfig, rule: str, net: nn.Module, x: torch.Tensor, y: torch.Tensor
-         ) -> dict[str, float]:
-    """Median seconds per SGD step (after warm-up steps) and the bytes of activations saved for the backward
-    pass (tensors saved that are not the network's own parameters or buffers), one network alone."""
-    opt = torch.optim.SGD(net.parameters(), lr=0.0, momentum=config.momentum)  # lr 0: the net stays as it is
-    own = {t.untyped_storage().data_ptr() for t in [*net.parameters(), *net.buffers()]}
-    saved = 0.0
-
-    def pack(t):
-        nonlocal saved
-        if t.untyped_storage().data_ptr() not in own:
-            saved += t.numel() * t.element_size()
-        return t
-
-    xb, yb = x[:config.batch_size], y[:config.batch_size]
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        _rule_grads(config, rule, net, xb, yb)
-        opt.step()
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        step()
-    if rule in DENSE_ONLY:  # their rules keep their state outside autograd: not counted this way
-        saved = float("nan")
-    if not config.timing:
-        return {"step_s": float("nan"), "saved_bytes": float(saved)}
-    times = []
-    for _ in range(config.timing_steps + 3):  # three warm-up steps
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return {"step_s": float(np.median(times[3:])), "saved_bytes": float(saved)}
 
 
 def learn(config: LeagueFeedforwardConfig, rule: str, seed: int, device: str) -> dict:

@@ -1,0 +1,156 @@
+"""The feedforward league's entries: the networks, how each entry learns, and the measures of one network.
+
+The entries are the layer-swap rules of :data:`~brainlearn.rules.FEEDFORWARD_RULES`, predictive coding
+(inference learning on the same MLP) and the paper models (their own dense networks and local rules). Every
+function takes the league's config (:class:`~brainlearn.experiments.league.feedforward.LeagueFeedforwardConfig`).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from brainlearn.models.burstccn import BurstCCN, BurstCCNConfig
+from brainlearn.models.burstprop import Burstprop, BurstpropConfig
+from brainlearn.nn import one_hot
+from brainlearn.rules import FEEDFORWARD_RULES, convert, use_rule
+from brainlearn.rules.feedforward import Plausibility
+from brainlearn.rules.predictive_coding import PC_PLAUSIBILITY, pc_grads
+from brainlearn.runtime import isolated_rng, make_generator, place, replicate_seed
+
+#: The paper models as league entries: dense networks of sigmoid units whose own burst-dependent rules write
+#: ``.grad`` for the squared error of their rates against one-hot targets (their papers' loss). Their
+#: networks have their own initialisation; BurstCCN is single-phase, Burstprop two-phase, and both multiplex
+#: the error into bursts of the same neurons (no separate error channel).
+MODELS: dict[str, Plausibility] = {
+    "burstccn-tied": Plausibility("exact", True, 1, True, False),
+    "burstccn-random": Plausibility("none", True, 1, True, False),
+    "burstprop": Plausibility("exact", True, 2, True, False),
+}
+#: Every league entry and its plausibility attributes: the layer swaps, predictive coding (inference learning
+#: on the same MLP, :mod:`brainlearn.rules.predictive_coding`) and the paper models.
+ENTRIES: dict[str, Plausibility] = {**FEEDFORWARD_RULES, "pc": PC_PLAUSIBILITY, **MODELS}
+#: Entries that need the MLP (dense layers only).
+DENSE_ONLY = ("pc", *MODELS)
+#: Entries that run inside an ensemble's vmap (DFA shares the output error between layers through a Python
+#: object; brSF draws from a generator at every step).
+STACKED_RULES = ("bp", "fa", "usf", "frsf", "kp", *MODELS)
+
+
+def network(config, shape: tuple[int, int, int], n_classes: int, rule: str, seed: int,
+            replicate: int | None, example: torch.Tensor, device) -> nn.Module:
+    """The network of (`seed`, `replicate`): weights from stream "init" (the same for every rule), then its
+    layers swapped to `rule` with feedback from stream "init", index 1 (independent of the weights)."""
+    c, h, _ = shape
+    if rule in MODELS:  # dense, on flattened inputs; weights from their own initialisation and generator
+        generator = make_generator(replicate_seed(seed, replicate, "init"))
+        if rule == "burstprop":
+            model: BurstCCN = Burstprop(BurstpropConfig(in_shape=(c * h * h,), n_hidden=config.hidden,
+                                                        n_out=n_classes), generator=generator)
+        else:
+            model = BurstCCN(BurstCCNConfig(in_shape=(c * h * h,), n_hidden=config.hidden, n_out=n_classes,
+                                            feedback="random" if rule == "burstccn-random" else "tied"),
+                             generator=generator)
+        return place(model, device)
+    with isolated_rng(replicate_seed(seed, replicate, "init")):  # torch.nn's initialisers
+        if config.arch == "mlp":
+            widths = (c * h * h, *config.hidden)
+            layers: list[nn.Module] = [nn.Flatten()]
+            for a, b in zip(widths, widths[1:]):
+                layers += [nn.Linear(a, b), nn.ReLU()]
+            net = nn.Sequential(*layers, nn.Linear(widths[-1], n_classes))
+        else:  # LeNet-5 (max pooling, ReLU)
+            side = ((h // 2) - 4) // 2
+            net = nn.Sequential(nn.Conv2d(c, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5),
+                                nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * side * side, 120),
+                                nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, n_classes))
+    feedback = make_generator(replicate_seed(seed, replicate, "init", index=1))
+    rule = "bp" if rule == "pc" else rule  # predictive coding trains the plain network
+    return place(convert(net, rule, generator=feedback, example=example.cpu(), inplace=True), device)
+
+
+def loss(net, x, y):
+    """The loss the entry learns: cross-entropy, or for the paper models the squared error of their rates."""
+    if isinstance(net, BurstCCN):
+        out = net(x)
+        return 0.5 * (out - one_hot(y, out.shape[1], out.dtype)).pow(2).sum(1).mean()
+    return F.cross_entropy(net(x), y)
+
+
+def rule_grads(config, rule: str, net, x, y) -> None:
+    """The entry's update into ``.grad``: backprop through the swapped layers, predictive coding's inference
+    learning, or the paper model's local rule."""
+    if rule == "pc":
+        pc_grads(net, x, y, config.pc)
+    elif isinstance(net, BurstCCN):
+        net.backward_local(x, y)
+    else:
+        loss(net, x, y).backward()
+
+
+def hidden_weights(net: nn.Module) -> list[str]:
+    """The weights of every layer but the output layer (whose update is exact under every rule)."""
+    names = [n for n, p in net.named_parameters() if n.endswith("weight") and p.ndim > 1]
+    return names[:-1]
+
+
+def exact_gradient(net: nn.Module, x, y) -> list[torch.Tensor]:
+    """Backprop's gradient of the same network's loss for the hidden weights."""
+    params = dict(net.named_parameters())
+    with use_rule(net, "bp"):
+        return list(torch.autograd.grad(loss(net, x, y), [params[n] for n in hidden_weights(net)]))
+
+
+def local_rule(net, x, y) -> None:  # for Ensemble.run_local: the update lands in .grad, nothing is returned
+    net.backward_local(x, y)
+
+
+def fgsm_accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, batch: int = 1024) -> float:
+    """Accuracy on x + eps sign(∂ℓ/∂x), clipped to [0, 1], with the network's exact input gradient."""
+    correct = 0
+    with use_rule(net, "bp"):
+        for xb, yb in zip(x.split(batch), y.split(batch)):
+            xb = xb.clone().requires_grad_()
+            (g,) = torch.autograd.grad(loss(net, xb, yb), xb)
+            with torch.no_grad():
+                correct += int((net((xb + eps * g.sign()).clamp(0, 1)).argmax(1) == yb).sum())
+    return correct / len(y)
+
+
+def cost(config, rule: str, net: nn.Module, x: torch.Tensor, y: torch.Tensor
+         ) -> dict[str, float]:
+    """Median seconds per SGD step (after warm-up steps) and the bytes of activations saved for the backward
+    pass (tensors saved that are not the network's own parameters or buffers), one network alone."""
+    opt = torch.optim.SGD(net.parameters(), lr=0.0, momentum=config.momentum)  # lr 0: the net stays as it is
+    own = {t.untyped_storage().data_ptr() for t in [*net.parameters(), *net.buffers()]}
+    saved = 0.0
+
+    def pack(t):
+        nonlocal saved
+        if t.untyped_storage().data_ptr() not in own:
+            saved += t.numel() * t.element_size()
+        return t
+
+    xb, yb = x[:config.batch_size], y[:config.batch_size]
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        rule_grads(config, rule, net, xb, yb)
+        opt.step()
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        step()
+    if rule in DENSE_ONLY:  # their rules keep their state outside autograd: not counted this way
+        saved = float("nan")
+    if not config.timing:
+        return {"step_s": float("nan"), "saved_bytes": float(saved)}
+    times = []
+    for _ in range(config.timing_steps + 3):  # three warm-up steps
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return {"step_s": float(np.median(times[3:])), "saved_bytes": float(saved)}
