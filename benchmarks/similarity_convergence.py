@@ -8,13 +8,13 @@
 Random operators as in the similarity-solver experiment (Gaussian, spectral radius 0.95), A and B drawn
 independently. The reference is `align_operators(n_random=30, max_random=30, seed=999)` (30 random
 rotations, each also transposed, plus the 6 structured starts); each config `n_random,max_random,confirm`
-is solved with seed 0 ("default": `align_operators(A, B)` at its defaults). Prints, per config: wall and CPU time (one torch thread),
-pairs within 1e-3 rad of the reference, pairs flagged converged, pairs flagged converged but more than 1e-3
-above the reference, pairs more than 1e-3 below it. With `--pool K`, each pair is also solved from K further
-random rotations and their transposes alone (2K starts, another seed): the quantiles over pairs of the
-share of those starts that end within 1e-3 of the best angle known (the pool's or the reference's), and the
-expected number of pairs that m independent random starts would leave short of it, sum_i (1 - share_i)^m
-(a pair whose best no pool start reached counts as half a hit).
+is solved with seed 0 ("default": `align_operators(A, B)` at its defaults). Prints, per config: wall and
+CPU time (one torch thread), pairs within 1e-3 rad of the reference, pairs flagged converged, pairs flagged
+converged but more than 1e-3 above the reference, pairs more than 1e-3 below it. With `--pool K`, each pair
+is also solved from K further random rotations and their transposes alone (2K starts, another seed): the
+quantiles over pairs of the share of those starts that end within 1e-3 of the best angle known (the pool's
+or the reference's), and the expected number of pairs that m independent random starts would leave short
+of it, sum_i (1 - share_i)^m (a pair whose best no pool start reached counts as half a hit).
 """
 
 from __future__ import annotations

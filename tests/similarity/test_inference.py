@@ -9,7 +9,6 @@ import pytest
 
 from brainlearn.errors import ConfigError, ShapeError
 from brainlearn.similarity import CKA, RSA
-from brainlearn.similarity.testcases import ConditionPopulation
 from brainlearn.similarity.inference import (
     bootstrap_conditions,
     bootstrap_mean,
@@ -17,6 +16,7 @@ from brainlearn.similarity.inference import (
     permutation_test,
     split_half_ceiling,
 )
+from brainlearn.similarity.testcases import ConditionPopulation
 
 
 def _fpr(p_values, alpha=0.05):

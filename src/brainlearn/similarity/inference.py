@@ -216,7 +216,8 @@ def bootstrap_conditions(X, Y, measure, n_boot: int = 1000, level: float = 0.95,
             D[i, j] = D[j, i] = rdm(t, m.rdm)
             full.append(D)
         block = max(1, 2**22 // (c * (c - 1) // 2))                   # resamples per batch: bounded memory
-        samples = np.concatenate([_rsa_resamples(*full, part, m.compare) for part in torch.from_numpy(idx).split(block)])
+        parts = torch.from_numpy(idx).split(block)
+        samples = np.concatenate([_rsa_resamples(full[0], full[1], part, m.compare) for part in parts])
     else:
         samples = np.array([_or_nan(lambda s: m.fit_score(X[..., s, :], Y[..., s, :]), s) for s in idx])
     if np.isnan(samples).mean() > 0.5:

@@ -11,7 +11,8 @@
   mixing schedules of its "ratio" test (:func:`diffuse`, :data:`NOISE_SCHEDULE`, :data:`MIXING_SCHEDULE`,
   :func:`mixing_test`).
 * :class:`ConditionPopulation` — two networks' responses to a population of conditions with a known
-  population RSA, for checking intervals over conditions (:func:`~brainlearn.similarity.inference.bootstrap_conditions`).
+  population RSA, for checking intervals over conditions
+  (:func:`~brainlearn.similarity.inference.bootstrap_conditions`).
 
 All generators take a seed and use their own ``torch.Generator``; arrays are float64 numpy of
 shape (trials, time, units).
