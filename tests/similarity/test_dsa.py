@@ -191,5 +191,5 @@ def test_defaults_reach_a_thirty_restart_solve_on_random_pairs():
 
 @pytest.mark.slow
 def test_defaults_reach_a_thirty_restart_solve_on_random_pairs_20():
-    """The same for 25 random 20 x 20 pairs (about a minute)."""
+    """The same for 25 random 20 x 20 pairs (about a minute of CPU time)."""
     _check_defaults_against_thirty_restarts(20, 25, 1020)
