@@ -5,6 +5,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 
+from brainlearn.errors import ConfigError
 from brainlearn.similarity import DSA, dsa
 from brainlearn.similarity.dsa import align_operators, delay_embed, eigenvalue_wasserstein, fit_havok
 from tests.similarity.data import orthogonal, rand, seeds
@@ -152,18 +153,43 @@ def test_solver_confirms_its_best_angle_and_restarts_when_unsure():
     assert bool(align_operators(A[0], Q @ A[0] @ Q.T).converged.all())
 
 
-def test_defaults_reach_a_thirty_restart_solve_on_random_pairs():
-    """25 random 10 x 10 pairs of the solver experiment's kind (independent Gaussian operators, spectral
-    radius 0.95): the defaults end within 1e-3 rad of 30 restarts with another seed on every pair, and no
-    pair flagged converged is above it (benchmarks/similarity_convergence.py runs 100 pairs)."""
-    g = torch.Generator().manual_seed(1010)
+def _random_operator_pairs(n, count, seed):
+    """Independent Gaussian operators of spectral radius 0.95, as the solver experiment draws them."""
+    g = torch.Generator().manual_seed(seed)
 
     def op():
-        A = torch.randn(10, 10, generator=g, dtype=torch.float64)
+        A = torch.randn(n, n, generator=g, dtype=torch.float64)
         return A * 0.95 / torch.linalg.eigvals(A).abs().max()
 
-    A, B = torch.stack([op() for _ in range(25)]), torch.stack([op() for _ in range(25)])
+    return torch.stack([op() for _ in range(count)]), torch.stack([op() for _ in range(count)])
+
+
+def _check_defaults_against_thirty_restarts(n, count, seed):
+    A, B = _random_operator_pairs(n, count, seed)
     ref = align_operators(A, B, n_random=30, max_random=30, seed=999)
     res = align_operators(A, B)
     above = res.angle - ref.angle >= 1e-3
     assert int(above.sum()) == 0 and not bool((above & res.converged).any())
+
+
+def test_default_random_starts_grow_with_the_dimension_of_the_group():
+    from brainlearn.similarity.dsa import default_random
+
+    assert default_random(3) == (16, 32) and default_random(10) == (30, 60) and default_random(20) == (127, 254)
+    assert default_random(20, 2) == (2, 32) and default_random(20, 8, 8) == (8, 8)
+    assert DSA().n_random is None and DSA(n_random=3).n_random == 3
+    with pytest.raises(ConfigError):
+        DSA(n_random=-1)
+
+
+def test_defaults_reach_a_thirty_restart_solve_on_random_pairs():
+    """25 random 10 x 10 pairs of the solver experiment's kind: the defaults end within 1e-3 rad of 30
+    restarts with another seed on every pair, and no pair flagged converged is above it
+    (benchmarks/similarity_convergence.py runs 100 pairs)."""
+    _check_defaults_against_thirty_restarts(10, 25, 1010)
+
+
+@pytest.mark.slow
+def test_defaults_reach_a_thirty_restart_solve_on_random_pairs_20():
+    """The same for 25 random 20 x 20 pairs (about a minute of CPU time)."""
+    _check_defaults_against_thirty_restarts(20, 25, 1020)

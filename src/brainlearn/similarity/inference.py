@@ -18,7 +18,10 @@ tests and split-half noise ceilings, valid with few conditions.
   which corrects the sqrt((n-1)/n) shrinkage of the bootstrap spread and the normal-versus-t tails.
 - :func:`bootstrap_conditions` (over conditions): percentile interval of a measure when conditions are
   resampled with replacement. For RSA, pairs of copies of the same condition are left out of the RDM
-  comparison (their zero dissimilarity is an artefact of resampling; rsatoolbox does the same).
+  comparison (their zero dissimilarity is an artefact of resampling; rsatoolbox does the same), and all
+  resamples are compared in one batch from the full RDMs (Kendall's tau_a: one at a time). Its coverage of
+  a known population RSA is measured in docs/similarity.md: Pearson within 3 points of nominal from 6 to 40
+  conditions, Spearman conservative below 20.
 - :func:`split_half_ceiling`: from (trials, conditions, units) data, the measure between the trial means of
   random half splits, averaged, and its Spearman-Brown correction 2 r / (1 + r): an estimate of the score
   the full data would reach against an independent replicate of itself (the noise ceiling).
@@ -196,7 +199,9 @@ def bootstrap_mean(values, n_boot: int = 10000, level: float = 0.95, seed: int =
 
 def bootstrap_conditions(X, Y, measure, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> Interval:
     """Percentile bootstrap interval of a measure over conditions (rows, axis -2), resampled with
-    replacement and jointly for X and Y (module docstring)."""
+    replacement and jointly for X and Y (module docstring). Resamples on which the measure is undefined
+    (with very few conditions, an RDM of too few distinct conditions) are left out of the quantiles; more
+    than half of them undefined is a ShapeError. ``samples`` holds the defined ones."""
     m = _metric(measure)
     check_int(n_boot, "n_boot", 1)
     a, b = m.prepare(X), m.prepare(Y)
@@ -204,23 +209,61 @@ def bootstrap_conditions(X, Y, measure, n_boot: int = 1000, level: float = 0.95,
     c = a.shape[-2]
     idx = np.random.default_rng(seed).integers(0, c, size=(n_boot, c))
     if isinstance(m, RSA):
-        from brainlearn.similarity.measures import compare_rdms
-
         i, j = torch.triu_indices(c, c, 1)
         full = []
         for t in (a, b):
             D = torch.zeros(c, c, dtype=torch.float64)
             D[i, j] = D[j, i] = rdm(t, m.rdm)
             full.append(D)
-        samples = []
-        for s in idx:                                       # one comparison per bootstrap sample
-            s = torch.from_numpy(s)
-            keep = s[i] != s[j]                             # drop pairs of copies of one condition
-            samples.append(compare_rdms(full[0][s[i], s[j]][keep], full[1][s[i], s[j]][keep], m.compare))
-        samples = np.array(samples)
+        block = max(1, 2**22 // (c * (c - 1) // 2))                   # resamples per batch: bounded memory
+        parts = torch.from_numpy(idx).split(block)
+        samples = np.concatenate([_rsa_resamples(full[0], full[1], part, m.compare) for part in parts])
     else:
-        samples = np.array([m.fit_score(X[..., s, :], Y[..., s, :]) for s in idx])
-    return _percentile(m.fit_score(X, Y), samples, level)
+        samples = np.array([_or_nan(lambda s: m.fit_score(X[..., s, :], Y[..., s, :]), s) for s in idx])
+    if np.isnan(samples).mean() > 0.5:
+        raise ShapeError(f"bootstrap_conditions: the measure is undefined on {np.isnan(samples).mean():.0%} of the "
+                         f"resamples of {c} conditions (too few distinct conditions); use more conditions")
+    return _percentile(m.fit_score(X, Y), samples[~np.isnan(samples)], level)
+
+
+def _rsa_resamples(Dx: torch.Tensor, Dy: torch.Tensor, idx: torch.Tensor, compare: str) -> np.ndarray:
+    """RSA of each resample idx[k] of the conditions from the full (c, c) RDMs, pairs of copies of one
+    condition left out; NaN where a resample's RDM is constant (or zero, for cosine) or has fewer than 2
+    pairs. Cosine, Pearson and Spearman in one batch (masked moments), Kendall's tau_a one resample at a time."""
+    from scipy.stats import rankdata
+
+    from brainlearn.similarity.measures import compare_rdms
+
+    c = idx.shape[1]
+    i, j = torch.triu_indices(c, c, 1)
+    si, sj = idx[:, i], idx[:, j]
+    keep = si != sj                                                  # (B, c(c-1)/2)
+    v, w = Dx[si, sj], Dy[si, sj]
+    if compare == "tau_a":
+        return np.array([_or_nan(lambda k: compare_rdms(v[k][keep[k]], w[k][keep[k]], compare), k)
+                         if int(keep[k].sum()) >= 2 else math.nan for k in range(len(idx))])
+    flat = torch.zeros(len(idx), dtype=torch.bool)
+    for u in (v, w):
+        if compare == "cosine":
+            flat |= ~(u.ne(0) & keep).any(1)
+        else:
+            flat |= u.masked_fill(~keep, -math.inf).amax(1) == u.masked_fill(~keep, math.inf).amin(1)
+    k = keep.to(v.dtype)
+    if compare == "spearman":   # ranks among the kept pairs (the others sort last), ties averaged
+        v, w = (torch.from_numpy(rankdata(u.masked_fill(~keep, math.inf).numpy(), axis=1)) for u in (v, w))
+    if compare in ("corr", "spearman"):
+        v, w = ((u - (u * k).sum(1, keepdim=True) / k.sum(1, keepdim=True)) for u in (v, w))
+    v, w = v * k, w * k
+    r = ((v * w).sum(1) / (v.norm(dim=1) * w.norm(dim=1))).clamp(-1.0, 1.0)
+    return torch.where(flat | (keep.sum(1) < 2), math.nan, r).numpy()
+
+
+def _or_nan(score, s) -> float:
+    """score(s), or NaN where the resample leaves the measure undefined (e.g. an RDM of one distinct pair)."""
+    try:
+        return score(s)
+    except (ShapeError, ConfigError):
+        return math.nan
 
 
 def split_half_ceiling(X, measure, n_splits: int = 100, seed: int = 0) -> dict[str, float]:

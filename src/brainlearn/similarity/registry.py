@@ -47,6 +47,14 @@ def _dsa(**kw) -> Callable[[], Metric]:
     return build
 
 
+def _soft_matching(**kw) -> Callable[[], Metric]:
+    def build():
+        from brainlearn.similarity.matching import SoftMatching
+
+        return SoftMatching(**kw)
+    return build
+
+
 def _measure(cls: str, **kw) -> Callable[[], Metric]:
     def build():
         from brainlearn.similarity.measures import CCA, RSA, LinearPredictivity
@@ -77,6 +85,8 @@ MEASURES: dict[str, Callable[[], Metric]] = {
     "measure/netrep/bures-distance": _procrustes(score_method="euclidean"),   # = netrep euclidean at alpha 1
     "measure/netrep/permutation-distance=angular": _procrustes(group="permutation"),
     "measure/netrep/permutation-distance=euclidean": _procrustes(group="permutation", score_method="euclidean"),
+    # soft matching (Khosla & Williams 2023): optimal transport between units, any two widths
+    "measure/khosla23/soft_matching-distance=euclidean": _soft_matching(),
     # RSA (rsatoolbox conventions)
     **{f"measure/rsatoolbox/rsa-rdm={rdm}-compare={cmp}": _measure("RSA", rdm=rdm, compare=cmp)
        for rdm in _RDMS for cmp in ("cosine", "corr", "spearman", "tau_a")},
