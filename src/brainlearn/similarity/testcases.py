@@ -227,7 +227,7 @@ class ConditionPopulation:
         rng = np.random.default_rng(seed)
         return cls(rng.normal(size=(n_latent, n_units)), rng.normal(size=(n_latent, n_units)))
 
-    def sample(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, n: int, seed: int | np.random.SeedSequence) -> tuple[np.ndarray, np.ndarray]:
         """X (n, p), Y (n, q) for n conditions."""
         rng = np.random.default_rng(seed)
         z = rng.normal(size=(n, self.A.shape[0]))
@@ -238,7 +238,8 @@ class ConditionPopulation:
         pairs of conditions (standard error about 1e-3 at the default)."""
         from scipy.stats import rankdata
 
-        (X1, Y1), (X2, Y2) = self.sample(n_pairs, seed), self.sample(n_pairs, seed + 1)
+        first, second = np.random.SeedSequence(seed).spawn(2)  # two independent halves of each pair
+        (X1, Y1), (X2, Y2) = self.sample(n_pairs, first), self.sample(n_pairs, second)
         dx, dy = np.linalg.norm(X1 - X2, axis=1), np.linalg.norm(Y1 - Y2, axis=1)
         if compare == "spearman":
             dx, dy = rankdata(dx), rankdata(dy)
