@@ -17,15 +17,16 @@ from typing import Any
 from brainlearn.errors import ConfigError
 from brainlearn.experiments import get
 from brainlearn.experiments.html_report import SCRIPT, STYLE
+from brainlearn.experiments.league.entries import ENTRIES
 from brainlearn.experiments.rnnrules.common import VARIANTS
 from brainlearn.experiments.sweep import Point, execute_point
-from brainlearn.rules import FEEDFORWARD_RULES
 from brainlearn.runtime.rundir import atomic_write_bytes, short_hash
 
 EXPERIMENTS = ("league-feedforward", "league-recurrent")
 #: The columns of a row, in order: what it is, its measures, and (feedforward) the rule's attributes.
 COLUMNS = ("kind", "task", "rule", "measure", "value", "ci95", "lr", "align_start", "align_mid", "align_end",
-           "alignment", "time_vs_exact", "memory_vs_exact", "fgsm_acc", "weight_transport", "backward_sweep")
+           "alignment", "time_vs_exact", "memory_vs_exact", "fgsm_acc", "weight_transport", "backward_sweep",
+           "phases", "error_channel")
 
 
 def plan(preset: str, rules: list[str] | None, tasks: list[str] | None) -> list[Point]:
@@ -35,11 +36,11 @@ def plan(preset: str, rules: list[str] | None, tasks: list[str] | None) -> list[
     from brainlearn.data.images import DATASETS
     from brainlearn.data.rnn_tasks import TASKS
 
-    known = {"league-feedforward": (set(FEEDFORWARD_RULES), set(DATASETS)),
+    known = {"league-feedforward": (set(ENTRIES), set(DATASETS)),
              "league-recurrent": (set(VARIANTS), set(TASKS))}
     unknown = [r for r in rules or [] if not any(r in k for k, _ in known.values())]
     if unknown:
-        raise ConfigError(f"unknown rule(s) {', '.join(unknown)}; feedforward: {', '.join(FEEDFORWARD_RULES)}; "
+        raise ConfigError(f"unknown rule(s) {', '.join(unknown)}; feedforward: {', '.join(ENTRIES)}; "
                           f"recurrent: {', '.join(sorted(VARIANTS))}")
     unknown = [t for t in tasks or [] if not any(t in k for _, k in known.values())]
     if unknown:
@@ -94,14 +95,15 @@ def rows(name: str, config, metrics: dict[str, float]) -> list[dict[str, Any]]:
     out = []
     if name == "league-feedforward":
         for r in config.rules:
-            attrs = FEEDFORWARD_RULES[r]
+            attrs = ENTRIES[r]
             out.append({"kind": "feedforward", "task": f"{config.dataset} ({config.arch})", "rule": r,
                         "measure": "test accuracy", "value": metrics[f"{r}_acc"], "ci95": metrics[f"{r}_acc_ci"],
                         "lr": metrics[f"{r}_lr"], "align_start": metrics[f"{r}_angle_start"],
                         "align_mid": metrics[f"{r}_angle_mid"], "align_end": metrics[f"{r}_angle_end"],
                         "alignment": "angle to BP (°)", "time_vs_exact": metrics.get(f"{r}_time_vs_bp"),
                         "memory_vs_exact": metrics.get(f"{r}_memory_vs_bp"), "fgsm_acc": metrics[f"{r}_fgsm_acc"],
-                        "weight_transport": attrs.weight_transport, "backward_sweep": attrs.backward_sweep})
+                        "weight_transport": attrs.weight_transport, "backward_sweep": attrs.backward_sweep,
+                        "phases": attrs.phases, "error_channel": attrs.error_channel})
         return out
     for t in config.tasks:
         for r in config.rules:
@@ -111,7 +113,8 @@ def rows(name: str, config, metrics: dict[str, float]) -> list[dict[str, Any]]:
                         "align_start": metrics[f"{k}_cos_start"], "align_mid": metrics[f"{k}_cos_mid"],
                         "align_end": metrics[f"{k}_cos_end"], "alignment": "cosine to BPTT",
                         "time_vs_exact": metrics.get(f"{k}_time_vs_bptt"), "memory_vs_exact": None,
-                        "fgsm_acc": None, "weight_transport": None, "backward_sweep": None})
+                        "fgsm_acc": None, "weight_transport": None, "backward_sweep": None, "phases": None,
+                        "error_channel": None})
     return out
 
 
