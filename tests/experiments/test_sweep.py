@@ -97,6 +97,7 @@ def test_killed_worker_is_replaced_and_point_retried(tmp_path, tmp_runs, monkeyp
     monkeypatch.setenv("BRAINLEARN_PLUGINS", "crashy_plugin")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(runner.experiments, "_loaded", False)
+    monkeypatch.setattr(runner.experiments, "_REGISTRY", dict(runner.experiments._REGISTRY))  # crashy leaves after
     marker = tmp_path / "crashed-once"
     _, records = sweep.sweep("crashy", grid=["value=1,2"], overrides=(f"marker={marker}",), workers=2,
                              retries=2, out=tmp_runs)
@@ -237,3 +238,21 @@ def test_stacked_chunks_bound_memory_with_the_same_numbers(tmp_runs, capsys):
             assert math.isclose(b["metrics"][key], value, rel_tol=1e-5, abs_tol=1e-5), key
     assert main(["sweep", "fa-vs-bp", "--backend", "stacked", "--chunk", "0", "--out", str(tmp_runs / "c")]) == 2
     assert "chunk" in capsys.readouterr().err
+
+
+def test_a_metric_named_like_a_grid_field_keeps_the_points_coordinate(tmp_path):
+    """A metric that shares a grid field's name is listed as "<name> (metric)": the row keeps its coordinate."""
+    points = []
+    for i, value in enumerate(("0.1", "0.3")):
+        path = tmp_path / "points" / f"p{i}"
+        path.mkdir(parents=True)
+        atomic_write_json(path / "status.json", {"state": "finished"})
+        atomic_write_json(path / "result.json", {"metrics": {"lr": 0.5 + i, "acc": 0.9}, "arrays": {}})
+        atomic_write_json(path / "claims.json", [])
+        points.append({"key": f"p{i}", "overrides": [f"lr={value}"]})
+    atomic_write_json(tmp_path / "sweep.json", {"grid": {"lr": ["0.1", "0.3"]}, "overrides": [], "points": points})
+    axes, rows = sweep_report.aggregate(tmp_path)
+    assert axes == ["lr"] and [r["lr"] for r in rows] == ["0.1", "0.3"]
+    assert [r["lr (metric)"]["mean"] for r in rows] == [0.5, 1.5]
+    sweep_report.write_report(tmp_path)
+    assert "lr (metric)_mean" in (tmp_path / "summary.csv").read_text().splitlines()[0]

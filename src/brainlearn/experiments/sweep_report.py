@@ -34,7 +34,8 @@ def aggregate(sweep_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
     """Group a sweep's finished points by grid point; per metric mean, std, 95% CI; per claim pass rate.
 
     Returns the grid axes and one row per grid point: {axis: value, ..., "n": seeds finished,
-    "<metric>": {"mean", "std", "ci95"}, "claim:<id>": pass rate}.
+    "<metric>": {"mean", "std", "ci95"}, "claim:<id>": pass rate}. A metric named like a grid field (or "n")
+    is listed as "<metric> (metric)", so that it never overwrites the point's coordinate.
     """
     sweep_dir = Path(sweep_dir)
     if not (sweep_dir / "sweep.json").is_file():
@@ -60,8 +61,9 @@ def aggregate(sweep_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
         row["n"] = len(runs)
         for metric in sorted({m for metrics, _ in runs for m in metrics}):
             values = [metrics[metric] for metrics, _ in runs if metric in metrics]
-            row[metric] = {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1
-                           else 0.0, "ci95": ci95(values)}
+            key = f"{metric} (metric)" if metric in row else metric
+            row[key] = {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1
+                        else 0.0, "ci95": ci95(values)}
         for claim_id in sorted({c["id"] for _, claims in runs for c in claims}):
             verdicts = [c["passed"] for _, claims in runs for c in claims if c["id"] == claim_id]
             row[f"claim:{claim_id}"] = sum(verdicts) / len(verdicts)
