@@ -97,11 +97,12 @@ def test_bad_configs():
         LeagueFeedforwardConfig(lr_grid=(0.1, -1.0))
 
 
-@pytest.mark.parametrize("rule", ["bp", "dfa", "brsf"])
+@pytest.mark.parametrize("rule", ["bp", "fa", "kp", "dfa", "brsf"])
 def test_lenet_trains_under_every_kind_of_rule(rule):
-    """LeNet-5 on 28-pixel images: stacked (BP), one by one (DFA's output error to convolutions, brSF)."""
+    """LeNet-5 on 28-pixel images: stacked (BP), one by one (the swapped convolutions, DFA's output error to
+    convolutions, brSF)."""
     config = LeagueFeedforwardConfig(dataset="fashion-mnist", arch="lenet", epochs=1, batch_size=8,
-                                     rules=("bp", "dfa", "brsf"))
+                                     rules=("bp", "fa", "kp", "dfa", "brsf"))
     g = torch.Generator().manual_seed(2)
     x, y = torch.rand(16, 1, 28, 28, generator=g), torch.randint(0, 10, (16,), generator=g)
     nets = [league.network(config, (1, 28, 28), 10, rule, 0, r, x[:2], "cpu") for r in range(2)]

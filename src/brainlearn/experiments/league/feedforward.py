@@ -1,13 +1,16 @@
 """league-feedforward: every feedforward credit-assignment rule on one task, with one budget and one set of measures.
 
-Each rule of :data:`~brainlearn.rules.FEEDFORWARD_RULES` (swapped into the network by
-:func:`~brainlearn.rules.convert`) trains the same network: at replicate r every rule starts from the same
-weights and sees the same batches. **Budget**: every rule gets the same learning-rate grid; each grid point
+Each entry (a rule of :data:`~brainlearn.rules.FEEDFORWARD_RULES` swapped into the network by
+:func:`~brainlearn.rules.convert`, predictive coding, or a paper model of
+:data:`~brainlearn.experiments.league.entries.MODELS` with its own network) trains on the same data: at
+replicate r every layer-swap rule and predictive coding start from the same weights, and every entry sees the
+same batches. **Budget**: every rule gets the same learning-rate grid; each grid point
 trains one network on the training split less a validation split, and the best validation accuracy picks the
 rate; then `replicates` networks train at that rate (same split) and are measured on the test set. The
 members of each phase (grid points, then replicates) train as one stacked ensemble where the rule's layers
-vmap (BP, FA, uSF, frSF, Kolen-Pollack), one by one where they do not (DFA's shared output error, brSF's
-per-step draws). SGD with momentum and weight decay, cross-entropy.
+vmap (BP, FA, uSF, frSF, Kolen-Pollack and the paper models on the MLP; BP alone on LeNet), one by one where
+they do not (DFA's shared output error, brSF's per-step draws, predictive coding, the swapped convolutions).
+SGD with momentum and weight decay, cross-entropy.
 
 **Measures** per rule: test accuracy (mean over replicates, 95% interval); accuracy under an FGSM
 perturbation of size `fgsm_eps` (pixels in [0, 1]; the attack uses the network's exact input gradient); the
@@ -92,7 +95,8 @@ def fit(config: LeagueFeedforwardConfig, rule: str, nets: list[nn.Module], lrs: 
     returns each member's hidden-layer angle to backprop (degrees) at the start, middle and end."""
     steps = config.epochs * -(-len(x) // config.batch_size)
     marks, hidden = {0, steps // 2, steps}, hidden_weights(nets[0])
-    stacked = rule in STACKED_RULES
+    # the swapped convolutions' backward does not vmap: LeNet stacks under backprop only
+    stacked = rule in STACKED_RULES and (config.arch == "mlp" or rule == "bp")
     if stacked:
         ens = Ensemble(nets)
         opt = StackedSGD(ens.params, lr=lrs, momentum=config.momentum, weight_decay=config.weight_decay)
