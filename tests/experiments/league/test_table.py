@@ -57,6 +57,7 @@ def test_user_errors_are_one_line(tmp_path, capsys):
                         (["league", "--preset", "huge"], "preset"),
                         (["league", "--preset", "smoke", "--tasks", "chess"], "unknown task(s) chess"),
                         (["league", "--preset", "smoke", "--tasks", "digits,mnist"], "one dataset"),
+                        (["league", "--preset", "smoke", "--device", "tpu"], "device"),
                         (["league", "--preset", "smoke", "--set", "x=1"], "unrecognized")):
         assert main([*argv, "--out", str(tmp_path)]) == 2
         err = capsys.readouterr().err

@@ -20,6 +20,7 @@ from brainlearn.experiments.html_report import SCRIPT, STYLE
 from brainlearn.experiments.league.entries import ENTRIES
 from brainlearn.experiments.rnnrules.common import VARIANTS
 from brainlearn.experiments.sweep import Point, execute_point
+from brainlearn.runtime import resolve_device
 from brainlearn.runtime.rundir import atomic_write_bytes, short_hash
 
 EXPERIMENTS = ("league-feedforward", "league-recurrent")
@@ -68,18 +69,18 @@ def run(preset: str = "quick", rules: list[str] | None = None, tasks: list[str] 
         out: str | Path = "runs", device: str = "cpu") -> tuple[Path, list[dict[str, Any]]]:
     """Run (or resume, or skip when finished) the league runs and write the table; returns the folder and rows."""
     points = plan(preset, rules, tasks)
-    for point in points:  # every config is valid before anything runs
-        _config(point)
+    configs = [_config(point) for point in points]  # every config and the device valid before anything runs
+    resolve_device(device)
     if not points:
         raise ConfigError("league: no rule to run")
     root = Path(out) / "league" / f"{preset}-{short_hash([rules, tasks, device])}"
     root.mkdir(parents=True, exist_ok=True)
     all_rows = []
-    for point in points:
+    for point, config in zip(points, configs):
         record = execute_point(point, str(root / point.experiment), device=device)
         if record["state"] != "finished":
             raise ConfigError(f"league: {point.experiment} ended {record['state']}: {record.get('error', '')}")
-        all_rows += rows(point.experiment, _config(point), record["metrics"])
+        all_rows += rows(point.experiment, config, record["metrics"])
     write(root, all_rows)
     return root, all_rows
 
