@@ -23,7 +23,8 @@ PRESETS = ("quick", "full")
 
 
 def recorded() -> dict[str, Any]:
-    """``{experiment: {preset: {claim id: {"measured", "values", "verdict", "seeds", "date"}}}}``; a value the
+    """``{experiment: {preset: {claim id: {"measured", "values", "verdict", "seeds", "date", "wall_s"}}}}``
+    ("wall_s": the whole run's seconds, all its seeds, where the record has it); a value the
     file stores as null (a NaN measurement: strict JSON has no NaN) reads as NaN."""
     data = json.loads(RECORDED.read_text()) if RECORDED.is_file() else {}
     for presets in data.values():
@@ -51,6 +52,8 @@ def record(sections: list[dict[str, Any]], path: Path = RECORDED) -> None:
             entry[c["id"]] = {"measured": _json_number(c["measured"]), "values": [_json_number(v) for v in c["values"]],
                               "verdict": c["verdict"],
                               "seeds": c["seeds"], "date": time.strftime("%Y-%m-%d")}
+            if "wall_s" in s:
+                entry[c["id"]].update(wall_s=round(s["wall_s"], 2), device=s["device"], workers=s["workers"])
     atomic_write_json(path, dict(sorted(data.items())))
 
 

@@ -55,6 +55,7 @@ def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: s
     verify_dir = Path(out) / "verify" / stamp if out is not None else None
     sections = []
     for exp, config in zip(exps, configs):
+        started = time.perf_counter()
         if out is None:
             metrics = [run_experiment(exp, config, s, preset=preset, device=device, out=None).result.metrics
                        for s in range(seeds)]
@@ -73,6 +74,7 @@ def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: s
                     raise (BrainlearnError if r.get("user_error") else RuntimeError)(
                         f"{exp.name} seed {p.seed} failed: {r['error']}")
             metrics = [r["metrics"] for r in records]
+        wall_s = time.perf_counter() - started      # the runs alone: what `--estimate` scales from
         claims = exp.judge(config, metrics)
         figures = []
         if verify_dir is not None:
@@ -84,7 +86,8 @@ def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: s
                 shutil.copyfile(fig, dest)
                 figures.append(dest)
         section = {"experiment": exp.name, "paper": exp.paper, "preset": preset, "claims": claims,
-                   "figures": figures, "runs": [str(r) for r in runs]}
+                   "figures": figures, "runs": [str(r) for r in runs], "wall_s": wall_s, "seeds": seeds,
+                   "device": device, "workers": workers}
         sections.append(section)
         if on_section:
             on_section(section)
