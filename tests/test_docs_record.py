@@ -71,3 +71,15 @@ def test_no_hand_typed_verdicts_outside_the_blocks():
         "hand-typed results: a page's current values are its generated block (`" + REGENERATE + "` rewrites " \
         "it); delete these rows, or keep them as history under a heading or after a paragraph that names the " \
         "date or seed scheme they were measured under:\n" + "\n".join(hand_typed)
+
+
+def test_the_docs_command_fills_a_new_block_and_then_changes_nothing(tmp_path, capsys):
+    from brainlearn.cli import main
+
+    page = tmp_path / "experiments" / "fa-vs-bp.md"
+    page.parent.mkdir()
+    page.write_text("## Claims\n\n<!-- recorded: fa-vs-bp -->\n<!-- /recorded -->\n\nAnalysis.\n")
+    assert main(["verify", "--list", "--docs", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.count("rewrote") == 2  # claims.md and the page
+    assert page.read_text() == f"## Claims\n\n{claims_block('fa-vs-bp')}\n\nAnalysis.\n"
+    assert main(["verify", "--list", "--docs", str(tmp_path)]) == 0 and capsys.readouterr().out == ""

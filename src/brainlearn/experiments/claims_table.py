@@ -131,10 +131,11 @@ def claims_block(name: str) -> str:
     rows = []
     for i in ids:
         checked = {p: claims[i] for p, claims in by_preset.items() if i in claims}
-        rows.append([f"`{i}`"] + [_per_preset({p: text(c) for p, c in checked.items()})
-                                  for text in (lambda c: c.statement, _criterion, lambda c: _expected(c, page_dir))]
-                    + [_cell(rec.get(p, {}).get(i), checked[p].gated) if p in checked else "not checked"
-                       for p in PRESETS])
+        statement = _per_preset({p: c.statement for p, c in checked.items()})
+        criterion = _per_preset({p: _criterion(c) for p, c in checked.items()})
+        expected = _per_preset({p: _expected(c, page_dir) for p, c in checked.items()})
+        values = [_cell(rec.get(p, {}).get(i), checked[p].gated) if p in checked else "not checked" for p in PRESETS]
+        rows.append([f"`{i}`", statement, criterion, expected, *values])
     header = ["claim", "statement", "criterion", "expected"] + [f"{p} (last recorded)" for p in PRESETS]
     return (f"<!-- recorded: {name} -->\n\n`{name}`: the last values `brainlearn verify --record` measured "
             f"(generated from the record by `{REGENERATE}`; do not edit by hand).\n\n"
