@@ -85,8 +85,10 @@ def _criterion(c: Claim) -> str:
 
 def _expected(c: Claim, page_dir: str) -> str:
     """The expected outcome; a known non-reproduction links its analysis, relative to the page (in `page_dir`)."""
-    path, _, anchor = c.note.partition("#")
-    expected = f"fail ([analysis]({posixpath.relpath(path, page_dir)}#{anchor}))" if c.expected == "fail" else "pass"
+    expected = "pass"
+    if c.expected == "fail":
+        path, hash_, anchor = c.note.partition("#")
+        expected = f"fail ([analysis]({posixpath.relpath(path, page_dir)}{hash_}{anchor}))"
     return expected if c.gated else f"{expected}, not gated"
 
 
