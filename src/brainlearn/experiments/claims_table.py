@@ -113,7 +113,7 @@ def reproduction_table(names: list[str] | None = None, overrides: list[str] | tu
 def _per_preset(texts: dict[str, str]) -> str:
     """One text if every preset has the same, else each preset's."""
     return next(iter(texts.values())) if len(set(texts.values())) == 1 else \
-        "; ".join(f"{p}: {text}" for p, text in texts.items())
+        "<br>".join(f"*{p}*: {text}" for p, text in texts.items())
 
 
 def page_of(name: str) -> str:

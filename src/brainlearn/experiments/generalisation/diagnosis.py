@@ -23,6 +23,7 @@ from brainlearn.analysis.disentanglement import best_iou_match, reconstruction_l
 from brainlearn.data.factors import FactorDataset
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.generalisation.common import (
+    CALIBRATED_STEPS,
     TRANSFER_CLAIMS,
     TRANSFER_HOW,
     TRANSFER_NAN,
@@ -46,6 +47,10 @@ from brainlearn.models.generative import (
 from brainlearn.runtime import Config, RunContext, isolated_rng, make_generator, param, place, replicate_seed, run_jobs
 
 PARTS = ("vae", "gt-decoder", "supervised")
+
+# below the calibrated budget a VAE may still be on its blob-rendering plateau (see this section)
+PLATEAU_NOTE = ("docs/experiments/generalisation.md#known-non-reproduction-r2r-decoded-shape-and-r2r-posx-at-the-"
+                "quick-budget")
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,9 @@ def claims(config: DiagnosisConfig) -> list[Claim]:
               "in-distribution squares.", "vae_shape_transfer", "<=", 0.5, how=how + "; " + TRANSFER_HOW,
               reason=TRANSFER_REASON, kind="outcome"),
     ]
+    if config.model.steps < CALIBRATED_STEPS:  # the VAE may still draw blobs: any decoder beats it, no test
+        out = [dataclasses.replace(c, gated=False, note=PLATEAU_NOTE) if c.id == "gt-decoder-renders" else c
+               for c in out]
     return [dataclasses.replace(c, expected="fail", note=TRANSFER_NOTE) if c.id in TRANSFER_CLAIMS else c
             for c in out]
 

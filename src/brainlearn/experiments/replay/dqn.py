@@ -103,7 +103,8 @@ def claims(config: DQNConfig) -> list[Claim]:
               f"DQN with {v} experience replay learns the task.", f"final_success_{v}", ">=", 0.8,
               how=how + "; fraction of gridworlds whose final greedy policy reaches the goal",
               reason="set before any run: at least 4 of 5 gridworlds solved",
-              **({"expected": "fail", "note": "docs/experiments/replay.md#replay-dqn-at-the-quick-budget"}
+              # below the full budget its verdict depends on the seed (seeds 0-3 solve 1, 1, 0.5, 0.5): reported
+              **({"gated": False, "note": "docs/experiments/replay.md#replay-dqn-at-the-quick-budget"}
                  if short and v == "prioritized" else {}), kind="outcome")
         for v in VARIANTS
     ]
