@@ -266,3 +266,16 @@ def test_the_compiled_single_pass_equals_the_torch_path(name, dtype, tol, monkey
     assert runs["1"][3] and not runs["0"][3]
     for fused, plain in zip(runs["1"][:3], runs["0"][:3]):
         torch.testing.assert_close(fused, plain, rtol=tol, atol=tol * float(plain.abs().max()))
+
+
+def test_every_rule_declares_what_it_asks_of_a_brain():
+    from brainlearn.rules.recurrent import RECURRENT_RULES, EPropConfig, RFLOConfig, plausibility
+
+    attrs = {name: plausibility(name) for name in RECURRENT_RULES}
+    assert {n for n, a in attrs.items() if a.backward_sweep} == {"bptt", "dni"}      # the rest are causal
+    assert {n for n, a in attrs.items() if not a.local_update} == {"rtrl", "uoro"}   # the influence matrix
+    assert attrs["rflo"].weight_transport == "none" and attrs["eprop"].weight_transport == "exact"
+    assert plausibility("eprop", EPropConfig(feedback="random")).weight_transport == "none"
+    assert plausibility("rflo", RFLOConfig(feedback="symmetric")).weight_transport == "exact"
+    with pytest.raises(ConfigError, match="unknown learning rule"):
+        plausibility("hebb")

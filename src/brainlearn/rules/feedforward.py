@@ -31,32 +31,13 @@ import copy
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
-
-
-@dataclass(frozen=True)
-class Plausibility:
-    """What a rule asks of a brain, for the credit-assignment league's table.
-
-    ``weight_transport``: what the feedback knows of the forward weights: "exact" (Wᵀ), "sign" (sign(W)),
-    "learned" (B learns toward W by a local rule) or "none". ``backward_sweep``: errors travel layer by layer
-    down the network (False: broadcast from the output). ``phases``: the distinct phases per example
-    (inference, then error propagation). ``local_update``: each weight's change depends only on its two
-    ends' signals. ``error_channel``: errors travel in a pathway of their own, apart from the forward activity.
-    """
-
-    weight_transport: str
-    backward_sweep: bool
-    phases: int
-    local_update: bool
-    error_channel: bool
-
+from brainlearn.rules.plausibility import Plausibility
 
 #: Every rule :func:`convert` takes, with its plausibility attributes.
 FEEDFORWARD_RULES: dict[str, Plausibility] = {

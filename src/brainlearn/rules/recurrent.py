@@ -54,6 +54,7 @@ from torch import nn
 from brainlearn.errors import ConfigError, inside_transform
 from brainlearn.rules._trace_kernels import decay_add_contract, fused
 from brainlearn.rules.bplambda import BPLambda, BPLambdaConfig, online_step
+from brainlearn.rules.plausibility import Plausibility
 from brainlearn.rules.rnn_base import (
     LOSSES,
     LeakyCell,
@@ -80,7 +81,7 @@ __all__ = [
     "BPTTConfig", "DNIConfig", "EProp", "EPropConfig", "KeRNL", "KeRNLConfig", "LeakyCell", "LeakyCellConfig",
     "LeakyRNN", "LeakyRNNConfig", "LearningRule", "LinearSynthesiser", "LossFn", "RFLOConfig", "RTRLConfig",
     "ReadoutOnly", "ReadoutOnlyConfig", "RuleConfig", "SpikingEProp", "SpikingEPropConfig", "UOROConfig",
-    "check_inputs", "make_rule", "rule_config", "soft_cross_entropy", "squared_error",
+    "check_inputs", "make_rule", "plausibility", "rule_config", "soft_cross_entropy", "squared_error",
 ]
 
 
@@ -117,6 +118,7 @@ class ReadoutOnlyConfig(RuleConfig):
 
 class ReadoutOnly(_OnlineRule):
     name, uses = "readout", "the readout's own error and the states (the recurrent weights stay fixed)"
+    plausibility = Plausibility("none", False, 1, True, False)
     config_class = ReadoutOnlyConfig
 
     def _weight_grad(self, e):
@@ -132,6 +134,7 @@ class RTRL(_OnlineRule):
     """Exact RTRL: M_t = J_t M_{t-1} + M̄_t (B, n, n, P), ∇W += Σ_k c_t,k M_t[k]."""
 
     name, uses = "rtrl", "the full influence matrix ∂a/∂W (non-local) and W_oᵀ e_t (weight transport); causal"
+    plausibility = Plausibility("exact", False, 1, False, True)
     config_class = RTRLConfig
 
     def _reset_traces(self, batch):
@@ -222,6 +225,7 @@ class EProp(_TraceRule):
     `generator` draws the random feedback B (``feedback="random"``)."""
 
     name, uses = "eprop", "local traces (own unit's leak and self-weight), W_oᵀ e_t or B e_t; causal"
+    plausibility = Plausibility("exact", False, 1, True, True)
     config_class = EPropConfig
 
     def decay(self, dphi):
@@ -243,6 +247,7 @@ class RFLO(_TraceRule):
     `generator` draws the random feedback B."""
 
     name, uses = "rflo", "local traces (the unit's leak only) and B e_t (no weight transport); causal"
+    plausibility = Plausibility("exact", False, 1, True, True)
     config_class = RFLOConfig
 
     def decay(self, dphi):
@@ -262,6 +267,7 @@ class UORO(_OnlineRule):
     `generator` draws the probes ν_t."""
 
     name, uses = "uoro", "J_t Ã (a Jacobian-vector product, non-local), random probes, W_oᵀ e_t; causal"
+    plausibility = Plausibility("exact", False, 1, False, True)
     config_class = UOROConfig
     extras = ("generator",)
 
@@ -314,6 +320,7 @@ class KeRNL(_OnlineRule):
     """
 
     name, uses = "kernl", "local traces with learned timescales, a learned unit-to-unit sensitivity A, W_oᵀ e_t"
+    plausibility = Plausibility("exact", False, 1, True, True)
     config_class = KeRNLConfig
     extras = ("generator",)
 
@@ -368,6 +375,7 @@ class BPTT(LearningRule):
     without a graph and :meth:`finish` replays the window under :func:`torch.func.grad` (the same gradient)."""
 
     name, uses = "bptt", "the exact gradient within the window: stored states, backward pass in time (not causal)"
+    plausibility = Plausibility("exact", True, 2, True, True)
     config_class = BPTTConfig
 
     def __init__(self, model, config=None, *, loss_fn=None):
@@ -469,6 +477,7 @@ class DNI(LearningRule):
     `synthesiser`: ĝ (None: a zero :class:`LinearSynthesiser`)."""
 
     name, uses = "dni", "exact gradient within the window plus a learned estimate of the future gradient"
+    plausibility = Plausibility("exact", True, 2, True, True)
     config_class = DNIConfig
     extras = ("synthesiser",)
 
@@ -538,6 +547,7 @@ class BPLambdaRule(LearningRule):
     :class:`LinearSynthesiser`)."""
 
     name, uses = "bplambda", "the immediate credit, a learned future-gradient estimate and J_t (for its trace)"
+    plausibility = Plausibility("exact", False, 1, True, True)
     config_class = BPLambdaRuleConfig
     extras = ("synthesiser",)
 
@@ -591,6 +601,16 @@ def _rule_class(name: str) -> type[LearningRule]:
     if name not in RECURRENT_RULES:
         raise ConfigError(f"unknown learning rule {name!r}; expected one of {sorted(RECURRENT_RULES)}")
     return RECURRENT_RULES[name]
+
+
+def plausibility(name: str, config: RuleConfig | None = None) -> Plausibility:
+    """What rule `name` (with `config`; None: its defaults) asks of a brain, as
+    :class:`~brainlearn.rules.plausibility.Plausibility`: e-prop's and RFLO's learning signal transports W_oᵀ
+    only with ``feedback="symmetric"``."""
+    attrs = _rule_class(name).plausibility
+    assert attrs is not None, f"rule {name} declares no plausibility"
+    feedback = getattr(rule_config(name, config), "feedback", "symmetric")
+    return dataclasses.replace(attrs, weight_transport="none") if feedback == "random" else attrs
 
 
 def rule_config(name: str, config: RuleConfig | None = None, **fields) -> RuleConfig:

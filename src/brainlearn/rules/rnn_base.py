@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from brainlearn.errors import ConfigError, ShapeError, check_tensor, inside_transform
+from brainlearn.rules.plausibility import Plausibility
 from brainlearn.runtime.config import Config, param
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -248,6 +249,9 @@ class LearningRule:
     extras: ClassVar[tuple[str, ...]] = ()  # keywords the constructor takes besides model, config, loss_fn
     update_interval = 1
     uses = ""  # the information the rule uses, in words (documented per rule)
+    # what the rule asks of a brain (the league's columns); a rule whose feedback is configurable gives the
+    # symmetric case here, and :func:`brainlearn.rules.recurrent.plausibility` adjusts it to the config
+    plausibility: ClassVar[Plausibility | None] = None
 
     def __init__(self, model: nn.Module, config: RuleConfig | None = None, *, loss_fn: LossFn | str | None = None):
         want = self.model_type

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from brainlearn.errors import ConfigError
+from brainlearn.rules.plausibility import Plausibility
 from brainlearn.rules.rnn_base import (
     DTYPES,
     LearningRule,
@@ -148,6 +149,7 @@ class SpikingEProp(LearningRule):
     default_loss = "mse"
     extras = ("generator",)
     uses = "local traces (ε^v, ε^a, ψ), the readout-filtered trace and W_oᵀ e_t or B e_t; causal"
+    plausibility = Plausibility("exact", False, 1, True, True)
 
     def __init__(self, model, config=None, *, loss_fn=None, generator: torch.Generator | None = None):
         super().__init__(model, config, loss_fn=loss_fn)

@@ -25,6 +25,10 @@ def test_the_table_holds_every_rule_of_both_leagues(league):
     assert [r["rule"] for r in rows if r["kind"] == "feedforward"] == RULES[:5]
     assert [r["rule"] for r in rows if r["kind"] == "recurrent"] == RULES[5:]
     assert {r["rule"]: r["phases"] for r in rows}["burstccn-tied"] == 1
+    assert all(r[c] is not None for r in rows for c in ("weight_transport", "backward_sweep", "phases",
+                                                        "local_update", "error_channel"))
+    sweeps = {r["rule"]: r["backward_sweep"] for r in rows if r["kind"] == "recurrent"}
+    assert sweeps == {"readout": False, "bptt": True, "rtrl": False, "dni3": True}  # only BPTT's kind sweeps back
     assert {p.name for p in root.iterdir()} >= {"league.md", "league.html", "league.parquet", *table.EXPERIMENTS}
     text = (root / "league.md").read_text()
     assert all(f"| {r['rule']} |" in text for r in rows)

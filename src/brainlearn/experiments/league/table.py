@@ -9,6 +9,7 @@ one.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 from pathlib import Path
@@ -18,16 +19,17 @@ from brainlearn.errors import ConfigError
 from brainlearn.experiments import get
 from brainlearn.experiments.html_report import SCRIPT, STYLE
 from brainlearn.experiments.league.entries import ENTRIES
-from brainlearn.experiments.rnnrules.common import VARIANTS
+from brainlearn.experiments.rnnrules.common import VARIANTS, rule_of
 from brainlearn.experiments.sweep import Point, execute_point
+from brainlearn.rules.recurrent import plausibility
 from brainlearn.runtime import resolve_device
 from brainlearn.runtime.rundir import atomic_write_bytes, short_hash
 
 EXPERIMENTS = ("league-feedforward", "league-recurrent")
-#: The columns of a row, in order: what it is, its measures, and (feedforward) the rule's attributes.
+#: The columns of a row, in order: what it is, its measures, and the rule's plausibility attributes.
 COLUMNS = ("kind", "task", "rule", "measure", "value", "ci95", "lr", "align_start", "align_mid", "align_end",
            "alignment", "time_vs_exact", "memory_vs_exact", "fgsm_acc", "weight_transport", "backward_sweep",
-           "phases", "error_channel")
+           "phases", "local_update", "error_channel")
 
 
 def plan(preset: str, rules: list[str] | None, tasks: list[str] | None) -> list[Point]:
@@ -103,19 +105,17 @@ def rows(name: str, config, metrics: dict[str, float]) -> list[dict[str, Any]]:
                         "align_mid": metrics[f"{r}_angle_mid"], "align_end": metrics[f"{r}_angle_end"],
                         "alignment": "angle to BP (°)", "time_vs_exact": metrics.get(f"{r}_time_vs_bp"),
                         "memory_vs_exact": metrics.get(f"{r}_memory_vs_bp"), "fgsm_acc": metrics[f"{r}_fgsm_acc"],
-                        "weight_transport": attrs.weight_transport, "backward_sweep": attrs.backward_sweep,
-                        "phases": attrs.phases, "error_channel": attrs.error_channel})
+                        **dataclasses.asdict(attrs)})
         return out
     for t in config.tasks:
         for r in config.rules:
-            k = f"{t}_{r}"
+            k, attrs = f"{t}_{r}", plausibility(rule_of(r, config.variants), getattr(config.variants, r))
             out.append({"kind": "recurrent", "task": t, "rule": r, "measure": "test loss after ÷ before",
                         "value": metrics[f"{k}_loss"], "ci95": metrics[f"{k}_loss_ci"], "lr": metrics[f"{k}_lr"],
                         "align_start": metrics[f"{k}_cos_start"], "align_mid": metrics[f"{k}_cos_mid"],
                         "align_end": metrics[f"{k}_cos_end"], "alignment": "cosine to BPTT",
                         "time_vs_exact": metrics.get(f"{k}_time_vs_bptt"), "memory_vs_exact": None,
-                        "fgsm_acc": None, "weight_transport": None, "backward_sweep": None, "phases": None,
-                        "error_channel": None})
+                        "fgsm_acc": None, **dataclasses.asdict(attrs)})
     return out
 
 
