@@ -112,8 +112,13 @@ class _FAConv2dFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         x, weight, feedback = ctx.saved_tensors
-        grad_x = _conv_backward(grad_out, x, feedback, ctx.layer, (True, False, False))[0]
-        grad_w, grad_b = _weight_grads(ctx.layer, grad_out, x, weight, ctx.has_bias)
+        # one call: the input's error through B (unless the input is the network's own, which needs none: the
+        # first layer's is the costliest), and W's gradient, which reads only x and δy (B stands in for W's
+        # shape), so it is backprop's exactly
+        layer = ctx.layer
+        grad_x, grad_w, grad_b = torch.ops.aten.convolution_backward(
+            grad_out, x, feedback, [weight.shape[0]] if ctx.has_bias else None, layer.stride, layer.padding,
+            layer.dilation, False, (0, 0), layer.groups, (ctx.needs_input_grad[0], True, ctx.has_bias))
         return grad_x, grad_w, grad_b, (grad_w if ctx.needs_input_grad[3] else None), None
 
 
@@ -138,7 +143,8 @@ class _DirectFn(torch.autograd.Function):
         if direct.e is None:
             raise ConfigError("dfa: a hidden layer's backward ran before the output layer's")
         grad_w, grad_b = _weight_grads(ctx.layer, grad_out, x, weight, ctx.has_bias)
-        return (direct.e @ feedback).view(x.shape), grad_w, grad_b, None, None, None, None
+        grad_x = (direct.e @ feedback).view(x.shape) if ctx.needs_input_grad[0] else None  # not the network's input
+        return grad_x, grad_w, grad_b, None, None, None, None
 
 
 # ---- the layers ------------------------------------------------------------------------------------
