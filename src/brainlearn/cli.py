@@ -58,11 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--quick", dest="preset", action="store_const", const="quick", help="quick preset (default)")
     group.add_argument("--full", dest="preset", action="store_const", const="full", help="full preset")
+    group.add_argument("--paper", dest="preset", action="store_const", const="paper",
+                       help="paper preset: the paper's own settings (see docs/paper-presets.md)")
     p.add_argument("--seeds", type=int, default=1, help="number of seeds, 0..N-1 (default 1)")
     p.add_argument("--list", action="store_true", help="list the claims without running anything")
     p.add_argument("--markdown", action="store_true",
                    help="with --list: the reproduction table (every claim, its paper, threshold, expected "
                         "outcome and last recorded value) as Markdown")
+    p.add_argument("--estimate", action="store_true",
+                   help="print each experiment's expected CPU hours (scaled from its recorded quick run) and GPU "
+                        "hours (from an assumed speed-up), and run nothing")
     p.add_argument("--record", action="store_true",
                    help="store the measured values as the last recorded ones (the reproduction table)")
     p.add_argument("--strict", action="store_true", help="an expected failure that passes (XPASS) exits 1 too")
@@ -250,6 +255,15 @@ def cmd_verify(args) -> int:
                     measured = f", measured {h.measured}" if h.measured else ""
                     print(f"    revised {h.date}: was {h.comparator} {h.threshold:g} ({h.aggregate}){measured}; "
                           f"{h.reason}")
+        return 0
+    if args.estimate:
+        from brainlearn.experiments.claims_table import recorded
+        from brainlearn.experiments.estimate import estimate
+
+        exps = [experiments.get(name) for name in names]  # an unknown name fails before any line
+        records = recorded()
+        for exp in exps:
+            print(estimate(exp, preset, args.seeds, records, args.overrides).line())
         return 0
     result = verify.verify(names, preset=preset, seeds=args.seeds, device=args.device, out=args.out,
                           overrides=args.overrides, quiet=args.quiet, workers=args.workers,

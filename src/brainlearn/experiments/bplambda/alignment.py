@@ -285,6 +285,12 @@ register(Experiment(
         # a few seconds, several checkpoints: the contract and fault-injection tests run it
         "smoke": AlignmentConfig(delay=3, long_delay=4, steps=4, long_steps=4, replicates=2, long_replicates=1,
                                  batch_size=1),
+        # the paper's toy task: fixed linear RNN n=30, T=10, batch 10, lr 1e-4, 10 epochs x 100 batches
+        "paper": AlignmentConfig(batch_size=10, lr=1e-4, long_steps=1000),
     },
     run=run, claims=claims, plot=plot,
+    # updates x sequence steps x units², over its λs and task seeds (the batch's sequences are identical: one
+    # batched pass costs about what one sequence does)
+    work=lambda c: c.model.n_hidden ** 2 * (c.long_steps * c.delay * len(c.lambdas) * c.replicates
+                                            + c.steps * c.long_delay * len(c.long_lambdas) * c.long_replicates),
 ))

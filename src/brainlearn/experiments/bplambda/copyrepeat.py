@@ -117,6 +117,11 @@ register(Experiment(
         "full": CopyRepeatConfig(steps=2000),
         # a few seconds, several checkpoints: the contract and fault-injection tests run it
         "smoke": CopyRepeatConfig(steps=6, model=OnlineRNNConfig(n_hidden=4, cell="lstm"), batch_size=4, lr=1e-2),
+        # the paper's copy-repeat: LSTM n=100, batch 100, lr 1e-3 (synthesiser 1e-5), up to 15000 epochs of 10
+        # batches; its curriculum has no length cap, this one stops growing at max_length
+        "paper": CopyRepeatConfig(steps=150_000, model=OnlineRNNConfig(n_hidden=100, cell="lstm"), batch_size=100),
     },
     run=run, claims=claims, plot=plot,
+    # updates x batch x units² x methods (the curriculum's sequence length, unknown before the run, left out)
+    work=lambda c: c.steps * c.batch_size * c.model.n_hidden ** 2 * len(c.methods), gpu_speedup=2.0,
 ))

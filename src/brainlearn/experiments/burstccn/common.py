@@ -9,6 +9,8 @@ import torch
 
 from brainlearn.analysis import angle
 from brainlearn.data import ImageDataConfig
+from brainlearn.data.images import PIXELS
+from brainlearn.experiments.estimate import dense_weights
 from brainlearn.models.burstccn import BurstCCN, BurstCCNConfig
 from brainlearn.models.dendritic import LearningRates
 from brainlearn.nn import one_hot_mse
@@ -36,6 +38,11 @@ class BurstConfig(ImageDataConfig):
     def __post_init__(self):
         super().__post_init__()
         require(len(self.model.n_hidden) >= 1, "model.n_hidden: the experiments need a hidden layer")
+
+
+def mlp_work(config: BurstConfig) -> float:
+    """The ``Experiment.work`` of a dense network trained on images: images x epochs x weights."""
+    return config.train_size * config.epochs * dense_weights(PIXELS[config.dataset], *config.model.n_hidden, 10)
 
 
 def burst_net(config: BurstConfig, shape: tuple, n_classes: int, feedback: str, generator: torch.Generator,

@@ -25,6 +25,7 @@ from brainlearn import plotting
 from brainlearn.data import ImageDataConfig, minibatches
 from brainlearn.data.sequences import digit_templates, image_rows, line_targets, trajectory_irregularity
 from brainlearn.experiments import Result
+from brainlearn.experiments.estimate import dense_weights
 from brainlearn.models.ccrnn import (
     CaptionModelConfig,
     CorticoCerebellarRNN,
@@ -98,6 +99,14 @@ class LearnerConfig(Config):
 
     def kinds(self, replicate: int) -> tuple[str, ...]:
         return ("crnn", "ccrnn") + (("bptt",) if replicate < self.bptt_replicates else ())
+
+
+def work(config: LearnerConfig, sequences: int, steps: int, windows: int = 1) -> float:
+    """The ``Experiment.work`` of a ccRNN experiment: sequences x epochs x time steps x weights (LSTM and
+    cerebellum), over every network trained (cRNN and ccRNN per window and replicate, and the BPTT ones)."""
+    m = config.model  # type: ignore[attr-defined]  # every subclass has one
+    weights = 4 * m.n_hidden ** 2 + dense_weights(m.n_hidden, *m.cerebellum, m.n_hidden)
+    return sequences * config.epochs * steps * weights * (2 * config.replicates * windows + config.bptt_replicates)
 
 
 def run_replicates(train_one: Callable[..., dict], config: LearnerConfig, seed: int, ctx: RunContext,

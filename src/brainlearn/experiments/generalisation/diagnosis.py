@@ -207,5 +207,6 @@ register(Experiment(
                                       replicates=1),
              "paper": DiagnosisConfig(data=DataConfig(dataset="dsprites", size=64, max_eval=5000),
                                       model=ModelConfig(steps=50_000))},
-    run=run, claims=claims, plot=plot,
+    run=run, claims=claims, plot=plot, gpu_speedup=10.0,  # convolutional VAEs on batches of 64 images
+    work=lambda c: c.model.steps * c.model.batch_size * c.data.size ** 2 * c.replicates,  # steps x batch x pixels
 ))

@@ -191,5 +191,7 @@ register(Experiment(
              "paper": DSpritesConfig(data=DataConfig(dataset="dsprites", size=64, max_eval=5000),
                                      model=ModelConfig(steps=50_000),
                                      splits=(R2R, "recomb2element/leave1out", "extrp/blank_side"), replicates=3)},
-    run=run, claims=claims, plot=plot,
+    run=run, claims=claims, plot=plot, gpu_speedup=10.0,  # convolutional VAEs on batches of 64 images
+    # steps x batch x pixels, over splits and replicates
+    work=lambda c: c.model.steps * c.model.batch_size * c.data.size ** 2 * len(c.splits) * c.replicates,
 ))

@@ -10,9 +10,22 @@ import numpy as np
 
 from brainlearn import papers
 from brainlearn.models.predictive import PEMicrocircuit, PEMicrocircuitConfig
+from brainlearn.paradigms import SequenceProtocol
 from brainlearn.runtime import make_generator, place, replicate_seed
 
 PAPER = papers.AIZENBUD
+
+
+def circuit_work(cfg: PEMicrocircuitConfig) -> float:
+    """A circuit's training compute (the factor of an ``Experiment.work``): steps x batch x relaxation
+    iterations x cells²."""
+    return cfg.steps * cfg.batch_size * cfg.iterations * (cfg.n_e + cfg.n_pv + cfg.n_sst + cfg.n_vip) ** 2
+
+
+def protocol_work(p: SequenceProtocol, n_latent: int) -> float:
+    """A sequence protocol's frames (habituation, test and control sequences) x latent units²."""
+    seconds = p.habituation_min * 60 + (p.n_test + p.n_control) * len(p.orientations) * (p.element + p.gap)
+    return seconds * p.frame_rate * n_latent ** 2
 
 
 def build_circuit(cfg: PEMicrocircuitConfig, seed: int, replicate: int | None, device) -> PEMicrocircuit:

@@ -38,6 +38,12 @@ from brainlearn.rules.recurrent import (
 from brainlearn.runtime import Config, make_generator, place, replicate_seed
 
 
+def rule_work(rules, n: int) -> float:
+    """Compute of one time step of `rules` on `n` units, summed (the factor of their ``Experiment.work``): RTRL
+    carries its n x n² influence matrix forward (n⁴), every other rule costs about a weight matrix (n²)."""
+    return sum(n ** 4 if r == "rtrl" else n ** 2 for r in rules)
+
+
 @dataclass(frozen=True)
 class RuleVariants(Config):
     """Every rule variant the experiments compare, by name, with its config."""
