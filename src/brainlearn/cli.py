@@ -25,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_run_options(p: argparse.ArgumentParser, preset: bool = True) -> None:
     if preset:
-        p.add_argument("--preset", default="quick", help="config preset (quick, full or an ablation)")
+        p.add_argument("--preset", default="quick", help="config preset (quick, full, paper or an ablation)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field (repeatable), type-checked")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default cpu)")
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run one experiment at one seed into a run directory")
     p.add_argument("name", nargs="?", help="experiment name (see `brainlearn list`)")
     _add_run_options(p, preset=False)
-    p.add_argument("--preset", default=None, help="config preset (quick, full or an ablation; default quick)")
+    p.add_argument("--preset", default=None, help="config preset (quick, full, paper or an ablation; default quick)")
     p.add_argument("--seed", type=int, default=None, help="seed, 0 to 2**31 - 1 (default 0)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads (default 1, as in sweep and verify; recorded, and restored on --resume)")

@@ -15,6 +15,17 @@ from brainlearn.errors import ConfigError
 from brainlearn.experiments.base import Experiment
 from brainlearn.experiments.runner import make_config
 
+#: A step's fixed cost (Python, dispatch, small kernels) in multiply-adds, an assumption of about 0.1-0.2 ms of one
+#: core. It dominates the small quick runs: without it a work measure would scale their time as if it were all
+#: arithmetic, and overestimate large presets many times over.
+STEP_COST = 1e6
+
+
+def steps_work(steps: float, macs: float) -> float:
+    """The work of `steps` sequential steps (updates, or time steps of a recurrent network) of `macs`
+    multiply-adds each: the usual form of an ``Experiment.work`` measure."""
+    return steps * (STEP_COST + macs)
+
 
 def dense_weights(*sizes: int) -> int:
     """Weights of a dense network of layer `sizes` (the usual factor of an ``Experiment.work`` measure)."""

@@ -19,6 +19,7 @@ from brainlearn.analysis import cosine
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule, revise
 from brainlearn.experiments.bplambda.common import mse_loss
+from brainlearn.experiments.estimate import steps_work
 from brainlearn.models.online_rnn import OnlineRNN, OnlineRNNConfig, future_gradients, online_gradients
 from brainlearn.nn import Synthesiser, SynthesiserConfig
 from brainlearn.rules.bplambda import BPLambda, BPLambdaConfig
@@ -289,8 +290,8 @@ register(Experiment(
         "paper": AlignmentConfig(batch_size=10, lr=1e-4, long_steps=1000),
     },
     run=run, claims=claims, plot=plot,
-    # updates x sequence steps x units², over its λs and task seeds (the batch's sequences are identical: one
-    # batched pass costs about what one sequence does)
-    work=lambda c: c.model.n_hidden ** 2 * (c.long_steps * c.delay * len(c.lambdas) * c.replicates
-                                            + c.steps * c.long_delay * len(c.long_lambdas) * c.long_replicates),
+    # time steps (updates x delay, over the λs and task seeds) of units² each (the batch's sequences are identical)
+    work=lambda c: steps_work(c.long_steps * c.delay * len(c.lambdas) * c.replicates
+                              + c.steps * c.long_delay * len(c.long_lambdas) * c.long_replicates,
+                              c.model.n_hidden ** 2),
 ))

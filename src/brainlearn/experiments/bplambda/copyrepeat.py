@@ -19,6 +19,7 @@ from brainlearn.data.copy_repeat import CopyRepeatCurriculum, copy_repeat_batch
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule
 from brainlearn.experiments.bplambda.common import LearningConfig, MethodTrainer, plot_learning_curves
+from brainlearn.experiments.estimate import steps_work
 from brainlearn.models.online_rnn import OnlineRNN, OnlineRNNConfig
 from brainlearn.runtime import RunContext, isolated_rng, make_generator, param, place, replicate_seed, run_jobs
 
@@ -122,6 +123,7 @@ register(Experiment(
         "paper": CopyRepeatConfig(steps=150_000, model=OnlineRNNConfig(n_hidden=100, cell="lstm"), batch_size=100),
     },
     run=run, claims=claims, plot=plot,
-    # updates x batch x units² x methods (the curriculum's sequence length, unknown before the run, left out)
-    work=lambda c: c.steps * c.batch_size * c.model.n_hidden ** 2 * len(c.methods), gpu_speedup=2.0,
+    # updates (over the methods) of batch x 4 units² each (the curriculum's sequence length, unknown before the
+    # run, left out)
+    work=lambda c: steps_work(c.steps * len(c.methods), c.batch_size * 4 * c.model.n_hidden ** 2), gpu_speedup=2.0,
 ))

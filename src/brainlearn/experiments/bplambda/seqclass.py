@@ -24,6 +24,7 @@ from brainlearn.experiments.bplambda.common import (
     cross_entropy,
     plot_learning_curves,
 )
+from brainlearn.experiments.estimate import steps_work
 from brainlearn.models.online_rnn import OnlineRNN, OnlineRNNConfig
 from brainlearn.runtime import RunContext, make_generator, param, replicate_seed, train
 
@@ -132,8 +133,8 @@ register(Experiment(
         "paper": PAPER,
     },
     run=run, claims=claims, plot=plot,
-    # images x epochs x row steps x units x (row width + units), over the methods
-    work=lambda c: (c.train_size * c.epochs * c.model.n_hidden * (PIXELS[c.dataset] + isqrt(PIXELS[c.dataset])
-                                                                  * c.model.n_hidden) * len(c.methods)),
+    # time steps (batches x rows, over the methods) of batch x 4 units x (row width + units) each
+    work=lambda c: steps_work(c.train_size / c.batch_size * c.epochs * isqrt(PIXELS[c.dataset]) * len(c.methods),
+                              c.batch_size * 4 * c.model.n_hidden * (isqrt(PIXELS[c.dataset]) + c.model.n_hidden)),
     gpu_speedup=3.0,
 ))

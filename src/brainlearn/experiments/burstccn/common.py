@@ -10,7 +10,7 @@ import torch
 from brainlearn.analysis import angle
 from brainlearn.data import ImageDataConfig
 from brainlearn.data.images import PIXELS
-from brainlearn.experiments.estimate import dense_weights
+from brainlearn.experiments.estimate import dense_weights, steps_work
 from brainlearn.models.burstccn import BurstCCN, BurstCCNConfig
 from brainlearn.models.dendritic import LearningRates
 from brainlearn.nn import one_hot_mse
@@ -41,8 +41,10 @@ class BurstConfig(ImageDataConfig):
 
 
 def mlp_work(config: BurstConfig) -> float:
-    """The ``Experiment.work`` of a dense network trained on images: images x epochs x weights."""
-    return config.train_size * config.epochs * dense_weights(PIXELS[config.dataset], *config.model.n_hidden, 10)
+    """The ``Experiment.work`` of a dense network trained on images: its updates, of batch x weights x 3 (forward
+    and backward) each."""
+    weights = dense_weights(PIXELS[config.dataset], *config.model.n_hidden, 10)
+    return steps_work(config.train_size / config.batch_size * config.epochs, config.batch_size * weights * 3)
 
 
 def burst_net(config: BurstConfig, shape: tuple, n_classes: int, feedback: str, generator: torch.Generator,

@@ -18,7 +18,7 @@ from brainlearn import papers, plotting
 from brainlearn.analysis import angle, tail_mean
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule
-from brainlearn.experiments.estimate import dense_weights
+from brainlearn.experiments.estimate import dense_weights, steps_work
 from brainlearn.models.burstccn import BurstCCN, BurstCCNConfig, burst_mlp
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, train
 
@@ -209,5 +209,5 @@ register(Experiment(
              "paper": ContinuousConfig(steps=60000)},
     run=run, claims=claims, plot=plot,
     # integration steps x student weights (one sample at a time: no batch for a GPU to fill)
-    work=lambda c: (c.rest_steps + c.steps + c.test_steps) * dense_weights(c.n_in, *c.student.n_hidden, 1),
+    work=lambda c: steps_work(c.rest_steps + c.steps + c.test_steps, dense_weights(c.n_in, *c.student.n_hidden, 1)),
 ))

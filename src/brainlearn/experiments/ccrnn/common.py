@@ -25,7 +25,7 @@ from brainlearn import plotting
 from brainlearn.data import ImageDataConfig, minibatches
 from brainlearn.data.sequences import digit_templates, image_rows, line_targets, trajectory_irregularity
 from brainlearn.experiments import Result
-from brainlearn.experiments.estimate import dense_weights
+from brainlearn.experiments.estimate import dense_weights, steps_work
 from brainlearn.models.ccrnn import (
     CaptionModelConfig,
     CorticoCerebellarRNN,
@@ -102,11 +102,12 @@ class LearnerConfig(Config):
 
 
 def work(config: LearnerConfig, sequences: int, steps: int, windows: int = 1) -> float:
-    """The ``Experiment.work`` of a ccRNN experiment: sequences x epochs x time steps x weights (LSTM and
-    cerebellum), over every network trained (cRNN and ccRNN per window and replicate, and the BPTT ones)."""
+    """The ``Experiment.work`` of a ccRNN experiment: the time steps (batches x `steps`) of every network trained
+    (cRNN and ccRNN per window and replicate, and the BPTT ones), of batch x weights (LSTM and cerebellum) each."""
     m = config.model  # type: ignore[attr-defined]  # every subclass has one
+    nets = 2 * config.replicates * windows + config.bptt_replicates
     weights = 4 * m.n_hidden ** 2 + dense_weights(m.n_hidden, *m.cerebellum, m.n_hidden)
-    return sequences * config.epochs * steps * weights * (2 * config.replicates * windows + config.bptt_replicates)
+    return steps_work(sequences / config.batch_size * config.epochs * steps * nets, config.batch_size * weights)
 
 
 def run_replicates(train_one: Callable[..., dict], config: LearnerConfig, seed: int, ctx: RunContext,

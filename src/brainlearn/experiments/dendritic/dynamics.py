@@ -21,7 +21,7 @@ import torch
 from brainlearn import papers, plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule
-from brainlearn.experiments.estimate import dense_weights
+from brainlearn.experiments.estimate import dense_weights, steps_work
 from brainlearn.models.dendritic import DendriticNetwork, DendriticNetworkConfig, Dynamics, LearningRates, mean_apical
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, train
 
@@ -142,6 +142,6 @@ register(Experiment(
              # 100 ms; full already runs it at that scale
              "paper": DynamicsConfig()},
     run=run, claims=claims, plot=plot,
-    # integration steps x patterns x batch x weights (small batches of small layers: no gain on a GPU)
-    work=lambda c: c.patterns * c.duration / c.dt * c.batch_size * dense_weights(*c.network.sizes),
+    # integration steps of batch x weights each (small batches of small layers: no gain on a GPU)
+    work=lambda c: steps_work(c.patterns * c.duration / c.dt, c.batch_size * dense_weights(*c.network.sizes)),
 ))

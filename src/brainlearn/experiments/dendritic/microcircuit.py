@@ -29,7 +29,7 @@ from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule
 from brainlearn.experiments.dendritic import common
 from brainlearn.experiments.dendritic.common import DendriticConfig
-from brainlearn.experiments.estimate import dense_weights
+from brainlearn.experiments.estimate import dense_weights, steps_work
 from brainlearn.runtime import RunContext, run_jobs
 
 PARTS = {"s1": common.learn_self_prediction, "s2": common.backprop_alignment, "s3": common.teacher_student,
@@ -173,12 +173,12 @@ def plot(result: Result, config: DendriticConfig) -> dict:
 
 
 def work(c: DendriticConfig) -> float:
-    """``Experiment.work``: images x epochs x weights of the classification, plus steps x batch x weights of the
-    self-prediction and teacher-student parts."""
-    k = c.classification
-    return (c.train_size * (k.epochs_tied + k.epochs_random) * dense_weights(PIXELS[c.dataset], *k.n_hidden, 10)
-            + (c.self_prediction.steps * c.self_prediction.batch_size
-               + c.teacher_student.steps * c.teacher_student.batch_size) * dense_weights(*c.network.sizes))
+    """``Experiment.work``: the classification's updates, of batch x weights each, and the self-prediction's and
+    teacher-student's steps, of batch x weights each."""
+    k, s, t = c.classification, c.self_prediction, c.teacher_student
+    classify = steps_work(c.train_size / k.batch_size * (k.epochs_tied + k.epochs_random),
+                          k.batch_size * dense_weights(PIXELS[c.dataset], *k.n_hidden, 10))
+    return classify + steps_work(s.steps + t.steps, s.batch_size * dense_weights(*c.network.sizes))
 
 
 def _preset(config: DendriticConfig, **parts) -> DendriticConfig:

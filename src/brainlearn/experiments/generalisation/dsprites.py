@@ -18,6 +18,7 @@ import torch
 
 from brainlearn import papers, plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.estimate import steps_work
 from brainlearn.experiments.generalisation.common import (
     CALIBRATED_STEPS,
     TRANSFER_CLAIMS,
@@ -192,6 +193,7 @@ register(Experiment(
                                      model=ModelConfig(steps=50_000),
                                      splits=(R2R, "recomb2element/leave1out", "extrp/blank_side"), replicates=3)},
     run=run, claims=claims, plot=plot, gpu_speedup=10.0,  # convolutional VAEs on batches of 64 images
-    # steps x batch x pixels, over splits and replicates
-    work=lambda c: c.model.steps * c.model.batch_size * c.data.size ** 2 * len(c.splits) * c.replicates,
+    # updates (over splits and replicates) of batch x pixels x ~10⁴ (the VAE's multiply-adds per pixel, both passes)
+    work=lambda c: steps_work(c.model.steps * len(c.splits) * c.replicates,
+                              c.model.batch_size * c.data.size ** 2 * 1e4),
 ))

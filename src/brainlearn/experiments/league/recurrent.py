@@ -301,7 +301,7 @@ register(Experiment(
              "paper": LeagueRecurrentConfig()},
     run=run, claims=claims, plot=plot,
     # the rules' training at every rate of the grid and then of the replicates, over the tasks
-    work=lambda c: (len(c.tasks) * (len(c.lr_grid) + c.replicates) * c.steps * c.batch_size * c.length
-                    * rule_work(c.rules, c.model.n_hidden)),
+    work=lambda c: (len(c.tasks) * (len(c.lr_grid) + c.replicates) * c.steps * c.length
+                    * rule_work(c.rules, c.model.n_hidden, c.batch_size)),
     nan_metrics=("*_time_vs_bptt", "*_loss_ci", "alignment_loss_rho"),  # untimed; one replicate; ties
 ))

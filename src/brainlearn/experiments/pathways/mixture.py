@@ -21,6 +21,7 @@ from brainlearn import papers, plotting
 from brainlearn.data.cognitive import N_CLASSES, TaskSuite
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule, revise
+from brainlearn.experiments.estimate import steps_work
 from brainlearn.models.pathways import (
     MixtureOfPathways,
     MixtureOfPathwaysConfig,
@@ -322,9 +323,9 @@ register(Experiment(
              "alpha-1e-4": replace(FULL, alpha=1e-4), "alpha-1e-6": replace(FULL, alpha=1e-6),
              "detached": replace(FULL, detach_denominator=True)},
     run=run, claims=claims, plot=plot, gpu_speedup=5.0,  # batches of 128 x 350 steps of GRU experts
-    # steps x batch x sequence length x the experts' squared widths, for MoP and the baseline over the replicates
-    work=lambda c: (c.steps * c.batch_size * c.seq_len * c.replicates * (1 + c.baseline)
-                    * sum(int(e) ** 2 for layer in c.model.experts.split(";") for e in layer.split(","))),
+    # time steps (of MoP and the baseline over the replicates) of batch x 3 x the experts' squared widths
+    work=lambda c: steps_work(c.steps * c.seq_len * c.replicates * (1 + c.baseline), 3 * c.batch_size
+                              * sum(int(e) ** 2 for layer in c.model.experts.split(";") for e in layer.split(","))),
 ))
 
 __all__ = ["PathwaysConfig", "build_model", "claims", "fit", "plot", "run", "summarise", "train_model"]

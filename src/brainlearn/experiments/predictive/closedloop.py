@@ -16,7 +16,8 @@ import torch
 
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.predictive.common import PAPER, circuit_work, probe_circuit, ratio, train_circuit
+from brainlearn.experiments.estimate import steps_work
+from brainlearn.experiments.predictive.common import PAPER, cells, circuit_work, probe_circuit, ratio, train_circuit
 from brainlearn.models.predictive import PEMicrocircuitConfig
 from brainlearn.paradigms import ClosedLoopProtocol
 from brainlearn.runtime import Config, RunContext, param, replicate_seed, run_jobs
@@ -113,6 +114,6 @@ register(Experiment(
              "paper": ClosedLoopConfig(replicates=5)},
     run=run, claims=claims, plot=plot,
     # the circuit's training, then its session's integration steps x cells², per replicate
-    work=lambda c: c.replicates * (circuit_work(c.circuit) + c.protocol.duration * c.protocol.frame_rate * c.substeps
-                                   * (c.circuit.n_e + c.circuit.n_pv + c.circuit.n_sst + c.circuit.n_vip) ** 2),
+    work=lambda c: c.replicates * (circuit_work(c.circuit) + steps_work(
+        c.protocol.duration * c.protocol.frame_rate * c.substeps, cells(c.circuit) ** 2)),
 ))

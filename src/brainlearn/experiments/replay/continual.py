@@ -20,7 +20,7 @@ import numpy as np
 from brainlearn import papers, plotting
 from brainlearn.data.images import PIXELS, ImageDataConfig
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.estimate import dense_weights
+from brainlearn.experiments.estimate import dense_weights, steps_work
 from brainlearn.models.continual import (
     ContinualLearner,
     ContinualLearnerConfig,
@@ -158,7 +158,7 @@ register(Experiment(
              # MNIST itself; the review gives no network or budget: full's are kept
              "paper": ContinualConfig(dataset="mnist")},
     run=run, claims=claims, plot=plot,
-    # images x epochs x solver weights, over the strategies (the generator's training counted as one more solver's)
-    work=lambda c: c.train_size * c.learner.epochs * dense_weights(PIXELS[c.dataset], c.solver.n_hidden, 10)
-    * len(c.strategies),
+    # updates (over the strategies) of batch x 3 x the solver's weights (the generator counted as one more solver)
+    work=lambda c: steps_work(c.train_size / c.learner.batch_size * c.learner.epochs * len(c.strategies),
+                              3 * c.learner.batch_size * dense_weights(PIXELS[c.dataset], c.solver.n_hidden, 10)),
 ))

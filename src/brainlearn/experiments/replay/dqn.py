@@ -16,7 +16,7 @@ import numpy as np
 
 from brainlearn import papers, plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.estimate import dense_weights
+from brainlearn.experiments.estimate import dense_weights, steps_work
 from brainlearn.models.dqn import DQNAgent, DQNAgentConfig, ProceduralGrid, ProceduralGridConfig, q_network
 from brainlearn.runtime import (
     Config,
@@ -134,7 +134,7 @@ register(Experiment(
              # the review sets no scale of its own and PER's Atari games are not expressible here: paper = full
              "paper": DQNConfig()},
     run=run, claims=claims, plot=plot,
-    # steps x batch x Q-network weights, for both variants over the gridworlds
-    work=lambda c: 2 * c.replicates * c.agent.steps * c.agent.batch_size
-    * dense_weights(c.env.size ** 2, c.agent.n_hidden, 4),
+    # environment steps (both variants over the gridworlds), of an update of batch x 3 x the Q-network's weights
+    work=lambda c: steps_work(2 * c.replicates * c.agent.steps,
+                              3 * c.agent.batch_size * dense_weights(c.env.size ** 2, c.agent.n_hidden, 4)),
 ))

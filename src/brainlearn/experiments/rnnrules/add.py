@@ -171,5 +171,5 @@ register(Experiment(
              # the perspective sets no scale of its own (no units, steps, seeds or tasks to match): paper = full
              "paper": AddConfig()},
     run=run, claims=claims, plot=plot,
-    work=lambda c: c.replicates * (c.steps + c.test_steps) * rule_work(c.rules, c.model.n_hidden),  # online, batch 1
+    work=lambda c: c.replicates * (c.steps + c.test_steps) * rule_work(c.rules, c.model.n_hidden),  # online
 ))

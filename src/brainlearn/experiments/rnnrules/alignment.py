@@ -182,5 +182,6 @@ register(Experiment(
              # the perspective sets no scale of its own (no units, steps, seeds or tasks to match): paper = full
              "paper": AlignmentConfig()},
     run=run, claims=claims, plot=plot,
-    work=lambda c: (c.steps * c.batch_size + c.probes * c.probe_steps) * rule_work(c.rules, c.model.n_hidden),
+    work=lambda c: (c.steps * rule_work(c.rules, c.model.n_hidden, c.batch_size)
+                    + c.probes * c.probe_steps * rule_work(c.rules, c.model.n_hidden)),
 ))

@@ -181,5 +181,5 @@ register(Experiment(
              # the perspective sets no scale of its own (no units, steps, seeds or tasks to match): paper = full
              "paper": CostConfig()},
     run=run, claims=claims, plot=plot,
-    work=lambda c: c.repeats * c.steps * c.batch_size * sum(rule_work(c.rules, n) for n in c.sizes),
+    work=lambda c: c.repeats * c.steps * sum(rule_work(c.rules, n, c.batch_size) for n in c.sizes),
 ))

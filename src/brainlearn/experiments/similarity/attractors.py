@@ -16,6 +16,7 @@ import numpy as np
 from brainlearn import papers, plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule
+from brainlearn.experiments.estimate import steps_work
 from brainlearn.experiments.similarity.common import plot_matrices, plot_mds
 from brainlearn.runtime import Config, RunContext, param, replicate_seed, require, run_jobs
 from brainlearn.similarity import CKA, DSA, Procrustes, condition_average, nn_accuracy, pairwise, separation_ratio
@@ -168,6 +169,6 @@ register(Experiment(
              # noise levels for this test are not set from the paper: paper = full
              "paper": AttractorsConfig()},
     run=run, claims=claims, plot=plot, cpu_only=True,
-    # per noise level, every pair of systems: solver iterations x rank³
-    work=lambda c: len(c.sigmas) * (3 * c.n_per_type) ** 2 * c.max_iter * c.rank ** 3,
+    # solver iterations (every pair of systems, per noise level), of ~10 rank³ each
+    work=lambda c: steps_work(len(c.sigmas) * (3 * c.n_per_type) ** 2 * c.max_iter, 10 * c.rank ** 3),
 ))

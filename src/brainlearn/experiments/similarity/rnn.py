@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from brainlearn import papers
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.estimate import steps_work
 from brainlearn.experiments.similarity.common import (
     GROUPS,
     LARGE_EFFECT,
@@ -79,10 +80,11 @@ def plot(result: Result, config: CompositionalConfig) -> dict:
 
 
 def compositional_work(c: CompositionalConfig) -> float:
-    """``Experiment.work``, rough multiply-adds: the networks' training (steps x batch x units² x bins of ~8 s trials,
-    x3 with backward), then DSA to master (iterations x ~10 rank³ per network and checkpoint)."""
-    train = 3 * len(GROUPS) * c.replicates * (c.pretrain_steps + c.steps) * c.batch_size * c.model.n_hidden ** 2
-    return train * 8000 / c.model.dt + len(OTHERS) * c.replicates * len(c.fractions) * c.max_iter * 10 * c.rank ** 3
+    """``Experiment.work``: the networks' training (time steps of ~8 s trials, of batch x 3 x units² each), then
+    DSA to master (solver iterations per network and checkpoint, of ~10 rank³ each)."""
+    train = steps_work(len(GROUPS) * c.replicates * (c.pretrain_steps + c.steps) * 8000 / c.model.dt,
+                       3 * c.batch_size * c.model.n_hidden ** 2)
+    return train + steps_work(len(OTHERS) * c.replicates * len(c.fractions) * c.max_iter, 10 * c.rank ** 3)
 
 
 CPU = CompositionalNetworkConfig(dt=200.0, tau=400.0, n_hidden=32)
