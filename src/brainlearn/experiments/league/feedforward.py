@@ -286,9 +286,9 @@ register(Experiment(
              # LeNet-5: the layer-swap rules (the paper models are dense networks)
              "full": LeagueFeedforwardConfig(dataset="fashion-mnist", arch="lenet", epochs=10,
                                              rules=tuple(FEEDFORWARD_RULES)),
-             # the paper's (biotorch's) LeNet-5 benchmark on Fashion-MNIST: SGD with momentum 0.9, weight decay
-             # 1e-4, batch 128, 100 epochs, lr 1e-3, as its LeNet configs give them. Not fields here: its learning
-             # rate steps (x0.1 at set epochs) and Xavier initialisation (a constant rate and torch's default init)
+             # the paper's (biotorch's) LeNet-5 benchmark on Fashion-MNIST, 100 epochs of SGD: momentum 0.9, weight
+             # decay 1e-4, batch 128, lr 1e-3 as its CIFAR-10 LeNet configs set them (its Fashion-MNIST ones assumed
+             # alike). Not fields here: its rate steps (x0.1 at set epochs) and Xavier init (constant rate, torch's)
              "paper": LeagueFeedforwardConfig(dataset="fashion-mnist", arch="lenet", rules=tuple(FEEDFORWARD_RULES),
                                               lr_grid=(1e-3,), epochs=100, batch_size=128, replicates=5)},
     run=run, claims=claims, plot=plot, gpu_speedup=5.0,
