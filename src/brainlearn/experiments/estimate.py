@@ -79,5 +79,6 @@ def estimate(exp: Experiment, preset: str, seeds: int, records: dict[str, Any],
     cpu = rec["wall_s"] / rec["seeds"] * ratio * seeds / 3600
     speedup = 1.0 if exp.cpu_only else exp.gpu_speedup  # a CPU-only experiment computes on the CPU anyway
     basis = (f"quick record of {rec['date']} ({rec['wall_s']:.0f} s, {rec['seeds']} seed{'s' * (rec['seeds'] > 1)}, "
-             f"cpu) x work ratio {ratio:.3g}; GPU {'on the CPU only' if exp.cpu_only else f'{speedup:g}x faster'}")
+             f"cpu) x work ratio {ratio:.3g}; GPU: " + ("runs on the CPU only" if exp.cpu_only
+                                                           else f"CPU / {speedup:g}, an assumed speed-up"))
     return Estimate(exp.name, preset, seeds, cpu, cpu / speedup, basis)

@@ -139,7 +139,7 @@ register(Experiment(
              "smoke": DynamicsConfig(network=DendriticNetworkConfig(sizes=(6, 5, 3)), settle_ms=5,
                                      patterns=6, duration=5, batch_size=2),
              # the paper's continuous-time learning of the self-predicting state: 30-20-10, each pattern held
-             # 100 ms; full already runs it at that scale
+             # 100 ms, the scale full runs at: paper = full
              "paper": DynamicsConfig()},
     run=run, claims=claims, plot=plot,
     # integration steps of batch x weights each (small batches of small layers: no gain on a GPU)
