@@ -15,7 +15,7 @@ TEST_STAMP := $(VENV)/.installed-test
 DOCS_STAMP := $(VENV)/.installed-docs
 RELEASE_STAMP := $(VENV)/.installed-release
 
-.PHONY: install demo test test-slow lint figures docs dist clean
+.PHONY: install install-test demo test verify-quick test-slow lint figures docs dist clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,11 +32,19 @@ $(TEST_STAMP): $(STAMP)
 
 install: $(STAMP)
 
+install-test: $(TEST_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/brainlearn verify fa-vs-bp --quick --quiet
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m "not slow"
+
+# Every experiment's quick preset, seed 0, judged like `brainlearn verify`: a gated claim that fails, or a known
+# non-reproduction that passes (its docs would be stale), fails the target. Run dirs go to a temporary folder.
+VERIFY_OUT ?= $(shell mktemp -d)
+verify-quick: $(TEST_STAMP)
+	$(BIN)/brainlearn verify --quick --strict --quiet --out $(VERIFY_OUT)
 
 # The slow checks: every experiment killed and resumed, the fuzzers with many more examples.
 test-slow: $(TEST_STAMP)

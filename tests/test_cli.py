@@ -12,6 +12,7 @@ from brainlearn.cli import main
     (["run", "fa-vs-bp", "--device", "tpu"], "device 'tpu' is not valid"),
     (["run", "fa-vs-bp", "--bogus"], "unrecognized arguments: --bogus"),
     (["verify", "fa-vs-bp", "--seeds", "0"], "--seeds must be >= 1"),
+    (["verify", "fa-vs-bp", "--list", "--docs", "docs"], "give no names or overrides"),
     (["show", "/nonexistent"], "not a brainlearn run directory"),
     (["run", "--resume", "/nonexistent"], "not a brainlearn run directory"),
 ])

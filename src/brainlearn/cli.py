@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", action="store_true",
                    help="with --list: the reproduction table (every claim, its paper, threshold, expected "
                         "outcome and last recorded value) as Markdown")
+    p.add_argument("--docs", metavar="DIR",
+                   help="with --list: rewrite DIR/claims.md and the recorded-claims block of every experiment's "
+                        "page under DIR from the recorded values (all experiments, their presets' configs)")
     p.add_argument("--estimate", action="store_true",
                    help="print each experiment's expected CPU hours (scaled from its recorded quick run) and GPU "
                         "hours (from an assumed speed-up), and run nothing")
@@ -240,6 +243,15 @@ def cmd_verify(args) -> int:
     names = args.names or experiments.names()
     preset = args.preset or "quick"
     if args.list:
+        if args.docs:
+            from brainlearn.experiments.claims_table import write_docs
+
+            if args.names or args.overrides:
+                raise BrainlearnError("--docs renders every experiment with its presets' configs: "
+                                      "give no names or overrides")
+            for path in write_docs(Path(args.docs)):
+                print(f"rewrote {quoted(path)}")
+            return 0
         if args.markdown:
             from brainlearn.experiments.claims_table import reproduction_table
 

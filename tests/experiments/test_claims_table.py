@@ -1,4 +1,5 @@
-"""docs/claims.md is the reproduction table `brainlearn verify --list --markdown` prints, and it is current."""
+"""docs/claims.md is the reproduction table `brainlearn verify --list --markdown` prints, and it is current
+(`brainlearn verify --list --docs docs` rewrites it)."""
 
 import json
 import math
@@ -19,7 +20,7 @@ def _slug(heading: str) -> str:
 
 def test_docs_claims_md_is_current():
     assert (DOCS / "claims.md").read_text() == reproduction_table(), \
-        "regenerate it: brainlearn verify --list --markdown > docs/claims.md"
+        "regenerate it: brainlearn verify --list --docs docs"
 
 
 def test_every_claim_is_in_the_table_and_every_known_failure_links_its_analysis():
