@@ -292,8 +292,10 @@ register(Experiment(
              "paper": LeagueFeedforwardConfig(dataset="fashion-mnist", arch="lenet", rules=tuple(FEEDFORWARD_RULES),
                                               lr_grid=(1e-3,), epochs=100, batch_size=128, replicates=5)},
     run=run, claims=claims, plot=plot, gpu_speedup=5.0,
-    # the updates of every network trained (the grid's, then the replicates'), of batch x 3 x multiply-adds per image
-    work=lambda c: steps_work(c.train_size / c.batch_size * c.epochs * len(c.rules) * (len(c.lr_grid) + c.replicates),
+    # the updates of every network trained (the grid's, then the replicates'; predictive coding's count once per
+    # inference step), of batch x 3 x multiply-adds per image
+    work=lambda c: steps_work(c.train_size / c.batch_size * c.epochs * (len(c.lr_grid) + c.replicates)
+                              * sum(c.pc.inference_steps if r == "pc" else 1 for r in c.rules),
                               3 * c.batch_size * (LENET_MACS if c.arch == "lenet"
                                                   else dense_weights(PIXELS[c.dataset], *c.hidden, 10))),
     # untimed; one replicate; ties; the paper models' memory is not counted through autograd
