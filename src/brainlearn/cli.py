@@ -25,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_run_options(p: argparse.ArgumentParser, preset: bool = True) -> None:
     if preset:
-        p.add_argument("--preset", default="quick", help="config preset (quick, full or an ablation)")
+        p.add_argument("--preset", default="quick", help="config preset (quick, full, paper or an ablation)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field (repeatable), type-checked")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default cpu)")
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run one experiment at one seed into a run directory")
     p.add_argument("name", nargs="?", help="experiment name (see `brainlearn list`)")
     _add_run_options(p, preset=False)
-    p.add_argument("--preset", default=None, help="config preset (quick, full or an ablation; default quick)")
+    p.add_argument("--preset", default=None, help="config preset (quick, full, paper or an ablation; default quick)")
     p.add_argument("--seed", type=int, default=None, help="seed, 0 to 2**31 - 1 (default 0)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads (default 1, as in sweep and verify; recorded, and restored on --resume)")
@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--quick", dest="preset", action="store_const", const="quick", help="quick preset (default)")
     group.add_argument("--full", dest="preset", action="store_const", const="full", help="full preset")
+    group.add_argument("--paper", dest="preset", action="store_const", const="paper",
+                       help="paper preset: the paper's own settings (see docs/paper-presets.md)")
     p.add_argument("--seeds", type=int, default=1, help="number of seeds, 0..N-1 (default 1)")
     p.add_argument("--list", action="store_true", help="list the claims without running anything")
     p.add_argument("--markdown", action="store_true",
@@ -66,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--docs", metavar="DIR",
                    help="with --list: rewrite DIR/claims.md and the recorded-claims block of every experiment's "
                         "page under DIR from the recorded values (all experiments, their presets' configs)")
+    p.add_argument("--estimate", action="store_true",
+                   help="print each experiment's expected CPU hours (scaled from its recorded quick run) and GPU "
+                        "hours (from an assumed speed-up), and run nothing")
     p.add_argument("--record", action="store_true",
                    help="store the measured values as the last recorded ones (the reproduction table)")
     p.add_argument("--strict", action="store_true", help="an expected failure that passes (XPASS) exits 1 too")
@@ -262,6 +267,15 @@ def cmd_verify(args) -> int:
                     measured = f", measured {h.measured}" if h.measured else ""
                     print(f"    revised {h.date}: was {h.comparator} {h.threshold:g} ({h.aggregate}){measured}; "
                           f"{h.reason}")
+        return 0
+    if args.estimate:
+        from brainlearn.experiments.claims_table import recorded
+        from brainlearn.experiments.estimate import estimate
+
+        exps = [experiments.get(name) for name in names]  # an unknown name fails before any line
+        records = recorded()
+        for exp in exps:
+            print(estimate(exp, preset, args.seeds, records, args.overrides).line())
         return 0
     result = verify.verify(names, preset=preset, seeds=args.seeds, device=args.device, out=args.out,
                           overrides=args.overrides, quiet=args.quiet, workers=args.workers,

@@ -70,7 +70,7 @@ def _claims(config):
 
 
 TOY = Experiment("html-toy", "0000.00000", "a toy for the report",
-                 {"smoke": ToyConfig(), "quick": ToyConfig(), "full": ToyConfig()}, _run, _claims, plot=_plot)
+                 dict.fromkeys(("smoke", "quick", "full", "paper"), ToyConfig()), _run, _claims, plot=_plot)
 
 
 @pytest.fixture

@@ -102,7 +102,8 @@ def _nan_toy(nan_metrics=()):
             ctx.log(step, loss=float("nan") if step >= 1 else 1.0)
         return Result({"loss": float("nan"), "steps_to_threshold": float("nan"), "acc": 0.5})
 
-    return Experiment("nan-toy", "0000.00000", "diverges", {"smoke": Cfg(), "quick": Cfg(), "full": Cfg()}, run,
+    return Experiment("nan-toy", "0000.00000", "diverges", dict.fromkeys(("smoke", "quick", "full", "paper"), Cfg()),
+                      run,
                       lambda c: [Claim("acc", "0000.00000", "s", "acc", ">=", 0.1, kind="outcome")],
                       nan_metrics=nan_metrics)
 

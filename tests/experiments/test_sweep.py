@@ -85,7 +85,8 @@ CRASHY = '''
             os._exit(3)  # the worker process dies without a word
         return Result({"value": config.value + seed})
 
-    register(Experiment("crashy", "0000.00000", "dies once", {"smoke": Cfg(), "quick": Cfg(), "full": Cfg()}, run,
+    register(Experiment("crashy", "0000.00000", "dies once", dict.fromkeys(("smoke", "quick", "full", "paper"), Cfg()),
+                        run,
                         lambda c: [Claim("positive", "0000.00000", "value is positive", "value", ">", 0,
                                          kind="outcome")]))
 '''

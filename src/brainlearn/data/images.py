@@ -37,6 +37,9 @@ from brainlearn.errors import ConfigError, DataError, ShapeError
 from brainlearn.runtime.config import Config, param
 
 DATASETS = ("digits", "fashion-mnist", "mnist", "cifar10")
+#: Images in each dataset's training split (what ``n_train=None`` trains on) and values per image.
+TRAIN_SIZES = {"digits": 1437, "fashion-mnist": 60_000, "mnist": 60_000, "cifar10": 50_000}
+PIXELS = {"digits": 64, "fashion-mnist": 784, "mnist": 784, "cifar10": 3072}
 NORMALIZATIONS = ("unit", "standard", "none")
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -115,6 +118,11 @@ class ImageDataConfig(Config):
     n_train: int | None = param(None, ge=1, help="random training subset of this size (default: all)")
     n_test: int | None = param(None, ge=1, help="random test subset of this size (default: all)")
     download: bool = param(False, help="fetch missing MNIST / Fashion-MNIST / CIFAR-10 files (checksum-verified)")
+
+    @property
+    def train_size(self) -> int:
+        """Images the training split has (the subset's size, or the whole split's)."""
+        return self.n_train or TRAIN_SIZES[self.dataset]
 
     def load(self, seed: int = 0, device="cpu") -> ImageData:
         """Load the configured dataset (subsets drawn with `seed`) onto `device`."""

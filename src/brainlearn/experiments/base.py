@@ -231,7 +231,8 @@ class Experiment:
         paper: arXiv id.
         summary: one line on what it tests.
         presets: named configs; must include "smoke" (a few seconds: the contract, resume and fault-injection
-            tests run it), "quick" and "full" (more for ablations).
+            tests run it), "quick", "full" and "paper" (the paper's own settings as far as the config expresses
+            them; docs/paper-presets.md), and more for ablations.
         run: ``run(config, seed, ctx) -> Result``, a pure function of (config, seed); ``ctx`` is a
             :class:`~brainlearn.runtime.RunContext` for device, logging, progress and checkpoints.
         claims: ``claims(config) -> list[Claim]``; thresholds may depend on the config (dataset).
@@ -251,6 +252,11 @@ class Experiment:
             runs that differ in any other field are stacked separately.
         stack_from: the number of members from which a stacked run is faster than the runs one by one on a CPU
             core (measured); ``verify --seeds N`` stacks by default from there.
+        work: optional ``work(config) -> float``, a quantity proportional to one run's compute (e.g. samples x
+            parameters); ``verify --estimate`` scales the quick preset's recorded wall time by its ratio.
+        gpu_speedup: how many times faster a GPU is assumed to run it than one CPU core: a guess from its batch
+            and width, not measured (1 for sequential or small-batch work); ``verify --estimate`` prints it
+            as assumed.
     """
 
     name: str
@@ -267,9 +273,11 @@ class Experiment:
     run_stacked: Callable[..., list[Result]] | None = None
     stack_fields: tuple[str, ...] = ()
     stack_from: int = 2
+    work: Callable[[Any], float] | None = None
+    gpu_speedup: float = 1.0
 
     def __post_init__(self):
-        missing = {"smoke", "quick", "full"} - set(self.presets)
+        missing = {"smoke", "quick", "full", "paper"} - set(self.presets)
         if missing:
             raise ConfigError(f"experiment {self.name}: presets {sorted(missing)} are missing")
 

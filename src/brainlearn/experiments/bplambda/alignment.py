@@ -19,6 +19,7 @@ from brainlearn.analysis import cosine
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule, revise
 from brainlearn.experiments.bplambda.common import mse_loss
+from brainlearn.experiments.estimate import steps_work
 from brainlearn.models.online_rnn import OnlineRNN, OnlineRNNConfig, future_gradients, online_gradients
 from brainlearn.nn import Synthesiser, SynthesiserConfig
 from brainlearn.rules.bplambda import BPLambda, BPLambdaConfig
@@ -285,6 +286,12 @@ register(Experiment(
         # a few seconds, several checkpoints: the contract and fault-injection tests run it
         "smoke": AlignmentConfig(delay=3, long_delay=4, steps=4, long_steps=4, replicates=2, long_replicates=1,
                                  batch_size=1),
+        # the paper's toy task: fixed linear RNN n=30, T=10, batch 10, lr 1e-4, 10 epochs x 100 batches
+        "paper": AlignmentConfig(batch_size=10, lr=1e-4, long_steps=1000),
     },
     run=run, claims=claims, plot=plot,
+    # time steps (updates x delay, over the λs and task seeds) of units² each (the batch's sequences are identical)
+    work=lambda c: steps_work(c.long_steps * c.delay * len(c.lambdas) * c.replicates
+                              + c.steps * c.long_delay * len(c.long_lambdas) * c.long_replicates,
+                              c.model.n_hidden ** 2),
 ))

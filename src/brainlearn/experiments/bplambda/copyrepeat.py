@@ -19,6 +19,7 @@ from brainlearn.data.copy_repeat import CopyRepeatCurriculum, copy_repeat_batch
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule
 from brainlearn.experiments.bplambda.common import LearningConfig, MethodTrainer, plot_learning_curves
+from brainlearn.experiments.estimate import steps_work
 from brainlearn.models.online_rnn import OnlineRNN, OnlineRNNConfig
 from brainlearn.runtime import RunContext, isolated_rng, make_generator, param, place, replicate_seed, run_jobs
 
@@ -117,6 +118,12 @@ register(Experiment(
         "full": CopyRepeatConfig(steps=2000),
         # a few seconds, several checkpoints: the contract and fault-injection tests run it
         "smoke": CopyRepeatConfig(steps=6, model=OnlineRNNConfig(n_hidden=4, cell="lstm"), batch_size=4, lr=1e-2),
+        # the paper's copy-repeat: LSTM n=100, batch 100, lr 1e-3 (synthesiser 1e-5), up to 15000 epochs of 10
+        # batches; its curriculum has no length cap, this one stops growing at max_length
+        "paper": CopyRepeatConfig(steps=150_000, model=OnlineRNNConfig(n_hidden=100, cell="lstm"), batch_size=100),
     },
     run=run, claims=claims, plot=plot,
+    # updates (over the methods) of batch x 4 units² each (the curriculum's sequence length, unknown before the
+    # run, left out)
+    work=lambda c: steps_work(c.steps * len(c.methods), c.batch_size * 4 * c.model.n_hidden ** 2), gpu_speedup=2.0,
 ))

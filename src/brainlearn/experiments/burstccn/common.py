@@ -9,6 +9,8 @@ import torch
 
 from brainlearn.analysis import angle
 from brainlearn.data import ImageDataConfig
+from brainlearn.data.images import PIXELS
+from brainlearn.experiments.estimate import dense_weights, steps_work
 from brainlearn.models.burstccn import BurstCCN, BurstCCNConfig
 from brainlearn.models.dendritic import LearningRates
 from brainlearn.nn import one_hot_mse
@@ -36,6 +38,13 @@ class BurstConfig(ImageDataConfig):
     def __post_init__(self):
         super().__post_init__()
         require(len(self.model.n_hidden) >= 1, "model.n_hidden: the experiments need a hidden layer")
+
+
+def mlp_work(config: BurstConfig) -> float:
+    """The ``Experiment.work`` of a dense network trained on images: its updates, of batch x weights x 3 (forward
+    and backward) each."""
+    weights = dense_weights(PIXELS[config.dataset], *config.model.n_hidden, 10)
+    return steps_work(config.train_size / config.batch_size * config.epochs, config.batch_size * weights * 3)
 
 
 def burst_net(config: BurstConfig, shape: tuple, n_classes: int, feedback: str, generator: torch.Generator,

@@ -18,6 +18,7 @@ from brainlearn import papers, plotting
 from brainlearn.analysis import angle, tail_mean
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule
+from brainlearn.experiments.estimate import dense_weights, steps_work
 from brainlearn.models.burstccn import BurstCCN, BurstCCNConfig, burst_mlp
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, train
 
@@ -203,6 +204,10 @@ register(Experiment(
     summary="continuous-time BurstCCN learning a random teacher online in a single phase (B6, exploratory)",
     presets={"quick": ContinuousConfig(rest_steps=500, steps=5000, test_steps=1000),
              "full": ContinuousConfig(steps=60000),
-             "smoke": ContinuousConfig(rest_steps=50, steps=400, test_steps=50, angle_every=5)},
+             "smoke": ContinuousConfig(rest_steps=50, steps=400, test_steps=50, angle_every=5),
+             # an exploratory test of this library (B6) with no scale of its own in the paper: paper = full
+             "paper": ContinuousConfig(steps=60000)},
     run=run, claims=claims, plot=plot,
+    # integration steps x student weights (one sample at a time: no batch for a GPU to fill)
+    work=lambda c: steps_work(c.rest_steps + c.steps + c.test_steps, dense_weights(c.n_in, *c.student.n_hidden, 1)),
 ))

@@ -26,6 +26,7 @@ from brainlearn.experiments.ccrnn.common import (
     mean_curves,
     run_replicates,
     stack,
+    work,
 )
 from brainlearn.models.ccrnn import (
     CaptionModel,
@@ -131,6 +132,12 @@ register(Experiment(
         # a few seconds, several checkpoints: the contract and fault-injection tests run it
         "smoke": CaptionConfig(model=CaptionModelConfig(n_hidden=8, cerebellum=(16,), embed=8, window=4), n_train=100,
                                n_test=20, lr=3e-3, epochs=2, replicates=1, bptt_replicates=1),
+        # the paper's captioning: embedding and LSTM 256, a 2-layer cerebellum (width 256 assumed), Adam 1e-3,
+        # batch 100, 5 epochs, K=4 (Fig. 8), 10 initial conditions. COCO with frozen ResNet-152 features is
+        # not expressible: the procedural scenes of full stand in
+        "paper": CaptionConfig(model=CaptionModelConfig(n_hidden=256, embed=256, cerebellum=(256, 256), window=4),
+                               lr=1e-3, batch_size=100, epochs=5, replicates=10, bptt_replicates=1),
     },
-    run=run, claims=claims, plot=plot,
+    run=run, claims=claims, plot=plot, gpu_speedup=2.0,
+    work=lambda c: work(c, c.n_train, 16),  # time steps: the 15 words and the start token
 ))

@@ -25,6 +25,7 @@ from brainlearn import plotting
 from brainlearn.data import ImageDataConfig, minibatches
 from brainlearn.data.sequences import digit_templates, image_rows, line_targets, trajectory_irregularity
 from brainlearn.experiments import Result
+from brainlearn.experiments.estimate import dense_weights, steps_work
 from brainlearn.models.ccrnn import (
     CaptionModelConfig,
     CorticoCerebellarRNN,
@@ -98,6 +99,15 @@ class LearnerConfig(Config):
 
     def kinds(self, replicate: int) -> tuple[str, ...]:
         return ("crnn", "ccrnn") + (("bptt",) if replicate < self.bptt_replicates else ())
+
+
+def work(config: LearnerConfig, sequences: int, steps: int, windows: int = 1) -> float:
+    """The ``Experiment.work`` of a ccRNN experiment: the time steps (batches x `steps`) of every network trained
+    (cRNN and ccRNN per window and replicate, and the BPTT ones), of batch x weights (LSTM and cerebellum) each."""
+    m = config.model  # type: ignore[attr-defined]  # every subclass has one
+    nets = 2 * config.replicates * windows + config.bptt_replicates
+    weights = 4 * m.n_hidden ** 2 + dense_weights(m.n_hidden, *m.cerebellum, m.n_hidden)
+    return steps_work(sequences / config.batch_size * config.epochs * steps * nets, config.batch_size * weights)
 
 
 def run_replicates(train_one: Callable[..., dict], config: LearnerConfig, seed: int, ctx: RunContext,

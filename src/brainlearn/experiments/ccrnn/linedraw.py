@@ -31,6 +31,7 @@ from brainlearn.experiments.ccrnn.common import (
     run_replicates,
     stack,
     trajectories,
+    work,
 )
 from brainlearn.models.ccrnn import (
     CorticoCerebellarRNNConfig,
@@ -268,6 +269,9 @@ register(Experiment(
         # a few seconds, several checkpoints: the contract and fault-injection tests run it
         "smoke": LineDrawConfig(replicates=2, bptt_replicates=1, epochs=2, train_size=100,
                                 model=CorticoCerebellarRNNConfig(cerebellum=(16,)), align_every=1),
+        # the paper's Fig. 2: LSTM n=50, cerebellum 2 x 400, K=1, T=10, a target every 2nd step, Adam 1e-3,
+        # batch 50, 800 fresh sequences per epoch, 100 epochs, clip 1, 10 seeds: full, with BPTT on all 10 seeds
+        "paper": LineDrawConfig(bptt_replicates=10),
     },
-    run=run, claims=claims, plot=plot,
+    run=run, claims=claims, plot=plot, work=lambda c: work(c, c.train_size, c.T),
 ))

@@ -21,6 +21,7 @@ import torch
 from brainlearn import papers, plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule
+from brainlearn.experiments.estimate import dense_weights, steps_work
 from brainlearn.models.dendritic import DendriticNetwork, DendriticNetworkConfig, Dynamics, LearningRates, mean_apical
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, train
 
@@ -136,6 +137,11 @@ register(Experiment(
     summary="dendritic microcircuit in continuous time: settling, and learning the self-predicting state",
     presets={"quick": DynamicsConfig(patterns=5, duration=50.0, rate_scale=10.0), "full": DynamicsConfig(),
              "smoke": DynamicsConfig(network=DendriticNetworkConfig(sizes=(6, 5, 3)), settle_ms=5,
-                                     patterns=6, duration=5, batch_size=2)},
+                                     patterns=6, duration=5, batch_size=2),
+             # the paper's continuous-time learning of the self-predicting state: 30-20-10, each pattern held
+             # 100 ms, the scale full runs at: paper = full
+             "paper": DynamicsConfig()},
     run=run, claims=claims, plot=plot,
+    # integration steps of batch x weights each (small batches of small layers: no gain on a GPU)
+    work=lambda c: steps_work(c.patterns * c.duration / c.dt, c.batch_size * dense_weights(*c.network.sizes)),
 ))

@@ -24,10 +24,12 @@ from dataclasses import replace
 import numpy as np
 
 from brainlearn import papers, plotting
+from brainlearn.data.images import PIXELS
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule
 from brainlearn.experiments.dendritic import common
 from brainlearn.experiments.dendritic.common import DendriticConfig
+from brainlearn.experiments.estimate import dense_weights, steps_work
 from brainlearn.runtime import RunContext, run_jobs
 
 PARTS = {"s1": common.learn_self_prediction, "s2": common.backprop_alignment, "s3": common.teacher_student,
@@ -170,6 +172,15 @@ def plot(result: Result, config: DendriticConfig) -> dict:
     return figs
 
 
+def work(c: DendriticConfig) -> float:
+    """``Experiment.work``: the classification's updates, of batch x weights each, and the self-prediction's and
+    teacher-student's steps, of batch x weights each."""
+    k, s, t = c.classification, c.self_prediction, c.teacher_student
+    classify = steps_work(c.train_size / k.batch_size * (k.epochs_tied + k.epochs_random),
+                          k.batch_size * dense_weights(PIXELS[c.dataset], *k.n_hidden, 10))
+    return classify + steps_work(s.steps + t.steps, s.batch_size * dense_weights(*c.network.sizes))
+
+
 def _preset(config: DendriticConfig, **parts) -> DendriticConfig:
     """`config` with fields of its part configs replaced: ``_preset(c, classification={"lr": 0.3})``."""
     return replace(config, **{part: replace(getattr(config, part), **fields) for part, fields in parts.items()})
@@ -189,6 +200,11 @@ register(Experiment(
         "smoke": _preset(replace(FULL, n_train=200, n_test=100), self_prediction={"steps": 40},
                          alignment={"batches": 2}, teacher_student={"steps": 40, "eval_every": 10, "test": 64},
                          classification={"n_hidden": (16,), "epochs_tied": 2, "epochs_random": 2}),
+        # the paper's MNIST network 784-500-500-10 (and its 30-20-10 teacher-student task, as full); the paper's
+        # epochs are not known here (full's are kept), the rates are those of the fashion-mnist preset's 784-input net
+        "paper": _preset(replace(FULL, dataset="mnist"),
+                         classification={"n_hidden": (500, 500), "lr": 0.3, "lateral_lr": 0.03, "bp_lr": 0.03}),
     },
     run=run, claims=claims, plot=plot,
+    work=work,
 ))

@@ -22,8 +22,10 @@ from brainlearn import papers, plotting
 from brainlearn.analysis.disentanglement import best_iou_match, reconstruction_loss
 from brainlearn.data.factors import FactorDataset
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.estimate import steps_work
 from brainlearn.experiments.generalisation.common import (
     CALIBRATED_STEPS,
+    PAPER_STEPS,
     TRANSFER_CLAIMS,
     TRANSFER_HOW,
     TRANSFER_NAN,
@@ -214,6 +216,8 @@ register(Experiment(
              "smoke": DiagnosisConfig(data=DataConfig(max_eval=40), model=ModelConfig(steps=4, batch_size=8),
                                       replicates=1),
              "paper": DiagnosisConfig(data=DataConfig(dataset="dsprites", size=64, max_eval=5000),
-                                      model=ModelConfig(steps=50_000))},
-    run=run, claims=claims, plot=plot,
+                                      model=ModelConfig(steps=PAPER_STEPS))},
+    run=run, claims=claims, plot=plot, gpu_speedup=10.0,  # convolutional VAEs on batches of 64 images
+    # updates (over replicates) of batch x pixels x ~10⁴ (the VAE's multiply-adds per pixel, both passes)
+    work=lambda c: steps_work(c.model.steps * c.replicates, c.model.batch_size * c.data.size ** 2 * 1e4),
 ))

@@ -18,8 +18,10 @@ import torch
 
 from brainlearn import papers, plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.estimate import steps_work
 from brainlearn.experiments.generalisation.common import (
     CALIBRATED_STEPS,
+    PAPER_STEPS,
     TRANSFER_CLAIMS,
     TRANSFER_HOW,
     TRANSFER_NAN,
@@ -189,7 +191,10 @@ register(Experiment(
     summary="VAEs on dSprites splits: R2R fails through the shape encoding, small R2E succeeds",
     presets={"quick": QUICK, "full": DSpritesConfig(), "smoke": SMOKE,
              "paper": DSpritesConfig(data=DataConfig(dataset="dsprites", size=64, max_eval=5000),
-                                     model=ModelConfig(steps=50_000),
+                                     model=ModelConfig(steps=PAPER_STEPS),
                                      splits=(R2R, "recomb2element/leave1out", "extrp/blank_side"), replicates=3)},
-    run=run, claims=claims, plot=plot,
+    run=run, claims=claims, plot=plot, gpu_speedup=10.0,  # convolutional VAEs on batches of 64 images
+    # updates (over splits and replicates) of batch x pixels x ~10⁴ (the VAE's multiply-adds per pixel, both passes)
+    work=lambda c: steps_work(c.model.steps * len(c.splits) * c.replicates,
+                              c.model.batch_size * c.data.size ** 2 * 1e4),
 ))

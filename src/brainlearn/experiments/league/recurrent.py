@@ -30,7 +30,15 @@ from brainlearn.analysis import cosine
 from brainlearn.data.rnn_tasks import TASKS
 from brainlearn.ensemble import STACKABLE_RULES, Ensemble, StackedAdam, StackedRule
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.rnnrules.common import VARIANTS, RuleVariants, build, network, rule_of, task_loss
+from brainlearn.experiments.rnnrules.common import (
+    VARIANTS,
+    RuleVariants,
+    build,
+    network,
+    rule_of,
+    rule_work,
+    task_loss,
+)
 from brainlearn.experiments.sweep_report import ci95
 from brainlearn.rules.recurrent import LeakyRNNConfig, make_rule
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, run_jobs
@@ -288,7 +296,12 @@ register(Experiment(
                                             model=LeakyRNNConfig(n_in=1, n_hidden=4, n_out=1, alpha=0.5, gain=0.9),
                                             timing=False),
              "quick": LeagueRecurrentConfig(tasks=("add", "digits"), steps=50, replicates=3),
-             "full": LeagueRecurrentConfig()},
+             "full": LeagueRecurrentConfig(),
+             # the perspective sets no scale of its own (no units, steps, seeds or tasks to match): paper = full
+             "paper": LeagueRecurrentConfig()},
     run=run, claims=claims, plot=plot,
+    # the rules' training at every rate of the grid and then of the replicates, over the tasks
+    work=lambda c: (len(c.tasks) * (len(c.lr_grid) + c.replicates) * c.steps * c.length
+                    * rule_work(c.rules, c.model.n_hidden, c.batch_size)),
     nan_metrics=("*_time_vs_bptt", "*_loss_ci", "alignment_loss_rho"),  # untimed; one replicate; ties
 ))

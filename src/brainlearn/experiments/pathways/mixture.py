@@ -21,6 +21,7 @@ from brainlearn import papers, plotting
 from brainlearn.data.cognitive import N_CLASSES, TaskSuite
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import predates_aggregate_rule, revise
+from brainlearn.experiments.estimate import steps_work
 from brainlearn.models.pathways import (
     MixtureOfPathways,
     MixtureOfPathwaysConfig,
@@ -305,8 +306,10 @@ SMOKE = replace(QUICK, steps=6, batch_size=4, seq_len=30, eval_batches=1, eval_e
 FULL = PathwaysConfig(model=MixtureOfPathwaysConfig(n_tasks=len(CPU_TASKS)), batch_size=32, seq_len=100, steps=1200,
                       replicates=3, alpha=1e-4, eval_batches=8, eval_every=100)
 MODCOG = tuple(TaskSuite("modcog/all").names)
+# the paper's training: all 82 Mod-Cog tasks, 10 epochs x 1000 steps of batch 128, sequences of 350, α 1e-5,
+# tests on 50 batches, 20 runs per condition
 PAPER = replace(FULL, tasks=MODCOG, model=MixtureOfPathwaysConfig(n_tasks=len(MODCOG)), batch_size=128, seq_len=350,
-                steps=10_000, alpha=1e-5, eval_batches=50, eval_every=1000)
+                steps=10_000, alpha=1e-5, eval_batches=50, eval_every=1000, replicates=20)
 
 register(Experiment(
     name="pathways-mixture", aliases=("pathways",), paper=papers.MOP,
@@ -319,7 +322,10 @@ register(Experiment(
              "no-dropout": replace(FULL, model=replace(FULL.model, expert_dropout=False)),
              "alpha-1e-4": replace(FULL, alpha=1e-4), "alpha-1e-6": replace(FULL, alpha=1e-6),
              "detached": replace(FULL, detach_denominator=True)},
-    run=run, claims=claims, plot=plot,
+    run=run, claims=claims, plot=plot, gpu_speedup=5.0,  # batches of 128 x 350 steps of GRU experts
+    # time steps (of MoP and the baseline over the replicates) of batch x 3 x the experts' squared widths
+    work=lambda c: steps_work(c.steps * c.seq_len * c.replicates * (1 + c.baseline), 3 * c.batch_size
+                              * sum(int(e) ** 2 for layer in c.model.experts.split(";") for e in layer.split(","))),
 ))
 
 __all__ = ["PathwaysConfig", "build_model", "claims", "fit", "plot", "run", "summarise", "train_model"]

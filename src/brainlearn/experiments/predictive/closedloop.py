@@ -16,7 +16,8 @@ import torch
 
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.predictive.common import PAPER, probe_circuit, ratio, train_circuit
+from brainlearn.experiments.estimate import steps_work
+from brainlearn.experiments.predictive.common import PAPER, cells, circuit_work, probe_circuit, ratio, train_circuit
 from brainlearn.models.predictive import PEMicrocircuitConfig
 from brainlearn.paradigms import ClosedLoopProtocol
 from brainlearn.runtime import Config, RunContext, param, replicate_seed, run_jobs
@@ -108,6 +109,11 @@ register(Experiment(
     summary="visuomotor mismatch: nPE responses to flow halts during running vs the same halts in playback",
     presets={"quick": ClosedLoopConfig(), "full": ClosedLoopConfig(replicates=5),
              "smoke": ClosedLoopConfig(PEMicrocircuitConfig(n_e=16, n_pv=4, n_sst=4, n_vip=4, steps=20, batch_size=8),
-                                       ClosedLoopProtocol(duration=20.0), substeps=2, replicates=3)},
+                                       ClosedLoopProtocol(duration=20.0), substeps=2, replicates=3),
+             # the review sets no scale of its own (no units, steps or seeds to match): paper = full
+             "paper": ClosedLoopConfig(replicates=5)},
     run=run, claims=claims, plot=plot,
+    # the circuit's training, then its session's integration steps x cells², per replicate
+    work=lambda c: c.replicates * (circuit_work(c.circuit) + steps_work(
+        c.protocol.duration * c.protocol.frame_rate * c.substeps, cells(c.circuit) ** 2)),
 ))

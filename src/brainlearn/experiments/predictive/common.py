@@ -9,10 +9,28 @@ from __future__ import annotations
 import numpy as np
 
 from brainlearn import papers
+from brainlearn.experiments.estimate import steps_work
 from brainlearn.models.predictive import PEMicrocircuit, PEMicrocircuitConfig
+from brainlearn.paradigms import SequenceProtocol
 from brainlearn.runtime import make_generator, place, replicate_seed
 
 PAPER = papers.AIZENBUD
+
+
+def circuit_work(cfg: PEMicrocircuitConfig) -> float:
+    """A circuit's training (the factor of an ``Experiment.work``): steps x relaxation iterations, of batch x
+    cells² each."""
+    return steps_work(cfg.steps * cfg.iterations, cfg.batch_size * cells(cfg) ** 2)
+
+
+def cells(cfg: PEMicrocircuitConfig) -> int:
+    return cfg.n_e + cfg.n_pv + cfg.n_sst + cfg.n_vip
+
+
+def protocol_work(p: SequenceProtocol, n_latent: int) -> float:
+    """A sequence protocol's frames (habituation, test and control sequences), of latent units² each."""
+    seconds = p.habituation_min * 60 + (p.n_test + p.n_control) * len(p.orientations) * (p.element + p.gap)
+    return steps_work(seconds * p.frame_rate, n_latent ** 2)
 
 
 def build_circuit(cfg: PEMicrocircuitConfig, seed: int, replicate: int | None, device) -> PEMicrocircuit:

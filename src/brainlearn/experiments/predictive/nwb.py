@@ -19,7 +19,7 @@ from brainlearn import plotting
 from brainlearn.analysis.mismatch import align_events, mismatch_index
 from brainlearn.errors import ConfigError
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.predictive.common import PAPER
+from brainlearn.experiments.predictive.common import PAPER, protocol_work
 from brainlearn.io.nwb import read_nwb, validate_nwb, write_nwb
 from brainlearn.models.predictive import TemporalPC, TemporalPCConfig
 from brainlearn.paradigms import SequenceProtocol, stimulus_matrix
@@ -133,6 +133,8 @@ register(Experiment(
     presets={"quick": NWBConfig(),
              "full": NWBConfig(protocol=SequenceProtocol(habituation_min=10.0, n_test=2000, n_control=200)),
              "smoke": NWBConfig(protocol=SequenceProtocol(habituation_min=0.5, n_test=40, n_control=20, p_deviant=0.3),
-                                n_shuffles=20)},
-    run=run, claims=claims, plot=plot,
+                                n_shuffles=20),
+             # a check of this library's NWB round trip, with no scale in the review: paper = full
+             "paper": NWBConfig(protocol=SequenceProtocol(habituation_min=10.0, n_test=2000, n_control=200))},
+    run=run, claims=claims, plot=plot, work=lambda c: protocol_work(c.protocol, c.pc.n_latent),
 ))

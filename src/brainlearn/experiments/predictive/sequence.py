@@ -19,7 +19,7 @@ from brainlearn import plotting
 from brainlearn.analysis.mismatch import contrast, ssa_index
 from brainlearn.errors import ConfigError
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.predictive.common import PAPER, ratio
+from brainlearn.experiments.predictive.common import PAPER, protocol_work, ratio
 from brainlearn.models.predictive import AdaptationModel, AdaptationModelConfig, TemporalPC, TemporalPCConfig
 from brainlearn.paradigms import SequenceProtocol, stimulus_matrix
 from brainlearn.runtime import Config, RunContext, make_generator, param, place, replicate_seed, require, run_jobs
@@ -164,6 +164,8 @@ register(Experiment(
              "full": SequenceConfig(protocol=SequenceProtocol(habituation_min=20.0, n_test=2000, n_control=2000)),
              "smoke": SequenceConfig(protocol=SequenceProtocol(habituation_min=1.0, n_test=60, n_control=60,
                                                                p_deviant=0.3, p_omission=0.3, control_orientations=4,
-                                                               deviant_orientation=90.0), n_shuffles=20)},
-    run=run, claims=claims, plot=plot,
+                                                               deviant_orientation=90.0), n_shuffles=20),
+             # the review sets no scale of its own (no units, steps or seeds to match): paper = full
+             "paper": SequenceConfig(protocol=SequenceProtocol(habituation_min=20.0, n_test=2000, n_control=2000))},
+    run=run, claims=claims, plot=plot, work=lambda c: protocol_work(c.protocol, c.pc.n_latent),
 ))

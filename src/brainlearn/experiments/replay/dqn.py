@@ -16,6 +16,7 @@ import numpy as np
 
 from brainlearn import papers, plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.estimate import dense_weights, steps_work
 from brainlearn.models.dqn import DQNAgent, DQNAgentConfig, ProceduralGrid, ProceduralGridConfig, q_network
 from brainlearn.runtime import (
     Config,
@@ -130,6 +131,11 @@ register(Experiment(
     summary="DQN with uniform vs prioritised experience replay on procedural gridworlds",
     presets={"quick": DQNConfig(agent=DQNAgentConfig(steps=2000), replicates=2), "full": DQNConfig(),
              "smoke": DQNConfig(agent=DQNAgentConfig(steps=400, warmup=20, n_hidden=8, capacity=100), eval_every=40,
-                                replicates=1)},
+                                replicates=1),
+             # the review sets no scale of its own and PER's Atari games are not expressible here: paper = full
+             "paper": DQNConfig()},
     run=run, claims=claims, plot=plot,
+    # environment steps (both variants over the gridworlds), of an update of batch x 3 x the Q-network's weights
+    work=lambda c: steps_work(2 * c.replicates * c.agent.steps,
+                              3 * c.agent.batch_size * dense_weights(c.env.size ** 2, c.agent.n_hidden, 4)),
 ))

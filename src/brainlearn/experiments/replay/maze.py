@@ -218,6 +218,10 @@ register(Experiment(
     name="replay-maze", paper=papers.ROSCOW,
     summary="Mattar & Daw prioritised memory access: gain x need replay vs random and none; replay direction",
     presets={"quick": MazeConfig(replicates=3), "full": MazeConfig(),
-             "smoke": MazeConfig(replicates=1, episodes=6, late_from=2, track_before=3, track_after=1)},
+             "smoke": MazeConfig(replicates=1, episodes=6, late_from=2, track_before=3, track_after=1),
+             # Mattar & Daw's open maze (6 x 9, start to goal in 14 steps), 50 episodes, their parameters (γ 0.9,
+             # α 1, β 5, transition rate 0.9, 20 backups per bout) and the linear track, as full: paper = full
+             "paper": MazeConfig()},
     run=run, claims=claims, plot=plot, cpu_only=True,
+    work=lambda c: c.replicates * c.episodes * c.agent.n_plan,  # agents x episodes x backups per bout
 ))

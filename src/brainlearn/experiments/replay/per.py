@@ -188,6 +188,9 @@ register(Experiment(
     name="replay-per", paper=papers.SCHAUL,
     summary="prioritised replay and reservoir buffers sample exactly what they promise",
     presets={"quick": PERConfig(runs=60), "full": PERConfig(),
-             "smoke": PERConfig(n_items=50, draws=1000, batch_size=50, capacity=10, stream=100, runs=5)},
+             "smoke": PERConfig(n_items=50, draws=1000, batch_size=50, capacity=10, stream=100, runs=5),
+             # an exactness check of the buffers, with no scale of the paper's to match: paper = full
+             "paper": PERConfig()},
     run=run, claims=claims, plot=plot,
+    work=lambda c: c.draws + c.runs * c.stream,  # draws from the sum-tree, items streamed through the reservoirs
 ))

@@ -28,6 +28,7 @@ from brainlearn.experiments.rnnrules.common import (
     best_readout_ce,
     build,
     network,
+    rule_work,
     train_online,
 )
 from brainlearn.rules.recurrent import LeakyRNNConfig
@@ -166,6 +167,9 @@ register(Experiment(
     presets={"smoke": AddConfig(rules=("readout", "bptt10", "eprop"), steps=200, test_steps=20, bin_size=20,
                                 model=LeakyRNNConfig(n_in=1, n_hidden=4, n_out=2, alpha=1.0, gain=0.5), replicates=2),
              "quick": AddConfig(rules=("readout", "bptt10", "eprop"), steps=2000, test_steps=500, replicates=1),
-             "full": AddConfig()},
+             "full": AddConfig(),
+             # the perspective sets no scale of its own (no units, steps, seeds or tasks to match): paper = full
+             "paper": AddConfig()},
     run=run, claims=claims, plot=plot,
+    work=lambda c: c.replicates * (c.steps + c.test_steps) * rule_work(c.rules, c.model.n_hidden),  # online
 ))

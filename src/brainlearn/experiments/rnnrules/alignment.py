@@ -20,7 +20,14 @@ import torch
 from brainlearn import papers, plotting
 from brainlearn.data.rnn_tasks import add_task
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.rnnrules.common import VARIANTS, RuleVariants, add_stream, build, network
+from brainlearn.experiments.rnnrules.common import (
+    VARIANTS,
+    RuleVariants,
+    add_stream,
+    build,
+    network,
+    rule_work,
+)
 from brainlearn.rules.recurrent import LeakyRNNConfig
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, train
 
@@ -171,6 +178,10 @@ register(Experiment(
                                       steps=50, probes=4, probe_steps=20, batch_size=1),
              "quick": AlignmentConfig(model=LeakyRNNConfig(n_in=1, n_hidden=16, n_out=2, alpha=1.0, gain=0.5),
                                       steps=300, probes=2, probe_steps=100, batch_size=2),
-             "full": AlignmentConfig()},
+             "full": AlignmentConfig(),
+             # the perspective sets no scale of its own (no units, steps, seeds or tasks to match): paper = full
+             "paper": AlignmentConfig()},
     run=run, claims=claims, plot=plot,
+    work=lambda c: (c.steps * rule_work(c.rules, c.model.n_hidden, c.batch_size)
+                    + c.probes * c.probe_steps * rule_work(c.rules, c.model.n_hidden)),
 ))

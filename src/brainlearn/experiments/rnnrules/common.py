@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from brainlearn.data.rnn_tasks import TASKS, add_task
+from brainlearn.experiments.estimate import steps_work
 from brainlearn.rules.recurrent import (
     RECURRENT_RULES,
     BPLambdaRuleConfig,
@@ -36,6 +37,13 @@ from brainlearn.rules.recurrent import (
     soft_cross_entropy,
 )
 from brainlearn.runtime import Config, make_generator, place, replicate_seed
+
+
+def rule_work(rules, n: int, batch: int = 1) -> float:
+    """The work of one time step of each of `rules` on `n` units, summed (the factor of their
+    ``Experiment.work``): RTRL carries its n x n² influence matrix forward (n⁴ per sequence), every other rule
+    about a weight matrix (n²)."""
+    return sum(steps_work(1, batch * (n ** 4 if r == "rtrl" else n ** 2)) for r in rules)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import torch
 from brainlearn import papers, plotting
 from brainlearn.data.rnn_tasks import add_task
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.rnnrules.common import VARIANTS, RuleVariants, build, network
+from brainlearn.experiments.rnnrules.common import VARIANTS, RuleVariants, build, network, rule_work
 from brainlearn.rules.recurrent import LeakyRNNConfig
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, run_jobs
 
@@ -177,6 +177,9 @@ register(Experiment(
     seed_schemes=(2,),  # scheme-1 runs drew their data from the weights' seed: not resumable
     summary="time and memory per step of every recurrent learning rule against n, with fitted log-log slopes",
     presets={"smoke": CostConfig(rules=("rtrl", "eprop", "rflo"), sizes=(4, 8), fit_from=4, steps=2, timing=False),
-             "quick": CostConfig(sizes=(8, 16, 32), fit_from=16, steps=5, repeats=2), "full": CostConfig()},
+             "quick": CostConfig(sizes=(8, 16, 32), fit_from=16, steps=5, repeats=2), "full": CostConfig(),
+             # the perspective sets no scale of its own (no units, steps, seeds or tasks to match): paper = full
+             "paper": CostConfig()},
     run=run, claims=claims, plot=plot,
+    work=lambda c: c.repeats * c.steps * sum(rule_work(c.rules, n, c.batch_size) for n in c.sizes),
 ))

@@ -21,7 +21,15 @@ from brainlearn import papers, plotting
 from brainlearn.data.rnn_tasks import TASKS
 from brainlearn.ensemble import STACKABLE_RULES, Ensemble, StackedAdam, StackedRule
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.rnnrules.common import VARIANTS, RuleVariants, build, network, rule_of, task_loss
+from brainlearn.experiments.rnnrules.common import (
+    VARIANTS,
+    RuleVariants,
+    build,
+    network,
+    rule_of,
+    rule_work,
+    task_loss,
+)
 from brainlearn.rules.recurrent import LeakyRNNConfig
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, run_jobs
 from brainlearn.runtime.loop import run_jobs_stacked
@@ -166,7 +174,10 @@ register(Experiment(
                                   model=LeakyRNNConfig(n_in=1, n_hidden=4, n_out=1, alpha=0.5, gain=0.9)),
              "quick": TasksConfig(tasks=("add", "flipflop"), rules=("readout", "bptt", "eprop"), steps=10,
                                   batch_size=8, test_batch_size=32),
-             "full": TasksConfig()},
+             "full": TasksConfig(),
+             # the perspective sets no scale of its own (no units, steps, seeds or tasks to match): paper = full
+             "paper": TasksConfig()},
     run=run, claims=claims, plot=plot, run_stacked=run_stacked, stack_fields=("lr",),
+    work=lambda c: len(c.tasks) * c.steps * c.length * rule_work(c.rules, c.model.n_hidden, c.batch_size),
     stack_from=2,  # quick, 3 seeds: 6.7 s stacked, 8.0 s one by one (wall, with the process start)
 ))

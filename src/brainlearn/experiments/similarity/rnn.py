@@ -15,8 +15,11 @@ from dataclasses import replace
 
 from brainlearn import papers
 from brainlearn.experiments import Claim, Experiment, Result, register
+from brainlearn.experiments.estimate import steps_work
 from brainlearn.experiments.similarity.common import (
+    GROUPS,
     LARGE_EFFECT,
+    OTHERS,
     CompositionalConfig,
     plot_figures,
     run_groups,
@@ -76,6 +79,14 @@ def plot(result: Result, config: CompositionalConfig) -> dict:
     return plot_figures(result, config, f"{config.model.architecture}, {config.family}")
 
 
+def compositional_work(c: CompositionalConfig) -> float:
+    """``Experiment.work``: the networks' training (time steps of ~8 s trials, of batch x 3 x units² each), then
+    DSA to master (solver iterations per network and checkpoint, of ~10 rank³ each)."""
+    train = steps_work(len(GROUPS) * c.replicates * (c.pretrain_steps + c.steps) * 8000 / c.model.dt,
+                       3 * c.batch_size * c.model.n_hidden ** 2)
+    return train + steps_work(len(OTHERS) * c.replicates * len(c.fractions) * c.max_iter, 10 * c.rank ** 3)
+
+
 CPU = CompositionalNetworkConfig(dt=200.0, tau=400.0, n_hidden=32)
 QUICK = CompositionalConfig(model=CPU, n_delays=5, rank=10, replicates=3, pretrain_steps=30, steps=30, n_test=16,
                             max_iter=100)
@@ -91,5 +102,5 @@ register(Experiment(
                                      lr=1e-3, pretrain_steps=3000, steps=3000, n_test=256, n_delays=33,
                                      delay_interval=6, rank=50, max_iter=1000, dsa_axes="reference"),
     },
-    run=run, claims=claims, plot=plot,
+    run=run, claims=claims, plot=plot, work=compositional_work, gpu_speedup=3.0,
 ))

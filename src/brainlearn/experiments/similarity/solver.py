@@ -20,6 +20,7 @@ import torch
 from brainlearn import papers
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.base import AGGREGATE_RULE, revise
+from brainlearn.experiments.estimate import steps_work
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, train
 from brainlearn.similarity import DSA
 from brainlearn.similarity import testcases as tc
@@ -190,6 +191,9 @@ register(Experiment(
     name="similarity-solver", paper=papers.OSTROW,
     summary="DSA's orthogonal-group solver and DMD fit: exactness, metric axioms, invariances",
     presets={"smoke": SolverConfig(sizes=(4, 6), pairs_per_size=1, triangle_size=4, triangle_matrices=3, max_iter=50),
-             "quick": SolverConfig(sizes=(10, 20), pairs_per_size=1), "full": SolverConfig()},
+             "quick": SolverConfig(sizes=(10, 20), pairs_per_size=1), "full": SolverConfig(),
+             # exactness and invariance checks of the solver, with no scale of the paper's to match: paper = full
+             "paper": SolverConfig()},
     run=run, claims=claims, cpu_only=True,
+    work=lambda c: sum(steps_work(c.max_iter * c.pairs_per_size, 10 * n ** 3) for n in c.sizes),  # ~10 size³ each
 ))

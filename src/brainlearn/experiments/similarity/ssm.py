@@ -12,7 +12,13 @@ from dataclasses import replace
 
 from brainlearn import papers
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.similarity.common import LARGE_EFFECT, CompositionalConfig, plot_figures, run_groups
+from brainlearn.experiments.similarity.common import (
+    LARGE_EFFECT,
+    CompositionalConfig,
+    plot_figures,
+    run_groups,
+)
+from brainlearn.experiments.similarity.rnn import compositional_work  # the same networks and DSA as rnn
 from brainlearn.models.compositional import CompositionalNetworkConfig
 from brainlearn.runtime import RunContext
 
@@ -77,5 +83,5 @@ register(Experiment(
                                      replicates=5, lr=1e-3, pretrain_steps=3000, steps=3000, n_test=256, n_delays=33,
                                      delay_interval=6, rank=50, max_iter=1000, dsa_axes="reference"),
     },
-    run=run, claims=claims, plot=plot,
+    run=run, claims=claims, plot=plot, work=compositional_work, gpu_speedup=3.0,
 ))
