@@ -214,6 +214,7 @@ register(Experiment(
              "smoke": DiagnosisConfig(data=DataConfig(max_eval=40), model=ModelConfig(steps=4, batch_size=8),
                                       replicates=1),
              "paper": DiagnosisConfig(data=DataConfig(dataset="dsprites", size=64, max_eval=5000),
-                                      model=ModelConfig(steps=50_000))},
+                                      model=ModelConfig(steps=50_000)),
+             "alt": DiagnosisConfig(split="recomb2range/ell2tx", model=ModelConfig(steps=1000), replicates=1)},
     run=run, claims=claims, plot=plot,
 ))

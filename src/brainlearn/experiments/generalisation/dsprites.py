@@ -190,6 +190,7 @@ register(Experiment(
     presets={"quick": QUICK, "full": DSpritesConfig(), "smoke": SMOKE,
              "paper": DSpritesConfig(data=DataConfig(dataset="dsprites", size=64, max_eval=5000),
                                      model=ModelConfig(steps=50_000),
-                                     splits=(R2R, "recomb2element/leave1out", "extrp/blank_side"), replicates=3)},
+                                     splits=(R2R, "recomb2element/leave1out", "extrp/blank_side"), replicates=3),
+             "alt": dataclasses.replace(QUICK, splits=(R2E_SMALL,))},
     run=run, claims=claims, plot=plot,
 ))

@@ -305,6 +305,8 @@ SMOKE = replace(QUICK, steps=6, batch_size=4, seq_len=30, eval_batches=1, eval_e
 FULL = PathwaysConfig(model=MixtureOfPathwaysConfig(n_tasks=len(CPU_TASKS)), batch_size=32, seq_len=100, steps=1200,
                       replicates=3, alpha=1e-4, eval_batches=8, eval_every=100)
 MODCOG = tuple(TaskSuite("modcog/all").names)
+# the alt preset's tasks: the other members of the quick tasks' families (go, anti, decision, match), none of CPU_TASKS
+ALT_TASKS = ("dlygo", "dlyanti", "dm2", "ctxdm1", "multidm", "dlydm2", "dnms", "dmc")
 PAPER = replace(FULL, tasks=MODCOG, model=MixtureOfPathwaysConfig(n_tasks=len(MODCOG)), batch_size=128, seq_len=350,
                 steps=10_000, alpha=1e-5, eval_batches=50, eval_every=1000)
 
@@ -318,7 +320,8 @@ register(Experiment(
              "no-cost": replace(FULL, alpha=0.0), "no-scaling": replace(FULL, scaling=False),
              "no-dropout": replace(FULL, model=replace(FULL.model, expert_dropout=False)),
              "alpha-1e-4": replace(FULL, alpha=1e-4), "alpha-1e-6": replace(FULL, alpha=1e-6),
-             "detached": replace(FULL, detach_denominator=True)},
+             "detached": replace(FULL, detach_denominator=True),
+             "alt": replace(QUICK, tasks=ALT_TASKS)},
     run=run, claims=claims, plot=plot,
 ))
 

@@ -108,6 +108,7 @@ register(Experiment(
     summary="visuomotor mismatch: nPE responses to flow halts during running vs the same halts in playback",
     presets={"quick": ClosedLoopConfig(), "full": ClosedLoopConfig(replicates=5),
              "smoke": ClosedLoopConfig(PEMicrocircuitConfig(n_e=16, n_pv=4, n_sst=4, n_vip=4, steps=20, batch_size=8),
-                                       ClosedLoopProtocol(duration=20.0), substeps=2, replicates=3)},
+                                       ClosedLoopProtocol(duration=20.0), substeps=2, replicates=3),
+             "alt": ClosedLoopConfig(protocol=ClosedLoopProtocol(halt=0.5))},
     run=run, claims=claims, plot=plot,
 ))

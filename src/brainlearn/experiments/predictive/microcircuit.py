@@ -14,7 +14,14 @@ import numpy as np
 
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.predictive.common import PAPER, build_circuit, probe_circuit, ratio, train_circuit
+from brainlearn.experiments.predictive.common import (
+    ALT_CIRCUIT,
+    PAPER,
+    build_circuit,
+    probe_circuit,
+    ratio,
+    train_circuit,
+)
 from brainlearn.models.predictive import PEMicrocircuitConfig
 from brainlearn.runtime import Config, RunContext, param, run_jobs
 
@@ -106,6 +113,7 @@ register(Experiment(
     summary="homeostatic inhibitory plasticity on S = P makes balanced nPE and pPE cells (Hertäg & Sprekeler)",
     presets={"quick": MicrocircuitConfig(), "full": MicrocircuitConfig(replicates=5),
              "smoke": MicrocircuitConfig(PEMicrocircuitConfig(n_e=16, n_pv=4, n_sst=4, n_vip=4, steps=20, batch_size=8,
-                                                              n_amplitudes=3), replicates=3)},
+                                                              n_amplitudes=3), replicates=3),
+             "alt": MicrocircuitConfig(ALT_CIRCUIT)},
     run=run, claims=claims, plot=plot,
 ))

@@ -133,6 +133,7 @@ register(Experiment(
     presets={"quick": NWBConfig(),
              "full": NWBConfig(protocol=SequenceProtocol(habituation_min=10.0, n_test=2000, n_control=200)),
              "smoke": NWBConfig(protocol=SequenceProtocol(habituation_min=0.5, n_test=40, n_control=20, p_deviant=0.3),
-                                n_shuffles=20)},
+                                n_shuffles=20),
+             "alt": NWBConfig(protocol=SequenceProtocol(habituation_min=2.0, n_test=300, n_control=40, p_deviant=0.1))},
     run=run, claims=claims, plot=plot,
 ))

@@ -164,6 +164,8 @@ register(Experiment(
              "full": SequenceConfig(protocol=SequenceProtocol(habituation_min=20.0, n_test=2000, n_control=2000)),
              "smoke": SequenceConfig(protocol=SequenceProtocol(habituation_min=1.0, n_test=60, n_control=60,
                                                                p_deviant=0.3, p_omission=0.3, control_orientations=4,
-                                                               deviant_orientation=90.0), n_shuffles=20)},
+                                                               deviant_orientation=90.0), n_shuffles=20),
+             "alt": SequenceConfig(protocol=SequenceProtocol(habituation_min=5.0, n_test=400, n_control=400,
+                                                             element=0.3, gap=0.3))},
     run=run, claims=claims, plot=plot,
 ))

@@ -24,7 +24,7 @@ import torch
 from brainlearn import plotting
 from brainlearn.analysis.mismatch import mismatch_index, shared_vs_distinct
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.predictive.common import PAPER, train_circuit
+from brainlearn.experiments.predictive.common import ALT_CIRCUIT, PAPER, train_circuit
 from brainlearn.models.predictive import PEMicrocircuitConfig
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, run_jobs
 
@@ -135,6 +135,7 @@ register(Experiment(
     summary="shared vs distinct mechanisms for motor, omission and oddball mismatches, told apart by one analysis",
     presets={"quick": SharedConfig(), "full": SharedConfig(n_trials=100, n_permutations=5000),
              "smoke": SharedConfig(PEMicrocircuitConfig(n_e=16, n_pv=4, n_sst=4, n_vip=4, steps=20, batch_size=8),
-                                   n_trials=6, n_shuffles=20, n_permutations=50)},
+                                   n_trials=6, n_shuffles=20, n_permutations=50),
+             "alt": SharedConfig(ALT_CIRCUIT)},
     run=run, claims=claims, plot=plot,
 ))

@@ -152,6 +152,7 @@ register(Experiment(
     presets={"quick": ContinualConfig(learner=ContinualLearnerConfig(epochs=20)), "full": ContinualConfig(),
              "smoke": ContinualConfig(n_train=200, n_test=100, solver=SolverConfig(n_hidden=16),
                                       learner=ContinualLearnerConfig(epochs=1), exact=ExactReplayConfig(memory=20),
-                                      generative=GenerativeReplayConfig(vae=ReplayVAEConfig(n_hidden=16)))},
+                                      generative=GenerativeReplayConfig(vae=ReplayVAEConfig(n_hidden=16))),
+             "alt": ContinualConfig(solver=SolverConfig(n_hidden=400), learner=ContinualLearnerConfig(epochs=20))},
     run=run, claims=claims, plot=plot,
 ))

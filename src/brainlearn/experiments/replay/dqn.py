@@ -130,6 +130,7 @@ register(Experiment(
     summary="DQN with uniform vs prioritised experience replay on procedural gridworlds",
     presets={"quick": DQNConfig(agent=DQNAgentConfig(steps=2000), replicates=2), "full": DQNConfig(),
              "smoke": DQNConfig(agent=DQNAgentConfig(steps=400, warmup=20, n_hidden=8, capacity=100), eval_every=40,
-                                replicates=1)},
+                                replicates=1),
+             "alt": DQNConfig(env=ProceduralGridConfig(wall_p=0.3), agent=DQNAgentConfig(steps=2000), replicates=2)},
     run=run, claims=claims, plot=plot,
 ))

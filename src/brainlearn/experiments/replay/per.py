@@ -188,6 +188,7 @@ register(Experiment(
     name="replay-per", paper=papers.SCHAUL,
     summary="prioritised replay and reservoir buffers sample exactly what they promise",
     presets={"quick": PERConfig(runs=60), "full": PERConfig(),
-             "smoke": PERConfig(n_items=50, draws=1000, batch_size=50, capacity=10, stream=100, runs=5)},
+             "smoke": PERConfig(n_items=50, draws=1000, batch_size=50, capacity=10, stream=100, runs=5),
+             "alt": PERConfig(runs=60, alpha=0.8, capacity=500)},
     run=run, claims=claims, plot=plot,
 ))

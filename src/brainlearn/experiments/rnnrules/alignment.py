@@ -171,6 +171,8 @@ register(Experiment(
                                       steps=50, probes=4, probe_steps=20, batch_size=1),
              "quick": AlignmentConfig(model=LeakyRNNConfig(n_in=1, n_hidden=16, n_out=2, alpha=1.0, gain=0.5),
                                       steps=300, probes=2, probe_steps=100, batch_size=2),
-             "full": AlignmentConfig()},
+             "full": AlignmentConfig(),
+             "alt": AlignmentConfig(model=LeakyRNNConfig(n_in=1, n_hidden=16, n_out=2, alpha=0.5, gain=0.5),
+                                    steps=300, probes=2, probe_steps=100, batch_size=2)},
     run=run, claims=claims, plot=plot,
 ))

@@ -177,6 +177,7 @@ register(Experiment(
     seed_schemes=(2,),  # scheme-1 runs drew their data from the weights' seed: not resumable
     summary="time and memory per step of every recurrent learning rule against n, with fitted log-log slopes",
     presets={"smoke": CostConfig(rules=("rtrl", "eprop", "rflo"), sizes=(4, 8), fit_from=4, steps=2, timing=False),
-             "quick": CostConfig(sizes=(8, 16, 32), fit_from=16, steps=5, repeats=2), "full": CostConfig()},
+             "quick": CostConfig(sizes=(8, 16, 32), fit_from=16, steps=5, repeats=2), "full": CostConfig(),
+             "alt": CostConfig(sizes=(12, 24, 48), fit_from=24, batch_size=4, steps=5, repeats=2)},
     run=run, claims=claims, plot=plot,
 ))

@@ -166,7 +166,9 @@ register(Experiment(
                                   model=LeakyRNNConfig(n_in=1, n_hidden=4, n_out=1, alpha=0.5, gain=0.9)),
              "quick": TasksConfig(tasks=("add", "flipflop"), rules=("readout", "bptt", "eprop"), steps=10,
                                   batch_size=8, test_batch_size=32),
-             "full": TasksConfig()},
+             "full": TasksConfig(),
+             "alt": TasksConfig(tasks=("dnm", "sine"), rules=("readout", "bptt", "eprop"), steps=10, batch_size=8,
+                                test_batch_size=32)},
     run=run, claims=claims, plot=plot, run_stacked=run_stacked, stack_fields=("lr",),
     stack_from=2,  # quick, 3 seeds: 6.7 s stacked, 8.0 s one by one (wall, with the process start)
 ))
