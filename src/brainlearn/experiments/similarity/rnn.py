@@ -25,6 +25,7 @@ from brainlearn.models.compositional import CompositionalNetworkConfig
 from brainlearn.runtime import RunContext
 
 NOTE = "docs/experiments/similarity-rnn.md#known-non-reproduction-dsa-does-not-single-out-the-untrained-rnns"
+RANK_BOUND = ("dsa-untrained-separated", "dsa-untrained-effect", "dsa-ordering")
 
 
 def run(config: CompositionalConfig, seed: int, ctx: RunContext) -> Result:
@@ -69,6 +70,10 @@ def claims(config: CompositionalConfig) -> list[Claim]:
               "and checkpoint", reason="the paper's Fig 4 relation, without a number to calibrate on; a "
               "moderate correlation, reported only", gated=False, kind="outcome"),
     ]
+    # on the CPU networks the DSA verdict on the untrained networks hinges on the DSA rank (NOTE, hypothesis 2):
+    # known failures at the analysed 5 delays and rank 10, reported (not gated) at other DSA settings
+    if config.model.n_hidden == CPU.n_hidden and (config.n_delays, config.rank) != (5, 10):
+        out = [replace(c, gated=False) if c.id in RANK_BOUND else c for c in out]
     return out
 
 
