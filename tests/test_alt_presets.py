@@ -52,3 +52,21 @@ def test_verify_takes_any_preset_by_name(capsys):
 
     assert main(["verify", "rnnrules-add", "--preset", "alt", "--list"]) == 0
     assert "lag-4" in capsys.readouterr().out
+
+
+def _claims(name, preset):
+    exp = experiments.get(name)
+    return {c.id: c for c in exp.claims(exp.preset(preset))}
+
+
+def test_alt_gating_follows_the_documented_rules():
+    quick, alt = _claims("generalisation-diagnosis", "quick"), _claims("generalisation-diagnosis", "alt")
+    assert all(quick[i].expected == "pass" and alt[i].expected == "fail"    # the ellipse split's analysis
+               for i in ("supervised-misreads", "supervised-reads-posx"))
+    assert quick["vae-encoder-transfer"].gated and not alt["vae-encoder-transfer"].gated  # off square splits
+    assert _claims("generalisation-dsprites", "alt")["r2e-small-bce"].expected == "fail"  # below 1,500 steps
+    quick, alt = _claims("similarity-rnn", "quick"), _claims("similarity-rnn", "alt")
+    assert all(quick[i].gated and not alt[i].gated for i in ("dsa-untrained-effect", "dsa-ordering"))
+    # steps-late: within 6 steps of the maze's shortest path (14 on the open maze, 10 on the blocking maze)
+    thresholds = [_claims("replay-maze", p)["steps-late"].threshold for p in ("quick", "alt")]
+    assert thresholds == [20.0, 16.0]
