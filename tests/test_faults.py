@@ -463,6 +463,7 @@ def test_group_statistics_take_label_lists_and_refuse_bad_input():
 @pytest.mark.parametrize("name, sets, message", [
     ("similarity-ssm", ["rank=100000"], "exceeds the delay embedding's dimension"),
     ("similarity-rnn", ["n_test=2", "rank=100"], "delay-embedded samples"),
+    ("similarity-rnn", ["n_delays=7"], "fewer than the embedding's 224"),
     ("similarity-rnn", ["drop_ms=5000"], "leaves nothing"),
     ("similarity-lorenz", ["mixing_rank=1000"], "mixing_rank=1000 exceeds"),
     ("similarity-attractors", ["rank=1000"], "rank=1000 exceeds"),

@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--full", dest="preset", action="store_const", const="full", help="full preset")
     group.add_argument("--paper", dest="preset", action="store_const", const="paper",
                        help="paper preset: the paper's own settings (see docs/paper-presets.md)")
+    group.add_argument("--preset", dest="preset", help="any preset by name (alt, paper, an ablation)")
     p.add_argument("--seeds", type=int, default=1, help="number of seeds, 0..N-1 (default 1)")
     p.add_argument("--list", action="store_true", help="list the claims without running anything")
     p.add_argument("--markdown", action="store_true",

@@ -310,6 +310,8 @@ MODCOG = tuple(TaskSuite("modcog/all").names)
 # tests on 50 batches, 20 runs per condition
 PAPER = replace(FULL, tasks=MODCOG, model=MixtureOfPathwaysConfig(n_tasks=len(MODCOG)), batch_size=128, seq_len=350,
                 steps=10_000, alpha=1e-5, eval_batches=50, eval_every=1000, replicates=20)
+# the alt preset's tasks: the other members of the quick tasks' families (go, anti, decision, match), none of CPU_TASKS
+ALT_TASKS = ("dlygo", "dlyanti", "dm2", "ctxdm1", "multidm", "dlydm2", "dnms", "dmc")
 
 register(Experiment(
     name="pathways-mixture", aliases=("pathways",), paper=papers.MOP,
@@ -321,7 +323,8 @@ register(Experiment(
              "no-cost": replace(FULL, alpha=0.0), "no-scaling": replace(FULL, scaling=False),
              "no-dropout": replace(FULL, model=replace(FULL.model, expert_dropout=False)),
              "alpha-1e-4": replace(FULL, alpha=1e-4), "alpha-1e-6": replace(FULL, alpha=1e-6),
-             "detached": replace(FULL, detach_denominator=True)},
+             "detached": replace(FULL, detach_denominator=True),
+             "alt": replace(QUICK, tasks=ALT_TASKS)},
     run=run, claims=claims, plot=plot, gpu_speedup=5.0,  # batches of 128 x 350 steps of GRU experts
     # time steps (of MoP and the baseline over the replicates) of batch x 3 x the experts' squared widths
     work=lambda c: steps_work(c.steps * c.seq_len * c.replicates * (1 + c.baseline), 3 * c.batch_size

@@ -111,7 +111,8 @@ register(Experiment(
              "smoke": ClosedLoopConfig(PEMicrocircuitConfig(n_e=16, n_pv=4, n_sst=4, n_vip=4, steps=20, batch_size=8),
                                        ClosedLoopProtocol(duration=20.0), substeps=2, replicates=3),
              # the review sets no scale of its own (no units, steps or seeds to match): paper = full
-             "paper": ClosedLoopConfig(replicates=5)},
+             "paper": ClosedLoopConfig(replicates=5),
+             "alt": ClosedLoopConfig(protocol=ClosedLoopProtocol(halt=0.5))},
     run=run, claims=claims, plot=plot,
     # the circuit's training, then its session's integration steps x cells², per replicate
     work=lambda c: c.replicates * (circuit_work(c.circuit) + steps_work(

@@ -15,6 +15,8 @@ from brainlearn.paradigms import SequenceProtocol
 from brainlearn.runtime import make_generator, place, replicate_seed
 
 PAPER = papers.AIZENBUD
+# the alt presets' circuit: 80% of the default's cells in the same 7:1:1:1 proportions of E, PV, SST and VIP
+ALT_CIRCUIT = PEMicrocircuitConfig(n_e=112, n_pv=16, n_sst=16, n_vip=16)
 
 
 def circuit_work(cfg: PEMicrocircuitConfig) -> float:

@@ -15,6 +15,7 @@ import numpy as np
 from brainlearn import plotting
 from brainlearn.experiments import Claim, Experiment, Result, register
 from brainlearn.experiments.predictive.common import (
+    ALT_CIRCUIT,
     PAPER,
     build_circuit,
     circuit_work,
@@ -115,6 +116,7 @@ register(Experiment(
              "smoke": MicrocircuitConfig(PEMicrocircuitConfig(n_e=16, n_pv=4, n_sst=4, n_vip=4, steps=20, batch_size=8,
                                                               n_amplitudes=3), replicates=3),
              # the review sets no scale of its own (no units, steps or seeds to match): paper = full
-             "paper": MicrocircuitConfig(replicates=5)},
+             "paper": MicrocircuitConfig(replicates=5),
+             "alt": MicrocircuitConfig(ALT_CIRCUIT)},
     run=run, claims=claims, plot=plot, work=lambda c: c.replicates * circuit_work(c.circuit),
 ))

@@ -135,6 +135,7 @@ register(Experiment(
              "smoke": NWBConfig(protocol=SequenceProtocol(habituation_min=0.5, n_test=40, n_control=20, p_deviant=0.3),
                                 n_shuffles=20),
              # a check of this library's NWB round trip, with no scale in the review: paper = full
-             "paper": NWBConfig(protocol=SequenceProtocol(habituation_min=10.0, n_test=2000, n_control=200))},
+             "paper": NWBConfig(protocol=SequenceProtocol(habituation_min=10.0, n_test=2000, n_control=200)),
+             "alt": NWBConfig(protocol=SequenceProtocol(habituation_min=2.0, n_test=300, n_control=40, p_deviant=0.1))},
     run=run, claims=claims, plot=plot, work=lambda c: protocol_work(c.protocol, c.pc.n_latent),
 ))

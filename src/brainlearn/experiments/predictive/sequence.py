@@ -166,6 +166,8 @@ register(Experiment(
                                                                p_deviant=0.3, p_omission=0.3, control_orientations=4,
                                                                deviant_orientation=90.0), n_shuffles=20),
              # the review sets no scale of its own (no units, steps or seeds to match): paper = full
-             "paper": SequenceConfig(protocol=SequenceProtocol(habituation_min=20.0, n_test=2000, n_control=2000))},
+             "paper": SequenceConfig(protocol=SequenceProtocol(habituation_min=20.0, n_test=2000, n_control=2000)),
+             "alt": SequenceConfig(protocol=SequenceProtocol(habituation_min=5.0, n_test=400, n_control=400,
+                                                             element=0.3, gap=0.3))},
     run=run, claims=claims, plot=plot, work=lambda c: protocol_work(c.protocol, c.pc.n_latent),
 ))

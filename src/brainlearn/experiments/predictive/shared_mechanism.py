@@ -24,7 +24,7 @@ import torch
 from brainlearn import plotting
 from brainlearn.analysis.mismatch import mismatch_index, shared_vs_distinct
 from brainlearn.experiments import Claim, Experiment, Result, register
-from brainlearn.experiments.predictive.common import PAPER, circuit_work, train_circuit
+from brainlearn.experiments.predictive.common import ALT_CIRCUIT, PAPER, circuit_work, train_circuit
 from brainlearn.models.predictive import PEMicrocircuitConfig
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, run_jobs
 
@@ -137,7 +137,8 @@ register(Experiment(
              "smoke": SharedConfig(PEMicrocircuitConfig(n_e=16, n_pv=4, n_sst=4, n_vip=4, steps=20, batch_size=8),
                                    n_trials=6, n_shuffles=20, n_permutations=50),
              # the review sets no scale of its own (no units, steps or seeds to match): paper = full
-             "paper": SharedConfig(n_trials=100, n_permutations=5000)},
+             "paper": SharedConfig(n_trials=100, n_permutations=5000),
+             "alt": SharedConfig(ALT_CIRCUIT)},
     run=run, claims=claims, plot=plot,
     work=lambda c: circuit_work(c.circuit),  # the trials and permutation tests, cheap beside the training, left out
 ))

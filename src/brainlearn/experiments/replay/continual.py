@@ -156,7 +156,8 @@ register(Experiment(
                                       generative=GenerativeReplayConfig(vae=ReplayVAEConfig(n_hidden=16))),
              # the review's headline contrast (class-incremental split MNIST, after van de Ven et al. 2020) on
              # MNIST itself; the review gives no network or budget: full's are kept
-             "paper": ContinualConfig(dataset="mnist")},
+             "paper": ContinualConfig(dataset="mnist"),
+             "alt": ContinualConfig(solver=SolverConfig(n_hidden=400), learner=ContinualLearnerConfig(epochs=20))},
     run=run, claims=claims, plot=plot,
     # updates (over the strategies) of batch x 3 x the solver's weights (the generator counted as one more solver)
     work=lambda c: steps_work(c.train_size / c.learner.batch_size * c.learner.epochs * len(c.strategies),

@@ -133,7 +133,8 @@ register(Experiment(
              "smoke": DQNConfig(agent=DQNAgentConfig(steps=400, warmup=20, n_hidden=8, capacity=100), eval_every=40,
                                 replicates=1),
              # the review sets no scale of its own and PER's Atari games are not expressible here: paper = full
-             "paper": DQNConfig()},
+             "paper": DQNConfig(),
+             "alt": DQNConfig(env=ProceduralGridConfig(wall_p=0.3), agent=DQNAgentConfig(steps=2000), replicates=2)},
     run=run, claims=claims, plot=plot,
     # environment steps (both variants over the gridworlds), of an update of batch x 3 x the Q-network's weights
     work=lambda c: steps_work(2 * c.replicates * c.agent.steps,

@@ -21,6 +21,8 @@ from brainlearn.models.pma import LINEAR_TRACK, MODES, OPEN_MAZE, GridMaze, PMAg
 from brainlearn.runtime import Config, RunContext, param, replicate_seed, require, run_jobs
 
 NAMED = {"open": OPEN_MAZE, "linear": LINEAR_TRACK}
+# the alt preset's maze: Sutton & Barto's blocking maze (Example 8.2, its second layout), as large as the open maze
+BLOCKING_MAZE = "........G/........./........./########./........./...S....."
 DOC = "docs/experiments/replay.md"
 
 
@@ -148,11 +150,13 @@ def claims(config: MazeConfig) -> list[Claim]:
     a = config.agent
     how = (f"{config.replicates} agents per condition, {config.episodes} episodes, n_plan = {a.n_plan}, "
            f"softmax beta = {a.beta}, gamma = {a.gamma}, {a.extend} n-step extensions")
+    shortest = maze_from(config.maze).shortest_path()
     out = [
         Claim("steps-late", papers.ROSCOW, "With prioritised replay the agent runs close to the shortest path "
-              f"({maze_from(config.maze).shortest_path()} steps) late in training.", "steps_late_prioritized", "<=",
-              20.0, how=how + f"; mean steps per episode over episodes {config.late_from}-{config.episodes}",
-              reason="the acceptance criterion: within 6 steps of the 14-step optimum, set before any run",
+              f"({shortest} steps) late in training.", "steps_late_prioritized", "<=", float(shortest + 6),
+              how=how + f"; mean steps per episode over episodes {config.late_from}-{config.episodes}",
+              reason="the acceptance criterion: within 6 steps of the optimum (14 on the open maze), set before "
+                     "any run",
               expected="fail", note=f"{DOC}#steps-late-and-random-beats-none-the-softmax-temperature", kind="outcome"),
         Claim("prioritized-beats-random", papers.ROSCOW, "Prioritised replay (gain x need) needs fewer steps to learn "
               "than random replay with the same number of backups.", "cum_ratio_prioritized_random", "<", 1.0,
@@ -221,7 +225,8 @@ register(Experiment(
              "smoke": MazeConfig(replicates=1, episodes=6, late_from=2, track_before=3, track_after=1),
              # Mattar & Daw's open maze (6 x 9, start to goal in 14 steps), 50 episodes, their parameters (γ 0.9,
              # α 1, β 5, transition rate 0.9, 20 backups per bout) and the linear track, as full: paper = full
-             "paper": MazeConfig()},
+             "paper": MazeConfig(),
+             "alt": MazeConfig(maze=BLOCKING_MAZE, replicates=3)},
     run=run, claims=claims, plot=plot, cpu_only=True,
     work=lambda c: c.replicates * c.episodes * c.agent.n_plan,  # agents x episodes x backups per bout
 ))

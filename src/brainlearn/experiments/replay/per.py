@@ -190,7 +190,8 @@ register(Experiment(
     presets={"quick": PERConfig(runs=60), "full": PERConfig(),
              "smoke": PERConfig(n_items=50, draws=1000, batch_size=50, capacity=10, stream=100, runs=5),
              # an exactness check of the buffers, with no scale of the paper's to match: paper = full
-             "paper": PERConfig()},
+             "paper": PERConfig(),
+             "alt": PERConfig(runs=60, alpha=0.8, capacity=500)},
     run=run, claims=claims, plot=plot,
     work=lambda c: c.draws + c.runs * c.stream,  # draws from the sum-tree, items streamed through the reservoirs
 ))

@@ -98,19 +98,20 @@ def run(config: AddConfig, seed: int, ctx: RunContext) -> Result:
 def claims(config: AddConfig) -> list[Claim]:
     paper = papers.HENHA_EYONO
     floors = add_task_floors(config.lags, config.coefs)
-    m = config.model
+    m, first = config.model, config.lags[0]  # the claims name the lags in use
     how = (f"n = {m.n_hidden}, α = {m.alpha:g}, gain {m.gain:g}, Adam {config.lr:g}, "
            f"{config.steps} online steps, test CE over {config.test_steps} steps, "
            f"{config.replicates} replicates; lags {', '.join(map(str, config.lags))}; floors "
            + " / ".join(f"{f:.3f}" for f in floors))
     crit = "the acceptance criterion set for this comparison before any run"
     specs = [
-        ("rtrl-learns-both", "rtrl", "mean", "<=", 0.47, "RTRL learns both dependencies (mean test CE near 0.454)."),
+        ("rtrl-learns-both", "rtrl", "mean", "<=", 0.47,
+         f"RTRL learns both dependencies (mean test CE near {floors[-1]:.3f})."),
         ("bptt10-learns-both", "bptt10", "mean", "<=", 0.47, "BPTT over 10 steps learns both dependencies."),
-        ("eprop-learns", "eprop", "mean", "<=", 0.52, "Symmetric e-prop learns at least the lag-5 dependency."),
-        ("rflo-best", "rflo", "best", "<=", 0.52, "RFLO learns the lag-5 dependency on its best replicate."),
+        ("eprop-learns", "eprop", "mean", "<=", 0.52, f"Symmetric e-prop learns at least the lag-{first} dependency."),
+        ("rflo-best", "rflo", "best", "<=", 0.52, f"RFLO learns the lag-{first} dependency on its best replicate."),
         ("rflo-mean", "rflo", "mean", "<=", 0.62, "RFLO improves on the no-learning floor on average."),
-        ("eprop-random-best", "eprop_random", "best", "<=", 0.52, "Random e-prop learns the lag-5 dependency on "
+        ("eprop-random-best", "eprop_random", "best", "<=", 0.52, f"Random e-prop learns the lag-{first} dependency on "
          "its best replicate."),
         ("eprop-random-mean", "eprop_random", "mean", "<=", 0.62, "Random e-prop improves on the floor on average."),
     ]
@@ -169,7 +170,9 @@ register(Experiment(
              "quick": AddConfig(rules=("readout", "bptt10", "eprop"), steps=2000, test_steps=500, replicates=1),
              "full": AddConfig(),
              # the perspective sets no scale of its own (no units, steps, seeds or tasks to match): paper = full
-             "paper": AddConfig()},
+             "paper": AddConfig(),
+             "alt": AddConfig(rules=("readout", "bptt10", "eprop"), steps=2000, test_steps=500, replicates=1,
+                              lags=(4, 8))},
     run=run, claims=claims, plot=plot,
     work=lambda c: c.replicates * (c.steps + c.test_steps) * rule_work(c.rules, c.model.n_hidden),  # online
 ))

@@ -180,7 +180,9 @@ register(Experiment(
                                       steps=300, probes=2, probe_steps=100, batch_size=2),
              "full": AlignmentConfig(),
              # the perspective sets no scale of its own (no units, steps, seeds or tasks to match): paper = full
-             "paper": AlignmentConfig()},
+             "paper": AlignmentConfig(),
+             "alt": AlignmentConfig(model=LeakyRNNConfig(n_in=1, n_hidden=16, n_out=2, alpha=0.5, gain=0.5),
+                                    steps=300, probes=2, probe_steps=100, batch_size=2)},
     run=run, claims=claims, plot=plot,
     work=lambda c: (c.steps * rule_work(c.rules, c.model.n_hidden, c.batch_size)
                     + c.probes * c.probe_steps * rule_work(c.rules, c.model.n_hidden)),

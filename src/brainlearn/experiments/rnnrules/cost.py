@@ -179,7 +179,8 @@ register(Experiment(
     presets={"smoke": CostConfig(rules=("rtrl", "eprop", "rflo"), sizes=(4, 8), fit_from=4, steps=2, timing=False),
              "quick": CostConfig(sizes=(8, 16, 32), fit_from=16, steps=5, repeats=2), "full": CostConfig(),
              # the perspective sets no scale of its own (no units, steps, seeds or tasks to match): paper = full
-             "paper": CostConfig()},
+             "paper": CostConfig(),
+             "alt": CostConfig(sizes=(12, 24, 48), fit_from=24, batch_size=4, steps=5, repeats=2)},
     run=run, claims=claims, plot=plot,
     work=lambda c: c.repeats * c.steps * sum(rule_work(c.rules, n, c.batch_size) for n in c.sizes),
 ))

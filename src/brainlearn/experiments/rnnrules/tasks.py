@@ -176,7 +176,9 @@ register(Experiment(
                                   batch_size=8, test_batch_size=32),
              "full": TasksConfig(),
              # the perspective sets no scale of its own (no units, steps, seeds or tasks to match): paper = full
-             "paper": TasksConfig()},
+             "paper": TasksConfig(),
+             "alt": TasksConfig(tasks=("dnm", "sine"), rules=("readout", "bptt", "eprop"), steps=10, batch_size=8,
+                                test_batch_size=32)},
     run=run, claims=claims, plot=plot, run_stacked=run_stacked, stack_fields=("lr",),
     work=lambda c: len(c.tasks) * c.steps * c.length * rule_work(c.rules, c.model.n_hidden, c.batch_size),
     stack_from=2,  # quick, 3 seeds: 6.7 s stacked, 8.0 s one by one (wall, with the process start)

@@ -130,6 +130,8 @@ class CompositionalConfig(Config):
         samples = self.dsa_samples()
         require(self.rank <= samples, f"rank={self.rank} exceeds the {samples} delay-embedded samples of the "
                                       f"n_test={self.n_test} test trials' stimulus epochs")
+        require(samples >= dim, f"the {samples} delay-embedded samples are fewer than the embedding's {dim} "
+                                "dimensions (n_delays x model.n_hidden): use fewer delays or more test trials")
 
     def dsa_samples(self) -> int:
         """How many delay-embedded samples DSA fits: (trials) x (time points left after the delays), with

@@ -28,6 +28,7 @@ from brainlearn.models.compositional import CompositionalNetworkConfig
 from brainlearn.runtime import RunContext
 
 NOTE = "docs/experiments/similarity-rnn.md#known-non-reproduction-dsa-does-not-single-out-the-untrained-rnns"
+RANK_BOUND = ("dsa-untrained-separated", "dsa-untrained-effect", "dsa-ordering")
 
 
 def run(config: CompositionalConfig, seed: int, ctx: RunContext) -> Result:
@@ -72,6 +73,10 @@ def claims(config: CompositionalConfig) -> list[Claim]:
               "and checkpoint", reason="the paper's Fig 4 relation, without a number to calibrate on; a "
               "moderate correlation, reported only", gated=False, kind="outcome"),
     ]
+    # on the CPU networks the DSA verdict on the untrained networks hinges on the DSA rank (NOTE, hypothesis 2):
+    # known failures at the analysed 5 delays and rank 10, reported (not gated) at other DSA settings
+    if config.model.n_hidden == CPU.n_hidden and (config.n_delays, config.rank) != (5, 10):
+        out = [replace(c, gated=False) if c.id in RANK_BOUND else c for c in out]
     return out
 
 
@@ -101,6 +106,8 @@ register(Experiment(
         "paper": CompositionalConfig(model=CompositionalNetworkConfig(dt=20.0, tau=100.0, n_hidden=128), replicates=5,
                                      lr=1e-3, pretrain_steps=3000, steps=3000, n_test=256, n_delays=33,
                                      delay_interval=6, rank=50, max_iter=1000, dsa_axes="reference"),
+        # DSA's default rank 15 with 6 delays, the most that quick's 16 test trials allow (208 samples, 192 dims)
+        "alt": replace(QUICK, n_delays=6, rank=15),
     },
     run=run, claims=claims, plot=plot, work=compositional_work, gpu_speedup=3.0,
 ))

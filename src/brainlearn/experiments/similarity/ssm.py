@@ -82,6 +82,7 @@ register(Experiment(
                                                                       n_layers=2),
                                      replicates=5, lr=1e-3, pretrain_steps=3000, steps=3000, n_test=256, n_delays=33,
                                      delay_interval=6, rank=50, max_iter=1000, dsa_axes="reference"),
+        "alt": replace(QUICK, n_delays=7, rank=15),  # the config's own DSA defaults
     },
     run=run, claims=claims, plot=plot, work=compositional_work, gpu_speedup=3.0,
 ))
