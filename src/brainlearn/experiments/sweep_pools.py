@@ -61,7 +61,8 @@ class RayPool:
             raise ConfigError("--backend ray needs Ray: pip install 'brainlearn[ray]'") from None
         self.ray = ray
         if not ray.is_initialized():
-            kwargs = {"address": address} if address else {"num_cpus": workers * threads}
+            # no address: always a fresh local instance ("local"), never a cluster another process started here
+            kwargs = {"address": address} if address else {"address": "local", "num_cpus": workers * threads}
             ray.init(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True, **kwargs)
         self.task = ray.remote(num_cpus=threads, num_gpus=gpus, max_retries=0)(fn)
 
