@@ -24,7 +24,7 @@ from brainlearn.runtime.report import fmt, markdown_table, verdict
 from brainlearn.runtime.rundir import atomic_write_json
 
 RECORDED = Path(__file__).with_name("recorded.json")
-PRESETS = ("quick", "alt", "full")  # an experiment without one of them is shown without it
+PRESETS = ("quick", "alt", "full", "paper")  # an experiment without one of them is shown without it
 # An experiment's page is its family's, docs/experiments/FAMILY.md (FAMILY: the name up to the first "-"),
 # except these (page stems).
 PAGE_OF = {"fa-vs-bp": "fa-vs-bp", "similarity-solver": "similarity-solver",

@@ -21,9 +21,9 @@ def verdict(row: dict[str, Any]) -> str:
     """PASS, FAIL, XFAIL (a known non-reproduction that failed) or XPASS (one that passed: the docs are
     stale); lower case with "(not gated)" for a reported-only claim."""
     word = row.get("verdict") or ("PASS" if row.get("passed") else "FAIL")  # claims.json written before verdicts
-    if word == "XPASS":
-        word = "XPASS (expected to fail: update its docs)"
-    return word if row.get("gated", True) else f"{word.lower()} (not gated)"
+    if not row.get("gated", True):
+        return f"{word.lower()} (not gated)"
+    return "XPASS (expected to fail: update its docs)" if word == "XPASS" else word
 
 
 def measured(row: dict[str, Any]) -> str:

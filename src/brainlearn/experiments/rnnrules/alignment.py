@@ -156,7 +156,8 @@ def claims(config: AlignmentConfig) -> list[Claim]:
         out.append(Claim("random-eprop-positive", paper, "Random-feedback e-prop still aligns positively with "
                          "the exact gradient.", "cos_eprop_random", ">", 0.0, how=how, reason=crit, expected="fail",
                          note="docs/experiments/rnnrules.md#random-feedback-does-not-align-at-frozen-parameters",
-                         kind="outcome"))
+                         # the cosine's sign is a draw of B (seeds straddle 0 at every budget): reported, not gated
+                         gated=False, kind="outcome"))
     if "bptt10" in config.rules:
         out.append(Claim("bptt10-below-one", paper, "Truncation costs alignment: BPTT over 10 steps is not "
                          "the exact gradient (cos < 1).", "cos_bptt10", "<", 1.0, how=how, reason=crit, kind="outcome"))
