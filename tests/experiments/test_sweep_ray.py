@@ -58,11 +58,11 @@ def _task_pids() -> list[int]:
 def test_sweep_survives_a_killed_worker(cluster, tmp_path):
     grid = ["lr=0.2,0.3,0.5"]
     _, local = sweep.sweep("fa-vs-bp", grid=grid, overrides=TINY, out=tmp_path / "local")
-    killed = []
+    killed, sweeping = [], threading.Event()
+    sweeping.set()
 
-    def kill_one_running_task():
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not killed:
+    def kill_one_running_task():  # for as long as the sweep runs: a loaded machine starts Ray's workers late
+        while sweeping.is_set() and not killed:
             pids = _task_pids()
             checkpoints = list((tmp_path / "ray").rglob("last.pt"))
             if pids and checkpoints:
@@ -72,9 +72,12 @@ def test_sweep_survives_a_killed_worker(cluster, tmp_path):
 
     killer = threading.Thread(target=kill_one_running_task)
     killer.start()
-    sweep_dir, remote = sweep.sweep("fa-vs-bp", grid=grid, overrides=TINY, workers=2, backend="ray",
-                                    address=cluster, retries=2, out=tmp_path / "ray")
-    killer.join()
+    try:
+        sweep_dir, remote = sweep.sweep("fa-vs-bp", grid=grid, overrides=TINY, workers=2, backend="ray",
+                                        address=cluster, retries=2, out=tmp_path / "ray")
+    finally:
+        sweeping.clear()
+        killer.join()
     assert killed, "no task was running to kill"
     assert [r["state"] for r in remote] == ["finished"] * 3
     assert [r["metrics"] for r in remote] == [r["metrics"] for r in local]
