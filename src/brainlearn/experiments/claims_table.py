@@ -5,7 +5,7 @@ last value `brainlearn verify --record` measured (kept in ``recorded.json`` besi
 is this table, and each experiment's page holds a block of its claims between the markers
 ``<!-- recorded: NAME -->`` and ``<!-- /recorded -->``. After ``brainlearn verify --record``,
 ``brainlearn verify --list --docs docs`` rewrites docs/claims.md and every block in place (tests check that
-they are current)"""
+they are current)."""
 
 from __future__ import annotations
 
