@@ -29,7 +29,9 @@ def test_the_table_holds_every_rule_of_both_leagues(league):
                                                         "local_update", "error_channel"))
     sweeps = {r["rule"]: r["backward_sweep"] for r in rows if r["kind"] == "recurrent"}
     assert sweeps == {"readout": False, "bptt": True, "rtrl": False, "dni3": True}  # only BPTT's kind sweeps back
-    assert {p.name for p in root.iterdir()} >= {"league.md", "league.html", "league.parquet", *table.EXPERIMENTS}
+    assert {p.name for p in root.iterdir()} >= {"league.md", "league.html", "league.parquet", "league.png",
+                                                *table.EXPERIMENTS}
+    assert "league.png" in (root / "league.html").read_text()  # the figure sits on the page
     text = (root / "league.md").read_text()
     assert all(f"| {r['rule']} |" in text for r in rows)
     import pandas as pd

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import io
 import math
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from brainlearn.errors import ConfigError
 from brainlearn.experiments import get
@@ -151,6 +154,10 @@ def write(root: Path, table: list[dict[str, Any]]) -> list[Path]:
         except ImportError:  # no pyarrow: a CSV instead
             _write(root / "league.csv", frame.to_csv(index=False))
             paths.append(root / "league.csv")
+    figure = _figure(root / "league.png", table)
+    if figure is not None:
+        paths.append(figure)
+        _write(paths[0], paths[0].read_text() + "\n![accuracy against cost, alignment against accuracy](league.png)\n")
     cells = "\n".join("<tr>" + "".join(_cell(r[c]) for c in COLUMNS) + "</tr>" for r in table)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>The credit-assignment league</title>"
             f"<style>{STYLE}</style></head><body><h1>The credit-assignment league</h1>"
@@ -158,10 +165,53 @@ def write(root: Path, table: list[dict[str, Any]]) -> list[Path]:
             'must contain" aria-label="filter the league">'
             '<div class="wide"><table class="sortable" id="league"><thead><tr>'
             + "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
-            + f"</tr></thead><tbody>\n{cells}\n</tbody></table></div><script>{SCRIPT}</script></body></html>\n")
+            + f"</tr></thead><tbody>\n{cells}\n</tbody></table></div>"
+            + ('<p><img src="league.png" alt="accuracy against cost, alignment against accuracy"></p>'
+               if figure is not None else "")
+            + f"<script>{SCRIPT}</script></body></html>\n")
     _write(root / "league.html", page)
     paths.append(root / "league.html")
     return paths
+
+
+def _figure(path: Path, table: list[dict[str, Any]]) -> Path | None:
+    """Per kind of league, its measure against the cost (time per step relative to the exact rule) and the
+    alignment at the end of training against the measure, with their Spearman rank correlation: whether
+    alignment with the exact gradient predicts performance. None where no row has both."""
+    from scipy import stats
+
+    from brainlearn import plotting
+
+    kinds = [k for k in ("feedforward", "recurrent") if any(r["kind"] == k for r in table)]
+    if not kinds:
+        return None
+    fig, axes = plotting.figure(2, len(kinds), panel=(3.6, 2.8))
+    for row_axes, kind in zip(np.asarray(axes).reshape(len(kinds), 2), kinds):
+        rows = [r for r in table if r["kind"] == kind]
+        measure, alignment = rows[0]["measure"], rows[0]["alignment"]
+        for task in dict.fromkeys(r["task"] for r in rows):
+            mine = [r for r in rows if r["task"] == task]
+            row_axes[0].scatter([_number(r["time_vs_exact"]) for r in mine], [r["value"] for r in mine], s=14,
+                                label=task)
+            row_axes[1].scatter([_number(r["align_end"]) for r in mine], [r["value"] for r in mine], s=14)
+            for r in mine:
+                row_axes[0].annotate(r["rule"], (_number(r["time_vs_exact"]), r["value"]), fontsize=6)
+                row_axes[1].annotate(r["rule"], (_number(r["align_end"]), r["value"]), fontsize=6)
+        pairs = [(_number(r["align_end"]), r["value"]) for r in rows]
+        pairs = [(a, v) for a, v in pairs if math.isfinite(a) and math.isfinite(v)]
+        rho = stats.spearmanr(*zip(*pairs)).statistic if len(pairs) >= 3 else math.nan
+        row_axes[0].set(xlabel="time per step ÷ the exact rule's", ylabel=measure, title=f"{kind}: against cost")
+        row_axes[0].legend(fontsize=6)
+        row_axes[1].set(xlabel=f"{alignment}, end of training", ylabel=measure,
+                        title=f"{kind}: alignment (Spearman ρ {rho:.2f})")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def _number(x: Any) -> float:
+    return math.nan if x is None else float(x)
 
 
 def _cell(x: Any) -> str:
