@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import io
 import math
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from brainlearn.runtime import resolve_device
 from brainlearn.runtime.rundir import atomic_write_bytes, short_hash
 
 EXPERIMENTS = ("league-feedforward", "league-recurrent")
+FIGURE_ALT = "accuracy against cost, alignment against accuracy"
 #: The columns of a row, in order: what it is, its measures, and the rule's plausibility attributes.
 COLUMNS = ("kind", "task", "rule", "measure", "value", "ci95", "lr", "align_start", "align_mid", "align_end",
            "alignment", "time_vs_exact", "memory_vs_exact", "fgsm_acc", "weight_transport", "backward_sweep",
@@ -136,12 +136,14 @@ def cell_text(x: Any) -> str:
 
 
 def write(root: Path, table: list[dict[str, Any]]) -> list[Path]:
-    """league.md, league.parquet (league.csv without pyarrow; neither without pandas) and league.html in
-    `root`."""
+    """league.md, league.parquet (league.csv without pyarrow; neither without pandas), league.png (the figure,
+    shown on both pages) and league.html in `root`."""
+    figure = _figure(root / "league.png", table)
     header = "| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS) + "\n"
     body = "".join("| " + " | ".join(cell_text(r[c]) for c in COLUMNS) + " |\n" for r in table)
+    shown = f"\n![{FIGURE_ALT}](league.png)\n" if figure is not None else ""
     paths = [root / "league.md"]
-    _write(paths[0], "# The credit-assignment league\n\n" + header + body)
+    _write(paths[0], "# The credit-assignment league\n\n" + header + body + shown)
     try:
         import pandas as pd
     except ImportError:  # the tables extra is not installed: Markdown and HTML only
@@ -154,10 +156,8 @@ def write(root: Path, table: list[dict[str, Any]]) -> list[Path]:
         except ImportError:  # no pyarrow: a CSV instead
             _write(root / "league.csv", frame.to_csv(index=False))
             paths.append(root / "league.csv")
-    figure = _figure(root / "league.png", table)
     if figure is not None:
         paths.append(figure)
-        _write(paths[0], paths[0].read_text() + "\n![accuracy against cost, alignment against accuracy](league.png)\n")
     cells = "\n".join("<tr>" + "".join(_cell(r[c]) for c in COLUMNS) + "</tr>" for r in table)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>The credit-assignment league</title>"
             f"<style>{STYLE}</style></head><body><h1>The credit-assignment league</h1>"
@@ -166,8 +166,7 @@ def write(root: Path, table: list[dict[str, Any]]) -> list[Path]:
             '<div class="wide"><table class="sortable" id="league"><thead><tr>'
             + "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
             + f"</tr></thead><tbody>\n{cells}\n</tbody></table></div>"
-            + ('<p><img src="league.png" alt="accuracy against cost, alignment against accuracy"></p>'
-               if figure is not None else "")
+            + (f'<p><img src="league.png" alt="{FIGURE_ALT}"></p>' if figure is not None else "")
             + f"<script>{SCRIPT}</script></body></html>\n")
     _write(root / "league.html", page)
     paths.append(root / "league.html")
@@ -177,10 +176,11 @@ def write(root: Path, table: list[dict[str, Any]]) -> list[Path]:
 def _figure(path: Path, table: list[dict[str, Any]]) -> Path | None:
     """Per kind of league, its measure against the cost (time per step relative to the exact rule) and the
     alignment at the end of training against the measure, with their Spearman rank correlation: whether
-    alignment with the exact gradient predicts performance. None where no row has both."""
+    alignment with the exact gradient predicts performance. None for an empty table."""
     from scipy import stats
 
     from brainlearn import plotting
+    from brainlearn.experiments.figures import png_bytes
 
     kinds = [k for k in ("feedforward", "recurrent") if any(r["kind"] == k for r in table)]
     if not kinds:
@@ -204,9 +204,7 @@ def _figure(path: Path, table: list[dict[str, Any]]) -> Path | None:
         row_axes[0].legend(fontsize=6)
         row_axes[1].set(xlabel=f"{alignment}, end of training", ylabel=measure,
                         title=f"{kind}: alignment (Spearman ρ {rho:.2f})")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, png_bytes(fig))
     return path
 
 
