@@ -143,12 +143,12 @@ def page_of(name: str) -> str:
     return f"docs/experiments/{PAGE_OF.get(name, name.split('-')[0])}.md"
 
 
-def claims_block(name: str) -> str:
+def claims_block(name: str, records: dict[str, Any] | None = None) -> str:
     """Markdown: the experiment's claims with, per preset, the last recorded value, verdict, seeds and date.
     A claim a preset does not check reads "not checked"; a statement, criterion or expected outcome that
-    differs between presets is given per preset."""
+    differs between presets is given per preset. `records`: :func:`recorded` (None: read it now)."""
     exp = experiments.get(name)
-    rec = recorded().get(name, {})
+    rec = (recorded() if records is None else records).get(name, {})
     presets = presets_of(exp)
     by_preset = {p: {c.id: c for c in exp.claims(make_config(exp, p))} for p in presets}
     ids = list(dict.fromkeys(i for claims in by_preset.values() for i in claims))
@@ -171,10 +171,11 @@ def write_docs(docs: Path) -> list[Path]:
     """Rewrite `docs`/claims.md and every recorded block of the pages under `docs` from recorded.json;
     returns the files that changed."""
     new = {docs / "claims.md": reproduction_table()}
+    records = recorded()  # read once for every block
     for path in sorted(docs.rglob("*.md")):
         text = path.read_text()
         if BLOCK.search(text):
-            new[path] = BLOCK.sub(lambda m: claims_block(m.group(1)), text)
+            new[path] = BLOCK.sub(lambda m: claims_block(m.group(1), records), text)
     changed = [path for path, text in new.items() if not path.is_file() or path.read_text() != text]
     for path in changed:
         path.write_text(new[path])
