@@ -60,8 +60,10 @@ class _DirectError:
 
 
 # ---- the backward passes ---------------------------------------------------------------------------
-def _conv_backward(grad_out, x, weight, layer, mask):
-    return torch.ops.aten.convolution_backward(grad_out, x, weight, None, layer.stride, layer.padding,
+def _conv_backward(grad_out, x, weight, layer, mask, bias_sizes=None):
+    """The input's, the weight's and the bias's gradients (those `mask` asks for) of `layer`'s convolution of x
+    with `weight`; the weight's reads only x and grad_out, so any tensor of W's shape gives backprop's."""
+    return torch.ops.aten.convolution_backward(grad_out, x, weight, bias_sizes, layer.stride, layer.padding,
                                                layer.dilation, False, (0, 0), layer.groups, mask)
 
 
@@ -113,12 +115,10 @@ class _FAConv2dFn(torch.autograd.Function):
     def backward(ctx, grad_out):
         x, weight, feedback = ctx.saved_tensors
         # one call: the input's error through B (unless the input is the network's own, which needs none: the
-        # first layer's is the costliest), and W's gradient, which reads only x and δy (B stands in for W's
-        # shape), so it is backprop's exactly
-        layer = ctx.layer
-        grad_x, grad_w, grad_b = torch.ops.aten.convolution_backward(
-            grad_out, x, feedback, [weight.shape[0]] if ctx.has_bias else None, layer.stride, layer.padding,
-            layer.dilation, False, (0, 0), layer.groups, (ctx.needs_input_grad[0], True, ctx.has_bias))
+        # first layer's is the costliest) and W's gradient, backprop's exactly (B stands in for W's shape)
+        grad_x, grad_w, grad_b = _conv_backward(grad_out, x, feedback, ctx.layer,
+                                                (ctx.needs_input_grad[0], True, ctx.has_bias),
+                                                [weight.shape[0]] if ctx.has_bias else None)
         return grad_x, grad_w, grad_b, (grad_w if ctx.needs_input_grad[3] else None), None
 
 
