@@ -36,10 +36,10 @@ from brainlearn.data.idx import read_idx
 from brainlearn.errors import ConfigError, DataError, ShapeError
 from brainlearn.runtime.config import Config, param
 
-DATASETS = ("digits", "fashion-mnist", "mnist", "cifar10")
 #: Images in each dataset's training split (what ``n_train=None`` trains on) and values per image.
 TRAIN_SIZES = {"digits": 1437, "fashion-mnist": 60_000, "mnist": 60_000, "cifar10": 50_000}
 PIXELS = {"digits": 64, "fashion-mnist": 784, "mnist": 784, "cifar10": 3072}
+DATASETS = tuple(TRAIN_SIZES)
 NORMALIZATIONS = ("unit", "standard", "none")
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
