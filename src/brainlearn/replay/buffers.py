@@ -43,6 +43,20 @@ def allocate(make, what: str, nbytes: int):
                           "choose a smaller capacity") from None
 
 
+def zeros(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``torch.zeros``, but on the CPU through numpy's allocator, which asks the kernel for transparent huge
+    pages for a large array (torch's does not): a random slot or tree leaf of a large buffer then costs fewer
+    TLB misses (update_priorities at 10^6 leaves, batch 32: 0.80x cpprb with torch's pages, 0.90x with these)."""
+    if device.type == "cpu":
+        try:
+            numpy_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+        except TypeError:                                   # no numpy twin (bfloat16, ...): torch's allocator
+            pass
+        else:
+            return torch.from_numpy(np.zeros(shape, dtype=numpy_dtype))
+    return torch.zeros(shape, dtype=dtype, device=device)
+
+
 def _cast(key: str, value: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """`value` in the stored column's `dtype`, or ShapeError where the cast would change a value (a float
     into an integer column, 300 into uint8, a fraction into bool): buffers never corrupt data silently."""
@@ -151,9 +165,8 @@ class _Storage:
         says that ``slots`` is ``start, ..., stop - 1``: a plain block copy then."""
         if not self.data:
             nbytes = sum(self.capacity * v[:1].numel() * v.element_size() for v in batch.values())
-            self.data = allocate(lambda: {k: torch.zeros((self.capacity, *v.shape[1:]), dtype=v.dtype,
-                                                         device=self.device) for k, v in batch.items()},
-                                 f"a buffer of capacity {self.capacity}", nbytes)
+            self.data = allocate(lambda: {k: zeros((self.capacity, *v.shape[1:]), v.dtype, self.device)
+                                          for k, v in batch.items()}, f"a buffer of capacity {self.capacity}", nbytes)
         if run is not None and self.host:
             # one contiguous block of slots on the CPU: numpy block copies (smaller fixed cost than torch's)
             for k, col in self.views():

@@ -30,6 +30,7 @@ from brainlearn.replay.buffers import (
     check_batch_size,
     check_generator,
     check_seed,
+    zeros,
 )
 
 #: The largest priority a buffer takes: capacity x MAX_PRIORITY^alpha stays far below float64's range, so the
@@ -83,9 +84,8 @@ class SumMinTree:
         total = self.offsets[-1] + sizes[-1]
         self.depth = len(sizes) - 1
         what = f"the priority trees of capacity {capacity}"
-        self.sum = allocate(lambda: torch.zeros(total, dtype=torch.float64, device=self.device), what, 16 * total)
-        self.min = allocate(lambda: torch.full((total,), math.inf, dtype=torch.float64, device=self.device),
-                            what, 16 * total)
+        self.sum = allocate(lambda: zeros((total,), torch.float64, self.device), what, 16 * total)
+        self.min = allocate(lambda: zeros((total,), torch.float64, self.device).fill_(math.inf), what, 16 * total)
         self._np = self.device.type == "cpu"                  # the host kernels on numpy views, or torch ops
         if self._np:
             self._sum_np, self._min_np = self.sum.numpy(), self.min.numpy()
@@ -247,10 +247,11 @@ class SumMinTree:
 def _host(x, dtype) -> np.ndarray:
     """`x` (a tensor, array or sequence) as a flat contiguous numpy array of `dtype` (None: float32 and
     float64 stay as they are, anything else becomes float64), without a copy where it already is one."""
-    try:
-        x = x.numpy()                      # a CPU tensor without grad: a view
-    except (AttributeError, TypeError, RuntimeError):
-        x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    if not isinstance(x, np.ndarray):
+        try:
+            x = x.numpy()                  # a CPU tensor without grad: a view
+        except (AttributeError, TypeError, RuntimeError):
+            x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
     if dtype is None:
         dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
     if x.ndim == 1 and x.dtype == dtype and x.flags.c_contiguous:       # the usual case, at no cost
@@ -391,12 +392,14 @@ class PrioritizedReplayBuffer:
                 raise ShapeError(f"update_priorities: {idx.size} indices but {p.size} priorities")
             if idx.size == 0:
                 return
-            lo, hi, ilo, ihi = self.tree._kernels.bounds(p, idx)
-            self._check_update(float(lo), float(hi), int(ilo), int(ihi))
+            tree = self.tree          # one kernel call checks the priorities and indices, then writes the masses
+            written, lo, hi, ilo, ihi = tree._kernels.set_priorities(
+                tree._sum_np, tree._min_np, tree._offsets_np, tree.branching, idx, p, self.eps, self.alpha,
+                len(self), MAX_PRIORITY)
+            if not written:           # it writes exactly when these checks pass: they raise the reason
+                self._check_update(float(lo), float(hi), int(ilo), int(ihi))
             if hi + self.eps > self._max_priority.item():
                 self._max_priority = torch.tensor(hi + self.eps, dtype=torch.float64)
-            mass = np.add(p, self.eps, dtype=np.float64)        # float64 before the sum, as the checks assume
-            self.tree._set_np(idx, np.power(mass, self.alpha, out=mass))
             return
         idx = torch.as_tensor(indices, device=self.device).long().flatten()
         p = torch.as_tensor(priorities, device=self.device).to(torch.float64).flatten()
