@@ -45,3 +45,15 @@ def test_other_tasks():
     for name, task in tasks.TASKS.items():
         x, y, w = task.sample(2, 12, g)
         assert x.shape[-1] == task.n_in and y.shape[-1] == task.n_out, name
+
+
+def test_copy_repeat_fits_its_level_to_the_length():
+    g = torch.Generator().manual_seed(2)
+    x, y, w = tasks.copy_repeat(3, 24, generator=g)          # n = 3, R = 24 // 3 - 2 = 6: length 7 * 3 + 3 = 24
+    assert x.shape == (3, 24, 6) and y.shape == (3, 24, 5) and w.shape == (3, 24)
+    pattern = x[:, 1:4, :4]
+    assert torch.equal(y[:, 5:23, :4], pattern.repeat(1, 6, 1))   # written out R times
+    assert bool((y[:, 23, 4] == 1).all()) and float(w[0].sum()) == 6 * 3 + 1
+    assert tasks.copy_repeat(2, 13, generator=g)[0].shape[1] == 12  # R = 2: (2 + 1) 3 + 3 = 12 <= 13
+    with pytest.raises(ConfigError, match="T >= 9"):
+        tasks.copy_repeat(2, 8, generator=g)

@@ -11,6 +11,7 @@ in :data:`TASKS` (``"cross_entropy"``: y holds target probabilities; ``"mse"``: 
 - :func:`delayed_nonmatch`: two stimuli separated by a delay; answer "non-match" or "match".
 - :func:`sine_generation`: a constant cue selects a frequency; the target is that sine wave.
 - :func:`sequential_digits`: scikit-learn's 8 x 8 digits read row by row, classified at the last row.
+- :func:`copy_repeat`: write a short binary pattern out R times (Graves et al. 2014), at one level that fits T.
 """
 
 from __future__ import annotations
@@ -156,6 +157,22 @@ def sequential_digits(batch_size: int, generator: torch.Generator | None = None,
     return x, y, w
 
 
+def copy_repeat(batch_size: int, T: int, n: int = 3, bits: int = 4, generator: torch.Generator | None = None):
+    """Copy-repeat (:func:`~brainlearn.data.copy_repeat.copy_repeat_batch`) at the one level that fits T steps:
+    a pattern of `n` steps of `bits` random bits, to be written out R = (T - 3) // n - 1 times and ended with a
+    flag (length (R + 1) n + 3 <= T). x (B, L, bits + 2), y (B, L, bits + 1) in {0, 1}, w = 1 at the R n + 1
+    output steps. Loss: mse on the bits (the learning rules take mse or a softmax cross-entropy; the task's
+    usual loss, a per-bit logistic loss, is not among them)."""
+    if T < 2 * n + 3:
+        raise ConfigError(f"copy_repeat: T = {T} steps cannot hold a pattern of {n} steps and one repeat "
+                          f"(need T >= {2 * n + 3})")
+    from brainlearn.data.copy_repeat import copy_repeat_batch
+
+    generator = generator if generator is not None else torch.default_generator
+    x, y, mask = copy_repeat_batch(n, (T - 3) // n - 1, batch_size, generator, bits=bits)
+    return x, y, mask.float().expand(batch_size, -1).clone()
+
+
 @dataclass(frozen=True)
 class SequenceTask:
     """A task as the rule comparison uses it: sizes, loss and ``sample(batch_size, T, generator) -> (x, y, w)``."""
@@ -174,5 +191,7 @@ TASKS = {
                         lambda b, T, g: delayed_nonmatch(b, max(1, T // 6), 3, generator=g)),
     "sine": SequenceTask("sine", 2, 1, "mse", lambda b, T, g: sine_generation(b, T, generator=g)),
     "digits": SequenceTask("digits", 8, 10, "cross_entropy", lambda b, T, g: sequential_digits(b, generator=g)),
+    "copyrepeat": SequenceTask("copyrepeat", 6, 5, "mse", lambda b, T, g: copy_repeat(b, T, generator=g)),
 }
-"""The tasks by name; T is the sequence length (delayed non-match: T // 6 trials of 6 steps; digits: 8 rows)."""
+"""The tasks by name; T is the sequence length (delayed non-match: T // 6 trials of 6 steps; digits: 8 rows;
+copy-repeat: (R + 1) 3 + 3 <= T steps)."""

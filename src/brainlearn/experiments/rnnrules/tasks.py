@@ -43,7 +43,7 @@ class TasksConfig(Config):
     renamed = {"iterations": "steps", "batch": "batch_size", "test_batch": "test_batch_size",
                "n_hidden": "model.n_hidden", "alpha": "model.alpha", "gain": "model.gain"}
 
-    tasks: tuple[str, ...] = param(tuple(TASKS), nonempty=True, help="task names")
+    tasks: tuple[str, ...] = param(("add", "flipflop", "dnm", "sine", "digits"), nonempty=True, help="task names")
     rules: tuple[str, ...] = param(COMPARED, nonempty=True, help="rule variants (fields of variants)")
     model: LeakyRNNConfig = LeakyRNNConfig(n_in=1, n_hidden=16, n_out=1, alpha=0.5, gain=0.9)
     variants: RuleVariants = RuleVariants()
