@@ -20,12 +20,12 @@ def _members(rule, config, x):
     return [league.network(config, (1, 8, 8), 10, rule, 0, r, x[:2], "cpu") for r in range(3)]
 
 
-@pytest.mark.parametrize("rule", ["fa", "usf", "kp", "burstccn-random", "burstprop"])
+@pytest.mark.parametrize("rule", ["fa", "usf", "kp", "burstccn-random", "burstprop", "bp-sigmoid"])
 def test_stacked_members_equal_members_trained_one_by_one(rule, monkeypatch):
     config = LeagueFeedforwardConfig(hidden=(12,), epochs=2, batch_size=16)
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(80, 1, 8, 8, generator=g), torch.randint(0, 10, (80,), generator=g)
-    if rule in league.MODELS:  # dense networks on flattened images
+    if rule in league.PAPER_NETWORK:  # dense networks on flattened images
         x = x.flatten(1)
     probe, lrs = (x[:32], y[:32]), [0.05, 0.1, 0.2]
     order = lambda: [torch.Generator().manual_seed(r) for r in range(3)]  # noqa: E731
@@ -68,6 +68,21 @@ def test_tied_burstccn_follows_backprop_and_the_paper_models_train():
                                x, y, (x[:32], y[:32]))
     assert all(a < 2.0 for member in got["burstccn-tied"] for a in member)
     assert all(member[0] > 20.0 for member in got["burstccn-random"])
+
+
+def test_bp_sigmoid_is_backprop_on_the_burstccn_network():
+    """The reference entry starts from tied BurstCCN's weights and follows the exact gradient of its squared
+    error, stacked (an ensemble member is the template with its tensors) as alone."""
+    config = LeagueFeedforwardConfig(hidden=(12,), epochs=1, batch_size=16)
+    g = torch.Generator().manual_seed(5)
+    x, y = torch.rand(64, 64, generator=g), torch.randint(0, 10, (64,), generator=g)
+    ref, tied = (league.network(config, (1, 8, 8), 10, r, 0, 0, x[:2], "cpu") for r in ("bp-sigmoid", "burstccn-tied"))
+    assert all(torch.equal(p, q) for p, q in zip(ref.parameters(), tied.parameters()))
+    nets = [league.network(config, (1, 8, 8), 10, "bp-sigmoid", 0, r, x[:2], "cpu") for r in range(2)]
+    angles = league.fit(config, "bp-sigmoid", nets, [0.5, 0.5], [torch.Generator().manual_seed(r) for r in range(2)],
+                        x, y, (x[:32], y[:32]))
+    assert all(a < 1e-2 for member in angles for a in member)
+    assert league.ENTRIES["bp-sigmoid"] == league.FEEDFORWARD_RULES["bp"]
 
 
 def test_predictive_coding_trains_the_plain_network():

@@ -1,7 +1,8 @@
 """The feedforward league's entries: the networks, how each entry learns, and the measures of one network.
 
 The entries are the layer-swap rules of :data:`~brainlearn.rules.FEEDFORWARD_RULES`, predictive coding
-(inference learning on the same MLP) and the paper models (their own dense networks and local rules). Every
+(inference learning on the same MLP), the paper models (their own dense networks and local rules) and backprop
+on the paper models' network. Every
 function takes the league's config (:class:`~brainlearn.experiments.league.feedforward.LeagueFeedforwardConfig`).
 """
 
@@ -31,14 +32,20 @@ MODELS: dict[str, Plausibility] = {
     "burstccn-random": Plausibility("none", True, 1, True, False),
     "burstprop": Plausibility("exact", True, 2, True, False),
 }
+#: Backprop on the paper models' own network (BurstCCN's sigmoid layers, initialisation and squared error, the
+#: same starting weights as the BurstCCN entries): the gradient their rules approximate, so that the table
+#: separates what the rules lose from what their network and loss cost against the league's ReLU MLP.
+REFERENCE: dict[str, Plausibility] = {"bp-sigmoid": FEEDFORWARD_RULES["bp"]}
+#: The entries that train the paper models' network (on flattened inputs).
+PAPER_NETWORK = (*MODELS, *REFERENCE)
 #: Every league entry and its plausibility attributes: the layer swaps, predictive coding (inference learning
-#: on the same MLP, :mod:`brainlearn.rules.predictive_coding`) and the paper models.
-ENTRIES: dict[str, Plausibility] = {**FEEDFORWARD_RULES, "pc": PC_PLAUSIBILITY, **MODELS}
+#: on the same MLP, :mod:`brainlearn.rules.predictive_coding`), the paper models and their backprop reference.
+ENTRIES: dict[str, Plausibility] = {**FEEDFORWARD_RULES, "pc": PC_PLAUSIBILITY, **MODELS, **REFERENCE}
 #: Entries that need the MLP (dense layers only).
-DENSE_ONLY = ("pc", *MODELS)
+DENSE_ONLY = ("pc", *PAPER_NETWORK)
 #: Entries that run inside an ensemble's vmap (DFA shares the output error between layers through a Python
 #: object; brSF draws from a generator at every step).
-STACKED_RULES = ("bp", "fa", "usf", "frsf", "kp", *MODELS)
+STACKED_RULES = ("bp", "fa", "usf", "frsf", "kp", *PAPER_NETWORK)
 
 
 def network(config, shape: tuple[int, int, int], n_classes: int, rule: str, seed: int,
@@ -46,7 +53,7 @@ def network(config, shape: tuple[int, int, int], n_classes: int, rule: str, seed
     """The network of (`seed`, `replicate`): weights from stream "init" (the same for every rule), then its
     layers swapped to `rule` with feedback from stream "init", index 1 (independent of the weights)."""
     c, h, _ = shape
-    if rule in MODELS:  # dense, on flattened inputs; weights from their own initialisation and generator
+    if rule in PAPER_NETWORK:  # dense, on flattened inputs; weights from their own initialisation and generator
         generator = make_generator(replicate_seed(seed, replicate, "init"))
         if rule == "burstprop":
             model: BurstCCN = Burstprop(BurstpropConfig(in_shape=(c * h * h,), n_hidden=config.hidden,
@@ -74,19 +81,20 @@ def network(config, shape: tuple[int, int, int], n_classes: int, rule: str, seed
 
 
 def loss(net, x, y):
-    """The loss the entry learns: cross-entropy, or for the paper models the squared error of their rates."""
-    if isinstance(net, BurstCCN):
+    """The loss the entry learns: cross-entropy, or for the paper models' network the squared error of its rates
+    (also inside an ensemble, whose members are its template with their own tensors: ``net.module``)."""
+    if isinstance(getattr(net, "module", net), BurstCCN):
         out = net(x)
         return 0.5 * (out - one_hot(y, out.shape[1], out.dtype)).pow(2).sum(1).mean()
     return F.cross_entropy(net(x), y)
 
 
 def rule_grads(config, rule: str, net, x, y) -> None:
-    """The entry's update into ``.grad``: backprop through the swapped layers, predictive coding's inference
-    learning, or the paper model's local rule."""
+    """The entry's update into ``.grad``: backprop through the swapped layers (or the paper models' network),
+    predictive coding's inference learning, or the paper model's local rule."""
     if rule == "pc":
         pc_grads(net, x, y, config.pc)
-    elif isinstance(net, BurstCCN):
+    elif rule in MODELS:
         net.backward_local(x, y)
     else:
         loss(net, x, y).backward()

@@ -2,15 +2,15 @@
 
 Each entry (a rule of :data:`~brainlearn.rules.FEEDFORWARD_RULES` swapped into the network by
 :func:`~brainlearn.rules.convert`, predictive coding, or a paper model of
-:data:`~brainlearn.experiments.league.entries.MODELS` with its own network) trains on the same data: at
-replicate r every layer-swap rule and predictive coding start from the same weights, and every entry sees the
-same batches. **Budget**: every rule gets the same learning-rate grid; each grid point
-trains one network on the training split less a validation split, and the best validation accuracy picks the
-rate; then `replicates` networks train at that rate (same split) and are measured on the test set. The
-members of each phase (grid points, then replicates) train as one stacked ensemble where the rule's layers
-vmap (BP, FA, uSF, frSF, Kolen-Pollack and the paper models on the MLP; BP alone on LeNet), one by one where
-they do not (DFA's shared output error, brSF's per-step draws, predictive coding, the swapped convolutions).
-SGD with momentum and weight decay, cross-entropy.
+:data:`~brainlearn.experiments.league.entries.MODELS` with its own network, or backprop on that network,
+``bp-sigmoid``) trains on the same data: at replicate r every layer-swap rule and predictive coding start from
+the same weights (as do the BurstCCN entries and bp-sigmoid), and every entry sees the same batches. **Budget**:
+every rule gets the same learning-rate grid; each grid point trains one network on the training split less a
+validation split, and the best validation accuracy picks the rate; then `replicates` networks train at that rate
+(same split) and are measured on the test set. The members of each phase (grid points, then replicates) train as
+one stacked ensemble where the rule's layers vmap (BP, FA, uSF, frSF, Kolen-Pollack and the paper models on the
+MLP; BP alone on LeNet), one by one where they do not (DFA's shared output error, brSF's per-step draws,
+predictive coding, the swapped convolutions). SGD with momentum and weight decay, cross-entropy.
 
 **Measures** per rule: test accuracy (mean over replicates, 95% interval); accuracy under an FGSM
 perturbation of size `fgsm_eps` (pixels in [0, 1]; the attack uses the network's exact input gradient); the
@@ -41,6 +41,7 @@ from brainlearn.experiments.league.entries import (
     DENSE_ONLY,
     ENTRIES,
     MODELS,
+    PAPER_NETWORK,
     STACKED_RULES,
     cost,
     exact_gradient,
@@ -62,7 +63,7 @@ class LeagueFeedforwardConfig(ImageDataConfig):
     """The rules, the network, the shared budget (grid, epochs, replicates) and the measures' settings."""
 
     rules: tuple[str, ...] = param(tuple(ENTRIES), nonempty=True, help="entries: the rules of FEEDFORWARD_RULES, "
-                                                                         "pc, and the paper models (MODELS)")
+                                                                         "pc, the paper models (MODELS), bp-sigmoid")
     pc: PredictiveCodingConfig = PredictiveCodingConfig()
     arch: Literal["mlp", "lenet"] = param("mlp", help="an MLP of `hidden` ReLU layers, or LeNet-5")
     hidden: tuple[int, ...] = param((100, 100), nonempty=True, help="the MLP's hidden widths")
@@ -157,7 +158,7 @@ def learn(config: LeagueFeedforwardConfig, rule: str, seed: int, device: str) ->
     split = torch.randperm(len(data.y_train), generator=make_generator(replicate_seed(seed, None, "eval")))
     n_val = max(1, round(config.val_fraction * len(split)))
     val, fit_idx = split[:n_val].to(device), split[n_val:].to(device)
-    flat = (lambda t: t.flatten(1)) if rule in MODELS else (lambda t: t)  # noqa: E731
+    flat = (lambda t: t.flatten(1)) if rule in PAPER_NETWORK else (lambda t: t)  # noqa: E731
     x, y = flat(data.x_train[fit_idx]), data.y_train[fit_idx]
     x_val, x_test = flat(data.x_train[val]), flat(data.x_test)
     probe = (x[:config.probe_size], y[:config.probe_size])
@@ -203,6 +204,8 @@ def _result(config: LeagueFeedforwardConfig, done: dict) -> Result:
         m["bp_margin"] = m["bp_acc"] - max((m[f"{r}_acc"] for r in rules if r != "bp"), default=m["bp_acc"])
     if {"fa", "dfa"} <= set(rules):
         m["fa_minus_dfa"] = m["fa_acc"] - m["dfa_acc"]
+    if {"burstccn-tied", "bp-sigmoid"} <= set(rules):
+        m["burstccn_tied_minus_bp_sigmoid"] = m["burstccn-tied_acc"] - m["bp-sigmoid_acc"]
     if "fa" in done:
         m["fa_alignment_drop"] = m["fa_angle_start"] - m["fa_angle_end"]
         if "usf" in done:
@@ -237,6 +240,14 @@ def claims(config: LeagueFeedforwardConfig) -> list[Claim]:
                          reason="the tied limit of the burst rule is backprop of the same network; 2° is the bound "
                                 "the model's own tests hold it to (the burst nonlinearity keeps it from equality)",
                          kind="limit"))
+    if {"burstccn-tied", "bp-sigmoid"} <= rules:
+        out.append(Claim("burstccn-tied-near-bp", papers.GREEDY, "With tied feedback, BurstCCN learns about as "
+                         "well as backprop on the same network.", "burstccn_tied_minus_bp_sigmoid", ">=", -0.01,
+                         how=how + "; test accuracy of tied BurstCCN minus backprop's (bp-sigmoid: the same sigmoid "
+                         "network, initial weights, batches and squared error)",
+                         reason="its updates stay within 2° of backprop's gradient, so with the same grid it should "
+                                "lose no more than the replicates' spread: one point (set before the first run)",
+                         kind="outcome"))
     if "bp" in rules and len(rules) > 1:
         out.append(Claim("bp-leads", papers.SANFIZ, "With the same budget, no approximation of the gradient "
                          "beats backprop by more than the seeds' spread.", "bp_margin", ">=", -0.01, how=how,
