@@ -131,3 +131,24 @@ def test_lenet_trains_under_every_kind_of_rule(rule):
 @pytest.mark.parametrize("claim", gated_claims("league-feedforward"))
 def test_quick_claim(claim):
     assert quick_claims("league-feedforward")[claim]["passed"]
+
+
+def test_lenet_league_on_a_cifar10_root_the_user_supplies(tmp_path):
+    """The cifar10 preset's network and data path, on synthetic CIFAR-10 batch files in a user's folder."""
+    import numpy as np
+
+    from brainlearn.data.cifar import write_cifar_batch
+    from brainlearn.experiments import get
+    from brainlearn.experiments.runner import make_config, run_experiment
+
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        write_cifar_batch(tmp_path / name, rng.integers(0, 256, size=(8, 3, 32, 32), dtype=np.uint8),
+                          rng.integers(0, 10, size=8))
+    exp = get("league-feedforward")
+    assert exp.presets["cifar10"].dataset == "cifar10" and exp.presets["cifar10"].arch == "lenet"
+    config = make_config(exp, "cifar10", [f"data_root={tmp_path}", "rules=bp,fa", "epochs=1", "replicates=2",
+                                          "lr_grid=0.01", "timing=false", "probe_size=8"])
+    metrics = run_experiment(exp, config, seed=0, out=None).result.metrics
+    assert {"bp_acc", "fa_acc", "fa_angle_end"} <= set(metrics) and metrics["bp_angle_start"] < 1e-3
+    assert metrics["fa_angle_start"] > 45   # random feedback on the convolutions and dense layers

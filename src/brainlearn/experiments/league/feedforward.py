@@ -97,7 +97,7 @@ def fit(config: LeagueFeedforwardConfig, rule: str, nets: list[nn.Module], lrs: 
     """Train member k (`nets[k]`, rate `lrs[k]`, batch order from `batches[k]`) on (x, y) for the epochs;
     returns each member's hidden-layer angle to backprop (degrees) at the start, middle and end."""
     steps = config.epochs * -(-len(x) // config.batch_size)
-    marks, hidden = {0, steps // 2, steps}, hidden_weights(nets[0])
+    marks, hidden = [0, steps // 2], hidden_weights(nets[0])  # start and middle (one step: the same); then the end
     # the swapped convolutions' backward does not vmap: LeNet stacks under backprop only
     stacked = rule in STACKED_RULES and (config.arch == "mlp" or rule == "bp")
     if stacked:
@@ -108,7 +108,7 @@ def fit(config: LeagueFeedforwardConfig, rule: str, nets: list[nn.Module], lrs: 
                 for n, lr in zip(nets, lrs)]
     measured: list[list[float]] = [[] for _ in nets]
 
-    def measure():
+    def measure(times=1):
         px, py = probe
         if stacked and rule not in MODELS:
             px, py = px.expand(len(nets), *px.shape), py.expand(len(nets), *py.shape)
@@ -127,14 +127,14 @@ def fit(config: LeagueFeedforwardConfig, rule: str, nets: list[nn.Module], lrs: 
                 for i, (a, b) in enumerate(zip(got, exact_gradient(net, px, py))):
                     per_layer[i] += angles(a[None], b[None])
         for k in range(len(nets)):
-            measured[k].append(float(np.mean([layer[k] for layer in per_layer])))
+            measured[k] += [float(np.mean([layer[k] for layer in per_layer]))] * times
 
     step = 0
     for _ in range(config.epochs):
         perms = torch.stack([torch.randperm(len(x), generator=g) for g in batches]).to(x.device)
         for idx in perms.split(config.batch_size, dim=1):
             if step in marks:
-                measure()
+                measure(marks.count(step))
             if stacked and rule in MODELS:
                 opt.step(ens.run_local(local_rule, x[idx], y[idx])[0])
             elif stacked:
@@ -297,6 +297,9 @@ register(Experiment(
              # LeNet-5: the layer-swap rules (the paper models are dense networks)
              "full": LeagueFeedforwardConfig(dataset="fashion-mnist", arch="lenet", epochs=10,
                                              rules=tuple(FEEDFORWARD_RULES)),
+             # LeNet-5 on CIFAR-10 from the user's files (data_root; nothing is downloaded): full's budget
+             "cifar10": LeagueFeedforwardConfig(dataset="cifar10", arch="lenet", epochs=10,
+                                                rules=tuple(FEEDFORWARD_RULES)),
              # the paper's (biotorch's) LeNet-5 benchmark on Fashion-MNIST, 100 epochs of SGD: momentum 0.9, weight
              # decay 1e-4, batch 128, lr 1e-3 as its CIFAR-10 LeNet configs set them (its Fashion-MNIST ones assumed
              # alike). Not fields here: its rate steps (x0.1 at set epochs) and Xavier init (constant rate, torch's)
