@@ -2,8 +2,8 @@
 
 The entries are the layer-swap rules of :data:`~brainlearn.rules.FEEDFORWARD_RULES`, predictive coding
 (inference learning on the same MLP), the paper models (their own dense networks and local rules) and backprop
-on the paper models' network. Every
-function takes the league's config (:class:`~brainlearn.experiments.league.feedforward.LeagueFeedforwardConfig`).
+on the paper models' network. Every function takes the league's config
+(:class:`~brainlearn.experiments.league.feedforward.LeagueFeedforwardConfig`).
 """
 
 from __future__ import annotations
