@@ -72,6 +72,30 @@ def test_verify_aggregates_over_seeds(tmp_runs):
     assert json.loads((v.out_dir / "claims.json").read_text())[0]["experiment"] == "fa-vs-bp"
 
 
+def test_a_rerun_of_an_interrupted_verify_resumes_its_run(tmp_runs, monkeypatch):
+    """verify, killed after a checkpoint and run again with the same options, resumes the run it started (in
+    the same directory) and judges the same numbers as an uninterrupted verify; another config starts afresh."""
+    reference = verify(["fa-vs-bp"], out=tmp_runs / "reference", overrides=TINY)
+    calls, original = {"n": 0}, RunContext.checkpoint
+
+    def checkpoint_then_interrupt(self, step, state):
+        original(self, step, state)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(RunContext, "checkpoint", checkpoint_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        verify(["fa-vs-bp"], out=tmp_runs, overrides=TINY)
+    monkeypatch.setattr(RunContext, "checkpoint", original)
+    (interrupted,) = (tmp_runs / "fa-vs-bp").iterdir()
+    again = verify(["fa-vs-bp"], out=tmp_runs, overrides=TINY)
+    assert [p.name for p in (tmp_runs / "fa-vs-bp").iterdir()] == [interrupted.name]
+    assert again.sections[0]["runs"] == [str(interrupted)]
+    assert [c["values"] for c in again.sections[0]["claims"]] == [c["values"] for c in reference.sections[0]["claims"]]
+    verify(["fa-vs-bp"], out=tmp_runs, overrides=[*TINY[1:], "epochs=2"])   # another config: a new run
+    assert len(list((tmp_runs / "fa-vs-bp").iterdir())) == 2
+
+
 def test_claim_evaluation():
     c = Claim("x", "0000.00000", "s", "m", ">=", 0.5, kind="limit")
     assert c.evaluate([0.6, 0.7])["passed"] and not c.evaluate([0.4, 0.9])["passed"]

@@ -118,6 +118,29 @@ def _header(exp: Experiment, config, seed: int, preset: str, device: torch.devic
             "versions": {"brainlearn": brainlearn.__version__, "torch": torch.__version__, "numpy": np.__version__}}
 
 
+#: What an interrupted run must share with a new one to be resumed in its place (not the versions).
+SAME_RUN = ("experiment", "preset", "seed", "seed_scheme", "device", "threads", "config_hash")
+
+
+def interrupted_run(out: str | Path, exp: Experiment, config, seed: int, preset: str, device: str,
+                    threads: int = 1) -> Path | None:
+    """The newest run under ``out/<experiment>/`` that was interrupted (not ended, with a checkpoint, no process
+    using it) and started exactly this run (experiment, preset, seed, seed scheme, device, threads and config):
+    a rerun of ``brainlearn verify`` resumes it rather than starting over. None if there is none."""
+    wanted = _header(exp, config, seed, preset, exp.device_for(resolve_device(device)), threads)
+    folder = Path(out) / exp.name
+    for path in sorted(folder.glob(f"*-seed{seed}"), reverse=True) if folder.is_dir() else []:
+        try:
+            run = RunDir.open(path)
+            header = run.header
+        except (BrainlearnError, OSError, ValueError):   # not a run directory, or a corrupt one: not ours
+            continue
+        if (run.status.get("state") not in ENDED and run.checkpoint_path.is_file() and not run.in_use()
+                and all(header.get(k) == wanted[k] for k in SAME_RUN)):
+            return path
+    return None
+
+
 def resume_experiment(path: str | Path, *, device: str | None = None, quiet: bool = True,
                       workers: int = 1, experiment: str | None = None) -> RunOutcome:
     """Continue an interrupted run from its last checkpoint, in the same directory, with the torch thread

@@ -13,7 +13,7 @@ from brainlearn import experiments
 from brainlearn.errors import BrainlearnError, ConfigError
 from brainlearn.experiments import sweep
 from brainlearn.experiments.base import claim_ok
-from brainlearn.experiments.runner import make_config, run_experiment
+from brainlearn.experiments.runner import interrupted_run, make_config, run_experiment
 from brainlearn.runtime import RunDir
 from brainlearn.runtime.report import markdown_report, strip_plot
 from brainlearn.runtime.rundir import atomic_write_bytes, atomic_write_json, short_hash
@@ -42,8 +42,10 @@ def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: s
     runs, from its `stack_from` seeds and with `workers` 1, otherwise `workers` at a time on `backend`
     ("local" when None). Writes
     ``<out>/verify/<timestamp>-<hash>/claims.json`` and ``report.md`` (a strip plot of each experiment's
-    per-seed claim values against their thresholds, and the first seed's figures). With ``out=None``
-    everything stays in memory. `on_section` is called with each finished experiment's section.
+    per-seed claim values against their thresholds, and the first seed's figures). A run of an earlier verify
+    that was interrupted, with the same experiment, preset, seed, device, threads and config, resumes in its
+    own directory (not for stacked seeds): rerunning a killed verify keeps what it had finished. With
+    ``out=None`` everything stays in memory. `on_section` is called with each finished experiment's section.
     """
     if seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
@@ -62,9 +64,15 @@ def verify(names: list[str], *, preset: str = "quick", seeds: int = 1, device: s
             runs = []
         else:
             points = sweep.expand(exp.name, preset, {}, seeds, tuple(overrides))
-            runs = [Path(out) / exp.name / f"{stamp}-seed{p.seed}" for p in points]
             stacks = exp.run_stacked is not None and workers == 1 and seeds >= exp.stack_from
             chosen = backend or ("stacked" if stacks else "local")
+            runs = [Path(out) / exp.name / f"{stamp}-seed{p.seed}" for p in points]
+            if chosen != "stacked":   # a run this verify started before it was interrupted resumes (rerun to resume)
+                runs = [interrupted_run(out, exp, config, p.seed, preset, device, threads) or fresh
+                        for p, fresh in zip(points, runs)]
+                for path in runs:
+                    if not path.name.startswith(stamp):
+                        log.info("%s: resuming the interrupted run %s", exp.name, path)
             records = sweep.run_points(points, runs, workers=workers, threads=threads, backend=chosen,
                                        address=address, device=device, quiet=quiet, slurm=slurm, chunk=chunk)
             for p, r in zip(points, records):
