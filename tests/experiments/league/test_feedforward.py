@@ -25,7 +25,7 @@ def test_stacked_members_equal_members_trained_one_by_one(rule, monkeypatch):
     config = LeagueFeedforwardConfig(hidden=(12,), epochs=2, batch_size=16)
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(80, 1, 8, 8, generator=g), torch.randint(0, 10, (80,), generator=g)
-    if rule in league.PAPER_NETWORK:  # dense networks on flattened images
+    if rule in league.FLAT_INPUT:  # dense networks on flattened images
         x = x.flatten(1)
     probe, lrs = (x[:32], y[:32]), [0.05, 0.1, 0.2]
     order = lambda: [torch.Generator().manual_seed(r) for r in range(3)]  # noqa: E731
@@ -152,3 +152,31 @@ def test_lenet_league_on_a_cifar10_root_the_user_supplies(tmp_path):
     metrics = run_experiment(exp, config, seed=0, out=None).result.metrics
     assert {"bp_acc", "fa_acc", "fa_angle_end"} <= set(metrics) and metrics["bp_angle_start"] < 1e-3
     assert metrics["fa_angle_start"] > 45   # random feedback on the convolutions and dense layers
+
+
+def test_the_dendritic_microcircuit_entry():
+    """One hidden layer, random top-down weights; its forward updates land in .grad (the descent direction,
+    minus the circuit's change), its lateral ones are applied in training and left alone by a probe; with tied
+    feedback its hidden update points along backprop's (random feedback: far from it)."""
+    from brainlearn.experiments.league import entries
+    from brainlearn.models.dendritic import DendriticNetwork, DendriticNetworkConfig
+
+    config = LeagueFeedforwardConfig(hidden=(12, 12))
+    g = torch.Generator().manual_seed(6)
+    x, y = torch.rand(48, 64, generator=g), torch.randint(0, 10, (48,), generator=g)
+    net = league.network(config, (1, 8, 8), 10, "dendritic", 0, 0, x[:2], "cpu")
+    assert net.sizes == (64, 12, 10) and net.feedback == "random" and league.hidden_weights(net) == ["W.0"]
+    lateral = [p.clone() for p in (*net.W_IP, *net.W_PI)]
+    expected = net.local_updates(net.settle(x, entries.targets(net, y)))
+    league.rule_grads(config, "dendritic", net, x, y, learn=False)
+    assert torch.equal(net.W[0].grad, -expected.W[0]) and torch.equal(net.b[1].grad, -expected.b[1])
+    assert all(torch.equal(a, b) for a, b in zip(lateral, (*net.W_IP, *net.W_PI)))     # a probe changes nothing
+    league.rule_grads(config, "dendritic", net, x, y)
+    assert not all(torch.equal(a, b) for a, b in zip(lateral, (*net.W_IP, *net.W_PI)))
+    random_angle = league.angles(net.W[0].grad[None], league.exact_gradient(net, x, y)[0][None])[0]
+    tied = DendriticNetwork(DendriticNetworkConfig(sizes=(64, 12, 10), activation="sigmoid", feedback="tied"),
+                            generator=torch.Generator().manual_seed(0))
+    league.rule_grads(config, "dendritic", tied, x, y, learn=False)
+    tied_angle = league.angles(tied.W[0].grad[None], league.exact_gradient(tied, x, y)[0][None])[0]
+    assert tied_angle < 30.0 < random_angle
+    assert 0.0 <= league.fgsm_accuracy(net, x.view(48, 64), y, 0.05) <= 1.0

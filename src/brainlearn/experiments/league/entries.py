@@ -17,6 +17,7 @@ from torch import nn
 
 from brainlearn.models.burstccn import BurstCCN, BurstCCNConfig
 from brainlearn.models.burstprop import Burstprop, BurstpropConfig
+from brainlearn.models.dendritic import DendriticNetwork, DendriticNetworkConfig, LearningRates, as_mlp
 from brainlearn.nn import one_hot
 from brainlearn.rules import FEEDFORWARD_RULES, convert, use_rule
 from brainlearn.rules.feedforward import Plausibility
@@ -38,11 +39,23 @@ MODELS: dict[str, Plausibility] = {
 REFERENCE: dict[str, Plausibility] = {"bp-sigmoid": FEEDFORWARD_RULES["bp"]}
 #: The entries that train the paper models' network (on flattened inputs).
 PAPER_NETWORK = (*MODELS, *REFERENCE)
+#: The dendritic microcircuit (Sacramento et al. 2018) at its classification settings: one hidden layer (the
+#: first of `hidden`; with two hidden layers of 100 it did not learn digits in 5 epochs at gains 1, 2 or 3.6),
+#: sigmoid pyramidal cells, fixed random top-down weights B and lateral weights that start in the
+#: self-predicting state and stay plastic, its steady state settled per batch. Its forward (basal) updates go
+#: through the league's optimiser and grid; its lateral pathways learn at their own rate. Errors are apical
+#: potentials of the same pyramidal cells (no separate error population), carried down through B as it settles.
+MICROCIRCUIT: dict[str, Plausibility] = {"dendritic": Plausibility("none", True, 1, True, False)}
+MICROCIRCUIT_GAIN, MICROCIRCUIT_LATERAL_RATE = 3.6, 0.1  # the dendritic experiment's classification settings
+TARGET_RATES = (0.1, 0.9)  # the microcircuit's output target rates: wrong classes, true class
+#: Every entry on flattened inputs (dense networks of their own).
+FLAT_INPUT = (*PAPER_NETWORK, *MICROCIRCUIT)
 #: Every league entry and its plausibility attributes: the layer swaps, predictive coding (inference learning
 #: on the same MLP, :mod:`brainlearn.rules.predictive_coding`), the paper models and their backprop reference.
-ENTRIES: dict[str, Plausibility] = {**FEEDFORWARD_RULES, "pc": PC_PLAUSIBILITY, **MODELS, **REFERENCE}
+ENTRIES: dict[str, Plausibility] = {**FEEDFORWARD_RULES, "pc": PC_PLAUSIBILITY, **MODELS, **REFERENCE,
+                                    **MICROCIRCUIT}
 #: Entries that need the MLP (dense layers only).
-DENSE_ONLY = ("pc", *PAPER_NETWORK)
+DENSE_ONLY = ("pc", *FLAT_INPUT)
 #: Entries that run inside an ensemble's vmap (DFA shares the output error between layers through a Python
 #: object; brSF draws from a generator at every step).
 STACKED_RULES = ("bp", "fa", "usf", "frsf", "kp", *PAPER_NETWORK)
@@ -53,6 +66,11 @@ def network(config, shape: tuple[int, int, int], n_classes: int, rule: str, seed
     """The network of (`seed`, `replicate`): weights from stream "init" (the same for every rule), then its
     layers swapped to `rule` with feedback from stream "init", index 1 (independent of the weights)."""
     c, h, _ = shape
+    if rule in MICROCIRCUIT:
+        generator = make_generator(replicate_seed(seed, replicate, "init"))
+        config_ = DendriticNetworkConfig(sizes=(c * h * h, config.hidden[0], n_classes), activation="sigmoid",
+                                         feedback="random", init_gain=MICROCIRCUIT_GAIN)
+        return place(DendriticNetwork(config_, generator=generator), device)
     if rule in PAPER_NETWORK:  # dense, on flattened inputs; weights from their own initialisation and generator
         generator = make_generator(replicate_seed(seed, replicate, "init"))
         if rule == "burstprop":
@@ -89,11 +107,25 @@ def loss(net, x, y):
     return F.cross_entropy(net(x), y)
 
 
-def rule_grads(config, rule: str, net, x, y) -> None:
+def targets(net: DendriticNetwork, y: torch.Tensor) -> torch.Tensor:
+    """The microcircuit's output target potentials: the rates TARGET_RATES through its sigmoid's inverse."""
+    low, high = (float(torch.logit(torch.tensor(p))) for p in TARGET_RATES)
+    return torch.full((len(y), net.sizes[-1]), low, device=y.device).scatter_(1, y[:, None], high)
+
+
+def rule_grads(config, rule: str, net, x, y, *, learn: bool = True) -> None:
     """The entry's update into ``.grad``: backprop through the swapped layers (or the paper models' network),
-    predictive coding's inference learning, or the paper model's local rule."""
+    predictive coding's inference learning, or the paper model's local rule. The microcircuit's forward
+    updates go to ``.grad`` and (with `learn`; not when a probe measures it) its lateral ones are applied."""
     if rule == "pc":
         pc_grads(net, x, y, config.pc)
+    elif rule in MICROCIRCUIT:
+        updates = net.local_updates(net.settle(x, targets(net, y)))
+        for k in range(net.n_layers):  # the descent direction, as .grad: minus the change the rule makes
+            net.W[k].grad, net.b[k].grad = -updates.W[k], -updates.b[k]
+        if learn:
+            rate = MICROCIRCUIT_LATERAL_RATE
+            net.apply_updates(updates, LearningRates(forward=0.0, ip=rate, pi=rate))
     elif rule in MODELS:
         net.backward_local(x, y)
     else:
@@ -102,12 +134,15 @@ def rule_grads(config, rule: str, net, x, y) -> None:
 
 def hidden_weights(net: nn.Module) -> list[str]:
     """The weights of every layer but the output layer (whose update is exact under every rule)."""
-    names = [n for n, p in net.named_parameters() if n.endswith("weight") and p.ndim > 1]
+    names = [n for n, p in net.named_parameters() if (n.endswith("weight") or n.startswith("W.")) and p.ndim > 1]
     return names[:-1]
 
 
 def exact_gradient(net: nn.Module, x, y) -> list[torch.Tensor]:
-    """Backprop's gradient of the same network's loss for the hidden weights."""
+    """Backprop's gradient of the same network's loss for the hidden weights (the microcircuit's: of the
+    squared error its output nudging delivers, through its free network)."""
+    if isinstance(net, DendriticNetwork):
+        return [-d for d in net.reference_gradients(x, targets(net, y)).W[:-1]]
     params = dict(net.named_parameters())
     with use_rule(net, "bp"):
         return list(torch.autograd.grad(loss(net, x, y), [params[n] for n in hidden_weights(net)]))
@@ -118,7 +153,9 @@ def local_rule(net, x, y) -> None:  # for Ensemble.run_local: the update lands i
 
 
 def fgsm_accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, batch: int = 1024) -> float:
-    """Accuracy on x + eps sign(∂ℓ/∂x), clipped to [0, 1], with the network's exact input gradient."""
+    """Accuracy on x + eps sign(∂ℓ/∂x), clipped to [0, 1], with the network's exact input gradient (the
+    microcircuit's through its free network, its output potentials as logits)."""
+    net = as_mlp(net) if isinstance(net, DendriticNetwork) else net
     correct = 0
     with use_rule(net, "bp"):
         for xb, yb in zip(x.split(batch), y.split(batch)):

@@ -40,8 +40,8 @@ from brainlearn.experiments.estimate import dense_weights, steps_work
 from brainlearn.experiments.league.entries import (
     DENSE_ONLY,
     ENTRIES,
+    FLAT_INPUT,
     MODELS,
-    PAPER_NETWORK,
     STACKED_RULES,
     cost,
     exact_gradient,
@@ -121,7 +121,7 @@ def fit(config: LeagueFeedforwardConfig, rule: str, nets: list[nn.Module], lrs: 
             for net in [ens.member(k) for k in range(len(nets))] if stacked else nets:
                 params = dict(net.named_parameters())
                 net.zero_grad(set_to_none=True)
-                rule_grads(config, rule, net, px, py)
+                rule_grads(config, rule, net, px, py, learn=False)
                 got = [params[n].grad.clone() for n in hidden]
                 net.zero_grad(set_to_none=True)
                 for i, (a, b) in enumerate(zip(got, exact_gradient(net, px, py))):
@@ -158,7 +158,7 @@ def learn(config: LeagueFeedforwardConfig, rule: str, seed: int, device: str) ->
     split = torch.randperm(len(data.y_train), generator=make_generator(replicate_seed(seed, None, "eval")))
     n_val = max(1, round(config.val_fraction * len(split)))
     val, fit_idx = split[:n_val].to(device), split[n_val:].to(device)
-    flat = (lambda t: t.flatten(1)) if rule in PAPER_NETWORK else (lambda t: t)  # noqa: E731
+    flat = (lambda t: t.flatten(1)) if rule in FLAT_INPUT else (lambda t: t)  # noqa: E731
     x, y = flat(data.x_train[fit_idx]), data.y_train[fit_idx]
     x_val, x_test = flat(data.x_train[val]), flat(data.x_test)
     probe = (x[:config.probe_size], y[:config.probe_size])
