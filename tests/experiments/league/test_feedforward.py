@@ -133,8 +133,10 @@ def test_quick_claim(claim):
     assert quick_claims("league-feedforward")[claim]["passed"]
 
 
-def test_lenet_league_on_a_cifar10_root_the_user_supplies(tmp_path):
-    """The cifar10 preset's network and data path, on synthetic CIFAR-10 batch files in a user's folder."""
+@pytest.mark.parametrize("arch", ["lenet", "resnet20"])
+def test_the_league_on_a_cifar10_root_the_user_supplies(arch, tmp_path):
+    """The cifar10 preset's data path (and ResNet-20 in place of its LeNet-5), on synthetic CIFAR-10 batch files
+    in a user's folder."""
     import numpy as np
 
     from brainlearn.data.cifar import write_cifar_batch
@@ -148,10 +150,31 @@ def test_lenet_league_on_a_cifar10_root_the_user_supplies(tmp_path):
     exp = get("league-feedforward")
     assert exp.presets["cifar10"].dataset == "cifar10" and exp.presets["cifar10"].arch == "lenet"
     config = make_config(exp, "cifar10", [f"data_root={tmp_path}", "rules=bp,fa", "epochs=1", "replicates=2",
-                                          "lr_grid=0.01", "timing=false", "probe_size=8"])
+                                          "lr_grid=0.01", "timing=false", "probe_size=8", f"arch={arch}"])
     metrics = run_experiment(exp, config, seed=0, out=None).result.metrics
     assert {"bp_acc", "fa_acc", "fa_angle_end"} <= set(metrics) and metrics["bp_angle_start"] < 1e-3
     assert metrics["fa_angle_start"] > 45   # random feedback on the convolutions and dense layers
+
+
+def test_resnet20_and_its_probes_keep_batch_norm_statistics():
+    """ResNet-20 has He et al.'s 0.27 M weights; a probe leaves batch norm's running statistics as they were;
+    every rule swaps its convolutions and trains it."""
+    config = LeagueFeedforwardConfig(arch="resnet20", dataset="cifar10", rules=("bp", "fa", "dfa", "usf", "kp"))
+    x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(7))
+    net = league.network(config, (3, 32, 32), 10, "bp", 0, 0, x[:2], "cpu")
+    assert 0.26e6 < sum(p.numel() for p in net.parameters()) < 0.28e6
+    before = {k: v.clone() for k, v in net.state_dict().items() if "running" in k}
+    with league.kept_statistics(net):
+        net(x)
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())
+    net(x)                                                     # outside it, training updates them
+    assert not all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())
+    y = torch.randint(0, 10, (4,), generator=torch.Generator().manual_seed(8))
+    for rule in ("fa", "dfa", "usf", "kp"):
+        fa = league.network(config, (3, 32, 32), 10, rule, 0, 0, x[:2], "cpu")
+        league.rule_grads(config, rule, fa, x, y)
+        assert all(p.grad is not None and bool(torch.isfinite(p.grad).all()) for p in fa.parameters()
+                   if p.requires_grad), rule
 
 
 def test_the_dendritic_microcircuit_entry():

@@ -9,6 +9,7 @@ on the paper models' network. Every function takes the league's config
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -88,14 +89,58 @@ def network(config, shape: tuple[int, int, int], n_classes: int, rule: str, seed
             for a, b in zip(widths, widths[1:]):
                 layers += [nn.Linear(a, b), nn.ReLU()]
             net = nn.Sequential(*layers, nn.Linear(widths[-1], n_classes))
-        else:  # LeNet-5 (max pooling, ReLU)
+        elif config.arch == "lenet":  # LeNet-5 (max pooling, ReLU)
             side = ((h // 2) - 4) // 2
             net = nn.Sequential(nn.Conv2d(c, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5),
                                 nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * side * side, 120),
                                 nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, n_classes))
+        else:
+            net = resnet20(c, n_classes)
     feedback = make_generator(replicate_seed(seed, replicate, "init", index=1))
     rule = "bp" if rule == "pc" else rule  # predictive coding trains the plain network
     return place(convert(net, rule, generator=feedback, example=example.cpu(), inplace=True), device)
+
+
+class ResidualBlock(nn.Module):
+    """Two 3 x 3 convolutions with batch norm and ReLU, added to the input (through a strided 1 x 1 convolution
+    with batch norm where the shape changes: He et al.'s shortcut B)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
+                                  nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out))
+        self.shortcut = nn.Sequential() if stride == 1 and c_in == c_out else nn.Sequential(
+            nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.body(x) + self.shortcut(x))
+
+
+def resnet20(channels: int, n_classes: int) -> nn.Sequential:
+    """He et al.'s (2016) CIFAR ResNet-20: a 16-channel 3 x 3 convolution, three stages of three residual blocks
+    (16, 32 and 64 channels, the last two starting with stride 2), global average pooling, a dense layer."""
+    layers: list[nn.Module] = [nn.Conv2d(channels, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
+    c_in = 16
+    for c_out, stride in ((16, 1), (32, 2), (64, 2)):
+        for block in range(3):
+            layers.append(ResidualBlock(c_in, c_out, stride if block == 0 else 1))
+            c_in = c_out
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, n_classes))
+
+
+@contextmanager
+def kept_statistics(net: nn.Module):
+    """Batch norm leaves its running statistics as they are while the body runs (momentum 0: a probe batch is
+    not training data); it still normalises by the batch's own statistics."""
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
 
 
 def loss(net, x, y):

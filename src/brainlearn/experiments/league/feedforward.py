@@ -47,6 +47,7 @@ from brainlearn.experiments.league.entries import (
     exact_gradient,
     fgsm_accuracy,
     hidden_weights,
+    kept_statistics,
     local_rule,
     loss,
     network,
@@ -65,7 +66,8 @@ class LeagueFeedforwardConfig(ImageDataConfig):
     rules: tuple[str, ...] = param(tuple(ENTRIES), nonempty=True, help="entries: the rules of FEEDFORWARD_RULES, "
                                                                          "pc, the paper models (MODELS), bp-sigmoid")
     pc: PredictiveCodingConfig = PredictiveCodingConfig()
-    arch: Literal["mlp", "lenet"] = param("mlp", help="an MLP of `hidden` ReLU layers, or LeNet-5")
+    arch: Literal["mlp", "lenet", "resnet20"] = param("mlp", help="an MLP of `hidden` ReLU layers, LeNet-5, or "
+                                                              "the CIFAR ResNet-20 (batch norm)")
     hidden: tuple[int, ...] = param((100, 100), nonempty=True, help="the MLP's hidden widths")
     lr_grid: tuple[float, ...] = param((0.01, 0.03, 0.1, 0.3), nonempty=True, help="learning rates tried")
     momentum: float = param(0.9, ge=0, lt=1)
@@ -83,7 +85,7 @@ class LeagueFeedforwardConfig(ImageDataConfig):
         super().__post_init__()
         require(all(r in ENTRIES for r in self.rules), f"rules must be among {', '.join(ENTRIES)}, got {self.rules}")
         require(self.arch == "mlp" or not set(self.rules) & set(DENSE_ONLY),
-                f"{', '.join(DENSE_ONLY)} need dense networks: arch=lenet cannot run them")
+                f"{', '.join(DENSE_ONLY)} need dense networks: arch={self.arch} cannot run them")
         require(len(set(self.rules)) == len(self.rules), "rules: each rule once")
         require(all(lr > 0 for lr in self.lr_grid), "lr_grid: learning rates must be > 0")
         require(all(h >= 1 for h in self.hidden), "hidden: widths must be >= 1")
@@ -98,8 +100,9 @@ def fit(config: LeagueFeedforwardConfig, rule: str, nets: list[nn.Module], lrs: 
     returns each member's hidden-layer angle to backprop (degrees) at the start, middle and end."""
     steps = config.epochs * -(-len(x) // config.batch_size)
     marks, hidden = [0, steps // 2], hidden_weights(nets[0])  # start and middle (one step: the same); then the end
-    # the swapped convolutions' backward does not vmap: LeNet stacks under backprop only
-    stacked = rule in STACKED_RULES and (config.arch == "mlp" or rule == "bp")
+    # the swapped convolutions' backward does not vmap: LeNet stacks under backprop only; batch norm's running
+    # statistics do not update inside vmap: ResNet-20 does not stack
+    stacked = rule in STACKED_RULES and (config.arch == "mlp" or (config.arch == "lenet" and rule == "bp"))
     if stacked:
         ens = Ensemble(nets)
         opt = StackedSGD(ens.params, lr=lrs, momentum=config.momentum, weight_decay=config.weight_decay)
@@ -121,10 +124,12 @@ def fit(config: LeagueFeedforwardConfig, rule: str, nets: list[nn.Module], lrs: 
             for net in [ens.member(k) for k in range(len(nets))] if stacked else nets:
                 params = dict(net.named_parameters())
                 net.zero_grad(set_to_none=True)
-                rule_grads(config, rule, net, px, py, learn=False)
-                got = [params[n].grad.clone() for n in hidden]
-                net.zero_grad(set_to_none=True)
-                for i, (a, b) in enumerate(zip(got, exact_gradient(net, px, py))):
+                with kept_statistics(net):
+                    rule_grads(config, rule, net, px, py, learn=False)
+                    got = [params[n].grad.clone() for n in hidden]
+                    net.zero_grad(set_to_none=True)
+                    exact = exact_gradient(net, px, py)
+                for i, (a, b) in enumerate(zip(got, exact)):
                     per_layer[i] += angles(a[None], b[None])
         for k in range(len(nets)):
             measured[k] += [float(np.mean([layer[k] for layer in per_layer]))] * times
@@ -149,6 +154,8 @@ def fit(config: LeagueFeedforwardConfig, rule: str, nets: list[nn.Module], lrs: 
     if stacked:
         for k, net in enumerate(nets):
             net.load_state_dict(ens.member_state_dict(k))
+    for net in nets:  # evaluated from here on (batch norm by its running statistics)
+        net.eval()
     return measured
 
 
@@ -286,6 +293,7 @@ def plot(result: Result, config: LeagueFeedforwardConfig) -> dict:
 
 QUICK = LeagueFeedforwardConfig(epochs=10, replicates=3)
 LENET_MACS = 420_000  # LeNet-5's multiply-adds per 28 x 28 image: 118k + 240k in its convolutions, 59k dense
+RESNET20_MACS = 41_000_000  # ResNet-20's per 32 x 32 image (He et al. 2016: 0.27 M weights)
 
 register(Experiment(
     name="league-feedforward", paper=papers.SANFIZ,
@@ -310,8 +318,8 @@ register(Experiment(
     # inference step), of batch x 3 x multiply-adds per image
     work=lambda c: steps_work(c.train_size / c.batch_size * c.epochs * (len(c.lr_grid) + c.replicates)
                               * sum(c.pc.inference_steps if r == "pc" else 1 for r in c.rules),
-                              3 * c.batch_size * (LENET_MACS if c.arch == "lenet"
-                                                  else dense_weights(PIXELS[c.dataset], *c.hidden, 10))),
+                              3 * c.batch_size * {"lenet": LENET_MACS, "resnet20": RESNET20_MACS}.get(
+                                  c.arch, dense_weights(PIXELS[c.dataset], *c.hidden, 10))),
     # untimed; one replicate; ties; the paper models' memory is not counted through autograd
     nan_metrics=("*_step_s", "*_time_vs_bp", "*_acc_ci", "alignment_accuracy_rho", "*_saved_bytes", "*_memory_vs_bp"),
 ))
