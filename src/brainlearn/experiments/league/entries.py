@@ -52,7 +52,8 @@ TARGET_RATES = (0.1, 0.9)  # the microcircuit's output target rates: wrong class
 #: Every entry on flattened inputs (dense networks of their own).
 FLAT_INPUT = (*PAPER_NETWORK, *MICROCIRCUIT)
 #: Every league entry and its plausibility attributes: the layer swaps, predictive coding (inference learning
-#: on the same MLP, :mod:`brainlearn.rules.predictive_coding`), the paper models and their backprop reference.
+#: on the same MLP, :mod:`brainlearn.rules.predictive_coding`), the paper models (BurstCCN, Burstprop, the
+#: dendritic microcircuit) and backprop on BurstCCN's network.
 ENTRIES: dict[str, Plausibility] = {**FEEDFORWARD_RULES, "pc": PC_PLAUSIBILITY, **MODELS, **REFERENCE,
                                     **MICROCIRCUIT}
 #: Entries that need the MLP (dense layers only).
@@ -69,9 +70,9 @@ def network(config, shape: tuple[int, int, int], n_classes: int, rule: str, seed
     c, h, _ = shape
     if rule in MICROCIRCUIT:
         generator = make_generator(replicate_seed(seed, replicate, "init"))
-        config_ = DendriticNetworkConfig(sizes=(c * h * h, config.hidden[0], n_classes), activation="sigmoid",
+        circuit = DendriticNetworkConfig(sizes=(c * h * h, config.hidden[0], n_classes), activation="sigmoid",
                                          feedback="random", init_gain=MICROCIRCUIT_GAIN)
-        return place(DendriticNetwork(config_, generator=generator), device)
+        return place(DendriticNetwork(circuit, generator=generator), device)
     if rule in PAPER_NETWORK:  # dense, on flattened inputs; weights from their own initialisation and generator
         generator = make_generator(replicate_seed(seed, replicate, "init"))
         if rule == "burstprop":
