@@ -142,6 +142,26 @@ def test_dni_equals_the_synthetic_gradient_module():
         assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+def test_dni_with_a_cerebellum_is_the_ccrnn_synthesiser():
+    """cerebellum=(widths): an MLP synthesiser (brainlearn.nn.Synthesiser) drawn from the rule's generator, zero
+    at first, so its first update is the linear one's; it then learns its own hidden layers."""
+    from brainlearn.nn import Synthesiser
+
+    model, x, y, _ = _setup(alpha=1.0, T=9)
+    rules = [make_rule("dni", model, cerebellum=(16, 16), generator=torch.Generator().manual_seed(s)) for s in (4, 4)]
+    assert all(isinstance(r.synthesiser, Synthesiser) for r in rules)
+    assert all(torch.equal(a, b) for a, b in zip(rules[0].synthesiser.parameters(), rules[1].synthesiser.parameters()))
+    assert rules[0].synthesiser.layers[0].weight.dtype == F64
+    linear = _grads(model, "dni", x, y, window=3)
+    cerebellar = _grads(model, "dni", x, y, window=3, cerebellum=(16, 16), generator=torch.Generator().manual_seed(4))
+    assert all(torch.allclose(a, b, rtol=1e-12, atol=1e-14) for a, b in zip(linear, cerebellar))
+    rule = rules[0]
+    rule.run(x, y)
+    assert rule.synthesiser.layers[0].weight.grad is not None     # its hidden layers get gradients too
+    with pytest.raises(ConfigError, match="cerebellum"):
+        make_rule("dni", model, cerebellum=(0,))
+
+
 def test_bplambda_equals_the_online_learner():
     model, x, y, _ = _setup(alpha=1.0, T=10)
     synth = LinearSynthesiser(8, F64)

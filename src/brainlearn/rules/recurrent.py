@@ -52,6 +52,7 @@ import torch
 from torch import nn
 
 from brainlearn.errors import ConfigError, inside_transform
+from brainlearn.nn.synthetic import Synthesiser, SynthesiserConfig
 from brainlearn.rules._trace_kernels import decay_add_contract, fused
 from brainlearn.rules.bplambda import BPLambda, BPLambdaConfig, online_step
 from brainlearn.rules.plausibility import Plausibility
@@ -450,10 +451,16 @@ class LinearSynthesiser(nn.Module):
         return self.layers[0](s)
 
 
-def _synthesiser_for(model: LeakyRNN, synthesiser: nn.Module | None) -> nn.Module:
+def _synthesiser_for(model: LeakyRNN, synthesiser: nn.Module | None, hidden: tuple[int, ...] = (),
+                     generator: torch.Generator | None = None) -> nn.Module:
+    """`synthesiser`, else a zero one on the network's device: linear, or with `hidden` a ReLU MLP whose hidden
+    layers are drawn from `generator` (:class:`~brainlearn.nn.Synthesiser`: the ccRNN's cerebellum)."""
     if synthesiser is not None:
         return synthesiser
     w = model.cell.weight
+    if hidden:
+        mlp = Synthesiser(SynthesiserConfig(model.n_hidden, hidden), generator=generator)
+        return mlp.to(device=w.device, dtype=w.dtype)
     return LinearSynthesiser(model.n_hidden, w.dtype).to(w.device)
 
 
@@ -463,6 +470,8 @@ class DNIConfig(RuleConfig):
 
     window: int = param(3, ge=1, help="steps per truncation window K")
     sg_scale: float = param(1.0, ge=0, help="β: the synthetic gradient β ĝ(a) injected at each window's end")
+    cerebellum: tuple[int, ...] = param((), ge=1, help="hidden widths of a ReLU MLP synthesiser (the ccRNN's "
+                                                       "cerebellum); empty: DNI's linear one")
 
     def __post_init__(self):
         super().__post_init__()
@@ -479,11 +488,12 @@ class DNI(LearningRule):
     name, uses = "dni", "exact gradient within the window plus a learned estimate of the future gradient"
     plausibility = Plausibility("exact", True, 2, True, True)
     config_class = DNIConfig
-    extras = ("synthesiser",)
+    extras = ("synthesiser", "generator")
 
-    def __init__(self, model, config=None, *, loss_fn=None, synthesiser: nn.Module | None = None):
+    def __init__(self, model, config=None, *, loss_fn=None, synthesiser: nn.Module | None = None,
+                 generator: torch.Generator | None = None):
         super().__init__(model, config, loss_fn=loss_fn)
-        self.synthesiser = _synthesiser_for(model, synthesiser)
+        self.synthesiser = _synthesiser_for(model, synthesiser, self.config.cerebellum, generator)
         self.net = SyntheticGradientRNN(
             SyntheticGradientRNNConfig(window=self.config.window, sg_scale=self.config.sg_scale,
                                        sg_at_final_state=True), model.cell, model.readout, self.synthesiser)
@@ -641,7 +651,8 @@ def make_rule(name: str, model: nn.Module, config: RuleConfig | None = None, *, 
       `fields`: any of that config's fields, set on it (``make_rule("bptt", model, window=10)``).
     - `loss_fn`: a per-sample loss or a name in :data:`LOSSES` (None: the rule's ``default_loss``).
     - `generator`: the random draws of the rules that make them (random feedback of ``eprop``, ``rflo`` and
-      ``eprop_spiking``; the probes of ``uoro``; the perturbations of ``kernl``); the others ignore it.
+      ``eprop_spiking``; the probes of ``uoro``; the perturbations of ``kernl``; the MLP synthesiser of ``dni``
+      with a `cerebellum`); the others ignore it.
     - `synthesiser`: ĝ of ``dni`` and ``bplambda`` (None: a zero :class:`LinearSynthesiser`); passing one
       to another rule is a ConfigError.
     """

@@ -1,14 +1,14 @@
 """league-recurrent: every recurrent learning rule on the same tasks, with one budget and one set of measures.
 
 Each rule variant (:class:`~brainlearn.experiments.rnnrules.common.RuleVariants`: readout only, BPTT, BPTT
-truncated to windows of 3 steps, RTRL, e-prop with symmetric and random feedback, RFLO, UORO, KeRNL, DNI, BP(λ))
-trains the same leaky RNN on each task of :data:`~brainlearn.data.rnn_tasks.TASKS`: at replicate r every rule
-starts from the same weights and sees the same sequences. **Budget**: Adam at every rate of `lr_grid` for
-`steps` batches (one optimiser step per batch of sequences); the lowest validation loss (fresh sequences of the
-"eval" stream) picks the rate; then `replicates` networks train at that rate. The entry is the test loss after
-learning divided by the same network's before (1: nothing learned). The members of each phase train as one
-stacked ensemble where the rule stacks (:class:`~brainlearn.ensemble.StackedRule`), one by one otherwise (DNI,
-BP(λ)).
+truncated to windows of 3 steps, RTRL, e-prop with symmetric and random feedback, RFLO, UORO, KeRNL, DNI, the
+ccRNN (DNI with its cerebellar MLP), BP(λ)) trains the same leaky RNN on each task of
+:data:`~brainlearn.data.rnn_tasks.TASKS`: at replicate r every rule starts from the same weights and sees the
+same sequences. **Budget**: Adam at every rate of `lr_grid` for `steps` batches (one optimiser step per batch of
+sequences); the lowest validation loss (fresh sequences of the "eval" stream) picks the rate; then `replicates`
+networks train at that rate. The entry is the test loss after learning divided by the same network's before (1:
+nothing learned). The members of each phase train as one stacked ensemble where the rule stacks
+(:class:`~brainlearn.ensemble.StackedRule`), one by one otherwise (DNI, BP(λ)).
 
 **Measures** per (task, rule): the loss ratio (mean over replicates, 95% interval); the cosine between the
 rule's update of the recurrent weights and BPTT's gradient of the same network on a probe batch, at the start,
@@ -44,7 +44,8 @@ from brainlearn.experiments.sweep_report import ci95
 from brainlearn.rules.recurrent import LeakyRNNConfig, make_rule
 from brainlearn.runtime import Config, RunContext, make_generator, param, replicate_seed, require, run_jobs
 
-RULES = ("readout", "bptt", "bptt3", "rtrl", "eprop", "eprop_random", "rflo", "uoro", "kernl", "dni3", "bplambda")
+RULES = ("readout", "bptt", "bptt3", "rtrl", "eprop", "eprop_random", "rflo", "uoro", "kernl", "dni3", "ccrnn3",
+         "bplambda")
 """The rule variants the league compares by default."""
 
 

@@ -61,6 +61,7 @@ class RuleVariants(Config):
     uoro: UOROConfig = UOROConfig()
     kernl: KeRNLConfig = KeRNLConfig()
     dni3: DNIConfig = DNIConfig(window=3, sg_scale=1.0)
+    ccrnn3: DNIConfig = DNIConfig(window=3, sg_scale=1.0, cerebellum=(400, 400))  # the ccRNN's cerebellar widths
     bplambda: BPLambdaRuleConfig = BPLambdaRuleConfig(beta=1.0, gamma=1.0, lam=1.0)
 
 
