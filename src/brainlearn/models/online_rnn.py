@@ -27,10 +27,10 @@ import torch
 from torch import nn
 
 from brainlearn.errors import ConfigError, ShapeError, check_tensor
-from brainlearn.nn.synthetic import Synthesiser, SynthesiserConfig
 from brainlearn.rules.bplambda import BPLambda, online_step
 from brainlearn.rules.recurrent import LossFn
 from brainlearn.rules.sg_rnn import SyntheticGradientRNN, SyntheticGradientRNNConfig
+from brainlearn.rules.synthetic import Synthesiser, SynthesiserConfig
 from brainlearn.runtime.config import Config, param
 
 

@@ -52,7 +52,6 @@ import torch
 from torch import nn
 
 from brainlearn.errors import ConfigError, inside_transform
-from brainlearn.nn.synthetic import Synthesiser, SynthesiserConfig
 from brainlearn.rules._trace_kernels import decay_add_contract, fused
 from brainlearn.rules.bplambda import BPLambda, BPLambdaConfig, online_step
 from brainlearn.rules.plausibility import Plausibility
@@ -75,6 +74,7 @@ from brainlearn.rules.rnn_base import (
 )
 from brainlearn.rules.sg_rnn import SyntheticGradientRNN, SyntheticGradientRNNConfig
 from brainlearn.rules.spiking import SpikingEProp, SpikingEPropConfig
+from brainlearn.rules.synthetic import Synthesiser, SynthesiserConfig
 from brainlearn.runtime.config import param, require
 
 __all__ = [

@@ -1,6 +1,7 @@
 """Synthetic gradients (Jaderberg et al. 2017): a module g_θ(s) that predicts dL/ds for a state s.
 
-Shared by the cortico-cerebellar RNN (the synthesiser is the "cerebellum") and accumulate BP(λ).
+Shared by the cortico-cerebellar RNN (the synthesiser is the "cerebellum"), accumulate BP(λ) and the ``dni`` rule;
+also importable from :mod:`brainlearn.nn`.
 """
 
 from __future__ import annotations
