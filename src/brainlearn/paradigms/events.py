@@ -141,7 +141,8 @@ def stimulus_matrix(table: EventTable, dt: float, n_channels: int, duration: flo
     end = float(table["stop_time"].max()) if duration is None else duration
     if not (np.isfinite(end) and end >= 0):
         raise ShapeError(f"duration must be a finite number of seconds >= 0, got {end}")
-    n_bins = int(np.ceil(end / dt - 1e-9))
+    bins = np.ceil(end / dt - 1e-9)           # inf for a subnormal dt: too many bins, not an overflow
+    n_bins = int(bins) if np.isfinite(bins) else MAX_MATRIX + 1
     if n_bins * n_channels > MAX_MATRIX:
         raise ShapeError(f"a {end:g} s stimulus in bins of {dt:g} s x {n_channels} channels is {n_bins} x {n_channels}"
                          f" entries, more than {MAX_MATRIX:.0e}: use coarser bins")
