@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import random
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -27,6 +28,28 @@ from brainlearn.experiments import Result
 from brainlearn.experiments.runner import make_config, resume_experiment, run_experiment
 from brainlearn.runtime import RunContext
 from brainlearn.runtime.device import placement_observers
+
+
+@contextmanager
+def interrupted_at_checkpoint(n: int, monkeypatch: pytest.MonkeyPatch | None = None):
+    """Inside the block, ``RunContext.checkpoint`` raises KeyboardInterrupt (a Ctrl-C) right after its n-th save,
+    and the block must end by that interrupt; yields the count of saves. The patch (through `monkeypatch`, if
+    given) is undone when the block ends."""
+    mp = monkeypatch or pytest.MonkeyPatch()
+    original, calls = RunContext.checkpoint, {"n": 0}
+
+    def checkpoint_then_interrupt(self, step, state):
+        original(self, step, state)
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise KeyboardInterrupt
+
+    mp.setattr(RunContext, "checkpoint", checkpoint_then_interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            yield calls
+    finally:
+        mp.setattr(RunContext, "checkpoint", original)
 
 
 def _global_states():
@@ -98,21 +121,8 @@ def check_contracts(name: str, tmp_path, overrides: list[str] | tuple = (), seed
     _assert_same(again.result.metrics, reference.result.metrics, f"{name} depends on the global RNG")
 
     # interrupted after the interrupt_after-th checkpoint, then resumed
-    mp = monkeypatch or pytest.MonkeyPatch()
-    original, calls = RunContext.checkpoint, {"n": 0}
-
-    def checkpoint_then_interrupt(self, step, state):
-        original(self, step, state)
-        calls["n"] += 1
-        if calls["n"] == interrupt_after:
-            raise KeyboardInterrupt
-
-    mp.setattr(RunContext, "checkpoint", checkpoint_then_interrupt)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            run_experiment(exp, config, seed, out=tmp_path / "interrupted", figures=False)
-    finally:
-        mp.setattr(RunContext, "checkpoint", original)
+    with interrupted_at_checkpoint(interrupt_after, monkeypatch) as calls:
+        run_experiment(exp, config, seed, out=tmp_path / "interrupted", figures=False)
     assert calls["n"] == interrupt_after, f"{name} finished before its checkpoint {interrupt_after}"
     (path,) = (tmp_path / "interrupted" / name).iterdir()
     resumed = resume_experiment(path)
@@ -168,24 +178,10 @@ def check_stacked_contracts(name: str, tmp_path, stack_overrides: tuple[tuple[st
                                        err_msg=f"{name} member {k}: array {key} differs from its run alone")
         assert json.loads((outcome.run_dir.path / "config.json").read_text())["seed"] == seeds[k]
 
-    mp = monkeypatch or pytest.MonkeyPatch()
-    original, calls = RunContext.checkpoint, {"n": 0}
     interrupt_at = len(seeds) + 1  # round 2, after its first member's checkpoint
-
-    def checkpoint_then_interrupt(self, step, state):
-        original(self, step, state)
-        calls["n"] += 1
-        if calls["n"] == interrupt_at:
-            raise KeyboardInterrupt
-
     for tag in ("interrupted", "alone"):
-        calls["n"] = 0
-        mp.setattr(RunContext, "checkpoint", checkpoint_then_interrupt)
-        try:
-            with pytest.raises(KeyboardInterrupt):
-                run_stacked(exp, configs, seeds, paths(tag), preset="smoke", figures=False)
-        finally:
-            mp.setattr(RunContext, "checkpoint", original)
+        with interrupted_at_checkpoint(interrupt_at, monkeypatch) as calls:
+            run_stacked(exp, configs, seeds, paths(tag), preset="smoke", figures=False)
         assert calls["n"] == interrupt_at, f"{name} finished before round 2"
     for k, outcome in enumerate(run_stacked(exp, configs, seeds, paths("interrupted"), preset="smoke",
                                             figures=False)):

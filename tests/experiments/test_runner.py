@@ -8,6 +8,7 @@ from brainlearn.experiments import Claim
 from brainlearn.experiments.runner import make_config, resume_experiment, run_experiment
 from brainlearn.experiments.verify import verify
 from brainlearn.runtime import RunContext, RunDir
+from tests.contracts import interrupted_at_checkpoint
 
 TINY = ["epochs=3", "n_train=200", "n_test=100", "angle_every=5"]
 
@@ -31,19 +32,8 @@ def test_same_seed_same_numbers_and_run_directory(tmp_runs):
 
 def test_interrupted_run_resumes_to_identical_result(tmp_runs, monkeypatch):
     reference = run_experiment("fa-vs-bp", tiny_config(), seed=1, out=None)
-    calls = {"n": 0}
-    original = RunContext.checkpoint
-
-    def checkpoint_then_interrupt(self, step, state):
-        original(self, step, state)
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(RunContext, "checkpoint", checkpoint_then_interrupt)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_at_checkpoint(2, monkeypatch):
         run_experiment("fa-vs-bp", tiny_config(), seed=1, out=tmp_runs)
-    monkeypatch.setattr(RunContext, "checkpoint", original)
     (path,) = (tmp_runs / "fa-vs-bp").iterdir()
     run = RunDir.open(path)
     assert run.status["state"] == "interrupted" and "--resume" in run.status["resume"]
@@ -72,21 +62,12 @@ def test_verify_aggregates_over_seeds(tmp_runs):
     assert json.loads((v.out_dir / "claims.json").read_text())[0]["experiment"] == "fa-vs-bp"
 
 
-def test_a_rerun_of_an_interrupted_verify_resumes_its_run(tmp_runs, monkeypatch):
+def test_a_rerun_of_an_interrupted_verify_resumes_its_run(tmp_runs):
     """verify, killed after a checkpoint and run again with the same options, resumes the run it started (in
     the same directory) and judges the same numbers as an uninterrupted verify; another config starts afresh."""
     reference = verify(["fa-vs-bp"], out=tmp_runs / "reference", overrides=TINY)
-    calls, original = {"n": 0}, RunContext.checkpoint
-
-    def checkpoint_then_interrupt(self, step, state):
-        original(self, step, state)
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-    monkeypatch.setattr(RunContext, "checkpoint", checkpoint_then_interrupt)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_at_checkpoint(2):
         verify(["fa-vs-bp"], out=tmp_runs, overrides=TINY)
-    monkeypatch.setattr(RunContext, "checkpoint", original)
     (interrupted,) = (tmp_runs / "fa-vs-bp").iterdir()
     again = verify(["fa-vs-bp"], out=tmp_runs, overrides=TINY)
     assert [p.name for p in (tmp_runs / "fa-vs-bp").iterdir()] == [interrupted.name]

@@ -8,6 +8,7 @@ from brainlearn import experiments
 from brainlearn.data.cifar import write_cifar_batch
 from brainlearn.errors import ConfigError
 from brainlearn.experiments.runner import make_config, run_experiment
+from tests.contracts import interrupted_at_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -97,24 +98,13 @@ def interrupted_run_resumes_to_identical_result(tmp_path, monkeypatch, name):
     """Shared by the image experiments' tests: a run interrupted after its second checkpoint resumes to the
     metrics of an uninterrupted one."""
     from brainlearn.experiments.runner import resume_experiment
-    from brainlearn.runtime import RunContext, RunDir
+    from brainlearn.runtime import RunDir
 
     exp = experiments.get(name)
     config = make_config(exp, "quick", SMALL)
     reference = run_experiment(exp, config, seed=1, out=None)
-    original = RunContext.checkpoint
-    calls = {"n": 0}
-
-    def checkpoint_then_interrupt(self, step, state):
-        original(self, step, state)
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(RunContext, "checkpoint", checkpoint_then_interrupt)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_at_checkpoint(2, monkeypatch):
         run_experiment(exp, config, seed=1, out=tmp_path)
-    monkeypatch.setattr(RunContext, "checkpoint", original)
     (path,) = (tmp_path / exp.name).iterdir()
     assert RunDir.open(path).status["state"] == "interrupted"
     resumed = resume_experiment(path)
