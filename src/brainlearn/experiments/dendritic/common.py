@@ -230,6 +230,13 @@ def teacher_student(config: DendriticConfig, seed: int, device: str):
 
 
 # ---------------------------------------------------------------- S4
+def class_targets(y: torch.Tensor, n_classes: int, low: float, high: float) -> torch.Tensor:
+    """Output target potentials for labels `y`: those whose sigmoid is the rate `high` for the true class and
+    `low` for the others, (len(y), n_classes)."""
+    low, high = (float(torch.logit(torch.tensor(p))) for p in (low, high))
+    return torch.full((len(y), n_classes), low, device=y.device).scatter_(1, y[:, None], high)
+
+
 def classification(config: DendriticConfig, seed: int, device: str):
     """Targets are the output potentials whose sigmoid is target_high (true class) or target_low.
     Backprop trains brainlearn.nn.MLP on the same network function (weights c_k W_k), same init,
@@ -239,10 +246,9 @@ def classification(config: DendriticConfig, seed: int, device: str):
     data = config.load(seed, device)
     x_train, x_test = data.flat()
     sizes = (data.n_features, *c.n_hidden, data.n_classes)
-    low, high = (float(torch.logit(torch.tensor(p))) for p in (c.target_low, c.target_high))
 
     def targets(y):
-        return torch.full((len(y), data.n_classes), low, device=y.device).scatter_(1, y[:, None], high)
+        return class_targets(y, data.n_classes, c.target_low, c.target_high)
 
     arrays, metrics, records = {}, {}, []
     runs = {"tied": c.epochs_tied, "random": c.epochs_random, "bp": max(c.epochs_tied, c.epochs_random)}

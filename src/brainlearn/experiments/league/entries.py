@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from brainlearn.experiments.dendritic.common import ClassificationConfig, class_targets
 from brainlearn.models.burstccn import BurstCCN, BurstCCNConfig
 from brainlearn.models.burstprop import Burstprop, BurstpropConfig
 from brainlearn.models.dendritic import DendriticNetwork, DendriticNetworkConfig, LearningRates, as_mlp
@@ -47,8 +48,7 @@ PAPER_NETWORK = (*MODELS, *REFERENCE)
 #: through the league's optimiser and grid; its lateral pathways learn at their own rate. Errors are apical
 #: potentials of the same pyramidal cells (no separate error population), carried down through B as it settles.
 MICROCIRCUIT: dict[str, Plausibility] = {"dendritic": Plausibility("none", True, 1, True, False)}
-MICROCIRCUIT_GAIN, MICROCIRCUIT_LATERAL_RATE = 3.6, 0.1  # the dendritic experiment's classification settings
-TARGET_RATES = (0.1, 0.9)  # the microcircuit's output target rates: wrong classes, true class
+CIRCUIT = ClassificationConfig()  # the dendritic experiment's classification settings (gain, rates, targets)
 #: Every entry on flattened inputs (dense networks of their own).
 FLAT_INPUT = (*PAPER_NETWORK, *MICROCIRCUIT)
 #: Every league entry and its plausibility attributes: the layer swaps, predictive coding (inference learning
@@ -70,8 +70,9 @@ def network(config, shape: tuple[int, int, int], n_classes: int, rule: str, seed
     c, h, _ = shape
     if rule in MICROCIRCUIT:
         generator = make_generator(replicate_seed(seed, replicate, "init"))
-        circuit = DendriticNetworkConfig(sizes=(c * h * h, config.hidden[0], n_classes), activation="sigmoid",
-                                         feedback="random", init_gain=MICROCIRCUIT_GAIN)
+        circuit = DendriticNetworkConfig(sizes=(c * h * h, config.hidden[0], n_classes),
+                                         activation=CIRCUIT.activation, feedback="random",
+                                         init_gain=CIRCUIT.init_gain)
         return place(DendriticNetwork(circuit, generator=generator), device)
     if rule in PAPER_NETWORK:  # dense, on flattened inputs; weights from their own initialisation and generator
         generator = make_generator(replicate_seed(seed, replicate, "init"))
@@ -154,9 +155,8 @@ def loss(net, x, y):
 
 
 def targets(net: DendriticNetwork, y: torch.Tensor) -> torch.Tensor:
-    """The microcircuit's output target potentials: the rates TARGET_RATES through its sigmoid's inverse."""
-    low, high = (float(torch.logit(torch.tensor(p))) for p in TARGET_RATES)
-    return torch.full((len(y), net.sizes[-1]), low, device=y.device).scatter_(1, y[:, None], high)
+    """The microcircuit's output target potentials, as its experiment sets them."""
+    return class_targets(y, net.sizes[-1], CIRCUIT.target_low, CIRCUIT.target_high)
 
 
 def rule_grads(config, rule: str, net, x, y, *, learn: bool = True) -> None:
@@ -170,7 +170,7 @@ def rule_grads(config, rule: str, net, x, y, *, learn: bool = True) -> None:
         for k in range(net.n_layers):  # the descent direction, as .grad: minus the change the rule makes
             net.W[k].grad, net.b[k].grad = -updates.W[k], -updates.b[k]
         if learn:
-            rate = MICROCIRCUIT_LATERAL_RATE
+            rate = CIRCUIT.lateral_lr
             net.apply_updates(updates, LearningRates(forward=0.0, ip=rate, pi=rate))
     elif rule in MODELS:
         net.backward_local(x, y)
