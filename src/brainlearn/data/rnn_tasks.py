@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
+from brainlearn.data.copy_repeat import copy_repeat_batch
 from brainlearn.errors import ConfigError
 
 
@@ -166,8 +167,6 @@ def copy_repeat(batch_size: int, T: int, n: int = 3, bits: int = 4, generator: t
     if T < 2 * n + 3:
         raise ConfigError(f"copy_repeat: T = {T} steps cannot hold a pattern of {n} steps and one repeat "
                           f"(need T >= {2 * n + 3})")
-    from brainlearn.data.copy_repeat import copy_repeat_batch
-
     generator = generator if generator is not None else torch.default_generator
     x, y, mask = copy_repeat_batch(n, (T - 3) // n - 1, batch_size, generator, bits=bits)
     return x, y, mask.float().expand(batch_size, -1).clone()
